@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh clone: system packages, npm deps, build, lint, tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install-deps.sh
+npm ci --no-audit --no-fund
+npm run build
+npm run lint
+npx mocha "$@"
