@@ -1,0 +1,24 @@
+// A device's saved state: a named, versioned section of the machine snapshot. Each device
+// keeps the code that produces and consumes its section in a persist.ts beside its logic.
+
+export interface StateSection<T = unknown> {
+  name: string;
+  version: number;
+  data: T;
+}
+
+export class StateError extends Error {
+  override readonly name = 'StateError';
+}
+
+/** Checks a section's name and version before a device takes its data. */
+export function expectSection<T>(s: StateSection, name: string, version: number): T {
+  if (s.name !== name) throw new StateError(`state section '${s.name}' given to device '${name}'`);
+  if (s.version !== version) {
+    throw new StateError(`device '${name}' state version ${s.version} is not supported (expected ${version})`);
+  }
+  return s.data as T;
+}
+
+/** Typed arrays travel as plain arrays inside JSON sections. */
+export const bytesToArray = (b: Uint8Array): number[] => Array.from(b);
