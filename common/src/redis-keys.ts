@@ -1,0 +1,33 @@
+// Every Redis key the services use, in one place, with what it holds. Names are built only
+// here so that a key's layout can change without hunting strings across services.
+const P = 'hn';
+
+export const redisKeys = {
+  /** SET of the names of every registered compute host. */
+  hosts: () => `${P}:hosts`,
+  /** HASH: a host's record (see host-registry.ts) plus its usage counters used_vcpus/used_ram_mb/used_disk_gb. */
+  host: (name: string) => `${P}:host:${name}`,
+  /** STRING with a TTL, refreshed by the host's heartbeat: the host is up while it exists. */
+  hostAlive: (name: string) => `${P}:host:${name}:alive`,
+  /** SET of the consumer uuids holding an allocation on the host. */
+  hostAllocations: (name: string) => `${P}:host:${name}:allocations`,
+  /** HASH: one consumer's (instance's or migration's) allocation: host, vcpus, ram_mb, disk_gb, group, id. */
+  allocation: (consumer: string) => `${P}:allocation:${consumer}`,
+  /** HASH consumer uuid -> host for the members of a server group (affinity filters). */
+  groupMembers: (group: string) => `${P}:group:${group}:members`,
+
+  /** SET of every instance uuid. */
+  instances: () => `${P}:instances`,
+  /** HASH: an instance's record (vm_state, task_state, power_state, flavor, image, ...). */
+  instance: (uuid: string) => `${P}:instance:${uuid}`,
+  /** SET of a project's instance uuids. */
+  projectInstances: (project: string) => `${P}:project:${project}:instances`,
+  /** SET of the instance uuids a host runs. */
+  hostInstances: (host: string) => `${P}:host:${host}:instances`,
+  /** STRING: the host that owns (runs) the instance; a live migration flips it in one atomic step. */
+  instanceOwner: (uuid: string) => `${P}:instance:${uuid}:owner`,
+} as const;
+
+/** Default heartbeat period and TTL of hostAlive: a host misses two beats before it is down. */
+export const HOST_HEARTBEAT_INTERVAL_MS = 3000;
+export const HOST_HEARTBEAT_TTL_S = 10;
