@@ -1,0 +1,258 @@
+// Translates a run of guest instructions (up to a jump, a system instruction or the end of the
+// page) into one JavaScript function. This is the only place instruction semantics live: the
+// hart always runs translated blocks, one-instruction blocks when it must stop at an exact count.
+//
+// Translated code keeps guest registers in `x`, reaches RAM through the TLB arrays with a tag
+// compare, and calls the hart's slow paths for misses, MMIO and traps. Before a call that can
+// trap it stores pc; after a trap it adds the instructions already retired and returns.
+import * as d from './decode.js';
+import { TLB_MASK } from './tlb.js';
+
+export type Block = (hart: unknown) => void;
+
+export const MAX_BLOCK = 64;
+
+/** Helpers translated code calls for the high half of 32×32-bit products. */
+const helpers = {
+  mulhu(a: number, b: number): number {
+    a >>>= 0;
+    b >>>= 0;
+    const a0 = a & 0xffff, a1 = a >>> 16, b0 = b & 0xffff, b1 = b >>> 16;
+    const mid = a1 * b0 + ((a0 * b0) >>> 16);
+    const mid2 = (mid & 0xffff) + a0 * b1;
+    return (a1 * b1 + Math.floor(mid / 65536) + Math.floor(mid2 / 65536)) | 0;
+  },
+  mulh(a: number, b: number): number {
+    return (helpers.mulhu(a, b) - (a < 0 ? b : 0) - (b < 0 ? a : 0)) | 0;
+  },
+  mulhsu(a: number, b: number): number {
+    return (helpers.mulhu(a, b) - (a < 0 ? b : 0)) | 0;
+  },
+};
+
+/** A translated instruction: its code, and whether it ends the block. */
+interface Emitted {
+  code: string;
+  ends: boolean;
+}
+
+const reg = (r: number): string => (r === 0 ? '0' : `x[${r}]`);
+const set = (r: number, expr: string): string => (r === 0 ? '' : `x[${r}] = ${expr};`);
+const hex = (n: number): string => `${n | 0}`;
+
+/** Context for one instruction: its pc, its index in the block (instructions retired before it). */
+interface At {
+  pc: number;
+  k: number;
+}
+
+const exitOnTrap = (at: At): string => `if (c.trapped) { c.trapped = false; c.instret += ${at.k}; return; }`;
+const raise = (at: At, cause: number, tval: string): Emitted => ({
+  code: `c.instret += ${at.k}; c.pc = ${hex(at.pc)}; c.raise(${cause}, ${tval}); c.trapped = false; return;`,
+  ends: true,
+});
+const illegal = (at: At, insn: number): Emitted => raise(at, 2, hex(insn));
+/** Calls a hart method that sets pc itself (system instructions), then leaves the block. */
+const system = (at: At, call: string): Emitted => ({
+  code: `c.instret += ${at.k}; c.pc = ${hex(at.pc)}; ${call}; c.trapped = false; return;`,
+  ends: true,
+});
+const ok = (code: string): Emitted => ({ code, ends: false });
+
+const LOADS: Record<number, [width: 1 | 2 | 4, signed: boolean, view: string, shift: number]> = {
+  0: [1, true, 'm8', 0], 1: [2, true, 'm16', 1], 2: [4, true, 'm32', 2], 4: [1, false, 'mu8', 0], 5: [2, false, 'mu16', 1],
+};
+const STORES: Record<number, [width: 1 | 2 | 4, view: string, shift: number]> = {
+  0: [1, 'm8', 0], 1: [2, 'm16', 1], 2: [4, 'm32', 2],
+};
+
+function load(insn: number, at: At): Emitted {
+  const spec = LOADS[d.funct3(insn)];
+  if (!spec) return illegal(at, insn);
+  const [width, signed, view, shift] = spec;
+  const aligned = width > 1 ? ` && (va & ${width - 1}) === 0` : '';
+  return ok(
+    `va = (${reg(d.rs1(insn))} + ${d.immI(insn)}) | 0; vp = va >>> 12; i = vp & ${TLB_MASK};` +
+      `if (c.rT[i] === vp${aligned}) t = c.${view}[(c.rO[i] + va) >> ${shift}];` +
+      `else { c.pc = ${hex(at.pc)}; t = c.loadSlow(va, ${width}, ${signed}); ${exitOnTrap(at)} }` +
+      set(d.rd(insn), 't'),
+  );
+}
+
+function store(insn: number, at: At): Emitted {
+  const spec = STORES[d.funct3(insn)];
+  if (!spec) return illegal(at, insn);
+  const [width, view, shift] = spec;
+  const aligned = width > 1 ? ` && (va & ${width - 1}) === 0` : '';
+  return ok(
+    `va = (${reg(d.rs1(insn))} + ${d.immS(insn)}) | 0; vp = va >>> 12; i = vp & ${TLB_MASK};` +
+      `if (c.wT[i] === vp${aligned}) c.${view}[(c.wO[i] + va) >> ${shift}] = ${reg(d.rs2(insn))};` +
+      `else { c.pc = ${hex(at.pc)}; c.storeSlow(va, ${reg(d.rs2(insn))}, ${width}); ${exitOnTrap(at)} }`,
+  );
+}
+
+function opImm(insn: number, at: At): Emitted {
+  const a = reg(d.rs1(insn));
+  const imm = d.immI(insn);
+  const shamt = imm & 0x3f;
+  const f7 = d.funct7(insn);
+  let e: string;
+  switch (d.funct3(insn)) {
+    case 0: e = `(${a} + ${imm}) | 0`; break;
+    case 2: e = `${a} < ${imm} ? 1 : 0`; break;
+    case 3: e = `(${a} >>> 0) < ${imm >>> 0} ? 1 : 0`; break;
+    case 4: e = `${a} ^ ${imm}`; break;
+    case 6: e = `${a} | ${imm}`; break;
+    case 7: e = `${a} & ${imm}`; break;
+    case 1:
+      if (f7 !== 0 || shamt > 31) return illegal(at, insn);
+      e = `${a} << ${shamt}`;
+      break;
+    case 5:
+      if ((f7 !== 0 && f7 !== 0x20) || shamt > 31) return illegal(at, insn);
+      e = f7 ? `${a} >> ${shamt}` : `(${a} >>> ${shamt}) | 0`;
+      break;
+    default:
+      return illegal(at, insn);
+  }
+  return ok(set(d.rd(insn), e));
+}
+
+function op(insn: number, at: At): Emitted {
+  const a = reg(d.rs1(insn));
+  const b = reg(d.rs2(insn));
+  const f7 = d.funct7(insn);
+  const f3 = d.funct3(insn);
+  let e: string | undefined;
+  if (f7 === 0) {
+    e = [`(${a} + ${b}) | 0`, `${a} << (${b} & 31)`, `${a} < ${b} ? 1 : 0`, `(${a} >>> 0) < (${b} >>> 0) ? 1 : 0`,
+      `${a} ^ ${b}`, `(${a} >>> (${b} & 31)) | 0`, `${a} | ${b}`, `${a} & ${b}`][f3];
+  } else if (f7 === 0x20) {
+    if (f3 === 0) e = `(${a} - ${b}) | 0`;
+    if (f3 === 5) e = `${a} >> (${b} & 31)`;
+  } else if (f7 === 1) {
+    // M extension: division never traps; results for /0 and overflow are fixed by the spec.
+    e = [
+      `Math.imul(${a}, ${b})`, `H.mulh(${a}, ${b})`, `H.mulhsu(${a}, ${b})`, `H.mulhu(${a}, ${b})`,
+      `${b} === 0 ? -1 : ${a} === -2147483648 && ${b} === -1 ? ${a} : (${a} / ${b}) | 0`,
+      `${b} === 0 ? -1 : ((${a} >>> 0) / (${b} >>> 0)) | 0`,
+      `${b} === 0 ? ${a} : ${b} === -1 ? 0 : (${a} % ${b}) | 0`,
+      `${b} === 0 ? ${a} : ((${a} >>> 0) % (${b} >>> 0)) | 0`,
+    ][f3];
+  }
+  return e === undefined ? illegal(at, insn) : ok(set(d.rd(insn), e));
+}
+
+const BRANCH_CONDITIONS: Record<number, (a: string, b: string) => string> = {
+  0: (a, b) => `${a} === ${b}`,
+  1: (a, b) => `${a} !== ${b}`,
+  4: (a, b) => `${a} < ${b}`,
+  5: (a, b) => `${a} >= ${b}`,
+  6: (a, b) => `(${a} >>> 0) < (${b} >>> 0)`,
+  7: (a, b) => `(${a} >>> 0) >= (${b} >>> 0)`,
+};
+
+/** A conditional branch is a side exit: the block goes on along the fall-through path. */
+function branch(insn: number, at: At): Emitted {
+  const cond = BRANCH_CONDITIONS[d.funct3(insn)];
+  if (!cond) return illegal(at, insn);
+  const target = (at.pc + d.immB(insn)) | 0;
+  const taken = target & 3
+    ? `c.instret += ${at.k}; c.pc = ${hex(at.pc)}; c.raise(0, ${hex(target)}); c.trapped = false; return;`
+    : `c.instret += ${at.k + 1}; c.pc = ${hex(target)}; return;`;
+  return ok(`if (${cond(reg(d.rs1(insn)), reg(d.rs2(insn)))}) { ${taken} }`);
+}
+
+function jal(insn: number, at: At): Emitted {
+  const target = (at.pc + d.immJ(insn)) | 0;
+  if (target & 3) return raise(at, 0, hex(target));
+  return {
+    code: `${set(d.rd(insn), hex(at.pc + 4))} c.instret += ${at.k + 1}; c.pc = ${hex(target)}; return;`,
+    ends: true,
+  };
+}
+
+function jalr(insn: number, at: At): Emitted {
+  if (d.funct3(insn) !== 0) return illegal(at, insn);
+  return {
+    code:
+      `t = (${reg(d.rs1(insn))} + ${d.immI(insn)}) & -2;` +
+      `if (t & 2) { c.instret += ${at.k}; c.pc = ${hex(at.pc)}; c.raise(0, t); c.trapped = false; return; }` +
+      `${set(d.rd(insn), hex(at.pc + 4))} c.instret += ${at.k + 1}; c.pc = t; return;`,
+    ends: true,
+  };
+}
+
+function amo(insn: number, at: At): Emitted {
+  if (d.funct3(insn) !== 2) return illegal(at, insn);
+  const f5 = insn >>> 27;
+  if (f5 === 0x02 && d.rs2(insn) !== 0) return illegal(at, insn);
+  if (![0x00, 0x01, 0x02, 0x03, 0x04, 0x08, 0x0c, 0x10, 0x14, 0x18, 0x1c].includes(f5)) return illegal(at, insn);
+  return ok(`c.pc = ${hex(at.pc)}; c.amo(${f5}, ${d.rd(insn)}, ${reg(d.rs1(insn))}, ${reg(d.rs2(insn))}); ${exitOnTrap(at)}`);
+}
+
+function systemInsn(insn: number, at: At): Emitted {
+  const f3 = d.funct3(insn);
+  if (f3 === 0) {
+    switch (insn) {
+      case 0x0000_0073: return system(at, 'c.ecall()');
+      case 0x0010_0073: return raise(at, 3, hex(at.pc));
+      case 0x1020_0073: return system(at, `c.xret(false, ${insn})`);
+      case 0x3020_0073: return system(at, `c.xret(true, ${insn})`);
+      case 0x1050_0073: return system(at, `c.wfiInsn(${insn})`);
+    }
+    if (d.funct7(insn) === 0x09 && d.rd(insn) === 0) return system(at, `c.sfenceVma(${insn})`);
+    return illegal(at, insn);
+  }
+  if (f3 === 4) return illegal(at, insn);
+  const mode = f3 & 3;
+  const src = f3 & 4 ? `${d.rs1(insn)}` : reg(d.rs1(insn));
+  const doWrite = mode === 1 || d.rs1(insn) !== 0;
+  // CSR instructions end the block: they may change translation or enable interrupts.
+  return {
+    code:
+      `c.instret += ${at.k}; c.pc = ${hex(at.pc)};` +
+      `if (c.csrOp(${mode}, ${insn >>> 20}, ${d.rd(insn)}, ${src}, ${doWrite}, ${insn})) { c.pc = ${hex(at.pc + 4)}; c.instret++; }` +
+      `else c.trapped = false; return;`,
+    ends: true,
+  };
+}
+
+function emit(insn: number, at: At): Emitted {
+  switch (d.opcode(insn)) {
+    case 0x37: return ok(set(d.rd(insn), hex(d.immU(insn))));
+    case 0x17: return ok(set(d.rd(insn), hex(at.pc + d.immU(insn))));
+    case 0x6f: return jal(insn, at);
+    case 0x67: return jalr(insn, at);
+    case 0x63: return branch(insn, at);
+    case 0x03: return load(insn, at);
+    case 0x23: return store(insn, at);
+    case 0x13: return opImm(insn, at);
+    case 0x33: return op(insn, at);
+    case 0x0f:
+      // FENCE orders nothing on one hart; FENCE.I needs no flush because stores to translated
+      // code already drop it, but it ends the block so the next fetch sees the new code.
+      if (d.funct3(insn) === 0) return ok('');
+      if (d.funct3(insn) === 1) return { code: `c.instret += ${at.k + 1}; c.pc = ${hex(at.pc + 4)}; return;`, ends: true };
+      return illegal(at, insn);
+    case 0x2f: return amo(insn, at);
+    case 0x73: return systemInsn(insn, at);
+    default: return illegal(at, insn);
+  }
+}
+
+/** Translates the instructions at guest `pc` (RAM byte offset `host`) into a block of at most `max`. */
+export function compileBlock(ram: DataView, pc: number, host: number, max: number): Block {
+  let body = '';
+  let k = 0;
+  let ends = false;
+  const pageEnd = (host | 0xfff) + 1;
+  for (let off = host; k < max && off < pageEnd && !ends; off += 4, k++) {
+    const e = emit(ram.getInt32(off, true), { pc: (pc + 4 * k) | 0, k });
+    body += e.code + '\n';
+    ends = e.ends;
+  }
+  if (!ends) body += `c.instret += ${k}; c.pc = ${hex(pc + 4 * k)};`;
+  const src = `return function block_${(pc >>> 0).toString(16)}(c) { let va = 0, vp = 0, i = 0, t = 0; const x = c.x;\n${body}}`;
+  return new Function('H', src)(helpers) as Block;
+}
