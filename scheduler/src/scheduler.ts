@@ -1,0 +1,117 @@
+// The scheduling decision (Nova's FilterScheduler): filter the cached hosts, weigh the
+// survivors, and claim on the best host that still fits, moving down the list when the
+// placement script refuses; the chosen host comes back first, followed by unclaimed alternates.
+import { ConflictError, NoValidHostError, NotFoundError, type HostState, type Logger } from '@hypernova/common';
+import { filterHosts, type FilterContext, type HostFilter } from './filters.js';
+import type { HostCache } from './host-cache.js';
+import type { SchedulerMetrics } from './metrics.js';
+import type { ClaimOutcome, Placement } from './placement.js';
+import type { PlacementRequest } from './request.js';
+import { weighHosts, type HostWeigher } from './weighers.js';
+
+export interface SchedulerOptions {
+  filters: readonly HostFilter[];
+  weighers: readonly HostWeigher[];
+  /** Pick the first host at random among the best N (Nova's host_subset_size), to spread racing replicas. */
+  hostSubsetSize: number;
+  /** Claims tried per pass over the hosts before re-reading them from Redis. */
+  maxClaimAttempts: number;
+  logger?: Logger;
+  metrics?: SchedulerMetrics;
+}
+
+export interface Destination {
+  host: string;
+  address: string;
+  availabilityZone: string;
+  /** Set on the claimed destination only. */
+  allocationId: string;
+}
+
+/** Passes over the hosts per decision: cached view first, then freshly read ones. */
+const PASSES = 2;
+
+export class Scheduler {
+  constructor(
+    private readonly placement: Placement,
+    private readonly cache: HostCache,
+    private readonly opts: SchedulerOptions,
+  ) {}
+
+  /** The claimed destination first, then up to req.numAlternates alternates. */
+  async selectDestinations(req: PlacementRequest): Promise<Destination[]> {
+    for (let pass = 0; pass < PASSES; pass++) {
+      if (pass > 0) await this.cache.refresh();
+      const ctx = await this.context(req);
+      const { hosts, trail } = filterHosts(await this.cache.hosts(), req, ctx, this.opts.filters);
+      if (hosts.length === 0) {
+        // A stale view may miss capacity released since; only a fresh one may say no.
+        if (pass + 1 < PASSES) continue;
+        this.opts.logger?.info({ instance: req.instanceUuid, trail }, 'no valid host');
+        throw new NoValidHostError();
+      }
+      const ranked = this.pickOrder(weighHosts(hosts, req, ctx, this.opts.weighers).map((w) => w.host));
+      const attempts = Math.min(ranked.length, this.opts.maxClaimAttempts);
+      for (let i = 0; i < attempts; i++) {
+        const host = ranked[i];
+        const outcome = await this.placement.claim(host.name, req);
+        if (outcome.ok) {
+          if (outcome.used) this.cache.update(host.name, { used: outcome.used });
+          const chosen = outcome.existing ? (this.cache.get(outcome.host) ?? host) : host;
+          const alternates = ranked.filter((h) => h.name !== chosen.name).slice(0, req.numAlternates);
+          return [destination(chosen, outcome.allocationId), ...alternates.map((h) => destination(h, ''))];
+        }
+        this.noteFailure(host, outcome);
+      }
+    }
+    this.opts.logger?.info({ instance: req.instanceUuid }, 'no valid host: every claim was refused');
+    throw new NoValidHostError();
+  }
+
+  /** Claims on one named host (retry on an alternate, live migration to a given host). */
+  async claimOnHost(req: PlacementRequest, hostName: string, consumer = req.instanceUuid): Promise<Destination> {
+    const outcome = await this.placement.claim(hostName, req, consumer);
+    if (outcome.ok) {
+      if (outcome.host !== hostName) {
+        throw new ConflictError(`consumer ${consumer} already holds an allocation on ${outcome.host}`);
+      }
+      const host = this.cache.get(hostName) ?? (await this.cache.refresh(), this.cache.get(hostName));
+      return {
+        host: hostName,
+        address: host?.address ?? '',
+        availabilityZone: host?.availabilityZone ?? '',
+        allocationId: outcome.allocationId,
+      };
+    }
+    if (outcome.reason === 'missing') throw new NotFoundError(`host ${hostName} is not registered`);
+    const cached = this.cache.get(hostName);
+    if (cached) this.noteFailure(cached, outcome);
+    throw new NoValidHostError(`Host ${hostName} cannot take the request (${outcome.reason}).`);
+  }
+
+  release(consumer: string): Promise<{ released: boolean; host?: string }> {
+    return this.placement.release(consumer);
+  }
+
+  private async context(req: PlacementRequest): Promise<FilterContext> {
+    return { groupHosts: req.group ? await this.placement.groupHosts(req.group.uuid) : new Map() };
+  }
+
+  private pickOrder(ranked: HostState[]): HostState[] {
+    const n = Math.min(this.opts.hostSubsetSize, ranked.length);
+    if (n <= 1) return ranked;
+    const i = Math.floor(Math.random() * n);
+    return [ranked[i], ...ranked.slice(0, i), ...ranked.slice(i + 1)];
+  }
+
+  private noteFailure(host: HostState, outcome: Extract<ClaimOutcome, { ok: false }>): void {
+    this.opts.metrics?.claimFailures.inc({ reason: outcome.reason });
+    if (outcome.reason === 'capacity') this.cache.update(host.name, { used: outcome.used });
+    else if (outcome.reason === 'down') this.cache.update(host.name, { up: false });
+    else if (outcome.reason === 'disabled') this.cache.update(host.name, { enabled: false });
+  }
+}
+
+function destination(h: HostState, allocationId: string): Destination {
+  return { host: h.name, address: h.address, availabilityZone: h.availabilityZone, allocationId };
+}
