@@ -30,11 +30,17 @@
     sll t2, a0, \pp_shift
     and t2, t2, t1
     csrs \status, t2
+    /* U code gets the stack and exit stub that live on user pages; S code
+     * gets its own (a page table may map user pages non-executable for S). */
     bnez a3, 1f
+    la a3, hn_super_stack_top
+    bnez a0, 1f
     la a3, hn_lower_stack_top
 1:  mv sp, a3
+    la ra, hn_super_exit
+    bnez a0, 2f
     la ra, hn_lower_exit
-    mv a0, a2
+2:  mv a0, a2
     \xret
 .endm
 
@@ -73,14 +79,17 @@ hn_sresume:
     j sresume_body
     RESUME sresume_body, sctx, sscratch, hn_strap_stack_top
 
-/* Where lower-mode code returns to: ask the handler to resume the caller.
- * In .utext so user mode can execute it under a page table. */
-    .section .utext, "ax"
-    .globl hn_lower_exit
-hn_lower_exit:
+/* Where lower-mode code returns to: ask the handler to resume the caller. */
+.macro EXIT_STUB name, section
+    .section \section, "ax"
+    .globl \name
+\name:
     li a7, HN_EXIT_MAGIC
     ecall
 1:  j 1b
+.endm
+    EXIT_STUB hn_super_exit, .text
+    EXIT_STUB hn_lower_exit, .utext
 
     .section .udata, "aw"
     .balign 16
@@ -101,6 +110,9 @@ hn_mtrap_stack_top:
     .space 4096
     .globl hn_strap_stack_top
 hn_strap_stack_top:
+    .space 4096
+    .globl hn_super_stack_top
+hn_super_stack_top:
     .space 16384
     .globl hn_stack_top
 hn_stack_top:

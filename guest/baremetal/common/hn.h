@@ -172,7 +172,8 @@ void hn_strap_vector(void);
  * hn_mrun (from M) / hn_srun (from S) enter fn(arg) in `mode` on stack sp;
  * when fn returns it lands in hn_lower_exit, which ecalls with
  * a7 = HN_EXIT_MAGIC; the handler then resumes the caller, returning fn's
- * result. sp = 0 uses the default lower stack. */
+ * result. sp = 0 picks a default stack: one on a user page (.udata) for U,
+ * another for S, so S code may itself run U code. */
 #define HN_EXIT_MAGIC 0x484e5854u  /* "HNXT" */
 typedef uint32_t (*hn_fn)(uint32_t);
 uint32_t hn_mrun(uint32_t mode, hn_fn fn, uint32_t arg, uint32_t sp);
