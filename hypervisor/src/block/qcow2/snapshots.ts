@@ -13,7 +13,10 @@ export interface Snapshot {
   l1Size: number;
   vmStateSize: number;
   dateSec: number;
+  dateNsec: number;
   vmClockNs: bigint;
+  /** Instruction count at the snapshot, or -1 when not recorded. */
+  icount: number;
 }
 
 export interface SnapshotTable {
@@ -48,7 +51,9 @@ export function readSnapshots(file: HostFile, h: Qcow2Header): SnapshotTable {
       name: text(extraLen + idLen, nameLen),
       vmStateSize,
       dateSec: v.getUint32(16),
+      dateNsec: v.getUint32(20),
       vmClockNs: v.getBigUint64(24),
+      icount: extraLen >= 24 ? Number(view(rest).getBigInt64(16)) : -1,
     };
     if (l1Offset % cs !== 0) throw new BlockError('ECORRUPT', `snapshot "${s.name}" L1 table offset 0x${l1Offset.toString(16)} is not cluster aligned`, file.path);
     if (l1Size * 8 > MAX_L1_BYTES) throw new BlockError('ECORRUPT', `snapshot "${s.name}" L1 table of ${l1Size} entries is too large`, file.path);
