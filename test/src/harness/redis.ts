@@ -1,0 +1,25 @@
+// A real redis-server for tests. No persistence by default (fast); with aof, an append-only
+// file fsynced on every write, to test that a Redis restart loses nothing.
+import { startServer, type InfraServer, type ServerRecipe } from './server.js';
+
+export interface RedisOptions {
+  aof?: boolean;
+}
+
+export function startRedis(opts: RedisOptions = {}): Promise<InfraServer> {
+  const persistence = opts.aof ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no'];
+  const recipe: ServerRecipe = {
+    name: 'redis-server',
+    scheme: 'redis',
+    binary: 'redis-server',
+    image: 'redis:7.2',
+    containerPort: 6379,
+    ready: /Ready to accept connections/,
+    processArgs: (port, dir) => [
+      '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', ...persistence,
+      '--logfile', '', '--daemonize', 'no',
+    ],
+    containerCommand: () => ['redis-server', '--dir', '/data', '--save', '', ...persistence],
+  };
+  return startServer(recipe);
+}
