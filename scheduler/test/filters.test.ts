@@ -1,0 +1,83 @@
+import assert from 'node:assert/strict';
+import {
+  ALL_FILTERS,
+  AvailabilityZoneFilter,
+  ComputeFilter,
+  CoreFilter,
+  DiskFilter,
+  IgnoreHostsFilter,
+  ImagePropertiesFilter,
+  RamFilter,
+  ServerGroupAffinityFilter,
+  ServerGroupAntiAffinityFilter,
+  filterHosts,
+  filtersByName,
+} from '../src/filters.js';
+import { affinity, antiAffinity, host, noGroup, request } from './fixtures.js';
+
+describe('scheduler filters', () => {
+  it('ComputeFilter passes only hosts that are up and enabled', () => {
+    assert.equal(ComputeFilter.passes(host('a'), request(), noGroup), true);
+    assert.equal(ComputeFilter.passes(host('a', { up: false }), request(), noGroup), false);
+    assert.equal(ComputeFilter.passes(host('a', { enabled: false }), request(), noGroup), false);
+  });
+
+  it('RamFilter applies the allocation ratio against current usage, up to the exact limit', () => {
+    const h = host('a', { ramMb: 1000, ramAllocationRatio: 1.5, used: { vcpus: 0, ramMb: 1000, diskGb: 0 } });
+    assert.equal(RamFilter.passes(h, request({ ramMb: 500 }), noGroup), true); // 1000 + 500 = 1500 = 1000 * 1.5
+    assert.equal(RamFilter.passes(h, request({ ramMb: 501 }), noGroup), false);
+  });
+
+  it('CoreFilter over-commits vCPUs by the ratio, floored', () => {
+    const h = host('a', { vcpus: 3, cpuAllocationRatio: 1.5, used: { vcpus: 3, ramMb: 0, diskGb: 0 } });
+    assert.equal(CoreFilter.passes(h, request({ vcpus: 1 }), noGroup), true); // floor(4.5) = 4
+    assert.equal(CoreFilter.passes(h, request({ vcpus: 2 }), noGroup), false);
+  });
+
+  it('DiskFilter checks disk and lets zero-disk flavors through a full host', () => {
+    const h = host('a', { diskGb: 10, used: { vcpus: 0, ramMb: 0, diskGb: 10 } });
+    assert.equal(DiskFilter.passes(h, request({ diskGb: 1 }), noGroup), false);
+    assert.equal(DiskFilter.passes(h, request({ diskGb: 0 }), noGroup), true);
+  });
+
+  it('ImagePropertiesFilter matches architecture and hypervisor type when the image sets them', () => {
+    const h = host('a', { architecture: 'riscv32', hypervisorType: 'hypernova' });
+    assert.equal(ImagePropertiesFilter.passes(h, request(), noGroup), true);
+    assert.equal(ImagePropertiesFilter.passes(h, request({ architecture: 'riscv32' }), noGroup), true);
+    assert.equal(ImagePropertiesFilter.passes(h, request({ architecture: 'x86_64' }), noGroup), false);
+    assert.equal(ImagePropertiesFilter.passes(h, request({ hypervisorType: 'qemu' }), noGroup), false);
+  });
+
+  it('AvailabilityZoneFilter and IgnoreHostsFilter', () => {
+    const h = host('a', { availabilityZone: 'az1' });
+    assert.equal(AvailabilityZoneFilter.passes(h, request({ availabilityZone: 'az1' }), noGroup), true);
+    assert.equal(AvailabilityZoneFilter.passes(h, request({ availabilityZone: 'az2' }), noGroup), false);
+    assert.equal(AvailabilityZoneFilter.passes(h, request(), noGroup), true);
+    assert.equal(IgnoreHostsFilter.passes(h, request({ ignoreHosts: new Set(['a']) }), noGroup), false);
+  });
+
+  it('anti-affinity drops hosts holding a member; affinity keeps only them once there is one', () => {
+    const ctx = { groupHosts: new Map([['a', 1]]) };
+    assert.equal(ServerGroupAntiAffinityFilter.passes(host('a'), request({ group: antiAffinity() }), ctx), false);
+    assert.equal(ServerGroupAntiAffinityFilter.passes(host('b'), request({ group: antiAffinity() }), ctx), true);
+    assert.equal(ServerGroupAffinityFilter.passes(host('a'), request({ group: affinity() }), ctx), true);
+    assert.equal(ServerGroupAffinityFilter.passes(host('b'), request({ group: affinity() }), ctx), false);
+    assert.equal(ServerGroupAffinityFilter.passes(host('b'), request({ group: affinity() }), noGroup), true);
+    // Without a group the group filters let everything through.
+    assert.equal(ServerGroupAntiAffinityFilter.passes(host('a'), request(), ctx), true);
+  });
+
+  it('filterHosts reports how many hosts each filter left, stopping at zero', () => {
+    const hosts = [host('a'), host('b', { up: false }), host('c', { ramMb: 256 })];
+    const r = filterHosts(hosts, request({ ramMb: 512 }), noGroup, ALL_FILTERS);
+    assert.deepEqual(r.hosts.map((h) => h.name), ['a']);
+    const none = filterHosts(hosts, request({ ramMb: 1 << 20 }), noGroup, ALL_FILTERS);
+    assert.equal(none.hosts.length, 0);
+    assert.deepEqual(none.trail.at(-1), { filter: 'RamFilter', remaining: 0 });
+  });
+
+  it('filtersByName resolves configured names and rejects unknown ones', () => {
+    assert.deepEqual(filtersByName('ComputeFilter, RamFilter').map((f) => f.name), ['ComputeFilter', 'RamFilter']);
+    assert.throws(() => filtersByName('NopeFilter'), /unknown filter NopeFilter/);
+  });
+});
