@@ -1,0 +1,213 @@
+// The `virt` board: RAM, one hart, CLINT, PLIC, UART, syscon, (virtio slots), and the loop that
+// runs the hart in slices between which timers are updated and the host's event loop runs.
+// A hart in WFI sleeps on a host timer until its next deadline or a device interrupt.
+import { Bus } from '../bus/bus.js';
+import { GuestRam } from '../bus/ram.js';
+import { HostClock, VirtualClock, type Clock } from '../clock.js';
+import { Priv } from '../cpu/exceptions.js';
+import { Hart } from '../cpu/hart.js';
+import { Mip } from '../cpu/mip.js';
+import { Clint } from '../devices/clint/clint.js';
+import { Htif } from '../devices/htif/htif.js';
+import { Plic } from '../devices/plic/plic.js';
+import { Syscon } from '../devices/syscon/syscon.js';
+import { Uart } from '../devices/uart/uart.js';
+import { Sbi } from '../firmware/sbi/sbi.js';
+import { Irq, MemoryMap } from '../memory-map.js';
+import { loadBoot } from './boot.js';
+import { checkConfig, DEFAULT_CONFIG, type BootImages, type MachineConfig } from './config.js';
+
+export type MachineExit = { kind: 'poweroff'; code: number };
+
+export interface MachineOptions {
+  config?: Partial<MachineConfig>;
+  /** Serial console output (UART and SBI console), in batches. */
+  console?: (bytes: Uint8Array) => void;
+}
+
+/** Instructions between timer updates; slices end on multiples of it so virtual-clock runs are deterministic. */
+const CHECKPOINT = 1 << 16;
+/** Host milliseconds the hart runs before the event loop gets a turn. */
+const SLICE_MS = 4;
+
+/** Exceptions a firmware delegates to S-mode: misaligned fetch, faults, breakpoints, U ecalls, page faults. */
+const DELEGATED_EXCEPTIONS = 0xb1ff;
+
+export class Machine {
+  readonly config: MachineConfig;
+  readonly ram: GuestRam;
+  readonly bus: Bus;
+  readonly clock: Clock;
+  readonly hart: Hart;
+  readonly clint: Clint;
+  readonly plic: Plic;
+  readonly uart: Uart;
+  readonly syscon: Syscon;
+  readonly sbi: Sbi | undefined;
+  private htif: Htif | undefined;
+
+  private exit: MachineExit | undefined;
+  private rebootRequested = false;
+  private paused = false;
+  private wakeUp: (() => void) | undefined;
+  private out: number[] = [];
+  private readonly consoleSink: (bytes: Uint8Array) => void;
+
+  constructor(
+    private readonly images: BootImages,
+    options: MachineOptions = {},
+  ) {
+    this.config = { ...DEFAULT_CONFIG, ...options.config };
+    checkConfig(this.config);
+    this.consoleSink = options.console ?? ((b) => process.stdout.write(b));
+    this.ram = new GuestRam(MemoryMap.ram.base, this.config.memoryMiB * 1024 * 1024);
+    this.bus = new Bus(this.ram);
+    let hart: Hart | undefined;
+    this.clock = this.config.clock === 'virtual' ? new VirtualClock(() => hart?.instret ?? 0) : new HostClock();
+    this.hart = hart = new Hart(this.ram, this.bus, this.clock);
+    this.hart.onWake = () => this.wake();
+
+    this.clint = new Clint(this.clock, this.hart);
+    this.plic = new Plic(this.hart);
+    this.uart = new Uart(this.plic.line(Irq.uart0), (b) => this.out.push(b));
+    this.syscon = new Syscon((e) => (e.kind === 'poweroff' ? this.powerOff(e.code) : this.requestReboot()));
+    this.bus.map(MemoryMap.syscon.base, MemoryMap.syscon.size, this.syscon);
+    this.bus.map(MemoryMap.clint.base, MemoryMap.clint.size, this.clint);
+    this.bus.map(MemoryMap.plic.base, MemoryMap.plic.size, this.plic);
+    this.bus.map(MemoryMap.uart0.base, MemoryMap.uart0.size, this.uart);
+
+    if (images.bios === 'builtin') {
+      this.sbi = new Sbi(this.hart, this.clock, {
+        putchar: (b) => this.out.push(b),
+        getchar: () => this.uart.takeHostInput(),
+        reset: (kind, reason) => (kind === 'poweroff' ? this.powerOff(reason) : this.requestReboot()),
+      });
+      this.hart.ecallHandler = this.sbi.handle;
+    }
+    this.boot();
+  }
+
+  /** Loads the images and puts the hart at its entry point, as at power-on. */
+  private boot(): void {
+    const plan = loadBoot(this.ram, this.images, this.config);
+    const h = this.hart;
+    h.reset(plan.entry);
+    [h.x[10], h.x[11], h.x[12]] = plan.args;
+    if (plan.priv === Priv.Supervisor) {
+      // What an SBI firmware leaves behind before entering the kernel.
+      h.medeleg = DELEGATED_EXCEPTIONS;
+      h.mideleg = Mip.SSIP | Mip.STIP | Mip.SEIP;
+      h.mcounteren = 0xffff_ffff;
+      h.setPriv(Priv.Supervisor);
+    }
+    this.htif = plan.htif
+      ? new Htif(this.ram, plan.htif.tohost, plan.htif.fromhost, {
+          exit: (code) => this.powerOff(code),
+          putchar: (b) => this.out.push(b),
+        })
+      : undefined;
+  }
+
+  /** Host input for the serial console. */
+  sendInput(bytes: Uint8Array): void {
+    this.uart.receive(bytes);
+  }
+
+  /** Ends the VM at once, as pulling the plug (Ctrl-A X, quit). */
+  powerOffNow(): void {
+    this.powerOff(0);
+  }
+
+  private powerOff(code: number): void {
+    this.exit ??= { kind: 'poweroff', code };
+    this.hart.stop();
+    this.wake();
+  }
+
+  private requestReboot(): void {
+    this.rebootRequested = true;
+    this.hart.stop();
+    this.wake();
+  }
+
+  pause(): void {
+    this.paused = true;
+    this.hart.stop();
+  }
+
+  resume(): void {
+    this.paused = false;
+    this.wake();
+  }
+
+  get isPaused(): boolean {
+    return this.paused;
+  }
+
+  private wake(): void {
+    const w = this.wakeUp;
+    this.wakeUp = undefined;
+    w?.();
+  }
+
+  private updateTimers(): void {
+    this.clint.update();
+    this.sbi?.updateTimer();
+  }
+
+  private flushConsole(): void {
+    if (this.out.length === 0) return;
+    const bytes = Uint8Array.from(this.out);
+    this.out = [];
+    this.consoleSink(bytes);
+  }
+
+  /** Runs the guest until it powers off. */
+  async run(): Promise<MachineExit> {
+    const deterministic = this.config.clock === 'virtual';
+    while (!this.exit) {
+      if (this.rebootRequested) {
+        this.rebootRequested = false;
+        this.boot();
+      }
+      if (this.paused || this.hart.wfi) {
+        this.flushConsole();
+        await this.sleep();
+        continue;
+      }
+      const sliceEnd = performance.now() + SLICE_MS;
+      do {
+        const end = (Math.floor(this.hart.instret / CHECKPOINT) + 1) * CHECKPOINT;
+        this.hart.run(end, deterministic);
+        this.updateTimers();
+      } while (!this.exit && !this.paused && !this.rebootRequested && !this.hart.wfi && performance.now() < sliceEnd);
+      this.flushConsole();
+      await new Promise<void>((r) => setImmediate(r));
+    }
+    this.flushConsole();
+    return this.exit;
+  }
+
+  /** Waits while paused, or in WFI until the next timer deadline or a device interrupt. */
+  private async sleep(): Promise<void> {
+    if (!this.paused) {
+      this.updateTimers();
+      if (!this.hart.wfi) return;
+    }
+    const deadline = this.paused ? Infinity : Math.min(this.clint.nextDeadline(), this.sbi?.nextDeadline() ?? Infinity);
+    if (this.config.clock === 'virtual' && Number.isFinite(deadline)) {
+      // Virtual time has no host to wait for: jump to the deadline.
+      this.clock.resumeAt(Math.max(deadline, this.clock.now()));
+      this.updateTimers();
+      return;
+    }
+    await new Promise<void>((resolve) => {
+      const ms = this.clock.msUntil(deadline);
+      const timer = Number.isFinite(ms) ? setTimeout(resolve, Math.max(0, Math.ceil(ms))) : undefined;
+      this.wakeUp = () => {
+        if (timer) clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+}
