@@ -21,11 +21,9 @@ static void expect_trap(const char *what, uint32_t mode, hn_fn fn,
 {
     hn_expect(HN_SKIP);
     uint32_t pc = mode == PRV_M ? fn(0) : hn_mrun(mode, fn, 0, 0);
+    if (tval == TVAL_PC_OR_0)
+        tval = hn_last.tval ? TVAL_IS_PC : 0;
     if (tval == TVAL_IS_PC)
-        tval = pc;
-    if (tval == TVAL_PC_OR_0 && hn_last.tval == 0)
-        tval = 0;
-    else if (tval == TVAL_PC_OR_0)
         tval = pc;
     hn_check_trap(what, cause, pc, tval);
     CHECK(what, hn_last.level, level);
