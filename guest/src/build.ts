@@ -1,0 +1,6 @@
+/** `npm run guest:build`: builds whatever guest is not cached yet and prints where each is. */
+import { ensureBaremetal, ensureLinuxGuest } from './index.js';
+
+const linux = await ensureLinuxGuest();
+console.log(`linux guest: ${linux.image}`);
+console.log(`bare-metal programs: ${await ensureBaremetal()}`);
