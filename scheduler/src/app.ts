@@ -37,6 +37,8 @@ export async function startSchedulerApp(config: SchedulerConfig, logger?: Logger
   const registry = createMetricsRegistry('scheduler');
   const metrics = createSchedulerMetrics(registry);
   const cache = new HostCache(redis, config.hostRefreshMs, log);
+  await cache.refresh();
+  cache.start();
   const scheduler = new Scheduler(new Placement(redis), cache, {
     filters: filtersByName(config.enabledFilters),
     weighers: createWeighers({
@@ -69,6 +71,7 @@ export async function startSchedulerApp(config: SchedulerConfig, logger?: Logger
     scheduler,
     async close() {
       await grpc.close();
+      cache.stop();
       await metricsServer?.close();
       redis.disconnect();
     },

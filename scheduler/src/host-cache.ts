@@ -1,6 +1,6 @@
 // The scheduler's cached view of every host (Nova's HostManager). Reading 1,000 host hashes
-// per decision would cost more than the decision itself, so the view is refreshed from Redis
-// every maxAgeMs in the background and corrected locally after each claim. Being stale is
+// per decision would cost more than the decision itself, so a timer re-reads the view from
+// Redis every maxAgeMs (requests never wait for it) and claims correct it locally in between. Being stale is
 // safe: the placement script re-checks everything that matters and the claim then moves on
 // to the next host.
 import { listHosts, type HostState, type Logger, type Redis } from '@hypernova/common';
@@ -11,6 +11,7 @@ export class HostCache {
   private byName = new Map<string, HostState>();
   private loadedAt = -Infinity;
   private inflight?: Promise<void>;
+  private timer?: NodeJS.Timeout;
 
   constructor(
     private readonly redis: Redis,
@@ -18,12 +19,22 @@ export class HostCache {
     private readonly logger?: Logger,
   ) {}
 
-  /** The hosts; the first call waits for a load, later ones trigger a background refresh when stale. */
-  async hosts(): Promise<readonly HostState[]> {
-    if (this.loadedAt === -Infinity) await this.refresh();
-    else if (performance.now() - this.loadedAt > this.maxAgeMs && !this.inflight) {
+  /** Starts the periodic refresh. */
+  start(): void {
+    this.timer ??= setInterval(() => {
       this.refresh().catch((err: unknown) => this.logger?.warn({ err }, 'host refresh failed'));
-    }
+    }, this.maxAgeMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** The hosts; waits for a load only on first use or when the periodic refresh fell far behind. */
+  async hosts(): Promise<readonly HostState[]> {
+    if (performance.now() - this.loadedAt > 3 * this.maxAgeMs) await this.refresh();
     return this.list;
   }
 

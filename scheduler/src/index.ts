@@ -1,6 +1,7 @@
 // @hypernova/scheduler: the scheduler library (filters, weighers, placement claims) and its
 // gRPC service. Compute agents register and heartbeat their host with the re-exported registry.
 export * from './app.js';
+export * from './audit.js';
 export * from './capacity.js';
 export * from './config.js';
 export * from './filters.js';

@@ -9,6 +9,7 @@ export { freePort } from './ports.js';
 export { findBinary, startProcess, type ManagedProcess, type StartProcessOptions } from './process.js';
 export { startNats } from './nats.js';
 export { startRedis, type RedisOptions } from './redis.js';
+export { startSchedulerReplica, type SchedulerReplica } from './scheduler.js';
 export { waitForTcp, type InfraServer } from './server.js';
 
 export interface Infra {
