@@ -37,23 +37,25 @@ export class HostClock implements Clock {
   }
 }
 
-/** mtime = base + instret / instructionsPerTick: the same instruction stream sees the same time. */
+/** mtime = instret / instructionsPerTick + offset: the same instruction stream sees the same time. */
 export class VirtualClock implements Clock {
-  private base = 0;
-  private instretAtBase = 0;
+  private offset = 0;
 
   constructor(
     private readonly instret: () => number,
     private readonly instructionsPerTick = 10,
   ) {}
 
+  private ticks(): number {
+    return Math.floor(this.instret() / this.instructionsPerTick);
+  }
+
   now(): number {
-    return this.base + Math.floor((this.instret() - this.instretAtBase) / this.instructionsPerTick);
+    return this.ticks() + this.offset;
   }
 
   resumeAt(ticks: number): void {
-    this.base = ticks;
-    this.instretAtBase = this.instret();
+    this.offset = ticks - this.ticks();
   }
 
   msUntil(): number {

@@ -128,6 +128,12 @@ export class Hart implements HartInterruptPins, RamWriteListener {
     return block;
   }
 
+  /** Forgets all translated code (RAM was replaced wholesale, e.g. by a restore). */
+  dropTranslations(): void {
+    this.blocks.fill(undefined);
+    this.single.fill(undefined);
+  }
+
   // --- RamWriteListener ---
 
   codeWritten(page: number): void {
