@@ -206,7 +206,11 @@ export class Hart implements HartInterruptPins, RamWriteListener {
     this.retiredOffset = v - (this.instret + 1);
   }
 
+  /** Called when the guest reads the time CSR, so timer interrupts are pending by the time it sees the deadline pass. */
+  onTimeRead: (() => void) | undefined;
+
   time(): number {
+    this.onTimeRead?.();
     return this.clock.now();
   }
 

@@ -14,6 +14,15 @@ import { Syscon } from '../devices/syscon/syscon.js';
 import { Uart } from '../devices/uart/uart.js';
 import { Sbi } from '../firmware/sbi/sbi.js';
 import { Irq, MemoryMap } from '../memory-map.js';
+import { saveCpu, restoreCpu } from '../cpu/persist.js';
+import { restoreClint, saveClint } from '../devices/clint/persist.js';
+import { restoreHtif, saveHtif } from '../devices/htif/persist.js';
+import { restorePlic, savePlic } from '../devices/plic/persist.js';
+import { restoreSyscon, saveSyscon } from '../devices/syscon/persist.js';
+import { restoreUart, saveUart } from '../devices/uart/persist.js';
+import { restoreSbi, saveSbi } from '../firmware/sbi/persist.js';
+import { StateError, type StateSection } from '../state/section.js';
+import { decodeSnapshotHeader, encodeSnapshot, loadSnapshotRam } from '../state/snapshot.js';
 import { loadBoot } from './boot.js';
 import { checkConfig, DEFAULT_CONFIG, type BootImages, type MachineConfig } from './config.js';
 
@@ -66,6 +75,7 @@ export class Machine {
     this.clock = this.config.clock === 'virtual' ? new VirtualClock(() => hart?.instret ?? 0) : new HostClock();
     this.hart = hart = new Hart(this.ram, this.bus, this.clock);
     this.hart.onWake = () => this.wake();
+    this.hart.onTimeRead = () => this.updateTimers();
 
     this.clint = new Clint(this.clock, this.hart);
     this.plic = new Plic(this.hart);
@@ -100,12 +110,68 @@ export class Machine {
       h.mcounteren = 0xffff_ffff;
       h.setPriv(Priv.Supervisor);
     }
+    // RAM was rewritten behind the write hooks' back: translated code may be stale.
+    h.dropTranslations();
     this.htif = plan.htif
       ? new Htif(this.ram, plan.htif.tohost, plan.htif.fromhost, {
           exit: (code) => this.powerOff(code),
           putchar: (b) => this.out.push(b),
         })
       : undefined;
+  }
+
+  // --- snapshot ---
+
+  /** Every device's state, the CPU first: restoring the CPU re-bases the virtual clock's instret. */
+  private sections(): StateSection[] {
+    const list: StateSection[] = [saveCpu(this.hart), saveClint(this.clint), savePlic(this.plic), saveUart(this.uart), saveSyscon(this.syscon)];
+    if (this.sbi) list.push(saveSbi(this.sbi));
+    if (this.htif) list.push(saveHtif(this.htif));
+    return list;
+  }
+
+  /** Serialises the whole machine (call while paused, or between slices). */
+  saveState(): Buffer {
+    return encodeSnapshot({ config: this.config, sections: this.sections() }, this.ram);
+  }
+
+  /** Replaces the machine's state with a snapshot's. Throws StateError, leaving the machine untouched, on a bad file. */
+  restoreState(snapshot: Uint8Array): void {
+    const { header, ramOffset } = decodeSnapshotHeader(snapshot);
+    const mismatch = (Object.keys(this.config) as (keyof MachineConfig)[]).filter((k) => header.config[k] !== this.config[k]);
+    if (mismatch.length) {
+      throw new StateError(`snapshot machine config differs: ${mismatch.map((k) => `${k} ${String(header.config[k])} vs ${String(this.config[k])}`).join(', ')}`);
+    }
+    const byName = new Map(header.sections.map((sec) => [sec?.name, sec]));
+    const mine = this.sections();
+    const missing = mine.filter((sec) => !byName.has(sec.name)).map((sec) => sec.name);
+    const extra = [...byName.keys()].filter((n) => !mine.some((sec) => sec.name === n));
+    if (missing.length || extra.length) {
+      throw new StateError(`snapshot devices differ: missing ${missing.join(', ') || 'none'}, unknown ${extra.join(', ') || 'none'}`);
+    }
+    // Check every section against a scratch copy before touching the live machine.
+    const before = this.saveState();
+    try {
+      loadSnapshotRam(snapshot, ramOffset, this.ram);
+      this.applySections(byName);
+    } catch (e) {
+      const { header: h0, ramOffset: r0 } = decodeSnapshotHeader(before);
+      loadSnapshotRam(before, r0, this.ram);
+      this.applySections(new Map(h0.sections.map((sec) => [sec.name, sec])));
+      throw e;
+    }
+  }
+
+  private applySections(byName: Map<string, StateSection>): void {
+    const get = (n: string): StateSection => byName.get(n)!;
+    restoreCpu(this.hart, get('cpu'));
+    restoreClint(this.clint, get('clint'));
+    restorePlic(this.plic, get('plic'));
+    restoreUart(this.uart, get('uart'));
+    restoreSyscon(this.syscon, get('syscon'));
+    if (this.sbi) restoreSbi(this.sbi, get('sbi'));
+    if (this.htif) restoreHtif(this.htif, get('htif'));
+    this.updateTimers();
   }
 
   /** Host input for the serial console. */

@@ -65,9 +65,12 @@ export class Clint implements MmioDevice {
       case ClintReg.MTIMECMP_HI:
         return this.mtimecmpHi;
       case ClintReg.MTIME_LO:
-        return lo32(this.clock.now());
-      case ClintReg.MTIME_HI:
-        return hi32(this.clock.now());
+      case ClintReg.MTIME_HI: {
+        // A guest that polls mtime past mtimecmp must find MTIP already pending.
+        const now = this.clock.now();
+        this.update();
+        return offset === ClintReg.MTIME_LO ? lo32(now) : hi32(now);
+      }
       default:
         return 0;
     }
