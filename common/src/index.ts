@@ -11,3 +11,5 @@ export * from './health.js';
 export * from './grpc-server.js';
 export * from './grpc-client.js';
 export * from './host-registry.js';
+export * from './instances.js';
+export * from './images.js';

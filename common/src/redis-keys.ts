@@ -26,6 +26,28 @@ export const redisKeys = {
   hostInstances: (host: string) => `${P}:host:${host}:instances`,
   /** STRING: the host that owns (runs) the instance; a live migration flips it in one atomic step. */
   instanceOwner: (uuid: string) => `${P}:instance:${uuid}:owner`,
+  /** STRING counter of a sequence of integer ids: instance (Nova's instance-%08x names), host (integer hypervisor/service ids). */
+  seq: (name: string) => `${P}:seq:${name}`,
+  /** HASH host name -> its integer id, for the APIs whose ids are integers (os-hypervisors, os-services below 2.53). */
+  hostIds: () => `${P}:host-ids`,
+
+  /** HASH id -> JSON of every Keystone entity of a kind (domains, projects, users, roles). */
+  identity: (kind: string) => `${P}:identity:${kind}`,
+  /** HASH "<domain id>/<name>" -> id: names are unique within a domain (roles use domain ''). */
+  identityNames: (kind: string) => `${P}:identity:${kind}:names`,
+  /** SET of the role ids a user holds on a project. */
+  roleAssignment: (project: string, user: string) => `${P}:identity:assignment:${project}:${user}`,
+  /** SET of "<project> <user>" pairs holding roles, to list assignments without scanning keys. */
+  roleAssignmentPairs: () => `${P}:identity:assignments`,
+  /** STRING with a TTL: an issued token's data, under the token's SHA-256 so Redis never holds usable tokens. */
+  token: (digest: string) => `${P}:token:${digest}`,
+
+  /** HASH flavor id -> JSON flavor. */
+  flavors: () => `${P}:flavors`,
+  /** HASH image id -> JSON image record (see images.ts). */
+  images: () => `${P}:images`,
+  /** HASH server group uuid -> JSON server group (policy, project, name). */
+  serverGroups: () => `${P}:server-groups`,
 } as const;
 
 /** Default heartbeat period and TTL of hostAlive: a host misses two beats before it is down. */
