@@ -52,11 +52,12 @@ export class HostFile {
 
   /** Reads exactly dst.length bytes; bytes past the end of the file read as zeroes. Returns bytes really read. */
   readPadded(offset: number, dst: Uint8Array): number {
+    const fd = this.checkOpen();
     let done = 0;
     while (done < dst.length) {
       let n: number;
       try {
-        n = fs.readSync(this.checkOpen(), dst, done, dst.length - done, offset + done);
+        n = fs.readSync(fd, dst, done, dst.length - done, offset + done);
       } catch (e) {
         throw wrap(e, this.path, `read of ${dst.length} bytes at ${offset} failed`);
       }
@@ -80,10 +81,11 @@ export class HostFile {
 
   write(offset: number, src: Uint8Array): void {
     if (this.readOnly) throw new BlockError('EROFS', 'file is open read-only', this.path);
+    const fd = this.checkOpen();
     let done = 0;
     while (done < src.length) {
       try {
-        done += fs.writeSync(this.checkOpen(), src, done, src.length - done, offset + done);
+        done += fs.writeSync(fd, src, done, src.length - done, offset + done);
       } catch (e) {
         throw wrap(e, this.path, `write of ${src.length} bytes at ${offset} failed`);
       }
@@ -92,8 +94,9 @@ export class HostFile {
   }
 
   truncate(size: number): void {
+    const fd = this.checkOpen();
     try {
-      fs.ftruncateSync(this.checkOpen(), size);
+      fs.ftruncateSync(fd, size);
     } catch (e) {
       throw wrap(e, this.path, `truncate to ${size} failed`);
     }
@@ -103,8 +106,9 @@ export class HostFile {
   /** fdatasync: file data (and the size, which data retrieval needs) reach stable storage. */
   datasync(): void {
     if (this.readOnly) return;
+    const fd = this.checkOpen();
     try {
-      fs.fdatasyncSync(this.checkOpen());
+      fs.fdatasyncSync(fd);
     } catch (e) {
       throw wrap(e, this.path, 'fdatasync failed');
     }

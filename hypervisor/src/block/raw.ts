@@ -25,8 +25,8 @@ export class RawBackend implements BlockBackend {
   }
 
   static open(path: string, opts: RawOpenOptions = {}): RawBackend {
-    const file = HostFile.open(path, opts.readOnly ?? false);
-    return new RawBackend(file, checkSerial(opts.id ?? serialFromPath(path)));
+    const id = checkSerial(opts.id ?? serialFromPath(path));
+    return new RawBackend(HostFile.open(path, opts.readOnly ?? false), id);
   }
 
   /** Creates a sparse raw image of `size` bytes. */
