@@ -12,6 +12,7 @@ S-mode payload; --linux boots a kernel under the firmware until BOOT-OK
 import glob
 import json
 import os
+import select
 import socket
 import subprocess
 import sys
@@ -138,18 +139,20 @@ def main():
         proc = subprocess.Popen(BASE + ["-bios", fw, "-kernel", linux, "-append",
                                         "console=ttyS0 earlycon=sbi"],
                                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True, errors="replace")
-        seen, lines = False, []
+                                stderr=subprocess.STDOUT)
+        seen, buf = False, b""
         deadline = time.monotonic() + 120
-        os.set_blocking(proc.stdout.fileno(), False)
-        buf = ""
-        while time.monotonic() < deadline and proc.poll() is None:
-            chunk = proc.stdout.read() or ""
-            buf += chunk
-            if "BOOT-OK" in buf:
-                seen = True
-                break
-            time.sleep(0.05)
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([proc.stdout], [], [], 0.2)
+            if ready:
+                chunk = os.read(proc.stdout.fileno(), 65536)
+                if not chunk:
+                    break
+                buf += chunk
+                if b"BOOT-OK" in buf:
+                    seen = True
+                    break
+        buf = buf.decode(errors="replace")
         proc.kill()
         proc.wait()
         verdict("fw.elf + Linux", seen, time.monotonic() - t0, linux)
