@@ -8,16 +8,19 @@ import { GuestRam } from '../../src/bus/ram.js';
 import type { Clock } from '../../src/clock.js';
 import { Priv } from '../../src/cpu/exceptions.js';
 import { Hart } from '../../src/cpu/hart.js';
-import { ecall, wfi } from './asm.js';
+import { a0, a1, a2, addi, ecall, li, s0, sw, wfi } from './asm.js';
 
 export const RAM_BASE = 0x8000_0000;
+/** Programs: up to 64 KiB. */
 export const CODE = RAM_BASE;
 /** M-mode trap vector: halts. */
-export const M_TRAP = RAM_BASE + 0x1000;
+export const M_TRAP = RAM_BASE + 0x1_0000;
 /** S-mode trap vector: halts (S may execute wfi while mstatus.TW is 0). */
-export const S_TRAP = RAM_BASE + 0x1100;
-/** A free page for data. */
-export const DATA = RAM_BASE + 0x2000;
+export const S_TRAP = RAM_BASE + 0x1_0100;
+/** Free pages for data. */
+export const DATA = RAM_BASE + 0x2_0000;
+/** Where evalOp stores its results. */
+export const RESULTS = RAM_BASE + 0x3_0000;
 /** An address where nothing is mapped: not RAM, no device. */
 export const UNMAPPED = 0x4000_0000;
 
@@ -138,6 +141,26 @@ export class Rig {
     return { cause: h.scause >>> 0, epc: h.sepc >>> 0, tval: h.stval >>> 0 };
   }
 }
+
+/**
+ * Runs `op a0, a1, a2` with a1 = a and a2 = b for each [a, b] pair in one M-mode program and
+ * returns a0 of each (signed). `op` is any (rd, rs1, rs2) encoder; the immediate forms take b
+ * from the last argument instead of a2.
+ */
+export function evalOp(
+  op: (rd: number, rs1: number, rs2: number, b: number) => number,
+  pairs: ReadonlyArray<readonly [number, number]>,
+): number[] {
+  const rig = new Rig();
+  const program: Array<number | readonly number[]> = [li(s0, RESULTS)];
+  for (const [a, b] of pairs) program.push(li(a1, a), li(a2, b), op(a0, a1, a2, b), sw(a0, s0, 0), addi(s0, s0, 4));
+  rig.exec(program);
+  return pairs.map((_, i) => rig.read32(RESULTS + 4 * i) | 0);
+}
+
+/** Every ordered pair of `values`. */
+export const allPairs = (values: readonly number[]): Array<[number, number]> =>
+  values.flatMap((a) => values.map((b): [number, number] => [a, b]));
 
 // --- Sv32 page tables ---
 
