@@ -231,3 +231,15 @@ export class PageTables {
     return ((Math.floor(pa / 4096) << 10) | flags | Pte.V) >>> 0;
   }
 }
+
+/** A seeded generator of 32-bit words (mulberry32), so random tests replay the same way. */
+export function randomWords(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b_79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return (t ^ (t >>> 14)) | 0;
+  };
+}
