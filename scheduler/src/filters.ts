@@ -2,7 +2,7 @@
 // on the scheduler's cached host states; the placement claim re-checks what can race
 // (capacity, up/enabled, hard group policies) atomically in Redis.
 import type { HostState } from '@hypernova/common';
-import { free } from './capacity.js';
+import { freeDiskGb, freeRamMb, freeVcpus } from './capacity.js';
 import { GroupPolicy, type PlacementRequest } from './request.js';
 
 export interface FilterContext {
@@ -40,17 +40,17 @@ export const ImagePropertiesFilter: HostFilter = {
 
 export const CoreFilter: HostFilter = {
   name: 'CoreFilter',
-  passes: (host, req) => free(host).vcpus >= req.vcpus,
+  passes: (host, req) => freeVcpus(host) >= req.vcpus,
 };
 
 export const RamFilter: HostFilter = {
   name: 'RamFilter',
-  passes: (host, req) => free(host).ramMb >= req.ramMb,
+  passes: (host, req) => freeRamMb(host) >= req.ramMb,
 };
 
 export const DiskFilter: HostFilter = {
   name: 'DiskFilter',
-  passes: (host, req) => free(host).diskGb >= req.diskGb,
+  passes: (host, req) => freeDiskGb(host) >= req.diskGb,
 };
 
 export const ServerGroupAntiAffinityFilter: HostFilter = {
@@ -88,24 +88,37 @@ export function filtersByName(names: string): HostFilter[] {
   });
 }
 
-export interface FilterResult {
-  hosts: HostState[];
-  /** Per filter, how many hosts it let through, in order: Nova's "Filter X returned N hosts". */
-  trail: { filter: string; remaining: number }[];
-}
-
+/** The hosts that pass every filter, in one pass over the hosts. */
 export function filterHosts(
   hosts: readonly HostState[],
   req: PlacementRequest,
   ctx: FilterContext,
   filters: readonly HostFilter[],
-): FilterResult {
-  let remaining = hosts as HostState[];
-  const trail: FilterResult['trail'] = [];
+): HostState[] {
+  const out: HostState[] = [];
+  next: for (const h of hosts) {
+    for (const f of filters) if (!f.passes(h, req, ctx)) continue next;
+    out.push(h);
+  }
+  return out;
+}
+
+/**
+ * How many hosts each filter let through, applied in order (Nova's "Filter X returned N
+ * hosts"), stopping at zero: said when no host is left, to tell which filter emptied the list.
+ */
+export function explainFilters(
+  hosts: readonly HostState[],
+  req: PlacementRequest,
+  ctx: FilterContext,
+  filters: readonly HostFilter[],
+): { filter: string; remaining: number }[] {
+  let remaining = hosts;
+  const trail: { filter: string; remaining: number }[] = [];
   for (const f of filters) {
     remaining = remaining.filter((h) => f.passes(h, req, ctx));
     trail.push({ filter: f.name, remaining: remaining.length });
     if (remaining.length === 0) break;
   }
-  return { hosts: remaining, trail };
+  return trail;
 }

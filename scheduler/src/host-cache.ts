@@ -1,14 +1,17 @@
 // The scheduler's cached view of every host (Nova's HostManager). Reading 1,000 host hashes
 // per decision would cost more than the decision itself, so a timer re-reads the view from
-// Redis every maxAgeMs (requests never wait for it) and claims correct it locally in between. Being stale is
-// safe: the placement script re-checks everything that matters and the claim then moves on
-// to the next host.
+// Redis every maxAgeMs (requests never wait for it) and claims correct it in between. Being
+// stale is safe: the placement script re-checks everything that matters and a refused claim
+// moves on to the next host. Claims in flight are counted as used (reserve/settle), so that
+// concurrent requests in one replica spread instead of all racing for the same best host.
 import { listHosts, type HostState, type Logger, type Redis } from '@hypernova/common';
-import type { Resources } from './capacity.js';
+import { addResources, type Resources } from './capacity.js';
 
 export class HostCache {
   private list: HostState[] = [];
   private byName = new Map<string, HostState>();
+  /** Resources of this replica's claims in flight, per host. */
+  private readonly pending = new Map<string, Resources>();
   private loadedAt = -Infinity;
   private inflight?: Promise<void>;
   private timer?: NodeJS.Timeout;
@@ -44,6 +47,11 @@ export class HostCache {
       try {
         const started = performance.now();
         const hosts = await listHosts(this.redis);
+        // Claims still in flight may not be in what was read: count them, erring on the full side.
+        for (const h of hosts) {
+          const p = this.pending.get(h.name);
+          if (p) h.used = addResources(h.used, p);
+        }
         this.list = hosts;
         this.byName = new Map(hosts.map((h) => [h.name, h]));
         this.loadedAt = started;
@@ -58,12 +66,25 @@ export class HostCache {
     return this.byName.get(name);
   }
 
-  /** Records what a claim (or a failed claim) told us about a host, until the next refresh. */
-  update(name: string, patch: { used?: Resources; up?: boolean; enabled?: boolean }): void {
+  /** Counts a claim about to be tried on the host as used. */
+  reserve(name: string, r: Resources): void {
+    this.pending.set(name, addResources(this.pending.get(name) ?? { vcpus: 0, ramMb: 0, diskGb: 0 }, r));
+    const h = this.byName.get(name);
+    if (h) h.used = addResources(h.used, r);
+  }
+
+  /**
+   * Ends a reservation with what the claim learned: the host's usage in Redis (which then
+   * replaces the cached one, plus the other claims still in flight), or that it is down/disabled.
+   */
+  settle(name: string, r: Resources, learned: { used?: Resources; up?: boolean; enabled?: boolean }): void {
+    const left = addResources(this.pending.get(name) ?? r, r, -1);
+    if (left.vcpus === 0 && left.ramMb === 0 && left.diskGb === 0) this.pending.delete(name);
+    else this.pending.set(name, left);
     const h = this.byName.get(name);
     if (!h) return;
-    if (patch.used) h.used = patch.used;
-    if (patch.up !== undefined) h.up = patch.up;
-    if (patch.enabled !== undefined) h.enabled = patch.enabled;
+    h.used = learned.used ? addResources(learned.used, left) : addResources(h.used, r, -1);
+    if (learned.up !== undefined) h.up = learned.up;
+    if (learned.enabled !== undefined) h.enabled = learned.enabled;
   }
 }

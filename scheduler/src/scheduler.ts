@@ -2,7 +2,7 @@
 // survivors, and claim on the best host that still fits, moving down the list when the
 // placement script refuses; the chosen host comes back first, followed by unclaimed alternates.
 import { ConflictError, NoValidHostError, NotFoundError, type HostState, type Logger } from '@hypernova/common';
-import { filterHosts, type FilterContext, type HostFilter } from './filters.js';
+import { explainFilters, filterHosts, type FilterContext, type HostFilter } from './filters.js';
 import type { HostCache } from './host-cache.js';
 import type { SchedulerMetrics } from './metrics.js';
 import type { ClaimOutcome, Placement } from './placement.js';
@@ -43,25 +43,26 @@ export class Scheduler {
     for (let pass = 0; pass < PASSES; pass++) {
       if (pass > 0) await this.cache.refresh();
       const ctx = await this.context(req);
-      const { hosts, trail } = filterHosts(await this.cache.hosts(), req, ctx, this.opts.filters);
+      const all = await this.cache.hosts();
+      const hosts = filterHosts(all, req, ctx, this.opts.filters);
       if (hosts.length === 0) {
         // A stale view may miss capacity released since; only a fresh one may say no.
         if (pass + 1 < PASSES) continue;
+        const trail = explainFilters(all, req, ctx, this.opts.filters);
         this.opts.logger?.info({ instance: req.instanceUuid, trail }, 'no valid host');
         throw new NoValidHostError();
       }
-      const ranked = this.pickOrder(weighHosts(hosts, req, ctx, this.opts.weighers).map((w) => w.host));
+      const limit = this.opts.maxClaimAttempts + req.numAlternates;
+      const ranked = this.pickOrder(weighHosts(hosts, req, ctx, this.opts.weighers, limit).map((w) => w.host));
       const attempts = Math.min(ranked.length, this.opts.maxClaimAttempts);
       for (let i = 0; i < attempts; i++) {
         const host = ranked[i];
-        const outcome = await this.placement.claim(host.name, req);
+        const outcome = await this.claim(host.name, req, req.instanceUuid);
         if (outcome.ok) {
-          if (outcome.used) this.cache.update(host.name, { used: outcome.used });
           const chosen = outcome.existing ? (this.cache.get(outcome.host) ?? host) : host;
           const alternates = ranked.filter((h) => h.name !== chosen.name).slice(0, req.numAlternates);
           return [destination(chosen, outcome.allocationId), ...alternates.map((h) => destination(h, ''))];
         }
-        this.noteFailure(host, outcome);
       }
     }
     this.opts.logger?.info({ instance: req.instanceUuid }, 'no valid host: every claim was refused');
@@ -70,7 +71,7 @@ export class Scheduler {
 
   /** Claims on one named host (retry on an alternate, live migration to a given host). */
   async claimOnHost(req: PlacementRequest, hostName: string, consumer = req.instanceUuid): Promise<Destination> {
-    const outcome = await this.placement.claim(hostName, req, consumer);
+    const outcome = await this.claim(hostName, req, consumer);
     if (outcome.ok) {
       if (outcome.host !== hostName) {
         throw new ConflictError(`consumer ${consumer} already holds an allocation on ${outcome.host}`);
@@ -84,8 +85,6 @@ export class Scheduler {
       };
     }
     if (outcome.reason === 'missing') throw new NotFoundError(`host ${hostName} is not registered`);
-    const cached = this.cache.get(hostName);
-    if (cached) this.noteFailure(cached, outcome);
     throw new NoValidHostError(`Host ${hostName} cannot take the request (${outcome.reason}).`);
   }
 
@@ -104,11 +103,27 @@ export class Scheduler {
     return [ranked[i], ...ranked.slice(0, i), ...ranked.slice(i + 1)];
   }
 
-  private noteFailure(host: HostState, outcome: Extract<ClaimOutcome, { ok: false }>): void {
-    this.opts.metrics?.claimFailures.inc({ reason: outcome.reason });
-    if (outcome.reason === 'capacity') this.cache.update(host.name, { used: outcome.used });
-    else if (outcome.reason === 'down') this.cache.update(host.name, { up: false });
-    else if (outcome.reason === 'disabled') this.cache.update(host.name, { enabled: false });
+  /** One placement claim, counted in the cache while in flight and corrected by its outcome. */
+  private async claim(host: string, req: PlacementRequest, consumer: string): Promise<ClaimOutcome> {
+    const r = { vcpus: req.vcpus, ramMb: req.ramMb, diskGb: req.diskGb };
+    this.cache.reserve(host, r);
+    let outcome: ClaimOutcome | undefined;
+    try {
+      outcome = await this.placement.claim(host, req, consumer);
+      return outcome;
+    } finally {
+      if (!outcome || outcome.ok) {
+        // A replayed claim added nothing in Redis; only a fresh one has its usage to learn from.
+        this.cache.settle(host, r, { used: outcome && !outcome.existing ? outcome.used : undefined });
+      } else {
+        this.opts.metrics?.claimFailures.inc({ reason: outcome.reason });
+        this.cache.settle(host, r, {
+          used: outcome.used,
+          up: outcome.reason === 'down' ? false : undefined,
+          enabled: outcome.reason === 'disabled' ? false : undefined,
+        });
+      }
+    }
   }
 }
 

@@ -2,13 +2,15 @@
 // the candidate hosts (Nova's weights.normalize), multiplied by the weigher's multiplier and
 // summed; the highest total wins. Positive multipliers spread, negative ones stack.
 import type { HostState } from '@hypernova/common';
-import { free } from './capacity.js';
+import { freeDiskGb, freeRamMb, freeVcpus } from './capacity.js';
 import type { FilterContext } from './filters.js';
 import { GroupPolicy, type PlacementRequest } from './request.js';
 
 export interface HostWeigher {
   readonly name: string;
   readonly multiplier: number;
+  /** Whether the weigher has anything to say about this request (default: yes). */
+  appliesTo?(req: PlacementRequest): boolean;
   weigh(host: HostState, req: PlacementRequest, ctx: FilterContext): number;
 }
 
@@ -25,20 +27,20 @@ export const DEFAULT_MULTIPLIERS: WeigherMultipliers = { ram: 1, cpu: 1, disk: 1
 
 export function createWeighers(m: WeigherMultipliers): HostWeigher[] {
   const all: HostWeigher[] = [
-    { name: 'RAMWeigher', multiplier: m.ram, weigh: (h) => free(h).ramMb },
-    { name: 'CPUWeigher', multiplier: m.cpu, weigh: (h) => free(h).vcpus },
-    { name: 'DiskWeigher', multiplier: m.disk, weigh: (h) => free(h).diskGb },
+    { name: 'RAMWeigher', multiplier: m.ram, weigh: freeRamMb },
+    { name: 'CPUWeigher', multiplier: m.cpu, weigh: freeVcpus },
+    { name: 'DiskWeigher', multiplier: m.disk, weigh: freeDiskGb },
     {
       name: 'ServerGroupSoftAffinityWeigher',
       multiplier: m.softAffinity,
-      weigh: (h, req, ctx) =>
-        req.group?.policy === GroupPolicy.GROUP_POLICY_SOFT_AFFINITY ? (ctx.groupHosts.get(h.name) ?? 0) : 0,
+      appliesTo: (req) => req.group?.policy === GroupPolicy.GROUP_POLICY_SOFT_AFFINITY,
+      weigh: (h, _req, ctx) => ctx.groupHosts.get(h.name) ?? 0,
     },
     {
       name: 'ServerGroupSoftAntiAffinityWeigher',
       multiplier: m.softAntiAffinity,
-      weigh: (h, req, ctx) =>
-        req.group?.policy === GroupPolicy.GROUP_POLICY_SOFT_ANTI_AFFINITY ? -(ctx.groupHosts.get(h.name) ?? 0) : 0,
+      appliesTo: (req) => req.group?.policy === GroupPolicy.GROUP_POLICY_SOFT_ANTI_AFFINITY,
+      weigh: (h, _req, ctx) => -(ctx.groupHosts.get(h.name) ?? 0),
     },
   ];
   // A zero multiplier contributes nothing; skipping it saves a pass over every host.
@@ -46,15 +48,17 @@ export function createWeighers(m: WeigherMultipliers): HostWeigher[] {
 }
 
 /** Maps values to 0..1 by min/max; all-equal values give 0, as in Nova. */
-export function normalize(values: readonly number[]): number[] {
+export function normalize(values: ArrayLike<number>): Float64Array {
   let min = Infinity;
   let max = -Infinity;
-  for (const v of values) {
-    if (v < min) min = v;
-    if (v > max) max = v;
+  for (let i = 0; i < values.length; i++) {
+    if (values[i] < min) min = values[i];
+    if (values[i] > max) max = values[i];
   }
+  const out = new Float64Array(values.length);
   const range = max - min;
-  return range === 0 ? values.map(() => 0) : values.map((v) => (v - min) / range);
+  if (range !== 0) for (let i = 0; i < values.length; i++) out[i] = (values[i] - min) / range;
+  return out;
 }
 
 export interface WeighedHost {
@@ -62,17 +66,43 @@ export interface WeighedHost {
   weight: number;
 }
 
-/** Hosts best first; equal weights keep the input order (stable sort). */
+/**
+ * Hosts best first, at most `limit` of them; equal weights keep the input order. A decision
+ * only looks at the first few, so with a limit they are picked without sorting every host.
+ */
 export function weighHosts(
   hosts: readonly HostState[],
   req: PlacementRequest,
   ctx: FilterContext,
   weighers: readonly HostWeigher[],
+  limit = Infinity,
 ): WeighedHost[] {
-  const totals = new Array<number>(hosts.length).fill(0);
+  const n = hosts.length;
+  const totals = new Float64Array(n);
+  const raw = new Float64Array(n);
   for (const w of weighers) {
-    const norm = normalize(hosts.map((h) => w.weigh(h, req, ctx)));
-    for (let i = 0; i < hosts.length; i++) totals[i] += w.multiplier * norm[i];
+    if (w.appliesTo && !w.appliesTo(req)) continue;
+    for (let i = 0; i < n; i++) raw[i] = w.weigh(hosts[i], req, ctx);
+    const norm = normalize(raw);
+    for (let i = 0; i < n; i++) totals[i] += w.multiplier * norm[i];
   }
-  return hosts.map((host, i) => ({ host, weight: totals[i] })).sort((a, b) => b.weight - a.weight);
+  return topIndices(totals, limit).map((i) => ({ host: hosts[i], weight: totals[i] }));
+}
+
+/** Indices of the `limit` largest values, largest first, ties in index order. */
+function topIndices(values: Float64Array, limit: number): number[] {
+  const idx: number[] = [];
+  if (limit >= values.length) {
+    for (let i = 0; i < values.length; i++) idx.push(i);
+    return idx.sort((a, b) => values[b] - values[a] || a - b);
+  }
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (idx.length === limit && v <= values[idx[limit - 1]]) continue;
+    let at = idx.length;
+    while (at > 0 && values[idx[at - 1]] < v) at--;
+    idx.splice(at, 0, i);
+    if (idx.length > limit) idx.pop();
+  }
+  return idx;
 }

@@ -10,6 +10,7 @@ import {
   RamFilter,
   ServerGroupAffinityFilter,
   ServerGroupAntiAffinityFilter,
+  explainFilters,
   filterHosts,
   filtersByName,
 } from '../src/filters.js';
@@ -67,13 +68,16 @@ describe('scheduler filters', () => {
     assert.equal(ServerGroupAntiAffinityFilter.passes(host('a'), request(), ctx), true);
   });
 
-  it('filterHosts reports how many hosts each filter left, stopping at zero', () => {
+  it('filterHosts keeps the hosts passing every filter; explainFilters tells which filter emptied the list', () => {
     const hosts = [host('a'), host('b', { up: false }), host('c', { ramMb: 256 })];
-    const r = filterHosts(hosts, request({ ramMb: 512 }), noGroup, ALL_FILTERS);
-    assert.deepEqual(r.hosts.map((h) => h.name), ['a']);
-    const none = filterHosts(hosts, request({ ramMb: 1 << 20 }), noGroup, ALL_FILTERS);
-    assert.equal(none.hosts.length, 0);
-    assert.deepEqual(none.trail.at(-1), { filter: 'RamFilter', remaining: 0 });
+    assert.deepEqual(filterHosts(hosts, request({ ramMb: 512 }), noGroup, ALL_FILTERS).map((h) => h.name), ['a']);
+    assert.deepEqual(filterHosts(hosts, request({ ramMb: 1 << 20 }), noGroup, ALL_FILTERS), []);
+    const trail = explainFilters(hosts, request({ ramMb: 1 << 20 }), noGroup, ALL_FILTERS);
+    assert.deepEqual(trail.slice(0, 2), [
+      { filter: 'ComputeFilter', remaining: 2 },
+      { filter: 'IgnoreHostsFilter', remaining: 2 },
+    ]);
+    assert.deepEqual(trail.at(-1), { filter: 'RamFilter', remaining: 0 });
   });
 
   it('filtersByName resolves configured names and rejects unknown ones', () => {

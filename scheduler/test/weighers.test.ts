@@ -10,9 +10,9 @@ const only = (over: Partial<typeof DEFAULT_MULTIPLIERS>) => ({
 
 describe('scheduler weighers', () => {
   it('normalize maps min..max to 0..1 and equal values to 0, as Nova does', () => {
-    assert.deepEqual(normalize([10, 20, 30]), [0, 0.5, 1]);
-    assert.deepEqual(normalize([5, 5]), [0, 0]);
-    assert.deepEqual(normalize([]), []);
+    assert.deepEqual(Array.from(normalize([10, 20, 30])), [0, 0.5, 1]);
+    assert.deepEqual(Array.from(normalize([5, 5])), [0, 0]);
+    assert.deepEqual(Array.from(normalize([])), []);
   });
 
   it('RAM weigher spreads by default: the host with most free RAM first', () => {
@@ -55,6 +55,15 @@ describe('scheduler weighers', () => {
     const soft = (policy: GroupPolicy) => request({ group: { uuid: 'g', policy } });
     assert.equal(weighHosts(hosts, soft(GroupPolicy.GROUP_POLICY_SOFT_AFFINITY), ctx, w)[0]?.host.name, 'b');
     assert.equal(weighHosts(hosts, soft(GroupPolicy.GROUP_POLICY_SOFT_ANTI_AFFINITY), ctx, w)[0]?.host.name, 'a');
+  });
+
+  it('a limit returns the same best hosts as a full ranking, ties in input order', () => {
+    const hosts = Array.from({ length: 50 }, (_, i) => host(`h${i}`, used((i * 7919) % 13 * 1000)));
+    const w = createWeighers(DEFAULT_MULTIPLIERS);
+    const full = weighHosts(hosts, request(), noGroup, w).map((x) => x.host.name);
+    for (const limit of [1, 3, 10, 49]) {
+      assert.deepEqual(weighHosts(hosts, request(), noGroup, w, limit).map((x) => x.host.name), full.slice(0, limit));
+    }
   });
 
   it('zero multipliers drop their weigher', () => {

@@ -1,0 +1,164 @@
+// Scheduler benchmark: 1,000 registered hosts, 4 scheduler replicas (separate processes) on a
+// real redis-server, many SelectDestinations calls in flight. Prints decisions per second,
+// p50/p99 latency and the over-commit count found by re-adding every allocation in Redis
+// (must be 0), and writes bench/results/scheduler.json.
+// Knobs: BENCH_HOSTS, BENCH_SCHEDULERS, BENCH_REQUESTS, BENCH_CONCURRENCY, BENCH_SCHEDULER_NODE_ARGS.
+import { mkdir, writeFile } from 'node:fs/promises';
+import { cpus } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { credentials } from '@grpc/grpc-js';
+import { NoValidHostError, callUnary, createRedis, int, loadConfig, registerHost, str } from '@hypernova/common';
+import { scheduler as pb } from '@hypernova/proto';
+import { auditPlacement } from '@hypernova/scheduler';
+import { startRedis, startSchedulerReplica } from '@hypernova/test';
+
+const cfg = loadConfig({
+  hosts: int('BENCH_HOSTS', 1000, 'registered hosts'),
+  schedulers: int('BENCH_SCHEDULERS', 4, 'scheduler replicas'),
+  requests: int('BENCH_REQUESTS', 10_000, 'SelectDestinations calls measured'),
+  concurrency: int('BENCH_CONCURRENCY', 64, 'calls in flight'),
+  nodeArgs: str('BENCH_SCHEDULER_NODE_ARGS', '', 'node options for the replicas, e.g. --cpu-prof'),
+});
+const WARMUP = 400;
+
+// A host takes 64 vCPUs (16 x 4), 48 GiB (32 GiB x 1.5) and 500 GB: with this flavor mix about
+// 13 instances on average, so 10,000 requests on 1,000 hosts fill the cluster to ~75%.
+const HOST = { vcpus: 16, ramMb: 32768, diskGb: 500, cpuAllocationRatio: 4, ramAllocationRatio: 1.5, diskAllocationRatio: 1 };
+const FLAVORS = [
+  { name: 'm1.tiny', vcpus: 1, ramMb: 512, diskGb: 1 },
+  { name: 'm1.small', vcpus: 1, ramMb: 2048, diskGb: 20 },
+  { name: 'm1.medium', vcpus: 2, ramMb: 4096, diskGb: 40 },
+  { name: 'm1.large', vcpus: 4, ramMb: 8192, diskGb: 80 },
+];
+
+function percentile(sorted: number[], p: number): number {
+  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] : 0;
+}
+
+async function claimRefusals(metricsPort: number): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+  let n = 0;
+  for (const m of text.matchAll(/^hn_scheduler_claim_failures_total\{[^}]*\} (\d+)/gm)) n += Number(m[1]);
+  return n;
+}
+
+async function main(): Promise<void> {
+  const server = await startRedis();
+  const redis = createRedis(server.url);
+  const replicas = await Promise.all(
+    Array.from({ length: cfg.schedulers }, (_, i) =>
+      startSchedulerReplica({
+        redisUrl: server.url,
+        name: `scheduler-${i}`,
+        env: { METRICS_PORT: '0' },
+        nodeArgs: cfg.nodeArgs.split(' ').filter(Boolean),
+      }),
+    ),
+  );
+  const clients = replicas.map((r) => new pb.SchedulerClient(r.address, credentials.createInsecure()));
+  try {
+    for (let i = 0; i < cfg.hosts; i++) {
+      // A long TTL: the benchmark measures decisions, not heartbeats.
+      await registerHost(
+        redis,
+        {
+          name: `node-${String(i).padStart(4, '0')}`,
+          address: `10.0.${i >> 8}.${i & 255}:50061`,
+          ...HOST,
+          hypervisorType: 'hypernova',
+          hypervisorVersion: '0.1.0',
+          architecture: 'riscv32',
+          availabilityZone: 'nova',
+          enabled: true,
+        },
+        3600,
+      );
+    }
+    // Let every replica's periodic refresh see all hosts before measuring.
+    await new Promise((r) => setTimeout(r, 1500));
+
+    const select = (i: number, prefix = 'bench') => {
+      const c = clients[i % clients.length];
+      const flavor = FLAVORS[i % FLAVORS.length];
+      const spec = pb.RequestSpec.fromPartial({ instanceUuid: `${prefix}-${i}`, projectId: 'bench', flavor });
+      return callUnary(c.selectDestinations.bind(c), { spec });
+    };
+
+    // Warm-up: JIT, connections, script cache.
+    for (let i = 0; i < WARMUP; i += cfg.concurrency) {
+      await Promise.allSettled(Array.from({ length: Math.min(cfg.concurrency, WARMUP - i) }, (_, k) => select(i + k, 'warmup')));
+    }
+    const refusalsBefore = (await Promise.all(replicas.map((r) => claimRefusals(r.metricsPort)))).reduce((a, b) => a + b, 0);
+
+    const latencies: number[] = [];
+    let placed = 0;
+    let noValidHost = 0;
+    let errors = 0;
+    let next = 0;
+    const started = performance.now();
+    const worker = async () => {
+      while (next < cfg.requests) {
+        const i = next++;
+        const t0 = performance.now();
+        try {
+          await select(i);
+          placed++;
+        } catch (err) {
+          if (err instanceof NoValidHostError) noValidHost++;
+          else if (errors++ < 5) console.error(err);
+        }
+        latencies.push(performance.now() - t0);
+      }
+    };
+    await Promise.all(Array.from({ length: cfg.concurrency }, worker));
+    const seconds = (performance.now() - started) / 1000;
+
+    const refusals = (await Promise.all(replicas.map((r) => claimRefusals(r.metricsPort)))).reduce((a, b) => a + b, 0) - refusalsBefore;
+    const audit = await auditPlacement(redis);
+    latencies.sort((a, b) => a - b);
+    const round = (x: number) => Math.round(x * 1000) / 1000;
+    const result = {
+      benchmark: 'scheduler',
+      date: new Date().toISOString(),
+      machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '', node: process.version },
+      hosts: cfg.hosts,
+      schedulers: cfg.schedulers,
+      requests: cfg.requests,
+      concurrency: cfg.concurrency,
+      placed,
+      noValidHost,
+      errors,
+      seconds: round(seconds),
+      decisionsPerSecond: Math.round((placed + noValidHost) / seconds),
+      latencyMs: {
+        p50: round(percentile(latencies, 50)),
+        p90: round(percentile(latencies, 90)),
+        p99: round(percentile(latencies, 99)),
+        max: round(latencies.at(-1) ?? 0),
+      },
+      claimRefusals: refusals,
+      allocationsInRedis: audit.allocations,
+      overCommittedHosts: audit.overCommitted.length,
+      counterMismatches: audit.counterMismatches.length,
+      goal: { decisionsPerSecond: 1000, overCommittedHosts: 0 },
+    };
+    const out = join(dirname(fileURLToPath(import.meta.url)), '..', 'results', 'scheduler.json');
+    await mkdir(dirname(out), { recursive: true });
+    await writeFile(out, JSON.stringify(result, null, 2) + '\n');
+    console.log(
+      `scheduler: ${result.decisionsPerSecond} decisions/s over ${cfg.hosts} hosts with ${cfg.schedulers} replicas ` +
+        `(${placed} placed, ${noValidHost} no valid host, ${errors} errors), p50 ${result.latencyMs.p50} ms, ` +
+        `p99 ${result.latencyMs.p99} ms, ${refusals} claim refusals, over-committed hosts: ${result.overCommittedHosts}`,
+    );
+    console.log(`results: ${out}`);
+    if (result.overCommittedHosts > 0 || result.counterMismatches > 0 || errors > 0) process.exitCode = 1;
+  } finally {
+    clients.forEach((c) => c.close());
+    await Promise.all(replicas.map((r) => r.stop()));
+    redis.disconnect();
+    await server.stop();
+  }
+}
+
+await main();
