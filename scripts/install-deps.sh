@@ -3,7 +3,8 @@
 # nats-server and redis-server). Only what is missing is installed.
 set -euo pipefail
 pkgs=(gcc-riscv64-unknown-elf gcc-riscv64-linux-gnu linux-source-6.1 bc flex bison cpio rsync
-      device-tree-compiler qemu-system-misc qemu-utils nats-server redis-server e2fsprogs)
+      device-tree-compiler qemu-system-misc qemu-utils nats-server redis-server e2fsprogs
+      protobuf-compiler)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

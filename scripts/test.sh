@@ -4,6 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 npm ci --no-audit --no-fund
+npm run proto:check
 npm run build
 npm run lint
 npx mocha "$@"
