@@ -109,9 +109,10 @@ export class FdtNode {
 
   /** The node at a path relative to this one ("/soc/serial@10000000"), if any. */
   find(path: string): FdtNode | undefined {
-    let n: FdtNode | undefined = this;
-    for (const part of path.split('/').filter((s) => s !== '')) n = n?.child(part);
-    return n;
+    return path
+      .split('/')
+      .filter((s) => s !== '')
+      .reduce<FdtNode | undefined>((n, part) => n?.child(part), this);
   }
 }
 
