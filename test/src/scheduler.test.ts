@@ -57,7 +57,8 @@ describe('scheduler replicas against real Redis', function () {
     callUnary(clients[i % clients.length].releaseAllocation.bind(clients[i % clients.length]), { consumerUuid });
 
   before(async () => {
-    server = await startRedis();
+    // AOF on, as deployed, so a restart in the middle keeps what was claimed.
+    server = await startRedis({ aof: true });
     redis = createRedis(server.url);
     // Refresh often so tests that change hosts do not wait; staleness is still exercised.
     const env = { SCHEDULER_HOST_REFRESH_MS: '200', SCHEDULER_NUM_ALTERNATES: '2' };
@@ -219,5 +220,16 @@ describe('scheduler replicas against real Redis', function () {
     const dest = await claim('named-1', 'named-inst-0', 'migration-1');
     assert.equal(dest.host, 'named-1');
     assert.equal((await auditPlacement(redis)).allocations, 2);
+  });
+
+  it('keeps scheduling across a Redis crash and restart, with every allocation kept', async () => {
+    for (let i = 0; i < 3; i++) await registerHost(redis, simHost(`rs-${i}`), 3600);
+    await Promise.all([0, 1, 2, 3].map((i) => select(i, spec(`rs-inst-${i}`))));
+    await server.restart({ crash: true });
+    // Both replicas reconnect, reload their Lua script and keep the same view of usage.
+    await Promise.all([4, 5, 6, 7].map((i) => select(i, spec(`rs-inst-${i}`))));
+    const audit = await auditPlacement(redis);
+    assert.equal(audit.allocations, 8);
+    assert.deepEqual(audit.counterMismatches, []);
   });
 });
