@@ -4,6 +4,7 @@
 // virt,dumpdtb=`) reads the same, and Linux probes devices in the same order: virtio-mmio
 // slots are listed from the highest address down, as QEMU lists them, so the first disk is
 // /dev/vda on both.
+import { PLIC_NUM_SOURCES } from '../devices/plic/plic.js';
 import { MemoryMap, Irq } from '../memory-map.js';
 import { encodeFdt, FdtNode, Phandles } from './fdt.js';
 
@@ -32,8 +33,11 @@ export interface VirtDeviceTreeConfig {
 const UART_CLOCK_HZ = 0x38_4000;
 /** Interrupt numbers of the hart's local interrupt controller (mcause codes). */
 const CPU_IRQ = { MSI: 3, MTI: 7, SEI: 9, MEI: 11 } as const;
-/** Sources 1..95: the PLIC's 96 minus reserved source 0 (QEMU 7.2 said 96 here, fixed in 8.0). */
-const PLIC_NDEV = 95;
+/**
+ * The binding counts sources 1..ndev: the PLIC's 96 minus reserved source 0. (QEMU 7.2 writes
+ * 96, counting source 0, so Linux touches a source-96 register that does not exist.)
+ */
+const PLIC_NDEV = PLIC_NUM_SOURCES - 1;
 
 const hexAddr = (a: number) => a.toString(16);
 

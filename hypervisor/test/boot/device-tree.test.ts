@@ -108,7 +108,7 @@ describe('virt device tree', () => {
       );
     }
     qemu.find('/chosen')!.remove('rng-seed');
-    // QEMU 7.2 counts source 0 in riscv,ndev; QEMU 8.0 fixed it to 95, as here.
+    // QEMU 7.2 counts reserved source 0 in riscv,ndev (96); the binding means sources 1..95.
     qemu.find('/soc/plic@c000000')!.cells('riscv,ndev', 95);
 
     const ours = buildVirtDeviceTree({
