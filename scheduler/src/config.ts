@@ -7,7 +7,7 @@ export const schedulerSettings = {
   logLevel: infraSettings.logLevel,
   metricsPort: infraSettings.metricsPort,
   grpcAddress: str('SCHEDULER_GRPC_ADDRESS', '0.0.0.0:50051', 'host:port the Scheduler gRPC server binds (port 0: a free port)'),
-  hostRefreshMs: int('SCHEDULER_HOST_REFRESH_MS', 1000, 'how old the cached host view may get before a background re-read'),
+  hostRefreshMs: int('SCHEDULER_HOST_REFRESH_MS', 1000, 'period of the background re-read of every host record from Redis'),
   hostSubsetSize: int('SCHEDULER_HOST_SUBSET_SIZE', 1, 'choose at random among the best N hosts (Nova host_subset_size)'),
   maxClaimAttempts: int('SCHEDULER_MAX_CLAIM_ATTEMPTS', 16, 'claims tried on successive hosts before re-reading the hosts'),
   numAlternates: int('SCHEDULER_NUM_ALTERNATES', 2, 'alternates returned besides the chosen host when the request does not say'),
