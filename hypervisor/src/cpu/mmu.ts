@@ -11,8 +11,14 @@ export const PAGE_FAULT = -1;
 export const ACCESS_FAULT = -2;
 
 /**
+ * Sv32 makes 34-bit physical addresses but nothing on this board sits at or above 4 GiB: such an
+ * address is an access fault, not (as `>>> 0` further down would make it) an alias of low memory.
+ */
+const PA_LIMIT = 2 ** 32;
+
+/**
  * Translates `va` for `access` at privilege `priv` with the given satp and mstatus.
- * Returns the physical address (up to 34 bits) or PAGE_FAULT / ACCESS_FAULT.
+ * Returns the physical address (below 4 GiB, see PA_LIMIT) or PAGE_FAULT / ACCESS_FAULT.
  */
 export function translate(ram: GuestRam, satp: number, mstatus: number, va: number, access: Access, priv: Priv): number {
   if (priv === Priv.Machine || satp >>> 31 === 0) return va >>> 0;
@@ -22,7 +28,8 @@ export function translate(ram: GuestRam, satp: number, mstatus: number, va: numb
   let pteOffset: number;
   for (;;) {
     const vpn = (va >>> (12 + 10 * level)) & 0x3ff;
-    pteOffset = ram.offsetOf(table + vpn * 4, 4);
+    const pteAddress = table + vpn * 4;
+    pteOffset = pteAddress < PA_LIMIT ? ram.offsetOf(pteAddress, 4) : -1;
     if (pteOffset < 0) return ACCESS_FAULT;
     pte = ram.view.getInt32(pteOffset, true);
     if (!(pte & PTE_V) || (!(pte & PTE_R) && pte & PTE_W)) return PAGE_FAULT;
@@ -49,12 +56,14 @@ export function translate(ram: GuestRam, satp: number, mstatus: number, va: numb
   }
   // A 4 MiB superpage must be aligned: its low PPN must be zero.
   if (level === 1 && (pte >>> 10) & 0x3ff) return PAGE_FAULT;
+  const pa = level === 1
+    ? (pte >>> 20) * 0x40_0000 + (va & 0x3f_ffff)
+    : (pte >>> 10) * 4096 + (va & 0xfff);
+  if (pa >= PA_LIMIT) return ACCESS_FAULT;
   const needed = PTE_A | (access === Access.Write ? PTE_D : 0);
   if ((pte & needed) !== needed) {
     ram.view.setInt32(pteOffset, pte | needed, true);
     ram.noteWrite(pteOffset);
   }
-  return level === 1
-    ? (pte >>> 20) * 0x40_0000 + (va & 0x3f_ffff)
-    : (pte >>> 10) * 4096 + (va & 0xfff);
+  return pa;
 }
