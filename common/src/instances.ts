@@ -242,13 +242,14 @@ export class InstanceStateConflictError extends ConflictError {
 }
 
 // KEYS: 1 instance hash, 2 the set of the host it is on (per ARGV[2]), 3 the set of the host the patch puts it on
-// ARGV: 1 uuid, 2 the host the caller read, 3 JSON {field: [allowed values]}, 4 JSON {field: value}
+// ARGV: 1 uuid, 2 the host the caller read, 3 JSON [[field, [allowed values]], ...] checked in order, 4 JSON {field: value}
 // Returns {'ok', HGETALL...}, {'missing'}, {'stale'} (host changed since read: re-read) or {'conflict', field, value}.
 const CAS_LUA = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'missing'} end
 local host = redis.call('HGET', KEYS[1], 'host') or ''
 if host ~= ARGV[2] then return {'stale'} end
-for field, allowed in pairs(cjson.decode(ARGV[3])) do
+for _, check in ipairs(cjson.decode(ARGV[3])) do
+  local field, allowed = check[1], check[2]
   local v = redis.call('HGET', KEYS[1], field) or ''
   local ok = false
   for _, a in ipairs(allowed) do if a == v then ok = true end end
@@ -290,9 +291,10 @@ export async function updateInstance(
   patch: InstancePatch,
   expect: InstanceExpectation = {},
 ): Promise<InstanceRecord> {
-  const expectations: Record<string, string[]> = {};
-  if (expect.vmState) expectations[FIELDS.vmState[0]] = [...expect.vmState];
-  if (expect.taskState) expectations[FIELDS.taskState[0]] = expect.taskState.map((t) => t ?? '');
+  // vm_state is checked before task_state, so a conflict names the same attribute Nova's would.
+  const expectations: [string, string[]][] = [];
+  if (expect.vmState) expectations.push([FIELDS.vmState[0], [...expect.vmState]]);
+  if (expect.taskState) expectations.push([FIELDS.taskState[0], expect.taskState.map((t) => t ?? '')]);
   const fields = encode({ ...patch, updatedAt: patch.updatedAt ?? new Date().toISOString() });
   if (patch.fault === undefined && 'fault' in patch) fields[FIELDS.fault[0]] = '';
   for (;;) {
@@ -304,7 +306,6 @@ export async function updateInstance(
       redisKeys.hostInstances(newHost),
       uuid,
       host,
-      // cjson decodes an empty object as an empty table: fine for both.
       JSON.stringify(expectations),
       JSON.stringify(fields),
     );

@@ -1,0 +1,88 @@
+// Wires a gateway together: Redis, NATS, the scheduler and compute gRPC clients, the identity
+// bootstrap and default flavors, and the HTTP server. Tests start gateways in-process with
+// this; main.ts does it from the environment.
+import { connectNats, createLogger, createMetricsRegistry, createRedis, type Logger, type NatsConnection } from '@hypernova/common';
+import type { FastifyInstance } from 'fastify';
+import type { AddressInfo } from 'node:net';
+import { Builder } from './compute/build.js';
+import { ComputeClients, SchedulerRpc } from './compute/clients.js';
+import { FlavorStore } from './compute/flavors.js';
+import { HostIds } from './compute/host-ids.js';
+import { Instances } from './compute/instances.js';
+import { Operations } from './compute/operations.js';
+import { ServerGroupStore } from './compute/server-groups.js';
+import { Tasks } from './compute/tasks.js';
+import type { GatewayConfig } from './config.js';
+import type { Gateway } from './context.js';
+import { buildServer } from './http/server.js';
+import { bootstrapIdentity } from './identity/bootstrap.js';
+import { IdentityStore } from './identity/store.js';
+import { TokenService } from './identity/tokens.js';
+
+export interface GatewayApp {
+  readonly gateway: Gateway;
+  readonly http: FastifyInstance;
+  /** http://host:port the server listens on. */
+  readonly url: string;
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+export async function startGateway(config: GatewayConfig, logger?: Logger): Promise<GatewayApp> {
+  const log = logger ?? createLogger('api-gateway', { level: config.logLevel });
+  const redis = createRedis(config.redisUrl, { logger: log });
+  let nats: NatsConnection | undefined;
+  try {
+    nats = await connectNats(config.natsUrl, { name: 'api-gateway', logger: log });
+  } catch (err) {
+    // Events are a convenience for watchers; the API works from Redis without them.
+    log.warn({ err, url: config.natsUrl }, 'NATS unreachable; instance events will not be published');
+  }
+  const identity = new IdentityStore(redis);
+  const instances = new Instances(redis, nats, log);
+  const scheduler = new SchedulerRpc(config.schedulerAddress);
+  const clients = new ComputeClients({ timeoutMs: config.computeTimeoutMs, spawnTimeoutMs: config.spawnTimeoutMs });
+  const tasks = new Tasks(log);
+  const deps = { instances, scheduler, clients, tasks, logger: log };
+  const gateway: Gateway = {
+    config,
+    logger: log,
+    redis,
+    nats,
+    metrics: createMetricsRegistry('api-gateway'),
+    identity,
+    tokens: new TokenService(redis, identity, config.tokenTtlS),
+    flavors: new FlavorStore(redis),
+    serverGroups: new ServerGroupStore(redis),
+    hostIds: new HostIds(redis),
+    instances,
+    scheduler,
+    clients,
+    tasks,
+    builder: new Builder({ ...deps, maxAttempts: config.spawnAttempts }),
+    operations: new Operations(deps),
+  };
+  await bootstrapIdentity(identity, config, log);
+  await gateway.flavors.seed();
+
+  const http = buildServer(gateway);
+  await http.listen({ host: config.host, port: config.port });
+  const port = (http.server.address() as AddressInfo).port;
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host === '0.0.0.0' ? '127.0.0.1' : config.host;
+  const url = `http://${host}:${port}`;
+  log.info({ url }, 'api gateway ready');
+  return {
+    gateway,
+    http,
+    url,
+    port,
+    async close() {
+      await http.close();
+      await tasks.idle();
+      scheduler.close();
+      clients.close();
+      await nats?.close();
+      redis.disconnect();
+    },
+  };
+}

@@ -1,0 +1,103 @@
+// gRPC clients of the control plane: the scheduler (one target, possibly several replicas behind
+// round robin) and one client per compute node address, created on first use and reused, since
+// a channel per call would reconnect every time.
+import { credentials } from '@grpc/grpc-js';
+import { callUnary } from '@hypernova/common';
+import { compute, scheduler } from '@hypernova/proto';
+
+const ROUND_ROBIN = JSON.stringify({ loadBalancingConfig: [{ round_robin: {} }] });
+
+export class SchedulerRpc {
+  private readonly client: scheduler.SchedulerClient;
+
+  constructor(
+    target: string,
+    private readonly timeoutMs = 30_000,
+  ) {
+    this.client = new scheduler.SchedulerClient(target, credentials.createInsecure(), { 'grpc.service_config': ROUND_ROBIN });
+  }
+
+  selectDestinations(spec: scheduler.RequestSpec): Promise<scheduler.Selection[]> {
+    return callUnary(this.client.selectDestinations.bind(this.client), { spec }, this.timeoutMs).then((r) => r.selections);
+  }
+
+  claimOnHost(spec: scheduler.RequestSpec, host: string): Promise<scheduler.Selection> {
+    return callUnary(this.client.claimOnHost.bind(this.client), { spec, host, consumerUuid: '' }, this.timeoutMs);
+  }
+
+  releaseAllocation(consumerUuid: string): Promise<scheduler.ReleaseAllocationResponse> {
+    return callUnary(this.client.releaseAllocation.bind(this.client), { consumerUuid }, this.timeoutMs);
+  }
+
+  close(): void {
+    this.client.close();
+  }
+}
+
+/** The Compute calls the gateway makes, with deadlines. */
+export class ComputeRpc {
+  constructor(
+    private readonly client: compute.ComputeClient,
+    private readonly timeoutMs: number,
+    private readonly spawnTimeoutMs: number,
+  ) {}
+
+  private call<Req, Res>(method: Parameters<typeof callUnary<Req, Res>>[0], req: Req, timeoutMs = this.timeoutMs): Promise<Res> {
+    return callUnary(method.bind(this.client), req, timeoutMs);
+  }
+
+  spawn(req: compute.SpawnRequest) {
+    return this.call(this.client.spawn, req, this.spawnTimeoutMs);
+  }
+  destroy(instanceUuid: string) {
+    return this.call(this.client.destroy, { instanceUuid, keepDisks: false });
+  }
+  reboot(instanceUuid: string, type: compute.RebootType) {
+    return this.call(this.client.reboot, { instanceUuid, type });
+  }
+  stop(instanceUuid: string) {
+    return this.call(this.client.stop, { instanceUuid, cleanShutdownTimeoutS: 0 });
+  }
+  start(instanceUuid: string) {
+    return this.call(this.client.start, { instanceUuid });
+  }
+  pause(instanceUuid: string) {
+    return this.call(this.client.pause, { instanceUuid });
+  }
+  unpause(instanceUuid: string) {
+    return this.call(this.client.unpause, { instanceUuid });
+  }
+  suspend(instanceUuid: string) {
+    return this.call(this.client.suspend, { instanceUuid });
+  }
+  resume(instanceUuid: string) {
+    return this.call(this.client.resume, { instanceUuid });
+  }
+  consoleOutput(instanceUuid: string, lines: number | undefined) {
+    return this.call(this.client.getConsoleOutput, { instanceUuid, lines });
+  }
+}
+
+export class ComputeClients {
+  private readonly byAddress = new Map<string, ComputeRpc>();
+  private readonly raw: compute.ComputeClient[] = [];
+
+  constructor(private readonly opts: { timeoutMs: number; spawnTimeoutMs: number }) {}
+
+  /** The client of the node serving at host:port. */
+  at(address: string): ComputeRpc {
+    let rpc = this.byAddress.get(address);
+    if (!rpc) {
+      const client = new compute.ComputeClient(address, credentials.createInsecure());
+      this.raw.push(client);
+      rpc = new ComputeRpc(client, this.opts.timeoutMs, this.opts.spawnTimeoutMs);
+      this.byAddress.set(address, rpc);
+    }
+    return rpc;
+  }
+
+  close(): void {
+    for (const c of this.raw) c.close();
+    this.byAddress.clear();
+  }
+}

@@ -1,0 +1,77 @@
+// The gateway's access to instance records: the shared Redis record (common/instances.ts) plus a
+// NATS event after every write, so the dashboard and other watchers see each change at once.
+import {
+  PowerState,
+  TaskState,
+  VmState,
+  createInstance,
+  getInstance,
+  listInstances,
+  publishInstanceEvent,
+  removeInstance,
+  updateInstance,
+  type InstanceExpectation,
+  type InstancePatch,
+  type InstanceRecord,
+  type Logger,
+  type NatsConnection,
+  type Redis,
+} from '@hypernova/common';
+
+export class Instances {
+  constructor(
+    readonly redis: Redis,
+    private readonly nats: NatsConnection | undefined,
+    private readonly logger: Logger,
+  ) {}
+
+  get(uuid: string): Promise<InstanceRecord | undefined> {
+    return getInstance(this.redis, uuid);
+  }
+
+  list(opts: { projectId?: string; host?: string } = {}): Promise<InstanceRecord[]> {
+    return listInstances(this.redis, opts);
+  }
+
+  async create(rec: InstanceRecord): Promise<void> {
+    await createInstance(this.redis, rec);
+    this.publish(rec);
+  }
+
+  async update(uuid: string, patch: InstancePatch, expect?: InstanceExpectation): Promise<InstanceRecord> {
+    const rec = await updateInstance(this.redis, uuid, patch, expect);
+    this.publish(rec);
+    return rec;
+  }
+
+  /** Records the deletion (vm_state deleted, published) and then removes the record. */
+  async finishDelete(uuid: string): Promise<void> {
+    const now = new Date().toISOString();
+    let rec: InstanceRecord;
+    try {
+      rec = await updateInstance(this.redis, uuid, {
+        vmState: VmState.DELETED,
+        taskState: null,
+        powerState: PowerState.POWER_STATE_NOSTATE,
+        terminatedAt: now,
+      });
+    } catch {
+      return; // already gone
+    }
+    this.publish(rec);
+    await removeInstance(this.redis, rec);
+  }
+
+  private publish(rec: InstanceRecord): void {
+    if (!this.nats || this.nats.isClosed()) return;
+    try {
+      publishInstanceEvent(this.nats, rec);
+    } catch (err) {
+      // Redis holds the truth; a lost event only delays a watcher until its next read.
+      this.logger.warn({ err, instance: rec.uuid }, 'instance event not published');
+    }
+  }
+}
+
+/** Whether a delete was asked for meanwhile (the build and action runners check before committing). */
+export const isDeleting = (rec: InstanceRecord) => rec.taskState === TaskState.DELETING;

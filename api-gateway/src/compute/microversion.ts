@@ -1,0 +1,73 @@
+// Nova microversions: which one a request asks for (OpenStack-API-Version: compute 2.X, else the
+// legacy X-OpenStack-Nova-API-Version, else 2.1) and the headers every versioned response
+// echoes. Only versions whose every response shape is implemented may be advertised: for now
+// the range is 2.1 .. 2.1, which the contract shows every CLI command works with.
+import { ApiError, badRequest } from '../http/errors.js';
+
+export class Microversion {
+  constructor(
+    readonly major: number,
+    readonly minor: number,
+  ) {}
+
+  toString(): string {
+    return `${this.major}.${this.minor}`;
+  }
+
+  /** Whether this is at least 2.`minor`. */
+  atLeast(minor: number): boolean {
+    return this.major > 2 || (this.major === 2 && this.minor >= minor);
+  }
+
+  compare(o: Microversion): number {
+    return this.major - o.major || this.minor - o.minor;
+  }
+}
+
+export const MIN_VERSION = new Microversion(2, 1);
+export const MAX_VERSION = new Microversion(2, 1);
+
+/** The requested microversion; 400 for a malformed one, 406 (Nova's message) outside MIN..MAX. */
+export function negotiate(headers: Record<string, string | string[] | undefined>): Microversion {
+  const raw = requested(headers);
+  if (raw === undefined) return MIN_VERSION;
+  if (raw.toLowerCase() === 'latest') return MAX_VERSION;
+  const m = /^([1-9]\d{0,2})\.(0|[1-9]\d{0,2})$/.exec(raw);
+  if (!m) {
+    throw badRequest(`API Version String ${raw} is of invalid format. Must be of format MajorNum.MinorNum.`);
+  }
+  const v = new Microversion(Number(m[1]), Number(m[2]));
+  if (v.compare(MIN_VERSION) < 0 || v.compare(MAX_VERSION) > 0) {
+    throw new ApiError(
+      406,
+      `Version ${v} is not supported by the API. Minimum is ${MIN_VERSION} and maximum is ${MAX_VERSION}.`,
+    );
+  }
+  return v;
+}
+
+function header(headers: Record<string, string | string[] | undefined>, name: string): string | undefined {
+  const v = headers[name];
+  return Array.isArray(v) ? v.join(',') : v;
+}
+
+function requested(headers: Record<string, string | string[] | undefined>): string | undefined {
+  // "compute 2.3, image 2.1": only the compute entry is ours; the new header wins over the legacy one.
+  const modern = header(headers, 'openstack-api-version');
+  if (modern) {
+    for (const part of modern.split(',')) {
+      const [service, version] = part.trim().split(/\s+/);
+      if (service?.toLowerCase() === 'compute' && version) return version;
+    }
+  }
+  return header(headers, 'x-openstack-nova-api-version')?.trim() || undefined;
+}
+
+/** The headers a versioned compute response carries. */
+export function versionHeaders(v: Microversion): Record<string, string> {
+  return {
+    'OpenStack-API-Version': `compute ${v}`,
+    'X-OpenStack-Nova-API-Version': `${v}`,
+    Vary: 'OpenStack-API-Version, X-OpenStack-Nova-API-Version',
+  };
+}

@@ -1,0 +1,121 @@
+// /flavors: list, detail and show for everyone (public flavors; admins see all), create and
+// delete for admins, and the read side of os-extra_specs the SDK's `flavor list` asks for.
+import { randomUUID } from 'node:crypto';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Gateway } from '../../context.js';
+import { baseUrl } from '../../http/base-url.js';
+import { badRequest, notFound } from '../../http/errors.js';
+import { paginate, param, queryOf } from '../../http/query.js';
+import { caller } from '../../identity/auth.js';
+import { enforce, type Caller } from '../../policy.js';
+import type { Flavor } from '../flavors.js';
+import { flavorDetail, flavorSummary } from '../views/flavors.js';
+import { pageLinks } from '../views/links.js';
+
+const TRUE = ['True', 'TRUE', 'true', '1', 'ON', 'On', 'on', 'YES', 'Yes', 'yes', 'y', 't'];
+const FALSE = ['False', 'FALSE', 'false', '0', 'OFF', 'Off', 'off', 'NO', 'No', 'no', 'n', 'f'];
+/** Nova's parameter_types.boolean: a JSON boolean or one of its spellings as a string. */
+const booleanSchema = { anyOf: [{ type: 'boolean' }, { type: 'string', enum: [...TRUE, ...FALSE] }] };
+const toBool = (v: unknown) => v === true || (typeof v === 'string' && TRUE.includes(v));
+const nonNegative = (min: number) => ({ type: ['integer', 'string'], pattern: '^ *[0-9]+ *$', minimum: min, maximum: 2147483647 });
+
+const createSchema = {
+  type: 'object',
+  required: ['flavor'],
+  additionalProperties: false,
+  properties: {
+    flavor: {
+      type: 'object',
+      required: ['name', 'ram', 'vcpus', 'disk'],
+      additionalProperties: false,
+      properties: {
+        name: { type: 'string', minLength: 1, maxLength: 255, pattern: '^\\S([\\s\\S]*\\S)?$' },
+        id: { type: ['string', 'null'], minLength: 1, maxLength: 255, pattern: '^(?! )[a-zA-Z0-9. _-]+(?<! )$' },
+        ram: nonNegative(1),
+        vcpus: nonNegative(1),
+        disk: nonNegative(0),
+        swap: nonNegative(0),
+        'OS-FLV-EXT-DATA:ephemeral': nonNegative(0),
+        rxtx_factor: { type: ['number', 'string'], pattern: '^[0-9]+(\\.[0-9]+)?$', exclusiveMinimum: 0 },
+        'os-flavor-access:is_public': booleanSchema,
+      },
+    },
+  },
+} as const;
+
+type CreateBody = { flavor: Record<string, unknown> };
+
+export function registerFlavorRoutes(app: FastifyInstance, gw: Gateway): void {
+  async function find(id: string, c: Caller): Promise<Flavor> {
+    const f = await gw.flavors.get(id);
+    if (!f || (!f.isPublic && !c.isAdmin)) throw notFound(`Flavor ${id} could not be found.`);
+    return f;
+  }
+
+  async function list(request: FastifyRequest, detail: boolean) {
+    const c = caller(request);
+    const q = queryOf(request);
+    const minRam = Number(param(q, 'minRam') ?? 0);
+    const minDisk = Number(param(q, 'minDisk') ?? 0);
+    if (!Number.isFinite(minRam) || !Number.isFinite(minDisk)) throw badRequest('Invalid minRam or minDisk filter');
+    // Admins choose with ?is_public=true|false|none (default true); others see public flavors only.
+    const isPublic = c.isAdmin ? (param(q, 'is_public') ?? 'true').toLowerCase() : 'true';
+    const all = (await gw.flavors.list()).filter(
+      (f) =>
+        f.ramMb >= minRam &&
+        f.diskGb >= minDisk &&
+        (isPublic === 'none' || f.isPublic === (isPublic !== 'false' && isPublic !== '0')),
+    );
+    const { page, more } = paginate(all, (f) => f.id, q, gw.config.maxListLimit);
+    const base = baseUrl(gw.config.publicUrl, request);
+    return {
+      flavors: page.map((f) => (detail ? flavorDetail(f, base) : flavorSummary(f, base))),
+      ...pageLinks('flavors', base, detail ? 'flavors/detail' : 'flavors', q, page[page.length - 1]?.id, more),
+    };
+  }
+
+  app.get('/flavors', (request) => list(request, false));
+  app.get('/flavors/detail', (request) => list(request, true));
+
+  app.get<{ Params: { id: string } }>('/flavors/:id', async (request) => ({
+    flavor: flavorDetail(await find(request.params.id, caller(request)), baseUrl(gw.config.publicUrl, request)),
+  }));
+
+  app.get<{ Params: { id: string } }>('/flavors/:id/os-extra_specs', async (request) => ({
+    extra_specs: (await find(request.params.id, caller(request))).extraSpecs,
+  }));
+
+  app.get<{ Params: { id: string; key: string } }>('/flavors/:id/os-extra_specs/:key', async (request) => {
+    const f = await find(request.params.id, caller(request));
+    const value = f.extraSpecs[request.params.key];
+    if (value === undefined) throw notFound(`Flavor ${f.id} has no extra specs with key ${request.params.key}.`);
+    return { [request.params.key]: value };
+  });
+
+  app.post<{ Body: CreateBody }>('/flavors', { schema: { body: createSchema } }, async (request) => {
+    enforce(caller(request), 'os_compute_api:os-flavor-manage:create');
+    const b = request.body.flavor;
+    const int = (v: unknown) => (v === undefined ? 0 : Number(String(v).trim()));
+    const flavor = await gw.flavors.create({
+      id: typeof b.id === 'string' ? b.id : randomUUID(),
+      name: b.name as string,
+      vcpus: int(b.vcpus),
+      ramMb: int(b.ram),
+      diskGb: int(b.disk),
+      ephemeralGb: int(b['OS-FLV-EXT-DATA:ephemeral']),
+      swapMb: int(b.swap),
+      rxtxFactor: b.rxtx_factor === undefined ? 1 : Number(b.rxtx_factor),
+      isPublic: b['os-flavor-access:is_public'] === undefined ? true : toBool(b['os-flavor-access:is_public']),
+      disabled: false,
+      description: '',
+      extraSpecs: {},
+    });
+    return { flavor: flavorDetail(flavor, baseUrl(gw.config.publicUrl, request)) };
+  });
+
+  app.delete<{ Params: { id: string } }>('/flavors/:id', async (request, reply) => {
+    enforce(caller(request), 'os_compute_api:os-flavor-manage:delete');
+    if (!(await gw.flavors.delete(request.params.id))) throw notFound(`Flavor ${request.params.id} could not be found.`);
+    void reply.code(202);
+  });
+}

@@ -1,0 +1,340 @@
+// /servers: create (202, then the build runs in the background), list and detail (own project;
+// all_tenants for admins), show and delete (204, then the delete runs in the background).
+import { randomBytes, randomUUID } from 'node:crypto';
+import { TaskState, VmState, getImage, listHosts, nextInstanceId, removeInstance, type ImageRecord, type InstanceRecord } from '@hypernova/common';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Gateway } from '../../context.js';
+import { baseUrl } from '../../http/base-url.js';
+import { badRequest, forbidden, notFound } from '../../http/errors.js';
+import { flag, paginate, param, queryOf, type Query } from '../../http/query.js';
+import { UUID_PATTERN, isUuid } from '../../http/validation.js';
+import { caller } from '../../identity/auth.js';
+import { allowed, enforce, type Caller } from '../../policy.js';
+import type { Flavor } from '../flavors.js';
+import { checkQuota, defaultLimits, usageOf } from '../quota.js';
+import type { ServerGroup } from '../server-groups.js';
+import { vmStatesForStatus } from '../state-machine.js';
+import { pageLinks, resourceLinks } from '../views/links.js';
+import { serverDetail, serverSummary } from '../views/servers.js';
+
+const nameSchema = { type: 'string', minLength: 1, maxLength: 255, pattern: '^\\S([\\s\\S]*\\S)?$' };
+const countSchema = { type: ['integer', 'string'], pattern: '^[0-9]+$', minimum: 1 };
+const hintsSchema = {
+  type: 'object',
+  properties: { group: { type: 'string', pattern: UUID_PATTERN } },
+};
+
+const createSchema = {
+  type: 'object',
+  required: ['server'],
+  additionalProperties: false,
+  properties: {
+    server: {
+      type: 'object',
+      required: ['name', 'flavorRef'],
+      additionalProperties: false,
+      properties: {
+        name: nameSchema,
+        imageRef: { type: 'string', maxLength: 255 },
+        flavorRef: { type: ['string', 'integer'], minLength: 1, maxLength: 255 },
+        networks: {
+          anyOf: [
+            { type: 'string', enum: ['auto', 'none'] },
+            {
+              type: 'array',
+              items: {
+                type: 'object',
+                additionalProperties: false,
+                properties: { uuid: { type: 'string' }, port: { type: ['string', 'null'] }, fixed_ip: { type: 'string' }, tag: { type: 'string' } },
+              },
+            },
+          ],
+        },
+        min_count: countSchema,
+        max_count: countSchema,
+        return_reservation_id: { type: ['boolean', 'string'] },
+        availability_zone: { type: 'string', minLength: 1, maxLength: 255 },
+        key_name: { type: 'string', minLength: 1, maxLength: 255 },
+        metadata: {
+          type: 'object',
+          propertyNames: { minLength: 1, maxLength: 255 },
+          additionalProperties: { type: 'string', maxLength: 255 },
+        },
+        user_data: { type: 'string', maxLength: 65535 },
+        accessIPv4: { type: 'string', format: 'ipv4' },
+        accessIPv6: { type: 'string', format: 'ipv6' },
+        config_drive: { type: ['boolean', 'string'] },
+        adminPass: { type: 'string', maxLength: 255 },
+        security_groups: { type: 'array', items: { type: 'object', properties: { name: { type: 'string' } } } },
+        'OS-DCF:diskConfig': { type: 'string', enum: ['AUTO', 'MANUAL'] },
+      },
+    },
+    'os:scheduler_hints': hintsSchema,
+    'OS-SCH-HNT:scheduler_hints': hintsSchema,
+  },
+} as const;
+
+interface CreateBody {
+  server: {
+    name: string;
+    imageRef?: string;
+    flavorRef: string | number;
+    networks?: 'auto' | 'none' | { uuid?: string; port?: string | null }[];
+    min_count?: number | string;
+    max_count?: number | string;
+    return_reservation_id?: boolean | string;
+    availability_zone?: string;
+    key_name?: string;
+    metadata?: Record<string, string>;
+    user_data?: string;
+    accessIPv4?: string;
+    accessIPv6?: string;
+    config_drive?: boolean | string;
+    adminPass?: string;
+  };
+  'os:scheduler_hints'?: { group?: string };
+  'OS-SCH-HNT:scheduler_hints'?: { group?: string };
+}
+
+/** The id at the end of an id or an href (Nova's get_id_from_href). */
+const idFromHref = (ref: string) => ref.replace(/\/+$/, '').split('/').pop() ?? '';
+
+const truthy = (v: unknown) => v === true || (typeof v === 'string' && /^(1|t|true|on|y|yes)$/i.test(v));
+
+/** A DNS label from the display name, as Nova sanitizes hostnames. */
+function hostnameOf(name: string): string {
+  const h = name.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 63).replace(/-+$/, '');
+  return h || 'server';
+}
+
+/** The server if the caller may see it (its project's, or any for admins); Nova's 404 otherwise. */
+export async function loadServer(gw: Gateway, c: Caller, id: string): Promise<InstanceRecord> {
+  const rec = isUuid(id) ? await gw.instances.get(id.toLowerCase()) : undefined;
+  if (!rec || (!c.isAdmin && rec.projectId !== c.projectId)) throw notFound(`Instance ${id} could not be found.`);
+  return rec;
+}
+
+/** Image visibility: public ones, the project's own, everything for admins. */
+export const visibleImage = (i: ImageRecord, c: Caller) => c.isAdmin || i.visibility === 'public' || i.visibility === 'community' || i.owner === c.projectId;
+
+/** ?name= matches as a substring, with ^ and $ anchors honoured (Nova matches a regex; arbitrary user regexes could stall the gateway). */
+function nameMatches(name: string, pattern: string): boolean {
+  const start = pattern.startsWith('^');
+  const end = pattern.endsWith('$') && pattern.length > (start ? 1 : 0);
+  const core = pattern.slice(start ? 1 : 0, end ? -1 : undefined);
+  if (start && end) return name === core;
+  if (start) return name.startsWith(core);
+  if (end) return name.endsWith(core);
+  return name.includes(core);
+}
+
+function filterServers(list: InstanceRecord[], q: Query, admin: boolean): InstanceRecord[] {
+  const name = param(q, 'name');
+  const status = param(q, 'status');
+  const host = admin ? param(q, 'host') : undefined;
+  const image = param(q, 'image');
+  const flavor = param(q, 'flavor');
+  const reservation = param(q, 'reservation_id');
+  const since = param(q, 'changes-since');
+  const sinceMs = since === undefined ? undefined : Date.parse(since);
+  if (sinceMs !== undefined && Number.isNaN(sinceMs)) throw badRequest(`Invalid filter field: changes-since.`);
+  const states = status === undefined ? undefined : (vmStatesForStatus(status) ?? []);
+  return list.filter(
+    (i) =>
+      (name === undefined || nameMatches(i.name, name)) &&
+      (states === undefined || states.includes(i.vmState)) &&
+      (host === undefined || i.host === host) &&
+      (image === undefined || i.imageId === idFromHref(image)) &&
+      (flavor === undefined || i.flavor.id === idFromHref(flavor)) &&
+      (reservation === undefined || i.reservationId === reservation) &&
+      (sinceMs === undefined || Date.parse(i.updatedAt) >= sinceMs),
+  );
+}
+
+export function registerServerRoutes(app: FastifyInstance, gw: Gateway): void {
+  async function resolveFlavor(ref: string | number): Promise<Flavor> {
+    const id = idFromHref(String(ref));
+    const f = await gw.flavors.get(id);
+    if (!f) throw badRequest(`Flavor ${id} could not be found.`);
+    if (f.disabled) throw badRequest('Flavor is disabled.');
+    return f;
+  }
+
+  async function resolveImage(ref: string | undefined, c: Caller, flavor: Flavor): Promise<ImageRecord> {
+    if (!ref) throw badRequest('Missing imageRef attribute');
+    const id = idFromHref(ref);
+    if (!isUuid(id)) throw badRequest('Invalid imageRef provided.');
+    const image = await getImage(gw.redis, id.toLowerCase());
+    if (!image || !visibleImage(image, c)) throw badRequest(`Image ${id} could not be found.`);
+    if (image.status !== 'active') throw badRequest(`Image ${id} is not active.`);
+    if (image.minRamMb > flavor.ramMb) throw badRequest("Flavor's memory is too small for requested image.");
+    if (image.minDiskGb > flavor.diskGb) throw badRequest("Flavor's disk is too small for requested image.");
+    return image;
+  }
+
+  async function resolveGroup(body: CreateBody, c: Caller): Promise<ServerGroup | undefined> {
+    const id = (body['os:scheduler_hints'] ?? body['OS-SCH-HNT:scheduler_hints'])?.group;
+    if (id === undefined) return undefined;
+    const g = await gw.serverGroups.get(id.toLowerCase());
+    if (!g || (!c.isAdmin && g.projectId !== c.projectId)) throw badRequest(`Instance group ${id} could not be found.`);
+    return g;
+  }
+
+  async function checkZone(zone: string | undefined): Promise<void> {
+    if (zone === undefined) return;
+    const zones = new Set((await listHosts(gw.redis)).map((h) => h.availabilityZone || 'nova'));
+    if (!zones.has(zone)) throw badRequest(`The requested availability zone is not available`);
+  }
+
+  app.post<{ Body: CreateBody }>('/servers', { schema: { body: createSchema } }, async (request, reply) => {
+    const c = caller(request);
+    enforce(c, 'os_compute_api:servers:create');
+    const body = request.body;
+    const s = body.server;
+    const flavor = await resolveFlavor(s.flavorRef);
+    const image = await resolveImage(s.imageRef, c, flavor);
+    const group = await resolveGroup(body, c);
+    await checkZone(s.availability_zone);
+    if (Array.isArray(s.networks) && s.networks.length > 0) {
+      const n = s.networks[0];
+      throw badRequest(n.port ? `Port ${n.port} could not be found.` : `Network ${n.uuid ?? ''} could not be found.`);
+    }
+    // Keypairs come with os-keypairs: until then no name can match one.
+    if (s.key_name !== undefined) throw badRequest('Invalid key_name provided.');
+    const limits = defaultLimits(gw.config);
+    const metadata = s.metadata ?? {};
+    if (Object.keys(metadata).length > limits.metadataItems) {
+      throw forbidden(`Quota exceeded for metadata_items: Requested ${Object.keys(metadata).length}, but already used 0 of ${limits.metadataItems} metadata_items`);
+    }
+    if (s.user_data !== undefined && !/^[A-Za-z0-9+/]*={0,2}$/.test(s.user_data.replace(/\s+/g, ''))) {
+      throw badRequest('Userdata content cannot be decoded');
+    }
+    const minCount = Number(s.min_count ?? 1);
+    const maxCount = Number(s.max_count ?? minCount);
+    if (minCount < 1 || maxCount < 1) throw badRequest('min_count and max_count must be at least 1');
+    if (minCount > maxCount) throw badRequest('min_count must be <= max_count');
+
+    // Quota: as many as fit between min and max, as Nova does; checked again once the records exist.
+    const usage = usageOf(await gw.instances.list({ projectId: c.projectId }));
+    let count = maxCount;
+    while (count > minCount) {
+      try {
+        checkQuota(limits, usage, flavor, count);
+        break;
+      } catch {
+        count--;
+      }
+    }
+    checkQuota(limits, usage, flavor, count);
+
+    const now = new Date().toISOString();
+    const reservationId = `r-${randomBytes(4).toString('hex')}`;
+    const zone = s.availability_zone ?? '';
+    const records: InstanceRecord[] = [];
+    for (let index = 0; index < count; index++) {
+      const name = count > 1 ? `${s.name}-${index + 1}` : s.name;
+      records.push({
+        uuid: randomUUID(),
+        id: await nextInstanceId(gw.redis),
+        name,
+        projectId: c.projectId,
+        userId: c.userId,
+        flavor: {
+          id: flavor.id,
+          name: flavor.name,
+          vcpus: flavor.vcpus,
+          ramMb: flavor.ramMb,
+          diskGb: flavor.diskGb,
+          ephemeralGb: flavor.ephemeralGb,
+          swapMb: flavor.swapMb,
+          extraSpecs: flavor.extraSpecs,
+        },
+        imageId: image.id,
+        vmState: VmState.BUILDING,
+        taskState: TaskState.SCHEDULING,
+        powerState: 0,
+        host: '',
+        node: '',
+        availabilityZone: zone,
+        keyName: '',
+        metadata,
+        createdAt: now,
+        updatedAt: now,
+        launchedAt: '',
+        terminatedAt: '',
+        accessIPv4: s.accessIPv4 ?? '',
+        accessIPv6: s.accessIPv6 ?? '',
+        configDrive: truthy(s.config_drive) ? 'True' : '',
+        reservationId,
+        launchIndex: index,
+        hostname: hostnameOf(name),
+        userData: s.user_data ?? '',
+        serverGroup: group?.id ?? '',
+        progress: 0,
+      });
+    }
+    for (const rec of records) await gw.instances.create(rec);
+    try {
+      const mine = new Set(records.map((r) => r.uuid));
+      checkQuota(limits, usageOf(await gw.instances.list({ projectId: c.projectId }), mine), flavor, count);
+    } catch (err) {
+      for (const rec of records) await removeInstance(gw.redis, rec);
+      throw err;
+    }
+    for (const rec of records) gw.builder.start({ instance: rec, image, group });
+
+    const base = baseUrl(gw.config.publicUrl, request);
+    void reply.code(202);
+    if (truthy(s.return_reservation_id)) return { reservation_id: reservationId };
+    const first = records[0];
+    void reply.header('Location', resourceLinks(base, 'servers', first.uuid)[0].href);
+    return {
+      server: {
+        id: first.uuid,
+        links: resourceLinks(base, 'servers', first.uuid),
+        adminPass: s.adminPass ?? randomBytes(9).toString('base64url'),
+        'OS-DCF:diskConfig': 'MANUAL',
+        security_groups: [{ name: 'default' }],
+      },
+    };
+  });
+
+  async function list(request: FastifyRequest, detail: boolean) {
+    const c = caller(request);
+    const kind = detail ? 'detail' : 'index';
+    enforce(c, `os_compute_api:servers:${kind}`);
+    const q = queryOf(request);
+    const allTenants = flag(q, 'all_tenants');
+    if (allTenants) enforce(c, `os_compute_api:servers:${kind}:get_all_tenants`);
+    const project = allTenants ? (param(q, 'tenant_id') ?? param(q, 'project_id')) : c.projectId;
+    const records = await gw.instances.list(project === undefined ? {} : { projectId: project });
+    const admin = allowed(c, 'os_compute_api:os-extended-server-attributes');
+    const sorted = filterServers(records, q, admin).sort(
+      (a, b) => b.createdAt.localeCompare(a.createdAt) || b.uuid.localeCompare(a.uuid),
+    );
+    const { page, more } = paginate(sorted, (i) => i.uuid, q, gw.config.maxListLimit);
+    const base = baseUrl(gw.config.publicUrl, request);
+    return {
+      servers: page.map((i) => (detail ? serverDetail(i, base, { admin }) : serverSummary(i, base))),
+      ...pageLinks('servers', base, detail ? 'servers/detail' : 'servers', q, page[page.length - 1]?.uuid, more),
+    };
+  }
+
+  app.get('/servers', (request) => list(request, false));
+  app.get('/servers/detail', (request) => list(request, true));
+
+  app.get<{ Params: { id: string } }>('/servers/:id', async (request) => {
+    const c = caller(request);
+    enforce(c, 'os_compute_api:servers:show');
+    const rec = await loadServer(gw, c, request.params.id);
+    const admin = allowed(c, 'os_compute_api:os-extended-server-attributes');
+    return { server: serverDetail(rec, baseUrl(gw.config.publicUrl, request), { admin }) };
+  });
+
+  app.delete<{ Params: { id: string } }>('/servers/:id', async (request, reply) => {
+    const c = caller(request);
+    enforce(c, 'os_compute_api:servers:delete');
+    await gw.operations.delete(await loadServer(gw, c, request.params.id));
+    void reply.code(204);
+  });
+}

@@ -1,0 +1,65 @@
+// Nova v2.1 server bodies: the list summary and the full body of show/detail, with the
+// extended attributes of the OS-EXT-* extensions (host attributes for admins only).
+import { createHash } from 'node:crypto';
+import type { InstanceRecord } from '@hypernova/common';
+import { PROGRESS_STATUSES, statusOf } from '../state-machine.js';
+import { bookmark, isoMicros, isoSeconds, resourceLinks } from './links.js';
+
+export const serverSummary = (i: InstanceRecord, base: string) => ({ id: i.uuid, name: i.name, links: resourceLinks(base, 'servers', i.uuid) });
+
+/** Nova's hostId: an opaque per-project digest of the host, so tenants can tell co-located servers apart. */
+const hostId = (i: InstanceRecord) => (i.host ? createHash('sha224').update(i.projectId + i.host).digest('hex') : '');
+
+export const instanceName = (i: Pick<InstanceRecord, 'id'>) => `instance-${i.id.toString(16).padStart(8, '0')}`;
+
+export function serverDetail(i: InstanceRecord, base: string, opts: { admin: boolean }) {
+  const status = statusOf(i);
+  const fault =
+    i.fault && (status === 'ERROR' || status === 'DELETED')
+      ? {
+          fault: {
+            code: i.fault.code,
+            message: i.fault.message,
+            created: isoSeconds(i.fault.created),
+            // Nova shows a 500's details (its traceback) to admins only.
+            ...(opts.admin || i.fault.code !== 500 ? { details: i.fault.details } : {}),
+          },
+        }
+      : {};
+  return {
+    id: i.uuid,
+    name: i.name,
+    status,
+    tenant_id: i.projectId,
+    user_id: i.userId,
+    metadata: i.metadata,
+    hostId: hostId(i),
+    image: i.imageId ? { id: i.imageId, links: bookmark(base, 'images', i.imageId) } : '',
+    flavor: { id: i.flavor.id, links: bookmark(base, 'flavors', i.flavor.id) },
+    created: isoSeconds(i.createdAt),
+    updated: isoSeconds(i.updatedAt),
+    addresses: {},
+    accessIPv4: i.accessIPv4,
+    accessIPv6: i.accessIPv6,
+    links: resourceLinks(base, 'servers', i.uuid),
+    'OS-DCF:diskConfig': 'MANUAL',
+    ...(PROGRESS_STATUSES.has(status) ? { progress: i.progress } : {}),
+    ...fault,
+    key_name: i.keyName || null,
+    config_drive: i.configDrive,
+    'OS-EXT-AZ:availability_zone': i.availabilityZone,
+    'OS-EXT-STS:task_state': i.taskState,
+    'OS-EXT-STS:vm_state': i.vmState,
+    'OS-EXT-STS:power_state': i.powerState,
+    'OS-SRV-USG:launched_at': isoMicros(i.launchedAt),
+    'OS-SRV-USG:terminated_at': isoMicros(i.terminatedAt),
+    'os-extended-volumes:volumes_attached': [],
+    ...(opts.admin
+      ? {
+          'OS-EXT-SRV-ATTR:host': i.host || null,
+          'OS-EXT-SRV-ATTR:hypervisor_hostname': i.node || null,
+          'OS-EXT-SRV-ATTR:instance_name': instanceName(i),
+        }
+      : {}),
+  };
+}

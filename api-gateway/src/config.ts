@@ -1,0 +1,37 @@
+// The gateway's settings (environment variables with documented defaults; `hypernova-api --help`
+// prints them).
+import { infraSettings, int, str, type ConfigOf } from '@hypernova/common';
+
+export const gatewaySettings = {
+  redisUrl: infraSettings.redisUrl,
+  natsUrl: infraSettings.natsUrl,
+  logLevel: infraSettings.logLevel,
+  host: str('API_HOST', '127.0.0.1', 'address the HTTP API listens on (0.0.0.0 to serve other machines)'),
+  port: int('API_PORT', 8080, 'HTTP port of the API (0: a free port)'),
+  publicUrl: str(
+    'API_PUBLIC_URL',
+    '',
+    'base URL clients reach the API at, used in the catalog and links; empty: from each request\'s Host header',
+  ),
+  bodyLimit: int('API_BODY_LIMIT_BYTES', 114_688, 'largest request body accepted (Nova\'s max_request_body_size)'),
+  schedulerAddress: str(
+    'SCHEDULER_ADDRESS',
+    '127.0.0.1:50051',
+    'gRPC target of the scheduler; several replicas as ipv4:host1:port1,host2:port2 (round robin)',
+  ),
+  region: str('HYPERNOVA_REGION', 'RegionOne', 'region name of every catalog endpoint'),
+  adminUser: str('HYPERNOVA_ADMIN_USER', 'admin', 'bootstrap admin user (created or updated at start)'),
+  adminPassword: str('HYPERNOVA_ADMIN_PASSWORD', 'secret', 'bootstrap admin password (change it off loopback)'),
+  adminProject: str('HYPERNOVA_ADMIN_PROJECT', 'admin', 'bootstrap admin project'),
+  tokenTtlS: int('HYPERNOVA_TOKEN_TTL_S', 3600, 'lifetime of issued tokens (Keystone\'s default: one hour)'),
+  spawnAttempts: int('HYPERNOVA_SPAWN_ATTEMPTS', 3, 'hosts tried per server build (Nova\'s scheduler max_attempts)'),
+  spawnTimeoutMs: int('HYPERNOVA_SPAWN_TIMEOUT_MS', 300_000, 'deadline of a Spawn call (image download + boot)'),
+  computeTimeoutMs: int('HYPERNOVA_COMPUTE_TIMEOUT_MS', 120_000, 'deadline of other Compute calls (stop waits for the guest)'),
+  quotaInstances: int('HYPERNOVA_QUOTA_INSTANCES', 10, 'default per-project quota: servers'),
+  quotaCores: int('HYPERNOVA_QUOTA_CORES', 20, 'default per-project quota: vCPUs'),
+  quotaRamMb: int('HYPERNOVA_QUOTA_RAM_MB', 51_200, 'default per-project quota: RAM in MiB'),
+  quotaMetadataItems: int('HYPERNOVA_QUOTA_METADATA_ITEMS', 128, 'metadata items per server'),
+  maxListLimit: int('HYPERNOVA_MAX_LIST_LIMIT', 1000, 'largest page a list returns (Nova\'s max_limit)'),
+};
+
+export type GatewayConfig = ConfigOf<typeof gatewaySettings>;

@@ -1,0 +1,32 @@
+// Everything a route needs, built once by app.ts and handed to every route module.
+import type { Logger, NatsConnection, Redis, Registry } from '@hypernova/common';
+import type { Builder } from './compute/build.js';
+import type { ComputeClients, SchedulerRpc } from './compute/clients.js';
+import type { FlavorStore } from './compute/flavors.js';
+import type { HostIds } from './compute/host-ids.js';
+import type { Instances } from './compute/instances.js';
+import type { Operations } from './compute/operations.js';
+import type { ServerGroupStore } from './compute/server-groups.js';
+import type { Tasks } from './compute/tasks.js';
+import type { GatewayConfig } from './config.js';
+import type { IdentityStore } from './identity/store.js';
+import type { TokenService } from './identity/tokens.js';
+
+export interface Gateway {
+  config: GatewayConfig;
+  logger: Logger;
+  redis: Redis;
+  nats?: NatsConnection;
+  metrics: Registry;
+  identity: IdentityStore;
+  tokens: TokenService;
+  flavors: FlavorStore;
+  serverGroups: ServerGroupStore;
+  hostIds: HostIds;
+  instances: Instances;
+  scheduler: SchedulerRpc;
+  clients: ComputeClients;
+  tasks: Tasks;
+  builder: Builder;
+  operations: Operations;
+}

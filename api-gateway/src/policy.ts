@@ -1,0 +1,98 @@
+// Who may do what: the default rules of Keystone and Nova (new defaults: readers read, members
+// act on their project's resources, admins do everything and see every project). One table, so
+// what is admin-only is visible at a glance; messages are the services' own.
+import { forbidden } from './http/errors.js';
+import type { TokenContext } from './identity/tokens.js';
+
+export interface Caller {
+  token: TokenContext;
+  userId: string;
+  /** '' for an unscoped token. */
+  projectId: string;
+  roles: ReadonlySet<string>;
+  /** Holds admin (on any project): a cloud admin, as in Nova's legacy and Keystone's default policy. */
+  isAdmin: boolean;
+}
+
+export function callerOf(token: TokenContext): Caller {
+  const roles = new Set(token.roles.map((r) => r.name));
+  return { token, userId: token.user.id, projectId: token.project?.id ?? '', roles, isAdmin: roles.has('admin') };
+}
+
+type Rule = 'admin' | 'member' | 'reader';
+
+const RULES: Record<string, Rule> = {
+  'identity:list_domains': 'admin',
+  'identity:get_domain': 'admin',
+  'identity:create_domain': 'admin',
+  'identity:update_domain': 'admin',
+  'identity:delete_domain': 'admin',
+  'identity:list_projects': 'admin',
+  'identity:get_project': 'admin',
+  'identity:create_project': 'admin',
+  'identity:update_project': 'admin',
+  'identity:delete_project': 'admin',
+  'identity:list_users': 'admin',
+  'identity:get_user': 'admin',
+  'identity:create_user': 'admin',
+  'identity:update_user': 'admin',
+  'identity:delete_user': 'admin',
+  'identity:list_roles': 'admin',
+  'identity:get_role': 'admin',
+  'identity:create_role': 'admin',
+  'identity:update_role': 'admin',
+  'identity:delete_role': 'admin',
+  'identity:list_grants': 'admin',
+  'identity:check_grant': 'admin',
+  'identity:create_grant': 'admin',
+  'identity:revoke_grant': 'admin',
+  'identity:list_role_assignments': 'admin',
+  'identity:validate_token': 'reader',
+  'os_compute_api:servers:index': 'reader',
+  'os_compute_api:servers:detail': 'reader',
+  'os_compute_api:servers:index:get_all_tenants': 'admin',
+  'os_compute_api:servers:detail:get_all_tenants': 'admin',
+  'os_compute_api:servers:show': 'reader',
+  'os_compute_api:servers:show:host_status': 'admin',
+  'os_compute_api:os-extended-server-attributes': 'admin',
+  'os_compute_api:servers:create': 'member',
+  'os_compute_api:servers:delete': 'member',
+  'os_compute_api:servers:start': 'member',
+  'os_compute_api:servers:stop': 'member',
+  'os_compute_api:servers:reboot': 'member',
+  'os_compute_api:os-pause-server:pause': 'member',
+  'os_compute_api:os-pause-server:unpause': 'member',
+  'os_compute_api:os-suspend-server:suspend': 'member',
+  'os_compute_api:os-suspend-server:resume': 'member',
+  'os_compute_api:os-console-output': 'member',
+  'os_compute_api:os-flavor-manage:create': 'admin',
+  'os_compute_api:os-flavor-manage:delete': 'admin',
+  'os_compute_api:os-hypervisors:list': 'admin',
+  'os_compute_api:os-hypervisors:list-detail': 'admin',
+  'os_compute_api:os-hypervisors:show': 'admin',
+  'os_compute_api:os-hypervisors:statistics': 'admin',
+  'os_compute_api:os-services:list': 'admin',
+  'os_compute_api:os-services:update': 'admin',
+  'os_compute_api:os-server-groups:index': 'reader',
+  'os_compute_api:os-server-groups:show': 'reader',
+  'os_compute_api:os-server-groups:create': 'member',
+  'os_compute_api:os-server-groups:delete': 'member',
+  'os_compute_api:limits': 'reader',
+};
+
+/** Whether the caller may perform `action` (on its own project's resources; ownership is checked by the caller of this). */
+export function allowed(caller: Caller, action: string): boolean {
+  const rule = RULES[action];
+  if (rule === undefined) throw new Error(`no policy rule for ${action}`);
+  return caller.isAdmin || caller.roles.has(rule);
+}
+
+/** Throws 403 with the service's message when the caller may not perform `action`. */
+export function enforce(caller: Caller, action: string): void {
+  if (allowed(caller, action)) return;
+  throw forbidden(
+    action.startsWith('identity:')
+      ? `You are not authorized to perform the requested action: ${action}.`
+      : `Policy doesn't allow ${action} to be performed.`,
+  );
+}
