@@ -19,6 +19,12 @@ const enum Amo {
   Min = 0x10, Max = 0x14, Minu = 0x18, Maxu = 0x1c,
 }
 
+/** The translated blocks starting in one RAM page, by word offset, with the virtual pc each was made for. */
+interface PageBlocks {
+  code: Block[];
+  pcs: Int32Array;
+}
+
 export class Hart implements HartInterruptPins, RamWriteListener {
   // --- architectural state ---
   readonly x = new Int32Array(32);
@@ -51,8 +57,8 @@ export class Hart implements HartInterruptPins, RamWriteListener {
   rT!: Int32Array; rO!: Int32Array; wT!: Int32Array; wO!: Int32Array; xT!: Int32Array; xO!: Int32Array;
   private dataPriv: Priv = Priv.Machine;
   /** Translated blocks per RAM page, indexed by word offset in the page; `single` holds one-instruction blocks. */
-  private readonly blocks: (Block[] | undefined)[];
-  private readonly single: (Block[] | undefined)[];
+  private readonly blocks: (PageBlocks | undefined)[];
+  private readonly single: (PageBlocks | undefined)[];
 
   ecallHandler: EcallHandler | undefined;
   /** Called when an enabled interrupt becomes pending while the hart sleeps in WFI. */
@@ -66,8 +72,8 @@ export class Hart implements HartInterruptPins, RamWriteListener {
     const buf = ram.bytes.buffer;
     this.m8 = new Int8Array(buf); this.mu8 = new Uint8Array(buf);
     this.m16 = new Int16Array(buf); this.mu16 = new Uint16Array(buf); this.m32 = new Int32Array(buf);
-    this.blocks = new Array<Block[] | undefined>(ram.pages);
-    this.single = new Array<Block[] | undefined>(ram.pages);
+    this.blocks = new Array<PageBlocks | undefined>(ram.pages);
+    this.single = new Array<PageBlocks | undefined>(ram.pages);
     ram.listener = this;
     this.selectTlb();
   }
@@ -102,8 +108,11 @@ export class Hart implements HartInterruptPins, RamWriteListener {
       const host = this.xT[i] === vpn ? (this.xO[i]! + pc) | 0 : this.fetchSlow(pc);
       if (host >= 0) {
         const one = exact && end - this.instret < MAX_BLOCK;
-        const cache = one ? this.single : this.blocks;
-        const block = cache[host >>> 12]?.[(host & 0xfff) >>> 2] ?? this.translate(pc, host, one);
+        const page = (one ? this.single : this.blocks)[host >>> 12];
+        const slot = (host & 0xfff) >>> 2;
+        // Code embeds its virtual pc: the same RAM reached through another mapping needs its own block.
+        const cached = page?.code[slot];
+        const block = cached !== undefined && page!.pcs[slot] === pc ? cached : this.translate(pc, host, one);
         block(this);
       } else {
         this.trapped = false;
@@ -121,9 +130,11 @@ export class Hart implements HartInterruptPins, RamWriteListener {
   private translate(pc: number, host: number, one: boolean): Block {
     const page = host >>> 12;
     const cache = one ? this.single : this.blocks;
-    const perPage = (cache[page] ??= new Array<Block>(1024));
+    const perPage = (cache[page] ??= { code: new Array<Block>(1024), pcs: new Int32Array(1024) });
     const block = compileBlock(this.ram.view, pc, host, one ? 1 : MAX_BLOCK);
-    perPage[(host & 0xfff) >>> 2] = block;
+    const slot = (host & 0xfff) >>> 2;
+    perPage.code[slot] = block;
+    perPage.pcs[slot] = pc;
     this.ram.setFlag(page, PageFlag.Code);
     return block;
   }

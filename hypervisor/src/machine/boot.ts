@@ -8,7 +8,7 @@ import type { GuestRam } from '../bus/ram.js';
 import { Priv } from '../cpu/exceptions.js';
 import { KERNEL_OFFSET_WITH_FIRMWARE } from '../memory-map.js';
 import { isElf, loadElf } from '../boot/elf.js';
-import { loadRaw } from '../boot/image.js';
+import { loadRaw, parseLinuxImageHeader } from '../boot/image.js';
 import { buildVirtDeviceTree, validateDtb } from '../boot/device-tree.js';
 import { ConfigError, type BootImages, type MachineConfig } from './config.js';
 
@@ -25,14 +25,16 @@ const FW_DYNAMIC_MAGIC = 0x4942_534f;
 const FW_DYNAMIC_VERSION = 2;
 const MODE_S = 1;
 /** The ISA string in the device tree: only what the hart implements (no C, F, D, Sstc). */
-export const ISA_STRING = 'rv32ima_zicsr_zifencei';
+export const ISA_STRING = 'rv32ima_zicsr_zifencei_zihintpause';
 
 /** Loads a kernel or firmware image at `addr` (ELFs go where their headers say). */
-function place(ram: GuestRam, bytes: Uint8Array, addr: number, what: string): { entry: number; symbols: Map<string, number> } {
+function place(ram: GuestRam, bytes: Uint8Array, addr: number, what: string): { entry: number; symbols: Map<string, number>; end: number } {
   try {
     if (isElf(bytes)) return loadElf(ram, bytes);
-    loadRaw(ram, bytes, addr);
-    return { entry: addr, symbols: new Map() };
+    const { end } = loadRaw(ram, bytes, addr, what);
+    // A Linux Image says how much memory it really takes (text, data and BSS).
+    const size = parseLinuxImageHeader(bytes)?.imageSize ?? 0;
+    return { entry: addr, symbols: new Map(), end: Math.max(end, addr + size) };
   } catch (e) {
     throw new ConfigError(`${what}: ${(e as Error).message}`);
   }
@@ -48,7 +50,7 @@ export function loadBoot(ram: GuestRam, images: BootImages, config: MachineConfi
   let kernelEnd: number;
   if (images.bios === 'builtin' || images.bios === 'none') {
     const k = place(ram, images.kernel, ram.base, 'kernel');
-    kernelEnd = ram.base + images.kernel.length;
+    kernelEnd = k.end;
     const tohost = k.symbols.get('tohost');
     const fromhost = k.symbols.get('fromhost');
     plan = {
@@ -61,7 +63,7 @@ export function loadBoot(ram: GuestRam, images: BootImages, config: MachineConfi
     const fw = place(ram, images.bios, ram.base, 'firmware');
     const kernelAddr = ram.base + KERNEL_OFFSET_WITH_FIRMWARE;
     const k = place(ram, images.kernel, kernelAddr, 'kernel');
-    kernelEnd = kernelAddr + images.kernel.length;
+    kernelEnd = k.end;
     writeFwDynamicInfo(ram, fwInfoAddr, k.entry);
     plan = { entry: fw.entry, priv: Priv.Machine, args: [0, dtbAddr, fwInfoAddr] };
   }

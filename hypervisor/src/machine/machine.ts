@@ -12,6 +12,9 @@ import { Htif } from '../devices/htif/htif.js';
 import { Plic } from '../devices/plic/plic.js';
 import { Syscon } from '../devices/syscon/syscon.js';
 import { Uart } from '../devices/uart/uart.js';
+import type { VirtioDevice } from '../devices/virtio/device.js';
+import { restoreVirtio, saveVirtio } from '../devices/virtio/persist.js';
+import { createVirtioSlots, type VirtioSlot } from '../devices/virtio/slots.js';
 import { Sbi } from '../firmware/sbi/sbi.js';
 import { Irq, MemoryMap } from '../memory-map.js';
 import { saveCpu, restoreCpu } from '../cpu/persist.js';
@@ -32,6 +35,8 @@ export interface MachineOptions {
   config?: Partial<MachineConfig>;
   /** Serial console output (UART and SBI console), in batches. */
   console?: (bytes: Uint8Array) => void;
+  /** Paravirtual devices, in virtio-mmio slot order (slot 0 first). */
+  devices?: readonly (VirtioDevice | undefined)[];
 }
 
 /** Instructions between timer updates; slices end on multiples of it so virtual-clock runs are deterministic. */
@@ -53,6 +58,7 @@ export class Machine {
   readonly uart: Uart;
   readonly syscon: Syscon;
   readonly sbi: Sbi | undefined;
+  readonly virtio: VirtioSlot[];
   private htif: Htif | undefined;
 
   private exit: MachineExit | undefined;
@@ -85,6 +91,8 @@ export class Machine {
     this.bus.map(MemoryMap.clint.base, MemoryMap.clint.size, this.clint);
     this.bus.map(MemoryMap.plic.base, MemoryMap.plic.size, this.plic);
     this.bus.map(MemoryMap.uart0.base, MemoryMap.uart0.size, this.uart);
+    this.virtio = createVirtioSlots(this.ram, (irq) => this.plic.line(irq), options.devices ?? [], this.config.virtioSlots);
+    for (const slot of this.virtio) this.bus.map(slot.base, slot.size, slot.mmio);
 
     if (images.bios === 'builtin') {
       this.sbi = new Sbi(this.hart, this.clock, {
@@ -127,6 +135,7 @@ export class Machine {
     const list: StateSection[] = [saveCpu(this.hart), saveClint(this.clint), savePlic(this.plic), saveUart(this.uart), saveSyscon(this.syscon)];
     if (this.sbi) list.push(saveSbi(this.sbi));
     if (this.htif) list.push(saveHtif(this.htif));
+    for (const slot of this.virtio) list.push(saveVirtio(slot.mmio));
     return list;
   }
 
@@ -165,12 +174,13 @@ export class Machine {
   private applySections(byName: Map<string, StateSection>): void {
     const get = (n: string): StateSection => byName.get(n)!;
     restoreCpu(this.hart, get('cpu'));
-    restoreClint(this.clint, get('clint'));
-    restorePlic(this.plic, get('plic'));
-    restoreUart(this.uart, get('uart'));
-    restoreSyscon(this.syscon, get('syscon'));
+    restoreClint(this.clint, get(this.clint.name));
+    restorePlic(this.plic, get(this.plic.name));
+    restoreUart(this.uart, get(this.uart.name));
+    restoreSyscon(this.syscon, get(this.syscon.name));
     if (this.sbi) restoreSbi(this.sbi, get('sbi'));
     if (this.htif) restoreHtif(this.htif, get('htif'));
+    for (const slot of this.virtio) restoreVirtio(slot.mmio, get(slot.name));
     this.updateTimers();
   }
 
