@@ -3,12 +3,13 @@
 // p50/p99 latency and the over-commit count found by re-adding every allocation in Redis
 // (must be 0), and writes bench/results/scheduler.json.
 // Knobs: BENCH_HOSTS, BENCH_SCHEDULERS, BENCH_REQUESTS, BENCH_CONCURRENCY, BENCH_SCHEDULER_NODE_ARGS.
+import { readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { credentials } from '@grpc/grpc-js';
-import { NoValidHostError, callUnary, createRedis, int, loadConfig, registerHost, str } from '@hypernova/common';
+import { NoValidHostError, callUnary, createRedis, int, loadConfig, registerHost, str, type Redis } from '@hypernova/common';
 import { scheduler as pb } from '@hypernova/proto';
 import { auditPlacement } from '@hypernova/scheduler';
 import { startRedis, startSchedulerReplica } from '@hypernova/test';
@@ -20,7 +21,8 @@ const cfg = loadConfig({
   concurrency: int('BENCH_CONCURRENCY', 64, 'calls in flight'),
   nodeArgs: str('BENCH_SCHEDULER_NODE_ARGS', '', 'node options for the replicas, e.g. --cpu-prof'),
 });
-const WARMUP = 400;
+// Each replica JIT-compiles its own hot paths: warm every one up, then free what warm-up claimed.
+const WARMUP = 2000;
 
 // A host takes 64 vCPUs (16 x 4), 48 GiB (32 GiB x 1.5) and 500 GB: with this flavor mix about
 // 13 instances on average, so 10,000 requests on 1,000 hosts fill the cluster to ~75%.
@@ -41,6 +43,23 @@ async function claimRefusals(metricsPort: number): Promise<number> {
   let n = 0;
   for (const m of text.matchAll(/^hn_scheduler_claim_failures_total\{[^}]*\} (\d+)/gm)) n += Number(m[1]);
   return n;
+}
+
+/** CPU time (user + system) a process has used so far, from /proc (Linux; 0 elsewhere). */
+function processCpuMs(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime + stime in USER_HZ ticks
+  } catch {
+    return 0;
+  }
+}
+
+async function redisCpuMs(redis: Redis): Promise<number> {
+  const info = await redis.info('cpu');
+  const get = (k: string) => Number(new RegExp(`^${k}:([\\d.]+)`, 'm').exec(info)?.[1] ?? 0);
+  return (get('used_cpu_user') + get('used_cpu_sys')) * 1000;
 }
 
 async function main(): Promise<void> {
@@ -85,12 +104,24 @@ async function main(): Promise<void> {
       return callUnary(c.selectDestinations.bind(c), { spec });
     };
 
-    // Warm-up: JIT, connections, script cache.
     for (let i = 0; i < WARMUP; i += cfg.concurrency) {
       await Promise.allSettled(Array.from({ length: Math.min(cfg.concurrency, WARMUP - i) }, (_, k) => select(i + k, 'warmup')));
     }
+    for (let i = 0; i < WARMUP; i += cfg.concurrency) {
+      await Promise.all(
+        Array.from({ length: Math.min(cfg.concurrency, WARMUP - i) }, (_, k) => {
+          const c = clients[(i + k) % clients.length];
+          return callUnary(c.releaseAllocation.bind(c), { consumerUuid: `warmup-${i + k}` });
+        }),
+      );
+    }
     const refusalsBefore = (await Promise.all(replicas.map((r) => claimRefusals(r.metricsPort)))).reduce((a, b) => a + b, 0);
 
+    const cpuBefore = {
+      client: process.cpuUsage(),
+      schedulers: replicas.map((r) => processCpuMs(r.process.pid)),
+      redis: await redisCpuMs(redis),
+    };
     const latencies: number[] = [];
     let placed = 0;
     let noValidHost = 0;
@@ -113,6 +144,13 @@ async function main(): Promise<void> {
     };
     await Promise.all(Array.from({ length: cfg.concurrency }, worker));
     const seconds = (performance.now() - started) / 1000;
+    const clientCpu = process.cpuUsage(cpuBefore.client);
+    const decisions = cfg.requests;
+    const cpuMsPerDecision = {
+      client: (clientCpu.user + clientCpu.system) / 1000 / decisions,
+      schedulers: replicas.reduce((ms, r, i) => ms + processCpuMs(r.process.pid) - cpuBefore.schedulers[i], 0) / decisions,
+      redis: ((await redisCpuMs(redis)) - cpuBefore.redis) / decisions,
+    };
 
     const refusals = (await Promise.all(replicas.map((r) => claimRefusals(r.metricsPort)))).reduce((a, b) => a + b, 0) - refusalsBefore;
     const audit = await auditPlacement(redis);
@@ -138,6 +176,13 @@ async function main(): Promise<void> {
         max: round(latencies.at(-1) ?? 0),
       },
       claimRefusals: refusals,
+      // Where the CPU goes; with 2 cores, 1000 / (sum of these) bounds the decisions per second.
+      cpuMsPerDecision: {
+        client: round(cpuMsPerDecision.client),
+        schedulers: round(cpuMsPerDecision.schedulers),
+        redis: round(cpuMsPerDecision.redis),
+      },
+      loadAverage: loadavg().map(round),
       allocationsInRedis: audit.allocations,
       overCommittedHosts: audit.overCommitted.length,
       counterMismatches: audit.counterMismatches.length,
@@ -149,7 +194,9 @@ async function main(): Promise<void> {
     console.log(
       `scheduler: ${result.decisionsPerSecond} decisions/s over ${cfg.hosts} hosts with ${cfg.schedulers} replicas ` +
         `(${placed} placed, ${noValidHost} no valid host, ${errors} errors), p50 ${result.latencyMs.p50} ms, ` +
-        `p99 ${result.latencyMs.p99} ms, ${refusals} claim refusals, over-committed hosts: ${result.overCommittedHosts}`,
+        `p99 ${result.latencyMs.p99} ms, ${refusals} claim refusals, over-committed hosts: ${result.overCommittedHosts}; ` +
+        `CPU ms per decision: client ${result.cpuMsPerDecision.client}, schedulers ${result.cpuMsPerDecision.schedulers}, ` +
+        `redis ${result.cpuMsPerDecision.redis}; load average ${result.loadAverage.join(' ')}`,
     );
     console.log(`results: ${out}`);
     if (result.overCommittedHosts > 0 || result.counterMismatches > 0 || errors > 0) process.exitCode = 1;

@@ -49,16 +49,30 @@ export function createWeighers(m: WeigherMultipliers): HostWeigher[] {
 
 /** Maps values to 0..1 by min/max; all-equal values give 0, as in Nova. */
 export function normalize(values: ArrayLike<number>): Float64Array {
+  return normalizeInto(values, new Float64Array(values.length), values.length);
+}
+
+function normalizeInto(values: ArrayLike<number>, out: Float64Array, n: number): Float64Array {
   let min = Infinity;
   let max = -Infinity;
-  for (let i = 0; i < values.length; i++) {
+  for (let i = 0; i < n; i++) {
     if (values[i] < min) min = values[i];
     if (values[i] > max) max = values[i];
   }
-  const out = new Float64Array(values.length);
   const range = max - min;
-  if (range !== 0) for (let i = 0; i < values.length; i++) out[i] = (values[i] - min) / range;
+  for (let i = 0; i < n; i++) out[i] = range === 0 ? 0 : (values[i] - min) / range;
   return out;
+}
+
+// Scratch arrays reused across calls (weighHosts is synchronous), so that weighing 1,000 hosts
+// per decision leaves no garbage behind.
+let scratch = { totals: new Float64Array(0), raw: new Float64Array(0), norm: new Float64Array(0) };
+function scratchFor(n: number) {
+  if (scratch.totals.length < n) {
+    const size = Math.max(n, 2 * scratch.totals.length);
+    scratch = { totals: new Float64Array(size), raw: new Float64Array(size), norm: new Float64Array(size) };
+  }
+  return scratch;
 }
 
 export interface WeighedHost {
@@ -78,25 +92,25 @@ export function weighHosts(
   limit = Infinity,
 ): WeighedHost[] {
   const n = hosts.length;
-  const totals = new Float64Array(n);
-  const raw = new Float64Array(n);
+  const { totals, raw, norm } = scratchFor(n);
+  totals.fill(0, 0, n);
   for (const w of weighers) {
     if (w.appliesTo && !w.appliesTo(req)) continue;
     for (let i = 0; i < n; i++) raw[i] = w.weigh(hosts[i], req, ctx);
-    const norm = normalize(raw);
+    normalizeInto(raw, norm, n);
     for (let i = 0; i < n; i++) totals[i] += w.multiplier * norm[i];
   }
-  return topIndices(totals, limit).map((i) => ({ host: hosts[i], weight: totals[i] }));
+  return topIndices(totals, n, limit).map((i) => ({ host: hosts[i], weight: totals[i] }));
 }
 
-/** Indices of the `limit` largest values, largest first, ties in index order. */
-function topIndices(values: Float64Array, limit: number): number[] {
+/** Indices of the `limit` largest of values[0..n), largest first, ties in index order. */
+function topIndices(values: Float64Array, n: number, limit: number): number[] {
   const idx: number[] = [];
-  if (limit >= values.length) {
-    for (let i = 0; i < values.length; i++) idx.push(i);
+  if (limit >= n) {
+    for (let i = 0; i < n; i++) idx.push(i);
     return idx.sort((a, b) => values[b] - values[a] || a - b);
   }
-  for (let i = 0; i < values.length; i++) {
+  for (let i = 0; i < n; i++) {
     const v = values[i];
     if (idx.length === limit && v <= values[idx[limit - 1]]) continue;
     let at = idx.length;
