@@ -283,15 +283,16 @@ export class Hart implements HartInterruptPins, RamWriteListener {
     return extend(v, width, signed);
   }
 
-  /** A misaligned load, done in hardware byte by byte (each byte translated: it may cross pages). */
+  /**
+   * A misaligned load, done in hardware byte by byte (each byte translated: it may cross pages).
+   * A fault leaves tval at the first byte that faulted, "the virtual address of the portion of the
+   * access that caused the fault" (privileged spec, mtval): an OS pages in the page tval names.
+   */
   private loadBytes(va: number, width: 2 | 4, signed: boolean): number {
     let v = 0;
     for (let b = 0; b < width; b++) {
       const byte = this.loadSlow((va + b) | 0, 1, false);
-      if (this.trapped) {
-        this.mtvalFix(va);
-        return 0;
-      }
+      if (this.trapped) return 0;
       v |= byte << (8 * b);
     }
     return extend(v, width, signed);
@@ -299,9 +300,10 @@ export class Hart implements HartInterruptPins, RamWriteListener {
 
   storeSlow(va: number, value: number, width: 1 | 2 | 4): void {
     if (va & (width - 1)) {
+      // Byte by byte, like loadBytes (and with tval left at the faulting byte likewise).
       for (let b = 0; b < width; b++) {
         this.storeSlow((va + b) | 0, value >>> (8 * b), 1);
-        if (this.trapped) return this.mtvalFix(va);
+        if (this.trapped) return;
       }
       return;
     }
@@ -325,12 +327,6 @@ export class Hart implements HartInterruptPins, RamWriteListener {
       set.wOff[i] = entryOffset(va, off & ~0xfff);
       set.wPage[i] = page;
     }
-  }
-
-  /** A fault in the middle of a misaligned access reports the access's own address. */
-  private mtvalFix(va: number): void {
-    if (this.priv === Priv.Machine) this.mtval = va;
-    else this.stval = va;
   }
 
   /** CSR instructions: mode 1 = write, 2 = set, 3 = clear. Returns false after raising illegal. */
