@@ -60,7 +60,7 @@ export function buildServer(gw: Gateway): FastifyInstance {
     // /identity/v3 and /identity/v3/ (and every other path with or without the slash) are one route.
     routerOptions: { ignoreTrailingSlash: true },
     // Nova rejects unknown keys and wrong types instead of dropping or coercing them.
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false, allErrors: false } },
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false, allErrors: false, allowUnionTypes: true } },
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     return503OnClosing: true,

@@ -1,0 +1,135 @@
+// A stand-in compute node for API tests until the real agent exists: a real gRPC server on
+// loopback implementing hypernova.compute.v1.Compute, registered in Redis with a heartbeat like
+// an agent, keeping its "VMs" as power states in memory. Tests can make Spawn fail.
+import { status as grpcStatus, type ServerDuplexStream } from '@grpc/grpc-js';
+import {
+  HypernovaError,
+  NotFoundError,
+  startGrpcServer,
+  startHostHeartbeat,
+  unary,
+  type GrpcServerHandle,
+  type HeartbeatHandle,
+  type HostSpec,
+  type Redis,
+} from '@hypernova/common';
+import { compute } from '@hypernova/proto';
+
+const { PowerState } = compute;
+
+export interface FakeNodeOptions {
+  vcpus?: number;
+  ramMb?: number;
+  diskGb?: number;
+  availabilityZone?: string;
+  architecture?: string;
+}
+
+export class FakeComputeNode {
+  readonly instances = new Map<string, compute.InstanceInfo>();
+  /** Every call received, as "<Method> <instance uuid>". */
+  readonly calls: string[] = [];
+  /** When set, Spawn fails with this message. */
+  failSpawn: string | undefined;
+
+  private constructor(
+    readonly name: string,
+    private readonly grpc: GrpcServerHandle,
+    private readonly heartbeat: HeartbeatHandle,
+  ) {}
+
+  get address(): string {
+    return `127.0.0.1:${this.grpc.port}`;
+  }
+
+  static async start(redis: Redis, name: string, opts: FakeNodeOptions = {}): Promise<FakeComputeNode> {
+    // The server must exist before registration (its port goes into the host record), and the
+    // handlers need the node: bind them through a holder filled right after.
+    const holder: { node?: FakeComputeNode } = {};
+    const grpc = await startGrpcServer({
+      address: '127.0.0.1:0',
+      services: [{ definition: compute.ComputeService, implementation: implementation(() => holder.node as FakeComputeNode) }],
+    });
+    const spec: HostSpec = {
+      name,
+      address: `127.0.0.1:${grpc.port}`,
+      vcpus: opts.vcpus ?? 4,
+      ramMb: opts.ramMb ?? 1024,
+      diskGb: opts.diskGb ?? 20,
+      cpuAllocationRatio: 1,
+      ramAllocationRatio: 1,
+      diskAllocationRatio: 1,
+      hypervisorType: 'hypernova',
+      hypervisorVersion: '0.1.0',
+      architecture: opts.architecture ?? 'riscv32',
+      availabilityZone: opts.availabilityZone ?? 'nova',
+      enabled: true,
+    };
+    const heartbeat = await startHostHeartbeat(redis, spec, { intervalMs: 500, ttlS: 3 });
+    holder.node = new FakeComputeNode(name, grpc, heartbeat);
+    return holder.node;
+  }
+
+  /** Stops serving; with markDown the host shows as down at once. */
+  async stop(opts: { markDown?: boolean } = { markDown: true }): Promise<void> {
+    await this.heartbeat.stop(opts);
+    await this.grpc.close(100);
+  }
+
+  info(uuid: string): compute.InstanceInfo {
+    const i = this.instances.get(uuid);
+    if (!i) throw new NotFoundError(`instance ${uuid} not on ${this.name}`);
+    return i;
+  }
+
+  setPower(uuid: string, power: compute.PowerState): compute.InstanceInfo {
+    const i = this.info(uuid);
+    i.powerState = power;
+    return i;
+  }
+}
+
+function implementation(node: () => FakeComputeNode): compute.ComputeServer {
+  const call = <Req extends { instanceUuid: string }, Res>(method: string, fn: (n: FakeComputeNode, req: Req) => Res) =>
+    unary<Req, Res>(async (req) => {
+      const n = node();
+      n.calls.push(`${method} ${req.instanceUuid}`);
+      return fn(n, req);
+    });
+  return {
+    spawn: call('Spawn', (n, req: compute.SpawnRequest) => {
+      if (n.failSpawn) throw new HypernovaError('INTERNAL', n.failSpawn);
+      const info = compute.InstanceInfo.fromPartial({
+        instanceUuid: req.instanceUuid,
+        host: n.name,
+        powerState: PowerState.POWER_STATE_RUNNING,
+        vcpus: req.flavor?.vcpus ?? 0,
+        ramMb: req.flavor?.ramMb ?? 0,
+        diskGb: req.flavor?.diskGb ?? 0,
+        launchedAtMs: Date.now(),
+        imageId: req.image?.id ?? '',
+      });
+      n.instances.set(req.instanceUuid, info);
+      return info;
+    }),
+    destroy: call('Destroy', (n, req: compute.DestroyRequest) => ({ existed: n.instances.delete(req.instanceUuid) })),
+    reboot: call('Reboot', (n, req: compute.RebootRequest) => n.setPower(req.instanceUuid, PowerState.POWER_STATE_RUNNING)),
+    stop: call('Stop', (n, req: compute.StopRequest) => n.setPower(req.instanceUuid, PowerState.POWER_STATE_SHUTDOWN)),
+    start: call('Start', (n, req: compute.InstanceRef) => n.setPower(req.instanceUuid, PowerState.POWER_STATE_RUNNING)),
+    pause: call('Pause', (n, req: compute.InstanceRef) => n.setPower(req.instanceUuid, PowerState.POWER_STATE_PAUSED)),
+    unpause: call('Unpause', (n, req: compute.InstanceRef) => n.setPower(req.instanceUuid, PowerState.POWER_STATE_RUNNING)),
+    suspend: call('Suspend', (n, req: compute.InstanceRef) => n.setPower(req.instanceUuid, PowerState.POWER_STATE_SUSPENDED)),
+    resume: call('Resume', (n, req: compute.InstanceRef) => n.setPower(req.instanceUuid, PowerState.POWER_STATE_RUNNING)),
+    getConsoleOutput: call('GetConsoleOutput', (n, req: compute.ConsoleOutputRequest) => {
+      n.info(req.instanceUuid);
+      const lines = ['OpenSBI-less boot', 'Linux version 6.1 (riscv32)', 'init: started', 'BOOT-OK', ''];
+      const text = lines.join('\n');
+      return { output: req.lines === undefined ? text : text.split('\n').slice(-req.lines - 1).join('\n') };
+    }),
+    getInstanceInfo: call('GetInstanceInfo', (n, req: compute.InstanceRef) => n.info(req.instanceUuid)),
+    listInstances: unary(async () => ({ instances: [...node().instances.values()] })),
+    streamConsole: (stream: ServerDuplexStream<compute.ConsoleInput, compute.ConsoleChunk>) => {
+      stream.emit('error', { code: grpcStatus.UNIMPLEMENTED, details: 'no console on the fake node' });
+    },
+  };
+}
