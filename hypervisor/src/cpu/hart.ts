@@ -25,6 +25,9 @@ interface PageBlocks {
   pcs: Int32Array;
 }
 
+/** Traps in a row without a retired instruction after which run() returns (see raise()). */
+const TRAP_STORM = 10_000;
+
 export class Hart implements HartInterruptPins, RamWriteListener {
   // --- architectural state ---
   readonly x = new Int32Array(32);
@@ -206,7 +209,21 @@ export class Hart implements HartInterruptPins, RamWriteListener {
   raise(cause: Cause, tval: number): void {
     enterTrap(this, cause, tval | 0, false);
     this.trapped = true;
+    // A guest whose trap handler traps at once (mtvec at nothing, say) never retires another
+    // instruction, so run() would never reach `end` nor return. After many traps with no
+    // instruction retired in between, hand control back as stop() does; run() may be called again.
+    if (this.instret !== this.stormInstret) {
+      this.stormInstret = this.instret;
+      this.stormTraps = 0;
+    } else if (++this.stormTraps >= TRAP_STORM) {
+      this.stormTraps = 0;
+      this.stopRequested = true;
+    }
   }
+
+  /** instret at the last raise(), and how many traps in a row have come without it moving. */
+  private stormInstret = -1;
+  private stormTraps = 0;
 
   retired(): number {
     return this.instret + this.retiredOffset;
