@@ -56,7 +56,6 @@ export function checkRange(size: number, offset: number, length: number, path?: 
 /** A default GET_ID serial derived from the file name: stable, printable, at most 20 bytes. */
 export function serialFromPath(path: string): string {
   const name = basename(path).replace(/\.(qcow2|raw|img)$/i, '');
-  // eslint-disable-next-line no-control-regex
   return name.replace(/[^\x21-\x7e]/g, '_').slice(0, 20);
 }
 
