@@ -4,7 +4,7 @@ import type { Bus } from '../bus/bus.js';
 import type { HartInterruptPins } from '../bus/device.js';
 import { PageFlag, type GuestRam, type RamWriteListener } from '../bus/ram.js';
 import type { Clock } from '../clock.js';
-import { csrRead, csrWrite, ILLEGAL, Mstatus, mppOf } from './csr.js';
+import { Csr, csrRead, csrWrite, ILLEGAL, Mstatus, mppOf } from './csr.js';
 import { Access, ACCESS_FAULT as ACCESS_FAULT_CAUSE, Cause, PAGE_FAULT as PAGE_FAULT_CAUSE, Priv } from './exceptions.js';
 import { compileBlock, MAX_BLOCK, type Block } from './jit.js';
 import { translate, PAGE_FAULT } from './mmu.js';
@@ -358,7 +358,10 @@ export class Hart implements HartInterruptPins, RamWriteListener {
       old = r;
     }
     if (doWrite) {
-      const v = mode === 1 ? src : mode === 2 ? old | src : old & ~src;
+      // In mip only the software-written bits take part in csrs/csrc (priv spec, mip): a device's
+      // SEIP/STIP level read into `old` must not be latched into mipSoft.
+      const base = csr === Csr.mip ? this.mipSoft : old;
+      const v = mode === 1 ? src : mode === 2 ? base | src : base & ~src;
       if (!csrWrite(this, csr, v)) {
         this.raise(Cause.IllegalInstruction, insn);
         return false;

@@ -182,6 +182,26 @@ describe('CSRs', () => {
       rig.exec([csrw(CSR.mip, zero), csrr(a0, CSR.mip)]);
       assert.equal(rig.u(a0), Mip.MTIP | Mip.SEIP);
     });
+    it('csrs/csrc on mip modify only the software-writable bits, not a device\'s SEIP level', () => {
+      // Privileged spec, mip: "Only the software-writable SEIP bit participates in the
+      // read-modify-write sequence of a CSRRS or CSRRC instruction." An M firmware doing
+      // csrs mip, STIP while the PLIC asserts SEIP must not latch SEIP once the PLIC lets go.
+      for (const insn of [A.csrrs(zero, CSR.mip, a1), A.csrrc(zero, CSR.mip, a2)]) {
+        const rig = new Rig();
+        rig.hart.setPending(Mip.SEIP, true);
+        rig.exec([li(a1, Mip.STIP), li(a2, Mip.SSIP), insn]);
+        rig.hart.setPending(Mip.SEIP, false);
+        assert.equal(rig.hart.mip & Mip.SEIP, 0, `0x${insn.toString(16)}`);
+      }
+    });
+    it('a SEIP written by M software stays when the device level drops; reads show the OR', () => {
+      const rig = new Rig();
+      rig.hart.setPending(Mip.SEIP, true);
+      rig.exec([li(a1, Mip.SEIP), A.csrrs(zero, CSR.mip, a1), csrr(a0, CSR.mip)]);
+      rig.hart.setPending(Mip.SEIP, false);
+      assert.equal(rig.u(a0), Mip.SEIP);
+      assert.equal(rig.hart.mip, Mip.SEIP);
+    });
     it('S may write SSIP through sip only when it is delegated; STIP never', () => {
       const run = (mideleg: number): number => {
         const rig = new Rig();
