@@ -5,6 +5,7 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from './logger.js';
 import { HOST_HEARTBEAT_INTERVAL_MS, HOST_HEARTBEAT_TTL_S, redisKeys } from './redis-keys.js';
+import { RedisScript } from './redis-script.js';
 
 /** What a compute agent registers about its host. */
 export interface HostSpec {
@@ -35,6 +36,16 @@ export interface HostUsage {
 export interface HostState extends HostSpec {
   used: HostUsage;
   up: boolean;
+  /** Changes whenever the record is rewritten (registration, enable/disable); usage does not change it. */
+  version: string;
+}
+
+/** The parts of a host that change all the time, read without the whole record. */
+export interface HostStatus {
+  version: string;
+  used: HostUsage;
+  enabled: boolean;
+  up: boolean;
 }
 
 /** Hash field names, shared with the placement Lua scripts. */
@@ -42,7 +53,13 @@ export const HOST_FIELDS = {
   usedVcpus: 'used_vcpus',
   usedRamMb: 'used_ram_mb',
   usedDiskGb: 'used_disk_gb',
+  enabled: 'enabled',
+  version: 'version',
 } as const;
+
+// Versions only need to differ between rewrites: time plus a per-process counter.
+let versionSeq = 0;
+const nextVersion = () => `${Date.now()}.${process.pid}.${++versionSeq}`;
 
 export const DEFAULT_ALLOCATION_RATIOS = { cpu: 16, ram: 1.5, disk: 1 } as const; // Nova's initial ratios
 
@@ -62,6 +79,7 @@ function toHash(h: HostSpec): Record<string, string> {
     availability_zone: h.availabilityZone,
     enabled: h.enabled ? '1' : '0',
     disabled_reason: h.disabledReason ?? '',
+    version: nextVersion(),
   };
 }
 
@@ -86,6 +104,7 @@ export function parseHost(name: string, hash: Record<string, string>, up: boolea
     disabledReason: hash.disabled_reason || undefined,
     used: { vcpus: n(HOST_FIELDS.usedVcpus), ramMb: n(HOST_FIELDS.usedRamMb), diskGb: n(HOST_FIELDS.usedDiskGb) },
     up,
+    version: hash.version ?? '',
   };
 }
 
@@ -109,7 +128,11 @@ export async function heartbeatHost(redis: Redis, name: string, ttlS = HOST_HEAR
 }
 
 export async function setHostEnabled(redis: Redis, name: string, enabled: boolean, reason = ''): Promise<void> {
-  await redis.hset(redisKeys.host(name), { enabled: enabled ? '1' : '0', disabled_reason: enabled ? '' : reason });
+  await redis.hset(redisKeys.host(name), {
+    enabled: enabled ? '1' : '0',
+    disabled_reason: enabled ? '' : reason,
+    version: nextVersion(),
+  });
 }
 
 /** Marks the host down at once (a clean agent stop) instead of waiting for the TTL. */
@@ -160,20 +183,66 @@ export async function startHostHeartbeat(
 
 /** Every registered host with its usage and up/down state, in two round trips. */
 export async function listHosts(redis: Redis): Promise<HostState[]> {
-  const names = (await redis.smembers(redisKeys.hosts())).sort();
+  return readHosts(redis, (await redis.smembers(redisKeys.hosts())).sort());
+}
+
+/** The named hosts' full records (skipping unregistered ones), in one round trip. */
+export async function readHosts(redis: Redis, names: readonly string[]): Promise<HostState[]> {
   if (names.length === 0) return [];
   const pipeline = redis.pipeline();
   for (const name of names) pipeline.hgetall(redisKeys.host(name)).exists(redisKeys.hostAlive(name));
-  const replies = (await pipeline.exec()) ?? [];
+  const replies = await execPipeline(pipeline);
   const hosts: HostState[] = [];
   names.forEach((name, i) => {
-    const [hashErr, hash] = replies[2 * i] ?? [];
-    const [aliveErr, alive] = replies[2 * i + 1] ?? [];
-    if (hashErr || aliveErr) throw hashErr ?? aliveErr;
-    const host = parseHost(name, hash as Record<string, string>, alive === 1);
+    const host = parseHost(name, replies[2 * i] as Record<string, string>, replies[2 * i + 1] === 1);
     if (host) hosts.push(host);
   });
   return hosts;
+}
+
+// Every registered host's status in one command: pipelining thousands of small reads costs the
+// client far more (encoding, garbage) than Redis spends running them. The script derives the
+// host keys from the names in the host set, which is fine on a single Redis (not a cluster).
+// KEYS: 1 the host set. ARGV: 1 host key prefix, 2 alive key suffix, 3.. status fields.
+const HOST_STATUSES = new RedisScript(`
+local out = {}
+for _, name in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  local key = ARGV[1] .. name
+  out[#out + 1] = name
+  out[#out + 1] = redis.call('HMGET', key, unpack(ARGV, 3))
+  out[#out + 1] = redis.call('EXISTS', key .. ARGV[2])
+end
+return out
+`);
+
+/** Every registered host's status (usage, enabled, up, record version), by name. */
+export async function readHostStatuses(redis: Redis): Promise<Map<string, HostStatus>> {
+  const f = HOST_FIELDS;
+  const prefix = redisKeys.host('');
+  const reply = (await HOST_STATUSES.run(
+    redis,
+    [redisKeys.hosts()],
+    [prefix, redisKeys.hostAlive('').slice(prefix.length), f.version, f.usedVcpus, f.usedRamMb, f.usedDiskGb, f.enabled, 'vcpus'],
+  )) as (string | (string | null)[] | number)[];
+  const statuses = new Map<string, HostStatus>();
+  for (let i = 0; i < reply.length; i += 3) {
+    const [version, vcpus, ramMb, diskGb, enabled, total] = reply[i + 1] as (string | null)[];
+    if (total === null) continue; // in the set but not registered (yet, or any more)
+    statuses.set(reply[i] as string, {
+      version: version ?? '',
+      used: { vcpus: Number(vcpus ?? 0), ramMb: Number(ramMb ?? 0), diskGb: Number(diskGb ?? 0) },
+      enabled: enabled !== '0',
+      up: reply[i + 2] === 1,
+    });
+  }
+  return statuses;
+}
+
+async function execPipeline(pipeline: ReturnType<Redis['pipeline']>): Promise<unknown[]> {
+  return ((await pipeline.exec()) ?? []).map(([err, value]) => {
+    if (err) throw err;
+    return value;
+  });
 }
 
 export async function getHost(redis: Redis, name: string): Promise<HostState | undefined> {

@@ -4,6 +4,7 @@ export * from './errors.js';
 export * from './logger.js';
 export * from './metrics.js';
 export * from './redis.js';
+export * from './redis-script.js';
 export * from './nats.js';
 export * from './redis-keys.js';
 export * from './subjects.js';

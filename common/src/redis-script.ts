@@ -1,7 +1,7 @@
 // Runs a Lua script by its SHA1 (EVALSHA) and loads it with EVAL only when Redis does not know
 // it yet (first use, or after a Redis restart flushed the script cache).
 import { createHash } from 'node:crypto';
-import type { Redis } from '@hypernova/common';
+import type { Redis } from 'ioredis';
 
 export class RedisScript {
   private readonly sha: string;

@@ -1,10 +1,12 @@
 // The scheduler's cached view of every host (Nova's HostManager). Reading 1,000 host hashes
 // per decision would cost more than the decision itself, so a timer re-reads the view from
-// Redis every maxAgeMs (requests never wait for it) and claims correct it in between. Being
+// Redis every maxAgeMs (requests never wait for it) and claims correct it in between. A
+// re-read fetches only each host's status (usage, enabled, up, record version) and the whole
+// record of hosts that are new or were rewritten. Being
 // stale is safe: the placement script re-checks everything that matters and a refused claim
 // moves on to the next host. Claims in flight are counted as used (reserve/settle), so that
 // concurrent requests in one replica spread instead of all racing for the same best host.
-import { listHosts, type HostState, type Logger, type Redis } from '@hypernova/common';
+import { readHostStatuses, readHosts, type HostState, type Logger, type Redis } from '@hypernova/common';
 import { addResources, type Resources } from './capacity.js';
 
 export class HostCache {
@@ -46,7 +48,25 @@ export class HostCache {
     this.inflight ??= (async () => {
       try {
         const started = performance.now();
-        const hosts = await listHosts(this.redis);
+        const statuses = await readHostStatuses(this.redis);
+        const names = [...statuses.keys()].sort();
+        const known = new Map<string, HostState>();
+        const changed: string[] = [];
+        names.forEach((name) => {
+          const status = statuses.get(name);
+          const cached = this.byName.get(name);
+          if (!status) return;
+          if (!cached || cached.version !== status.version) {
+            changed.push(name);
+            return;
+          }
+          cached.used = status.used;
+          cached.enabled = status.enabled;
+          cached.up = status.up;
+          known.set(name, cached);
+        });
+        for (const h of await readHosts(this.redis, changed)) known.set(h.name, h);
+        const hosts = names.flatMap((n) => known.get(n) ?? []);
         // Claims still in flight may not be in what was read: count them, erring on the full side.
         for (const h of hosts) {
           const p = this.pending.get(h.name);

@@ -4,9 +4,8 @@
 // atomically; so any number of scheduler replicas can claim concurrently without ever
 // over-committing a host. Release is one script too and happens at most once per allocation.
 import { randomUUID } from 'node:crypto';
-import { redisKeys, type Redis } from '@hypernova/common';
+import { RedisScript, redisKeys, type Redis } from '@hypernova/common';
 import type { Resources } from './capacity.js';
-import { RedisScript } from './redis-script.js';
 import { hardPolicyName, type PlacementRequest } from './request.js';
 
 // KEYS: 1 host hash, 2 host alive key, 3 allocation hash, 4 host allocations set, 5 group members hash

@@ -19,6 +19,7 @@ export function host(name: string, over: Partial<HostState> = {}): HostState {
     enabled: true,
     up: true,
     used: { vcpus: 0, ramMb: 0, diskGb: 0 },
+    version: '1',
     ...over,
   };
 }

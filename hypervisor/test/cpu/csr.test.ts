@@ -232,6 +232,19 @@ describe('CSRs', () => {
       assert.equal(rig.u(a3), 0x8000_1000);
       assert.equal(rig.u(a4), 0x8000_1000);
     });
+    it('pmpcfg and pmpaddr read back; a locked entry ignores writes to itself and its address', () => {
+      const LOCK = 0x80;
+      const rig = new Rig().exec([
+        li(a1, 0x1f1f_1f1f), csrw(0x3a0, a1), li(a1, 0x1234_5678), csrw(0x3b0, a1), csrw(0x3b1, a1),
+        li(a1, LOCK | 0x1f), csrw(0x3a0, a1), // entry 0 locked, entries 1..3 cleared
+        li(a1, -1), csrw(0x3b0, a1), csrw(0x3b1, a1), csrw(0x3a0, a1),
+        csrr(a0, 0x3a0), csrr(a2, 0x3b0), csrr(a3, 0x3b1), csrr(a4, 0x3bf),
+      ]);
+      assert.equal(rig.u(a0), 0xffff_ff9f, 'byte 0 kept, bytes 1..3 written');
+      assert.equal(rig.u(a2), 0x1234_5678, 'pmpaddr0 locked');
+      assert.equal(rig.x(a3), -1, 'pmpaddr1 not locked');
+      assert.equal(rig.x(a4), 0);
+    });
     it('satp has no ASID bits', () => {
       const rig = new Rig().exec([li(a1, ALL), csrw(CSR.satp, a1), csrr(a0, CSR.satp), csrw(CSR.satp, zero)]);
       assert.equal(rig.u(a0), 0x803f_ffff);

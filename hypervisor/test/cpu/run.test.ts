@@ -5,7 +5,7 @@ import { Mstatus } from '../../src/cpu/csr.js';
 import { Priv } from '../../src/cpu/exceptions.js';
 import * as A from './asm.js';
 import { a0, addi, CSR, csrr, csrw, t5, t6, zero } from './asm.js';
-import { CODE, M_TRAP, randomWords, RAM_BASE, Rig, S_TRAP, UNMAPPED } from './rig.js';
+import { AD, CODE, M_TRAP, PageTables, randomWords, RAM_BASE, Rig, RWX, S_TRAP, UNMAPPED } from './rig.js';
 
 describe('run', () => {
   describe('exact stepping', () => {
@@ -82,9 +82,13 @@ describe('run', () => {
     ];
 
     // [mode, seed]: random words as a whole program; must run 100k instructions without throwing.
-    const FUZZ: Array<[Priv, number]> = [1, 2, 3, 4].flatMap((seed): Array<[Priv, number]> => [[Priv.Machine, seed], [Priv.Supervisor, seed + 100]]);
-    for (const [priv, seed] of FUZZ) {
-      it(`random words in ${priv === Priv.Machine ? 'M' : 'S'} mode (seed ${seed}) never throw out of run`, function () {
+    // [mode, Sv32 on, seed]
+    const FUZZ: Array<[Priv, boolean, number]> = [1, 2, 3, 4].flatMap((seed): Array<[Priv, boolean, number]> => [
+      [Priv.Machine, false, seed], [Priv.Supervisor, false, seed + 100], [Priv.Supervisor, true, seed + 200],
+    ]);
+    for (const [priv, paging, seed] of FUZZ) {
+      const mode = priv === Priv.Machine ? 'M' : paging ? 'S with Sv32' : 'S';
+      it(`random words in ${mode} mode (seed ${seed}) never throw out of run`, function () {
         this.timeout(120_000);
         const rig = new Rig();
         const next = randomWords(seed);
@@ -99,6 +103,12 @@ describe('run', () => {
         if (priv === Priv.Supervisor) {
           rig.hart.medeleg = 0xb3ff;
           rig.hart.mstatus = Mstatus.SPP; // sret stays in S
+        }
+        if (paging) {
+          // RAM identity-mapped by one superpage (random stores may well rewrite the tables).
+          const pt = new PageTables(rig, RAM_BASE + 0x4_0000, RAM_BASE + 0x4_1000).mapSuper(RAM_BASE, RAM_BASE, RWX | AD);
+          rig.hart.satp = pt.satp;
+          rig.hart.translationChanged(true);
         }
         rig.start(CODE, priv);
         const target = 100_000;

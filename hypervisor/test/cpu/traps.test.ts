@@ -63,6 +63,38 @@ describe('traps', () => {
     });
   });
 
+  describe('ecalls served by the VMM (SBI)', () => {
+    it('an S ecall the handler serves retires without a trap; U and M ecalls never reach it', () => {
+      for (const [, priv] of PRIVS) {
+        const rig = new Rig();
+        const seen: number[] = [];
+        rig.hart.ecallHandler = (h) => {
+          seen.push(h.priv);
+          h.x[a0] = 0x5b1;
+          return true;
+        };
+        rig.load([ecall(), addi(a1, zero, 1), ecall()]);
+        rig.start(CODE, priv).step(2);
+        if (priv === Priv.Supervisor) {
+          assert.deepEqual(seen, [Priv.Supervisor]);
+          assert.equal(rig.x(a0), 0x5b1);
+          assert.equal(rig.x(a1), 1);
+          assert.equal(rig.hart.mcause, 0);
+          assert.equal(rig.hart.pc >>> 0, CODE + 8);
+        } else {
+          assert.deepEqual(seen, []);
+          assert.equal(rig.hart.mcause, Cause.EcallFromU + priv);
+        }
+      }
+    });
+    it('an ecall the handler declines traps as usual', () => {
+      const rig = new Rig();
+      rig.hart.ecallHandler = () => false;
+      rig.exec([], Priv.Supervisor);
+      assert.deepEqual(rig.mTrap(), { cause: Cause.EcallFromS, epc: CODE, tval: 0 });
+    });
+  });
+
   describe('delegation to S', () => {
     it('a delegated U ecall goes to stvec with scause/sepc/stval, SPP = U, SPIE = SIE; M registers untouched', () => {
       const rig = new Rig();
