@@ -231,6 +231,25 @@ describe('block/qcow2 interop with qemu-img', function () {
       assertClean(tmp.path('sn.qcow2'));
     });
 
+    it('an image with a persistent bitmap: we clear the autoclear bit as the spec asks, and agree with qemu-img on the result', () => {
+      const p = tmp.path('bitmap.qcow2');
+      qemuImgOk('create', '-q', '-f', 'qcow2', p, '16M');
+      qemuImgOk('bitmap', '--add', p, 'b0');
+      assert.equal(checkQcow2(p).leaks, 0, 'bitmap clusters are counted while the bitmaps are consistent');
+      const m = new Mirror(openDisk(p));
+      m.write(1000, new Rng(900).bytes(100_000));
+      m.disk.close();
+      assert.equal(readFileSync(p).readBigUInt64BE(88), 0n, 'autoclear features cleared');
+      // The bitmap is now stale, so its clusters are leaks to both checkers; nothing is corrupt.
+      const q = qemuImg('check', p);
+      assert.equal(q.status, 3, q.stdout + q.stderr);
+      const ours = checkQcow2(p);
+      assert.equal(ours.corruptions, 0);
+      assert.deepEqual(ours.messages, q.stderr.match(/Leaked cluster .*/g));
+      m.saveReference(tmp.path('bitmap.raw'));
+      assertSameAs(tmp.path('bitmap.raw'), p);
+    });
+
     it('keeps the image consistent across many flushes with a small metadata cache', () => {
       const p = tmp.path('cache.qcow2');
       Qcow2.create(p, { size: 64 * MiB, clusterBits: 12 });

@@ -5,7 +5,7 @@
 
 import { HostFile } from '../file.js';
 import { readL1, readL2 } from './entries.js';
-import { align, readHeader, view, type Qcow2Header } from './header.js';
+import { AUTOCLEAR_BITMAPS, align, readHeader, view, type Qcow2Header } from './header.js';
 import { Refcounts } from './refcounts.js';
 import { readSnapshots } from './snapshots.js';
 
@@ -104,7 +104,9 @@ function check(file: HostFile, h: Qcow2Header): CheckReport {
     else error(`ERROR refcount block ${bad.index} is outside image`);
   }
   for (let i = 0; i < refcounts.tableEntries; i++) reference(refcounts.blockOffset(i), refcounts.blockOffset(i) ? cs : 0);
-  if (h.bitmaps) walkBitmaps(file, h, reference);
+  // Bitmaps count only while consistent: once a program without bitmap support (like us)
+  // cleared the autoclear bit, their clusters are leaks, exactly as qemu-img sees them.
+  if (h.bitmaps && h.autoclearFeatures & AUTOCLEAR_BITMAPS) walkBitmaps(file, h, reference);
 
   for (let k = 0; k < nbClusters; k++) {
     const stored = refcounts.get(k);

@@ -59,6 +59,8 @@ export class Qcow2 implements BlockBackend {
   private readonly dirtyL1 = new Set<number>();
   /** Active L2 table offsets: metadata that guest data must never overwrite. */
   private readonly l2Offsets = new Set<number>();
+  /** L2 tables of internal snapshots: also never to be overwritten. */
+  private readonly snapshotL2Offsets = new Set<number>();
   private readonly l2Cache: TableCache;
   private lastCompressed: { host: number; data: Uint8Array } | undefined;
   private flushing = false;
@@ -81,6 +83,14 @@ export class Qcow2 implements BlockBackend {
     for (let i = 0; i < header.l1Size; i++) {
       const e = readL1(this.l1View, i);
       if (e.l2Offset !== 0) this.l2Offsets.add(e.l2Offset);
+    }
+    for (const snap of this.snapshots.snapshots) {
+      const l1 = new Uint8Array(snap.l1Size * 8);
+      file.readPadded(snap.l1Offset, l1);
+      for (let i = 0; i < snap.l1Size; i++) {
+        const e = readL1(view(l1), i);
+        if (e.l2Offset !== 0) this.snapshotL2Offsets.add(e.l2Offset);
+      }
     }
     const tables = (bytes: number): number => Math.max(16, Math.floor(bytes / this.clusterSize));
     this.l2Cache = new TableCache(tables(opts.l2CacheBytes ?? DEFAULT_L2_CACHE), () => this.flushMetadata());
@@ -516,7 +526,8 @@ export class Qcow2 implements BlockBackend {
     const fixed = this.fixedMetadataAt(offset);
     if (fixed) return fixed;
     const start = offset - (offset % this.clusterSize);
-    return this.l2Offsets.has(start) ? 'an L2 table' : undefined;
+    if (this.l2Offsets.has(start)) return 'an L2 table';
+    return this.snapshotL2Offsets.has(start) ? 'an L2 table of a snapshot' : undefined;
   }
 
   /** Metadata other than L2 tables (which is what an L2 table itself must not overlap). */
