@@ -4,7 +4,7 @@
 // atomically; so any number of scheduler replicas can claim concurrently without ever
 // over-committing a host. Release is one script too and happens at most once per allocation.
 import { randomUUID } from 'node:crypto';
-import { RedisScript, redisKeys, type Redis } from '@hypernova/common';
+import { ConflictError, RedisScript, redisKeys, type Redis } from '@hypernova/common';
 import type { Resources } from './capacity.js';
 import { hardPolicyName, type PlacementRequest } from './request.js';
 
@@ -120,7 +120,7 @@ export class Placement {
 
   /** Frees the consumer's allocation; false when it had none (already released). */
   async release(consumer: string): Promise<{ released: boolean; host?: string }> {
-    for (;;) {
+    for (let attempt = 0; attempt < 10; attempt++) {
       const alloc = await this.getAllocation(consumer);
       if (!alloc) return { released: false };
       const reply = (await RELEASE.run(
@@ -137,6 +137,7 @@ export class Placement {
       if (reply[0] === 'none') return { released: false };
       // 'stale': released and claimed again elsewhere meanwhile; read it again.
     }
+    throw new ConflictError(`allocation of ${consumer} keeps changing; not released`);
   }
 
   async getAllocation(consumer: string): Promise<Allocation | undefined> {
