@@ -12,6 +12,8 @@ export interface FilterContext {
 
 export interface HostFilter {
   readonly name: string;
+  /** False when the request cannot make this filter drop a host (skipped then: it runs per host). */
+  appliesTo?(req: PlacementRequest): boolean;
   passes(host: HostState, req: PlacementRequest, ctx: FilterContext): boolean;
 }
 
@@ -22,17 +24,20 @@ export const ComputeFilter: HostFilter = {
 
 export const IgnoreHostsFilter: HostFilter = {
   name: 'IgnoreHostsFilter',
+  appliesTo: (req) => req.ignoreHosts.size > 0,
   passes: (host, req) => !req.ignoreHosts.has(host.name),
 };
 
 export const AvailabilityZoneFilter: HostFilter = {
   name: 'AvailabilityZoneFilter',
+  appliesTo: (req) => req.availabilityZone !== '',
   passes: (host, req) => !req.availabilityZone || host.availabilityZone === req.availabilityZone,
 };
 
 /** Image properties: the image's architecture and hypervisor type, when set, must be the host's. */
 export const ImagePropertiesFilter: HostFilter = {
   name: 'ImagePropertiesFilter',
+  appliesTo: (req) => req.architecture !== '' || req.hypervisorType !== '',
   passes: (host, req) =>
     (!req.architecture || host.architecture === req.architecture) &&
     (!req.hypervisorType || host.hypervisorType === req.hypervisorType),
@@ -55,12 +60,14 @@ export const DiskFilter: HostFilter = {
 
 export const ServerGroupAntiAffinityFilter: HostFilter = {
   name: 'ServerGroupAntiAffinityFilter',
+  appliesTo: (req) => req.group?.policy === GroupPolicy.GROUP_POLICY_ANTI_AFFINITY,
   passes: (host, req, ctx) => req.group?.policy !== GroupPolicy.GROUP_POLICY_ANTI_AFFINITY || !ctx.groupHosts.has(host.name),
 };
 
 /** Affinity: once the group has a member, every other member goes to that member's host. */
 export const ServerGroupAffinityFilter: HostFilter = {
   name: 'ServerGroupAffinityFilter',
+  appliesTo: (req) => req.group?.policy === GroupPolicy.GROUP_POLICY_AFFINITY,
   passes: (host, req, ctx) =>
     req.group?.policy !== GroupPolicy.GROUP_POLICY_AFFINITY || ctx.groupHosts.size === 0 || ctx.groupHosts.has(host.name),
 };
@@ -95,9 +102,10 @@ export function filterHosts(
   ctx: FilterContext,
   filters: readonly HostFilter[],
 ): HostState[] {
+  const active = filters.filter((f) => !f.appliesTo || f.appliesTo(req));
   const out: HostState[] = [];
   next: for (const h of hosts) {
-    for (const f of filters) if (!f.passes(h, req, ctx)) continue next;
+    for (const f of active) if (!f.passes(h, req, ctx)) continue next;
     out.push(h);
   }
   return out;

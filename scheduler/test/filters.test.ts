@@ -80,6 +80,29 @@ describe('scheduler filters', () => {
     assert.deepEqual(trail.at(-1), { filter: 'RamFilter', remaining: 0 });
   });
 
+  it('skipping filters that do not apply to a request never changes the result', () => {
+    const hosts = Array.from({ length: 40 }, (_, i) =>
+      host(`h${i}`, {
+        up: i % 7 !== 0,
+        availabilityZone: i % 3 ? 'az1' : 'az2',
+        architecture: i % 5 ? 'riscv32' : 'x86_64',
+        used: { vcpus: i % 9, ramMb: (i * 997) % 16384, diskGb: i % 100 },
+      }),
+    );
+    const ctx = { groupHosts: new Map([['h1', 1], ['h2', 1]]) };
+    const requests = [
+      request(),
+      request({ availabilityZone: 'az2', ramMb: 4096 }),
+      request({ architecture: 'x86_64', ignoreHosts: new Set(['h5']) }),
+      request({ group: antiAffinity() }),
+      request({ group: affinity() }),
+    ];
+    for (const req of requests) {
+      const naive = hosts.filter((h) => ALL_FILTERS.every((f) => f.passes(h, req, ctx)));
+      assert.deepEqual(filterHosts(hosts, req, ctx, ALL_FILTERS), naive);
+    }
+  });
+
   it('filtersByName resolves configured names and rejects unknown ones', () => {
     assert.deepEqual(filtersByName('ComputeFilter, RamFilter').map((f) => f.name), ['ComputeFilter', 'RamFilter']);
     assert.throws(() => filtersByName('NopeFilter'), /unknown filter NopeFilter/);
