@@ -25,9 +25,8 @@ export class HostFile {
       throw wrap(e, path, 'cannot open');
     }
     try {
-      if (!fs.fstatSync(fd).isFile() && !fs.fstatSync(fd).isBlockDevice()) {
-        throw new BlockError('EFORMAT', 'not a regular file', path);
-      }
+      // Block devices would need an ioctl for their size, which Node lacks: files only.
+      if (!fs.fstatSync(fd).isFile()) throw new BlockError('EFORMAT', 'not a regular file', path);
       return new HostFile(path, fd, readOnly);
     } catch (e) {
       fs.closeSync(fd);
