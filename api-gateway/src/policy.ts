@@ -1,6 +1,7 @@
 // Who may do what: the default rules of Keystone and Nova (new defaults: readers read, members
 // act on their project's resources, admins do everything and see every project). One table, so
 // what is admin-only is visible at a glance; messages are the services' own.
+import type { ImageRecord } from '@hypernova/common';
 import { forbidden } from './http/errors.js';
 import type { TokenContext } from './identity/tokens.js';
 
@@ -85,6 +86,11 @@ export function allowed(caller: Caller, action: string): boolean {
   const rule = RULES[action];
   if (rule === undefined) throw new Error(`no policy rule for ${action}`);
   return caller.isAdmin || caller.roles.has(rule);
+}
+
+/** Images a caller may see and boot: public and community ones, its project's own, all for admins. */
+export function visibleImage(i: ImageRecord, caller: Caller): boolean {
+  return caller.isAdmin || i.visibility === 'public' || i.visibility === 'community' || i.owner === caller.projectId;
 }
 
 /** Throws 403 with the service's message when the caller may not perform `action`. */

@@ -267,17 +267,12 @@ table.insert(out, 1, 'ok')
 return out
 `;
 
-type CasCommand = (k1: string, k2: string, k3: string, ...argv: string[]) => Promise<string[]>;
-const withCas = new WeakSet<Redis>();
-
-function cas(redis: Redis): CasCommand {
-  // defineCommand runs the script by its SHA and reloads it when Redis forgot it (a restart).
-  if (!withCas.has(redis)) {
-    redis.defineCommand('hnInstanceCas', { numberOfKeys: 3, lua: CAS_LUA });
-    withCas.add(redis);
-  }
-  const r = redis as unknown as { hnInstanceCas: CasCommand };
-  return r.hnInstanceCas.bind(redis);
+/** Runs the compare-and-set script. */
+async function cas(redis: Redis, keys: [string, string, string], argv: string[]): Promise<string[]> {
+  // Plain EVAL, not defineCommand: ioredis's auto-pipelining (which createRedis turns on)
+  // mishandles defined scripts in a pipeline. Redis caches the compiled script by its SHA, so
+  // resending its text costs only the bytes.
+  return (await redis.eval(CAS_LUA, keys.length, ...keys, ...argv)) as string[];
 }
 
 /**
@@ -300,14 +295,10 @@ export async function updateInstance(
   for (;;) {
     const host = (await redis.hget(redisKeys.instance(uuid), FIELDS.host[0])) ?? '';
     const newHost = patch.host ?? host;
-    const reply = await cas(redis)(
-      redisKeys.instance(uuid),
-      redisKeys.hostInstances(host),
-      redisKeys.hostInstances(newHost),
-      uuid,
-      host,
-      JSON.stringify(expectations),
-      JSON.stringify(fields),
+    const reply = await cas(
+      redis,
+      [redisKeys.instance(uuid), redisKeys.hostInstances(host), redisKeys.hostInstances(newHost)],
+      [uuid, host, JSON.stringify(expectations), JSON.stringify(fields)],
     );
     switch (reply[0]) {
       case 'ok': {

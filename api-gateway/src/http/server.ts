@@ -8,10 +8,13 @@ import { Microversion, negotiate, versionHeaders } from '../compute/microversion
 import type { Gateway } from '../context.js';
 import { registerIdentityRoutes } from '../identity/routes/index.js';
 import type { Caller } from '../policy.js';
+import { registerImageApi } from '../image/routes.js';
+import { glanceErrorBody } from '../image/views.js';
+import { STATUS_CODES } from 'node:http';
 import { ApiError, fromServiceError, keystoneErrorBody, novaFaultBody } from './errors.js';
 import { validationMessage } from './validation.js';
 
-export type Api = 'identity' | 'compute' | 'other';
+export type Api = 'identity' | 'compute' | 'image' | 'other';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -26,6 +29,7 @@ declare module 'fastify' {
 function apiOf(url: string): Api {
   if (url === '/identity' || url.startsWith('/identity/') || url.startsWith('/identity?')) return 'identity';
   if (url === '/compute' || url.startsWith('/compute/') || url.startsWith('/compute?')) return 'compute';
+  if (url === '/image' || url.startsWith('/image/') || url.startsWith('/image?')) return 'image';
   return 'other';
 }
 
@@ -50,6 +54,13 @@ function toApiError(err: unknown, request: FastifyRequest): ApiError {
   const status = fe.statusCode ?? 500;
   if (status >= 400 && status < 500) return new ApiError(status, fe.message ?? 'Bad request');
   return new ApiError(500, 'Unexpected API Error. Please report this to the cloud operator and attach the API log.');
+}
+
+/** Each API's own error body; a bad token gets keystonemiddleware's (Keystone's) on every API. */
+function errorBody(api: Api, status: number, message: string): object {
+  if (api === 'identity' || status === 401) return keystoneErrorBody(status, message);
+  if (api === 'image') return glanceErrorBody(status, STATUS_CODES[status] ?? 'Error', message);
+  return novaFaultBody(status, message);
 }
 
 export function buildServer(gw: Gateway): FastifyInstance {
@@ -108,15 +119,11 @@ export function buildServer(gw: Gateway): FastifyInstance {
     const e = toApiError(err, request);
     if (e.status >= 500) request.log.error({ err }, 'request failed');
     else request.log.info({ status: e.status, message: e.message }, 'request refused');
-    const body = request.api === 'identity' || e.status === 401 ? keystoneErrorBody(e.status, e.message) : novaFaultBody(e.status, e.message);
-    void reply.code(e.status).headers(e.headers).send(body);
+    void reply.code(e.status).headers(e.headers).send(errorBody(request.api, e.status, e.message));
   });
 
   app.setNotFoundHandler((request, reply) => {
-    const body = request.api === 'identity'
-      ? keystoneErrorBody(404, 'The resource could not be found.')
-      : novaFaultBody(404, 'The resource could not be found.');
-    void reply.code(404).send(body);
+    void reply.code(404).send(errorBody(request.api, 404, 'The resource could not be found.'));
   });
 
   app.get('/metrics', async (_request, reply) => {
@@ -128,5 +135,6 @@ export function buildServer(gw: Gateway): FastifyInstance {
 
   registerIdentityRoutes(app, gw);
   registerComputeRoutes(app, gw);
+  registerImageApi(app, gw);
   return app;
 }

@@ -7,9 +7,9 @@ import { notFound } from '../../http/errors.js';
 import { paginate, param, queryOf } from '../../http/query.js';
 import { isUuid } from '../../http/validation.js';
 import { caller } from '../../identity/auth.js';
+import { visibleImage } from '../../policy.js';
 import { imageDetail, imageSummary } from '../views/images.js';
 import { pageLinks } from '../views/links.js';
-import { visibleImage } from './servers.js';
 
 export function registerImageRoutes(app: FastifyInstance, gw: Gateway): void {
   async function list(request: FastifyRequest, detail: boolean) {

@@ -9,7 +9,7 @@ import { badRequest, forbidden, notFound } from '../../http/errors.js';
 import { flag, paginate, param, queryOf, type Query } from '../../http/query.js';
 import { UUID_PATTERN, isUuid } from '../../http/validation.js';
 import { caller } from '../../identity/auth.js';
-import { allowed, enforce, type Caller } from '../../policy.js';
+import { allowed, enforce, visibleImage, type Caller } from '../../policy.js';
 import type { Flavor } from '../flavors.js';
 import { checkQuota, defaultLimits, usageOf } from '../quota.js';
 import type { ServerGroup } from '../server-groups.js';
@@ -113,9 +113,6 @@ export async function loadServer(gw: Gateway, c: Caller, id: string): Promise<In
   if (!rec || (!c.isAdmin && rec.projectId !== c.projectId)) throw notFound(`Instance ${id} could not be found.`);
   return rec;
 }
-
-/** Image visibility: public ones, the project's own, everything for admins. */
-export const visibleImage = (i: ImageRecord, c: Caller) => c.isAdmin || i.visibility === 'public' || i.visibility === 'community' || i.owner === c.projectId;
 
 /** ?name= matches as a substring, with ^ and $ anchors honoured (Nova matches a regex; arbitrary user regexes could stall the gateway). */
 function nameMatches(name: string, pattern: string): boolean {

@@ -77,6 +77,8 @@ export function registerAssignmentRoutes(app: FastifyInstance, gw: Gateway): voi
       userId: param(q, 'user.id'),
       roleId: param(q, 'role.id'),
     });
+    // include_names: OSC prints "<name>@<domain name>" for users and projects.
+    const domain = async (id: string) => ({ id, name: (await identity.domains.get(id))?.name ?? id });
     const items = await Promise.all(
       list.map(async (a) => {
         const [role, user, project] = names
@@ -84,8 +86,8 @@ export function registerAssignmentRoutes(app: FastifyInstance, gw: Gateway): voi
           : [];
         return {
           role: { id: a.roleId, ...(role ? { name: role.name } : {}) },
-          user: { id: a.userId, ...(user ? { name: user.name, domain: { id: user.domainId } } : {}) },
-          scope: { project: { id: a.projectId, ...(project ? { name: project.name, domain: { id: project.domainId } } : {}) } },
+          user: { id: a.userId, ...(user ? { name: user.name, domain: await domain(user.domainId) } : {}) },
+          scope: { project: { id: a.projectId, ...(project ? { name: project.name, domain: await domain(project.domainId) } : {}) } },
           links: { assignment: `${base}/identity/v3/projects/${a.projectId}/users/${a.userId}/roles/${a.roleId}` },
         };
       }),
