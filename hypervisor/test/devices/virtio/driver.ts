@@ -19,10 +19,15 @@ export class GuestMem {
   private next: number;
 
   constructor(
-    readonly ram: GuestRam,
+    public ram: GuestRam,
     start = ram.base,
   ) {
     this.next = start;
+  }
+
+  /** Continues in another RAM holding the same bytes (a restored VM). */
+  moveTo(ram: GuestRam): void {
+    this.ram = ram;
   }
 
   alloc(len: number, align = 16): number {
@@ -93,9 +98,15 @@ export class FakeDriver {
   interrupts: number[] = [];
 
   constructor(
-    readonly dev: VirtioMmio,
+    public dev: VirtioMmio,
     readonly mem: GuestMem,
   ) {}
+
+  /** The guest continues on a restored VM: another transport over a copy of its RAM. */
+  moveTo(dev: VirtioMmio, ram: GuestRam): void {
+    this.dev = dev;
+    this.mem.moveTo(ram);
+  }
 
   r(off: number): number {
     return this.dev.read(off, 4) >>> 0;
