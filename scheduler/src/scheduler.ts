@@ -60,7 +60,8 @@ export class Scheduler {
         const outcome = await this.claim(host.name, req, req.instanceUuid);
         if (outcome.ok) {
           const chosen = outcome.existing ? (this.cache.get(outcome.host) ?? host) : host;
-          const alternates = ranked.filter((h) => h.name !== chosen.name).slice(0, req.numAlternates);
+          // Hosts before i just refused a claim: alternates come from after it.
+          const alternates = ranked.slice(i + 1).filter((h) => h.name !== chosen.name).slice(0, req.numAlternates);
           return [destination(chosen, outcome.allocationId), ...alternates.map((h) => destination(h, ''))];
         }
       }
