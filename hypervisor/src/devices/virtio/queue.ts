@@ -18,6 +18,13 @@ import {
   VIRTQ_DESC_F_WRITE,
 } from './constants.js';
 
+/**
+ * Entries in one indirect table at most. The spec bounds only direct chains (by the queue
+ * size); QEMU caps a request at 1024 buffers and so do we, so a guest cannot make one request
+ * cost a walk over megabytes of descriptors.
+ */
+export const MAX_INDIRECT_DESCS = 1024;
+
 export class VirtqueueError extends Error {
   override readonly name = 'VirtqueueError';
 }
@@ -202,6 +209,7 @@ export class Virtqueue {
         if (inIndirect) throw new VirtqueueError('nested indirect descriptor table');
         if (flags & VIRTQ_DESC_F_NEXT) throw new VirtqueueError('indirect descriptor with NEXT set');
         if (len === 0 || len % DESC_SIZE !== 0) throw new VirtqueueError(`indirect table length ${len} is not a non-zero multiple of 16`);
+        if (len / DESC_SIZE > MAX_INDIRECT_DESCS) throw new VirtqueueError(`indirect table of ${len / DESC_SIZE} entries (at most ${MAX_INDIRECT_DESCS})`);
         table = this.bufferOffset(addr, addrHi, len);
         count = len / DESC_SIZE;
         inIndirect = true;

@@ -138,6 +138,7 @@ describe('virtio: bad guest input marks the device broken, never throws', () => 
     const bad: Array<[string, (t: T) => void, RegExp, bigint?]> = [
       ['outside', (t) => t.mem.setDesc(t.vq.desc, 0, OUTSIDE - 16, 32, DESC_F_INDIRECT, 0), /outside guest RAM/],
       ['length 24', (t) => t.mem.setDesc(t.vq.desc, 0, t.mem.alloc(32), 24, DESC_F_INDIRECT, 0), /multiple of 16/],
+      ['too large', (t) => t.mem.setDesc(t.vq.desc, 0, t.mem.alloc(16 * 1025), 16 * 1025, DESC_F_INDIRECT, 0), /1025 entries/],
       ['length 0', (t) => t.mem.setDesc(t.vq.desc, 0, t.mem.alloc(32), 0, DESC_F_INDIRECT, 0), /multiple of 16/],
       ['with NEXT', (t) => t.mem.setDesc(t.vq.desc, 0, t.mem.alloc(32), 32, DESC_F_INDIRECT | DESC_F_NEXT, 1), /with NEXT/],
       [
@@ -154,6 +155,19 @@ describe('virtio: bad guest input marks the device broken, never throws', () => 
       assert.doesNotThrow(() => t.drv.notify(0), name);
       assertBroken(t, why);
     }
+  });
+
+  it('(not an error) an indirect table longer than the queue, as virtio-blk sends with seg_max', () => {
+    const t = ready();
+    const n = 300;
+    const table = t.mem.alloc(16 * n);
+    const buf = t.mem.alloc(n);
+    for (let i = 0; i < n; i++) t.mem.setDesc(table, i, buf + i, 1, DESC_F_WRITE | (i < n - 1 ? DESC_F_NEXT : 0), i + 1);
+    t.mem.setDesc(t.vq.desc, 0, table, 16 * n, DESC_F_INDIRECT, 0);
+    submit(t.vq, 0);
+    t.drv.notify(0);
+    assert.ok(!t.mmio.broken);
+    assert.equal(t.mem.u32(t.vq.used + 8), n, 'used len covers all 300 buffers');
   });
 
   it('an available index that jumps by more than the queue size', () => {
