@@ -60,7 +60,7 @@ export async function ensureBaremetal(): Promise<string> {
   const cache = guestCacheDir();
   const dir = join(cache, key);
   // make writes OUT piecemeal: build aside and rename, so OUT appears complete or not at all.
-  const make = 'rm -rf "$1.tmp" && make -C "$2" OUT="$1.tmp" && mv "$1.tmp" "$1"';
+  const make = 'rm -rf "$1.tmp" && make -s -C "$2" OUT="$1.tmp" && mv "$1.tmp" "$1"';
   await buildOnce(dir, join(cache, 'baremetal.lock'), ['sh', '-c', make, 'sh', dir, src]);
   return dir;
 }
