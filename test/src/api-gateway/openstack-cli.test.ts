@@ -1,0 +1,90 @@
+// Smoke test with the real OpenStack CLI (Debian's python3-openstackclient) against the gateway,
+// the real scheduler and fake compute nodes. Skipped when `openstack` is not installed; the full
+// CLI end-to-end test against a real cluster comes with the OpenStack-compatibility work.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { ADMIN_PASSWORD, Cluster } from './cluster.js';
+
+function hasOpenstack(): Promise<boolean> {
+  return new Promise((resolve) => execFile('openstack', ['--version'], { timeout: 30_000 }, (err) => resolve(!err)));
+}
+
+describe('api-gateway: openstack CLI smoke test', function () {
+  this.timeout(300_000);
+  let c: Cluster;
+  let env: NodeJS.ProcessEnv;
+
+  before(async function () {
+    if (!(await hasOpenstack())) this.skip();
+    c = await Cluster.start({ nodes: [{}, {}] });
+    env = {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      OS_AUTH_URL: `${c.gateway.url}/identity/v3`,
+      OS_AUTH_TYPE: 'password',
+      OS_USERNAME: 'admin',
+      OS_PASSWORD: ADMIN_PASSWORD,
+      OS_PROJECT_NAME: 'admin',
+      OS_USER_DOMAIN_ID: 'default',
+      OS_PROJECT_DOMAIN_ID: 'default',
+      OS_IDENTITY_API_VERSION: '3',
+      OS_REGION_NAME: 'RegionOne',
+      OS_INTERFACE: 'public',
+    };
+  });
+  after(async () => {
+    await c?.stop();
+  });
+
+  function os(args: string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<{ code: number; out: string }> {
+    return new Promise((resolve) =>
+      execFile('openstack', args, { env: { ...env, ...extraEnv }, timeout: 120_000 }, (err, stdout, stderr) =>
+        resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, out: stdout + stderr }),
+      ),
+    );
+  }
+
+  async function ok(args: string[], extraEnv?: NodeJS.ProcessEnv): Promise<string> {
+    const r = await os(args, extraEnv);
+    assert.equal(r.code, 0, `openstack ${args.join(' ')}:\n${r.out}`);
+    return r.out;
+  }
+
+  it('issues a token and lists flavors and images', async () => {
+    const token = JSON.parse(await ok(['token', 'issue', '-f', 'json']));
+    assert.ok(token.id && token.project_id && token.user_id);
+    const flavors = JSON.parse(await ok(['flavor', 'list', '-f', 'json'])) as { Name: string }[];
+    assert.deepEqual(flavors.map((f) => f.Name), ['m1.tiny', 'm1.small', 'm1.medium', 'm1.large']);
+    const images = JSON.parse(await ok(['image', 'list', '-f', 'json'])) as { Name: string }[];
+    assert.deepEqual(images.map((i) => i.Name), ['hypernova-guest']);
+  });
+
+  it('creates a server with --wait, lists, shows, stops, reads its console and deletes it', async () => {
+    const created = JSON.parse(await ok(['server', 'create', '--image', 'hypernova-guest', '--flavor', 'm1.tiny', '--wait', '-f', 'json', 'vm1']));
+    assert.equal(created.status, 'ACTIVE');
+    const list = JSON.parse(await ok(['server', 'list', '-f', 'json'])) as { Name: string; Status: string; Image: string; Flavor: string }[];
+    assert.deepEqual(list.map((s) => [s.Name, s.Status, s.Image, s.Flavor]), [['vm1', 'ACTIVE', 'hypernova-guest', 'm1.tiny']]);
+    assert.match(await ok(['console', 'log', 'show', 'vm1']), /BOOT-OK/);
+    await ok(['server', 'stop', 'vm1']);
+    await c.waitStatus(created.id, 'SHUTOFF');
+    await ok(['server', 'start', 'vm1']);
+    await c.waitStatus(created.id, 'ACTIVE');
+    await ok(['server', 'reboot', '--hard', '--wait', 'vm1']);
+    const hypervisors = await ok(['hypervisor', 'list', '--long']);
+    assert.match(hypervisors, /node-1/);
+    assert.match(await ok(['compute', 'service', 'list']), /nova-compute/);
+    await ok(['server', 'delete', '--wait', 'vm1']);
+    assert.deepEqual(JSON.parse(await ok(['server', 'list', '-f', 'json'])), []);
+  });
+
+  it('adds a tenant from the CLI whose member gets 403 on admin commands', async () => {
+    await ok(['project', 'create', 'demo']);
+    await ok(['user', 'create', '--password', 'demopw', '--project', 'demo', 'demo']);
+    await ok(['role', 'add', '--project', 'demo', '--user', 'demo', 'member']);
+    const member = { OS_USERNAME: 'demo', OS_PASSWORD: 'demopw', OS_PROJECT_NAME: 'demo' };
+    assert.equal((await ok(['server', 'list', '-f', 'json'], member)).trim(), '[]');
+    const denied = await os(['hypervisor', 'list'], member);
+    assert.notEqual(denied.code, 0);
+    assert.match(denied.out, /HTTP 403|403/);
+  });
+});
