@@ -36,11 +36,16 @@ export class Bus {
     return (w.device.read((paddr >>> 0) - w.base, width) & mask) >>> 0;
   }
 
-  /** A store to a device register; false when nothing is mapped there (access fault). */
+  /**
+   * A store to a device register; false when nothing is mapped there (access fault). The value is
+   * cut to `width` bytes: the CPU passes a whole register for sb/sh, and a device must not see the
+   * rest (a 16-bit syscon store would take the register's upper half as its exit code).
+   */
   writeMmio(paddr: number, width: AccessWidth, value: number): boolean {
     const w = this.find(paddr >>> 0);
     if (!w) return false;
-    w.device.write((paddr >>> 0) - w.base, width, value >>> 0);
+    const mask = width === 4 ? 0xffff_ffff : (1 << (width * 8)) - 1;
+    w.device.write((paddr >>> 0) - w.base, width, (value & mask) >>> 0);
     return true;
   }
 }

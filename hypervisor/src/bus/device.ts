@@ -7,6 +7,7 @@ export interface MmioDevice {
   readonly name: string;
   /** Returns the value zero-extended to 32 bits (as an unsigned number or int32; the bus masks it). */
   read(offset: number, width: AccessWidth): number;
+  /** `value` holds just the `width` bytes stored, zero-extended (unsigned). */
   write(offset: number, width: AccessWidth, value: number): void;
 }
 
