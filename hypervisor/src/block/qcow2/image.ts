@@ -87,8 +87,9 @@ export class Qcow2 implements BlockBackend {
     for (const snap of this.snapshots.snapshots) {
       const l1 = new Uint8Array(snap.l1Size * 8);
       file.readPadded(snap.l1Offset, l1);
+      const v = view(l1);
       for (let i = 0; i < snap.l1Size; i++) {
-        const e = readL1(view(l1), i);
+        const e = readL1(v, i);
         if (e.l2Offset !== 0) this.snapshotL2Offsets.add(e.l2Offset);
       }
     }
@@ -134,7 +135,14 @@ export class Qcow2 implements BlockBackend {
         }
       }
       const img = new Qcow2(file, header, opts);
-      if (!readOnly && header.autoclearFeatures !== 0n) img.clearAutoclear();
+      if (!readOnly && header.autoclearFeatures !== 0n) {
+        try {
+          img.clearAutoclear();
+        } catch (e) {
+          img.backing?.close();
+          throw e;
+        }
+      }
       return img;
     } catch (e) {
       file.close();
