@@ -170,7 +170,7 @@ export function parseInstance(hash: Record<string, string>): InstanceRecord | un
         rec[key] = raw === '' ? null : raw;
         break;
       case 'json':
-        rec[key] = raw === '' ? undefined : (JSON.parse(raw) as unknown);
+        if (raw !== '') rec[key] = JSON.parse(raw) as unknown;
         break;
     }
   }
