@@ -74,8 +74,9 @@ const PERMISSIONS: Array<[Priv, number, number, Kind, number | 'ok']> = [
 describe('Sv32', () => {
   describe('permissions', () => {
     for (const [priv, flags, bits, kind, outcome] of PERMISSIONS) {
-      const f = ['R', 'W', 'X', 'U'].filter((n) => flags & Pte[n as 'R']).join('') + (bits & Mstatus.SUM ? ' SUM' : '') + (bits & Mstatus.MXR ? ' MXR' : '');
-      it(`${priv === S ? 'S' : 'U'} ${kind} of a ${f} page: ${outcome === 'ok' ? 'allowed' : `fault ${outcome}`}`, () => {
+      const name = (['R', 'W', 'X', 'U'] as const).filter((n) => flags & Pte[n]).join('');
+      const status = (bits & Mstatus.SUM ? ' with SUM' : '') + (bits & Mstatus.MXR ? ' with MXR' : '');
+      it(`${priv === S ? 'S' : 'U'} ${kind} of a ${name} page${status}: ${outcome === 'ok' ? 'allowed' : `fault ${outcome}`}`, () => {
         const { rig, pt } = paged();
         pt.map(VA, TARGET, flags | AD);
         rig.hart.mstatus = bits;
@@ -238,6 +239,17 @@ describe('Sv32', () => {
       rig.exec([li(a1, VA), lw(a0, a1, 0), li(t0, pt2.satp), csrw(CSR.satp, t0), lw(a2, a1, 0),
         csrw(CSR.satp, zero), li(a1, TARGET), lw(a3, a1, 0)], S);
       assert.deepEqual([rig.x(a0), rig.x(a2), rig.x(a3)], [0x1111, 0x2222, 0x1111]);
+    });
+    it('pages that share a TLB slot (256 pages apart) and the top page of the address space stay apart', () => {
+      const { rig, pt } = paged();
+      const far = VA + 256 * 4096;
+      const top = 0xffff_f000;
+      pt.map(VA, TARGET, R | W | AD).map(far, TARGET + 0x1000, R | W | AD).map(top, TARGET + 0x2000, R | W | AD);
+      [0x111, 0x222, 0x333].forEach((v, i) => rig.write32(TARGET + 0x1000 * i + 8, v));
+      const loads = [li(a1, VA), li(a2, far), li(a3, top), lw(a0, a1, 8), lw(a4, a2, 8), lw(t0, a3, 8), lw(a0, a1, 8), sw(t0, a2, 12), lw(a4, a2, 8)];
+      rig.exec(loads, S);
+      assert.deepEqual([rig.x(a0), rig.x(a4), rig.x(t0)], [0x111, 0x222, 0x333]);
+      assert.equal(rig.read32(TARGET + 0x1000 + 12), 0x333);
     });
     it('each privilege sees its own permissions through the same VA', () => {
       // The TLB must not hand a translation made for S to U.
