@@ -120,6 +120,7 @@ export class Machine {
     }
     // RAM was rewritten behind the write hooks' back: translated code may be stale.
     h.dropTranslations();
+    for (const slot of this.virtio) slot.mmio.reset();
     this.htif = plan.htif
       ? new Htif(this.ram, plan.htif.tohost, plan.htif.fromhost, {
           exit: (code) => this.powerOff(code),
