@@ -12,7 +12,7 @@ import { Instances } from './compute/instances.js';
 import { Operations } from './compute/operations.js';
 import { ServerGroupStore } from './compute/server-groups.js';
 import { Tasks } from './compute/tasks.js';
-import type { GatewayConfig } from './config.js';
+import { gatewaySettings, type GatewayConfig } from './config.js';
 import type { Gateway } from './context.js';
 import { buildServer } from './http/server.js';
 import { bootstrapIdentity } from './identity/bootstrap.js';
@@ -62,6 +62,9 @@ export async function startGateway(config: GatewayConfig, logger?: Logger): Prom
     builder: new Builder({ ...deps, maxAttempts: config.spawnAttempts }),
     operations: new Operations(deps),
   };
+  if (config.adminPassword === gatewaySettings.adminPassword.default && !/^(127\.|::1$|localhost$)/.test(config.host)) {
+    log.warn({ host: config.host }, 'serving beyond loopback with the default admin password: set HYPERNOVA_ADMIN_PASSWORD');
+  }
   await bootstrapIdentity(identity, config, log);
   await gateway.flavors.seed();
 

@@ -116,6 +116,6 @@ export function registerFlavorRoutes(app: FastifyInstance, gw: Gateway): void {
   app.delete<{ Params: { id: string } }>('/flavors/:id', async (request, reply) => {
     enforce(caller(request), 'os_compute_api:os-flavor-manage:delete');
     if (!(await gw.flavors.delete(request.params.id))) throw notFound(`Flavor ${request.params.id} could not be found.`);
-    void reply.code(202);
+    return reply.code(202).send();
   });
 }

@@ -85,8 +85,7 @@ export function registerServerActionRoutes(app: FastifyInstance, gw: Gateway): v
         const transition = stateAction.transition(arg);
         const call = stateAction.call(arg);
         await gw.operations.act(await loadServer(gw, c, request.params.id), transition, call);
-        void reply.code(202);
-        return;
+        return reply.code(202).send();
       }
       if (action === 'os-getConsoleOutput') {
         enforce(c, 'os_compute_api:os-console-output');

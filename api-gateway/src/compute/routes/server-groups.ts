@@ -72,6 +72,6 @@ export function registerServerGroupRoutes(app: FastifyInstance, gw: Gateway): vo
     const c = caller(request);
     enforce(c, 'os_compute_api:os-server-groups:delete');
     await gw.serverGroups.delete((await find(request.params.id, c)).id);
-    void reply.code(204);
+    return reply.code(204).send();
   });
 }

@@ -332,6 +332,6 @@ export function registerServerRoutes(app: FastifyInstance, gw: Gateway): void {
     const c = caller(request);
     enforce(c, 'os_compute_api:servers:delete');
     await gw.operations.delete(await loadServer(gw, c, request.params.id));
-    void reply.code(204);
+    return reply.code(204).send();
   });
 }

@@ -37,7 +37,7 @@ export function registerAssignmentRoutes(app: FastifyInstance, gw: Gateway): voi
     enforce(caller(request), 'identity:create_grant');
     const { project, user, role } = await resolve(request.params);
     await identity.grant(project.id, user.id, (role as Role).id);
-    void reply.code(204);
+    return reply.code(204).send();
   });
 
   // GET also answers HEAD (fastify exposes HEAD routes), Keystone's way to check a grant.
@@ -47,7 +47,7 @@ export function registerAssignmentRoutes(app: FastifyInstance, gw: Gateway): voi
     if (!(await identity.hasRole(project.id, user.id, (role as Role).id))) {
       throw notFound(`Could not find role assignment with role: ${role?.id}, user or group: ${user.id}, project, domain, or system: ${project.id}.`);
     }
-    void reply.code(204);
+    return reply.code(204).send();
   });
 
   app.delete<{ Params: GrantParams }>(grantPath, async (request, reply) => {
@@ -56,7 +56,7 @@ export function registerAssignmentRoutes(app: FastifyInstance, gw: Gateway): voi
     if (!(await identity.revoke(project.id, user.id, (role as Role).id))) {
       throw notFound(`Could not find role assignment with role: ${role?.id}, user or group: ${user.id}, project, domain, or system: ${project.id}.`);
     }
-    void reply.code(204);
+    return reply.code(204).send();
   });
 
   app.get<{ Params: Omit<GrantParams, 'role'> }>('/projects/:project/users/:user/roles', async (request) => {

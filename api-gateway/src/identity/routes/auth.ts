@@ -163,7 +163,7 @@ export function registerAuthRoutes(app: FastifyInstance, gw: Gateway): void {
     const ctx = await subject(request.headers);
     if (!c.isAdmin && ctx.user.id !== c.userId) throw forbidden('You are not authorized to perform the requested action: identity:revoke_token.');
     await tokens.revoke(ctx.token);
-    void reply.code(204);
+    return reply.code(204).send();
   });
 
   app.get('/auth/projects', async (request) => {

@@ -188,7 +188,7 @@ function register<T extends { id: string; name: string }>(app: FastifyInstance, 
     const e = await find(request.params.id);
     await spec.beforeDelete?.(e, gw);
     await spec.remove(e, gw);
-    void reply.code(204);
+    return reply.code(204).send();
   });
 }
 
