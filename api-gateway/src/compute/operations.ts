@@ -81,23 +81,24 @@ export class Operations {
   private async finishDelete(uuid: string): Promise<void> {
     const rec = await this.d.instances.get(uuid);
     if (!rec) return;
-    if (rec.host) {
-      const host = await getHost(this.d.instances.redis, rec.host);
+    const host = rec.host ? await getHost(this.d.instances.redis, rec.host) : undefined;
+    if (host && !host.up) {
+      // A node whose heartbeat stopped cannot run the VM any more: delete locally, as Nova does
+      // when the compute service is down, without waiting on a call that cannot be answered.
+      this.d.logger.warn({ instance: uuid, host: rec.host }, 'compute host down; deleting locally');
+    } else if (host) {
       try {
-        if (host) await this.d.clients.at(host.address).destroy(uuid);
+        await this.d.clients.at(host.address).destroy(uuid);
       } catch (err) {
-        if (host?.up) {
-          // The node is there but could not destroy: like Nova, ERROR with the reason, delete may be retried.
-          this.d.logger.error({ instance: uuid, host: rec.host, err: errorMessage(err) }, 'destroy failed');
-          await this.d.instances.update(uuid, {
-            vmState: VmState.ERROR,
-            taskState: null,
-            fault: { code: 500, message: errorMessage(err), details: '', created: new Date().toISOString() },
-          });
-          return;
-        }
-        // A dead node cannot run the VM any more: delete locally, as Nova does when the service is down.
-        this.d.logger.warn({ instance: uuid, host: rec.host }, 'compute host down; deleting locally');
+        // The node is up but could not destroy: like Nova, ERROR with the reason; the delete may be
+        // retried (locally, once the node's heartbeat has expired).
+        this.d.logger.error({ instance: uuid, host: rec.host, err: errorMessage(err) }, 'destroy failed');
+        await this.d.instances.update(uuid, {
+          vmState: VmState.ERROR,
+          taskState: null,
+          fault: { code: 500, message: errorMessage(err), details: '', created: new Date().toISOString() },
+        });
+        return;
       }
     }
     await this.d.scheduler.releaseAllocation(uuid);

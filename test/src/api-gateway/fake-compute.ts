@@ -31,6 +31,8 @@ export class FakeComputeNode {
   readonly calls: string[] = [];
   /** When set, Spawn fails with this message. */
   failSpawn: string | undefined;
+  /** How long Spawn takes (a slow image download). */
+  spawnDelayMs = 0;
 
   private constructor(
     readonly name: string,
@@ -90,14 +92,15 @@ export class FakeComputeNode {
 }
 
 function implementation(node: () => FakeComputeNode): compute.ComputeServer {
-  const call = <Req extends { instanceUuid: string }, Res>(method: string, fn: (n: FakeComputeNode, req: Req) => Res) =>
+  const call = <Req extends { instanceUuid: string }, Res>(method: string, fn: (n: FakeComputeNode, req: Req) => Res | Promise<Res>) =>
     unary<Req, Res>(async (req) => {
       const n = node();
       n.calls.push(`${method} ${req.instanceUuid}`);
       return fn(n, req);
     });
   return {
-    spawn: call('Spawn', (n, req: compute.SpawnRequest) => {
+    spawn: call('Spawn', async (n, req: compute.SpawnRequest) => {
+      if (n.spawnDelayMs > 0) await new Promise((r) => setTimeout(r, n.spawnDelayMs));
       if (n.failSpawn) throw new HypernovaError('INTERNAL', n.failSpawn);
       const info = compute.InstanceInfo.fromPartial({
         instanceUuid: req.instanceUuid,

@@ -19,7 +19,10 @@ describe('api-gateway: servers through scheduler and compute gRPC', function () 
     await c?.stop();
   });
   afterEach(async () => {
-    for (const n of c.nodes) n.failSpawn = undefined;
+    for (const n of c.nodes) {
+      n.failSpawn = undefined;
+      n.spawnDelayMs = 0;
+    }
   });
 
   async function deleteAll(): Promise<void> {
@@ -394,5 +397,32 @@ describe('api-gateway: servers through scheduler and compute gRPC', function () 
     });
     assert.equal(res.status, 403);
     assert.equal(res.body.forbidden.message, 'Quota exceeded for instances: Requested 11, but already used 0 of 10 instances');
+  });
+
+  it('deletes a server while it is still building: the build stops, nothing is left behind', async () => {
+    for (const n of c.nodes) n.spawnDelayMs = 400;
+    const id = await c.createServer('hasty');
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal((await c.compute('DELETE', `/servers/${id}`)).status, 204);
+    await c.waitServer(id, 'gone');
+    await c.gateway.gateway.tasks.idle();
+    assert.equal(await c.redis.exists(redisKeys.allocation(id)), 0);
+    for (const n of c.nodes) assert.equal(n.instances.has(id), false, n.name);
+    assert.equal((await auditPlacement(c.redis)).allocations, 0);
+  });
+
+  it('deletes locally when the server\'s node is gone, releasing its claim', async () => {
+    const lone = await c.addNode('node-3', { availabilityZone: 'az3' });
+    const id = await c.createServer('orphan', { extra: { availability_zone: 'az3' } });
+    const s = await c.waitStatus(id, 'ACTIVE');
+    assert.equal(s['OS-EXT-SRV-ATTR:host'], 'node-3');
+    assert.equal(s['OS-EXT-AZ:availability_zone'], 'az3');
+    await lone.stop({ markDown: true });
+    c.nodes.splice(c.nodes.indexOf(lone), 1);
+    const services = await c.compute('GET', '/os-services?host=node-3');
+    assert.equal(services.body.services[0].state, 'down');
+    assert.equal((await c.compute('DELETE', `/servers/${id}`)).status, 204);
+    await c.waitServer(id, 'gone');
+    assert.equal(await c.redis.exists(redisKeys.allocation(id)), 0);
   });
 });
