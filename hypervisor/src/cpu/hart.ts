@@ -6,7 +6,7 @@ import { PageFlag, type GuestRam, type RamWriteListener } from '../bus/ram.js';
 import type { Clock } from '../clock.js';
 import { Csr, csrRead, csrWrite, ILLEGAL, Mstatus, mppOf } from './csr.js';
 import { Access, ACCESS_FAULT as ACCESS_FAULT_CAUSE, Cause, PAGE_FAULT as PAGE_FAULT_CAUSE, Priv } from './exceptions.js';
-import { compileBlock, MAX_BLOCK, type Block } from './jit.js';
+import { compileBlock, MAX_BLOCK, threadBlock, type Block } from './jit.js';
 import { translate, PAGE_FAULT } from './mmu.js';
 import { entryOffset, TLB_MASK, TlbSet } from './tlb.js';
 import { enterTrap, mret, sret, takeInterrupt } from './trap.js';
@@ -18,6 +18,9 @@ const enum Amo {
   Add = 0x00, Swap = 0x01, Lr = 0x02, Sc = 0x03, Xor = 0x04, Or = 0x08, And = 0x0c,
   Min = 0x10, Max = 0x14, Minu = 0x18, Maxu = 0x1c,
 }
+
+/** Runs after which a block is compiled into one function (worth its ~100 µs compile). */
+const HOT_BLOCK_RUNS = 200;
 
 /** The translated blocks starting in one RAM page, by word offset, with the virtual pc each was made for. */
 interface PageBlocks {
@@ -134,8 +137,14 @@ export class Hart implements HartInterruptPins, RamWriteListener {
     const page = host >>> 12;
     const cache = one ? this.single : this.blocks;
     const perPage = (cache[page] ??= { code: new Array<Block>(1024), pcs: new Int32Array(1024) });
-    const block = compileBlock(this.ram.view, pc, host, one ? 1 : MAX_BLOCK);
     const slot = (host & 0xfff) >>> 2;
+    const view = this.ram.view;
+    // Cold code runs as bound instruction templates; a block that keeps running is compiled.
+    const block = one
+      ? threadBlock(view, pc, host, 1, Infinity, () => {})
+      : threadBlock(view, pc, host, MAX_BLOCK, HOT_BLOCK_RUNS, () => {
+          if (perPage.code[slot] === block && perPage.pcs[slot] === pc) perPage.code[slot] = compileBlock(view, pc, host, MAX_BLOCK);
+        });
     perPage.code[slot] = block;
     perPage.pcs[slot] = pc;
     this.ram.setFlag(page, PageFlag.Code);

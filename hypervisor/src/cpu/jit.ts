@@ -1,6 +1,8 @@
 // Translates a run of guest instructions (up to a jump, a system instruction or the end of the
-// page) into one JavaScript function. This is the only place instruction semantics live: the
-// hart always runs translated blocks, one-instruction blocks when it must stop at an exact count.
+// page) into JavaScript. This is the only place instruction semantics live, and it serves two
+// tiers: cold code runs as a chain of instruction templates (one compiled function per
+// instruction shape, its operands bound as parameters, so making a block compiles nothing new),
+// and a block that turns hot is compiled into one function with its operands as literals.
 //
 // Translated code keeps guest registers in `x`, reaches RAM through the TLB arrays with a tag
 // compare, and calls the hart's slow paths for misses, MMIO and traps. Before a call that can
@@ -36,25 +38,30 @@ interface Emitted {
   ends: boolean;
 }
 
-const reg = (r: number): string => (r === 0 ? '0' : `x[${r}]`);
-const set = (r: number, expr: string): string => (r === 0 ? '' : `x[${r}] = ${expr};`);
-const hex = (n: number): string => `${n | 0}`;
-
-/** Context for one instruction: its pc, its index in the block (instructions retired before it). */
+/**
+ * Context for one instruction: its pc, its index in the block (instructions retired before it),
+ * and how operand values are written into the code: `v` renders a value as a literal (a hot
+ * block) or as a template parameter (cold code). Code shape may depend on operands only through
+ * choices made here in TypeScript (x0, widths), never through `v`.
+ */
 interface At {
   pc: number;
   k: number;
+  v: (n: number) => string;
 }
 
-const exitOnTrap = (at: At): string => `if (c.trapped) { c.trapped = false; c.instret += ${at.k}; return; }`;
+const reg = (at: At, r: number): string => (r === 0 ? '0' : `x[${at.v(r)}]`);
+const set = (at: At, r: number, expr: string): string => (r === 0 ? '' : `x[${at.v(r)}] = ${expr};`);
+
+const exitOnTrap = (at: At): string => `if (c.trapped) { c.trapped = false; c.instret += ${at.v(at.k)}; return 1; }`;
 const raise = (at: At, cause: number, tval: string): Emitted => ({
-  code: `c.instret += ${at.k}; c.pc = ${hex(at.pc)}; c.raise(${cause}, ${tval}); c.trapped = false; return;`,
+  code: `c.instret += ${at.v(at.k)}; c.pc = ${at.v(at.pc)}; c.raise(${cause}, ${tval}); c.trapped = false; return 1;`,
   ends: true,
 });
-const illegal = (at: At, insn: number): Emitted => raise(at, 2, hex(insn));
+const illegal = (at: At, insn: number): Emitted => raise(at, 2, at.v(insn));
 /** Calls a hart method that sets pc itself (system instructions), then leaves the block. */
 const system = (at: At, call: string): Emitted => ({
-  code: `c.instret += ${at.k}; c.pc = ${hex(at.pc)}; ${call}; c.trapped = false; return;`,
+  code: `c.instret += ${at.v(at.k)}; c.pc = ${at.v(at.pc)}; ${call}; c.trapped = false; return 1;`,
   ends: true,
 });
 const ok = (code: string): Emitted => ({ code, ends: false });
@@ -72,10 +79,10 @@ function load(insn: number, at: At): Emitted {
   const [width, signed, view, shift] = spec;
   const aligned = width > 1 ? ` && (va & ${width - 1}) === 0` : '';
   return ok(
-    `va = (${reg(d.rs1(insn))} + ${d.immI(insn)}) | 0; vp = va >>> 12; i = vp & ${TLB_MASK};` +
+    `va = (${reg(at, d.rs1(insn))} + ${at.v(d.immI(insn))}) | 0; vp = va >>> 12; i = vp & ${TLB_MASK};` +
       `if (c.rT[i] === vp${aligned}) t = c.${view}[(c.rO[i] + va) >> ${shift}];` +
-      `else { c.pc = ${hex(at.pc)}; t = c.loadSlow(va, ${width}, ${signed}); ${exitOnTrap(at)} }` +
-      set(d.rd(insn), 't'),
+      `else { c.pc = ${at.v(at.pc)}; t = c.loadSlow(va, ${width}, ${signed}); ${exitOnTrap(at)} }` +
+      set(at, d.rd(insn), 't'),
   );
 }
 
@@ -85,42 +92,43 @@ function store(insn: number, at: At): Emitted {
   const [width, view, shift] = spec;
   const aligned = width > 1 ? ` && (va & ${width - 1}) === 0` : '';
   return ok(
-    `va = (${reg(d.rs1(insn))} + ${d.immS(insn)}) | 0; vp = va >>> 12; i = vp & ${TLB_MASK};` +
-      `if (c.wT[i] === vp${aligned}) c.${view}[(c.wO[i] + va) >> ${shift}] = ${reg(d.rs2(insn))};` +
-      `else { c.pc = ${hex(at.pc)}; c.storeSlow(va, ${reg(d.rs2(insn))}, ${width}); ${exitOnTrap(at)} }`,
+    `va = (${reg(at, d.rs1(insn))} + ${at.v(d.immS(insn))}) | 0; vp = va >>> 12; i = vp & ${TLB_MASK};` +
+      `if (c.wT[i] === vp${aligned}) c.${view}[(c.wO[i] + va) >> ${shift}] = ${reg(at, d.rs2(insn))};` +
+      `else { c.pc = ${at.v(at.pc)}; c.storeSlow(va, ${reg(at, d.rs2(insn))}, ${width}); ${exitOnTrap(at)} }`,
   );
 }
 
 function opImm(insn: number, at: At): Emitted {
-  const a = reg(d.rs1(insn));
+  const a = reg(at, d.rs1(insn));
   const imm = d.immI(insn);
   const shamt = imm & 0x3f;
+  const v = at.v(imm);
   const f7 = d.funct7(insn);
   let e: string;
   switch (d.funct3(insn)) {
-    case 0: e = `(${a} + ${imm}) | 0`; break;
-    case 2: e = `${a} < ${imm} ? 1 : 0`; break;
-    case 3: e = `(${a} >>> 0) < ${imm >>> 0} ? 1 : 0`; break;
-    case 4: e = `${a} ^ ${imm}`; break;
-    case 6: e = `${a} | ${imm}`; break;
-    case 7: e = `${a} & ${imm}`; break;
+    case 0: e = `(${a} + ${v}) | 0`; break;
+    case 2: e = `${a} < ${v} ? 1 : 0`; break;
+    case 3: e = `(${a} >>> 0) < (${v} >>> 0) ? 1 : 0`; break;
+    case 4: e = `${a} ^ ${v}`; break;
+    case 6: e = `${a} | ${v}`; break;
+    case 7: e = `${a} & ${v}`; break;
     case 1:
       if (f7 !== 0 || shamt > 31) return illegal(at, insn);
-      e = `${a} << ${shamt}`;
+      e = `${a} << ${at.v(shamt)}`;
       break;
     case 5:
       if ((f7 !== 0 && f7 !== 0x20) || shamt > 31) return illegal(at, insn);
-      e = f7 ? `${a} >> ${shamt}` : `(${a} >>> ${shamt}) | 0`;
+      e = f7 ? `${a} >> ${at.v(shamt)}` : `(${a} >>> ${at.v(shamt)}) | 0`;
       break;
     default:
       return illegal(at, insn);
   }
-  return ok(set(d.rd(insn), e));
+  return ok(set(at, d.rd(insn), e));
 }
 
 function op(insn: number, at: At): Emitted {
-  const a = reg(d.rs1(insn));
-  const b = reg(d.rs2(insn));
+  const a = reg(at, d.rs1(insn));
+  const b = reg(at, d.rs2(insn));
   const f7 = d.funct7(insn);
   const f3 = d.funct3(insn);
   let e: string | undefined;
@@ -140,7 +148,7 @@ function op(insn: number, at: At): Emitted {
       `${b} === 0 ? ${a} : ((${a} >>> 0) % (${b} >>> 0)) | 0`,
     ][f3];
   }
-  return e === undefined ? illegal(at, insn) : ok(set(d.rd(insn), e));
+  return e === undefined ? illegal(at, insn) : ok(set(at, d.rd(insn), e));
 }
 
 const BRANCH_CONDITIONS: Record<number, (a: string, b: string) => string> = {
@@ -157,17 +165,18 @@ function branch(insn: number, at: At): Emitted {
   const cond = BRANCH_CONDITIONS[d.funct3(insn)];
   if (!cond) return illegal(at, insn);
   const target = (at.pc + d.immB(insn)) | 0;
-  const taken = target & 3
-    ? `c.instret += ${at.k}; c.pc = ${hex(at.pc)}; c.raise(0, ${hex(target)}); c.trapped = false; return;`
-    : `c.instret += ${at.k + 1}; c.pc = ${hex(target)}; return;`;
-  return ok(`if (${cond(reg(d.rs1(insn)), reg(d.rs2(insn)))}) { ${taken} }`);
+  // pc is 4-aligned, so whether the target is misaligned depends on the offset alone.
+  const taken = d.immB(insn) & 3
+    ? `c.instret += ${at.v(at.k)}; c.pc = ${at.v(at.pc)}; c.raise(0, ${at.v(target)}); c.trapped = false; return 1;`
+    : `c.instret += ${at.v(at.k + 1)}; c.pc = ${at.v(target)}; return 1;`;
+  return ok(`if (${cond(reg(at, d.rs1(insn)), reg(at, d.rs2(insn)))}) { ${taken} }`);
 }
 
 function jal(insn: number, at: At): Emitted {
   const target = (at.pc + d.immJ(insn)) | 0;
-  if (target & 3) return raise(at, 0, hex(target));
+  if (d.immJ(insn) & 3) return raise(at, 0, at.v(target));
   return {
-    code: `${set(d.rd(insn), hex(at.pc + 4))} c.instret += ${at.k + 1}; c.pc = ${hex(target)}; return;`,
+    code: `${set(at, d.rd(insn), at.v((at.pc + 4) | 0))} c.instret += ${at.v(at.k + 1)}; c.pc = ${at.v(target)}; return 1;`,
     ends: true,
   };
 }
@@ -176,9 +185,9 @@ function jalr(insn: number, at: At): Emitted {
   if (d.funct3(insn) !== 0) return illegal(at, insn);
   return {
     code:
-      `t = (${reg(d.rs1(insn))} + ${d.immI(insn)}) & -2;` +
-      `if (t & 2) { c.instret += ${at.k}; c.pc = ${hex(at.pc)}; c.raise(0, t); c.trapped = false; return; }` +
-      `${set(d.rd(insn), hex(at.pc + 4))} c.instret += ${at.k + 1}; c.pc = t; return;`,
+      `t = (${reg(at, d.rs1(insn))} + ${at.v(d.immI(insn))}) & -2;` +
+      `if (t & 2) { c.instret += ${at.v(at.k)}; c.pc = ${at.v(at.pc)}; c.raise(0, t); c.trapped = false; return 1; }` +
+      `${set(at, d.rd(insn), at.v((at.pc + 4) | 0))} c.instret += ${at.v(at.k + 1)}; c.pc = t; return 1;`,
     ends: true,
   };
 }
@@ -188,7 +197,7 @@ function amo(insn: number, at: At): Emitted {
   const f5 = insn >>> 27;
   if (f5 === 0x02 && d.rs2(insn) !== 0) return illegal(at, insn);
   if (![0x00, 0x01, 0x02, 0x03, 0x04, 0x08, 0x0c, 0x10, 0x14, 0x18, 0x1c].includes(f5)) return illegal(at, insn);
-  return ok(`c.pc = ${hex(at.pc)}; c.amo(${f5}, ${d.rd(insn)}, ${reg(d.rs1(insn))}, ${reg(d.rs2(insn))}); ${exitOnTrap(at)}`);
+  return ok(`c.pc = ${at.v(at.pc)}; c.amo(${f5}, ${at.v(d.rd(insn))}, ${reg(at, d.rs1(insn))}, ${reg(at, d.rs2(insn))}); ${exitOnTrap(at)}`);
 }
 
 function systemInsn(insn: number, at: At): Emitted {
@@ -196,32 +205,32 @@ function systemInsn(insn: number, at: At): Emitted {
   if (f3 === 0) {
     switch (insn) {
       case 0x0000_0073: return system(at, 'c.ecall()');
-      case 0x0010_0073: return raise(at, 3, hex(at.pc));
-      case 0x1020_0073: return system(at, `c.xret(false, ${insn})`);
-      case 0x3020_0073: return system(at, `c.xret(true, ${insn})`);
-      case 0x1050_0073: return system(at, `c.wfiInsn(${insn})`);
+      case 0x0010_0073: return raise(at, 3, at.v(at.pc));
+      case 0x1020_0073: return system(at, `c.xret(false, ${at.v(insn)})`);
+      case 0x3020_0073: return system(at, `c.xret(true, ${at.v(insn)})`);
+      case 0x1050_0073: return system(at, `c.wfiInsn(${at.v(insn)})`);
     }
-    if (d.funct7(insn) === 0x09 && d.rd(insn) === 0) return system(at, `c.sfenceVma(${insn})`);
+    if (d.funct7(insn) === 0x09 && d.rd(insn) === 0) return system(at, `c.sfenceVma(${at.v(insn)})`);
     return illegal(at, insn);
   }
   if (f3 === 4) return illegal(at, insn);
   const mode = f3 & 3;
-  const src = f3 & 4 ? `${d.rs1(insn)}` : reg(d.rs1(insn));
+  const src = f3 & 4 ? at.v(d.rs1(insn)) : reg(at, d.rs1(insn));
   const doWrite = mode === 1 || d.rs1(insn) !== 0;
   // CSR instructions end the block: they may change translation or enable interrupts.
   return {
     code:
-      `c.instret += ${at.k}; c.pc = ${hex(at.pc)};` +
-      `if (c.csrOp(${mode}, ${insn >>> 20}, ${d.rd(insn)}, ${src}, ${doWrite}, ${insn})) { c.pc = ${hex(at.pc + 4)}; c.instret++; }` +
-      `else c.trapped = false; return;`,
+      `c.instret += ${at.v(at.k)}; c.pc = ${at.v(at.pc)};` +
+      `if (c.csrOp(${mode}, ${at.v(insn >>> 20)}, ${at.v(d.rd(insn))}, ${src}, ${doWrite}, ${at.v(insn)})) { c.pc = ${at.v((at.pc + 4) | 0)}; c.instret++; }` +
+      `else c.trapped = false; return 1;`,
     ends: true,
   };
 }
 
 function emit(insn: number, at: At): Emitted {
   switch (d.opcode(insn)) {
-    case 0x37: return ok(set(d.rd(insn), hex(d.immU(insn))));
-    case 0x17: return ok(set(d.rd(insn), hex(at.pc + d.immU(insn))));
+    case 0x37: return ok(set(at, d.rd(insn), at.v(d.immU(insn) | 0)));
+    case 0x17: return ok(set(at, d.rd(insn), at.v((at.pc + d.immU(insn)) | 0)));
     case 0x6f: return jal(insn, at);
     case 0x67: return jalr(insn, at);
     case 0x63: return branch(insn, at);
@@ -233,7 +242,7 @@ function emit(insn: number, at: At): Emitted {
       // FENCE orders nothing on one hart; FENCE.I needs no flush because stores to translated
       // code already drop it, but it ends the block so the next fetch sees the new code.
       if (d.funct3(insn) === 0) return ok('');
-      if (d.funct3(insn) === 1) return { code: `c.instret += ${at.k + 1}; c.pc = ${hex(at.pc + 4)}; return;`, ends: true };
+      if (d.funct3(insn) === 1) return { code: `c.instret += ${at.v(at.k + 1)}; c.pc = ${at.v((at.pc + 4) | 0)}; return 1;`, ends: true };
       return illegal(at, insn);
     case 0x2f: return amo(insn, at);
     case 0x73: return systemInsn(insn, at);
@@ -241,18 +250,68 @@ function emit(insn: number, at: At): Emitted {
   }
 }
 
-/** Translates the instructions at guest `pc` (RAM byte offset `host`) into a block of at most `max`. */
-export function compileBlock(ram: DataView, pc: number, host: number, max: number): Block {
-  let body = '';
+const PROLOGUE = 'let va = 0, vp = 0, i = 0, t = 0; const x = c.x;';
+
+/** Decodes the block at guest `pc` (RAM byte offset `host`): at most `max` instructions, not past the page. */
+function forEachInstruction(ram: DataView, pc: number, host: number, max: number, v: (n: number) => string, f: (e: Emitted) => void): number {
   let k = 0;
   let ends = false;
   const pageEnd = (host | 0xfff) + 1;
   for (let off = host; k < max && off < pageEnd && !ends; off += 4, k++) {
-    const e = emit(ram.getInt32(off, true), { pc: (pc + 4 * k) | 0, k });
-    body += e.code + '\n';
+    const e = emit(ram.getInt32(off, true), { pc: (pc + 4 * k) | 0, k, v });
+    f(e);
     ends = e.ends;
   }
-  if (!ends) body += `c.instret += ${k}; c.pc = ${hex(pc + 4 * k)};`;
-  const src = `return function block_${(pc >>> 0).toString(16)}(c) { let va = 0, vp = 0, i = 0, t = 0; const x = c.x;\n${body}}`;
+  return ends ? -1 : k;
+}
+
+const literal = (n: number): string => `${n}`;
+
+/** Hot tier: the whole block as one function with its operands as literals. */
+export function compileBlock(ram: DataView, pc: number, host: number, max: number): Block {
+  let body = '';
+  const fallThrough = forEachInstruction(ram, pc, host, max, literal, (e) => (body += e.code + '\n'));
+  if (fallThrough >= 0) body += `c.instret += ${fallThrough}; c.pc = ${(pc + 4 * fallThrough) | 0};`;
+  const src = `return function block_${(pc >>> 0).toString(16)}(c) { ${PROLOGUE}\n${body}}`;
   return new Function('H', src)(helpers) as Block;
+}
+
+type Step = (hart: unknown) => unknown;
+type Template = (...params: number[]) => Step;
+/** One compiled template per instruction shape (the code with its operands as parameters). */
+const templates = new Map<string, Template>();
+
+function template(code: string, arity: number): Template {
+  let t = templates.get(code);
+  if (!t) {
+    const params = Array.from({ length: arity }, (_, i) => `p${i}`);
+    t = new Function('H', `return function (${params.join(', ')}) { return function (c) { ${PROLOGUE} ${code} }; };`)(helpers) as Template;
+    templates.set(code, t);
+  }
+  return t;
+}
+
+/**
+ * Cold tier: the block as a chain of instruction templates bound to their operands. After `hot`
+ * runs, `onHot` is called once (to compile and install the hot-tier block).
+ */
+export function threadBlock(ram: DataView, pc: number, host: number, max: number, hot: number, onHot: () => void): Block {
+  const steps: Step[] = [];
+  let params: number[] = [];
+  const fallThrough = forEachInstruction(ram, pc, host, max, (n) => {
+    params.push(n);
+    return `p${params.length - 1}`;
+  }, (e) => {
+    steps.push(template(e.code, params.length)(...params));
+    params = [];
+  });
+  const next = (pc + 4 * fallThrough) | 0;
+  let runs = 0;
+  return (c: unknown) => {
+    if (++runs === hot) onHot();
+    for (let s = 0; s < steps.length; s++) if (steps[s]!(c) === 1) return;
+    const h = c as { instret: number; pc: number };
+    h.instret += fallThrough;
+    h.pc = next;
+  };
 }
