@@ -19,8 +19,8 @@ const enum Amo {
   Min = 0x10, Max = 0x14, Minu = 0x18, Maxu = 0x1c,
 }
 
-/** Runs after which a block is compiled into one function (worth its ~100 µs compile). */
-const HOT_BLOCK_RUNS = 200;
+/** Runs after which a block is compiled into one function: below that, V8's compile costs more than it saves. */
+const HOT_BLOCK_RUNS = 5000;
 
 /** The translated blocks starting in one RAM page, by word offset, with the virtual pc each was made for. */
 interface PageBlocks {
