@@ -24,14 +24,13 @@ async function runOurs(kernel: Uint8Array, bios: BiosChoice, append: string | un
   const wall0 = performance.now();
   const cpu0 = cpuMs();
   let at: { wallMs: number; cpuMs: number } | undefined;
-  let m: Machine | undefined;
-  m = new Machine({ kernel, bios, append }, {
+  const m: Machine = new Machine({ kernel, bios, append }, {
     config: { memoryMiB: 128 },
     console: (b) => {
       log += Buffer.from(b).toString('latin1');
       if (!at && stop(log)) {
         at = { wallMs: performance.now() - wall0, cpuMs: cpuMs() - cpu0 };
-        m?.powerOffNow();
+        m.powerOffNow();
       }
     },
   });

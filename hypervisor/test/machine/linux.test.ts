@@ -11,14 +11,13 @@ import { Machine, type BiosChoice } from '../../src/index.js';
 async function bootUntil(bios: BiosChoice, append: string, done: (log: string) => boolean): Promise<{ log: string; machine: Machine }> {
   const { image } = await ensureLinuxGuest();
   let log = '';
-  let machine: Machine | undefined;
-  machine = new Machine(
+  const machine: Machine = new Machine(
     { kernel: readFileSync(image), bios, append },
     {
       config: { memoryMiB: 128 },
       console: (b) => {
         log += Buffer.from(b).toString('latin1');
-        if (done(log)) machine?.powerOffNow();
+        if (done(log)) machine.powerOffNow();
       },
     },
   );
