@@ -7,4 +7,6 @@ npm ci --no-audit --no-fund
 npm run proto:check
 npm run build
 npm run lint
+# The Linux guest and bare-metal programs (cached outside the tree by input hash; minutes when cold).
+node guest/dist/src/build.js
 npx mocha "$@"
