@@ -4,7 +4,9 @@
 // without the failed hosts when the alternates run out, up to the configured attempts. No host
 // at all gives ERROR with Nova's "No valid host was found." fault.
 import {
+  ConflictError,
   NoValidHostError,
+  NotFoundError,
   PowerState,
   TaskState,
   VmState,
@@ -85,6 +87,12 @@ function spawnRequest(req: BuildRequest, allocationId: string): compute.SpawnReq
 
 type Attempt = { ok: true } | { ok: false; aborted: boolean; error: string };
 
+/** The instance was deleted or is being deleted (its CAS was refused); other errors (Redis down) propagate. */
+function deletedMeanwhile(err: unknown): boolean {
+  if (err instanceof ConflictError || err instanceof NotFoundError) return true;
+  throw err;
+}
+
 export class Builder {
   constructor(private readonly d: BuildDeps) {}
 
@@ -154,7 +162,8 @@ export class Builder {
         { host: sel.host, node: sel.host, taskState: TaskState.SPAWNING, availabilityZone: sel.availabilityZone || req.instance.availabilityZone },
         { vmState: [VmState.BUILDING], taskState: [TaskState.SCHEDULING, TaskState.SPAWNING] },
       );
-    } catch {
+    } catch (err) {
+      deletedMeanwhile(err);
       // Deleted (or being deleted) meanwhile: give the claim back; the delete does the rest.
       await this.release(uuid);
       return { ok: false, aborted: true, error: 'deleted' };
@@ -167,7 +176,8 @@ export class Builder {
       await this.cleanUp(uuid, sel.address);
       try {
         await instances.update(uuid, { host: '', node: '', taskState: TaskState.SCHEDULING }, { taskState: [TaskState.SPAWNING] });
-      } catch {
+      } catch (err2) {
+        deletedMeanwhile(err2);
         return { ok: false, aborted: true, error: 'deleted' };
       }
       return { ok: false, aborted: false, error: errorMessage(err) };
@@ -187,7 +197,8 @@ export class Builder {
       await instances.redis.set(redisKeys.instanceOwner(uuid), sel.host);
       logger.info({ instance: uuid, host: sel.host }, 'instance active');
       return { ok: true };
-    } catch {
+    } catch (err) {
+      deletedMeanwhile(err);
       await this.cleanUp(uuid, sel.address);
       return { ok: false, aborted: true, error: 'deleted' };
     }
@@ -226,8 +237,8 @@ export class Builder {
         { vmState: [VmState.BUILDING], taskState: [TaskState.SCHEDULING, TaskState.SPAWNING] },
       );
       this.d.logger.info({ instance: uuid, fault: message }, 'build failed');
-    } catch {
-      // Deleted meanwhile: nothing to report.
+    } catch (err) {
+      deletedMeanwhile(err); // deleted meanwhile: nothing to report
     }
   }
 }

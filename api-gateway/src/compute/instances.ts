@@ -2,7 +2,6 @@
 // NATS event after every write, so the dashboard and other watchers see each change at once.
 import {
   PowerState,
-  TaskState,
   VmState,
   createInstance,
   getInstance,
@@ -72,6 +71,3 @@ export class Instances {
     }
   }
 }
-
-/** Whether a delete was asked for meanwhile (the build and action runners check before committing). */
-export const isDeleting = (rec: InstanceRecord) => rec.taskState === TaskState.DELETING;

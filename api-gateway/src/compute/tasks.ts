@@ -23,11 +23,6 @@ export class Tasks {
     this.perInstance.set(instanceUuid, task);
   }
 
-  /** Whether a task of this instance is queued or running here. */
-  busy(instanceUuid: string): boolean {
-    return this.perInstance.has(instanceUuid);
-  }
-
   /** Resolves once every task started so far (and those they queue) has ended. */
   async idle(): Promise<void> {
     while (this.running.size > 0) await Promise.all([...this.running]);
