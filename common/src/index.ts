@@ -14,3 +14,4 @@ export * from './grpc-client.js';
 export * from './host-registry.js';
 export * from './instances.js';
 export * from './images.js';
+export * from './image-store.js';

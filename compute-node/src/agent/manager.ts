@@ -1,0 +1,251 @@
+// The node's instances (like nova-compute's ComputeManager over its libvirt driver): spawn with
+// a cached base image and a qcow2 overlay per instance, the other life-cycle calls, supervision
+// of every VM process, and re-adoption of the VMs a previous agent left running.
+import { mkdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  ConflictError,
+  InvalidArgumentError,
+  NotFoundError,
+  errorMessage,
+  getImage,
+  getInstance,
+  type Logger,
+  type Redis,
+} from '@hypernova/common';
+import { Qcow2 } from '@hypernova/hypervisor/dist/src/block/index.js';
+import { compute } from '@hypernova/proto';
+import type { ImageCache, CachedImageRef } from './image-cache.js';
+import { InstanceDir, MAX_SOCKET_PATH, listInstanceDirs, type InstanceMeta } from './instance-dir.js';
+import { ManagedVm, type VmEnvironment } from './managed-vm.js';
+import type { AgentMetrics } from './metrics.js';
+import type { ObservedChange, StateReporter } from './reporter.js';
+
+export interface ManagerOptions {
+  host: string;
+  stateDir: string;
+  vmCommand: readonly string[];
+  vmStartTimeoutMs: number;
+  cleanShutdownTimeoutS: number;
+  supervisePollMs: number;
+  orphanAction: string;
+  spawnDelayMs: number;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const GiB = 2 ** 30;
+
+export class ComputeManager {
+  private readonly vms = new Map<string, ManagedVm>();
+  private readonly env: VmEnvironment;
+  private poller: NodeJS.Timeout | undefined;
+  readonly instancesDir: string;
+
+  constructor(
+    private readonly opts: ManagerOptions,
+    private readonly redis: Redis,
+    private readonly images: ImageCache,
+    private readonly reporter: StateReporter,
+    private readonly metrics: AgentMetrics,
+    private readonly logger: Logger,
+  ) {
+    this.instancesDir = join(opts.stateDir, 'instances');
+    mkdirSync(this.instancesDir, { recursive: true });
+    const longest = new InstanceDir(join(this.instancesDir, '00000000-0000-0000-0000-000000000000')).controlSocket;
+    if (longest.length > MAX_SOCKET_PATH) {
+      throw new InvalidArgumentError(`state dir ${opts.stateDir} is too long for unix socket paths under it (${longest.length} > ${MAX_SOCKET_PATH})`);
+    }
+    this.env = {
+      host: opts.host,
+      vmCommand: opts.vmCommand,
+      vmStartTimeoutMs: opts.vmStartTimeoutMs,
+      cleanShutdownTimeoutS: opts.cleanShutdownTimeoutS,
+      logger,
+      onObserved: (vm, change) => this.observed(vm, change),
+    };
+  }
+
+  // ---- supervision ----
+
+  /** Re-adopts the VMs found in the state dir, then watches every VM process. */
+  async start(): Promise<void> {
+    for (const dir of listInstanceDirs(this.instancesDir)) await this.adopt(dir);
+    this.poller = setInterval(() => {
+      for (const vm of this.vms.values()) void vm.check();
+      this.updateGauges();
+    }, this.opts.supervisePollMs);
+    this.poller.unref();
+    this.updateGauges();
+  }
+
+  private async adopt(dir: InstanceDir): Promise<void> {
+    const meta = dir.readMeta();
+    const vm = new ManagedVm(dir, meta, this.env);
+    this.vms.set(meta.uuid, vm);
+    if (meta.state === 'active') {
+      if (await vm.adopt()) this.logger.info({ instance: meta.uuid, pid: meta.pid }, 're-adopted running VM');
+      else await vm.check(); // died while no agent watched: reported as a crash
+    }
+    if (await this.isOrphan(meta.uuid)) {
+      if (this.opts.orphanAction === 'reap') {
+        this.logger.warn({ instance: meta.uuid }, 'instance is not this host\'s any more; destroying it');
+        await this.destroy(meta.uuid);
+      } else {
+        this.logger.warn({ instance: meta.uuid }, 'instance is not this host\'s any more; left alone');
+      }
+    }
+  }
+
+  /** An instance whose record is gone or names another host (deleted or rescheduled while we were away). */
+  private async isOrphan(uuid: string): Promise<boolean> {
+    try {
+      const rec = await getInstance(this.redis, uuid);
+      return !rec || rec.host !== this.opts.host || rec.vmState === 'deleted';
+    } catch (err) {
+      this.logger.warn({ instance: uuid, err: errorMessage(err) }, 'cannot read the instance record; keeping the instance');
+      return false;
+    }
+  }
+
+  private observed(vm: ManagedVm, change: ObservedChange): void {
+    this.metrics.vmExits.inc({ kind: change.kind === 'shutoff' ? 'shutdown' : 'crash' });
+    this.reporter.report(vm.uuid, change);
+    this.updateGauges();
+  }
+
+  private updateGauges(): void {
+    const counts = new Map<string, number>();
+    for (const name of Object.keys(compute.PowerState)) if (!/^\d+$/.test(name) && name !== 'UNRECOGNIZED') counts.set(name, 0);
+    for (const vm of this.vms.values()) {
+      const name = compute.powerStateToJSON(vm.powerState());
+      counts.set(name, (counts.get(name) ?? 0) + 1);
+    }
+    for (const [name, n] of counts) this.metrics.instances.set({ power_state: name }, n);
+  }
+
+  /** Stops watching without touching the VMs (they keep running for the next agent). */
+  stop(): void {
+    if (this.poller) clearInterval(this.poller);
+    for (const vm of this.vms.values()) vm.detach();
+  }
+
+  // ---- operations ----
+
+  get(uuid: string): ManagedVm {
+    const vm = this.vms.get(uuid);
+    if (!vm) throw new NotFoundError(`Instance ${uuid} could not be found on host ${this.opts.host}.`);
+    return vm;
+  }
+
+  list(): ManagedVm[] {
+    return [...this.vms.values()];
+  }
+
+  /** Runs an operation on one instance, after the ones queued before it. */
+  async act(uuid: string, operation: string, fn: (vm: ManagedVm) => Promise<void>): Promise<compute.InstanceInfo> {
+    const vm = this.get(uuid);
+    try {
+      await vm.serialize(operation, () => fn(vm));
+      this.metrics.operations.inc({ operation, outcome: 'ok' });
+    } catch (err) {
+      this.metrics.operations.inc({ operation, outcome: 'error' });
+      throw err;
+    } finally {
+      this.updateGauges();
+    }
+    return vm.info();
+  }
+
+  async spawn(req: compute.SpawnRequest): Promise<compute.InstanceInfo> {
+    const uuid = req.instanceUuid;
+    if (!UUID.test(uuid)) throw new InvalidArgumentError(`invalid instance uuid ${JSON.stringify(uuid)}`);
+    if (!req.flavor || !req.image) throw new InvalidArgumentError('spawn needs a flavor and an image');
+    const existing = this.vms.get(uuid);
+    if (existing) {
+      // A retried Spawn of what already runs answers like the first; anything else is a conflict.
+      await existing.serialize('spawning', async () => undefined);
+      if (existing.meta.state === 'active' && existing.alive()) return existing.info();
+      throw new ConflictError(`Instance ${uuid} already exists on host ${this.opts.host}`);
+    }
+    const dir = new InstanceDir(join(this.instancesDir, uuid));
+    const flavor = req.flavor;
+    const meta: InstanceMeta = {
+      uuid,
+      name: req.name,
+      projectId: req.projectId,
+      flavor: { id: flavor.id, name: flavor.name, vcpus: flavor.vcpus, ramMb: flavor.ramMb, diskGb: flavor.diskGb },
+      imageId: req.image.id,
+      kernel: '',
+      append: req.image.properties.os_command_line ?? '',
+      state: 'shutoff',
+      createdAtMs: Date.now(),
+      launchedAtMs: 0,
+    };
+    const vm = new ManagedVm(dir, meta, this.env);
+    this.vms.set(uuid, vm);
+    const started = Date.now();
+    try {
+      await vm.serialize('spawning', async () => {
+        if (this.opts.spawnDelayMs > 0) await new Promise((r) => setTimeout(r, this.opts.spawnDelayMs));
+        const image = req.image as compute.Image;
+        const [base, kernel] = await Promise.all([this.images.fetch(cacheRef(image)), this.kernelOf(image)]);
+        dir.create();
+        createOverlay(dir.disk, base, image.diskFormat, flavor.diskGb);
+        vm.meta.kernel = kernel;
+        dir.writeMeta(vm.meta);
+        await vm.launch();
+      });
+    } catch (err) {
+      this.metrics.operations.inc({ operation: 'spawn', outcome: 'error' });
+      this.vms.delete(uuid);
+      await vm.destroy().catch(() => undefined);
+      dir.remove();
+      this.logger.warn({ instance: uuid, err: errorMessage(err) }, 'spawn failed');
+      throw err;
+    }
+    this.metrics.operations.inc({ operation: 'spawn', outcome: 'ok' });
+    this.metrics.spawnSeconds.observe((Date.now() - started) / 1000);
+    this.logger.info({ instance: uuid, pid: vm.meta.pid, ms: Date.now() - started }, 'instance spawned');
+    this.updateGauges();
+    return vm.info();
+  }
+
+  /** The cached kernel the image boots: its kernel_id image, else the image itself (a kernel). */
+  private async kernelOf(image: compute.Image): Promise<string> {
+    const kernelId = image.properties.kernel_id;
+    if (!kernelId) return this.images.fetch(cacheRef(image));
+    const kernel = await getImage(this.redis, kernelId);
+    if (!kernel) throw new NotFoundError(`kernel image ${kernelId} of image ${image.id} could not be found`);
+    return this.images.fetch({ id: kernel.id, location: kernel.location, checksum: kernel.checksum });
+  }
+
+  /** Idempotent: false when there was nothing here. */
+  async destroy(uuid: string): Promise<boolean> {
+    const vm = this.vms.get(uuid);
+    if (!vm) return false;
+    await vm.serialize('deleting', async () => {
+      await vm.destroy();
+      vm.dir.remove();
+    });
+    this.vms.delete(uuid);
+    this.metrics.operations.inc({ operation: 'destroy', outcome: 'ok' });
+    this.updateGauges();
+    return true;
+  }
+}
+
+function cacheRef(image: compute.Image): CachedImageRef {
+  return { id: image.id, location: image.location, checksum: image.checksum };
+}
+
+/** The instance's disk: a qcow2 overlay over the cached base image, at least the flavor's size. */
+function createOverlay(path: string, base: string, diskFormat: string, diskGb: number): void {
+  const backingFormat = diskFormat === 'qcow2' ? 'qcow2' : 'raw';
+  let baseSize = statSync(base).size;
+  if (backingFormat === 'qcow2') {
+    const img = Qcow2.open(base, { readOnly: true, ignoreBacking: true });
+    baseSize = img.sizeBytes;
+    img.close();
+  }
+  Qcow2.create(path, { size: Math.max(baseSize, diskGb * GiB), backingFile: base, backingFormat });
+}

@@ -1,0 +1,6 @@
+// @hypernova/compute-node: the compute agent (and, beside it, the VM process).
+export * from './agent/app.js';
+export * from './agent/config.js';
+export * from './agent/qmp-client.js';
+export * from './agent/instance-dir.js';
+export { defaultVmCommand, vmRunArgs, type VmLaunch } from './agent/vm-process.js';
