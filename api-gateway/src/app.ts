@@ -10,6 +10,7 @@ import { FlavorStore } from './compute/flavors.js';
 import { HostIds } from './compute/host-ids.js';
 import { Instances } from './compute/instances.js';
 import { Operations } from './compute/operations.js';
+import { BuildReaper } from './compute/reaper.js';
 import { ServerGroupStore } from './compute/server-groups.js';
 import { Tasks } from './compute/tasks.js';
 import { gatewaySettings, type GatewayConfig } from './config.js';
@@ -61,6 +62,8 @@ export async function startGateway(config: GatewayConfig, logger?: Logger): Prom
     tasks,
     builder: new Builder({ ...deps, maxAttempts: config.spawnAttempts }),
     operations: new Operations(deps),
+    // Longer than the slowest live build: every attempt's spawn deadline plus scheduling.
+    reaper: new BuildReaper(deps, config.spawnAttempts * (config.spawnTimeoutMs + 30_000)),
   };
   if (config.adminPassword === gatewaySettings.adminPassword.default && !/^(127\.|::1$|localhost$)/.test(config.host)) {
     log.warn({ host: config.host }, 'serving beyond loopback with the default admin password: set HYPERNOVA_ADMIN_PASSWORD');
@@ -68,6 +71,7 @@ export async function startGateway(config: GatewayConfig, logger?: Logger): Prom
   await bootstrapIdentity(identity, config, log);
   await gateway.flavors.seed();
 
+  gateway.reaper.start(60_000);
   const http = buildServer(gateway);
   await http.listen({ host: config.host, port: config.port });
   const port = (http.server.address() as AddressInfo).port;
@@ -80,6 +84,7 @@ export async function startGateway(config: GatewayConfig, logger?: Logger): Prom
     url,
     port,
     async close() {
+      gateway.reaper.stop();
       await http.close();
       await tasks.idle();
       scheduler.close();

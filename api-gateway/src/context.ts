@@ -6,6 +6,7 @@ import type { FlavorStore } from './compute/flavors.js';
 import type { HostIds } from './compute/host-ids.js';
 import type { Instances } from './compute/instances.js';
 import type { Operations } from './compute/operations.js';
+import type { BuildReaper } from './compute/reaper.js';
 import type { ServerGroupStore } from './compute/server-groups.js';
 import type { Tasks } from './compute/tasks.js';
 import type { GatewayConfig } from './config.js';
@@ -29,4 +30,5 @@ export interface Gateway {
   tasks: Tasks;
   builder: Builder;
   operations: Operations;
+  reaper: BuildReaper;
 }

@@ -425,4 +425,19 @@ describe('api-gateway: servers through scheduler and compute gRPC', function () 
     await c.waitServer(id, 'gone');
     assert.equal(await c.redis.exists(redisKeys.allocation(id)), 0);
   });
+
+  it('fails builds abandoned by a dead gateway, and a build that was only slow cleans up after itself', async () => {
+    for (const n of c.nodes) n.spawnDelayMs = 600;
+    const id = await c.createServer('slow');
+    await c.waitServer(id, (s) => s['OS-EXT-STS:task_state'] === 'spawning');
+    // Sweep as if the build had been silent for a very long time.
+    assert.deepEqual(await c.gateway.gateway.reaper.sweep(Date.now() + 10 ** 9), [id]);
+    const s = await c.waitStatus(id, 'ERROR');
+    assert.match(s.fault.message, /was abandoned/);
+    await c.gateway.gateway.tasks.idle();
+    for (const n of c.nodes) assert.equal(n.instances.has(id), false, n.name);
+    assert.equal(await c.redis.exists(redisKeys.allocation(id)), 0);
+    assert.deepEqual(await c.gateway.gateway.reaper.sweep(), []);
+    await deleteAll();
+  });
 });
