@@ -64,7 +64,7 @@ export class StateReporter {
       this.logger.info({ instance: uuid, vmState: updated.vmState, fault: updated.fault?.message }, 'instance state reported');
       return true;
     } catch (err) {
-      if (err instanceof NotFoundError && !(err instanceof InstanceStateConflictError)) return true;
+      if (err instanceof NotFoundError) return true;
       if (err instanceof InstanceStateConflictError && err.attr === 'vm_state') return true;
       return false; // a task is under way: look again once it is over
     }
