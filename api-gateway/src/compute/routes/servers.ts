@@ -1,7 +1,7 @@
 // /servers: create (202, then the build runs in the background), list and detail (own project;
 // all_tenants for admins), show and delete (204, then the delete runs in the background).
 import { randomBytes, randomUUID } from 'node:crypto';
-import { TaskState, VmState, getImage, listHosts, nextInstanceId, removeInstance, type ImageRecord, type InstanceRecord } from '@hypernova/common';
+import { PowerState, TaskState, VmState, getImage, listHosts, nextInstanceId, removeInstance, type ImageRecord, type InstanceRecord } from '@hypernova/common';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Gateway } from '../../context.js';
 import { baseUrl } from '../../http/base-url.js';
@@ -249,7 +249,7 @@ export function registerServerRoutes(app: FastifyInstance, gw: Gateway): void {
         imageId: image.id,
         vmState: VmState.BUILDING,
         taskState: TaskState.SCHEDULING,
-        powerState: 0,
+        powerState: PowerState.POWER_STATE_NOSTATE,
         host: '',
         node: '',
         availabilityZone: zone,
