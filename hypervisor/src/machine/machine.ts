@@ -37,6 +37,8 @@ export interface MachineOptions {
   console?: (bytes: Uint8Array) => void;
   /** Paravirtual devices, in virtio-mmio slot order (slot 0 first). */
   devices?: readonly (VirtioDevice | undefined)[];
+  /** Called when the machine reboots (guest reset through syscon or SBI, or reset()), after the new boot. */
+  onReboot?: () => void;
 }
 
 /** Instructions between timer updates; slices end on multiples of it so virtual-clock runs are deterministic. */
@@ -67,6 +69,7 @@ export class Machine {
   private wakeUp: (() => void) | undefined;
   private out: number[] = [];
   private readonly consoleSink: (bytes: Uint8Array) => void;
+  private readonly onReboot: (() => void) | undefined;
 
   constructor(
     private readonly images: BootImages,
@@ -75,6 +78,7 @@ export class Machine {
     this.config = { ...DEFAULT_CONFIG, ...options.config };
     checkConfig(this.config);
     this.consoleSink = options.console ?? ((b) => process.stdout.write(b));
+    this.onReboot = options.onReboot;
     this.ram = new GuestRam(MemoryMap.ram.base, this.config.memoryMiB * 1024 * 1024);
     this.bus = new Bus(this.ram);
     let hart: Hart | undefined;
@@ -118,8 +122,10 @@ export class Machine {
       h.mcounteren = 0xffff_ffff;
       h.setPriv(Priv.Supervisor);
     }
-    // RAM was rewritten behind the write hooks' back: translated code may be stale.
+    // RAM was rewritten behind the write hooks' back: translated code may be stale, and a
+    // dirty log under way (a migration) must count every page as written.
     h.dropTranslations();
+    if (this.ram.dirtyLogActive) this.ram.noteWriteRange(0, this.ram.size);
     for (const slot of this.virtio) slot.mmio.reset();
     this.htif = plan.htif
       ? new Htif(this.ram, plan.htif.tohost, plan.htif.fromhost, {
@@ -164,6 +170,7 @@ export class Machine {
     try {
       loadSnapshotRam(snapshot, ramOffset, this.ram);
       this.applySections(byName);
+      if (this.ram.dirtyLogActive) this.ram.noteWriteRange(0, this.ram.size);
     } catch (e) {
       const { header: h0, ramOffset: r0 } = decodeSnapshotHeader(before);
       loadSnapshotRam(before, r0, this.ram);
@@ -199,6 +206,11 @@ export class Machine {
     this.exit ??= { kind: 'poweroff', code };
     this.hart.stop();
     this.wake();
+  }
+
+  /** Resets the machine as the reset button would (the host's request; the guest's goes through syscon or SBI). */
+  reset(): void {
+    this.requestReboot();
   }
 
   private requestReboot(): void {
@@ -246,6 +258,7 @@ export class Machine {
       if (this.rebootRequested) {
         this.rebootRequested = false;
         this.boot();
+        this.onReboot?.();
       }
       if (this.paused || this.hart.wfi) {
         this.flushConsole();

@@ -9,6 +9,7 @@ import {
   IIR_RDI,
   IIR_RLSI,
   IIR_THRI,
+  LSR_BI,
   LSR_DR,
   LSR_OE,
   LSR_TEMT,
@@ -199,6 +200,25 @@ describe('UART ns16550a', () => {
     assert.deepEqual(got, input);
     assert.equal(uart.pendingInput, 0);
     assert.equal(interrupts, Math.ceil(input.length / 256), 'the line stays up while data remains');
+  });
+
+  it('receives a break as a NUL byte with BI and a line status interrupt, after earlier input only', () => {
+    const { uart, wr, rd, iirId, irq } = setup();
+    wr(R.IIR_FCR, 0x01);
+    wr(R.IER_DLM, IER_RDI | IER_RLSI);
+    uart.receive(text('a'));
+    assert.equal(uart.receiveBreak(), false, 'BI would describe the unread "a"');
+    assert.equal(rd(R.RBR_THR_DLL), 0x61);
+    assert.equal(uart.receiveBreak(), true);
+    uart.receive(text('o'));
+    assert.equal(iirId(), IIR_RLSI);
+    assert.ok(irq.level);
+    // Linux's 8250 reads LSR, then the byte: BI goes with the NUL, the next byte is plain.
+    assert.equal(rd(R.LSR) & (LSR_BI | LSR_DR), LSR_BI | LSR_DR);
+    assert.equal(rd(R.RBR_THR_DLL), 0);
+    assert.equal(rd(R.LSR) & (LSR_BI | LSR_DR), LSR_DR);
+    assert.equal(rd(R.RBR_THR_DLL), 0x6f);
+    assert.equal(rd(R.LSR) & (LSR_BI | LSR_DR), 0);
   });
 
   it('hands host input to the SBI console getchar in the same order', () => {

@@ -151,6 +151,20 @@ export class Uart implements MmioDevice {
   }
 
   /**
+   * A break condition on the line, as QEMU's serial_receive_break: a NUL byte with LSR.BI
+   * (Linux takes break + key as a magic SysRq). LSR's error bits describe the byte at the head
+   * of the FIFO, so this waits its turn: with earlier input still unread it does nothing and
+   * returns false. Not in loopback, where the line is cut.
+   */
+  receiveBreak(): boolean {
+    if (this.pendingInput > 0 || this.mcr & MCR_LOOP) return false;
+    this.rxFifo.push(0);
+    this.lsr |= LSR_DR | LSR_BI;
+    this.updateIrq(false);
+    return true;
+  }
+
+  /**
    * Takes the next received byte (-1 if none) for the SBI legacy console's getchar, which
    * reads the same serial line as the UART: oldest first, so both paths see one stream.
    */
