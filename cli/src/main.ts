@@ -15,6 +15,10 @@ export async function main(argv: string[]): Promise<number> {
     switch (group) {
       case 'vm':
         return await vmCommand(rest);
+      case 'cluster': {
+        const { clusterCommand } = await import('./cluster.js');
+        return await clusterCommand(rest);
+      }
       case 'img': {
         const { imgCommand } = await import('./img.js');
         return await imgCommand(rest);
