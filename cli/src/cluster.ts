@@ -11,10 +11,26 @@ import { delimiter, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { credentials } from '@grpc/grpc-js';
-import { callUnary, connectNats, createRedis, registerGuestImageSet, ServingStatus } from '@hypernova/common';
+import {
+  callUnary,
+  connectNats,
+  createRedis,
+  infraSettings,
+  loadConfig,
+  registerGuestImageSet,
+  ServingStatus,
+  type GuestImageFiles,
+  type ImageRecord,
+} from '@hypernova/common';
 import { health } from '@hypernova/proto';
 
 const USAGE = `usage: hypernova cluster up [--dir DIR] [--nodes N] [--schedulers N] [--api-port PORT] [--no-guest]
+       hypernova cluster register-guest --kernel FILE [--root-disk FILE]
+       hypernova cluster health [--grpc HOST:PORT]... [--http URL]...
+
+  up              run the cluster here until Ctrl-C
+  register-guest  store the guest image set in NATS and register it (REDIS_URL, NATS_URL)
+  health          exit 0 when every gRPC server answers SERVING (grpc.health.v1) and every URL 2xx
 
   --dir         where data, logs and openrc go (default: ./.hypernova-cluster)
   --nodes       compute agents node-1..N (default 3)
@@ -30,6 +46,8 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
 export async function clusterCommand(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
+  if (sub === 'register-guest') return registerGuestCommand(rest);
+  if (sub === 'health') return healthCommand(rest);
   if (sub !== 'up') {
     process.stderr.write(`${USAGE}\n`);
     return sub === '-h' || sub === '--help' ? 0 : 2;
@@ -213,7 +231,7 @@ class Launcher {
       this.say('the API gateway is not built (api-gateway/dist missing): running without it');
     }
 
-    await this.healthCheck([...schedulerPorts, ...agentPorts], apiUrl);
+    await checkHealth([...schedulerPorts, ...agentPorts].map((p) => `127.0.0.1:${p}`), apiUrl ? [`${apiUrl}/identity/v3`] : []);
     const openrc = join(this.dir, 'openrc');
     writeFileSync(openrc, openrcText(apiUrl || 'http://127.0.0.1:8080', password));
     this.say(`ready: API ${apiUrl || '(none)'}, logs in ${this.logs}; Ctrl-C stops the cluster`);
@@ -221,43 +239,16 @@ class Launcher {
   }
 
   private async registerGuest(natsUrl: string, redisUrl: string): Promise<void> {
-    let kernel: string;
+    let files: GuestImageFiles;
     try {
-      const guest = (await import('@hypernova/guest')) as { ensureLinuxGuest(): Promise<{ image: string }> };
       this.say('guest: building the Linux guest unless cached (the first build takes a while)');
-      kernel = (await guest.ensureLinuxGuest()).image;
+      files = await buildGuest();
     } catch (err) {
       this.say(`guest: not available (${(err as Error).message}); no image registered`);
       return;
     }
-    const nc = await connectNats(natsUrl);
-    const redis = createRedis(redisUrl);
-    try {
-      const image = await registerGuestImageSet(nc, redis, { kernel });
-      this.say(`guest image "${image.name}" registered: ${image.id}`);
-    } finally {
-      await nc.close();
-      redis.disconnect();
-    }
-  }
-
-  /** grpc.health.v1 on every gRPC server, GET on the API: all must answer SERVING / 200. */
-  private async healthCheck(grpcPorts: string[], apiUrl: string): Promise<void> {
-    await Promise.all(
-      grpcPorts.map(async (port) => {
-        const client = new health.HealthClient(`127.0.0.1:${port}`, credentials.createInsecure());
-        try {
-          const res = await callUnary(client.check.bind(client), { service: '' }, 10_000);
-          if (res.status !== ServingStatus.SERVING) throw new Error(`gRPC server on port ${port} is not serving`);
-        } finally {
-          client.close();
-        }
-      }),
-    );
-    if (apiUrl) {
-      const res = await fetch(`${apiUrl}/identity/v3`);
-      if (!res.ok) throw new Error(`API gateway health check: ${res.status}`);
-    }
+    const image = await registerGuest(natsUrl, redisUrl, files);
+    this.say(`guest image "${image.name}" registered: ${image.id}${files.rootDisk ? ' (with its root disk)' : ''}`);
   }
 
   private node(name: string, main: string, env: Record<string, string>, ready: RegExp): Service {
@@ -308,6 +299,74 @@ class Launcher {
   private say(line: string): void {
     process.stdout.write(`cluster: ${line}\n`);
   }
+}
+
+/** The guest build (@hypernova/guest): the kernel, plus the root disk when the build makes one. */
+async function buildGuest(): Promise<GuestImageFiles> {
+  const guest = (await import('@hypernova/guest')) as {
+    ensureLinuxGuest(): Promise<{ image: string }>;
+    ensureRootfs?: () => Promise<{ image: string; linux: { image: string } }>;
+  };
+  if (guest.ensureRootfs) {
+    try {
+      const rootfs = await guest.ensureRootfs();
+      return { kernel: rootfs.linux.image, rootDisk: rootfs.image, rootDiskFormat: 'raw' };
+    } catch (err) {
+      process.stdout.write(`cluster: guest: no root disk (${(err as Error).message}); the kernel alone\n`);
+    }
+  }
+  return { kernel: (await guest.ensureLinuxGuest()).image };
+}
+
+async function registerGuest(natsUrl: string, redisUrl: string, files: GuestImageFiles): Promise<ImageRecord> {
+  const nc = await connectNats(natsUrl);
+  const redis = createRedis(redisUrl);
+  try {
+    return await registerGuestImageSet(nc, redis, files);
+  } finally {
+    await nc.close();
+    redis.disconnect();
+  }
+}
+
+/** `cluster register-guest`: what a Compose deployment runs once at start. */
+async function registerGuestCommand(argv: string[]): Promise<number> {
+  const { values } = parseArgs({ args: argv, options: { kernel: { type: 'string' }, 'root-disk': { type: 'string' } }, strict: true });
+  if (!values.kernel) throw new Error(`--kernel is required\n${USAGE}`);
+  const config = loadConfig({ redisUrl: infraSettings.redisUrl, natsUrl: infraSettings.natsUrl });
+  const image = await registerGuest(config.natsUrl, config.redisUrl, { kernel: values.kernel, rootDisk: values['root-disk'] });
+  process.stdout.write(`guest image "${image.name}" registered: ${image.id}\n`);
+  return 0;
+}
+
+/** grpc.health.v1 on every gRPC server (service ''), GET on every URL: all must answer SERVING / 2xx. */
+export async function checkHealth(grpcAddresses: string[], urls: string[]): Promise<void> {
+  await Promise.all([
+    ...grpcAddresses.map(async (address) => {
+      const client = new health.HealthClient(address, credentials.createInsecure());
+      try {
+        const res = await callUnary(client.check.bind(client), { service: '' }, 10_000);
+        if (res.status !== ServingStatus.SERVING) throw new Error(`gRPC server ${address} is not serving`);
+      } finally {
+        client.close();
+      }
+    }),
+    ...urls.map(async (url) => {
+      const res = await fetch(url);
+      if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
+    }),
+  ]);
+}
+
+/** `cluster health`: a container health check. */
+async function healthCommand(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: { grpc: { type: 'string', multiple: true, default: [] }, http: { type: 'string', multiple: true, default: [] } },
+    strict: true,
+  });
+  await checkHealth(values.grpc, values.http);
+  return 0;
 }
 
 /** Shell exports for the OpenStack clients, as devstack writes them. */

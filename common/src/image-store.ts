@@ -102,8 +102,10 @@ export interface GuestImageFiles {
   /** A root disk image, when the guest build made one. */
   rootDisk?: string;
   rootDiskFormat?: 'raw' | 'qcow2';
-  /** Kernel command line (Nova's os_command_line image property). */
+  /** Kernel command line booting the initramfs (Nova's os_command_line image property). */
   commandLine?: string;
+  /** Kernel command line booting the root disk. */
+  rootCommandLine?: string;
 }
 
 export const GUEST_IMAGE_NAME = 'guest';
@@ -135,6 +137,6 @@ export async function registerGuestImageSet(nc: NatsConnection, redis: Redis, fi
     containerFormat: 'bare',
     minRamMb: 32,
     minDiskGb: Math.ceil((await stat(files.rootDisk)).size / 2 ** 30),
-    properties: { ...GUEST_PROPERTIES, kernel_id: kernel.id, os_command_line: commandLine },
+    properties: { ...GUEST_PROPERTIES, kernel_id: kernel.id, os_command_line: files.rootCommandLine ?? `${commandLine} root=/dev/vda rw rdinit=/none` },
   });
 }
