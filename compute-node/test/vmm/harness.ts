@@ -1,7 +1,7 @@
 // Starting real VM processes (`hypernova vm run`, as the agent does) and talking to them, for
 // the VM process tests.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -23,6 +23,19 @@ export function fileIn(dir: string, name: string, bytes: Uint8Array): string {
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Waits until `test(contents of path)` holds (a serial log being appended to). */
+export async function waitFile<T>(path: string, test: (text: string) => T | undefined | false, ms: number, vm?: VmUnderTest): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const text = existsSync(path) ? readFileSync(path, 'latin1') : '';
+    const r = test(text);
+    if (r) return r;
+    if (vm?.exit) throw new Error(`VM exited (${JSON.stringify(vm.exit)}) first; ${path}:\n${text.slice(-3000)}\nstderr:\n${vm.err}`);
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting on ${path}:\n${text.slice(-3000)}`);
+    await sleep(100);
+  }
+}
 
 export interface Exit {
   code: number | null;
