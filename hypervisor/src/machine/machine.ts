@@ -25,7 +25,7 @@ import { restoreSyscon, saveSyscon } from '../devices/syscon/persist.js';
 import { restoreUart, saveUart } from '../devices/uart/persist.js';
 import { restoreSbi, saveSbi } from '../firmware/sbi/persist.js';
 import { StateError, type StateSection } from '../state/section.js';
-import { decodeSnapshotHeader, encodeSnapshot, loadSnapshotRam } from '../state/snapshot.js';
+import { decodeDeviceState, decodeSnapshotHeader, encodeDeviceState, encodeSnapshot, loadSnapshotRam, type SnapshotHeader } from '../state/snapshot.js';
 import { loadBoot } from './boot.js';
 import { checkConfig, DEFAULT_CONFIG, type BootImages, type MachineConfig } from './config.js';
 
@@ -45,6 +45,8 @@ export interface MachineOptions {
 const CHECKPOINT = 1 << 16;
 /** Host milliseconds the hart runs before the event loop gets a turn. */
 const SLICE_MS = 4;
+/** Throttled, the hart runs this long, then is held back for throttle/(1-throttle) of it (QEMU's 10 ms timeslice). */
+const THROTTLE_RUN_MS = 10;
 
 /** Exceptions a firmware delegates to S-mode: misaligned fetch, faults, breakpoints, U ecalls, page faults. */
 const DELEGATED_EXCEPTIONS = 0xb1ff;
@@ -66,6 +68,9 @@ export class Machine {
   private exit: MachineExit | undefined;
   private rebootRequested = false;
   private paused = false;
+  private throttle = 0;
+  /** While throttled: when the current run phase ends and the hart is held back. */
+  private runPhaseEnd = 0;
   private wakeUp: (() => void) | undefined;
   private out: number[] = [];
   private readonly consoleSink: (bytes: Uint8Array) => void;
@@ -151,20 +156,30 @@ export class Machine {
     return encodeSnapshot({ config: this.config, sections: this.sections() }, this.ram);
   }
 
+  /** CPU and device state without RAM (a live migration sends RAM page by page before it). Call while paused. */
+  saveDeviceState(): Buffer {
+    return encodeDeviceState({ config: this.config, sections: this.sections() });
+  }
+
+  /**
+   * Applies state from saveDeviceState on top of the RAM already here (written page by page through
+   * `ram.dmaWrite`). Throws StateError, leaving the devices untouched, on bad or mismatched state.
+   */
+  restoreDeviceState(state: Uint8Array): void {
+    const byName = this.matchSections(decodeDeviceState(state));
+    const before = new Map(this.sections().map((sec) => [sec.name, sec]));
+    try {
+      this.applySections(byName);
+    } catch (e) {
+      this.applySections(before);
+      throw e;
+    }
+  }
+
   /** Replaces the machine's state with a snapshot's. Throws StateError, leaving the machine untouched, on a bad file. */
   restoreState(snapshot: Uint8Array): void {
     const { header, ramOffset } = decodeSnapshotHeader(snapshot);
-    const mismatch = (Object.keys(this.config) as (keyof MachineConfig)[]).filter((k) => header.config[k] !== this.config[k]);
-    if (mismatch.length) {
-      throw new StateError(`snapshot machine config differs: ${mismatch.map((k) => `${k} ${String(header.config[k])} vs ${String(this.config[k])}`).join(', ')}`);
-    }
-    const byName = new Map(header.sections.map((sec) => [sec?.name, sec]));
-    const mine = this.sections();
-    const missing = mine.filter((sec) => !byName.has(sec.name)).map((sec) => sec.name);
-    const extra = [...byName.keys()].filter((n) => !mine.some((sec) => sec.name === n));
-    if (missing.length || extra.length) {
-      throw new StateError(`snapshot devices differ: missing ${missing.join(', ') || 'none'}, unknown ${extra.join(', ') || 'none'}`);
-    }
+    const byName = this.matchSections(header);
     // Check every section against a scratch copy before touching the live machine.
     const before = this.saveState();
     try {
@@ -177,6 +192,22 @@ export class Machine {
       this.applySections(new Map(h0.sections.map((sec) => [sec.name, sec])));
       throw e;
     }
+  }
+
+  /** Checks saved state is for this machine's config and devices; returns its sections by name. */
+  private matchSections(header: SnapshotHeader): Map<string, StateSection> {
+    const mismatch = (Object.keys(this.config) as (keyof MachineConfig)[]).filter((k) => header.config[k] !== this.config[k]);
+    if (mismatch.length) {
+      throw new StateError(`snapshot machine config differs: ${mismatch.map((k) => `${k} ${String(header.config[k])} vs ${String(this.config[k])}`).join(', ')}`);
+    }
+    const byName = new Map(header.sections.map((sec) => [sec?.name, sec]));
+    const mine = this.sections();
+    const missing = mine.filter((sec) => !byName.has(sec.name)).map((sec) => sec.name);
+    const extra = [...byName.keys()].filter((n) => !mine.some((sec) => sec.name === n));
+    if (missing.length || extra.length) {
+      throw new StateError(`snapshot devices differ: missing ${missing.join(', ') || 'none'}, unknown ${extra.join(', ') || 'none'}`);
+    }
+    return byName as Map<string, StateSection>;
   }
 
   private applySections(byName: Map<string, StateSection>): void {
@@ -233,6 +264,19 @@ export class Machine {
     return this.paused;
   }
 
+  /**
+   * Holds the hart back for `fraction` (0..0.99) of host time, timers included, as QEMU's CPU
+   * throttle does: live migration's auto-converge slows a guest that dirties memory too fast.
+   */
+  setThrottle(fraction: number): void {
+    this.throttle = Math.min(0.99, Math.max(0, Number.isFinite(fraction) ? fraction : 0));
+    this.runPhaseEnd = performance.now() + THROTTLE_RUN_MS;
+  }
+
+  get throttleFraction(): number {
+    return this.throttle;
+  }
+
   private wake(): void {
     const w = this.wakeUp;
     this.wakeUp = undefined;
@@ -265,6 +309,11 @@ export class Machine {
         await this.sleep();
         continue;
       }
+      if (this.throttle > 0 && performance.now() >= this.runPhaseEnd) {
+        this.flushConsole();
+        await this.holdBack();
+        continue;
+      }
       const sliceEnd = performance.now() + SLICE_MS;
       do {
         const end = (Math.floor(this.hart.instret / CHECKPOINT) + 1) * CHECKPOINT;
@@ -276,6 +325,20 @@ export class Machine {
     }
     this.flushConsole();
     return this.exit;
+  }
+
+  /** The throttle's off phase: nothing runs, not even timer interrupts, until it ends (or pause/power-off). */
+  private async holdBack(): Promise<void> {
+    const ms = (THROTTLE_RUN_MS * this.throttle) / (1 - this.throttle);
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.wakeUp = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+    this.wakeUp = undefined;
+    this.runPhaseEnd = performance.now() + THROTTLE_RUN_MS;
   }
 
   /** Waits while paused, or in WFI until the next timer deadline or a device interrupt. */

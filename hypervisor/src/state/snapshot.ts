@@ -54,25 +54,51 @@ export function encodeSnapshot(header: SnapshotHeader, ram: GuestRam): Buffer {
 
 /** Reads and checks a snapshot's header; the RAM part is checked by loadSnapshotRam. */
 export function decodeSnapshotHeader(buf: Uint8Array): { header: SnapshotHeader; ramOffset: number } {
+  return decodeHeader(buf, MAGIC, 'snapshot');
+}
+
+// CPU and device state without RAM, as a live migration sends it at switch-over (RAM travels
+// page by page before): the snapshot layout with its own magic and no RAM part.
+//   "HNVMSTAT" | u32 format version | u32 header length | header JSON | u32 crc32
+const STATE_MAGIC = Buffer.from('HNVMSTAT', 'latin1');
+
+export function encodeDeviceState(header: SnapshotHeader): Buffer {
+  const json = Buffer.from(JSON.stringify(header), 'utf8');
+  const body = Buffer.alloc(16 + json.length + 4);
+  STATE_MAGIC.copy(body, 0);
+  body.writeUInt32LE(SNAPSHOT_FORMAT_VERSION, 8);
+  body.writeUInt32LE(json.length, 12);
+  json.copy(body, 16);
+  body.writeUInt32LE(crc32(body.subarray(0, body.length - 4)), body.length - 4);
+  return body;
+}
+
+export function decodeDeviceState(buf: Uint8Array): SnapshotHeader {
+  const { header, ramOffset } = decodeHeader(buf, STATE_MAGIC, 'device state');
+  if (ramOffset + 4 !== buf.byteLength) throw new StateError('device state has trailing data');
+  return header;
+}
+
+function decodeHeader(buf: Uint8Array, magic: Buffer, what: string): { header: SnapshotHeader; ramOffset: number } {
   const b = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
-  if (b.length < 24 || !b.subarray(0, 8).equals(MAGIC)) throw new StateError('not a Hypernova snapshot (bad magic)');
+  if (b.length < 20 || !b.subarray(0, 8).equals(magic)) throw new StateError(`not a Hypernova ${what} (bad magic)`);
   const version = b.readUInt32LE(8);
   if (version !== SNAPSHOT_FORMAT_VERSION) {
-    throw new StateError(`snapshot format version ${version} is not supported (expected ${SNAPSHOT_FORMAT_VERSION})`);
+    throw new StateError(`${what} format version ${version} is not supported (expected ${SNAPSHOT_FORMAT_VERSION})`);
   }
   if (crc32(b.subarray(0, b.length - 4)) !== b.readUInt32LE(b.length - 4)) {
-    throw new StateError('snapshot is corrupt or truncated (checksum mismatch)');
+    throw new StateError(`${what} is corrupt or truncated (checksum mismatch)`);
   }
   const len = b.readUInt32LE(12);
-  if (16 + len + 4 > b.length) throw new StateError('snapshot is truncated (header)');
+  if (16 + len + 4 > b.length) throw new StateError(`${what} is truncated (header)`);
   let header: SnapshotHeader;
   try {
     header = JSON.parse(b.subarray(16, 16 + len).toString('utf8')) as SnapshotHeader;
   } catch {
-    throw new StateError('snapshot header is not valid JSON');
+    throw new StateError(`${what} header is not valid JSON`);
   }
   if (typeof header !== 'object' || header === null || !Array.isArray(header.sections) || typeof header.config !== 'object') {
-    throw new StateError('snapshot header is malformed');
+    throw new StateError(`${what} header is malformed`);
   }
   return { header, ramOffset: 16 + len };
 }
