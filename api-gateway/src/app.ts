@@ -19,6 +19,7 @@ import { buildServer } from './http/server.js';
 import { bootstrapIdentity } from './identity/bootstrap.js';
 import { IdentityStore } from './identity/store.js';
 import { TokenService } from './identity/tokens.js';
+import { ImageData } from './image/data.js';
 
 export interface GatewayApp {
   readonly gateway: Gateway;
@@ -64,6 +65,7 @@ export async function startGateway(config: GatewayConfig, logger?: Logger): Prom
     operations: new Operations(deps),
     // Longer than the slowest live build: every attempt's spawn deadline plus scheduling.
     reaper: new BuildReaper(deps, config.spawnAttempts * (config.spawnTimeoutMs + 30_000)),
+    imageData: new ImageData(nats),
   };
   if (config.adminPassword === gatewaySettings.adminPassword.default && !/^(127\.|::1$|localhost$)/.test(config.host)) {
     log.warn({ host: config.host }, 'serving beyond loopback with the default admin password: set HYPERNOVA_ADMIN_PASSWORD');

@@ -31,6 +31,7 @@ export const gatewaySettings = {
   quotaCores: int('HYPERNOVA_QUOTA_CORES', 20, 'default per-project quota: vCPUs'),
   quotaRamMb: int('HYPERNOVA_QUOTA_RAM_MB', 51_200, 'default per-project quota: RAM in MiB'),
   quotaMetadataItems: int('HYPERNOVA_QUOTA_METADATA_ITEMS', 128, 'metadata items per server'),
+  imageSizeCap: int('HYPERNOVA_IMAGE_SIZE_CAP_BYTES', 1_099_511_627_776, 'largest image upload (Glance\'s image_size_cap, 1 TiB)'),
   maxListLimit: int('HYPERNOVA_MAX_LIST_LIMIT', 1000, 'largest page a list returns (Nova\'s max_limit)'),
 };
 

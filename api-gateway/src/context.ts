@@ -11,6 +11,7 @@ import type { ServerGroupStore } from './compute/server-groups.js';
 import type { Tasks } from './compute/tasks.js';
 import type { GatewayConfig } from './config.js';
 import type { IdentityStore } from './identity/store.js';
+import type { ImageData } from './image/data.js';
 import type { TokenService } from './identity/tokens.js';
 
 export interface Gateway {
@@ -31,4 +32,5 @@ export interface Gateway {
   builder: Builder;
   operations: Operations;
   reaper: BuildReaper;
+  imageData: ImageData;
 }

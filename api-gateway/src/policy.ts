@@ -79,6 +79,15 @@ const RULES: Record<string, Rule> = {
   'os_compute_api:os-server-groups:create': 'member',
   'os_compute_api:os-server-groups:delete': 'member',
   'os_compute_api:limits': 'reader',
+  'image:get_images': 'reader',
+  'image:get_image': 'reader',
+  'image:download_image': 'reader',
+  'image:add_image': 'member',
+  'image:modify_image': 'member',
+  'image:upload_image': 'member',
+  'image:delete_image': 'member',
+  'image:communitize_image': 'member',
+  'image:publicize_image': 'admin',
 };
 
 /** Whether the caller may perform `action` (on its own project's resources; ownership is checked by the caller of this). */
@@ -99,6 +108,8 @@ export function enforce(caller: Caller, action: string): void {
   throw forbidden(
     action.startsWith('identity:')
       ? `You are not authorized to perform the requested action: ${action}.`
-      : `Policy doesn't allow ${action} to be performed.`,
+      : action.startsWith('image:')
+        ? `You are not authorized to complete ${action.slice('image:'.length)} action.`
+        : `Policy doesn't allow ${action} to be performed.`,
   );
 }

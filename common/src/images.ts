@@ -4,7 +4,9 @@
 // store named IMAGE_OBJECT_STORE under `location`.
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { ConflictError } from './errors.js';
 import { redisKeys } from './redis-keys.js';
+import { RedisScript } from './redis-script.js';
 
 /** Glance's image statuses. */
 export type ImageStatus = 'queued' | 'saving' | 'active' | 'killed' | 'deleted' | 'pending_delete' | 'deactivated';
@@ -30,6 +32,9 @@ export interface ImageRecord {
   protected: boolean;
   /** Custom properties (architecture=riscv32, hypervisor_type, kernel args, ...). */
   properties: Record<string, string>;
+  /** Glance's tags and os_hidden (absent in records written before the Glance API had them). */
+  tags?: string[];
+  hidden?: boolean;
   /** Object name in the image object store; '' until uploaded. */
   location: string;
   /** ISO 8601 */
@@ -39,8 +44,11 @@ export interface ImageRecord {
 
 export type NewImage = Partial<ImageRecord> & Pick<ImageRecord, 'name'>;
 
-/** Registers an image (a new id unless given) and returns the stored record. */
-export async function registerImage(redis: Redis, image: NewImage): Promise<ImageRecord> {
+/**
+ * Registers an image (a new id unless given) and returns the stored record. With `exclusive`,
+ * an existing record of that id is left alone and ConflictError thrown.
+ */
+export async function registerImage(redis: Redis, image: NewImage, opts: { exclusive?: boolean } = {}): Promise<ImageRecord> {
   const now = new Date().toISOString();
   const rec: ImageRecord = {
     id: randomUUID(),
@@ -61,7 +69,11 @@ export async function registerImage(redis: Redis, image: NewImage): Promise<Imag
     updatedAt: now,
     ...image,
   };
-  await redis.hset(redisKeys.images(), rec.id, JSON.stringify(rec));
+  if (opts.exclusive) {
+    if (!(await redis.hsetnx(redisKeys.images(), rec.id, JSON.stringify(rec)))) throw new ConflictError(`An image with identifier ${rec.id} already exists`);
+  } else {
+    await redis.hset(redisKeys.images(), rec.id, JSON.stringify(rec));
+  }
   return rec;
 }
 
@@ -87,6 +99,37 @@ export async function updateImage(
   const rec = { ...current, ...patch, updatedAt: new Date().toISOString() };
   await redis.hset(redisKeys.images(), id, JSON.stringify(rec));
   return rec;
+}
+
+// KEYS: 1 the image hash. ARGV: 1 id, 2 the JSON the caller read, 3 the new JSON ('' deletes).
+// Writes only when the record is still what the caller read: 1, else 0.
+const REPLACE_IF_UNCHANGED = new RedisScript(`
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
+if ARGV[3] == '' then redis.call('HDEL', KEYS[1], ARGV[1]) else redis.call('HSET', KEYS[1], ARGV[1], ARGV[3]) end
+return 1
+`);
+
+/**
+ * Replaces the record by what `change` makes of it (null deletes it), atomically: when another
+ * writer got in between, `change` runs again on the fresh record. `change` may throw to refuse
+ * (a state check). Returns the new record (the old one when deleted); undefined when there is no
+ * such image.
+ */
+export async function changeImage(
+  redis: Redis,
+  id: string,
+  change: (current: ImageRecord) => ImageRecord | null,
+): Promise<ImageRecord | undefined> {
+  for (;;) {
+    const raw = await redis.hget(redisKeys.images(), id);
+    if (!raw) return undefined;
+    const current = JSON.parse(raw) as ImageRecord;
+    const next = change(current);
+    const json = next === null ? '' : JSON.stringify({ ...next, id, updatedAt: new Date().toISOString() });
+    if ((await REPLACE_IF_UNCHANGED.run(redis, [redisKeys.images()], [id, raw, json])) === 1) {
+      return next === null ? current : (JSON.parse(json) as ImageRecord);
+    }
+  }
 }
 
 /** Removes the record; false when there was none. */

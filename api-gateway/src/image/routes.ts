@@ -1,66 +1,42 @@
-// Glance v2 under /image, read side: version discovery (the SDK's first call for any image
-// command) and image list/show over the image registry, so `openstack image list` and
-// `server create --image NAME` resolve images. Create, upload, update and delete come with the
-// JetStream-backed image store.
-import { getImage, listImages } from '@hypernova/common';
-import type { FastifyInstance } from 'fastify';
+// Glance v2 under /image: version discovery (public; the SDK's first call for any image command)
+// and, with a project-scoped token, the image records and their data. Image data is the only
+// non-JSON body the gateway takes: octet-stream bodies reach the upload route as a stream, never
+// buffered, and JSON-patch bodies parse like JSON.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Gateway } from '../context.js';
 import { baseUrl } from '../http/base-url.js';
-import { notFound } from '../http/errors.js';
-import { limitOf, param, queryOf } from '../http/query.js';
-import { isUuid } from '../http/validation.js';
-import { authenticate, caller } from '../identity/auth.js';
-import { visibleImage } from '../policy.js';
-import { imageView } from './views.js';
+import { authenticate } from '../identity/auth.js';
+import { registerImageFileRoutes } from './file.js';
+import { registerImageRoutes } from './images.js';
+import { JSON_PATCH_V20, JSON_PATCH_V21 } from './patch.js';
+
+/** The versions Glance 2.16 lists; clients pick the CURRENT one. */
+const VERSIONS = ['2.16', '2.15', '2.9', '2.7', '2.6', '2.5', '2.4', '2.3', '2.2', '2.1', '2.0'];
 
 export function registerImageApi(app: FastifyInstance, gw: Gateway): void {
-  app.get('/image', async (request, reply) => {
+  const versions = async (request: FastifyRequest, reply: FastifyReply) => {
     const base = baseUrl(gw.config.publicUrl, request);
     void reply.code(300);
-    return { versions: [{ id: 'v2.16', status: 'CURRENT', links: [{ rel: 'self', href: `${base}/image/v2/` }] }] };
-  });
+    return {
+      versions: VERSIONS.map((v, i) => ({
+        id: `v${v}`,
+        status: i === 0 ? 'CURRENT' : 'SUPPORTED',
+        links: [{ rel: 'self', href: `${base}/image/v2/` }],
+      })),
+    };
+  };
+  app.get('/image', versions);
+  app.get('/image/versions', versions);
 
   void app.register(
     async (v2) => {
       v2.addHook('onRequest', async (request) => {
         await authenticate(gw, request, { projectScoped: true });
       });
-
-      v2.get('/images', async (request) => {
-        const c = caller(request);
-        const q = queryOf(request);
-        const name = param(q, 'name');
-        const status = param(q, 'status');
-        const visibility = param(q, 'visibility');
-        const all = (await listImages(gw.redis)).filter(
-          (i) =>
-            visibleImage(i, c) &&
-            (name === undefined || i.name === name) &&
-            (status === undefined || i.status === status) &&
-            (visibility === undefined || i.visibility === visibility) &&
-            (status !== undefined || i.status !== 'deleted'),
-        );
-        const limit = limitOf(q, gw.config.maxListLimit);
-        const marker = param(q, 'marker');
-        const start = marker === undefined ? 0 : all.findIndex((i) => i.id === marker) + 1;
-        if (marker !== undefined && start === 0) throw notFound(`No image found with ID ${marker}`);
-        const page = all.slice(start, start + limit);
-        const more = start + limit < all.length;
-        const next = new URLSearchParams({ ...(name ? { name } : {}), marker: page[page.length - 1]?.id ?? '', limit: String(limit) });
-        return {
-          images: page.map(imageView),
-          first: '/v2/images',
-          schema: '/v2/schemas/images',
-          ...(more && page.length > 0 ? { next: `/v2/images?${next}` } : {}),
-        };
-      });
-
-      v2.get<{ Params: { id: string } }>('/images/:id', async (request) => {
-        const { id } = request.params;
-        const image = isUuid(id) ? await getImage(gw.redis, id.toLowerCase()) : undefined;
-        if (!image || !visibleImage(image, caller(request))) throw notFound(`No image found with ID ${id}`);
-        return imageView(image);
-      });
+      v2.addContentTypeParser('application/octet-stream', (_request, payload, done) => done(null, payload));
+      v2.addContentTypeParser([JSON_PATCH_V21, JSON_PATCH_V20], { parseAs: 'string' }, v2.getDefaultJsonParser('error', 'error'));
+      registerImageRoutes(v2, gw);
+      registerImageFileRoutes(v2, gw);
     },
     { prefix: '/image/v2' },
   );

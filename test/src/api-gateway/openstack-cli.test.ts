@@ -3,6 +3,10 @@
 // CLI end-to-end test against a real cluster comes with the OpenStack-compatibility work.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ADMIN_PASSWORD, Cluster } from './cluster.js';
 
 function hasOpenstack(): Promise<boolean> {
@@ -57,6 +61,32 @@ describe('api-gateway: openstack CLI smoke test', function () {
     assert.deepEqual(flavors.map((f) => f.Name), ['m1.tiny', 'm1.small', 'm1.medium', 'm1.large']);
     const images = JSON.parse(await ok(['image', 'list', '-f', 'json'])) as { Name: string }[];
     assert.deepEqual(images.map((i) => i.Name), ['hypernova-guest']);
+  });
+
+  it('uploads, shows, downloads and deletes an image with image create --file', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hn-cli-'));
+    try {
+      const file = join(dir, 'guest.img');
+      const data = randomBytes(512 * 1024);
+      writeFileSync(file, data);
+      const created = JSON.parse(
+        await ok(['image', 'create', '--file', file, '--disk-format', 'raw', '--container-format', 'bare', '--property', 'architecture=riscv32', '-f', 'json', 'uploaded']),
+      );
+      const shown = JSON.parse(await ok(['image', 'show', '-f', 'json', 'uploaded']));
+      assert.equal(shown.id, created.id);
+      assert.equal(shown.status, 'active');
+      assert.equal(shown.size, data.length);
+      assert.equal(shown.checksum, createHash('md5').update(data).digest('hex'));
+      await ok(['image', 'save', '--file', join(dir, 'back.img'), 'uploaded']);
+      assert.ok(readFileSync(join(dir, 'back.img')).equals(data));
+      await ok(['image', 'set', '--name', 'renamed', '--property', 'hw_rng_model=virtio', 'uploaded']);
+      assert.equal(JSON.parse(await ok(['image', 'show', '-f', 'json', 'renamed'])).properties.hw_rng_model, 'virtio');
+      await ok(['image', 'delete', 'renamed']);
+      const names = (JSON.parse(await ok(['image', 'list', '-f', 'json'])) as { Name: string }[]).map((i) => i.Name);
+      assert.deepEqual(names, ['hypernova-guest']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('creates a server with --wait, lists, shows, stops, reads its console and deletes it', async () => {
