@@ -6,7 +6,7 @@
  * scripts, toolchain and kernel source versions): change any of them and the next
  * call builds afresh; otherwise the cached result is returned at once.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
@@ -15,6 +15,8 @@ import { fileURLToPath } from 'node:url';
 
 /** guest/ in the source tree (this file runs as guest/dist/src/index.js). */
 export const guestDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+export { QEMU_CPU, QEMU_SYSTEM, hasQemu, qemuFirmware, runQemuGuest, type QemuDrive, type QemuGuestOptions, type QemuRun } from './qemu.js';
 
 const LINUX_SOURCE_PACKAGE = 'linux-source-6.1';
 
@@ -47,6 +49,30 @@ export async function ensureLinuxGuest(): Promise<LinuxGuest> {
   const work = join(cache, 'work', `${LINUX_SOURCE_PACKAGE}-${sourceVersion}`);
   await buildOnce(dir, join(cache, 'linux.lock'), ['bash', script, dir, work]);
   return { image: join(dir, 'Image'), key, dir };
+}
+
+export interface Rootfs {
+  /** The ext2 image (raw): /sbin/init and the test programs in /bin, for `root=/dev/vda rw rdinit=/none`. */
+  image: string;
+  /** The cache key, e.g. `rootfs-0123456789abcdef`. */
+  key: string;
+  /** The Linux guest whose programs the image holds. */
+  linux: LinuxGuest;
+}
+
+/**
+ * Builds the root filesystem image (guest/rootfs/build-rootfs.sh) from the programs of
+ * the Linux guest build, unless cached. The image is a read-only input: boot it through
+ * a copy-on-write overlay or a copy.
+ */
+export async function ensureRootfs(): Promise<Rootfs> {
+  const linux = await ensureLinuxGuest();
+  const src = join(guestDir, 'rootfs');
+  const key = `rootfs-${hashInputs(sourceFiles(src), [linux.key, e2fsprogsVersion()])}`;
+  const cache = guestCacheDir();
+  const dir = join(cache, key);
+  await buildOnce(dir, join(cache, 'rootfs.lock'), ['bash', join(src, 'build-rootfs.sh'), dir, join(linux.dir, 'bin')]);
+  return { image: join(dir, 'rootfs.ext2'), key, linux };
 }
 
 /**
@@ -140,4 +166,11 @@ function compilerVersion(compiler: string): string {
   } catch {
     throw new Error(`${compiler} not found: run scripts/install-deps.sh`);
   }
+}
+
+/** e2fsprogs' version line (mke2fs prints it on stderr; Debian keeps it in /sbin, off a user's PATH). */
+function e2fsprogsVersion(): string {
+  const r = spawnSync('mkfs.ext2', ['-V'], { encoding: 'utf8', env: { ...process.env, PATH: `${process.env.PATH}:/usr/sbin:/sbin` } });
+  if (r.error || r.status !== 0) throw new Error('mkfs.ext2 not found (package e2fsprogs): run scripts/install-deps.sh');
+  return `${r.stdout}${r.stderr}`.split('\n')[0]!;
 }
