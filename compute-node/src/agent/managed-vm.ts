@@ -3,7 +3,7 @@
 // two ways: its control connection closing (at once when it dies) and a periodic look at
 // /proc (the process may not be our child any more after an agent restart). A death the agent
 // did not ask for is classified (guest power-off, guest panic, crash) and handed to onObserved.
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { ConflictError, PowerState, type Logger } from '@hypernova/common';
 import type { compute } from '@hypernova/proto';
 import type { InstanceDir, InstanceMeta } from './instance-dir.js';
@@ -39,6 +39,8 @@ export class ManagedVm {
   private exitStatus: Promise<Exit> | undefined;
   private lock: Promise<unknown> = Promise.resolve();
   private reconnecting = false;
+  /** While launch() waits for a new process: supervision must not race it for the socket. */
+  private launching = false;
   /** Operation in progress (InstanceInfo.task), '' when idle. */
   task = '';
 
@@ -109,6 +111,15 @@ export class ManagedVm {
 
   /** Starts a VM process (booting, or restoring `incoming`) and connects to it. */
   async launch(incoming?: string): Promise<void> {
+    this.launching = true;
+    try {
+      await this.launchProcess(incoming);
+    } finally {
+      this.launching = false;
+    }
+  }
+
+  private async launchProcess(incoming?: string): Promise<void> {
     rmSync(this.dir.controlSocket, { force: true });
     this.expectingExit = false;
     this.lastWords = undefined;
@@ -137,8 +148,9 @@ export class ManagedVm {
     } catch (err) {
       this.expectingExit = true;
       await this.kill();
-      this.save({ state: 'crashed', fault: `VM process failed to start: ${(err as Error).message}`, pid: undefined, pidStart: undefined });
-      throw err;
+      const fault = `VM process failed to start: ${(err as Error).message}${lastLines(this.dir.processLog)}`;
+      this.save({ state: 'crashed', fault, pid: undefined, pidStart: undefined });
+      throw new Error(fault);
     }
   }
 
@@ -211,7 +223,7 @@ export class ManagedVm {
    * periodically). A death nobody asked for becomes an observed change.
    */
   async check(): Promise<void> {
-    if (this.meta.state !== 'active') return;
+    if (this.meta.state !== 'active' || this.launching) return;
     if (this.alive()) {
       if (!this.qmp && !this.reconnecting) void this.reconnect();
       return;
@@ -240,7 +252,12 @@ export class ManagedVm {
   private async reconnect(): Promise<void> {
     this.reconnecting = true;
     try {
-      this.attach(await QmpClient.connect(this.dir.controlSocket, 2000));
+      const qmp = await QmpClient.connect(this.dir.controlSocket, 2000);
+      if (this.qmp && !this.qmp.closed) {
+        qmp.close(); // an operation connected meanwhile
+        return;
+      }
+      this.attach(qmp);
       await this.refreshStatus();
     } catch {
       // tried again on the next check
@@ -251,7 +268,8 @@ export class ManagedVm {
 
   private async exitInfo(): Promise<Exit | undefined> {
     if (!this.exitStatus) return undefined;
-    return Promise.race([this.exitStatus, sleep(200).then(() => undefined)]);
+    // The exit status arrives when the event loop reaps the child, which a busy node may delay.
+    return Promise.race([this.exitStatus, sleep(1000).then(() => undefined)]);
   }
 
   private async execute<T>(command: string, args?: Record<string, unknown>): Promise<T> {
@@ -401,6 +419,16 @@ function describeExit(exit: Exit | undefined): string {
   if (!exit) return 'exit status unknown';
   if (exit.signal) return `killed by ${exit.signal}`;
   return `exit code ${exit.code}`;
+}
+
+/** The end of the VM process's own log, to say why it failed. */
+function lastLines(path: string): string {
+  try {
+    const text = readFileSync(path, 'utf8').trim();
+    return text ? `: ${text.split('\n').slice(-3).join(' | ').slice(-500)}` : '';
+  } catch {
+    return '';
+  }
 }
 
 function sleep(ms: number): Promise<void> {
