@@ -3,7 +3,8 @@
 // a VM killed with kill -9 shows in the API; an agent restart keeps its guests running and
 // re-adopts them; stop and start go through the real VM process.
 import { strict as assert } from 'node:assert';
-import { ensureLinuxGuest } from '@hypernova/guest';
+import { ensureLinuxGuest, ensureRootfs } from '@hypernova/guest';
+import { registerGuestImageSet } from '@hypernova/common';
 import { compute } from '@hypernova/proto';
 import { TestCluster } from './cluster.js';
 
@@ -90,5 +91,15 @@ describe('cluster with real VMs (Linux guest)', function () {
     await c.waitStatus(id, 'ACTIVE', 30_000);
     // The console log keeps the earlier boot: wait for a second BOOT-OK.
     await waitConsole(id, /BOOT-OK[\s\S]*BOOT-OK/, 120_000);
+  });
+
+  it('boots the guest image set with its root disk (kernel_id image + qcow2 overlay over the ext2 base)', async () => {
+    const rootfs = await ensureRootfs();
+    const image = await registerGuestImageSet(c.nc, c.redis, { kernel: rootfs.linux.image, rootDisk: rootfs.image, rootDiskFormat: 'raw' });
+    assert.ok(image.properties.kernel_id, 'the disk image names its kernel');
+    const id = await c.createServer('rooted', { imageRef: image.id });
+    await c.waitStatus(id, 'ACTIVE', 60_000);
+    const out = await waitConsole(id, /BOOT-OK/, 120_000);
+    assert.match(out, /Mounted root \(ext2 filesystem\)/);
   });
 });

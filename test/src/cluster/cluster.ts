@@ -254,9 +254,9 @@ export class TestCluster {
   }
 
   /** POST /servers; returns the id. */
-  async createServer(name: string, opts: { flavorRef?: string; hints?: object; extra?: object } = {}): Promise<string> {
+  async createServer(name: string, opts: { flavorRef?: string; imageRef?: string; hints?: object; extra?: object } = {}): Promise<string> {
     const res = await this.request('POST', '/compute/v2.1/servers', {
-      server: { name, imageRef: this.image.id, flavorRef: opts.flavorRef ?? '1', networks: 'none', ...opts.extra },
+      server: { name, imageRef: opts.imageRef ?? this.image.id, flavorRef: opts.flavorRef ?? '1', networks: 'none', ...opts.extra },
       ...(opts.hints ? { 'os:scheduler_hints': opts.hints } : {}),
     });
     if (res.status !== 202) throw new Error(`create ${name}: ${res.status} ${JSON.stringify(res.body)}`);
