@@ -181,7 +181,7 @@ function setMstatus(h: Hart, v: number): void {
   if (((next >>> MPP_SHIFT) & 3) === 2) next &= ~Mstatus.MPP;
   const changed = h.mstatus ^ next;
   h.mstatus = next;
-  if (changed & MSTATUS_MMU) h.translationChanged(false);
+  if (changed & MSTATUS_MMU) h.mstatusChanged(changed);
 }
 
 /** MODE 0 (direct) or 1 (vectored); other modes are reserved and read back as direct. */

@@ -60,6 +60,10 @@ export class Hart implements HartInterruptPins, RamWriteListener {
   private readonly tlbM = new TlbSet();
   private readonly tlbS = new TlbSet();
   private readonly tlbU = new TlbSet();
+  /** S-mode data accesses while mstatus.SUM is set. */
+  private readonly tlbSum = new TlbSet();
+  private readonly tlbSets = [this.tlbM, this.tlbS, this.tlbU, this.tlbSum];
+  private dataSet = this.tlbM;
   rT!: Int32Array; rO!: Int32Array; wT!: Int32Array; wO!: Int32Array; xT!: Int32Array; xO!: Int32Array;
   private dataPriv: Priv = Priv.Machine;
   /** Translated blocks per RAM page, indexed by word offset in the page; `single` holds one-instruction blocks. */
@@ -165,9 +169,7 @@ export class Hart implements HartInterruptPins, RamWriteListener {
   }
 
   writeProtected(page: number): void {
-    this.tlbM.protect(page);
-    this.tlbS.protect(page);
-    this.tlbU.protect(page);
+    for (const set of this.tlbSets) set.protect(page);
   }
 
   // --- privilege and translation state ---
@@ -177,22 +179,32 @@ export class Hart implements HartInterruptPins, RamWriteListener {
     this.selectTlb();
   }
 
-  /** satp, sfence.vma (full) or mstatus MPRV/MPP/SUM/MXR changed. */
+  /** satp, sfence.vma or an MXR change: translations below M are stale (all of them when `full`). */
   translationChanged(full: boolean): void {
     this.tlbS.flush();
+    this.tlbSum.flush();
     this.tlbU.flush();
     if (full) this.tlbM.flush();
     this.selectTlb();
   }
 
-  private tlbFor(p: Priv): TlbSet {
-    return p === Priv.Machine ? this.tlbM : p === Priv.Supervisor ? this.tlbS : this.tlbU;
+  /** mstatus changed some of `bits`. SUM selects another TLB set rather than flushing one: Linux toggles it on every user copy. */
+  mstatusChanged(bits: number): void {
+    if (bits & Mstatus.MXR) this.translationChanged(false);
+    else if (bits & (Mstatus.SUM | Mstatus.MPRV | Mstatus.MPP)) this.selectTlb();
+  }
+
+  private tlbFor(p: Priv, data: boolean): TlbSet {
+    if (p === Priv.Machine) return this.tlbM;
+    if (p === Priv.User) return this.tlbU;
+    // S-mode data accesses with SUM set may reach user pages: those entries live in their own set.
+    return data && this.mstatus & Mstatus.SUM ? this.tlbSum : this.tlbS;
   }
 
   private selectTlb(): void {
-    const fetch = this.tlbFor(this.priv);
+    const fetch = this.tlbFor(this.priv, false);
     this.dataPriv = this.priv === Priv.Machine && this.mstatus & Mstatus.MPRV ? mppOf(this.mstatus) : this.priv;
-    const data = this.tlbFor(this.dataPriv);
+    const data = (this.dataSet = this.tlbFor(this.dataPriv, true));
     this.xT = fetch.xTag; this.xO = fetch.xOff;
     this.rT = data.rTag; this.rO = data.rOff; this.wT = data.wTag; this.wO = data.wOff;
   }
@@ -265,7 +277,7 @@ export class Hart implements HartInterruptPins, RamWriteListener {
       this.raise(Cause.InstructionAccessFault, pc);
       return -1;
     }
-    const set = this.tlbFor(this.priv);
+    const set = this.tlbFor(this.priv, false);
     const i = (pc >>> 12) & TLB_MASK;
     set.xTag[i] = pc >>> 12;
     set.xOff[i] = entryOffset(pc, off & ~0xfff);
@@ -347,7 +359,7 @@ export class Hart implements HartInterruptPins, RamWriteListener {
     const page = off >>> 12;
     if (this.ram.pageFlags[page] !== 0) this.ram.noteWrite(off);
     if (this.ram.pageFlags[page] === 0) {
-      const set = this.tlbFor(this.dataPriv);
+      const set = this.dataSet;
       const i = (va >>> 12) & TLB_MASK;
       set.wTag[i] = va >>> 12;
       set.wOff[i] = entryOffset(va, off & ~0xfff);
@@ -410,9 +422,16 @@ export class Hart implements HartInterruptPins, RamWriteListener {
       this.raise(Cause.IllegalInstruction, insn);
       return;
     }
-    this.translationChanged(false);
+    const rs1 = (insn >>> 15) & 31;
+    if (rs1 === 0) this.translationChanged(false);
+    else this.forgetRegion(this.x[rs1]!);
     this.pc = (this.pc + 4) | 0;
     this.instret++;
+  }
+
+  /** sfence.vma for one address: Linux issues one per page-table update, too often for full flushes. */
+  forgetRegion(va: number): void {
+    for (const set of this.tlbSets) if (set !== this.tlbM) set.forgetRegion(va);
   }
 
   /** LR/SC and AMOs (A extension). Atomic by construction: one hart, one thread. */

@@ -21,6 +21,22 @@ export class TlbSet {
     this.xTag.fill(-1);
   }
 
+  /**
+   * Drops every entry in the 4 MiB region of `va`: the page itself, and the other pages of a
+   * superpage that may map it (entries are per 4 KiB page even for superpages).
+   */
+  forgetRegion(va: number): void {
+    const region = va >>> 22;
+    for (const [tag, extra] of [[this.rTag, undefined], [this.wTag, this.wPage], [this.xTag, undefined]] as const) {
+      for (let i = 0; i < tag.length; i++) {
+        if (tag[i]! >>> 10 === region && tag[i] !== -1) {
+          tag[i] = -1;
+          if (extra) extra[i] = -1;
+        }
+      }
+    }
+  }
+
   /** Drops the write entries that map RAM page `page` (-1: all of them). */
   protect(page: number): void {
     if (page < 0) {
