@@ -1,0 +1,53 @@
+// The commit point of a migration, in Redis: the destination's commit flips the instance's owner
+// from source to destination, and the source's resolveOutcome (when the destination's result
+// never reached it) settles the outcome for good. Both go through one outcome key, set once:
+// whichever runs first wins, so the guest never ends up running on both nodes, nor on neither.
+import type { Redis } from 'ioredis';
+import { RedisScript } from '@hypernova/common';
+
+// KEYS: owner, outcome. ARGV: source, destination, ttl seconds.
+const COMMIT = new RedisScript(`
+local o = redis.call('GET', KEYS[2])
+if o then return o end
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 'not-owner' end
+redis.call('SET', KEYS[1], ARGV[2])
+redis.call('SET', KEYS[2], 'committed', 'EX', tonumber(ARGV[3]))
+return 'committed'
+`);
+
+// KEYS: outcome. ARGV: ttl seconds.
+const RESOLVE = new RedisScript(`
+local o = redis.call('GET', KEYS[1])
+if o then return o end
+redis.call('SET', KEYS[1], 'aborted', 'EX', tonumber(ARGV[1]))
+return 'aborted'
+`);
+
+export interface RedisOwnershipOptions {
+  /** The key holding the node that runs the instance (common's redisKeys.instanceOwner). */
+  ownerKey: string;
+  /** A key private to this migration, holding its outcome once decided. */
+  outcomeKey: string;
+  source: string;
+  destination: string;
+  /** How long the outcome is kept. Default a day. */
+  ttlSeconds?: number;
+}
+
+/** commit for MigrationDestination and resolveOutcome for MigrationSource, backed by Redis. */
+export function redisOwnership(redis: Redis, o: RedisOwnershipOptions): {
+  commit: () => Promise<void>;
+  resolveOutcome: () => Promise<'committed' | 'aborted'>;
+} {
+  const ttl = o.ttlSeconds ?? 86_400;
+  return {
+    async commit() {
+      const r = await COMMIT.run(redis, [o.ownerKey, o.outcomeKey], [o.source, o.destination, ttl]);
+      if (r !== 'committed') throw new Error(r === 'aborted' ? 'the source already gave up this migration' : `the instance is not owned by ${o.source}`);
+    },
+    async resolveOutcome() {
+      const r = await RESOLVE.run(redis, [o.outcomeKey], [ttl]);
+      return r === 'committed' ? 'committed' : 'aborted';
+    },
+  };
+}

@@ -1,0 +1,361 @@
+// Guest pages on the wire: the records inside a Pages frame, how the source picks each page's
+// encoding, and how the destination applies them.
+//
+//   record = u32 page | u32 (kind << 24 | n) | payload
+//   Zero   n = run length in pages, no payload (zero pages cost 8 bytes per run, not 4 KiB each)
+//   Raw    n = 4096, the page
+//   Delta  n = payload length: (u16 words skipped, u16 words changed, changed words)* against the
+//          copy the destination already holds (XBZRLE-like; the source keeps that copy in a
+//          PageCache). A guest that rewrites a word or two per page costs ~8 bytes per page
+//          instead of 4 KiB, which is what lets a fast-dirtying guest converge.
+// A frame's records may also be raw-deflated as a whole (Flag.Deflated) when that pays.
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
+import type { GuestRam } from '@hypernova/hypervisor';
+import { PAGE_SIZE } from '@hypernova/hypervisor';
+import { Flag, frameBuffer, HEADER_SIZE } from './wire.js';
+
+export const enum PageKind {
+  Zero = 0,
+  Raw = 1,
+  Delta = 2,
+}
+
+const RECORD = 8;
+const WORDS = PAGE_SIZE / 4;
+const MAX_RUN = 0xff_ffff;
+/** A delta longer than this is sent raw instead. */
+const MAX_DELTA = PAGE_SIZE - 512;
+const ZERO_PAGE = Buffer.alloc(PAGE_SIZE);
+
+/** Where the encoder reads pages: live guest RAM, or the copy taken at the pause. */
+export interface PageSource {
+  bytes: Uint8Array;
+  words: Uint32Array;
+  /** Byte offset of `page` in bytes/words*4. */
+  offset(page: number): number;
+}
+
+export function ramSource(ram: GuestRam): PageSource {
+  return {
+    bytes: ram.bytes,
+    words: new Uint32Array(ram.bytes.buffer, ram.bytes.byteOffset, ram.bytes.byteLength >>> 2),
+    offset: (page) => page * PAGE_SIZE,
+  };
+}
+
+/** The pages to send, in ascending order. */
+export interface PageQueue {
+  /** The next page, or -1 when none is left. */
+  peek(): number;
+  take(): void;
+}
+
+/**
+ * The source's copy of pages as the destination holds them, for deltas. Only pages sent again
+ * after the first pass go in (those the guest rewrites), up to a capacity.
+ */
+export class PageCache {
+  private readonly slotOf: Int32Array;
+  private readonly slabs: Uint32Array[] = [];
+  private used = 0;
+  private static readonly SLAB_PAGES = 256;
+
+  constructor(
+    pages: number,
+    readonly capacityPages: number,
+  ) {
+    this.slotOf = new Int32Array(pages).fill(-1);
+  }
+
+  get size(): number {
+    return this.used;
+  }
+
+  get bytes(): number {
+    return this.slabs.length * PageCache.SLAB_PAGES * PAGE_SIZE;
+  }
+
+  has(page: number): boolean {
+    return this.slotOf[page]! >= 0;
+  }
+
+  /** The cached copy: [words array, first word]. */
+  words(page: number): [Uint32Array, number] {
+    const slot = this.slotOf[page]!;
+    return [this.slabs[(slot / PageCache.SLAB_PAGES) | 0]!, (slot % PageCache.SLAB_PAGES) * WORDS];
+  }
+
+  /** Records the page's content as sent; false when the cache is full (the page stays uncached). */
+  store(page: number, src: Uint32Array, word: number): boolean {
+    let slot = this.slotOf[page]!;
+    if (slot < 0) {
+      if (this.used >= this.capacityPages) return false;
+      slot = this.used++;
+      if (slot % PageCache.SLAB_PAGES === 0) this.slabs.push(new Uint32Array(PageCache.SLAB_PAGES * WORDS));
+      this.slotOf[page] = slot;
+    }
+    const [w, at] = this.words(page);
+    w.set(src.subarray(word, word + WORDS), at);
+    return true;
+  }
+
+  /** The destination now holds zeros there. */
+  storeZero(page: number): void {
+    if (!this.has(page)) return;
+    const [w, at] = this.words(page);
+    w.fill(0, at, at + WORDS);
+  }
+}
+
+/**
+ * The changed words of `cur` against `old` (u16 skip, u16 count, words), written at out[pos];
+ * returns the length, 0 when nothing changed, -1 when longer than `max`.
+ */
+export function encodeDelta(
+  cur8: Uint8Array,
+  cur32: Uint32Array,
+  curWord: number,
+  old32: Uint32Array,
+  oldWord: number,
+  out: Uint8Array,
+  pos: number,
+  max: number,
+): number {
+  let i = 0;
+  let n = pos;
+  const end = pos + max;
+  while (i < WORDS) {
+    const skipFrom = i;
+    while (i < WORDS && cur32[curWord + i] === old32[oldWord + i]) i++;
+    if (i === WORDS) break;
+    const from = i;
+    while (i < WORDS && cur32[curWord + i] !== old32[oldWord + i]) i++;
+    const skip = from - skipFrom;
+    const count = i - from;
+    if (n + 4 + count * 4 > end) return -1;
+    out[n] = skip & 0xff;
+    out[n + 1] = skip >>> 8;
+    out[n + 2] = count & 0xff;
+    out[n + 3] = count >>> 8;
+    out.set(cur8.subarray((curWord + from) * 4, (curWord + i) * 4), n + 4);
+    n += 4 + count * 4;
+  }
+  return n - pos;
+}
+
+/** Applies a delta to the page at `off` in `page8`; false when the delta is malformed. */
+export function applyDelta(page8: Uint8Array, off: number, delta: Uint8Array): boolean {
+  let pos = 0;
+  let w = 0;
+  while (pos < delta.length) {
+    if (pos + 4 > delta.length) return false;
+    w += delta[pos]! | (delta[pos + 1]! << 8);
+    const count = delta[pos + 2]! | (delta[pos + 3]! << 8);
+    pos += 4;
+    if (w + count > WORDS || pos + count * 4 > delta.length) return false;
+    page8.set(delta.subarray(pos, pos + count * 4), off + w * 4);
+    pos += count * 4;
+    w += count;
+  }
+  return true;
+}
+
+export interface EncodeStats {
+  /** Pages looked at (every page of every round). */
+  pages: number;
+  zeroPages: number;
+  rawPages: number;
+  deltaPages: number;
+  /** Dirty pages whose content equals what the destination holds: nothing sent. */
+  unchangedPages: number;
+  /** Bytes of records (before frame headers and deflate). */
+  recordBytes: number;
+  deltaBytes: number;
+}
+
+export const emptyEncodeStats = (): EncodeStats => ({
+  pages: 0,
+  zeroPages: 0,
+  rawPages: 0,
+  deltaPages: 0,
+  unchangedPages: 0,
+  recordBytes: 0,
+  deltaBytes: 0,
+});
+
+export interface EncodedFrame {
+  /** Frame buffer with the body at HEADER_SIZE, to be sealed. */
+  buf: Buffer;
+  bodyLength: number;
+  flags: number;
+  pages: number;
+}
+
+export interface EncoderOptions {
+  batchBytes: number;
+  cache?: PageCache;
+}
+
+/** Packs queued pages into Pages frame bodies, choosing zero run, delta or raw per page. */
+export class PageEncoder {
+  readonly stats = emptyEncodeStats();
+  /** Store pages sent raw in the cache (after the first pass: pages the guest rewrites). */
+  cacheNewPages = false;
+  /** Deflate frame bodies when it shrinks them (convergence turns it on). */
+  deflate = false;
+  private readonly deflateSeen = { in: 0, out: 0 };
+  /** Frame buffers back from acknowledged frames: fresh memory costs page faults on every frame. */
+  private readonly pool: Buffer[] = [];
+
+  constructor(private readonly opts: EncoderOptions) {}
+
+  get cache(): PageCache | undefined {
+    return this.opts.cache;
+  }
+
+  /** Deflate's measured ratio (out/in) so far; 1 before any try. */
+  get deflateRatio(): number {
+    return this.deflateSeen.in ? this.deflateSeen.out / this.deflateSeen.in : 1;
+  }
+
+  /** One frame's worth of the queue, or undefined when nothing was left to send. */
+  next(queue: PageQueue, src: PageSource): EncodedFrame | undefined {
+    const cap = this.opts.batchBytes;
+    const buf = this.pool.pop() ?? frameBuffer(cap);
+    const cache = this.opts.cache;
+    const st = this.stats;
+    let pos = HEADER_SIZE;
+    const end = HEADER_SIZE + cap - RECORD; // keeps room to close a zero run
+    let runStart = -1;
+    let runLen = 0;
+    let pages = 0;
+    const closeRun = (): void => {
+      if (runLen === 0) return;
+      buf.writeUInt32LE(runStart, pos);
+      buf.writeUInt32LE(((PageKind.Zero << 24) | runLen) >>> 0, pos + 4);
+      pos += RECORD;
+      runLen = 0;
+    };
+    for (let page = queue.peek(); page >= 0; page = queue.peek()) {
+      const off = src.offset(page);
+      if (Buffer.compare(src.bytes.subarray(off, off + PAGE_SIZE), ZERO_PAGE) === 0) {
+        cache?.storeZero(page);
+        if (runLen > 0 && page === runStart + runLen && runLen < MAX_RUN) {
+          runLen++;
+        } else {
+          if (pos + RECORD > end) break;
+          closeRun();
+          runStart = page;
+          runLen = 1;
+        }
+        st.zeroPages++;
+      } else if (cache?.has(page)) {
+        const [old, oldWord] = cache.words(page);
+        if (pos + RECORD + MAX_DELTA > end) break; // a delta or raw page must fit whole
+        closeRun();
+        const len = encodeDelta(src.bytes, src.words, off >>> 2, old, oldWord, buf, pos + RECORD, MAX_DELTA);
+        if (len === 0) {
+          st.unchangedPages++;
+        } else if (len > 0) {
+          buf.writeUInt32LE(page, pos);
+          buf.writeUInt32LE(((PageKind.Delta << 24) | len) >>> 0, pos + 4);
+          pos += RECORD + len;
+          st.deltaPages++;
+          st.deltaBytes += RECORD + len;
+        } else {
+          if (pos + RECORD + PAGE_SIZE > end) break;
+          pos = this.raw(buf, pos, page, src, off);
+        }
+        if (len !== 0) cache.store(page, src.words, off >>> 2);
+      } else {
+        if (pos + RECORD + PAGE_SIZE > end) break;
+        closeRun();
+        pos = this.raw(buf, pos, page, src, off);
+        if (this.cacheNewPages) cache?.store(page, src.words, off >>> 2);
+      }
+      st.pages++;
+      pages++;
+      queue.take();
+    }
+    closeRun();
+    if (pages === 0) {
+      this.pool.push(buf);
+      return undefined;
+    }
+    const bodyLength = pos - HEADER_SIZE;
+    st.recordBytes += bodyLength;
+    if (this.deflate && bodyLength >= 4096) {
+      const packed = deflateRawSync(buf.subarray(HEADER_SIZE, pos), { level: 1 });
+      this.deflateSeen.in += bodyLength;
+      this.deflateSeen.out += packed.length;
+      if (packed.length < bodyLength * 0.9) {
+        const out = frameBuffer(packed.length);
+        packed.copy(out, HEADER_SIZE);
+        this.pool.push(buf);
+        return { buf: out, bodyLength: packed.length, flags: Flag.Deflated, pages };
+      }
+    }
+    return { buf, bodyLength, flags: 0, pages };
+  }
+
+  /** Takes back the buffer of a frame the destination acknowledged. */
+  recycle(frame: Buffer): void {
+    const size = HEADER_SIZE + this.opts.batchBytes;
+    if (frame.buffer.byteLength === size && frame.byteOffset === 0 && this.pool.length < 256) {
+      this.pool.push(Buffer.from(frame.buffer, 0, size));
+    }
+  }
+
+  private raw(buf: Buffer, pos: number, page: number, src: PageSource, off: number): number {
+    buf.writeUInt32LE(page, pos);
+    buf.writeUInt32LE(((PageKind.Raw << 24) | PAGE_SIZE) >>> 0, pos + 4);
+    buf.set(src.bytes.subarray(off, off + PAGE_SIZE), pos + RECORD);
+    this.stats.rawPages++;
+    return pos + RECORD + PAGE_SIZE;
+  }
+}
+
+/** Inflates a Deflated body, refusing anything larger than a frame may carry (no zip bombs). */
+export function inflateBody(body: Buffer, maxBytes: number): Buffer | string {
+  try {
+    return inflateRawSync(body, { maxOutputLength: maxBytes });
+  } catch (e) {
+    return `cannot inflate page records: ${(e as Error).message}`;
+  }
+}
+
+/** Writes a Pages body's records into guest RAM; returns the page count or an error message. */
+export function applyRecords(body: Buffer, ram: GuestRam): number | string {
+  let pos = 0;
+  let pages = 0;
+  while (pos < body.length) {
+    if (pos + RECORD > body.length) return 'truncated page record';
+    const page = body.readUInt32LE(pos);
+    const word = body.readUInt32LE(pos + 4);
+    const kind = word >>> 24;
+    const n = word & 0xff_ffff;
+    pos += RECORD;
+    const off = page * PAGE_SIZE;
+    if (kind === PageKind.Zero) {
+      if (n === 0 || page + n > ram.pages) return `zero run ${page}+${n} outside RAM`;
+      ram.bytes.fill(0, off, off + n * PAGE_SIZE);
+      ram.noteWriteRange(off, n * PAGE_SIZE);
+      pages += n;
+      continue;
+    }
+    if (page >= ram.pages) return `page ${page} outside RAM`;
+    if (pos + n > body.length) return 'truncated page data';
+    if (kind === PageKind.Raw) {
+      if (n !== PAGE_SIZE) return `raw page of ${n} bytes`;
+      ram.bytes.set(body.subarray(pos, pos + n), off);
+    } else if (kind === PageKind.Delta) {
+      if (!applyDelta(ram.bytes, off, body.subarray(pos, pos + n))) return `malformed delta for page ${page}`;
+    } else {
+      return `unknown page record kind ${kind}`;
+    }
+    ram.noteWriteRange(off, PAGE_SIZE);
+    pos += n;
+    pages++;
+  }
+  return pages;
+}

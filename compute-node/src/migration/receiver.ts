@@ -1,0 +1,304 @@
+// The destination side of a live migration: a paused Machine of the same configuration takes
+// the source's pages and state, checks it has all of it, lets the caller commit (flip the
+// instance's ownership), and resumes the guest. On any failure it never resumes: the caller
+// discards the machine, and the source (told by an Abort frame, or by its own timeouts) resumes.
+import { createHash } from 'node:crypto';
+import type { NatsConnection } from 'nats';
+import { subjects } from '@hypernova/common';
+import { PAGE_SIZE, type Machine } from '@hypernova/hypervisor';
+import { ReceiveWindow } from './flow.js';
+import { applyRecords, inflateBody } from './pages.js';
+import { Endpoint, type Tap } from './transport.js';
+import { MigrationError, type RejectCounters } from './types.js';
+import {
+  encodeCredit,
+  encodeJson,
+  encodeNack,
+  Flag,
+  HEADER_SIZE,
+  migrationTag,
+  MsgType,
+  parseJson,
+  type EndBody,
+  type Frame,
+  type HelloBody,
+  type ResultBody,
+} from './wire.js';
+
+export interface DestinationOptions {
+  id: string;
+  /** Subject prefix; default `hn.migration.<id>`. */
+  prefix?: string;
+  /** Frames the source may have in flight (the credit window). Default 32 (8 MiB of 256 KiB frames). */
+  window?: number;
+  /**
+   * Called once everything has arrived and checked out, before the guest resumes here: flip the
+   * instance's ownership (atomically, e.g. a Redis compare-and-set). Throwing refuses the switch.
+   */
+  commit?: () => Promise<void> | void;
+  /**
+   * Touch every page of guest RAM in listen(), before the source starts, as QEMU's -mem-prealloc
+   * does: first touches cost page faults, which would otherwise land inside the migration (and
+   * on some hosts cost tens of µs each). Default true.
+   */
+  prefault?: boolean;
+  /** No frame from the source for this long while receiving: give up. Default 20 s. */
+  stallTimeoutMs?: number;
+  /** Test hook: see and alter frames on the wire. */
+  tap?: Tap;
+}
+
+export interface DestinationResult {
+  id: string;
+  /** Wall clock ms (performance.timeOrigin + now) when the guest resumed here. */
+  resumedAt: number;
+  pagesApplied: number;
+  bytesReceived: number;
+  rejected: RejectCounters;
+}
+
+type Phase = 'listening' | 'receiving' | 'completing' | 'done' | 'failed';
+
+const wallNow = (): number => performance.timeOrigin + performance.now();
+const NACK_INTERVAL_MS = 100;
+const RESULT_RESEND_MS = 200;
+const RESULT_RESEND_FOR_MS = 5_000;
+
+export class MigrationDestination {
+  readonly id: string;
+  readonly prefix: string;
+  /** Settles when the guest runs here (resolves) or the migration failed (rejects: discard the machine). */
+  readonly finished: Promise<DestinationResult>;
+  private settle!: { resolve: (r: DestinationResult) => void; reject: (e: MigrationError) => void };
+  private readonly tag: number;
+  private readonly endpoint: Endpoint;
+  private readonly rx: ReceiveWindow;
+  private phase: Phase = 'listening';
+  private hello: HelloBody | undefined;
+  private stateChunks: Buffer[] = [];
+  private pagesApplied = 0;
+  private bytesReceived = 0;
+  private lastFrameAt = performance.now();
+  private stallTimer: NodeJS.Timeout | undefined;
+  private creditScheduled = false;
+  private result: ResultBody | undefined;
+  private resultTimer: NodeJS.Timeout | undefined;
+  private readonly maxBody: number;
+
+  constructor(
+    private readonly machine: Machine,
+    nc: NatsConnection,
+    private readonly opts: DestinationOptions,
+  ) {
+    this.id = opts.id;
+    this.prefix = opts.prefix ?? subjects.migration(opts.id);
+    this.tag = migrationTag(opts.id);
+    this.rx = new ReceiveWindow(opts.window ?? 32, NACK_INTERVAL_MS);
+    this.maxBody = Math.max(1 << 20, nc.info?.max_payload ?? 0);
+    this.endpoint = new Endpoint(nc, { prefix: this.prefix, tag: this.tag, role: 'destination', tap: opts.tap }, (f) => this.onFrame(f), (e) =>
+      this.fail(e),
+    );
+    this.finished = new Promise((resolve, reject) => (this.settle = { resolve, reject }));
+    // Callers that only await listen() must not see an unhandled rejection.
+    this.finished.catch(() => {});
+  }
+
+  /** Prefaults RAM (unless told not to) and subscribes; once this resolves the source may start. */
+  async listen(): Promise<void> {
+    if (!this.machine.isPaused) this.machine.pause();
+    if (this.opts.prefault ?? true) await this.prefault();
+    await this.endpoint.open();
+  }
+
+  private async prefault(): Promise<void> {
+    const bytes = this.machine.ram.bytes;
+    for (let off = 0; off < bytes.length; ) {
+      // A chunk per turn: the process stays responsive (its control socket, other VMs).
+      const end = Math.min(bytes.length, off + (8 << 20));
+      for (; off < end; off += PAGE_SIZE) bytes[off] = bytes[off]!;
+      await new Promise((r) => setImmediate(r));
+    }
+  }
+
+  /** Gives up (the source is told and resumes); no effect once the guest runs here. */
+  abort(reason = 'aborted at the destination'): boolean {
+    if (this.phase === 'done' || this.phase === 'failed' || this.result?.committed) return false;
+    this.fail(new MigrationError('aborted', reason));
+    return true;
+  }
+
+  get rejected(): RejectCounters {
+    return { ...this.endpoint.rejected };
+  }
+
+  private onFrame(f: Frame): void {
+    if (this.phase === 'done' || this.phase === 'failed') {
+      // The source may not have heard the result yet.
+      if (f.type === MsgType.End && this.result) this.sendResult();
+      if (f.type === MsgType.Bye) this.stopResult();
+      return;
+    }
+    switch (f.type) {
+      case MsgType.Hello:
+        return this.onHello(f);
+      case MsgType.Abort:
+        return this.fail(new MigrationError('aborted', `source aborted: ${parseJson<{ reason?: string }>(f.body)?.reason ?? 'no reason given'}`), false);
+      case MsgType.Bye:
+        return this.stopResult();
+      case MsgType.Pages:
+      case MsgType.State:
+      case MsgType.End:
+        return this.onData(f);
+      default:
+        return;
+    }
+  }
+
+  private onHello(f: Frame): void {
+    const h = parseJson<HelloBody>(f.body);
+    if (!h || h.id !== this.id) return;
+    if (this.phase === 'listening') {
+      const error = this.checkHello(h);
+      if (error) {
+        this.endpoint.send(encodeJson(MsgType.Refuse, this.tag, this.endpoint.nextControlSeq(), { error }));
+        this.fail(new MigrationError('refused', error), false);
+        return;
+      }
+      this.hello = h;
+      this.phase = 'receiving';
+      this.lastFrameAt = performance.now();
+      const stall = this.opts.stallTimeoutMs ?? 20_000;
+      this.stallTimer = setInterval(() => {
+        const idle = performance.now() - this.lastFrameAt;
+        if (this.phase === 'receiving' && idle > stall) this.fail(new MigrationError('stalled', `no frame from the source for ${Math.round(idle)} ms`));
+      }, Math.min(1000, stall / 4));
+    }
+    // A repeated Hello (our Ready was lost) gets the same answer.
+    if (this.phase === 'receiving' && this.rx.expected === 1) {
+      this.endpoint.send(encodeJson(MsgType.Ready, this.tag, this.endpoint.nextControlSeq(), { limit: this.rx.limit, window: this.rx.window }));
+    }
+  }
+
+  private checkHello(h: HelloBody): string | undefined {
+    if (h.pageSize !== PAGE_SIZE) return `page size ${h.pageSize}, expected ${PAGE_SIZE}`;
+    if (h.ramBytes !== this.machine.ram.size) return `source RAM is ${h.ramBytes} bytes, destination has ${this.machine.ram.size}`;
+    const mine = this.machine.config as unknown as Record<string, unknown>;
+    const diff = Object.keys(mine).filter((k) => h.config?.[k] !== mine[k]);
+    if (diff.length) return `machine config differs: ${diff.map((k) => `${k} ${String(h.config?.[k])} vs ${String(mine[k])}`).join(', ')}`;
+    return undefined;
+  }
+
+  private onData(f: Frame): void {
+    if (this.phase !== 'receiving') return;
+    this.lastFrameAt = performance.now();
+    const cls = this.rx.classify(f.seq);
+    if (cls === 'old') {
+      this.endpoint.rejected.replayed++;
+      // A resent frame means our credit may have been lost: say again where we are.
+      this.scheduleCredit();
+      return;
+    }
+    if (cls === 'gap') {
+      if (this.rx.shouldNack(performance.now())) this.endpoint.send(encodeNack(this.tag, this.endpoint.nextControlSeq(), this.rx.expected));
+      return;
+    }
+    this.bytesReceived += f.body.length + HEADER_SIZE;
+    if (f.type === MsgType.Pages) {
+      const body = f.flags & Flag.Deflated ? inflateBody(f.body, this.maxBody * 4) : f.body;
+      const r = typeof body === 'string' ? body : applyRecords(body, this.machine.ram);
+      if (typeof r === 'string') return this.fail(new MigrationError('protocol', r));
+      this.pagesApplied += r;
+    } else if (f.type === MsgType.State) {
+      this.stateChunks.push(Buffer.from(f.body));
+    }
+    const creditNow = this.rx.applied();
+    if (f.type === MsgType.End) {
+      this.sendCredit();
+      void this.complete(parseJson<EndBody>(f.body));
+      return;
+    }
+    if (creditNow) this.sendCredit();
+    else this.scheduleCredit();
+  }
+
+  /** Everything is here: check, restore the devices, commit, resume. */
+  private async complete(end: EndBody | undefined): Promise<void> {
+    this.phase = 'completing';
+    clearInterval(this.stallTimer);
+    try {
+      if (!end) throw new MigrationError('protocol', 'malformed End frame');
+      if (this.hello?.digest) {
+        const mine = createHash('sha256').update(this.machine.ram.bytes).digest('hex');
+        if (mine !== end.digest) throw new MigrationError('verify', `verify: RAM digest ${mine.slice(0, 16)}… differs from the source's ${String(end.digest).slice(0, 16)}…`);
+      }
+      try {
+        this.machine.restoreDeviceState(Buffer.concat(this.stateChunks));
+      } catch (e) {
+        throw new MigrationError('state', `device state: ${(e as Error).message}`);
+      }
+      this.stateChunks = [];
+      try {
+        await this.opts.commit?.();
+      } catch (e) {
+        throw new MigrationError('commit', `commit refused: ${(e as Error).message}`);
+      }
+    } catch (e) {
+      const err = e instanceof MigrationError ? e : new MigrationError('protocol', String(e));
+      this.result = { committed: false, error: err.message };
+      this.sendResult();
+      this.fail(err, false);
+      return;
+    }
+    this.machine.resume();
+    const resumedAt = wallNow();
+    this.phase = 'done';
+    this.result = { committed: true, resumedAt };
+    this.sendResult();
+    // The source needs the result to let go of its copy: repeat it until it says Bye.
+    const until = performance.now() + RESULT_RESEND_FOR_MS;
+    this.resultTimer = setInterval(() => (performance.now() > until ? this.stopResult() : this.sendResult()), RESULT_RESEND_MS);
+    this.settle.resolve({
+      id: this.id,
+      resumedAt,
+      pagesApplied: this.pagesApplied,
+      bytesReceived: this.bytesReceived,
+      rejected: this.rejected,
+    });
+  }
+
+  private sendResult(): void {
+    if (this.result) this.endpoint.send(encodeJson(MsgType.Result, this.tag, this.endpoint.nextControlSeq(), this.result));
+  }
+
+  private stopResult(): void {
+    clearInterval(this.resultTimer);
+    this.resultTimer = undefined;
+    if (this.phase === 'done' || this.phase === 'failed') this.endpoint.close();
+  }
+
+  private sendCredit(): void {
+    this.rx.creditSent();
+    this.endpoint.send(encodeCredit(this.tag, this.endpoint.nextControlSeq(), this.rx.expected - 1, this.rx.limit));
+  }
+
+  /** A credit after the frames NATS delivered in this batch, not one per frame. */
+  private scheduleCredit(): void {
+    if (this.creditScheduled) return;
+    this.creditScheduled = true;
+    setImmediate(() => {
+      this.creditScheduled = false;
+      if (this.phase === 'receiving') this.sendCredit();
+    });
+  }
+
+  private fail(e: MigrationError, tellSource = true): void {
+    if (this.phase === 'done' || this.phase === 'failed') return;
+    this.phase = 'failed';
+    clearInterval(this.stallTimer);
+    if (tellSource) this.endpoint.send(encodeJson(MsgType.Abort, this.tag, this.endpoint.nextControlSeq(), { reason: e.message }));
+    // Stay subscribed a little while when a result is owed (the source may ask again), else go.
+    if (this.result) this.resultTimer = setTimeout(() => this.stopResult(), RESULT_RESEND_FOR_MS);
+    else this.endpoint.close();
+    this.settle.reject(e);
+  }
+}

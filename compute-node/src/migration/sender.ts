@@ -1,0 +1,570 @@
+// The source side of a live migration: streams a running Machine's RAM to a destination over
+// NATS (pre-copy), then pauses the guest, sends what is left plus the CPU and device state, and
+// waits for the destination to say it resumed the guest. Any failure before the destination can
+// have committed resumes the guest here, unchanged.
+//
+// Rounds: round 1 sends every page (zero pages as run markers); each later round sends the pages
+// the dirty log caught meanwhile (CPU stores and device DMA alike). The guest keeps running in the
+// same event loop, so the sender works in bounded turns and yields between them.
+import { createHash } from 'node:crypto';
+import type { NatsConnection } from 'nats';
+import { subjects } from '@hypernova/common';
+import { PAGE_SIZE, type Machine } from '@hypernova/hypervisor';
+import { BandwidthMeter, Convergence, DEFAULT_CONVERGENCE } from './convergence.js';
+import { RateLimiter, SendWindow } from './flow.js';
+import { PageCache, PageEncoder, ramSource, type PageQueue, type PageSource } from './pages.js';
+import { Endpoint, type Tap } from './transport.js';
+import { MigrationError, type MigrationProgress, type MigrationStatus } from './types.js';
+import {
+  decodeCredit,
+  decodeNack,
+  encode,
+  encodeJson,
+  frameBuffer,
+  HEADER_SIZE,
+  migrationTag,
+  MsgType,
+  parseJson,
+  seal,
+  type EndBody,
+  type Frame,
+  type HelloBody,
+  type ReadyBody,
+  type ResultBody,
+} from './wire.js';
+
+export interface SourceOptions {
+  /** The migration's id: frames carry a tag of it, and the subjects derive from it. */
+  id: string;
+  /** Subject prefix; default `hn.migration.<id>` (common's subjects.migration). */
+  prefix?: string;
+  /** Longest acceptable pause of the guest at switch-over (QEMU's downtime-limit). Default 300 ms. */
+  downtimeLimitMs?: number;
+  /** Bytes/s cap on the stream before the switch-over; default none. The final copy is never capped. */
+  maxBandwidth?: number;
+  /** Escalate (sender share, deflate, CPU throttle) when the guest outruns the link. Default true. */
+  autoConverge?: boolean;
+  /** Page records per frame, in bytes of body. Default 256 KiB (NATS allows 1 MiB by default). */
+  batchBytes?: number;
+  /** Memory for copies of rewritten pages, to send deltas. Default: the guest's RAM size (only pages rewritten after round 1 take any). */
+  deltaCacheBytes?: number;
+  /** Send a sha256 of RAM for the destination to check (test mode; costs a hash of RAM in the pause). */
+  verify?: boolean;
+  rtoMs?: number;
+  stallTimeoutMs?: number;
+  helloTimeoutMs?: number;
+  /** How long to wait for the destination's result after the last frame. Default 15 s. */
+  resultTimeoutMs?: number;
+  /**
+   * Decides the outcome when the destination's result never arrives: it must settle it for good
+   * (e.g. in Redis: committed if ownership already flipped, otherwise mark the migration aborted
+   * so the destination can no longer commit). Without it, no result counts as not committed.
+   */
+  resolveOutcome?: () => Promise<'committed' | 'aborted'>;
+  onProgress?: (p: MigrationProgress) => void;
+  progressIntervalMs?: number;
+  /** Test hook: see and alter frames on the wire. */
+  tap?: Tap;
+}
+
+export interface SourceResult {
+  id: string;
+  rounds: number;
+  totalMs: number;
+  /** Source pause → destination resume (wall clock; source pause → result received when clocks disagree). */
+  downtimeMs: number;
+  pausedAt: number;
+  resumedAt?: number;
+  transferredBytes: number;
+  /** Switched over by the policy (not forced). */
+  converged: boolean;
+  progress: MigrationProgress;
+}
+
+const wallNow = (): number => performance.timeOrigin + performance.now();
+const yieldTurn = (): Promise<void> => new Promise((r) => setImmediate(r));
+const RAW_WIRE = PAGE_SIZE + 8;
+
+/** The pages still to send: a bitmap swept in ascending order. */
+class DirtySet implements PageQueue {
+  private readonly bits: Uint8Array;
+  private cursor = 0;
+  count = 0;
+
+  constructor(readonly pages: number) {
+    this.bits = new Uint8Array(pages);
+  }
+
+  addAll(): void {
+    this.bits.fill(1);
+    this.count = this.pages;
+    this.cursor = 0;
+  }
+
+  add(pages: readonly number[]): void {
+    for (const p of pages) {
+      if (this.bits[p]) continue;
+      this.bits[p] = 1;
+      this.count++;
+      if (p < this.cursor) this.cursor = p;
+    }
+  }
+
+  peek(): number {
+    if (this.count === 0) return -1;
+    while (this.bits[this.cursor] === 0) this.cursor++;
+    return this.cursor;
+  }
+
+  take(): void {
+    this.bits[this.cursor] = 0;
+    this.count--;
+    this.cursor++;
+  }
+
+  /** How many pages in the set satisfy `pred`. */
+  countWhere(pred: (page: number) => boolean): number {
+    let n = 0;
+    for (let p = 0; p < this.pages; p++) if (this.bits[p] && pred(p)) n++;
+    return n;
+  }
+
+  /** The pages in the set, the set emptied. */
+  drain(): Int32Array {
+    const out = new Int32Array(this.count);
+    let n = 0;
+    for (let p = this.peek(); p >= 0; p = this.peek()) {
+      out[n++] = p;
+      this.take();
+    }
+    return out;
+  }
+}
+
+/** The last dirty pages copied at the pause, so nothing the paused VM still does (a network frame arriving) can tear them. */
+class FrozenPages implements PageQueue, PageSource {
+  readonly bytes: Uint8Array;
+  readonly words: Uint32Array;
+  private readonly slot = new Map<number, number>();
+  private next = 0;
+
+  constructor(
+    private readonly list: Int32Array,
+    ram: Uint8Array,
+  ) {
+    this.bytes = new Uint8Array(list.length * PAGE_SIZE);
+    this.words = new Uint32Array(this.bytes.buffer);
+    list.forEach((p, i) => {
+      this.bytes.set(ram.subarray(p * PAGE_SIZE, (p + 1) * PAGE_SIZE), i * PAGE_SIZE);
+      this.slot.set(p, i);
+    });
+  }
+
+  offset(page: number): number {
+    return this.slot.get(page)! * PAGE_SIZE;
+  }
+
+  peek(): number {
+    return this.next < this.list.length ? this.list[this.next]! : -1;
+  }
+
+  take(): void {
+    this.next++;
+  }
+}
+
+export class MigrationSource {
+  readonly id: string;
+  readonly prefix: string;
+  private readonly tag: number;
+  private readonly endpoint: Endpoint;
+  private readonly window: SendWindow;
+  private readonly limiter: RateLimiter;
+  private readonly meter = new BandwidthMeter();
+  private readonly convergence: Convergence;
+  private readonly encoder: PageEncoder;
+  private readonly dirty: DirtySet;
+  private readonly batchBytes: number;
+
+  private status: MigrationStatus = 'setup';
+  private round = 0;
+  private started = false;
+  private forced = false;
+  private endSent = false;
+  private pausedByUs = false;
+  private failure: MigrationError | undefined;
+  private failListeners: ((e: MigrationError) => void)[] = [];
+  private readyWaiter: ((r: ReadyBody) => void) | undefined;
+  private resultWaiter: ((r: ResultBody | MigrationError) => void) | undefined;
+  private startedAt = 0;
+  private lastFetch = 0;
+  private dirtyRate = 0;
+  private expectedDowntimeMs = Infinity;
+  private rttMs = 1;
+  private stateBytes = 0;
+  private downtimeMs: number | undefined;
+  private progressTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly machine: Machine,
+    nc: NatsConnection,
+    private readonly opts: SourceOptions,
+  ) {
+    this.id = opts.id;
+    this.prefix = opts.prefix ?? subjects.migration(opts.id);
+    this.tag = migrationTag(opts.id);
+    const ram = machine.ram;
+    this.dirty = new DirtySet(ram.pages);
+    this.batchBytes = Math.max(PAGE_SIZE * 2, opts.batchBytes ?? 256 * 1024);
+    const cachePages = Math.floor((opts.deltaCacheBytes ?? ram.size) / PAGE_SIZE);
+    this.encoder = new PageEncoder({ batchBytes: this.batchBytes, cache: cachePages > 0 ? new PageCache(ram.pages, cachePages) : undefined });
+    this.convergence = new Convergence({
+      ...DEFAULT_CONVERGENCE,
+      downtimeLimitMs: opts.downtimeLimitMs ?? DEFAULT_CONVERGENCE.downtimeLimitMs,
+      autoConverge: opts.autoConverge ?? true,
+    });
+    this.limiter = new RateLimiter(opts.maxBandwidth ?? Infinity);
+    this.endpoint = new Endpoint(nc, { prefix: this.prefix, tag: this.tag, role: 'source', tap: opts.tap }, (f) => this.onFrame(f), (e) => this.fail(e));
+    this.window = new SendWindow(
+      { rtoMs: opts.rtoMs ?? 500, stallTimeoutMs: opts.stallTimeoutMs ?? 15_000 },
+      (frame) => this.endpoint.send(frame),
+      (bytes) => {
+        this.meter.acked(bytes);
+        this.meter.busy(this.window.framesInFlight > 0);
+      },
+      (frame) => this.encoder.recycle(frame),
+      (e) => this.fail(e),
+    );
+  }
+
+  // --- controls (any time while it runs) ---
+
+  /** Stops iterating: pause the guest and copy what is left now (stop-and-copy). */
+  forceComplete(): void {
+    this.forced = true;
+  }
+
+  /** Gives up and resumes the guest here; has no effect once the last frame is out (the destination may have committed). */
+  abort(reason = 'aborted by request'): boolean {
+    if (this.endSent || this.failure) return false;
+    this.fail(new MigrationError('aborted', reason));
+    return true;
+  }
+
+  setDowntimeLimit(ms: number): void {
+    this.convergence.opts = { ...this.convergence.opts, downtimeLimitMs: ms };
+  }
+
+  setMaxBandwidth(bytesPerSecond: number): void {
+    this.limiter.bytesPerSecond = bytesPerSecond > 0 ? bytesPerSecond : Infinity;
+  }
+
+  progress(): MigrationProgress {
+    const st = this.encoder.stats;
+    const bw = this.meter.bytesPerSec;
+    return {
+      id: this.id,
+      status: this.status,
+      round: this.round,
+      totalBytes: this.machine.ram.size,
+      processedBytes: st.pages * PAGE_SIZE,
+      remainingBytes: this.dirty.count * PAGE_SIZE,
+      transferredBytes: this.endpoint.bytesSent,
+      bandwidthBytesPerSec: Math.round(bw),
+      dirtyRateBytesPerSec: Math.round(this.dirtyRate),
+      expectedDowntimeMs: Number.isFinite(this.expectedDowntimeMs) ? Math.round(this.expectedDowntimeMs * 10) / 10 : -1,
+      downtimeLimitMs: this.convergence.opts.downtimeLimitMs,
+      throttle: this.convergence.throttle,
+      deflate: this.encoder.deflate,
+      pages: { zero: st.zeroPages, raw: st.rawPages, delta: st.deltaPages, unchanged: st.unchangedPages },
+      retransmits: this.window.retransmits,
+      rejected: { ...this.endpoint.rejected },
+      elapsedMs: this.startedAt ? Math.round(performance.now() - this.startedAt) : 0,
+      downtimeMs: this.downtimeMs,
+      error: this.failure?.message,
+    };
+  }
+
+  // --- the migration ---
+
+  /** Runs the migration; resolves once the destination runs the guest, rejects (guest resumed here) otherwise. */
+  async run(): Promise<SourceResult> {
+    if (this.started) throw new Error('migration already started');
+    this.started = true;
+    this.startedAt = performance.now();
+    this.progressTimer = setInterval(() => this.emitProgress(), this.opts.progressIntervalMs ?? 250);
+    try {
+      await this.endpoint.open();
+      this.stateBytes = this.machine.saveDeviceState().length;
+      await this.handshake();
+      const ram = this.machine.ram;
+      // The log starts before the first page is read: any write after it is seen.
+      ram.startDirtyLog();
+      this.lastFetch = performance.now();
+      this.dirty.addAll();
+      this.status = 'running';
+      const live = ramSource(ram);
+      for (this.round = 1; ; this.round++) {
+        this.encoder.cacheNewPages = this.round > 1;
+        const waited = this.limiter.waitedMs;
+        const roundStart = performance.now();
+        await this.pump(this.dirty, live, () => this.convergence.pumpBudgetMs);
+        if (this.forced) break;
+        await this.guard(this.window.drained());
+        const now = performance.now();
+        const fetched = ram.fetchDirtyLog();
+        this.dirtyRate = (fetched.length * PAGE_SIZE * 1000) / Math.max(1, now - this.lastFetch);
+        this.lastFetch = now;
+        this.dirty.add(fetched);
+        const bandwidth = this.meter.sample();
+        const decision = this.convergence.afterRound({
+          round: this.round,
+          remainingWireBytes: this.remainingWireBytes(),
+          bandwidth,
+          linkLimited: this.limiter.waitedMs - waited > 0.2 * (now - roundStart),
+          deflateRatio: this.encoder.deflateRatio,
+          overheadMs: this.overheadMs(bandwidth),
+        });
+        this.expectedDowntimeMs = decision.expectedDowntimeMs;
+        this.machine.setThrottle(this.convergence.throttle);
+        this.encoder.deflate = this.convergence.deflate;
+        this.emitProgress();
+        if (decision.switchOver || this.forced) break;
+      }
+      return await this.switchOver();
+    } catch (e) {
+      const err = e instanceof MigrationError ? e : new MigrationError('protocol', (e as Error).message ?? String(e));
+      this.rollBack(err);
+      throw this.failure ?? err;
+    } finally {
+      clearInterval(this.progressTimer);
+      this.window.close();
+      this.endpoint.close();
+    }
+  }
+
+  private async handshake(): Promise<void> {
+    const ram = this.machine.ram;
+    const hello: HelloBody = {
+      id: this.id,
+      config: { ...this.machine.config },
+      ramBytes: ram.size,
+      pageSize: PAGE_SIZE,
+      digest: this.opts.verify === true,
+    };
+    const ready = new Promise<ReadyBody>((resolve) => (this.readyWaiter = resolve));
+    const deadline = performance.now() + (this.opts.helloTimeoutMs ?? 10_000);
+    // Hello until the destination answers: it may not be subscribed yet.
+    for (;;) {
+      const sentAt = performance.now();
+      this.endpoint.send(encodeJson(MsgType.Hello, this.tag, this.endpoint.nextControlSeq(), hello));
+      const r = await this.guard(Promise.race([ready, new Promise<undefined>((res) => setTimeout(res, 250))]));
+      if (r) {
+        this.rttMs = Math.max(0.2, performance.now() - sentAt);
+        this.window.open(r.limit);
+        return;
+      }
+      if (performance.now() > deadline) throw new MigrationError('timeout', `no answer from the destination on ${this.prefix}`);
+    }
+  }
+
+  /** Sends the queue's pages, a frame at a time as credit allows, yielding to the guest every budget. */
+  private async pump(queue: PageQueue, src: PageSource, budgetMs: () => number): Promise<void> {
+    const final = this.status === 'switchover';
+    let turn = performance.now();
+    for (;;) {
+      if (this.failure) throw this.failure;
+      if (this.forced && !final) return;
+      await this.guard(this.window.waitForCredit());
+      if (!final) await this.limiter.ready();
+      const f = this.encoder.next(queue, src);
+      if (!f) return;
+      this.sendData(MsgType.Pages, f.buf, f.bodyLength, f.flags);
+      if (performance.now() - turn > budgetMs()) {
+        await yieldTurn();
+        turn = performance.now();
+      }
+    }
+  }
+
+  private sendData(type: MsgType, buf: Buffer, bodyLength: number, flags = 0): void {
+    const frame = seal(buf, bodyLength, type, this.tag, this.window.nextSeq, flags);
+    this.window.track(frame);
+    this.meter.busy(true);
+    this.endpoint.send(frame);
+    if (this.status !== 'switchover') this.limiter.consume(frame.length);
+  }
+
+  private async switchOver(): Promise<SourceResult> {
+    const ram = this.machine.ram;
+    this.status = 'switchover';
+    this.machine.pause();
+    this.pausedByUs = true;
+    const pausedAt = wallNow();
+    this.dirty.add(ram.fetchDirtyLog());
+    ram.stopDirtyLog();
+    // Everything the destination gets from here is taken now, in one go, while paused.
+    const frozen = new FrozenPages(this.dirty.drain(), ram.bytes);
+    const state = this.machine.saveDeviceState();
+    const digest = this.opts.verify ? createHash('sha256').update(ram.bytes).digest('hex') : undefined;
+    this.emitProgress();
+
+    await this.pump(frozen, frozen, () => Infinity);
+    for (let at = 0; at < state.length || at === 0; at += this.batchBytes) {
+      const chunk = state.subarray(at, at + this.batchBytes);
+      await this.guard(this.window.waitForCredit());
+      const buf = frameBuffer(chunk.length);
+      chunk.copy(buf, HEADER_SIZE);
+      this.sendData(MsgType.State, buf, chunk.length);
+    }
+    await this.guard(this.window.waitForCredit());
+    const end: EndBody = { digest, rounds: this.round };
+    const endFrame = encodeJson(MsgType.End, this.tag, 0, end);
+    // From here the destination may commit: no more unilateral rollback.
+    this.endSent = true;
+    this.sendData(MsgType.End, endFrame, endFrame.length - HEADER_SIZE);
+    this.status = 'completing';
+
+    const result = await this.awaitResult();
+    const resultAt = wallNow();
+    if (!result.committed) throw new MigrationError(result.error?.startsWith('verify') ? 'verify' : 'commit', result.error ?? 'destination did not commit');
+    this.endpoint.send(encode(MsgType.Bye, this.tag, this.endpoint.nextControlSeq()));
+    const upper = resultAt - pausedAt;
+    const guestView = result.resumedAt !== undefined ? result.resumedAt - pausedAt : NaN;
+    this.downtimeMs = guestView >= 0 && guestView <= upper ? guestView : upper;
+    this.status = 'completed';
+    this.machine.setThrottle(0);
+    const progress = this.progress();
+    this.endpoint.publishProgress(progress);
+    this.opts.onProgress?.(progress);
+    return {
+      id: this.id,
+      rounds: this.round,
+      totalMs: performance.now() - this.startedAt,
+      downtimeMs: this.downtimeMs,
+      pausedAt,
+      resumedAt: result.resumedAt,
+      transferredBytes: this.endpoint.bytesSent,
+      converged: !this.forced,
+      progress,
+    };
+  }
+
+  /** The destination's word, or, when it never comes, the outcome settled by resolveOutcome. */
+  private async awaitResult(): Promise<ResultBody> {
+    const timeoutMs = this.opts.resultTimeoutMs ?? 15_000;
+    const r = await new Promise<ResultBody | MigrationError | undefined>((resolve) => {
+      const timer = setTimeout(() => resolve(undefined), timeoutMs);
+      this.resultWaiter = (v) => {
+        clearTimeout(timer);
+        resolve(v);
+      };
+    });
+    this.resultWaiter = undefined;
+    if (r && !(r instanceof MigrationError)) return r;
+    // An abort from the destination means it did not commit; silence is settled by the hook.
+    if (r?.code === 'aborted') return { committed: false, error: r.message };
+    const outcome = this.opts.resolveOutcome ? await this.opts.resolveOutcome() : 'aborted';
+    return outcome === 'committed' ? { committed: true } : { committed: false, error: r?.message ?? `no result from the destination in ${timeoutMs} ms` };
+  }
+
+  private onFrame(f: Frame): void {
+    switch (f.type) {
+      case MsgType.Ready: {
+        const r = parseJson<ReadyBody>(f.body);
+        if (r && Number.isInteger(r.limit)) this.readyWaiter?.(r);
+        return;
+      }
+      case MsgType.Refuse:
+        this.fail(new MigrationError('refused', `destination refused: ${parseJson<{ error?: string }>(f.body)?.error ?? 'no reason given'}`));
+        return;
+      case MsgType.Credit: {
+        const c = decodeCredit(f.body);
+        if (c) this.window.onCredit(c.acked, c.limit);
+        return;
+      }
+      case MsgType.Nack: {
+        const e = decodeNack(f.body);
+        if (e !== undefined) this.window.onNack(e);
+        return;
+      }
+      case MsgType.Result: {
+        const r = parseJson<ResultBody>(f.body);
+        if (r && typeof r.committed === 'boolean') this.resultWaiter?.(r);
+        return;
+      }
+      case MsgType.Abort:
+        this.fail(new MigrationError('aborted', `destination aborted: ${parseJson<{ reason?: string }>(f.body)?.reason ?? 'no reason given'}`));
+        return;
+      default:
+        return;
+    }
+  }
+
+  /** Records the first failure; before the last frame it ends the migration, after it only the result counts. */
+  private fail(e: MigrationError): void {
+    if (this.endSent) {
+      // Once End is out the destination may commit: only its result or resolveOutcome decide.
+      if (e.code === 'aborted') this.resultWaiter?.(e);
+      return;
+    }
+    if (this.failure) return;
+    this.failure = e;
+    this.window.fail(e);
+    for (const l of this.failListeners) l(e);
+  }
+
+  /** Waits for `p`, or throws as soon as the migration fails. */
+  private guard<T>(p: Promise<T>): Promise<T> {
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise<T>((resolve, reject) => {
+      const onFail = (e: MigrationError): void => reject(e);
+      this.failListeners.push(onFail);
+      p.then(resolve, reject).finally(() => {
+        this.failListeners = this.failListeners.filter((l) => l !== onFail);
+      });
+    });
+  }
+
+  /** The guest carries on here as if nothing happened. */
+  private rollBack(e: MigrationError): void {
+    this.failure ??= e;
+    this.window.fail(this.failure);
+    const ram = this.machine.ram;
+    if (ram.dirtyLogActive) ram.stopDirtyLog();
+    this.machine.setThrottle(0);
+    if (this.pausedByUs) this.machine.resume();
+    if (this.handshakeDone()) {
+      this.endpoint.send(encodeJson(MsgType.Abort, this.tag, this.endpoint.nextControlSeq(), { reason: this.failure.message }));
+    }
+    this.status = this.failure.code === 'aborted' ? 'aborted' : 'failed';
+    const progress = this.progress();
+    this.endpoint.publishProgress(progress);
+    this.opts.onProgress?.(progress);
+  }
+
+  private handshakeDone(): boolean {
+    return this.status !== 'setup';
+  }
+
+  /** What the pages still to send will take on the wire: deltas for pages the cache holds, whole pages otherwise. */
+  private remainingWireBytes(): number {
+    const cache = this.encoder.cache;
+    const st = this.encoder.stats;
+    const perDelta = st.deltaPages + st.unchangedPages > 0 ? st.deltaBytes / (st.deltaPages + st.unchangedPages) : 64;
+    if (!cache || cache.size === 0) return this.dirty.count * RAW_WIRE;
+    const cached = this.dirty.countWhere((p) => cache.has(p));
+    return cached * perDelta + (this.dirty.count - cached) * RAW_WIRE;
+  }
+
+  private overheadMs(bandwidth: number): number {
+    return 1 + this.rttMs + (bandwidth > 0 ? (this.stateBytes / bandwidth) * 1000 : 0);
+  }
+
+  private emitProgress(): void {
+    if (this.status === 'setup') return;
+    const p = this.progress();
+    this.endpoint.publishProgress(p);
+    this.opts.onProgress?.(p);
+  }
+}

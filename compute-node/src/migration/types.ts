@@ -1,0 +1,69 @@
+// What a migration reports: its error type, the progress it publishes while it runs, and the
+// counters of frames it refused.
+
+export type MigrationErrorCode =
+  | 'aborted'
+  | 'refused'
+  | 'stalled'
+  | 'connection'
+  | 'protocol'
+  | 'state'
+  | 'verify'
+  | 'commit'
+  | 'timeout';
+
+export class MigrationError extends Error {
+  override readonly name = 'MigrationError';
+
+  constructor(
+    readonly code: MigrationErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export type MigrationStatus = 'setup' | 'running' | 'switchover' | 'completing' | 'completed' | 'failed' | 'aborted';
+
+/** A snapshot of a migration as it goes (Nova's memory_* fields map onto the *Bytes ones). */
+export interface MigrationProgress {
+  id: string;
+  status: MigrationStatus;
+  /** 1 = the first pass over all of RAM; then one per pass over the pages dirtied meanwhile. */
+  round: number;
+  /** Guest RAM size (memory_total_bytes). */
+  totalBytes: number;
+  /** Guest pages dealt with so far, × 4 KiB, every round counted (memory_processed_bytes). */
+  processedBytes: number;
+  /** Dirty pages still to send × 4 KiB (memory_remaining_bytes). */
+  remainingBytes: number;
+  /** Bytes put on the wire (frames, headers included, retransmissions included). */
+  transferredBytes: number;
+  /** Measured link throughput, bytes/s (acknowledged frames over the time some were in flight). */
+  bandwidthBytesPerSec: number;
+  /** How fast the guest dirtied pages over the last round, bytes/s. */
+  dirtyRateBytesPerSec: number;
+  /** What stopping now would cost, from the estimate of the remaining bytes on the wire. */
+  expectedDowntimeMs: number;
+  downtimeLimitMs: number;
+  /** Fraction of host time the guest is held back (auto-converge), 0..0.99. */
+  throttle: number;
+  /** Whether frame bodies are deflated. */
+  deflate: boolean;
+  pages: { zero: number; raw: number; delta: number; unchanged: number };
+  retransmits: number;
+  /** Frames refused: not for this migration, bad checksum, or an old sequence number. */
+  rejected: RejectCounters;
+  elapsedMs: number;
+  /** Source pause → destination's result, once known. */
+  downtimeMs?: number;
+  error?: string;
+}
+
+export interface RejectCounters {
+  forged: number;
+  corrupt: number;
+  replayed: number;
+}
+
+export const emptyRejectCounters = (): RejectCounters => ({ forged: 0, corrupt: 0, replayed: 0 });
