@@ -8,6 +8,7 @@
 // 64M) and HN_BENCH_DISK_OPS (random operations per phase, default 2000).
 import { rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
+import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureLinuxGuest, hasQemu, runQemuGuest } from '@hypernova/guest';
@@ -126,7 +127,9 @@ async function main(): Promise<void> {
   const out = join(dirname(fileURLToPath(import.meta.url)), '..', 'results', 'disk.json');
   await mkdir(dirname(out), { recursive: true });
   const config = { seqBytes: SIZE, randOps: RAND_OPS, repeat: REPEAT, diskBytes: DISK_BYTES, guestIo: 'O_DIRECT', qemuCache: 'writeback (default)' };
-  await writeFile(out, JSON.stringify({ date: new Date().toISOString(), config, ...results, ...(qemu && { ratios }) }, null, 2) + '\n');
+  // Other work on the host skews the figures: say how busy it was.
+  const host = { cpus: cpus().length, loadAverage1m: loadavg()[0] };
+  await writeFile(out, JSON.stringify({ date: new Date().toISOString(), config, host, ...results, ...(qemu && { ratios }) }, null, 2) + '\n');
   console.log(`\nresults: ${out}`);
 }
 
