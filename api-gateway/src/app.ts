@@ -8,8 +8,12 @@ import { Builder } from './compute/build.js';
 import { ComputeClients, SchedulerRpc } from './compute/clients.js';
 import { FlavorStore } from './compute/flavors.js';
 import { HostIds } from './compute/host-ids.js';
+import { InstanceActions } from './compute/instance-actions.js';
 import { Instances } from './compute/instances.js';
+import { KeypairStore } from './compute/keypairs.js';
+import { MigrationSource } from './compute/migrations.js';
 import { Operations } from './compute/operations.js';
+import { Quotas } from './compute/quota.js';
 import { BuildReaper } from './compute/reaper.js';
 import { ServerGroupStore } from './compute/server-groups.js';
 import { Tasks } from './compute/tasks.js';
@@ -45,7 +49,8 @@ export async function startGateway(config: GatewayConfig, logger?: Logger): Prom
   const scheduler = new SchedulerRpc(config.schedulerAddress);
   const clients = new ComputeClients({ timeoutMs: config.computeTimeoutMs, spawnTimeoutMs: config.spawnTimeoutMs });
   const tasks = new Tasks(log);
-  const deps = { instances, scheduler, clients, tasks, logger: log };
+  const actions = new InstanceActions(redis);
+  const deps = { instances, actions, scheduler, clients, tasks, logger: log };
   const gateway: Gateway = {
     config,
     logger: log,
@@ -58,6 +63,7 @@ export async function startGateway(config: GatewayConfig, logger?: Logger): Prom
     serverGroups: new ServerGroupStore(redis),
     hostIds: new HostIds(redis),
     instances,
+    actions,
     scheduler,
     clients,
     tasks,
@@ -66,6 +72,9 @@ export async function startGateway(config: GatewayConfig, logger?: Logger): Prom
     // Longer than the slowest live build: every attempt's spawn deadline plus scheduling.
     reaper: new BuildReaper(deps, config.spawnAttempts * (config.spawnTimeoutMs + 30_000)),
     imageData: new ImageData(nats),
+    keypairs: new KeypairStore(redis),
+    quotas: new Quotas(redis, config),
+    migrations: new MigrationSource(),
   };
   if (config.adminPassword === gatewaySettings.adminPassword.default && !/^(127\.|::1$|localhost$)/.test(config.host)) {
     log.warn({ host: config.host }, 'serving beyond loopback with the default admin password: set HYPERNOVA_ADMIN_PASSWORD');

@@ -30,7 +30,10 @@ export const gatewaySettings = {
   quotaInstances: int('HYPERNOVA_QUOTA_INSTANCES', 10, 'default per-project quota: servers'),
   quotaCores: int('HYPERNOVA_QUOTA_CORES', 20, 'default per-project quota: vCPUs'),
   quotaRamMb: int('HYPERNOVA_QUOTA_RAM_MB', 51_200, 'default per-project quota: RAM in MiB'),
-  quotaMetadataItems: int('HYPERNOVA_QUOTA_METADATA_ITEMS', 128, 'metadata items per server'),
+  quotaMetadataItems: int('HYPERNOVA_QUOTA_METADATA_ITEMS', 128, 'default per-project quota: metadata items per server'),
+  quotaKeyPairs: int('HYPERNOVA_QUOTA_KEY_PAIRS', 100, 'default quota: keypairs per user'),
+  quotaServerGroups: int('HYPERNOVA_QUOTA_SERVER_GROUPS', 10, 'default per-project quota: server groups'),
+  quotaServerGroupMembers: int('HYPERNOVA_QUOTA_SERVER_GROUP_MEMBERS', 10, 'default per-project quota: servers per server group'),
   imageSizeCap: int('HYPERNOVA_IMAGE_SIZE_CAP_BYTES', 1_099_511_627_776, 'largest image upload (Glance\'s image_size_cap, 1 TiB)'),
   maxListLimit: int('HYPERNOVA_MAX_LIST_LIMIT', 1000, 'largest page a list returns (Nova\'s max_limit)'),
 };

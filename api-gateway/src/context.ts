@@ -4,8 +4,12 @@ import type { Builder } from './compute/build.js';
 import type { ComputeClients, SchedulerRpc } from './compute/clients.js';
 import type { FlavorStore } from './compute/flavors.js';
 import type { HostIds } from './compute/host-ids.js';
+import type { InstanceActions } from './compute/instance-actions.js';
 import type { Instances } from './compute/instances.js';
+import type { KeypairStore } from './compute/keypairs.js';
+import type { MigrationSource } from './compute/migrations.js';
 import type { Operations } from './compute/operations.js';
+import type { Quotas } from './compute/quota.js';
 import type { BuildReaper } from './compute/reaper.js';
 import type { ServerGroupStore } from './compute/server-groups.js';
 import type { Tasks } from './compute/tasks.js';
@@ -26,6 +30,7 @@ export interface Gateway {
   serverGroups: ServerGroupStore;
   hostIds: HostIds;
   instances: Instances;
+  actions: InstanceActions;
   scheduler: SchedulerRpc;
   clients: ComputeClients;
   tasks: Tasks;
@@ -33,4 +38,7 @@ export interface Gateway {
   operations: Operations;
   reaper: BuildReaper;
   imageData: ImageData;
+  keypairs: KeypairStore;
+  quotas: Quotas;
+  migrations: MigrationSource;
 }

@@ -35,7 +35,10 @@ export interface HostUsage {
 /** A host as read back: its record, what its allocations use, and whether its heartbeat is alive. */
 export interface HostState extends HostSpec {
   used: HostUsage;
+  /** Heartbeat alive and not forced down. */
   up: boolean;
+  /** An operator declared it down (Nova's forced_down), whatever its heartbeat says. */
+  forcedDown?: boolean;
   /** Changes whenever the record is rewritten (registration, enable/disable); usage does not change it. */
   version: string;
 }
@@ -54,6 +57,7 @@ export const HOST_FIELDS = {
   usedRamMb: 'used_ram_mb',
   usedDiskGb: 'used_disk_gb',
   enabled: 'enabled',
+  forcedDown: 'forced_down',
   version: 'version',
 } as const;
 
@@ -103,7 +107,8 @@ export function parseHost(name: string, hash: Record<string, string>, up: boolea
     enabled: hash.enabled !== '0',
     disabledReason: hash.disabled_reason || undefined,
     used: { vcpus: n(HOST_FIELDS.usedVcpus), ramMb: n(HOST_FIELDS.usedRamMb), diskGb: n(HOST_FIELDS.usedDiskGb) },
-    up,
+    up: up && hash[HOST_FIELDS.forcedDown] !== '1',
+    forcedDown: hash[HOST_FIELDS.forcedDown] === '1',
     version: hash.version ?? '',
   };
 }
@@ -133,6 +138,14 @@ export async function setHostEnabled(redis: Redis, name: string, enabled: boolea
     disabled_reason: enabled ? '' : reason,
     version: nextVersion(),
   });
+}
+
+/**
+ * Sets Nova's forced_down: a forced-down host counts as down (for the scheduler and the API)
+ * while its heartbeat goes on; registration leaves the flag alone, so it holds until cleared.
+ */
+export async function setHostForcedDown(redis: Redis, name: string, forcedDown: boolean): Promise<void> {
+  await redis.hset(redisKeys.host(name), { [HOST_FIELDS.forcedDown]: forcedDown ? '1' : '0', version: nextVersion() });
 }
 
 /** Marks the host down at once (a clean agent stop) instead of waiting for the TTL. */
@@ -222,17 +235,17 @@ export async function readHostStatuses(redis: Redis): Promise<Map<string, HostSt
   const reply = (await HOST_STATUSES.run(
     redis,
     [redisKeys.hosts()],
-    [prefix, redisKeys.hostAlive('').slice(prefix.length), f.version, f.usedVcpus, f.usedRamMb, f.usedDiskGb, f.enabled, 'vcpus'],
+    [prefix, redisKeys.hostAlive('').slice(prefix.length), f.version, f.usedVcpus, f.usedRamMb, f.usedDiskGb, f.enabled, 'vcpus', f.forcedDown],
   )) as (string | (string | null)[] | number)[];
   const statuses = new Map<string, HostStatus>();
   for (let i = 0; i < reply.length; i += 3) {
-    const [version, vcpus, ramMb, diskGb, enabled, total] = reply[i + 1] as (string | null)[];
+    const [version, vcpus, ramMb, diskGb, enabled, total, forcedDown] = reply[i + 1] as (string | null)[];
     if (total === null) continue; // in the set but not registered (yet, or any more)
     statuses.set(reply[i] as string, {
       version: version ?? '',
       used: { vcpus: Number(vcpus ?? 0), ramMb: Number(ramMb ?? 0), diskGb: Number(diskGb ?? 0) },
       enabled: enabled !== '0',
-      up: reply[i + 2] === 1,
+      up: reply[i + 2] === 1 && forcedDown !== '1',
     });
   }
   return statuses;

@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { ConflictError } from './errors.js';
 import { redisKeys } from './redis-keys.js';
-import { RedisScript } from './redis-script.js';
+import { changeJsonField } from './json-hash.js';
 
 /** Glance's image statuses. */
 export type ImageStatus = 'queued' | 'saving' | 'active' | 'killed' | 'deleted' | 'pending_delete' | 'deactivated';
@@ -101,35 +101,21 @@ export async function updateImage(
   return rec;
 }
 
-// KEYS: 1 the image hash. ARGV: 1 id, 2 the JSON the caller read, 3 the new JSON ('' deletes).
-// Writes only when the record is still what the caller read: 1, else 0.
-const REPLACE_IF_UNCHANGED = new RedisScript(`
-if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
-if ARGV[3] == '' then redis.call('HDEL', KEYS[1], ARGV[1]) else redis.call('HSET', KEYS[1], ARGV[1], ARGV[3]) end
-return 1
-`);
-
 /**
  * Replaces the record by what `change` makes of it (null deletes it), atomically: when another
- * writer got in between, `change` runs again on the fresh record. `change` may throw to refuse
- * (a state check). Returns the new record (the old one when deleted); undefined when there is no
- * such image.
+ * writer got in between, `change` runs again on the fresh record (see json-hash.ts). `change`
+ * may throw to refuse (a state check). Returns the new record (the old one when deleted);
+ * undefined when there is no such image.
  */
 export async function changeImage(
   redis: Redis,
   id: string,
   change: (current: ImageRecord) => ImageRecord | null,
 ): Promise<ImageRecord | undefined> {
-  for (;;) {
-    const raw = await redis.hget(redisKeys.images(), id);
-    if (!raw) return undefined;
-    const current = JSON.parse(raw) as ImageRecord;
+  return changeJsonField<ImageRecord>(redis, redisKeys.images(), id, (current) => {
     const next = change(current);
-    const json = next === null ? '' : JSON.stringify({ ...next, id, updatedAt: new Date().toISOString() });
-    if ((await REPLACE_IF_UNCHANGED.run(redis, [redisKeys.images()], [id, raw, json])) === 1) {
-      return next === null ? current : (JSON.parse(json) as ImageRecord);
-    }
-  }
+    return next === null ? null : { ...next, id, updatedAt: new Date().toISOString() };
+  });
 }
 
 /** Removes the record; false when there was none. */

@@ -5,6 +5,7 @@ export * from './logger.js';
 export * from './metrics.js';
 export * from './redis.js';
 export * from './redis-script.js';
+export * from './json-hash.js';
 export * from './nats.js';
 export * from './redis-keys.js';
 export * from './subjects.js';

@@ -153,6 +153,9 @@ function encode(patch: Partial<InstanceRecord>): Record<string, string> {
   return out;
 }
 
+/** The hash fields createInstance writes for a record, for scripts that create records themselves (quota-checked creates). */
+export const encodeInstance = (rec: InstanceRecord): Record<string, string> => encode(rec);
+
 /** Parses an instance hash; undefined when empty (no such instance). */
 export function parseInstance(hash: Record<string, string>): InstanceRecord | undefined {
   if (!hash.uuid) return undefined;

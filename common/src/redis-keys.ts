@@ -24,6 +24,8 @@ export const redisKeys = {
   projectInstances: (project: string) => `${P}:project:${project}:instances`,
   /** SET of the instance uuids a host runs. */
   hostInstances: (host: string) => `${P}:host:${host}:instances`,
+  /** HASH request id -> JSON of one of the instance's actions with its events (os-instance-actions). */
+  instanceActions: (uuid: string) => `${P}:instance:${uuid}:actions`,
   /** STRING: the host that owns (runs) the instance; a live migration flips it in one atomic step. */
   instanceOwner: (uuid: string) => `${P}:instance:${uuid}:owner`,
   /** STRING counter of a sequence of integer ids: instance (Nova's instance-%08x names), host (integer hypervisor/service ids). */
@@ -48,6 +50,10 @@ export const redisKeys = {
   images: () => `${P}:images`,
   /** HASH server group uuid -> JSON server group (policy, project, name). */
   serverGroups: () => `${P}:server-groups`,
+  /** HASH keypair name -> JSON keypair, one per user (os-keypairs). */
+  keypairs: (user: string) => `${P}:user:${user}:keypairs`,
+  /** HASH resource -> limit: a project's quota limits that differ from the defaults (os-quota-sets). */
+  quotas: (project: string) => `${P}:project:${project}:quotas`,
 } as const;
 
 /** Default heartbeat period and TTL of hostAlive: a host misses two beats before it is down. */

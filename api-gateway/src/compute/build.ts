@@ -18,6 +18,7 @@ import {
 } from '@hypernova/common';
 import { compute, type scheduler } from '@hypernova/proto';
 import type { ComputeClients, SchedulerRpc } from './clients.js';
+import type { ActionRecorder } from './instance-actions.js';
 import type { Instances } from './instances.js';
 import { POLICY_TO_PROTO, type ServerGroup } from './server-groups.js';
 import type { Tasks } from './tasks.js';
@@ -35,6 +36,8 @@ export interface BuildRequest {
   instance: InstanceRecord;
   image: ImageRecord;
   group?: ServerGroup;
+  /** The instance's create action, whose events the build records (Nova's conductor and compute events). */
+  action: ActionRecorder;
 }
 
 /** The image's architecture as Nova's ImagePropertiesFilter reads it. */
@@ -106,7 +109,7 @@ export class Builder {
     const spec = requestSpec(req);
     let selections: scheduler.Selection[];
     try {
-      selections = await this.d.scheduler.selectDestinations(spec);
+      selections = await req.action.event('conductor_schedule_and_build_instances', '', () => this.d.scheduler.selectDestinations(spec));
     } catch (err) {
       const message = err instanceof NoValidHostError ? err.message : `Build of instance ${uuid} failed: ${errorMessage(err)}`;
       return this.fail(uuid, message, err instanceof NoValidHostError ? '' : errorMessage(err));
@@ -170,7 +173,9 @@ export class Builder {
     }
     let info: compute.InstanceInfo;
     try {
-      info = await this.d.clients.at(sel.address).spawn(spawnRequest(req, sel.allocationId));
+      info = await req.action.event('compute__do_build_and_run_instance', sel.host, () =>
+        this.d.clients.at(sel.address).spawn(spawnRequest(req, sel.allocationId)),
+      );
     } catch (err) {
       logger.warn({ instance: uuid, host: sel.host, err: errorMessage(err) }, 'spawn failed; rescheduling');
       await this.cleanUp(uuid, sel.address);

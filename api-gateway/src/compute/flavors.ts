@@ -1,6 +1,8 @@
 // Flavors (Nova's instance types), kept in Redis. The defaults are sized for the tiny RV32 guests
 // Hypernova runs (tens of MiB of RAM), seeded at start without touching flavors that exist.
-import { redisKeys, type Redis } from '@hypernova/common';
+// Names and ids are unique (one Lua script checks both and writes); extra specs change by
+// compare-and-set, so concurrent admins never lose each other's keys.
+import { RedisScript, changeJsonField, redisKeys, type Redis } from '@hypernova/common';
 import { conflict } from '../http/errors.js';
 
 export interface Flavor {
@@ -41,6 +43,15 @@ export const DEFAULT_FLAVORS: readonly Flavor[] = [
   flavor('4', 'm1.large', 2, 512, 4),
 ];
 
+// KEYS: 1 the flavor hash. ARGV: 1 id, 2 name, 3 JSON flavor. 'name' or 'id' when taken, else 'ok'.
+const CREATE = new RedisScript(`
+for _, raw in ipairs(redis.call('HVALS', KEYS[1])) do
+  if cjson.decode(raw).name == ARGV[2] then return 'name' end
+end
+if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[3]) == 0 then return 'id' end
+return 'ok'
+`);
+
 export class FlavorStore {
   constructor(private readonly redis: Redis) {}
 
@@ -62,12 +73,27 @@ export class FlavorStore {
   }
 
   async create(f: Flavor): Promise<Flavor> {
-    // Names are checked before the id is claimed; two admins racing on one name may both win (Nova's DB has a unique index).
-    if ((await this.list()).some((x) => x.name === f.name)) throw conflict(`Flavor with name ${f.name} already exists.`);
-    if (!(await this.redis.hsetnx(redisKeys.flavors(), f.id, JSON.stringify(f)))) {
-      throw conflict(`Flavor with ID ${f.id} already exists.`);
-    }
+    const outcome = await CREATE.run(this.redis, [redisKeys.flavors()], [f.id, f.name, JSON.stringify(f)]);
+    if (outcome === 'name') throw conflict(`Flavor with name ${f.name} already exists.`);
+    if (outcome === 'id') throw conflict(`Flavor with ID ${f.id} already exists.`);
     return f;
+  }
+
+  /** Adds or replaces extra specs; undefined when the flavor is gone. */
+  async setExtraSpecs(id: string, specs: Record<string, string>): Promise<Flavor | undefined> {
+    return changeJsonField<Flavor>(this.redis, redisKeys.flavors(), id, (f) => ({ ...f, extraSpecs: { ...f.extraSpecs, ...specs } }));
+  }
+
+  /** Removes one extra spec; false when the flavor or the key is absent. */
+  async deleteExtraSpec(id: string, key: string): Promise<boolean> {
+    let had = false;
+    await changeJsonField<Flavor>(this.redis, redisKeys.flavors(), id, (f) => {
+      had = Object.hasOwn(f.extraSpecs, key);
+      const extraSpecs = { ...f.extraSpecs };
+      delete extraSpecs[key];
+      return { ...f, extraSpecs };
+    });
+    return had;
   }
 
   async delete(id: string): Promise<boolean> {

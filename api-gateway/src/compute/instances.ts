@@ -34,12 +34,12 @@ export class Instances {
 
   async create(rec: InstanceRecord): Promise<void> {
     await createInstance(this.redis, rec);
-    this.publish(rec);
+    this.announce(rec);
   }
 
   async update(uuid: string, patch: InstancePatch, expect?: InstanceExpectation): Promise<InstanceRecord> {
     const rec = await updateInstance(this.redis, uuid, patch, expect);
-    this.publish(rec);
+    this.announce(rec);
     return rec;
   }
 
@@ -57,11 +57,12 @@ export class Instances {
     } catch {
       return; // already gone
     }
-    this.publish(rec);
+    this.announce(rec);
     await removeInstance(this.redis, rec);
   }
 
-  private publish(rec: InstanceRecord): void {
+  /** Publishes the record's state on NATS (after a write made elsewhere, such as the quota-checked create). */
+  announce(rec: InstanceRecord): void {
     if (!this.nats || this.nats.isClosed()) return;
     try {
       publishInstanceEvent(this.nats, rec);

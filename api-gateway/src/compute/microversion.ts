@@ -1,7 +1,9 @@
 // Nova microversions: which one a request asks for (OpenStack-API-Version: compute 2.X, else the
 // legacy X-OpenStack-Nova-API-Version, else 2.1) and the headers every versioned response
-// echoes. Only versions whose every response shape is implemented may be advertised: for now
-// the range is 2.1 .. 2.1, which the contract shows every CLI command works with.
+// echoes. Only versions whose every response shape is implemented may be advertised: 2.1 .. 2.11,
+// where 2.2 (keypair types), 2.3 (more admin server attributes), 2.9 (locked), 2.10 (other
+// users' keypairs) and 2.11 (forced_down services) change what the gateway serves; 2.4-2.8 touch
+// only APIs it does not serve (fixed IPs, remote consoles, flavor access).
 import { ApiError, badRequest } from '../http/errors.js';
 
 export class Microversion {
@@ -25,7 +27,7 @@ export class Microversion {
 }
 
 export const MIN_VERSION = new Microversion(2, 1);
-export const MAX_VERSION = new Microversion(2, 1);
+export const MAX_VERSION = new Microversion(2, 11);
 
 /** The requested microversion; 400 for a malformed one, 406 (Nova's message) outside MIN..MAX. */
 export function negotiate(headers: Record<string, string | string[] | undefined>): Microversion {

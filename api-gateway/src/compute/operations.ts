@@ -14,12 +14,14 @@ import {
 import type { compute } from '@hypernova/proto';
 import { conflict, fromServiceError } from '../http/errors.js';
 import type { ComputeClients, ComputeRpc, SchedulerRpc } from './clients.js';
+import type { ActionContext, InstanceActions } from './instance-actions.js';
 import type { Instances } from './instances.js';
 import { TRANSITIONS, invalidStateMessage, type Transition, type TransitionName } from './state-machine.js';
 import type { Tasks } from './tasks.js';
 
 export interface OperationDeps {
   instances: Instances;
+  actions: InstanceActions;
   scheduler: SchedulerRpc;
   clients: ComputeClients;
   tasks: Tasks;
@@ -31,8 +33,11 @@ export type NodeCall = (rpc: ComputeRpc, uuid: string) => Promise<compute.Instan
 export class Operations {
   constructor(private readonly d: OperationDeps) {}
 
-  /** Claims `name`'s transition (409 when the state does not allow it) and runs `call` in the background. */
-  async act(rec: InstanceRecord, name: TransitionName, call: NodeCall): Promise<void> {
+  /**
+   * Claims `name`'s transition (409 when the state does not allow it), records the instance
+   * action, and runs `call` in the background as its compute event.
+   */
+  async act(rec: InstanceRecord, name: TransitionName, call: NodeCall, ctx: ActionContext): Promise<void> {
     const t: Transition = TRANSITIONS[name];
     try {
       await this.d.instances.update(rec.uuid, { taskState: t.task }, { vmState: t.from, taskState: t.fromTask });
@@ -40,9 +45,10 @@ export class Operations {
       if (err instanceof InstanceStateConflictError) throw conflict(invalidStateMessage(t.name, rec.uuid, err.attr, err.state));
       throw err;
     }
+    const action = await this.d.actions.start(rec.uuid, t.name, ctx);
     this.d.tasks.run(rec.uuid, t.name, async () => {
       try {
-        const info = await call(await this.node(rec), rec.uuid);
+        const info = await action.event(`compute_${t.name}_instance`, rec.host, async () => call(await this.node(rec), rec.uuid));
         await this.d.instances.update(
           rec.uuid,
           { vmState: t.to, taskState: null, powerState: info.powerState },
@@ -71,11 +77,14 @@ export class Operations {
   }
 
   /** Marks the instance deleting and removes it in the background: Destroy, release the claim, DELETED, gone. */
-  async delete(rec: InstanceRecord): Promise<void> {
+  async delete(rec: InstanceRecord, ctx: ActionContext): Promise<void> {
     await this.d.instances.update(rec.uuid, { taskState: TaskState.DELETING }, {
       vmState: Object.values(VmState).filter((s) => s !== VmState.DELETED),
     });
-    this.d.tasks.run(rec.uuid, 'delete', () => this.finishDelete(rec.uuid));
+    const action = await this.d.actions.start(rec.uuid, 'delete', ctx);
+    this.d.tasks.run(rec.uuid, 'delete', () =>
+      action.event('compute_terminate_instance', rec.host, () => this.finishDelete(rec.uuid)).catch(() => undefined),
+    );
   }
 
   private async finishDelete(uuid: string): Promise<void> {
@@ -98,11 +107,12 @@ export class Operations {
           taskState: null,
           fault: { code: 500, message: errorMessage(err), details: '', created: new Date().toISOString() },
         });
-        return;
+        throw err;
       }
     }
     await this.d.scheduler.releaseAllocation(uuid);
     await this.d.instances.finishDelete(uuid);
+    await this.d.actions.retireInstance(uuid);
   }
 
   private async node(rec: InstanceRecord): Promise<ComputeRpc> {

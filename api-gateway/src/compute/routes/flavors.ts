@@ -1,5 +1,6 @@
 // /flavors: list, detail and show for everyone (public flavors; admins see all), create and
-// delete for admins, and the read side of os-extra_specs the SDK's `flavor list` asks for.
+// delete for admins, and os-extra_specs (read by everyone, the SDK's `flavor list` among them;
+// written by admins).
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Gateway } from '../../context.js';
@@ -45,6 +46,15 @@ const createSchema = {
 
 type CreateBody = { flavor: Record<string, unknown> };
 
+/** Nova's extra spec keys and values (numbers and booleans are stored as their strings). */
+const specsSchema = {
+  type: 'object',
+  propertyNames: { pattern: '^[a-zA-Z0-9-_:. ]{1,255}$' },
+  additionalProperties: { type: ['string', 'number', 'boolean'], maxLength: 255 },
+} as const;
+const extraSpecsSchema = { type: 'object', required: ['extra_specs'], additionalProperties: false, properties: { extra_specs: specsSchema } } as const;
+const asStrings = (specs: Record<string, string | number | boolean>) => Object.fromEntries(Object.entries(specs).map(([k, v]) => [k, String(v)]));
+
 export function registerFlavorRoutes(app: FastifyInstance, gw: Gateway): void {
   async function find(id: string, c: Caller): Promise<Flavor> {
     const f = await gw.flavors.get(id);
@@ -81,15 +91,49 @@ export function registerFlavorRoutes(app: FastifyInstance, gw: Gateway): void {
     flavor: flavorDetail(await find(request.params.id, caller(request)), baseUrl(gw.config.publicUrl, request)),
   }));
 
-  app.get<{ Params: { id: string } }>('/flavors/:id/os-extra_specs', async (request) => ({
-    extra_specs: (await find(request.params.id, caller(request))).extraSpecs,
-  }));
+  app.get<{ Params: { id: string } }>('/flavors/:id/os-extra_specs', async (request) => {
+    enforce(caller(request), 'os_compute_api:os-flavor-extra-specs:index');
+    return { extra_specs: (await find(request.params.id, caller(request))).extraSpecs };
+  });
 
   app.get<{ Params: { id: string; key: string } }>('/flavors/:id/os-extra_specs/:key', async (request) => {
+    enforce(caller(request), 'os_compute_api:os-flavor-extra-specs:show');
     const f = await find(request.params.id, caller(request));
     const value = f.extraSpecs[request.params.key];
     if (value === undefined) throw notFound(`Flavor ${f.id} has no extra specs with key ${request.params.key}.`);
     return { [request.params.key]: value };
+  });
+
+  app.post<{ Params: { id: string }; Body: { extra_specs: Record<string, string | number | boolean> } }>(
+    '/flavors/:id/os-extra_specs',
+    { schema: { body: extraSpecsSchema } },
+    async (request) => {
+      enforce(caller(request), 'os_compute_api:os-flavor-extra-specs:create');
+      const specs = asStrings(request.body.extra_specs);
+      if (!(await gw.flavors.setExtraSpecs(request.params.id, specs))) throw notFound(`Flavor ${request.params.id} could not be found.`);
+      return { extra_specs: specs };
+    },
+  );
+
+  app.put<{ Params: { id: string; key: string }; Body: Record<string, string | number | boolean> }>(
+    '/flavors/:id/os-extra_specs/:key',
+    { schema: { body: { ...specsSchema, minProperties: 1, maxProperties: 1 } } },
+    async (request) => {
+      enforce(caller(request), 'os_compute_api:os-flavor-extra-specs:update');
+      const { id, key } = request.params;
+      if (!(key in request.body)) throw badRequest('Request body and URI mismatch');
+      const specs = asStrings(request.body);
+      if (!(await gw.flavors.setExtraSpecs(id, specs))) throw notFound(`Flavor ${id} could not be found.`);
+      return specs;
+    },
+  );
+
+  app.delete<{ Params: { id: string; key: string } }>('/flavors/:id/os-extra_specs/:key', async (request, reply) => {
+    enforce(caller(request), 'os_compute_api:os-flavor-extra-specs:delete');
+    const { id, key } = request.params;
+    if (!(await gw.flavors.get(id))) throw notFound(`Flavor ${id} could not be found.`);
+    if (!(await gw.flavors.deleteExtraSpec(id, key))) throw notFound(`Flavor ${id} has no extra specs with key ${key}.`);
+    return reply.code(200).send();
   });
 
   app.post<{ Body: CreateBody }>('/flavors', { schema: { body: createSchema } }, async (request) => {

@@ -3,10 +3,15 @@
 import type { FastifyInstance } from 'fastify';
 import type { Gateway } from '../../context.js';
 import { authenticate } from '../../identity/auth.js';
+import { registerAvailabilityZoneRoutes } from './availability-zones.js';
 import { registerFlavorRoutes } from './flavors.js';
 import { registerHypervisorRoutes } from './hypervisors.js';
 import { registerImageRoutes } from './images.js';
+import { registerInstanceActionRoutes } from './instance-actions.js';
+import { registerKeypairRoutes } from './keypairs.js';
 import { registerLimitRoutes } from './limits.js';
+import { registerMigrationRoutes } from './migrations.js';
+import { registerQuotaSetRoutes } from './quota-sets.js';
 import { registerServerActionRoutes } from './server-actions.js';
 import { registerServerGroupRoutes } from './server-groups.js';
 import { registerServerRoutes } from './servers.js';
@@ -29,6 +34,11 @@ export function registerComputeRoutes(app: FastifyInstance, gw: Gateway): void {
       registerImageRoutes(v21, gw);
       registerLimitRoutes(v21, gw);
       registerServerGroupRoutes(v21, gw);
+      registerInstanceActionRoutes(v21, gw);
+      registerKeypairRoutes(v21, gw);
+      registerQuotaSetRoutes(v21, gw);
+      registerAvailabilityZoneRoutes(v21, gw);
+      registerMigrationRoutes(v21, gw);
     },
     { prefix: '/compute/v2.1' },
   );

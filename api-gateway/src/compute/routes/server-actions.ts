@@ -1,15 +1,16 @@
 // POST /servers/{id}/action: {"<action>": <argument>}. Argument-less actions accept null (the
 // CLI) and {} (Tempest). State changes answer 202 and run on the node in the background; console
 // output answers 200 with the text.
+import { VmState } from '@hypernova/common';
 import { compute } from '@hypernova/proto';
 import type { FastifyInstance } from 'fastify';
 import type { Gateway } from '../../context.js';
-import { badRequest } from '../../http/errors.js';
+import { ApiError, badRequest, conflict } from '../../http/errors.js';
 import { caller } from '../../identity/auth.js';
 import { enforce } from '../../policy.js';
 import type { NodeCall } from '../operations.js';
 import type { TransitionName } from '../state-machine.js';
-import { loadServer } from './servers.js';
+import { actionContext, loadServer } from './servers.js';
 
 type Arg = unknown;
 
@@ -57,6 +58,21 @@ const STATE_ACTIONS: Record<string, StateAction> = {
   },
 };
 
+/** Nova's parameter_types.boolean: a JSON boolean or one of its string spellings. */
+const isBoolean = (v: unknown) => typeof v === 'boolean' || (typeof v === 'string' && /^(true|false|t|f|yes|no|y|n|on|off|1|0)$/i.test(v));
+
+/** os-migrateLive's body as 2.1 .. 2.24 define it: host (or null), block_migration, disk_over_commit. */
+function checkLiveMigration(arg: Arg): void {
+  const o = arg !== null && typeof arg === 'object' && !Array.isArray(arg) ? (arg as Record<string, unknown>) : undefined;
+  const bad = (detail: string) => badRequest(`Invalid input for field/attribute os-migrateLive. Value: ${JSON.stringify(arg)}. ${detail}`);
+  if (!o) throw bad(`${JSON.stringify(arg)} is not of type 'object'`);
+  for (const key of ['host', 'block_migration', 'disk_over_commit']) if (!(key in o)) throw bad(`'${key}' is a required property`);
+  const extra = Object.keys(o).find((k) => !['host', 'block_migration', 'disk_over_commit'].includes(k));
+  if (extra) throw bad(`Additional properties are not allowed ('${extra}' was unexpected)`);
+  if (o.host !== null && (typeof o.host !== 'string' || o.host.length === 0 || o.host.length > 255)) throw bad('host must be a host name or null');
+  if (!isBoolean(o.block_migration) || !isBoolean(o.disk_over_commit)) throw bad('block_migration and disk_over_commit must be booleans');
+}
+
 /** os-getConsoleOutput's length: absent, null or -1 mean everything; else a non-negative integer (or its string). */
 function consoleLength(arg: Arg): number | undefined {
   if (arg === null) return undefined;
@@ -84,8 +100,18 @@ export function registerServerActionRoutes(app: FastifyInstance, gw: Gateway): v
         enforce(c, stateAction.policy);
         const transition = stateAction.transition(arg);
         const call = stateAction.call(arg);
-        await gw.operations.act(await loadServer(gw, c, request.params.id), transition, call);
+        await gw.operations.act(await loadServer(gw, c, request.params.id), transition, call, actionContext(request, c));
         return reply.code(202).send();
+      }
+      if (action === 'os-migrateLive') {
+        enforce(c, 'os_compute_api:os-migrate-server:migrate_live');
+        checkLiveMigration(arg);
+        const rec = await loadServer(gw, c, request.params.id);
+        if (rec.taskState !== null || (rec.vmState !== VmState.ACTIVE && rec.vmState !== VmState.PAUSED)) {
+          throw conflict(`Cannot 'live_migrate' instance ${rec.uuid} while it is in ${rec.taskState !== null ? `task_state ${rec.taskState}` : `vm_state ${rec.vmState}`}`);
+        }
+        // The Compute service has no migration calls yet (the live-migration work adds them).
+        throw new ApiError(501, 'Live migration is not available in this cloud yet.');
       }
       if (action === 'os-getConsoleOutput') {
         enforce(c, 'os_compute_api:os-console-output');

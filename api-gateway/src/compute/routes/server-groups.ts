@@ -46,7 +46,8 @@ export function registerServerGroupRoutes(app: FastifyInstance, gw: Gateway): vo
       const c = caller(request);
       enforce(c, 'os_compute_api:os-server-groups:create');
       const { name, policies } = request.body.server_group;
-      const g = await gw.serverGroups.create({ name, policy: policies[0], projectId: c.projectId, userId: c.userId });
+      const limits = await gw.quotas.limits(c.projectId);
+      const g = await gw.serverGroups.create({ name, policy: policies[0], projectId: c.projectId, userId: c.userId }, limits.server_groups);
       return { server_group: serverGroupView(g, []) };
     },
   );

@@ -1,7 +1,8 @@
 // /servers: create (202, then the build runs in the background), list and detail (own project;
-// all_tenants for admins), show and delete (204, then the delete runs in the background).
+// all_tenants for admins; filters and pages), show, update (the name and access IPs) and delete
+// (204, then the delete runs in the background).
 import { randomBytes, randomUUID } from 'node:crypto';
-import { PowerState, TaskState, VmState, getImage, listHosts, nextInstanceId, removeInstance, type ImageRecord, type InstanceRecord } from '@hypernova/common';
+import { INSTANCE_FIELDS, PowerState, TaskState, VmState, getImage, listHosts, nextInstanceId, type ImageRecord, type InstanceRecord } from '@hypernova/common';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Gateway } from '../../context.js';
 import { baseUrl } from '../../http/base-url.js';
@@ -11,11 +12,11 @@ import { UUID_PATTERN, isUuid } from '../../http/validation.js';
 import { caller } from '../../identity/auth.js';
 import { allowed, enforce, visibleImage, type Caller } from '../../policy.js';
 import type { Flavor } from '../flavors.js';
-import { checkQuota, defaultLimits, usageOf } from '../quota.js';
+import type { ActionContext } from '../instance-actions.js';
 import type { ServerGroup } from '../server-groups.js';
 import { vmStatesForStatus } from '../state-machine.js';
 import { pageLinks, resourceLinks } from '../views/links.js';
-import { serverDetail, serverSummary } from '../views/servers.js';
+import { serverBase, serverDetail, serverSummary } from '../views/servers.js';
 
 const nameSchema = { type: 'string', minLength: 1, maxLength: 255, pattern: '^\\S([\\s\\S]*\\S)?$' };
 const countSchema = { type: ['integer', 'string'], pattern: '^[0-9]+$', minimum: 1 };
@@ -96,6 +97,28 @@ interface CreateBody {
   'OS-SCH-HNT:scheduler_hints'?: { group?: string };
 }
 
+const updateSchema = {
+  type: 'object',
+  required: ['server'],
+  additionalProperties: false,
+  properties: {
+    server: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        name: nameSchema,
+        accessIPv4: { type: 'string', format: 'ipv4' },
+        accessIPv6: { type: 'string', format: 'ipv6' },
+        'OS-DCF:diskConfig': { type: 'string', enum: ['AUTO', 'MANUAL'] },
+      },
+    },
+  },
+} as const;
+
+interface UpdateBody {
+  server: { name?: string; accessIPv4?: string; accessIPv6?: string };
+}
+
 /** The id at the end of an id or an href (Nova's get_id_from_href). */
 const idFromHref = (ref: string) => ref.replace(/\/+$/, '').split('/').pop() ?? '';
 
@@ -105,6 +128,11 @@ const truthy = (v: unknown) => v === true || (typeof v === 'string' && /^(1|t|tr
 function hostnameOf(name: string): string {
   const h = name.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 63).replace(/-+$/, '');
   return h || 'server';
+}
+
+/** Who an instance action is recorded for: the request id the client got back, and the caller. */
+export function actionContext(request: FastifyRequest, c: Caller): ActionContext {
+  return { requestId: request.id, userId: c.userId, projectId: c.projectId };
 }
 
 /** The server if the caller may see it (its project's, or any for admins); Nova's 404 otherwise. */
@@ -196,12 +224,11 @@ export function registerServerRoutes(app: FastifyInstance, gw: Gateway): void {
       const n = s.networks[0];
       throw badRequest(n.port ? `Port ${n.port} could not be found.` : `Network ${n.uuid ?? ''} could not be found.`);
     }
-    // Keypairs come with os-keypairs: until then no name can match one.
-    if (s.key_name !== undefined) throw badRequest('Invalid key_name provided.');
-    const limits = defaultLimits(gw.config);
+    if (s.key_name !== undefined && !(await gw.keypairs.get(c.userId, s.key_name))) throw badRequest('Invalid key_name provided.');
+    const limits = await gw.quotas.limits(c.projectId);
     const metadata = s.metadata ?? {};
-    if (Object.keys(metadata).length > limits.metadataItems) {
-      throw forbidden(`Quota exceeded for metadata_items: Requested ${Object.keys(metadata).length}, but already used 0 of ${limits.metadataItems} metadata_items`);
+    if (limits.metadata_items >= 0 && Object.keys(metadata).length > limits.metadata_items) {
+      throw forbidden(`Quota exceeded for metadata_items: Requested ${Object.keys(metadata).length}, but already used 0 of ${limits.metadata_items} metadata_items`);
     }
     if (s.user_data !== undefined && !/^[A-Za-z0-9+/]*={0,2}$/.test(s.user_data.replace(/\s+/g, ''))) {
       throw badRequest('Userdata content cannot be decoded');
@@ -211,19 +238,7 @@ export function registerServerRoutes(app: FastifyInstance, gw: Gateway): void {
     if (minCount < 1 || maxCount < 1) throw badRequest('min_count and max_count must be at least 1');
     if (minCount > maxCount) throw badRequest('min_count must be <= max_count');
 
-    // Quota: as many as fit between min and max, as Nova does; checked again once the records exist.
-    const usage = usageOf(await gw.instances.list({ projectId: c.projectId }));
-    let count = maxCount;
-    while (count > minCount) {
-      try {
-        checkQuota(limits, usage, flavor, count);
-        break;
-      } catch {
-        count--;
-      }
-    }
-    checkQuota(limits, usage, flavor, count);
-
+    const count = maxCount;
     const now = new Date().toISOString();
     const reservationId = `r-${randomBytes(4).toString('hex')}`;
     const zone = s.availability_zone ?? '';
@@ -253,7 +268,7 @@ export function registerServerRoutes(app: FastifyInstance, gw: Gateway): void {
         host: '',
         node: '',
         availabilityZone: zone,
-        keyName: '',
+        keyName: s.key_name ?? '',
         metadata,
         createdAt: now,
         updatedAt: now,
@@ -270,20 +285,24 @@ export function registerServerRoutes(app: FastifyInstance, gw: Gateway): void {
         progress: 0,
       });
     }
-    for (const rec of records) await gw.instances.create(rec);
-    try {
-      const mine = new Set(records.map((r) => r.uuid));
-      checkQuota(limits, usageOf(await gw.instances.list({ projectId: c.projectId }), mine), flavor, count);
-    } catch (err) {
-      for (const rec of records) await removeInstance(gw.redis, rec);
-      throw err;
+    // As many as the quota allows between min and max, as Nova does; a lone survivor of a
+    // multi-create keeps the plain name.
+    const created = await gw.quotas.createInstances(
+      records,
+      flavor,
+      minCount,
+      count > 1 ? { [INSTANCE_FIELDS.name]: s.name, [INSTANCE_FIELDS.hostname]: hostnameOf(s.name) } : {},
+    );
+    const ctx = actionContext(request, c);
+    for (const rec of created) {
+      gw.instances.announce(rec);
+      gw.builder.start({ instance: rec, image, group, action: await gw.actions.start(rec.uuid, 'create', ctx) });
     }
-    for (const rec of records) gw.builder.start({ instance: rec, image, group });
 
     const base = baseUrl(gw.config.publicUrl, request);
     void reply.code(202);
     if (truthy(s.return_reservation_id)) return { reservation_id: reservationId };
-    const first = records[0];
+    const first = created[0];
     void reply.header('Location', resourceLinks(base, 'servers', first.uuid)[0].href);
     return {
       server: {
@@ -306,13 +325,14 @@ export function registerServerRoutes(app: FastifyInstance, gw: Gateway): void {
     const project = allTenants ? (param(q, 'tenant_id') ?? param(q, 'project_id')) : c.projectId;
     const records = await gw.instances.list(project === undefined ? {} : { projectId: project });
     const admin = allowed(c, 'os_compute_api:os-extended-server-attributes');
+    const mv = request.microversion;
     const sorted = filterServers(records, q, admin).sort(
       (a, b) => b.createdAt.localeCompare(a.createdAt) || b.uuid.localeCompare(a.uuid),
     );
     const { page, more } = paginate(sorted, (i) => i.uuid, q, gw.config.maxListLimit);
     const base = baseUrl(gw.config.publicUrl, request);
     return {
-      servers: page.map((i) => (detail ? serverDetail(i, base, { admin }) : serverSummary(i, base))),
+      servers: page.map((i) => (detail ? serverDetail(i, base, { admin, mv }) : serverSummary(i, base))),
       ...pageLinks('servers', base, detail ? 'servers/detail' : 'servers', q, page[page.length - 1]?.uuid, more),
     };
   }
@@ -325,13 +345,32 @@ export function registerServerRoutes(app: FastifyInstance, gw: Gateway): void {
     enforce(c, 'os_compute_api:servers:show');
     const rec = await loadServer(gw, c, request.params.id);
     const admin = allowed(c, 'os_compute_api:os-extended-server-attributes');
-    return { server: serverDetail(rec, baseUrl(gw.config.publicUrl, request), { admin }) };
+    return { server: serverDetail(rec, baseUrl(gw.config.publicUrl, request), { admin, mv: request.microversion }) };
+  });
+
+  app.put<{ Params: { id: string }; Body: UpdateBody }>('/servers/:id', { schema: { body: updateSchema } }, async (request) => {
+    const c = caller(request);
+    enforce(c, 'os_compute_api:servers:update');
+    const rec = await loadServer(gw, c, request.params.id);
+    const { name, accessIPv4, accessIPv6 } = request.body.server;
+    const patch = {
+      ...(name !== undefined ? { name } : {}),
+      ...(accessIPv4 !== undefined ? { accessIPv4 } : {}),
+      ...(accessIPv6 !== undefined ? { accessIPv6 } : {}),
+    };
+    // The update applies whatever the state, as in Nova, unless the server is gone or going.
+    const updated = await gw.instances.update(rec.uuid, patch, {
+      vmState: Object.values(VmState).filter((v) => v !== VmState.DELETED),
+    });
+    const admin = allowed(c, 'os_compute_api:os-extended-server-attributes');
+    // Below 2.75 Nova answers an update with the base keys only.
+    return { server: serverBase(updated, baseUrl(gw.config.publicUrl, request), { admin, mv: request.microversion }) };
   });
 
   app.delete<{ Params: { id: string } }>('/servers/:id', async (request, reply) => {
     const c = caller(request);
     enforce(c, 'os_compute_api:servers:delete');
-    await gw.operations.delete(await loadServer(gw, c, request.params.id));
+    await gw.operations.delete(await loadServer(gw, c, request.params.id), actionContext(request, c));
     return reply.code(204).send();
   });
 }

@@ -1,6 +1,7 @@
 // os-services (admin): a nova-compute service per registered host, up while its heartbeat key
-// lives, and enable/disable as microversion 2.1 spells them (PUT /os-services/{action}).
-import { getHost, listHosts, redisKeys, setHostEnabled } from '@hypernova/common';
+// lives and it is not forced down, and enable/disable as microversion 2.1 spells them
+// (PUT /os-services/{action}); 2.11 adds force-down, which the scheduler honours at once.
+import { getHost, listHosts, redisKeys, setHostEnabled, setHostForcedDown } from '@hypernova/common';
 import type { FastifyInstance } from 'fastify';
 import type { Gateway } from '../../context.js';
 import { badRequest, notFound } from '../../http/errors.js';
@@ -20,6 +21,19 @@ const updateSchema = {
   },
 } as const;
 
+const forceDownSchema = {
+  type: 'object',
+  required: ['host', 'binary', 'forced_down'],
+  additionalProperties: false,
+  properties: {
+    host: { type: 'string', minLength: 1, maxLength: 255 },
+    binary: { type: 'string', minLength: 1, maxLength: 255 },
+    forced_down: { type: 'boolean' },
+  },
+} as const;
+
+type UpdateBody = { host: string; binary: string; disabled_reason?: string; forced_down?: boolean };
+
 export function registerServiceRoutes(app: FastifyInstance, gw: Gateway): void {
   app.get('/os-services', async (request) => {
     enforce(caller(request), 'os_compute_api:os-services:list');
@@ -32,21 +46,33 @@ export function registerServiceRoutes(app: FastifyInstance, gw: Gateway): void {
     const beats = hosts.length > 0 ? await gw.redis.mget(...hosts.map((h) => redisKeys.hostAlive(h.name))) : [];
     return {
       services: hosts
-        .map((h, i) => serviceView(h, ids.get(h.name) as number, beats[i] ? Number(beats[i]) : undefined))
+        .map((h, i) => serviceView(h, ids.get(h.name) as number, beats[i] ? Number(beats[i]) : undefined, request.microversion))
         .sort((a, b) => a.id - b.id),
     };
   });
 
-  app.put<{ Params: { action: string }; Body: { host: string; binary: string; disabled_reason?: string } }>(
+  app.put<{ Params: { action: string }; Body: UpdateBody }>(
     '/os-services/:action',
-    { schema: { body: updateSchema } },
+    {
+      // force-down has its own body; the action decides which schema applies.
+      schema: { body: { anyOf: [updateSchema, forceDownSchema] } },
+    },
     async (request) => {
       enforce(caller(request), 'os_compute_api:os-services:update');
       const { action } = request.params;
-      const { host, binary, disabled_reason: reason } = request.body;
-      if (!['enable', 'disable', 'disable-log-reason'].includes(action)) throw notFound('Unknown action');
+      const forceDown = action === 'force-down' && request.microversion.atLeast(11);
+      if (!forceDown && !['enable', 'disable', 'disable-log-reason'].includes(action)) throw notFound('Unknown action');
+      const { host, binary, disabled_reason: reason, forced_down: forcedDown } = request.body;
+      if (forceDown !== (forcedDown !== undefined)) {
+        throw badRequest(`Invalid input for field/attribute forced_down. Value: ${JSON.stringify(forcedDown ?? null)}. ` +
+          (forceDown ? "'forced_down' is a required property" : "Additional properties are not allowed ('forced_down' was unexpected)"));
+      }
       if (binary !== 'nova-compute' || !(await getHost(gw.redis, host))) {
         throw notFound(`Service ${binary} on host ${host} could not be found.`);
+      }
+      if (forceDown) {
+        await setHostForcedDown(gw.redis, host, forcedDown as boolean);
+        return { service: { host, binary, forced_down: forcedDown } };
       }
       if (action === 'disable-log-reason' && !reason) throw badRequest('Missing disabled reason field');
       const enabled = action === 'enable';

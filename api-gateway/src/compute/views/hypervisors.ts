@@ -1,6 +1,7 @@
 // Nova v2.1 hypervisor bodies (below 2.28 cpu_info is a JSON string; below 2.53 ids are integers)
 // and os-services bodies, both from the host records the compute agents register.
 import type { HostState } from '@hypernova/common';
+import type { Microversion } from '../microversion.js';
 import { isoMicros } from './links.js';
 
 /** Nova's integer hypervisor_version: "1.2.3" -> 1002003. */
@@ -42,8 +43,8 @@ export function hypervisorDetail(h: HostState, id: number, runningVms: number) {
   };
 }
 
-/** A nova-compute service row; updatedAtMs is the host's last heartbeat. */
-export const serviceView = (h: HostState, id: number, updatedAtMs: number | undefined) => ({
+/** A nova-compute service row; updatedAtMs is the host's last heartbeat; forced_down from 2.11. */
+export const serviceView = (h: HostState, id: number, updatedAtMs: number | undefined, mv: Microversion) => ({
   id,
   binary: 'nova-compute',
   host: h.name,
@@ -52,4 +53,5 @@ export const serviceView = (h: HostState, id: number, updatedAtMs: number | unde
   state: state(h),
   updated_at: updatedAtMs ? isoMicros(new Date(updatedAtMs).toISOString()) : null,
   disabled_reason: h.disabledReason ?? null,
+  ...(mv.atLeast(11) ? { forced_down: h.forcedDown ?? false } : {}),
 });

@@ -1,4 +1,5 @@
-// Nova v2.1 limits body: the project's absolute quota limits and what it uses.
+// Nova v2.1 limits body: the project's absolute quota limits and what it uses (network limits
+// are Neutron's: shown unlimited and unused, as below 2.36 Nova still lists them).
 import type { QuotaLimits, QuotaUsage } from '../quota.js';
 
 export function limitsView(l: QuotaLimits, u: QuotaUsage, serverGroups: number) {
@@ -9,13 +10,13 @@ export function limitsView(l: QuotaLimits, u: QuotaUsage, serverGroups: number) 
         maxTotalInstances: l.instances,
         maxTotalCores: l.cores,
         maxTotalRAMSize: l.ram,
-        maxServerMeta: l.metadataItems,
-        maxImageMeta: 128,
-        maxPersonality: 5,
-        maxPersonalitySize: 10240,
-        maxTotalKeypairs: 100,
-        maxServerGroups: 10,
-        maxServerGroupMembers: 10,
+        maxServerMeta: l.metadata_items,
+        maxImageMeta: l.metadata_items,
+        maxPersonality: l.injected_files,
+        maxPersonalitySize: l.injected_file_content_bytes,
+        maxTotalKeypairs: l.key_pairs,
+        maxServerGroups: l.server_groups,
+        maxServerGroupMembers: l.server_group_members,
         maxTotalFloatingIps: -1,
         maxSecurityGroups: -1,
         maxSecurityGroupRules: -1,

@@ -1,7 +1,9 @@
-// Nova v2.1 server bodies: the list summary and the full body of show/detail, with the
-// extended attributes of the OS-EXT-* extensions (host attributes for admins only).
+// Nova server bodies: the list summary, the base body PUT /servers/{id} answers with (below
+// 2.75), and the full body of show/detail with the OS-EXT-* extension attributes (host
+// attributes for admins only; 2.3 adds more of them, 2.9 `locked`).
 import { createHash } from 'node:crypto';
 import type { InstanceRecord } from '@hypernova/common';
+import type { Microversion } from '../microversion.js';
 import { PROGRESS_STATUSES, statusOf } from '../state-machine.js';
 import { bookmark, isoMicros, isoSeconds, resourceLinks } from './links.js';
 
@@ -12,20 +14,29 @@ const hostId = (i: InstanceRecord) => (i.host ? createHash('sha224').update(i.pr
 
 export const instanceName = (i: Pick<InstanceRecord, 'id'>) => `instance-${i.id.toString(16).padStart(8, '0')}`;
 
-export function serverDetail(i: InstanceRecord, base: string, opts: { admin: boolean }) {
+export interface ServerViewOptions {
+  /** May see host attributes and fault details (os-extended-server-attributes). */
+  admin: boolean;
+  mv: Microversion;
+}
+
+function fault(i: InstanceRecord, admin: boolean) {
   const status = statusOf(i);
-  const fault =
-    i.fault && (status === 'ERROR' || status === 'DELETED')
-      ? {
-          fault: {
-            code: i.fault.code,
-            message: i.fault.message,
-            created: isoSeconds(i.fault.created),
-            // Nova shows a 500's details (its traceback) to admins only.
-            ...(opts.admin || i.fault.code !== 500 ? { details: i.fault.details } : {}),
-          },
-        }
-      : {};
+  if (!i.fault || (status !== 'ERROR' && status !== 'DELETED')) return {};
+  return {
+    fault: {
+      code: i.fault.code,
+      message: i.fault.message,
+      created: isoSeconds(i.fault.created),
+      // Nova shows a 500's details (its traceback) to admins only.
+      ...(admin || i.fault.code !== 500 ? { details: i.fault.details } : {}),
+    },
+  };
+}
+
+/** The keys every server body has (Nova's _show basics), plus `locked` from 2.9. */
+export function serverBase(i: InstanceRecord, base: string, opts: ServerViewOptions) {
+  const status = statusOf(i);
   return {
     id: i.uuid,
     name: i.name,
@@ -44,7 +55,16 @@ export function serverDetail(i: InstanceRecord, base: string, opts: { admin: boo
     links: resourceLinks(base, 'servers', i.uuid),
     'OS-DCF:diskConfig': 'MANUAL',
     ...(PROGRESS_STATUSES.has(status) ? { progress: i.progress } : {}),
-    ...fault,
+    ...fault(i, opts.admin),
+    // Hypernova has no server locking: never locked.
+    ...(opts.mv.atLeast(9) ? { locked: false } : {}),
+  };
+}
+
+export function serverDetail(i: InstanceRecord, base: string, opts: ServerViewOptions) {
+  const { admin, mv } = opts;
+  return {
+    ...serverBase(i, base, opts),
     key_name: i.keyName || null,
     config_drive: i.configDrive,
     'OS-EXT-AZ:availability_zone': i.availabilityZone,
@@ -54,11 +74,22 @@ export function serverDetail(i: InstanceRecord, base: string, opts: { admin: boo
     'OS-SRV-USG:launched_at': isoMicros(i.launchedAt),
     'OS-SRV-USG:terminated_at': isoMicros(i.terminatedAt),
     'os-extended-volumes:volumes_attached': [],
-    ...(opts.admin
+    ...(admin
       ? {
           'OS-EXT-SRV-ATTR:host': i.host || null,
           'OS-EXT-SRV-ATTR:hypervisor_hostname': i.node || null,
           'OS-EXT-SRV-ATTR:instance_name': instanceName(i),
+        }
+      : {}),
+    ...(admin && mv.atLeast(3)
+      ? {
+          'OS-EXT-SRV-ATTR:reservation_id': i.reservationId,
+          'OS-EXT-SRV-ATTR:launch_index': i.launchIndex,
+          'OS-EXT-SRV-ATTR:hostname': i.hostname,
+          'OS-EXT-SRV-ATTR:kernel_id': '',
+          'OS-EXT-SRV-ATTR:ramdisk_id': '',
+          'OS-EXT-SRV-ATTR:root_device_name': '/dev/vda',
+          'OS-EXT-SRV-ATTR:user_data': i.userData || null,
         }
       : {}),
   };
