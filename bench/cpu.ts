@@ -51,7 +51,8 @@ function runQemu(args: string[], stop: (log: string) => boolean): Promise<{ log:
       log += d.toString('latin1');
       if (!wallMs && stop(log)) {
         wallMs = performance.now() - t0;
-        spawn('pkill', ['-f', `${QEMU} .*${args[args.length - 1]}`]);
+        // Only our QEMU: the child of this bash.
+        spawn('pkill', ['-P', String(p.pid), '-f', QEMU]);
       }
     });
     let err = '';
