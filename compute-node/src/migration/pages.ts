@@ -278,11 +278,12 @@ export class PageEncoder {
       queue.take();
     }
     closeRun();
-    if (pages === 0) {
+    const bodyLength = pos - HEADER_SIZE;
+    // Nothing to send (no pages left, or only unchanged ones): no frame.
+    if (bodyLength === 0) {
       this.pool.push(buf);
       return undefined;
     }
-    const bodyLength = pos - HEADER_SIZE;
     st.recordBytes += bodyLength;
     if (this.deflate && bodyLength >= 4096) {
       const packed = deflateRawSync(buf.subarray(HEADER_SIZE, pos), { level: 1 });

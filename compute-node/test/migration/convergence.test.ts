@@ -1,0 +1,57 @@
+// When to switch over, and how the policy escalates when the guest outruns the link.
+import { strict as assert } from 'node:assert';
+import { BandwidthMeter, Convergence, DEFAULT_CONVERGENCE, type RoundReport } from '../../src/migration/convergence.js';
+
+const MiB = 1 << 20;
+const round = (n: number, remaining: number, extra: Partial<RoundReport> = {}): RoundReport => ({
+  round: n,
+  remainingWireBytes: remaining,
+  bandwidth: 100 * MiB,
+  linkLimited: false,
+  deflateRatio: 1,
+  overheadMs: 1,
+  ...extra,
+});
+
+describe('migration convergence', () => {
+  it('keeps iterating while rounds shrink the pause, switches once it is minimal or stops shrinking', () => {
+    const c = new Convergence({ ...DEFAULT_CONVERGENCE });
+    assert.equal(c.afterRound(round(1, 64 * MiB)).switchOver, false); // 641 ms > 300 ms
+    const d2 = c.afterRound(round(2, 20 * MiB)); // 201 ms: fits, but the next round will be smaller
+    assert.deepEqual([d2.switchOver, Math.round(d2.expectedDowntimeMs)], [false, 201]);
+    assert.equal(c.afterRound(round(3, 5 * MiB)).switchOver, false);
+    assert.equal(c.afterRound(round(4, 4.5 * MiB)).switchOver, true); // no longer shrinking
+    const d = new Convergence({ ...DEFAULT_CONVERGENCE });
+    assert.equal(d.afterRound(round(1, 100 * 1024)).switchOver, true); // ~2 ms: as good as it gets
+  });
+
+  it('escalates when not converging: sender share, deflate on a capped link, then CPU throttle to 99 %', () => {
+    const c = new Convergence({ ...DEFAULT_CONVERGENCE });
+    c.afterRound(round(1, 100 * MiB));
+    c.afterRound(round(2, 100 * MiB));
+    c.afterRound(round(3, 100 * MiB));
+    assert.equal(c.pumpBudgetMs, 16);
+    assert.equal(c.throttle, 0);
+    c.afterRound(round(4, 100 * MiB, { linkLimited: true }));
+    assert.equal(c.deflate, true);
+    c.afterRound(round(5, 100 * MiB, { deflateRatio: 0.95 }));
+    assert.equal(c.deflate, false, 'deflate that does not pay is dropped');
+    assert.equal(c.throttle, 0.2);
+    for (let i = 6; i < 20; i++) c.afterRound(round(i, 100 * MiB));
+    assert.equal(c.throttle, 0.99);
+    const off = new Convergence({ ...DEFAULT_CONVERGENCE, autoConverge: false });
+    for (let i = 1; i < 10; i++) off.afterRound(round(i, 100 * MiB));
+    assert.deepEqual([off.throttle, off.pumpBudgetMs], [0, 4]);
+  });
+
+  it('measures bandwidth over the time frames were in flight only', () => {
+    const m = new BandwidthMeter();
+    m.busy(true, 0);
+    m.acked(10 * MiB);
+    m.busy(false, 100); // 10 MiB in 100 ms
+    m.busy(true, 5000); // a long idle gap does not count
+    m.acked(10 * MiB);
+    m.busy(false, 5100);
+    assert.equal(Math.round(m.sample(6000) / MiB), 100);
+  });
+});
