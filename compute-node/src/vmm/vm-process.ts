@@ -187,7 +187,7 @@ export class VmProcess {
   }
 
   reset(): void {
-    this.checkAlive();
+    this.checkRunnable();
     this.hostReset = true;
     this.machine.reset();
   }
