@@ -59,8 +59,8 @@ describe('VM determinism across save and restore', function () {
         { kernel, bios: 'builtin', append: 'console=ttyS0 hn.dirty_mib_s=4' },
         { config: { memoryMiB: 64, clock: 'virtual' }, console: (b) => log.push(Buffer.from(b).toString('latin1')) },
       );
-    const N = 12_000_000; // well into the kernel's boot: MMU on, timer and UART interrupts flowing
-    const M = 8_000_000;
+    const N = 40_000_000; // just past BOOT-OK: the init is starting to rewrite its memory
+    const M = 30_000_000; // ~180 guest seconds of heartbeats and rewriting (WFI skips ahead on a virtual clock)
     const original = make([]);
     step(original, N);
     const saved = original.saveState();
