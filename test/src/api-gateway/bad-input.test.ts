@@ -3,13 +3,26 @@
 // random and mutated bodies at every endpoint that takes one.
 /* eslint-disable @typescript-eslint/no-explicit-any -- API bodies are checked field by field */
 import assert from 'node:assert/strict';
-import { Cluster, passwordAuth, type ApiResponse } from './cluster.js';
+import { createHash } from 'node:crypto';
+import { redisKeys } from '@hypernova/common';
+import { ADMIN_PASSWORD, Cluster, passwordAuth, type ApiResponse } from './cluster.js';
 
-/** The body is Nova's {"<fault>": {code, message}} (compute) or Keystone's {"error": {code, title, message}}. */
-function assertErrorFormat(res: ApiResponse, api: 'compute' | 'identity', what: string): void {
+type Api = 'compute' | 'identity' | 'image';
+
+/**
+ * The body is Nova's {"<fault>": {code, message}} (compute), Keystone's {"error": {code, title,
+ * message}} (identity, and any API's 401) or Glance's {code: "400 Bad Request", title, message}.
+ */
+function assertErrorFormat(res: ApiResponse, api: Api, what: string): void {
   assert.ok(res.status >= 400 && res.status < 500, `${what}: status ${res.status} ${res.text}`);
   const body = res.body as Record<string, any> | undefined;
   assert.ok(body && typeof body === 'object', `${what}: no JSON error body: ${res.text}`);
+  if (api === 'image' && res.status !== 401) {
+    assert.match(body.code, new RegExp(`^${res.status} `), `${what}: ${res.text}`);
+    assert.equal(typeof body.title, 'string', what);
+    assert.equal(typeof body.message, 'string', what);
+    return;
+  }
   const keys = Object.keys(body);
   assert.equal(keys.length, 1, `${what}: ${res.text}`);
   const inner = body[keys[0]];
@@ -17,7 +30,7 @@ function assertErrorFormat(res: ApiResponse, api: 'compute' | 'identity', what: 
     assert.equal(keys[0], 'error', `${what}: ${res.text}`);
     assert.equal(typeof inner.title, 'string');
   } else {
-    const faults: Record<number, string> = { 400: 'badRequest', 403: 'forbidden', 404: 'itemNotFound', 409: 'conflictingRequest', 413: 'overLimit', 415: 'badMediaType' };
+    const faults: Record<number, string> = { 400: 'badRequest', 403: 'forbidden', 404: 'itemNotFound', 405: 'badMethod', 409: 'conflictingRequest', 413: 'overLimit', 415: 'badMediaType' };
     assert.equal(keys[0], faults[res.status] ?? 'computeFault', `${what}: ${res.text}`);
   }
   assert.equal(inner.code, res.status, what);
@@ -199,10 +212,145 @@ describe('api-gateway: bad input gives 4xx in the API\'s format, never 5xx', fun
     assertErrorFormat(tooMany, 'compute', 'too many metadata items');
   });
 
+  it('answers wrong microversion headers with Nova\'s 406 (or 400 when malformed)', async () => {
+    for (const v of ['2.0', '2.12', '2.92', '3.1', '1.1']) {
+      for (const header of ['X-OpenStack-Nova-API-Version', 'OpenStack-API-Version']) {
+        const res = await c.compute('GET', '/servers', { headers: { [header]: header === 'OpenStack-API-Version' ? `compute ${v}` : v } });
+        assertErrorFormat(res, 'compute', `${header}: ${v}`);
+        assert.equal(res.status, 406);
+        assert.equal(res.body.computeFault.message, `Version ${v} is not supported by the API. Minimum is 2.1 and maximum is 2.11.`);
+      }
+    }
+    for (const v of ['', 'two', '2', '2.1.1', '02.1', '2.01', '-2.1', '2.x', '99999.1', 'compute']) {
+      const res = await c.compute('GET', '/servers', { headers: { 'X-OpenStack-Nova-API-Version': v } });
+      assert.ok(res.status === 400 || (v === '' && res.status === 200), `${JSON.stringify(v)}: ${res.status}`);
+      if (res.status === 400) assertErrorFormat(res, 'compute', `version ${JSON.stringify(v)}`);
+    }
+  });
+
+  it('refuses unknown and malformed actions with 400', async () => {
+    const act = (body: unknown) => c.compute('POST', `/servers/${serverId}/action`, { body });
+    for (const body of [{ 'os-fly': null }, { shelve: null }, {}, { pause: null, unpause: null }, { pause: 1 }, { pause: { x: 1 } }, { reboot: { type: 'SOFT', extra: 1 } }, { 'os-getConsoleOutput': { length: 'ten' } }, []]) {
+      const res = await act(body);
+      assertErrorFormat(res, 'compute', JSON.stringify(body));
+      assert.equal(res.status, 400, `${JSON.stringify(body)}: ${res.text}`);
+    }
+    assert.equal((await act({ 'os-fly': null })).body.badRequest.message, 'There is no such action: os-fly');
+  });
+
+  it('refuses negative, non-numeric and unknown-marker pages with 400 on every list', async () => {
+    const lists: [string, Api][] = [
+      ['/compute/v2.1/servers', 'compute'],
+      ['/compute/v2.1/servers/detail', 'compute'],
+      ['/compute/v2.1/flavors', 'compute'],
+      ['/compute/v2.1/flavors/detail', 'compute'],
+      ['/compute/v2.1/images', 'compute'],
+      ['/compute/v2.1/images/detail', 'compute'],
+      ['/compute/v2.1/os-hypervisors', 'compute'],
+      ['/compute/v2.1/os-server-groups', 'compute'],
+      ['/image/v2/images', 'image'],
+    ];
+    for (const [path, api] of lists) {
+      for (const q of ['limit=-1', 'limit=abc', 'limit=1.5', 'marker=00000000-0000-0000-0000-000000000000']) {
+        const res = await c.request('GET', `${path}?${q}`, { token: c.adminToken });
+        assertErrorFormat(res, api, `${path}?${q}`);
+        assert.equal(res.status, 400, `${path}?${q}: ${res.text}`);
+      }
+    }
+    for (const q of ['changes-since=yesterday', 'status=FLYING']) {
+      const res = await c.compute('GET', `/servers?${q}`);
+      assert.ok(res.status === 400 || (res.status === 200 && res.body.servers.length === 0), `${q}: ${res.status}`);
+    }
+    assert.equal((await c.request('GET', '/image/v2/images?sort_key=colour', { token: c.adminToken })).status, 400);
+    assert.equal((await c.request('GET', '/image/v2/images?sort_dir=sideways', { token: c.adminToken })).status, 400);
+  });
+
+  it('answers 404 for invalid ids on every resource', async () => {
+    const paths: [string, Api][] = [
+      ['/compute/v2.1/servers/not-a-uuid/os-instance-actions', 'compute'],
+      [`/compute/v2.1/servers/${serverId}/os-instance-actions/req-nope`, 'compute'],
+      ['/compute/v2.1/os-keypairs/nope', 'compute'],
+      ['/compute/v2.1/flavors/nope/os-extra_specs', 'compute'],
+      ['/compute/v2.1/flavors/1/os-extra_specs/nope', 'compute'],
+      ['/image/v2/images/not-a-uuid', 'image'],
+      ['/image/v2/images/00000000-0000-0000-0000-000000000000', 'image'],
+      ['/image/v2/images/00000000-0000-0000-0000-000000000000/file', 'image'],
+      ['/image/v2/nothing', 'image'],
+    ];
+    for (const [path, api] of paths) {
+      const res = await c.request('GET', path, { token: c.adminToken });
+      assertErrorFormat(res, api, path);
+      assert.equal(res.status, 404, `${path}: ${res.text}`);
+    }
+  });
+
+  it('refuses over-quota creates with Nova\'s 403', async () => {
+    const t = await c.tenant('bad-quota');
+    await c.compute('PUT', `/os-quota-sets/${t.projectId}`, { body: { quota_set: { instances: 1, ram: 100 } } });
+    const ram = await c.compute('POST', '/servers', { token: t.token, body: { server: { name: 'x', imageRef: c.image.id, flavorRef: '2' } } });
+    assertErrorFormat(ram, 'compute', 'over ram');
+    assert.equal(ram.status, 403);
+    assert.equal(ram.body.forbidden.message, 'Quota exceeded for ram: Requested 128, but already used 0 of 100 ram');
+    const many = await c.compute('POST', '/servers', { token: t.token, body: { server: { name: 'x', imageRef: c.image.id, flavorRef: '1', min_count: 2 } } });
+    assertErrorFormat(many, 'compute', 'over instances');
+    assert.equal(many.body.forbidden.message, 'Quota exceeded for instances, ram: Requested 2, 128, but already used 0, 0 of 1, 100 instances, ram');
+  });
+
+  it('answers forged, malformed, revoked and expired tokens with 401 on every API', async () => {
+    const token = await c.token('admin', ADMIN_PASSWORD, 'admin');
+    const revoked = await c.token('admin', ADMIN_PASSWORD, 'admin');
+    await c.request('DELETE', '/identity/v3/auth/tokens', { token: c.adminToken, headers: { 'x-subject-token': revoked } });
+    // Expired: the stored record says so even while Redis still holds it.
+    const expired = await c.token('admin', ADMIN_PASSWORD, 'admin');
+    const key = redisKeys.token(createHash('sha256').update(expired).digest('hex'));
+    const stored = JSON.parse((await c.redis.get(key)) as string);
+    await c.redis.set(key, JSON.stringify({ ...stored, expiresAt: new Date(Date.now() - 1000).toISOString() }), 'EX', 60);
+    const forged = [token.slice(0, -1) + (token.endsWith('A') ? 'B' : 'A'), 'x', 'x'.repeat(600), 't\u00f6k\u00e9n', 'gAAAAAB' + 'a'.repeat(180), revoked, expired];
+    for (const [path, api] of [
+      ['/compute/v2.1/servers', 'compute'],
+      ['/compute/v2.1/os-keypairs', 'compute'],
+      ['/image/v2/images', 'image'],
+      ['/identity/v3/projects', 'identity'],
+    ] as [string, Api][]) {
+      for (const t of forged) {
+        const res = await c.request('GET', path, { headers: { 'x-auth-token': t } });
+        assertErrorFormat(res, api, `${path} with ${t.slice(0, 20)}`);
+        assert.equal(res.status, 401, `${path}: ${res.text}`);
+        assert.equal(res.body.error.message, 'The request you have made requires authentication.');
+      }
+      const none = await c.request('GET', path);
+      assert.equal(none.status, 401);
+    }
+    assert.equal((await c.request('GET', '/compute/v2.1/servers', { headers: { 'x-auth-token': token } })).status, 200, 'the real token still works');
+  });
+
+  it('refuses oversized and malformed image metadata and patches', async () => {
+    const big = JSON.stringify({ name: 'x', description: 'v'.repeat(200_000) });
+    const res = await c.request('POST', '/image/v2/images', { token: c.adminToken, rawBody: big, headers: { 'content-type': 'application/json' } });
+    assertErrorFormat(res, 'image', 'oversized image create');
+    assert.equal(res.status, 413);
+    const img = (await c.request('POST', '/image/v2/images', { token: c.adminToken, body: { name: 'bad-input' } })).body;
+    for (const raw of ['{', '[{"op":', 'null', '"x"', '[1]', `[${'{"op":"add","path":"/a","value":"b"},'.repeat(5000)}{}]`]) {
+      const r = await c.request('PATCH', `/image/v2/images/${img.id}`, {
+        token: c.adminToken,
+        rawBody: raw,
+        headers: { 'content-type': 'application/openstack-images-v2.1-json-patch' },
+      });
+      assertErrorFormat(r, 'image', `patch ${raw.slice(0, 20)}`);
+    }
+    for (const body of [{ name: 5 }, { visibility: 'everyone' }, { min_ram: -1 }, { tags: 'x' }, { protected: 'yes' }, { id: '123' }, { hw: 1 }]) {
+      const r = await c.request('POST', '/image/v2/images', { token: c.adminToken, body: { name: 'x', ...body } });
+      assertErrorFormat(r, 'image', JSON.stringify(body));
+      assert.equal(r.status, 400, `${JSON.stringify(body)}: ${r.text}`);
+    }
+  });
+
   it('survives a fuzzer throwing random and mutated bodies at every endpoint', async () => {
     const me = await c.request('GET', '/identity/v3/auth/tokens', { token: c.adminToken, headers: { 'x-subject-token': c.adminToken } });
     const victim = await c.request('POST', '/identity/v3/users', { token: c.adminToken, body: { user: { name: 'fuzz-victim', password: 'x' } } });
-    const targets: { method: string; path: string; api: 'compute' | 'identity'; valid: unknown }[] = [
+    const image = await c.request('POST', '/image/v2/images', { token: c.adminToken, body: { name: 'fuzz-image' } });
+    const patchType = { 'content-type': 'application/openstack-images-v2.1-json-patch' };
+    const targets: { method: string; path: string; api: Api; valid: unknown; headers?: Record<string, string> }[] = [
       { method: 'POST', path: '/identity/v3/auth/tokens', api: 'identity', valid: passwordAuth('admin', 'wrong', 'admin') },
       { method: 'POST', path: '/identity/v3/projects', api: 'identity', valid: { project: { name: 'p', domain_id: 'default' } } },
       { method: 'POST', path: '/identity/v3/users', api: 'identity', valid: { user: { name: 'u', password: 'p' } } },
@@ -213,15 +361,29 @@ describe('api-gateway: bad input gives 4xx in the API\'s format, never 5xx', fun
       { method: 'POST', path: '/compute/v2.1/flavors', api: 'compute', valid: { flavor: { name: 'f', ram: 64, vcpus: 1, disk: 1 } } },
       { method: 'POST', path: '/compute/v2.1/os-server-groups', api: 'compute', valid: { server_group: { name: 'g', policies: ['affinity'] } } },
       { method: 'PUT', path: '/compute/v2.1/os-services/disable', api: 'compute', valid: { host: 'nowhere', binary: 'nova-compute' } },
+      {
+        method: 'PUT',
+        path: '/compute/v2.1/os-services/force-down',
+        api: 'compute',
+        valid: { host: 'nowhere', binary: 'nova-compute', forced_down: true },
+        headers: { 'X-OpenStack-Nova-API-Version': '2.11' },
+      },
+      { method: 'PUT', path: `/compute/v2.1/servers/${serverId}`, api: 'compute', valid: { server: { name: 'renamed' } } },
+      { method: 'POST', path: '/compute/v2.1/os-keypairs', api: 'compute', valid: { keypair: { name: 'k', type: 'ssh' } }, headers: { 'X-OpenStack-Nova-API-Version': '2.2' } },
+      { method: 'PUT', path: '/compute/v2.1/os-quota-sets/nowhere', api: 'compute', valid: { quota_set: { instances: 5, force: true } } },
+      { method: 'POST', path: '/compute/v2.1/flavors/1/os-extra_specs', api: 'compute', valid: { extra_specs: { 'hw:x': '1' } } },
+      { method: 'PUT', path: '/compute/v2.1/flavors/1/os-extra_specs/hw:x', api: 'compute', valid: { 'hw:x': '2' } },
+      { method: 'POST', path: '/image/v2/images', api: 'image', valid: { name: 'i', disk_format: 'raw', container_format: 'bare', visibility: 'private' } },
+      { method: 'PATCH', path: `/image/v2/images/${image.body.id}`, api: 'image', valid: [{ op: 'replace', path: '/name', value: 'n' }], headers: patchType },
     ];
     assert.ok(me.body.token.user.id);
     const r = rng(20261125);
     let fourxx = 0;
     let total = 0;
-    for (let i = 0; i < 600; i++) {
+    for (let i = 0; i < 1000; i++) {
       const t = targets[i % targets.length];
       const body = r() < 0.5 ? randomValue(r) : mutate(t.valid, r);
-      const res = await c.request(t.method, t.path, { token: c.adminToken, body: body === undefined ? null : body });
+      const res = await c.request(t.method, t.path, { token: c.adminToken, body: body === undefined ? null : body, headers: t.headers });
       total++;
       assert.ok(res.status < 500, `case ${i} ${t.method} ${t.path} ${JSON.stringify(body)} -> ${res.status} ${res.text}`);
       if (res.status >= 400) {
@@ -233,5 +395,35 @@ describe('api-gateway: bad input gives 4xx in the API\'s format, never 5xx', fun
     assert.ok(fourxx > total / 2, `${fourxx} of ${total} refused`);
     // The gateway still works.
     assert.equal((await c.compute('GET', `/servers/${serverId}`)).status, 200);
+  });
+
+  it('survives random query strings and version headers on every list', async () => {
+    const r = rng(1125);
+    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)];
+    const paths = [
+      '/compute/v2.1/servers',
+      '/compute/v2.1/servers/detail',
+      '/compute/v2.1/flavors/detail',
+      '/compute/v2.1/images/detail',
+      '/compute/v2.1/os-hypervisors/detail',
+      '/compute/v2.1/os-services',
+      '/compute/v2.1/os-keypairs',
+      '/compute/v2.1/os-migrations',
+      '/compute/v2.1/os-server-groups',
+      `/compute/v2.1/servers/${serverId}/os-instance-actions`,
+      '/image/v2/images',
+      '/identity/v3/projects',
+    ];
+    const keys = ['limit', 'marker', 'name', 'status', 'host', 'all_tenants', 'sort_key', 'sort_dir', 'sort', 'user_id', 'is_public', 'minRam', 'changes-since', 'visibility', 'tag', 'size_min', 'binary'];
+    const values = ['', '-1', '0', '1', '1e9', 'abc', '%00', '../', 'ACTIVE', 'name:asc', 'in:a,b', '00000000-0000-0000-0000-000000000000', 'true', 'x'.repeat(2000)];
+    const versions = [undefined, '2.1', '2.11', '2.12', 'latest', '2', 'compute', '2.1, 2.2'];
+    for (let i = 0; i < 400; i++) {
+      const path = pick(paths);
+      const q = new URLSearchParams();
+      for (let k = Math.floor(r() * 4); k > 0; k--) q.append(pick(keys), pick(values));
+      const v = pick(versions);
+      const res = await c.request('GET', `${path}?${q}`, { token: c.adminToken, headers: v === undefined ? {} : { 'X-OpenStack-Nova-API-Version': v } });
+      assert.ok(res.status < 500, `case ${i}: GET ${path}?${q} (${v}) -> ${res.status} ${res.text}`);
+    }
   });
 });
