@@ -3,13 +3,16 @@
 // guest is driven through a `console` connection, which is tested on the way.
 import { strict as assert } from 'node:assert';
 import { join } from 'node:path';
-import { fileIn, sleep, startVm, tempDir } from './harness.js';
+import { fileIn, killAll, sleep, startVm, tempDir } from './harness.js';
 import { CPU_PAGES, DMA_PAGES, dirtierElf } from './programs.js';
 
 describe('VM process dirty log', function () {
   this.timeout(120_000);
   const tmp = tempDir('dirty');
-  after(() => tmp.remove());
+  after(() => {
+    killAll();
+    tmp.remove();
+  });
 
   it('reports exactly the pages the CPU stores to and the pages virtio-blk reads land in', async () => {
     const kernel = fileIn(tmp.dir, 'dirtier.elf', dirtierElf());

@@ -98,12 +98,22 @@ export class VmUnderTest {
   }
 }
 
+const started = new Set<VmUnderTest>();
+
 /** Starts `hypernova vm run ARGS` (console on stdout unless ARGS say otherwise). */
 export function startVm(args: string[], opts: { control?: string } = {}): VmUnderTest {
   const full = [CLI, 'vm', 'run', ...args];
   if (opts.control) full.push('--control', `unix:${opts.control}`);
   const child = spawn(process.execPath, full, { stdio: ['pipe', 'pipe', 'pipe'] });
-  return new VmUnderTest(child, opts.control);
+  const vm = new VmUnderTest(child, opts.control);
+  started.add(vm);
+  void vm.exited.then(() => started.delete(vm));
+  return vm;
+}
+
+/** Kills every VM a test started and left running (a failed test must not leave VMs behind). */
+export function killAll(): void {
+  for (const vm of started) vm.kill();
 }
 
 /** Collects a client's events; `next(name)` waits for the next one of that name. */

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { ensureLinuxGuest, ensureRootfs } from '@hypernova/guest';
 import { fsck, readExt2File, runArgs } from '@hypernova/hypervisor/dist/test/virtio-guest/guest.js';
 import { fnv1a, patternBytes } from '@hypernova/hypervisor/dist/test/virtio-guest/pattern.js';
-import { EventLog, sleep, startVm, tempDir, waitFile } from './harness.js';
+import { EventLog, killAll, sleep, startVm, tempDir, waitFile } from './harness.js';
 
 const heartbeats = (log: string): number[] => [...log.matchAll(/^heartbeat (\d+)\r?$/gm)].map((m) => Number(m[1]));
 const last = (xs: number[]): number => xs[xs.length - 1] ?? 0;
@@ -20,7 +20,10 @@ const last = (xs: number[]): number => xs[xs.length - 1] ?? 0;
 describe('VM process with the Linux guest', function () {
   this.timeout(600_000);
   const tmp = tempDir('linux');
-  after(() => tmp.remove());
+  after(() => {
+    killAll();
+    tmp.remove();
+  });
 
   it('saves a running guest and restores it in a fresh process: heartbeat n+1, 10 s of work, then a clean powerdown', async () => {
     const { image } = await ensureLinuxGuest();
@@ -59,7 +62,7 @@ describe('VM process with the Linux guest', function () {
     assert.equal(first, n + 1, 'the restored guest goes on from where it was saved');
     await waitFile(logB, (t) => last(heartbeats(t)) >= n + 11, 60_000, b);
     const seconds = (Date.now() - started) / 1000;
-    assert.ok(seconds > 9 && seconds < 20, `10 heartbeats took ${seconds} s`);
+    assert.ok(seconds > 9 && seconds < 40, `10 heartbeats took ${seconds} s (paced by guest time; a loaded host only delays them)`);
     const log = await waitFile(logB, (t) => t, 1000);
     assert.deepEqual(heartbeats(log), Array.from({ length: heartbeats(log).length }, (_, i) => n + 1 + i), 'no heartbeat lost or repeated');
     assert.doesNotMatch(log, /MEMCHECK-FAIL|BOOT-OK|Oops|panic/, 'restored memory checks out; no reboot');

@@ -5,7 +5,7 @@
 import { strict as assert } from 'node:assert';
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { EventLog, fileIn, sleep, startVm, tempDir } from './harness.js';
+import { EventLog, fileIn, killAll, sleep, startVm, tempDir } from './harness.js';
 import { tickerElf } from './programs.js';
 
 const lastTick = (out: string): number => {
@@ -23,7 +23,10 @@ describe('VM process save and restore', function () {
   before(() => {
     kernel = fileIn(tmp.dir, 'ticker.elf', tickerElf(5_000_000)); // a tick every 0.5 s
   });
-  after(() => tmp.remove());
+  after(() => {
+    killAll();
+    tmp.remove();
+  });
 
   it('a guest idle in WFI, restored 2 s after the save, continues its count and wakes on its next tick', async () => {
     const a = startVm(base(), { control: join(tmp.dir, 'a.sock') });
@@ -39,19 +42,21 @@ describe('VM process save and restore', function () {
     assert.deepEqual(readdirSync(tmp.dir).filter((f) => f.includes('.tmp')), [], 'no temporary file left');
 
     await sleep(2000);
-    const t0 = performance.now();
     const b = startVm([...base(), '--incoming', saved()], { control: join(tmp.dir, 'b.sock') });
+    // The control socket answers once the state is loaded and the guest runs.
+    const qb = await b.qmp();
+    const t0 = performance.now();
     await b.waitOut((o) => lastTick(o) >= n + 1, 10_000);
     const firstMs = performance.now() - t0;
     await b.waitOut((o) => lastTick(o) >= n + 3, 10_000);
     const thenMs = performance.now() - t0 - firstMs;
     assert.equal(lastTick(b.out.split('\n').find((l) => l.startsWith('tick')) ?? ''), n + 1, 'the first tick after restore is n+1');
     assert.doesNotMatch(b.out, /ticker: start/, 'restored, not rebooted');
-    // The timer armed before the save fires within its period of guest time (plus process start),
-    // and guest time did not jump by the 2 s on disk (which would fire ticks in a burst).
-    assert.ok(firstMs < 3000, `first tick ${firstMs.toFixed(0)} ms after start`);
-    assert.ok(thenMs > 700 && thenMs < 2500, `two more ticks took ${thenMs.toFixed(0)} ms (0.5 s period)`);
-    const qb = await b.qmp();
+    // The timer armed before the save fires within its period of guest time, and guest time
+    // did not jump by the 2 s on disk (which would fire ticks in a burst). Upper bounds are
+    // loose: a loaded host delays ticks, it never makes them early.
+    assert.ok(firstMs < 2000, `first tick ${firstMs.toFixed(0)} ms after the restore`);
+    assert.ok(thenMs > 700 && thenMs < 5000, `two more ticks took ${thenMs.toFixed(0)} ms (0.5 s period)`);
     assert.equal((await qb.execute<{ status: string }>('query-status')).status, 'running');
     await qb.execute('quit');
     assert.equal((await b.exited).code, 0);
