@@ -116,6 +116,9 @@ export function killAll(): void {
   for (const vm of started) vm.kill();
 }
 
+// Nor a test run that ends early (mocha --exit, a timeout): VMs ignore their stdout closing.
+process.on('exit', killAll);
+
 /** Collects a client's events; `next(name)` waits for the next one of that name. */
 export class EventLog {
   readonly events: QmpEvent[] = [];
