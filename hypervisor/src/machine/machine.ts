@@ -25,7 +25,7 @@ import { restoreSyscon, saveSyscon } from '../devices/syscon/persist.js';
 import { restoreUart, saveUart } from '../devices/uart/persist.js';
 import { restoreSbi, saveSbi } from '../firmware/sbi/persist.js';
 import { StateError, type StateSection } from '../state/section.js';
-import { decodeDeviceState, decodeSnapshotHeader, encodeDeviceState, encodeSnapshot, loadSnapshotRam, type SnapshotHeader } from '../state/snapshot.js';
+import { checkSnapshotRam, decodeDeviceState, decodeSnapshotHeader, encodeDeviceState, encodeSnapshot, loadSnapshotRam, type SnapshotHeader } from '../state/snapshot.js';
 import { loadBoot } from './boot.js';
 import { checkConfig, DEFAULT_CONFIG, type BootImages, type MachineConfig } from './config.js';
 
@@ -166,30 +166,26 @@ export class Machine {
    * `ram.dmaWrite`). Throws StateError, leaving the devices untouched, on bad or mismatched state.
    */
   restoreDeviceState(state: Uint8Array): void {
-    const byName = this.matchSections(decodeDeviceState(state));
-    const before = new Map(this.sections().map((sec) => [sec.name, sec]));
-    try {
-      this.applySections(byName);
-    } catch (e) {
-      this.applySections(before);
-      throw e;
-    }
+    this.applyOrRollBack(this.matchSections(decodeDeviceState(state)));
   }
 
   /** Replaces the machine's state with a snapshot's. Throws StateError, leaving the machine untouched, on a bad file. */
   restoreState(snapshot: Uint8Array): void {
     const { header, ramOffset } = decodeSnapshotHeader(snapshot);
     const byName = this.matchSections(header);
-    // Check every section against a scratch copy before touching the live machine.
-    const before = this.saveState();
+    checkSnapshotRam(snapshot, ramOffset, this.ram.pages);
+    // Devices first, backed by a copy of device state only; RAM, already checked, cannot fail after.
+    this.applyOrRollBack(byName);
+    loadSnapshotRam(snapshot, ramOffset, this.ram);
+    if (this.ram.dirtyLogActive) this.ram.noteWriteRange(0, this.ram.size);
+  }
+
+  private applyOrRollBack(byName: Map<string, StateSection>): void {
+    const before = new Map(this.sections().map((sec) => [sec.name, sec]));
     try {
-      loadSnapshotRam(snapshot, ramOffset, this.ram);
       this.applySections(byName);
-      if (this.ram.dirtyLogActive) this.ram.noteWriteRange(0, this.ram.size);
     } catch (e) {
-      const { header: h0, ramOffset: r0 } = decodeSnapshotHeader(before);
-      loadSnapshotRam(before, r0, this.ram);
-      this.applySections(new Map(h0.sections.map((sec) => [sec.name, sec])));
+      this.applySections(before);
       throw e;
     }
   }

@@ -127,10 +127,15 @@ function walkRam(b: Buffer, ramOffset: number, ramPages: number, page: (index: n
   if (at !== limit) throw new StateError('snapshot has trailing data after RAM');
 }
 
+/** Checks the RAM part of a snapshot for a machine with `ramPages` pages, without loading it. */
+export function checkSnapshotRam(buf: Uint8Array, ramOffset: number, ramPages: number): void {
+  walkRam(Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength), ramOffset, ramPages, () => {});
+}
+
 /** Replaces guest RAM with the snapshot's pages; RAM is untouched when the snapshot is bad. */
 export function loadSnapshotRam(buf: Uint8Array, ramOffset: number, ram: GuestRam): void {
   const b = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
-  walkRam(b, ramOffset, ram.pages, () => {});
+  checkSnapshotRam(buf, ramOffset, ram.pages);
   ram.bytes.fill(0);
   walkRam(b, ramOffset, ram.pages, (p, at) => ram.bytes.set(b.subarray(at, at + PAGE_SIZE), p * PAGE_SIZE));
 }
