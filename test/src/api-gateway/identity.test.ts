@@ -177,6 +177,13 @@ describe('api-gateway: identity (Keystone v3)', function () {
     assert.equal(res.status, 403);
     assert.equal(res.body.error.message, 'You are not authorized to perform the requested action: identity:create_project.');
     assert.equal((await c.compute('GET', '/servers', { token: m.token })).status, 200);
+    // Members read their own project and themselves (Keystone's default policy), nothing else.
+    assert.equal((await c.request('GET', `/identity/v3/projects/${m.projectId}`, { token: m.token })).status, 200);
+    assert.equal((await c.request('GET', `/identity/v3/users/${m.userId}`, { token: m.token })).status, 200);
+    const other = await c.tenant('ident-other');
+    assert.equal((await c.request('GET', `/identity/v3/projects/${other.projectId}`, { token: m.token })).status, 403);
+    assert.equal((await c.request('GET', `/identity/v3/users/${other.userId}`, { token: m.token })).status, 403);
+    assert.equal((await c.request('GET', '/identity/v3/projects/nope', { token: m.token })).status, 403);
     // Revoke the member's only role: the token no longer stands for anything.
     const roles = await c.request('GET', `/identity/v3/projects/${m.projectId}/users/${m.userId}/roles`, { token: c.adminToken });
     await c.request('DELETE', `/identity/v3/projects/${m.projectId}/users/${m.userId}/roles/${roles.body.roles[0].id}`, { token: c.adminToken });

@@ -7,7 +7,7 @@ import type { Gateway } from '../../context.js';
 import { baseUrl } from '../../http/base-url.js';
 import { ApiError, badRequest, forbidden, notFound } from '../../http/errors.js';
 import { param, queryOf, type Query } from '../../http/query.js';
-import { enforce } from '../../policy.js';
+import { enforce, type Caller } from '../../policy.js';
 import { caller } from '../auth.js';
 import { hashPassword } from '../passwords.js';
 import { DEFAULT_DOMAIN_ID, type Domain, type Project, type Role, type Table, type User } from '../store.js';
@@ -28,6 +28,8 @@ interface EntitySpec<T extends { id: string; name: string }> {
   /** The entity after a PATCH body. */
   update: (e: T, body: Body) => Promise<T>;
   matches?: (e: T, q: Query) => boolean;
+  /** Whether a caller may read this entity without the admin rule (Keystone: its own project, itself). */
+  ownedBy?: (e: T, c: Caller) => boolean;
   beforeDelete?: (e: T, gw: Gateway) => Promise<void>;
   remove: (e: T, gw: Gateway) => Promise<void>;
 }
@@ -86,6 +88,7 @@ const PROJECTS: EntitySpec<Project> = {
   }),
   update: async (p, b) => ({ ...p, name: text(b.name, p.name), description: text(b.description, p.description), enabled: bool(b.enabled, p.enabled) }),
   matches: (p, q) => enabledMatches(p, q) && domainMatches(p, q),
+  ownedBy: (p, c) => p.id === c.projectId,
   remove: (p, gw) => gw.identity.deleteProject(p),
 };
 
@@ -121,6 +124,7 @@ const USERS: EntitySpec<User> = {
     description: b.description === undefined ? u.description : text(b.description, '') || undefined,
   }),
   matches: (u, q) => enabledMatches(u, q) && domainMatches(u, q),
+  ownedBy: (u, c) => u.id === c.userId,
   remove: (u, gw) => gw.identity.deleteUser(u),
 };
 
@@ -168,8 +172,10 @@ function register<T extends { id: string; name: string }>(app: FastifyInstance, 
   });
 
   app.get<{ Params: { id: string } }>(`/${plural}/:id`, { schema: { params: idParams } }, async (request) => {
-    enforce(caller(request), `identity:get_${singular}`);
-    return { [singular]: spec.view(await find(request.params.id), baseUrl(gw.config.publicUrl, request)) };
+    const c = caller(request);
+    const own = spec.ownedBy ? await table.get(request.params.id) : undefined;
+    if (!own || !spec.ownedBy?.(own, c)) enforce(c, `identity:get_${singular}`);
+    return { [singular]: spec.view(own ?? (await find(request.params.id)), baseUrl(gw.config.publicUrl, request)) };
   });
 
   app.patch<{ Params: { id: string }; Body: Record<string, Body> }>(
