@@ -46,7 +46,8 @@ describe('api-gateway: server update, filters, flavors, services, zones, migrati
     const a = await c.createServer('alpha-1');
     const b = await c.createServer('alpha-2', { extra: { availability_zone: 'az2' } });
     const d = await c.createServer('beta');
-    for (const id of [a, b, d]) await c.waitStatus(id, 'ACTIVE');
+    const hosts = new Map<string, string>();
+    for (const [id, name] of [[a, 'alpha-1'], [b, 'alpha-2'], [d, 'beta']]) hosts.set(name, (await c.waitStatus(id, 'ACTIVE'))['OS-EXT-SRV-ATTR:host']);
     await c.compute('POST', `/servers/${d}/action`, { body: { 'os-stop': null } });
     await c.waitStatus(d, 'SHUTOFF');
     const names = async (q: string) => (await c.compute('GET', `/servers?${q}`)).body.servers.map((s: any) => s.name).sort();
@@ -54,7 +55,10 @@ describe('api-gateway: server update, filters, flavors, services, zones, migrati
     assert.deepEqual(await names('name=^beta$'), ['beta']);
     assert.deepEqual(await names('status=SHUTOFF'), ['beta']);
     assert.deepEqual(await names('status=ACTIVE&name=alpha'), ['alpha-1', 'alpha-2']);
-    assert.deepEqual(await names('host=node-2'), ['alpha-2']);
+    for (const host of ['node-1', 'node-2']) {
+      assert.deepEqual(await names(`host=${host}`), [...hosts].filter(([, h]) => h === host).map(([n]) => n).sort());
+    }
+    assert.equal(hosts.get('alpha-2'), 'node-2', 'az2 is node-2');
     const page = await c.compute('GET', '/servers/detail?limit=1&name=alpha');
     assert.equal(page.body.servers.length, 1);
     const next = new URL(page.body.servers_links[0].href);
