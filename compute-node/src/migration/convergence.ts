@@ -86,6 +86,8 @@ export interface RoundReport {
   round: number;
   /** Bytes the pages still to send will take on the wire (estimate). */
   remainingWireBytes: number;
+  /** CPU the pages still to send cost beyond their bytes (deltas: diffing here, applying there). */
+  remainingCpuMs: number;
   /** Measured link throughput, bytes/s. */
   bandwidth: number;
   /** A max bandwidth held the sender back for much of the round. */
@@ -119,14 +121,18 @@ export class Convergence {
 
   /** Called after each round with what is left; says whether to switch over and escalates if needed. */
   afterRound(r: RoundReport): Decision {
-    const est = this.downtimeFor(r.remainingWireBytes, r.bandwidth, r.overheadMs);
+    const est = this.downtimeFor(r.remainingWireBytes, r.bandwidth, r.overheadMs + r.remainingCpuMs);
     const previous = this.lastEstimate;
     this.lastEstimate = est;
     const decide = (switchOver: boolean, reason: string): Decision => ({ switchOver, expectedDowntimeMs: est, reason });
     if (est <= this.opts.downtimeLimitMs) {
       this.fittingRounds++;
       if (est <= GOOD_ENOUGH_MS) return decide(true, 'remaining data fits a minimal pause');
-      if (est > previous * SHRINK) return decide(true, 'fits the downtime limit and no longer shrinking');
+      if (est > previous * SHRINK) {
+        // Before settling for this pause, give the sender a larger share once more if it can have one.
+        if (this.opts.autoConverge && this.raiseShare()) return decide(false, `fits the limit; sender share raised to ${this.pumpBudgetMs} ms per turn`);
+        return decide(true, 'fits the downtime limit and no longer shrinking');
+      }
       if (this.fittingRounds >= MAX_FITTING_ROUNDS) return decide(true, 'fits the downtime limit');
       return decide(false, 'fits the limit, one more round shrinks the pause');
     }
@@ -135,12 +141,15 @@ export class Convergence {
     return decide(false, 'iterating');
   }
 
-  private escalate(r: RoundReport): string {
+  private raiseShare(): boolean {
     const i = PUMP_BUDGETS_MS.indexOf(this.pumpBudgetMs);
-    if (i + 1 < PUMP_BUDGETS_MS.length) {
-      this.pumpBudgetMs = PUMP_BUDGETS_MS[i + 1]!;
-      return `not converging: sender share raised to ${this.pumpBudgetMs} ms per turn`;
-    }
+    if (i + 1 >= PUMP_BUDGETS_MS.length) return false;
+    this.pumpBudgetMs = PUMP_BUDGETS_MS[i + 1]!;
+    return true;
+  }
+
+  private escalate(r: RoundReport): string {
+    if (this.raiseShare()) return `not converging: sender share raised to ${this.pumpBudgetMs} ms per turn`;
     if (!this.deflateTried && r.linkLimited) {
       this.deflate = this.deflateTried = true;
       return 'not converging on a capped link: deflating frames';

@@ -28,6 +28,7 @@ export class SendWindow {
   private rto: number;
   private lastGoBack = { seq: 0, at: -Infinity };
   private timer: NodeJS.Timeout | undefined;
+  private lastTick = performance.now();
   retransmits = 0;
 
   constructor(
@@ -151,8 +152,12 @@ export class SendWindow {
   }
 
   private tick(): void {
-    if (this.sent === this.acked) {
-      this.lastProgress = performance.now();
+    const now = performance.now();
+    const late = now - this.lastTick > Math.max(20, this.opts.rtoMs / 2);
+    this.lastTick = now;
+    // Nothing in flight, or this process was busy (acknowledgements may be waiting unread): no timeout.
+    if (this.sent === this.acked || late) {
+      this.lastProgress = now;
       return;
     }
     const idle = performance.now() - this.lastProgress;

@@ -109,7 +109,9 @@ export class PageCache {
 
 /**
  * The changed words of `cur` against `old` (u16 skip, u16 count, words), written at out[pos];
- * returns the length, 0 when nothing changed, -1 when longer than `max`.
+ * returns the length, 0 when nothing changed, -1 when longer than `max`. `old` is brought up to
+ * date as it goes (the cache then holds what the destination will hold); when -1 is returned it
+ * is partly updated, and the caller stores the whole page.
  */
 export function encodeDelta(
   cur8: Uint8Array,
@@ -129,7 +131,11 @@ export function encodeDelta(
     while (i < WORDS && cur32[curWord + i] === old32[oldWord + i]) i++;
     if (i === WORDS) break;
     const from = i;
-    while (i < WORDS && cur32[curWord + i] !== old32[oldWord + i]) i++;
+    for (; i < WORDS; i++) {
+      const w = cur32[curWord + i]!;
+      if (w === old32[oldWord + i]) break;
+      old32[oldWord + i] = w;
+    }
     const skip = from - skipFrom;
     const count = i - from;
     if (n + 4 + count * 4 > end) return -1;
@@ -171,6 +177,8 @@ export interface EncodeStats {
   /** Bytes of records (before frame headers and deflate). */
   recordBytes: number;
   deltaBytes: number;
+  /** Time spent diffing cached pages: a delta is a few bytes but not free, and the pause must count it. */
+  deltaMs: number;
 }
 
 export const emptyEncodeStats = (): EncodeStats => ({
@@ -181,6 +189,7 @@ export const emptyEncodeStats = (): EncodeStats => ({
   unchangedPages: 0,
   recordBytes: 0,
   deltaBytes: 0,
+  deltaMs: 0,
 });
 
 export interface EncodedFrame {
@@ -218,8 +227,12 @@ export class PageEncoder {
     return this.deflateSeen.in ? this.deflateSeen.out / this.deflateSeen.in : 1;
   }
 
-  /** One frame's worth of the queue, or undefined when nothing was left to send. */
-  next(queue: PageQueue, src: PageSource): EncodedFrame | undefined {
+  /**
+   * One frame's worth of the queue, or undefined when nothing was left to send. A long run of
+   * zero pages fills no frame: the frame is closed at `deadline` (performance.now()) instead, so
+   * the caller can yield (reading never-touched RAM costs a page fault per page).
+   */
+  next(queue: PageQueue, src: PageSource, deadline = Infinity): EncodedFrame | undefined {
     const cap = this.opts.batchBytes;
     const buf = this.pool.pop() ?? frameBuffer(cap);
     const cache = this.opts.cache;
@@ -238,7 +251,10 @@ export class PageEncoder {
     };
     for (let page = queue.peek(); page >= 0; page = queue.peek()) {
       const off = src.offset(page);
-      if (Buffer.compare(src.bytes.subarray(off, off + PAGE_SIZE), ZERO_PAGE) === 0) {
+      const cached = cache?.has(page) === true;
+      // A cached page is diffed without a zero check first (the check costs as much as the diff):
+      // a page now all zeros shows up as a delta too long, and is checked then.
+      if (!cached && Buffer.compare(src.bytes.subarray(off, off + PAGE_SIZE), ZERO_PAGE) === 0) {
         cache?.storeZero(page);
         if (runLen > 0 && page === runStart + runLen && runLen < MAX_RUN) {
           runLen++;
@@ -249,10 +265,11 @@ export class PageEncoder {
           runLen = 1;
         }
         st.zeroPages++;
-      } else if (cache?.has(page)) {
-        const [old, oldWord] = cache.words(page);
+      } else if (cached) {
+        const [old, oldWord] = cache!.words(page);
         if (pos + RECORD + MAX_DELTA > end) break; // a delta or raw page must fit whole
         closeRun();
+        const t0 = performance.now();
         const len = encodeDelta(src.bytes, src.words, off >>> 2, old, oldWord, buf, pos + RECORD, MAX_DELTA);
         if (len === 0) {
           st.unchangedPages++;
@@ -262,11 +279,17 @@ export class PageEncoder {
           pos += RECORD + len;
           st.deltaPages++;
           st.deltaBytes += RECORD + len;
+        } else if (Buffer.compare(src.bytes.subarray(off, off + PAGE_SIZE), ZERO_PAGE) === 0) {
+          cache!.storeZero(page);
+          runStart = page;
+          runLen = 1;
+          st.zeroPages++;
         } else {
           if (pos + RECORD + PAGE_SIZE > end) break;
           pos = this.raw(buf, pos, page, src, off);
+          cache!.store(page, src.words, off >>> 2);
         }
-        if (len !== 0) cache.store(page, src.words, off >>> 2);
+        st.deltaMs += performance.now() - t0;
       } else {
         if (pos + RECORD + PAGE_SIZE > end) break;
         closeRun();
@@ -276,6 +299,7 @@ export class PageEncoder {
       st.pages++;
       pages++;
       queue.take();
+      if ((pages & 63) === 0 && performance.now() > deadline) break;
     }
     closeRun();
     const bodyLength = pos - HEADER_SIZE;

@@ -12,7 +12,7 @@ import { subjects } from '@hypernova/common';
 import { PAGE_SIZE, type Machine } from '@hypernova/hypervisor';
 import { BandwidthMeter, Convergence, DEFAULT_CONVERGENCE } from './convergence.js';
 import { RateLimiter, SendWindow } from './flow.js';
-import { PageCache, PageEncoder, ramSource, type PageQueue, type PageSource } from './pages.js';
+import { PageCache, PageEncoder, ramSource, type EncodedFrame, type PageQueue, type PageSource } from './pages.js';
 import { Endpoint, type Tap } from './transport.js';
 import { MigrationError, type MigrationProgress, type MigrationStatus } from './types.js';
 import {
@@ -78,6 +78,8 @@ export interface SourceResult {
   transferredBytes: number;
   /** Switched over by the policy (not forced). */
   converged: boolean;
+  /** Where the pause went, at the source: encoding what was left (+ device state), sending it, the destination's confirmation. */
+  switchover: { encodeMs: number; sendMs: number; confirmMs: number };
   progress: MigrationProgress;
 }
 
@@ -129,48 +131,6 @@ class DirtySet implements PageQueue {
     return n;
   }
 
-  /** The pages in the set, the set emptied. */
-  drain(): Int32Array {
-    const out = new Int32Array(this.count);
-    let n = 0;
-    for (let p = this.peek(); p >= 0; p = this.peek()) {
-      out[n++] = p;
-      this.take();
-    }
-    return out;
-  }
-}
-
-/** The last dirty pages copied at the pause, so nothing the paused VM still does (a network frame arriving) can tear them. */
-class FrozenPages implements PageQueue, PageSource {
-  readonly bytes: Uint8Array;
-  readonly words: Uint32Array;
-  private readonly slot = new Map<number, number>();
-  private next = 0;
-
-  constructor(
-    private readonly list: Int32Array,
-    ram: Uint8Array,
-  ) {
-    this.bytes = new Uint8Array(list.length * PAGE_SIZE);
-    this.words = new Uint32Array(this.bytes.buffer);
-    list.forEach((p, i) => {
-      this.bytes.set(ram.subarray(p * PAGE_SIZE, (p + 1) * PAGE_SIZE), i * PAGE_SIZE);
-      this.slot.set(p, i);
-    });
-  }
-
-  offset(page: number): number {
-    return this.slot.get(page)! * PAGE_SIZE;
-  }
-
-  peek(): number {
-    return this.next < this.list.length ? this.list[this.next]! : -1;
-  }
-
-  take(): void {
-    this.next++;
-  }
 }
 
 export class MigrationSource {
@@ -294,10 +254,11 @@ export class MigrationSource {
     this.startedAt = performance.now();
     this.progressTimer = setInterval(() => this.emitProgress(), this.opts.progressIntervalMs ?? 250);
     try {
+      const ram = this.machine.ram;
+      if (ram.dirtyLogActive) throw new MigrationError('state', 'the dirty log is in use by someone else');
       await this.endpoint.open();
       this.stateBytes = this.machine.saveDeviceState().length;
       await this.handshake();
-      const ram = this.machine.ram;
       // The log starts before the first page is read: any write after it is seen.
       ram.startDirtyLog();
       this.lastFetch = performance.now();
@@ -319,7 +280,7 @@ export class MigrationSource {
         const bandwidth = this.meter.sample();
         const decision = this.convergence.afterRound({
           round: this.round,
-          remainingWireBytes: this.remainingWireBytes(),
+          ...this.remaining(),
           bandwidth,
           linkLimited: this.limiter.waitedMs - waited > 0.2 * (now - roundStart),
           deflateRatio: this.encoder.deflateRatio,
@@ -370,14 +331,13 @@ export class MigrationSource {
 
   /** Sends the queue's pages, a frame at a time as credit allows, yielding to the guest every budget. */
   private async pump(queue: PageQueue, src: PageSource, budgetMs: () => number): Promise<void> {
-    const final = this.status === 'switchover';
     let turn = performance.now();
     for (;;) {
       if (this.failure) throw this.failure;
-      if (this.forced && !final) return;
+      if (this.forced) return;
       await this.guard(this.window.waitForCredit());
-      if (!final) await this.limiter.ready();
-      const f = this.encoder.next(queue, src);
+      await this.limiter.ready();
+      const f = this.encoder.next(queue, src, turn + budgetMs());
       if (!f) return;
       this.sendData(MsgType.Pages, f.buf, f.bodyLength, f.flags);
       if (performance.now() - turn > budgetMs()) {
@@ -398,18 +358,26 @@ export class MigrationSource {
   private async switchOver(): Promise<SourceResult> {
     const ram = this.machine.ram;
     this.status = 'switchover';
+    // A guest its owner had paused stays paused if the migration fails.
+    this.pausedByUs = !this.machine.isPaused;
     this.machine.pause();
-    this.pausedByUs = true;
     const pausedAt = wallNow();
+    const pausedMono = performance.now();
     this.dirty.add(ram.fetchDirtyLog());
     ram.stopDirtyLog();
-    // Everything the destination gets from here is taken now, in one go, while paused.
-    const frozen = new FrozenPages(this.dirty.drain(), ram.bytes);
+    // Everything the destination gets from here is encoded now, in one go, while paused: a
+    // paused VM can still take device input (a network frame) that must not tear what is sent.
+    const frames: EncodedFrame[] = [];
+    for (let f = this.encoder.next(this.dirty, ramSource(ram)); f; f = this.encoder.next(this.dirty, ramSource(ram))) frames.push(f);
     const state = this.machine.saveDeviceState();
     const digest = this.opts.verify ? createHash('sha256').update(ram.bytes).digest('hex') : undefined;
+    const encodedAt = performance.now();
     this.emitProgress();
 
-    await this.pump(frozen, frozen, () => Infinity);
+    for (const f of frames) {
+      await this.guard(this.window.waitForCredit());
+      this.sendData(MsgType.Pages, f.buf, f.bodyLength, f.flags);
+    }
     for (let at = 0; at < state.length || at === 0; at += this.batchBytes) {
       const chunk = state.subarray(at, at + this.batchBytes);
       await this.guard(this.window.waitForCredit());
@@ -423,6 +391,7 @@ export class MigrationSource {
     // From here the destination may commit: no more unilateral rollback.
     this.endSent = true;
     this.sendData(MsgType.End, endFrame, endFrame.length - HEADER_SIZE);
+    const endSentAt = performance.now();
     this.status = 'completing';
 
     const result = await this.awaitResult();
@@ -446,6 +415,11 @@ export class MigrationSource {
       resumedAt: result.resumedAt,
       transferredBytes: this.endpoint.bytesSent,
       converged: !this.forced,
+      switchover: {
+        encodeMs: encodedAt - pausedMono,
+        sendMs: endSentAt - encodedAt,
+        confirmMs: performance.now() - endSentAt,
+      },
       progress,
     };
   }
@@ -547,14 +521,17 @@ export class MigrationSource {
     return this.status !== 'setup';
   }
 
-  /** What the pages still to send will take on the wire: deltas for pages the cache holds, whole pages otherwise. */
-  private remainingWireBytes(): number {
+  /** What the pages still to send will cost: deltas for pages the cache holds, whole pages otherwise. */
+  private remaining(): { remainingWireBytes: number; remainingCpuMs: number } {
     const cache = this.encoder.cache;
     const st = this.encoder.stats;
-    const perDelta = st.deltaPages + st.unchangedPages > 0 ? st.deltaBytes / (st.deltaPages + st.unchangedPages) : 64;
-    if (!cache || cache.size === 0) return this.dirty.count * RAW_WIRE;
+    if (!cache || cache.size === 0) return { remainingWireBytes: this.dirty.count * RAW_WIRE, remainingCpuMs: 0 };
+    const diffed = st.deltaPages + st.unchangedPages;
+    const bytesPerDelta = diffed > 0 ? st.deltaBytes / diffed : 64;
+    // Diffing here, about as much again to apply there.
+    const msPerDelta = diffed > 0 ? (2 * st.deltaMs) / diffed : 0.005;
     const cached = this.dirty.countWhere((p) => cache.has(p));
-    return cached * perDelta + (this.dirty.count - cached) * RAW_WIRE;
+    return { remainingWireBytes: cached * bytesPerDelta + (this.dirty.count - cached) * RAW_WIRE, remainingCpuMs: cached * msPerDelta };
   }
 
   private overheadMs(bandwidth: number): number {

@@ -56,10 +56,14 @@ export class Endpoint {
       },
     });
     await this.nc.flush();
-    // A connection closed for good (not merely reconnecting) ends the migration.
-    void this.nc.closed().then((err) => {
-      if (!this.closed) this.onError(new MigrationError('connection', `NATS connection closed${err ? `: ${err.message}` : ''}`));
-    });
+    // A connection closed for good (not merely reconnecting) ends the migration. The connection
+    // outlives many migrations: hold this endpoint weakly, so it (and its machine) can go.
+    const self = new WeakRef(this);
+    void this.nc.closed().then((err) => self.deref()?.connectionClosed(err));
+  }
+
+  private connectionClosed(err: Error | void): void {
+    if (!this.closed) this.onError(new MigrationError('connection', `NATS connection closed${err ? `: ${err.message}` : ''}`));
   }
 
   /** Sequence number for this side's next control frame. */

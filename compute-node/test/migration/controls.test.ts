@@ -3,7 +3,7 @@
 // aborted from either side, refused, and two at once.
 import { strict as assert } from 'node:assert';
 import type { NatsConnection } from 'nats';
-import { MigrationError, type SourceResult } from '../../src/migration/index.js';
+import { MigrationError, type MigrationProgress, type SourceResult } from '../../src/migration/index.js';
 import { assertConsecutive, dirtierVm, harness, heartbeats, natsConnection, sleep, startMigration, Vm, type InfraServer } from './rig.js';
 
 describe('migration: controls', function () {
@@ -38,12 +38,23 @@ describe('migration: controls', function () {
     assert.ok(heartbeats(dst.log).length >= 2, `destination printed ${heartbeats(dst.log).length} heartbeats`);
   }
 
-  it('moves a guest that dirties 20 MiB/s: RAM digest matches, heartbeats continue exactly once', async () => {
+  it('moves a guest that dirties 20 MiB/s: RAM digest matches, heartbeats continue exactly once, progress on NATS', async () => {
     const src = track(await dirtierVm({ memoryMiB: 32, wssMiB: 8, rateMiBs: 20 }));
     const dst = track(src.destination());
     await sleep(300);
-    const m = await startMigration(src, dst, ncA, ncB);
+    const id = `progress-${Date.now()}`;
+    const events: MigrationProgress[] = [];
+    const sub = ncB.subscribe(`hn.migration.${id}.progress`, { callback: (_e, msg) => events.push(msg.json<MigrationProgress>()) });
+    await ncB.flush();
+    const m = await startMigration(src, dst, ncA, ncB, { id });
     const r = await m.result;
+    await ncA.flush();
+    await ncB.flush();
+    sub.unsubscribe();
+    assert.ok(events.some((e) => e.status === 'running' && e.round >= 1 && e.totalBytes === 32 << 20));
+    const last = events.at(-1)!;
+    assert.equal(last.status, 'completed');
+    assert.ok(last.downtimeMs! >= 0 && last.transferredBytes > 8 << 20 && last.remainingBytes === 0, JSON.stringify(last));
     assert.ok(!(r.source instanceof Error), String(r.source));
     assert.ok(!(r.destination instanceof Error), String(r.destination));
     const s = r.source as SourceResult;
