@@ -15,7 +15,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { connect } from 'nats';
+import { connectNats } from '@hypernova/common';
 import { ensureBaremetal } from '@hypernova/guest';
 import { Machine } from '@hypernova/hypervisor';
 import { MigrationDestination, MigrationSource, QmpClient, type DestinationResult, type SourceResult } from '@hypernova/compute-node';
@@ -92,7 +92,7 @@ async function child(args: Map<string, string>): Promise<void> {
     { kernel: readFileSync(args.get('kernel')!), bios: 'none', append: appendFor(c) },
     { config: { memoryMiB: c.memoryMiB }, console: (b) => (log += Buffer.from(b).toString('latin1')) },
   );
-  const nc = await connect({ servers: args.get('nats')!, maxReconnectAttempts: -1 });
+  const nc = await connectNats(args.get('nats')!, { name: `bench-${args.get('role')}` });
   const id = args.get('id')!;
   if (args.get('role') === 'destination') {
     machine.pause();

@@ -4,3 +4,14 @@ export * from './agent/config.js';
 export * from './agent/qmp-client.js';
 export * from './agent/instance-dir.js';
 export { defaultVmCommand, vmRunArgs, type VmLaunch } from './agent/vm-process.js';
+export {
+  MigrationDestination,
+  MigrationError,
+  MigrationSource,
+  redisOwnership,
+  type DestinationOptions,
+  type DestinationResult,
+  type MigrationProgress,
+  type SourceOptions,
+  type SourceResult,
+} from './migration/index.js';
