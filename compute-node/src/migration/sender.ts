@@ -44,6 +44,10 @@ export interface SourceOptions {
   maxBandwidth?: number;
   /** Escalate (sender share, deflate, CPU throttle) when the guest outruns the link. Default true. */
   autoConverge?: boolean;
+  /** First CPU throttle step of auto-converge (QEMU's cpu-throttle-initial). Default 0.2. */
+  throttleInitial?: number;
+  /** Each further step (QEMU's cpu-throttle-increment). Default 0.1; the throttle stops at 0.99. */
+  throttleIncrement?: number;
   /** Page records per frame, in bytes of body. Default 256 KiB (NATS allows 1 MiB by default). */
   batchBytes?: number;
   /** Memory for copies of rewritten pages, to send deltas. Default: the guest's RAM size (only pages rewritten after round 1 take any). */
@@ -182,6 +186,8 @@ export class MigrationSource {
       ...DEFAULT_CONVERGENCE,
       downtimeLimitMs: opts.downtimeLimitMs ?? DEFAULT_CONVERGENCE.downtimeLimitMs,
       autoConverge: opts.autoConverge ?? true,
+      throttleInitial: opts.throttleInitial ?? DEFAULT_CONVERGENCE.throttleInitial,
+      throttleIncrement: opts.throttleIncrement ?? DEFAULT_CONVERGENCE.throttleIncrement,
     });
     this.limiter = new RateLimiter(opts.maxBandwidth ?? Infinity);
     this.endpoint = new Endpoint(nc, { prefix: this.prefix, tag: this.tag, role: 'source', tap: opts.tap }, (f) => this.onFrame(f), (e) => this.fail(e));

@@ -82,6 +82,26 @@ describe('migration: controls', function () {
     checkConsole(src, dst);
   });
 
+  it('auto-converge throttles a guest that outruns the link until it fits, then lifts the throttle', async () => {
+    const src = track(await dirtierVm({ memoryMiB: 32, wssMiB: 16, rateMiBs: 200 }));
+    const dst = track(src.destination());
+    // Without deltas, 16 MiB rewritten 12 times a second outruns the link: only a slower guest fits 50 ms.
+    const throttles: number[] = [];
+    const m = await startMigration(src, dst, ncA, ncB, {
+      source: { deltaCacheBytes: 0, downtimeLimitMs: 50, throttleInitial: 0.5, throttleIncrement: 0.2, onProgress: (p) => throttles.push(p.throttle) },
+    });
+    const r = await m.result;
+    assert.ok(!(r.source instanceof Error), String(r.source));
+    const s = r.source as SourceResult;
+    assert.ok(s.converged, 'converged without being forced');
+    assert.ok(Math.max(...throttles) >= 0.5, `throttle went ${[...new Set(throttles)].join(' → ')}`);
+    assert.equal(s.progress.pages.delta, 0);
+    assert.equal(src.machine.throttleFraction, 0);
+    assert.equal(dst.machine.throttleFraction, 0, 'the destination runs at full speed');
+    await dst.waitFor(/heartbeat \d+[\s\S]*heartbeat \d+[\s\S]*heartbeat \d+/, 10_000);
+    checkConsole(src, dst);
+  });
+
   it('abort at the source: the guest runs on at the source, the destination is discarded', async () => {
     const src = track(await dirtierVm({ memoryMiB: 64, wssMiB: 24, rateMiBs: 200 }));
     const dst = track(src.destination());
