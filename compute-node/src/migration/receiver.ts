@@ -105,7 +105,11 @@ export class MigrationDestination {
     this.finished.catch(() => {});
   }
 
-  /** Prefaults RAM (unless told not to) and subscribes; once this resolves the source may start. */
+  /**
+   * Prefaults RAM (unless told not to) and subscribes; once this resolves the source may start.
+   * The machine is paused here; keep its run() loop going, so that the resume at the end takes
+   * effect at once.
+   */
   async listen(): Promise<void> {
     if (!this.machine.isPaused) this.machine.pause();
     if (this.opts.prefault ?? true) await this.prefault();
@@ -125,9 +129,9 @@ export class MigrationDestination {
     }
   }
 
-  /** Gives up (the source is told and resumes); no effect once the guest runs here. */
+  /** Gives up (the source is told and resumes); no effect once everything has arrived (the commit decides then). */
   abort(reason = 'aborted at the destination'): boolean {
-    if (this.phase === 'done' || this.phase === 'failed' || this.result?.committed) return false;
+    if (this.phase !== 'listening' && this.phase !== 'receiving') return false;
     this.fail(new MigrationError('aborted', reason));
     return true;
   }
@@ -255,7 +259,7 @@ export class MigrationDestination {
       const err = e instanceof MigrationError ? e : new MigrationError('protocol', String(e));
       this.result = { committed: false, error: err.message };
       this.sendResult();
-      this.fail(err, false);
+      this.fail(err, false, true);
       return;
     }
     const committed = performance.now();
@@ -302,8 +306,11 @@ export class MigrationDestination {
     });
   }
 
-  private fail(e: MigrationError, tellSource = true): void {
+  private fail(e: MigrationError, tellSource = true, fromComplete = false): void {
     if (this.phase === 'done' || this.phase === 'failed') return;
+    // Once everything is here only complete() decides: an error meanwhile (the connection, say)
+    // must not discard a guest that the commit hook may commit a moment later.
+    if (this.phase === 'completing' && !fromComplete) return;
     this.phase = 'failed';
     clearInterval(this.stallTimer);
     if (tellSource) this.endpoint.send(encodeJson(MsgType.Abort, this.tag, this.endpoint.nextControlSeq(), { reason: e.message }));

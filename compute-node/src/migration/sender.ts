@@ -71,6 +71,10 @@ export interface SourceOptions {
   tap?: Tap;
 }
 
+/**
+ * A completed migration. The guest runs at the destination; the source machine is left paused
+ * with its dirty log off, for its owner to power off and free.
+ */
 export interface SourceResult {
   id: string;
   rounds: number;
