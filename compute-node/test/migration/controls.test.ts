@@ -3,7 +3,7 @@
 // aborted from either side, refused, and two at once.
 import { strict as assert } from 'node:assert';
 import type { NatsConnection } from 'nats';
-import { MigrationError, type MigrationProgress, type SourceResult } from '../../src/migration/index.js';
+import { MigrationError, wire, type MigrationProgress, type SourceResult } from '../../src/migration/index.js';
 import { assertConsecutive, dirtierVm, harness, heartbeats, natsConnection, sleep, startMigration, Vm, type InfraServer } from './rig.js';
 
 describe('migration: controls', function () {
@@ -163,6 +163,35 @@ describe('migration: controls', function () {
     const before = heartbeats(src.log).at(-1)!;
     await src.waitFor(new RegExp(`heartbeat ${before + 2}\\b`), 10_000);
     assertConsecutive(heartbeats(src.log));
+  });
+
+  it('commit point: abort cannot interrupt a commit; a lost result is settled by resolveOutcome', async () => {
+    // One outcome, set once, as redisOwnership keeps it in Redis.
+    let outcome: 'committed' | 'aborted' | undefined;
+    const settle = (want: 'committed' | 'aborted'): 'committed' | 'aborted' => (outcome ??= want);
+    const src = track(await dirtierVm({ memoryMiB: 32, wssMiB: 4, rateMiBs: 10 }));
+    const dst = track(src.destination());
+    let aborted: boolean | undefined;
+    const m = await startMigration(src, dst, ncA, ncB, {
+      source: { resultTimeoutMs: 1000, resolveOutcome: async () => settle('aborted') },
+      destination: {
+        commit: async () => {
+          aborted = m.destination.abort('too late');
+          await sleep(200);
+          if (settle('committed') !== 'committed') throw new Error('the source gave up first');
+        },
+        // Every result frame is lost: the source must settle the outcome itself.
+        tap: (dir, f) => (dir === 'out' && f[5] === wire.MsgType.Result ? null : undefined),
+      },
+    });
+    const r = await m.result;
+    assert.equal(aborted, false);
+    assert.ok(!(r.source instanceof Error), String(r.source));
+    assert.ok(!(r.destination instanceof Error), String(r.destination));
+    assert.equal(outcome, 'committed');
+    assert.ok(src.machine.isPaused && !dst.machine.isPaused);
+    await dst.waitFor(/heartbeat \d+[\s\S]*heartbeat \d+/, 10_000);
+    checkConsole(src, dst);
   });
 
   it('two migrations at once, each on its own subjects', async () => {
