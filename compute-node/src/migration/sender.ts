@@ -382,7 +382,6 @@ export class MigrationSource {
     const state = this.machine.saveDeviceState();
     const digest = this.opts.verify ? createHash('sha256').update(ram.bytes).digest('hex') : undefined;
     const encodedAt = performance.now();
-    this.emitProgress();
 
     for (const f of frames) {
       await this.guard(this.window.waitForCredit());
@@ -403,6 +402,7 @@ export class MigrationSource {
     this.sendData(MsgType.End, endFrame, endFrame.length - HEADER_SIZE);
     const endSentAt = performance.now();
     this.status = 'completing';
+    this.emitProgress(); // not before: the pause is the critical path
 
     const result = await this.awaitResult();
     const resultAt = wallNow();
