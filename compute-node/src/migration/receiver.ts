@@ -63,6 +63,7 @@ type Phase = 'listening' | 'receiving' | 'completing' | 'done' | 'failed';
 
 const wallNow = (): number => performance.timeOrigin + performance.now();
 const NACK_INTERVAL_MS = 100;
+const WARMUP_ROUNDS = 20;
 const RESULT_RESEND_MS = 200;
 const RESULT_RESEND_FOR_MS = 5_000;
 
@@ -113,9 +114,10 @@ export class MigrationDestination {
   async listen(): Promise<void> {
     if (!this.machine.isPaused) this.machine.pause();
     if (this.opts.prefault ?? true) await this.prefault();
-    // Restoring runs once, inside the guest's pause: run it once now on this machine's own
-    // (blank) state, so the pause does not pay for cold code.
-    this.machine.restoreDeviceState(this.machine.saveDeviceState());
+    // Restoring runs once, inside the guest's pause: run it a few times now on this machine's
+    // own (blank) state, so the pause does not pay for cold code.
+    const blank = this.machine.saveDeviceState();
+    for (let i = 0; i < WARMUP_ROUNDS; i++) this.machine.restoreDeviceState(blank);
     await this.endpoint.open();
   }
 

@@ -267,7 +267,8 @@ export class MigrationSource {
       const ram = this.machine.ram;
       if (ram.dirtyLogActive) throw new MigrationError('state', 'the dirty log is in use by someone else');
       await this.endpoint.open();
-      this.stateBytes = this.machine.saveDeviceState().length;
+      // Saving runs inside the pause: warm it up now (and learn its size for the estimate).
+      for (let i = 0; i < 20; i++) this.stateBytes = this.machine.saveDeviceState().length;
       await this.handshake();
       // The log starts before the first page is read: any write after it is seen.
       ram.startDirtyLog();
@@ -374,7 +375,6 @@ export class MigrationSource {
     const pausedAt = wallNow();
     const pausedMono = performance.now();
     this.dirty.add(ram.fetchDirtyLog());
-    ram.stopDirtyLog();
     // Everything the destination gets from here is encoded now, in one go, while paused: a
     // paused VM can still take device input (a network frame) that must not tear what is sent.
     const frames: EncodedFrame[] = [];
@@ -401,6 +401,7 @@ export class MigrationSource {
     this.endSent = true;
     this.sendData(MsgType.End, endFrame, endFrame.length - HEADER_SIZE);
     const endSentAt = performance.now();
+    ram.stopDirtyLog(); // the guest is paused: nothing more to log, and not worth doing inside the pause
     this.status = 'completing';
     this.emitProgress(); // not before: the pause is the critical path
 
