@@ -314,6 +314,14 @@ async function main(): Promise<void> {
     guest: 'guest/baremetal/bench/dirtier.c (one word rewritten per page, heartbeat every 250 ms)',
     ours: 'defaults: downtime limit 300 ms, no bandwidth cap, deltas on, auto-converge on; NATS core on loopback',
     qemu: withQemu ? 'QEMU defaults: downtime-limit 300 ms, max-bandwidth 128 MiB/s, no capabilities; loopback TCP' : 'not installed',
+    notes: [
+      'stop→resume: source pause (QEMU: STOP event) to destination resume (QEMU: RESUME event), wall clock, one host',
+      'guest ok: every heartbeat once across both consoles, at least one on the destination after the move, no MEMCHECK-FAIL; ' +
+        'QEMU 7.2 fails it because the dirtier sleeps in WFI with the timer armed and QEMU 7.2 does not migrate the armed mtimer',
+      `our VM processes run with ${VM_PROCESS_ENV.GLIBC_TUNABLES} (freed buffers stay in the heap): a page fault costs tens of µs on this host`,
+      'the destination prefaults its RAM while it waits for the source (as QEMU -mem-prealloc); that time is outside the migration, as QEMU start-up is',
+      `a case still iterating after ${CASE_LIMIT_MS / 1000} s is forced (ours) or cancelled (QEMU) and counts as not converged`,
+    ],
     cases: [] as unknown[],
   };
   const fmt = (r: Record<string, unknown>): string =>
