@@ -98,7 +98,7 @@ async function main(): Promise<void> {
   // Idle: after boot the init sleeps between heartbeats; measure 5 s of it.
   let idleCpu = 0;
   let idleStart = 0;
-  const idle = await runOurs(kernel, 'builtin', 'console=ttyS0 quiet', (l) => {
+  await runOurs(kernel, 'builtin', 'console=ttyS0 quiet', (l) => {
     if (!idleStart && l.includes('heartbeat 1')) {
       idleStart = performance.now();
       idleCpu = cpuMs();
@@ -106,7 +106,6 @@ async function main(): Promise<void> {
     return idleStart > 0 && performance.now() - idleStart > 5000;
   });
   const idlePct = ((cpuMs() - idleCpu) / (performance.now() - idleStart)) * 100;
-  void idle;
   console.log(`idle VM: ${idlePct.toFixed(2)} % of a core`);
   results.hypernova = { intmixInstructions: instret, intmixCpuS: ours.cpuMs / 1000, mips: oursMips, bootWallS: boot.wallMs / 1000, bootCpuS: boot.cpuMs / 1000, bootInstructions: boot.machine.hart.instret, idleCorePercent: idlePct };
 
