@@ -28,6 +28,14 @@ export const redisKeys = {
   instanceActions: (uuid: string) => `${P}:instance:${uuid}:actions`,
   /** STRING: the host that owns (runs) the instance; a live migration flips it in one atomic step. */
   instanceOwner: (uuid: string) => `${P}:instance:${uuid}:owner`,
+  /** HASH: a live migration's record (Nova's Migration: status, hosts, memory_*/disk_* progress). */
+  migration: (id: string) => `${P}:migration:${id}`,
+  /** ZSET of every migration id, scored by its integer id (os-migrations lists them in order). */
+  migrations: () => `${P}:migrations`,
+  /** ZSET of an instance's migration ids, scored by integer id. */
+  instanceMigrations: (uuid: string) => `${P}:instance:${uuid}:migrations`,
+  /** STRING: a live migration's outcome once decided (committed or aborted), set once. */
+  migrationOutcome: (id: string) => `${P}:migration:${id}:outcome`,
   /** STRING counter of a sequence of integer ids: instance (Nova's instance-%08x names), host (integer hypervisor/service ids). */
   seq: (name: string) => `${P}:seq:${name}`,
   /** HASH host name -> its integer id, for the APIs whose ids are integers (os-hypervisors, os-services below 2.53). */
