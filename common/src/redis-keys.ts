@@ -28,7 +28,7 @@ export const redisKeys = {
   instanceActions: (uuid: string) => `${P}:instance:${uuid}:actions`,
   /** STRING: the host that owns (runs) the instance; a live migration flips it in one atomic step. */
   instanceOwner: (uuid: string) => `${P}:instance:${uuid}:owner`,
-  /** HASH: a live migration's record (Nova's Migration: status, hosts, memory_*/disk_* progress). */
+  /** HASH: a live migration's record (Nova's Migration: status, hosts, memory and disk progress). */
   migration: (id: string) => `${P}:migration:${id}`,
   /** ZSET of every migration id, scored by its integer id (os-migrations lists them in order). */
   migrations: () => `${P}:migrations`,
