@@ -101,7 +101,7 @@ async function main(): Promise<void> {
       const c = clients[i % clients.length];
       const flavor = FLAVORS[i % FLAVORS.length];
       const spec = pb.RequestSpec.fromPartial({ instanceUuid: `${prefix}-${i}`, projectId: 'bench', flavor });
-      return callUnary(c.selectDestinations.bind(c), { spec });
+      return callUnary(c.selectDestinations.bind(c), { spec, consumerUuid: '' });
     };
 
     for (let i = 0; i < WARMUP; i += cfg.concurrency) {

@@ -11,7 +11,8 @@ import { HostIds } from './compute/host-ids.js';
 import { InstanceActions } from './compute/instance-actions.js';
 import { Instances } from './compute/instances.js';
 import { KeypairStore } from './compute/keypairs.js';
-import { MigrationSource } from './compute/migrations.js';
+import { LiveMigrations } from './compute/live-migration.js';
+import { MigrationStore } from './compute/migrations.js';
 import { Operations } from './compute/operations.js';
 import { Quotas } from './compute/quota.js';
 import { BuildReaper } from './compute/reaper.js';
@@ -51,6 +52,7 @@ export async function startGateway(config: GatewayConfig, logger?: Logger): Prom
   const tasks = new Tasks(log);
   const actions = new InstanceActions(redis);
   const deps = { instances, actions, scheduler, clients, tasks, logger: log };
+  const serverGroups = new ServerGroupStore(redis);
   const gateway: Gateway = {
     config,
     logger: log,
@@ -60,7 +62,7 @@ export async function startGateway(config: GatewayConfig, logger?: Logger): Prom
     identity,
     tokens: new TokenService(redis, identity, config.tokenTtlS),
     flavors: new FlavorStore(redis),
-    serverGroups: new ServerGroupStore(redis),
+    serverGroups,
     hostIds: new HostIds(redis),
     instances,
     actions,
@@ -74,7 +76,8 @@ export async function startGateway(config: GatewayConfig, logger?: Logger): Prom
     imageData: new ImageData(nats),
     keypairs: new KeypairStore(redis),
     quotas: new Quotas(redis, config),
-    migrations: new MigrationSource(),
+    migrations: new MigrationStore(redis),
+    liveMigrations: new LiveMigrations({ ...deps, redis, serverGroups }),
   };
   if (config.adminPassword === gatewaySettings.adminPassword.default && !/^(127\.|::1$|localhost$)/.test(config.host)) {
     log.warn({ host: config.host }, 'serving beyond loopback with the default admin password: set HYPERNOVA_ADMIN_PASSWORD');

@@ -7,7 +7,8 @@ import type { HostIds } from './compute/host-ids.js';
 import type { InstanceActions } from './compute/instance-actions.js';
 import type { Instances } from './compute/instances.js';
 import type { KeypairStore } from './compute/keypairs.js';
-import type { MigrationSource } from './compute/migrations.js';
+import type { LiveMigrations } from './compute/live-migration.js';
+import type { MigrationStore } from './compute/migrations.js';
 import type { Operations } from './compute/operations.js';
 import type { Quotas } from './compute/quota.js';
 import type { BuildReaper } from './compute/reaper.js';
@@ -40,5 +41,6 @@ export interface Gateway {
   imageData: ImageData;
   keypairs: KeypairStore;
   quotas: Quotas;
-  migrations: MigrationSource;
+  migrations: MigrationStore;
+  liveMigrations: LiveMigrations;
 }

@@ -16,3 +16,4 @@ export * from './host-registry.js';
 export * from './instances.js';
 export * from './images.js';
 export * from './image-store.js';
+export * from './migrations.js';

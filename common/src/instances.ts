@@ -35,6 +35,7 @@ export const TaskState = {
   UNPAUSING: 'unpausing',
   SUSPENDING: 'suspending',
   RESUMING: 'resuming',
+  MIGRATING: 'migrating',
 } as const;
 export type TaskState = (typeof TaskState)[keyof typeof TaskState];
 

@@ -63,6 +63,24 @@ redis.call('DEL', KEYS[1])
 return {'released', a[1]}
 `);
 
+// KEYS: 1 from allocation, 2 to allocation, 3 host allocations set, 4 group members hash
+// ARGV: 1 from consumer, 2 to consumer, 3 host and 4 group the caller read from the from allocation.
+// The to consumer's allocation must be gone (released by the caller) so that no usage is lost.
+const MOVE = new RedisScript(`
+local a = redis.call('HMGET', KEYS[1], 'host', 'group')
+if not a[1] then return {'none'} end
+if a[1] ~= ARGV[3] or (a[2] or '') ~= ARGV[4] then return {'stale'} end
+if redis.call('EXISTS', KEYS[2]) == 1 then return {'occupied'} end
+redis.call('RENAME', KEYS[1], KEYS[2])
+redis.call('SREM', KEYS[3], ARGV[1])
+redis.call('SADD', KEYS[3], ARGV[2])
+if ARGV[4] ~= '' then
+  redis.call('HDEL', KEYS[4], ARGV[1])
+  redis.call('HSET', KEYS[4], ARGV[2], ARGV[3])
+end
+return {'moved', a[1]}
+`);
+
 export type ClaimFailure = 'missing' | 'disabled' | 'down' | 'capacity' | 'group';
 
 export type ClaimOutcome =
@@ -138,6 +156,27 @@ export class Placement {
       // 'stale': released and claimed again elsewhere meanwhile; read it again.
     }
     throw new ConflictError(`allocation of ${consumer} keeps changing; not released`);
+  }
+
+  /**
+   * Hands `from`'s allocation to `to` (a completed live migration: the destination claim
+   * becomes the instance's), releasing what `to` held first; false when `from` holds none.
+   */
+  async move(from: string, to: string): Promise<{ moved: boolean; host?: string }> {
+    for (let attempt = 0; attempt < 10; attempt++) {
+      const alloc = await this.getAllocation(from);
+      if (!alloc) return { moved: false };
+      await this.release(to);
+      const reply = (await MOVE.run(
+        this.redis,
+        [redisKeys.allocation(from), redisKeys.allocation(to), redisKeys.hostAllocations(alloc.host), redisKeys.groupMembers(alloc.group)],
+        [from, to, alloc.host, alloc.group],
+      )) as string[];
+      if (reply[0] === 'moved') return { moved: true, host: reply[1] };
+      if (reply[0] === 'none') return { moved: false };
+      // 'stale' or 'occupied': something changed in between; read again.
+    }
+    throw new ConflictError(`allocation of ${from} keeps changing; not moved to ${to}`);
   }
 
   async getAllocation(consumer: string): Promise<Allocation | undefined> {

@@ -38,8 +38,8 @@ export class Scheduler {
     private readonly opts: SchedulerOptions,
   ) {}
 
-  /** The claimed destination first, then up to req.numAlternates alternates. */
-  async selectDestinations(req: PlacementRequest): Promise<Destination[]> {
+  /** The claimed destination first (claimed for `consumer`), then up to req.numAlternates alternates. */
+  async selectDestinations(req: PlacementRequest, consumer = req.instanceUuid): Promise<Destination[]> {
     for (let pass = 0; pass < PASSES; pass++) {
       if (pass > 0) await this.cache.refresh();
       const ctx = await this.context(req);
@@ -57,7 +57,7 @@ export class Scheduler {
       const attempts = Math.min(ranked.length, this.opts.maxClaimAttempts);
       for (let i = 0; i < attempts; i++) {
         const host = ranked[i];
-        const outcome = await this.claim(host.name, req, req.instanceUuid);
+        const outcome = await this.claim(host.name, req, consumer);
         if (outcome.ok) {
           const chosen = outcome.existing ? (this.cache.get(outcome.host) ?? host) : host;
           // Hosts before i just refused a claim: alternates come from after it.
@@ -91,6 +91,10 @@ export class Scheduler {
 
   release(consumer: string): Promise<{ released: boolean; host?: string }> {
     return this.placement.release(consumer);
+  }
+
+  move(from: string, to: string): Promise<{ moved: boolean; host?: string }> {
+    return this.placement.move(from, to);
   }
 
   private async context(req: PlacementRequest): Promise<FilterContext> {

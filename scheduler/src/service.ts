@@ -23,7 +23,7 @@ export function schedulerServer(
   return {
     selectDestinations: timed('SelectDestinations', async (req: pb.SelectDestinationsRequest) => {
       try {
-        const selections = await core.selectDestinations(toPlacementRequest(req.spec, opts.defaultAlternates));
+        const selections = await core.selectDestinations(toPlacementRequest(req.spec, opts.defaultAlternates), req.consumerUuid || undefined);
         metrics?.decisions.inc({ result: 'selected' });
         return { selections };
       } catch (err) {
@@ -37,6 +37,10 @@ export function schedulerServer(
     releaseAllocation: timed('ReleaseAllocation', async (req: pb.ReleaseAllocationRequest) => {
       const r = await core.release(req.consumerUuid);
       return { released: r.released, host: r.host ?? '' };
+    }),
+    moveAllocation: timed('MoveAllocation', async (req: pb.MoveAllocationRequest) => {
+      const r = await core.move(req.fromConsumer, req.toConsumer);
+      return { moved: r.moved, host: r.host ?? '' };
     }),
   };
 }

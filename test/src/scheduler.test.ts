@@ -52,7 +52,7 @@ describe('scheduler replicas against real Redis', function () {
   let clients: pb.SchedulerClient[];
 
   const select = (i: number, s: pb.RequestSpec) =>
-    callUnary(clients[i % clients.length].selectDestinations.bind(clients[i % clients.length]), { spec: s });
+    callUnary(clients[i % clients.length].selectDestinations.bind(clients[i % clients.length]), { spec: s, consumerUuid: '' });
   const release = (i: number, consumerUuid: string) =>
     callUnary(clients[i % clients.length].releaseAllocation.bind(clients[i % clients.length]), { consumerUuid });
 

@@ -45,7 +45,7 @@ export function imageArchitecture(image: ImageRecord): string {
   return image.properties.hw_architecture ?? image.properties.architecture ?? '';
 }
 
-export function requestSpec(req: BuildRequest): scheduler.RequestSpec {
+export function requestSpec(req: Pick<BuildRequest, 'instance' | 'image' | 'group'>): scheduler.RequestSpec {
   const { instance: i, image, group } = req;
   return {
     instanceUuid: i.uuid,
@@ -63,7 +63,7 @@ export function requestSpec(req: BuildRequest): scheduler.RequestSpec {
   };
 }
 
-function spawnRequest(req: BuildRequest, allocationId: string): compute.SpawnRequest {
+export function spawnRequest(req: Pick<BuildRequest, 'instance' | 'image'>, allocationId: string): compute.SpawnRequest {
   const { instance: i, image } = req;
   return compute.SpawnRequest.fromPartial({
     instanceUuid: i.uuid,

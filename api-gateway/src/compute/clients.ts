@@ -17,12 +17,17 @@ export class SchedulerRpc {
     this.client = new scheduler.SchedulerClient(target, credentials.createInsecure(), { 'grpc.service_config': ROUND_ROBIN });
   }
 
-  selectDestinations(spec: scheduler.RequestSpec): Promise<scheduler.Selection[]> {
-    return callUnary(this.client.selectDestinations.bind(this.client), { spec }, this.timeoutMs).then((r) => r.selections);
+  /** Claims for `consumerUuid` (default: the spec's instance). */
+  selectDestinations(spec: scheduler.RequestSpec, consumerUuid = ''): Promise<scheduler.Selection[]> {
+    return callUnary(this.client.selectDestinations.bind(this.client), { spec, consumerUuid }, this.timeoutMs).then((r) => r.selections);
   }
 
-  claimOnHost(spec: scheduler.RequestSpec, host: string): Promise<scheduler.Selection> {
-    return callUnary(this.client.claimOnHost.bind(this.client), { spec, host, consumerUuid: '' }, this.timeoutMs);
+  claimOnHost(spec: scheduler.RequestSpec, host: string, consumerUuid = ''): Promise<scheduler.Selection> {
+    return callUnary(this.client.claimOnHost.bind(this.client), { spec, host, consumerUuid }, this.timeoutMs);
+  }
+
+  moveAllocation(fromConsumer: string, toConsumer: string): Promise<scheduler.MoveAllocationResponse> {
+    return callUnary(this.client.moveAllocation.bind(this.client), { fromConsumer, toConsumer }, this.timeoutMs);
   }
 
   releaseAllocation(consumerUuid: string): Promise<scheduler.ReleaseAllocationResponse> {
@@ -75,6 +80,35 @@ export class ComputeRpc {
   }
   consoleOutput(instanceUuid: string, lines: number | undefined) {
     return this.call(this.client.getConsoleOutput, { instanceUuid, lines });
+  }
+  prepareLiveMigration(req: compute.PrepareLiveMigrationRequest) {
+    return this.call(this.client.prepareLiveMigration, req, this.spawnTimeoutMs);
+  }
+  abortLiveMigration(ref: compute.MigrationRef) {
+    return this.call(this.client.abortLiveMigration, ref);
+  }
+  forceCompleteLiveMigration(ref: compute.MigrationRef) {
+    return this.call(this.client.forceCompleteLiveMigration, ref);
+  }
+  rollbackLiveMigration(ref: compute.MigrationRef) {
+    return this.call(this.client.rollbackLiveMigration, ref);
+  }
+
+  /**
+   * Runs the migration on the source node: `onProgress` sees each report; resolves with the last
+   * (the outcome). No deadline: a migration takes as long as the guest's dirtying makes it.
+   */
+  liveMigrate(req: compute.LiveMigrateRequest, onProgress: (p: compute.MigrationProgress) => void): Promise<compute.MigrationProgress> {
+    return new Promise((resolve, reject) => {
+      let last: compute.MigrationProgress | undefined;
+      const stream = this.client.liveMigrate(req);
+      stream.on('data', (p: compute.MigrationProgress) => {
+        last = p;
+        onProgress(p);
+      });
+      stream.on('error', reject);
+      stream.on('end', () => (last ? resolve(last) : reject(new Error('the source node ended the migration without an outcome'))));
+    });
   }
 }
 

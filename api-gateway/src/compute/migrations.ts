@@ -1,30 +1,20 @@
-// Migration records as os-migrations lists them (Nova's Migration object). Nothing writes them
-// yet: live migration (compute-node/src/migration, with its own record) is being built, and
-// this is the one place that will read its records; until then the list is empty.
-export interface MigrationRecord {
-  id: number;
-  uuid: string;
-  instanceUuid: string;
-  /** live-migration, migration (cold), resize, evacuation */
-  migrationType: string;
-  /** Nova's statuses: queued, preparing, running, completed, failed, cancelled, error, ... */
-  status: string;
-  sourceCompute: string;
-  sourceNode: string;
-  destCompute: string;
-  destNode: string;
-  destHost: string;
-  oldFlavorId: number | null;
-  newFlavorId: number | null;
-  projectId: string;
-  userId: string;
-  createdAt: string;
-  updatedAt: string;
-}
+// Migration records as the API reads them (Nova's Migration objects): every migration for
+// os-migrations, an instance's for /servers/{id}/migrations. Live migration (live-migration.ts)
+// writes them; the source node adds its progress.
+import { listMigrations, type MigrationRecord, type Redis } from '@hypernova/common';
 
-export class MigrationSource {
+export type { MigrationRecord };
+
+export class MigrationStore {
+  constructor(private readonly redis: Redis) {}
+
   /** Every migration, oldest first. */
-  async list(): Promise<MigrationRecord[]> {
-    return [];
+  list(): Promise<MigrationRecord[]> {
+    return listMigrations(this.redis);
+  }
+
+  /** The instance's migrations, oldest first. */
+  forInstance(uuid: string): Promise<MigrationRecord[]> {
+    return listMigrations(this.redis, { instanceUuid: uuid });
   }
 }

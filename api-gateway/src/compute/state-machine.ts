@@ -7,10 +7,15 @@ import { TaskState, VmState, type InstanceRecord } from '@hypernova/common';
 type Status = string;
 
 const STATUS: Record<VmState, { default: Status } & Partial<Record<TaskState, Status>>> = {
-  [VmState.ACTIVE]: { default: 'ACTIVE', [TaskState.REBOOTING]: 'REBOOT', [TaskState.REBOOTING_HARD]: 'HARD_REBOOT' },
+  [VmState.ACTIVE]: {
+    default: 'ACTIVE',
+    [TaskState.REBOOTING]: 'REBOOT',
+    [TaskState.REBOOTING_HARD]: 'HARD_REBOOT',
+    [TaskState.MIGRATING]: 'MIGRATING',
+  },
   [VmState.BUILDING]: { default: 'BUILD' },
   [VmState.STOPPED]: { default: 'SHUTOFF' },
-  [VmState.PAUSED]: { default: 'PAUSED' },
+  [VmState.PAUSED]: { default: 'PAUSED', [TaskState.MIGRATING]: 'MIGRATING' },
   [VmState.SUSPENDED]: { default: 'SUSPENDED' },
   [VmState.ERROR]: { default: 'ERROR' },
   [VmState.DELETED]: { default: 'DELETED' },

@@ -24,6 +24,7 @@ import {
 import { compute } from '@hypernova/proto';
 import type { AgentConfig } from './config.js';
 import { ImageCache } from './image-cache.js';
+import { LiveMigrations } from './live-migration.js';
 import { ComputeManager } from './manager.js';
 import { createAgentMetrics } from './metrics.js';
 import { StateReporter } from './reporter.js';
@@ -105,8 +106,13 @@ export async function startComputeAgent(config: AgentConfig, logger?: Logger): P
     // Adopt before serving: calls must find the instances a previous agent left running.
     await manager.start();
     cleanups.push(() => manager.stop());
+    const migrations = new LiveMigrations(manager, redis, name, { natsUrl: config.natsUrl, redisUrl: config.redisUrl }, {
+      downtimeLimitMs: config.migrationDowntimeLimitMs,
+      maxBandwidth: config.migrationMaxBandwidth,
+      verify: config.migrationVerify,
+    }, log);
     const grpc = await startGrpcServer({
-      services: [{ definition: compute.ComputeService, implementation: computeServer(manager, log) }],
+      services: [{ definition: compute.ComputeService, implementation: computeServer(manager, migrations, log) }],
       address: config.grpcAddress,
       logger: log,
     });

@@ -42,6 +42,9 @@ export const agentSettings = {
     'reap',
     'at start, VMs whose instance record is gone or names another host: reap (destroy) or log (Nova running_deleted_instance_action)',
   ),
+  migrationDowntimeLimitMs: int('COMPUTE_MIGRATION_DOWNTIME_LIMIT_MS', 300, 'live migration: longest pause at switch-over unless the request sets one (QEMU downtime-limit)'),
+  migrationMaxBandwidth: int('COMPUTE_MIGRATION_MAX_BANDWIDTH', 0, 'live migration: bytes/s cap on the pre-copy stream (0: none)'),
+  migrationVerify: bool('COMPUTE_MIGRATION_VERIFY', false, 'live migration: the destination checks a digest of RAM before resuming (test mode)'),
   spawnDelayMs: int('COMPUTE_SPAWN_DELAY_MS', 0, 'testing: wait this long in every spawn before the VM starts (a slow spawn)'),
 };
 

@@ -14,7 +14,9 @@ export type LocalState =
   /** No VM process; its state is saved in the directory. */
   | 'suspended'
   /** No VM process: it died unexpectedly (see fault). */
-  | 'crashed';
+  | 'crashed'
+  /** A VM process waiting for a live migration's stream; the instance is not ours until it completes. */
+  | 'incoming';
 
 export interface InstanceMeta {
   uuid: string;
@@ -33,6 +35,8 @@ export interface InstanceMeta {
   /** The current VM process, identified by pid and start time (pids get reused). */
   pid?: number;
   pidStart?: string;
+  /** While 'incoming': the migration bringing it here. */
+  migrationId?: string;
 }
 
 /** Longest unix socket path (sun_path is 108 bytes on Linux, with the terminating NUL). */

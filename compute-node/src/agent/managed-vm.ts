@@ -19,7 +19,17 @@ export interface VmEnvironment {
   logger: Logger;
   /** A change the VM made on its own (the agent did not ask for it). */
   onObserved(vm: ManagedVm, change: ObservedChange): void;
+  /** An incoming live migration ended: the guest runs here (ok) or the prepared VM is to go. */
+  onIncomingSettled(vm: ManagedVm, ok: boolean, error?: string): void;
 }
+
+/** How an outgoing live migration ended, with the VM process's last MIGRATION event data. */
+export interface MigrationEnd {
+  status: 'completed' | 'failed' | 'cancelled';
+  data: Record<string, unknown>;
+}
+
+const MIGRATION_ENDS = new Set(['completed', 'failed', 'cancelled']);
 
 interface Exit {
   code: number | null;
@@ -41,6 +51,9 @@ export class ManagedVm {
   private reconnecting = false;
   /** While launch() waits for a new process: supervision must not race it for the socket. */
   private launching = false;
+  /** While migrating away: a death is settled by the migration's outcome, not reported as a crash. */
+  private migrating = false;
+  private readonly eventWatchers = new Set<(e: QmpEvent) => void>();
   /** Operation in progress (InstanceInfo.task), '' when idle. */
   task = '';
 
@@ -78,6 +91,8 @@ export class ManagedVm {
         return this.paused ? PowerState.POWER_STATE_PAUSED : PowerState.POWER_STATE_RUNNING;
       case 'suspended':
         return PowerState.POWER_STATE_SUSPENDED;
+      case 'incoming':
+        return PowerState.POWER_STATE_NOSTATE;
       case 'crashed':
         return this.lastWords === 'panic' ? PowerState.POWER_STATE_CRASHED : PowerState.POWER_STATE_SHUTDOWN;
       default:
@@ -109,7 +124,10 @@ export class ManagedVm {
 
   // ---- process life ----
 
-  /** Starts a VM process (booting, or restoring `incoming`) and connects to it. */
+  /**
+   * Starts a VM process (booting, restoring the state file `incoming`, or with 'defer' waiting
+   * for a live migration's stream) and connects to it.
+   */
   async launch(incoming?: string): Promise<void> {
     this.launching = true;
     try {
@@ -136,13 +154,20 @@ export class ManagedVm {
       log: this.dir.processLog,
     });
     this.exitStatus = started.exited;
-    this.save({ state: 'active', fault: undefined, pid: started.pid, pidStart: started.pidStart, launchedAtMs: Date.now() });
+    this.save({
+      state: incoming === 'defer' ? 'incoming' : 'active',
+      fault: undefined,
+      pid: started.pid,
+      pidStart: started.pidStart,
+      launchedAtMs: Date.now(),
+    });
     try {
       const qmp = await QmpClient.connectWhenReady(this.dir.controlSocket, {
         timeoutMs: this.env.vmStartTimeoutMs,
         alive: () => this.alive(),
       });
       this.attach(qmp);
+      if (incoming === 'defer') return;
       if (incoming) await this.continueAfterIncoming();
       else await this.refreshStatus();
     } catch (err) {
@@ -178,7 +203,14 @@ export class ManagedVm {
     });
   }
 
+  /** Calls `fn` with every event of the VM process from now on; returns the unsubscribe function. */
+  watchEvents(fn: (e: QmpEvent) => void): () => void {
+    this.eventWatchers.add(fn);
+    return () => this.eventWatchers.delete(fn);
+  }
+
   private onEvent(e: QmpEvent): void {
+    for (const fn of this.eventWatchers) fn(e);
     switch (e.event) {
       case 'STOP':
         this.paused = true;
@@ -191,6 +223,9 @@ export class ManagedVm {
         break;
       case 'GUEST_PANICKED':
         this.lastWords = 'panic';
+        break;
+      case 'MIGRATION':
+        if (this.meta.state === 'incoming') this.incomingEvent(e.data ?? {});
         break;
       default:
     }
@@ -218,12 +253,25 @@ export class ManagedVm {
     this.paused = false;
   }
 
+  private incomingEvent(data: Record<string, unknown>): void {
+    if (data.status === 'completed') {
+      this.save({ state: 'active', migrationId: undefined, launchedAtMs: Date.now() });
+      this.env.onIncomingSettled(this, true);
+    } else if (data.status === 'failed' || data.status === 'cancelled') {
+      this.env.onIncomingSettled(this, false, typeof data.error === 'string' ? data.error : `migration ${String(data.status)}`);
+    }
+  }
+
   /**
    * Looks whether the process still lives (called on the control socket closing and
    * periodically). A death nobody asked for becomes an observed change.
    */
   async check(): Promise<void> {
-    if (this.meta.state !== 'active' || this.launching) return;
+    if (this.meta.state === 'incoming' && !this.launching && !this.alive()) {
+      this.env.onIncomingSettled(this, false, 'the VM process waiting for the migration ended');
+      return;
+    }
+    if (this.meta.state !== 'active' || this.launching || this.migrating) return;
     if (this.alive()) {
       if (!this.qmp && !this.reconnecting) void this.reconnect();
       return;
@@ -393,6 +441,75 @@ export class ManagedVm {
     await this.terminate();
     rmSync(this.dir.savedState, { force: true });
     await this.launch();
+  }
+
+  // ---- live migration ----
+
+  /** Destination: starts the VM process waiting for the stream and tells it where to listen. */
+  async launchIncoming(migrationId: string, args: Record<string, unknown>): Promise<void> {
+    this.meta.migrationId = migrationId;
+    await this.launch('defer');
+    try {
+      await this.execute('migrate-incoming', args);
+    } catch (err) {
+      await this.destroy();
+      throw err;
+    }
+  }
+
+  /**
+   * Source: migrates the running guest away and resolves when the migration ended. On
+   * completion the VM process is ended (the guest runs at the destination). When the process
+   * dies meanwhile, `resolveOutcome` settles whether the destination took the guest over.
+   */
+  async migrateOut(
+    args: Record<string, unknown>,
+    onProgress: (data: Record<string, unknown>) => void,
+    resolveOutcome: () => Promise<'committed' | 'aborted'>,
+  ): Promise<MigrationEnd> {
+    this.requireRunning();
+    this.migrating = true;
+    let stopWatching = (): void => undefined;
+    let deathPoll: NodeJS.Timeout | undefined;
+    try {
+      const ended = new Promise<MigrationEnd | 'died'>((resolve) => {
+        const unwatch = this.watchEvents((e) => {
+          const data = e.data ?? {};
+          if (e.event === 'MIGRATION_PROGRESS') onProgress(data);
+          else if (e.event === 'MIGRATION' && MIGRATION_ENDS.has(data.status as string)) resolve({ status: data.status as MigrationEnd['status'], data });
+        });
+        deathPoll = setInterval(() => {
+          if (!this.alive()) resolve('died');
+        }, 200);
+        stopWatching = () => {
+          unwatch();
+          clearInterval(deathPoll);
+        };
+      });
+      await this.execute('migrate', args);
+      let end = await ended;
+      if (end === 'died') {
+        end =
+          (await resolveOutcome()) === 'committed'
+            ? { status: 'completed', data: {} }
+            : { status: 'failed', data: { error: 'the source VM process died during the migration' } };
+      }
+      if (end.status === 'completed') {
+        await this.terminate();
+        this.save({ state: 'shutoff', pid: undefined, pidStart: undefined, launchedAtMs: 0 });
+      }
+      return end;
+    } finally {
+      stopWatching();
+      this.migrating = false;
+      // A death the migration did not settle is a crash like any other.
+      if (this.meta.state === 'active') void this.check();
+    }
+  }
+
+  /** A migration command that must not wait behind the running migration (cancel, force-complete). */
+  migrationControl(command: 'migrate_cancel' | 'migrate-force-complete' | 'query-migrate'): Promise<Record<string, unknown>> {
+    return this.execute(command);
   }
 
   /** Ends the process for good (Destroy). */

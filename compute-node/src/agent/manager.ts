@@ -10,6 +10,7 @@ import {
   errorMessage,
   getImage,
   getInstance,
+  redisKeys,
   type Logger,
   type Redis,
 } from '@hypernova/common';
@@ -30,6 +31,12 @@ export interface ManagerOptions {
   supervisePollMs: number;
   orphanAction: string;
   spawnDelayMs: number;
+}
+
+/** What a VM process needs to reach for a live migration: the stream and the ownership flip. */
+export interface MigrationEndpoints {
+  natsUrl: string;
+  redisUrl: string;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -62,6 +69,7 @@ export class ComputeManager {
       cleanShutdownTimeoutS: opts.cleanShutdownTimeoutS,
       logger,
       onObserved: (vm, change) => this.observed(vm, change),
+      onIncomingSettled: (vm, ok, error) => void this.incomingSettled(vm, ok, error),
     };
   }
 
@@ -82,6 +90,18 @@ export class ComputeManager {
     const meta = dir.readMeta();
     const vm = new ManagedVm(dir, meta, this.env);
     this.vms.set(meta.uuid, vm);
+    if (meta.state === 'incoming') {
+      // A VM process gives up an incoming migration when its agent goes, so one left behind
+      // is ours only if the migration completed before that (ownership already flipped here).
+      if (vm.alive() && (await this.redis.get(redisKeys.instanceOwner(meta.uuid))) === this.opts.host) {
+        vm.meta.state = 'active';
+        dir.writeMeta(vm.meta);
+      } else {
+        this.logger.warn({ instance: meta.uuid }, 'discarding a VM left waiting for a live migration');
+        await this.destroy(meta.uuid);
+        return;
+      }
+    }
     if (meta.state === 'active') {
       if (await vm.adopt()) this.logger.info({ instance: meta.uuid, pid: meta.pid }, 're-adopted running VM');
       else await vm.check(); // died while no agent watched: reported as a crash
@@ -105,6 +125,24 @@ export class ComputeManager {
       this.logger.warn({ instance: uuid, err: errorMessage(err) }, 'cannot read the instance record; keeping the instance');
       return false;
     }
+  }
+
+  private async incomingSettled(vm: ManagedVm, ok: boolean, error?: string): Promise<void> {
+    if (ok) {
+      this.logger.info({ instance: vm.uuid, pid: vm.meta.pid }, 'live migration completed: the instance runs here');
+      this.updateGauges();
+      return;
+    }
+    this.logger.warn({ instance: vm.uuid, err: error }, 'incoming live migration failed; discarding the prepared instance');
+    await this.discardIncoming(vm.uuid);
+  }
+
+  /** Removes an instance prepared for a migration that did not complete; false when there is none. */
+  async discardIncoming(uuid: string): Promise<boolean> {
+    const vm = this.vms.get(uuid);
+    if (!vm || vm.meta.state !== 'incoming') return false;
+    await this.destroy(uuid);
+    return true;
   }
 
   private observed(vm: ManagedVm, change: ObservedChange): void {
@@ -157,14 +195,41 @@ export class ComputeManager {
   }
 
   async spawn(req: compute.SpawnRequest): Promise<compute.InstanceInfo> {
+    return this.create(req, 'spawning', (vm) => vm.launch());
+  }
+
+  /**
+   * Live migration, destination side: builds the instance as a spawn does (a fresh overlay over
+   * the same base image: block migration fills it) and starts its VM process waiting for the
+   * stream. The instance stays 'incoming' until the migration completes.
+   */
+  async prepareIncoming(req: compute.PrepareLiveMigrationRequest, endpoints: MigrationEndpoints): Promise<compute.InstanceInfo> {
+    const spec = req.instance;
+    if (!spec) throw new InvalidArgumentError('PrepareLiveMigration needs the instance');
+    if (!req.migrationId) throw new InvalidArgumentError('PrepareLiveMigration needs the migration id');
+    return this.create(spec, 'migrating', (vm) =>
+      vm.launchIncoming(req.migrationId, {
+        id: req.migrationId,
+        uri: endpoints.natsUrl,
+        redis: endpoints.redisUrl,
+        instance: spec.instanceUuid,
+        source: req.sourceHost,
+        destination: this.opts.host,
+        blk: req.blockMigration,
+      }),
+    );
+  }
+
+  /** Creates an instance here (image, overlay disk, directory) and starts its VM process with `start`. */
+  private async create(req: compute.SpawnRequest, task: string, start: (vm: ManagedVm) => Promise<void>): Promise<compute.InstanceInfo> {
     const uuid = req.instanceUuid;
     if (!UUID.test(uuid)) throw new InvalidArgumentError(`invalid instance uuid ${JSON.stringify(uuid)}`);
-    if (!req.flavor || !req.image) throw new InvalidArgumentError('spawn needs a flavor and an image');
+    if (!req.flavor || !req.image) throw new InvalidArgumentError(`${task} needs a flavor and an image`);
     const existing = this.vms.get(uuid);
     if (existing) {
       // A retried Spawn of what already runs answers like the first; anything else is a conflict.
-      await existing.serialize('spawning', async () => undefined);
-      if (existing.meta.state === 'active' && existing.alive()) return existing.info();
+      await existing.serialize(task, async () => undefined);
+      if (task === 'spawning' && existing.meta.state === 'active' && existing.alive()) return existing.info();
       throw new ConflictError(`Instance ${uuid} already exists on host ${this.opts.host}`);
     }
     const dir = new InstanceDir(join(this.instancesDir, uuid));
@@ -184,8 +249,9 @@ export class ComputeManager {
     const vm = new ManagedVm(dir, meta, this.env);
     this.vms.set(uuid, vm);
     const started = Date.now();
+    const operation = task === 'spawning' ? 'spawn' : 'prepare_live_migration';
     try {
-      await vm.serialize('spawning', async () => {
+      await vm.serialize(task, async () => {
         if (this.opts.spawnDelayMs > 0) await new Promise((r) => setTimeout(r, this.opts.spawnDelayMs));
         const image = req.image as compute.Image;
         const [base, kernel] = await Promise.all([this.images.fetch(cacheRef(image)), this.kernelOf(image)]);
@@ -193,19 +259,19 @@ export class ComputeManager {
         createOverlay(dir.disk, base, image.diskFormat, flavor.diskGb);
         vm.meta.kernel = kernel;
         dir.writeMeta(vm.meta);
-        await vm.launch();
+        await start(vm);
       });
     } catch (err) {
-      this.metrics.operations.inc({ operation: 'spawn', outcome: 'error' });
+      this.metrics.operations.inc({ operation, outcome: 'error' });
       this.vms.delete(uuid);
       await vm.destroy().catch(() => undefined);
       dir.remove();
-      this.logger.warn({ instance: uuid, err: errorMessage(err) }, 'spawn failed');
+      this.logger.warn({ instance: uuid, task, err: errorMessage(err) }, `${operation} failed`);
       throw err;
     }
-    this.metrics.operations.inc({ operation: 'spawn', outcome: 'ok' });
-    this.metrics.spawnSeconds.observe((Date.now() - started) / 1000);
-    this.logger.info({ instance: uuid, pid: vm.meta.pid, ms: Date.now() - started }, 'instance spawned');
+    this.metrics.operations.inc({ operation, outcome: 'ok' });
+    if (task === 'spawning') this.metrics.spawnSeconds.observe((Date.now() - started) / 1000);
+    this.logger.info({ instance: uuid, task, pid: vm.meta.pid, ms: Date.now() - started }, `${operation} done`);
     this.updateGauges();
     return vm.info();
   }
@@ -217,6 +283,16 @@ export class ComputeManager {
     const kernel = await getImage(this.redis, kernelId);
     if (!kernel) throw new NotFoundError(`kernel image ${kernelId} of image ${image.id} could not be found`);
     return this.images.fetch({ id: kernel.id, location: kernel.location, checksum: kernel.checksum });
+  }
+
+  /** Lets go of an instance that migrated away: its VM process has ended; its directory goes. */
+  async forget(uuid: string): Promise<void> {
+    const vm = this.vms.get(uuid);
+    if (!vm) return;
+    this.vms.delete(uuid);
+    vm.dir.remove();
+    this.metrics.operations.inc({ operation: 'live_migration', outcome: 'ok' });
+    this.updateGauges();
   }
 
   /** Idempotent: false when there was nothing here. */

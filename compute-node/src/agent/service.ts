@@ -1,13 +1,14 @@
 // The hypernova.compute.v1.Compute gRPC service over the ComputeManager.
-import { status as grpcStatus, type ServerDuplexStream } from '@grpc/grpc-js';
+import { status as grpcStatus, type ServerDuplexStream, type ServerWritableStream } from '@grpc/grpc-js';
 import { HypernovaError, errorMessage, toGrpcStatus, unary, type Logger } from '@hypernova/common';
 import { compute } from '@hypernova/proto';
 import { openConsole, readConsoleTail } from './console.js';
+import type { LiveMigrations } from './live-migration.js';
 import type { ComputeManager } from './manager.js';
 import type { ManagedVm } from './managed-vm.js';
 import type { Socket } from 'node:net';
 
-export function computeServer(m: ComputeManager, logger: Logger): compute.ComputeServer {
+export function computeServer(m: ComputeManager, migrations: LiveMigrations, logger: Logger): compute.ComputeServer {
   const act = (operation: string, fn: (vm: ManagedVm, req: compute.InstanceRef) => Promise<void>) =>
     unary<compute.InstanceRef, compute.InstanceInfo>((req) => m.act(req.instanceUuid, operation, (vm) => fn(vm, req)), logger);
   return {
@@ -34,7 +35,25 @@ export function computeServer(m: ComputeManager, logger: Logger): compute.Comput
     getInstanceInfo: unary(async (req: compute.InstanceRef) => m.get(req.instanceUuid).info(), logger),
     listInstances: unary(async () => ({ instances: m.list().map((vm) => vm.info()) }), logger),
     streamConsole: (call) => streamConsole(m, call, logger),
+    prepareLiveMigration: unary((req: compute.PrepareLiveMigrationRequest) => migrations.prepare(req), logger),
+    liveMigrate: (call) => liveMigrate(migrations, call, logger),
+    abortLiveMigration: unary((req: compute.MigrationRef) => migrations.control(req, 'migrate_cancel'), logger),
+    forceCompleteLiveMigration: unary((req: compute.MigrationRef) => migrations.control(req, 'migrate-force-complete'), logger),
+    rollbackLiveMigration: unary((req: compute.MigrationRef) => migrations.rollback(req), logger),
   };
+}
+
+/** Progress reports as they come, the last one being the outcome; then the stream ends. */
+function liveMigrate(migrations: LiveMigrations, call: ServerWritableStream<compute.LiveMigrateRequest, compute.MigrationProgress>, logger: Logger): void {
+  migrations.migrate(call.request, (p) => {
+    if (!call.cancelled) call.write(p);
+  }).then(
+    () => call.end(),
+    (err: unknown) => {
+      if (!(err instanceof HypernovaError)) logger.warn({ err: errorMessage(err) }, 'live migration failed');
+      call.emit('error', err instanceof HypernovaError ? toGrpcStatus(err) : { code: grpcStatus.FAILED_PRECONDITION, details: errorMessage(err) });
+    },
+  );
 }
 
 /** The first message names the instance; bytes flow both ways until either side ends. */

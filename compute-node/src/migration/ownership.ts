@@ -3,7 +3,7 @@
 // never reached it) settles the outcome for good. Both go through one outcome key, set once:
 // whichever runs first wins, so the guest never ends up running on both nodes, nor on neither.
 import type { Redis } from 'ioredis';
-import { RedisScript } from '@hypernova/common';
+import { RedisScript, settleOutcome } from '@hypernova/common';
 
 // KEYS: owner, outcome. ARGV: source, destination, ttl seconds.
 const COMMIT = new RedisScript(`
@@ -13,14 +13,6 @@ if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 'not-owner' end
 redis.call('SET', KEYS[1], ARGV[2])
 redis.call('SET', KEYS[2], 'committed', 'EX', tonumber(ARGV[3]))
 return 'committed'
-`);
-
-// KEYS: outcome. ARGV: ttl seconds.
-const RESOLVE = new RedisScript(`
-local o = redis.call('GET', KEYS[1])
-if o then return o end
-redis.call('SET', KEYS[1], 'aborted', 'EX', tonumber(ARGV[1]))
-return 'aborted'
 `);
 
 export interface RedisOwnershipOptions {
@@ -45,9 +37,6 @@ export function redisOwnership(redis: Redis, o: RedisOwnershipOptions): {
       const r = await COMMIT.run(redis, [o.ownerKey, o.outcomeKey], [o.source, o.destination, ttl]);
       if (r !== 'committed') throw new Error(r === 'aborted' ? 'the source already gave up this migration' : `the instance is not owned by ${o.source}`);
     },
-    async resolveOutcome() {
-      const r = await RESOLVE.run(redis, [o.outcomeKey], [ttl]);
-      return r === 'committed' ? 'committed' : 'aborted';
-    },
+    resolveOutcome: () => settleOutcome(redis, o.outcomeKey, ttl),
   };
 }

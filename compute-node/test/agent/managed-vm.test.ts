@@ -40,6 +40,7 @@ describe('compute agent: ManagedVm (stand-in VM process)', function () {
       cleanShutdownTimeoutS: 1,
       logger: createLogger('test', { level: 'silent' }),
       onObserved: (vm, change) => observed.push({ uuid: vm.uuid, change }),
+      onIncomingSettled: () => undefined,
       ...extra,
     };
   }

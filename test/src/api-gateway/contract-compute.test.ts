@@ -160,7 +160,7 @@ describe('contract: Nova compute responses at every advertised microversion', fu
       check(await call('POST', '/servers', { body: { server: {} } }), 400, nova.fault(400), '400', minor);
       check(await as(member.token)('GET', '/os-hypervisors'), 403, nova.fault(403), '403', minor);
       check(await call('POST', `/servers/${serverId}/action`, { body: { 'os-start': null } }), 409, nova.fault(409), '409', minor);
-      check(await call('POST', `/servers/${serverId}/action`, { body: { 'os-migrateLive': { host: null, block_migration: false, disk_over_commit: false } } }), 501, nova.fault(501), '501', minor);
+      check(await call('POST', `/servers/${serverId}/action`, { body: { 'os-migrateLive': { host: null, block_migration: false, disk_over_commit: false } } }), 400, nova.fault(400), '400', minor);
     });
   }
 

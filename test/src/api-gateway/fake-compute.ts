@@ -1,7 +1,7 @@
 // A stand-in compute node for API tests until the real agent exists: a real gRPC server on
 // loopback implementing hypernova.compute.v1.Compute, registered in Redis with a heartbeat like
 // an agent, keeping its "VMs" as power states in memory. Tests can make Spawn fail.
-import { status as grpcStatus, type ServerDuplexStream } from '@grpc/grpc-js';
+import { status as grpcStatus, type ServerDuplexStream, type ServerWritableStream } from '@grpc/grpc-js';
 import {
   HypernovaError,
   NotFoundError,
@@ -11,6 +11,9 @@ import {
   type GrpcServerHandle,
   type HeartbeatHandle,
   type HostSpec,
+  MIGRATION_IN_PROGRESS,
+  redisKeys,
+  updateMigration,
   type Redis,
 } from '@hypernova/common';
 import { compute } from '@hypernova/proto';
@@ -33,8 +36,15 @@ export class FakeComputeNode {
   failSpawn: string | undefined;
   /** How long Spawn takes (a slow image download). */
   spawnDelayMs = 0;
+  /** How long an outgoing live migration runs before it switches over. */
+  migrateMs = 0;
+  /** When set, an outgoing live migration fails with this message. */
+  failMigration: string | undefined;
+  /** Resolves a running outgoing migration early (force_complete) or as cancelled (abort). */
+  private readonly migrating = new Map<string, (how: 'forced' | 'cancelled') => void>();
 
   private constructor(
+    readonly redis: Redis,
     readonly name: string,
     private readonly grpc: GrpcServerHandle,
     private readonly heartbeat: HeartbeatHandle,
@@ -68,7 +78,7 @@ export class FakeComputeNode {
       enabled: true,
     };
     const heartbeat = await startHostHeartbeat(redis, spec, { intervalMs: 500, ttlS: 3 });
-    holder.node = new FakeComputeNode(name, grpc, heartbeat);
+    holder.node = new FakeComputeNode(redis, name, grpc, heartbeat);
     return holder.node;
   }
 
@@ -82,6 +92,38 @@ export class FakeComputeNode {
     const i = this.instances.get(uuid);
     if (!i) throw new NotFoundError(`instance ${uuid} not on ${this.name}`);
     return i;
+  }
+
+  /**
+   * The source side of a live migration as the real node behaves: progress reports, then at the
+   * switch-over the destination's commit (outcome + owner in Redis) and the instance leaves.
+   */
+  async migrate(req: compute.LiveMigrateRequest, report: (p: compute.MigrationProgress) => void): Promise<void> {
+    this.info(req.instanceUuid);
+    const progress = (status: string, error = '') =>
+      compute.MigrationProgress.fromPartial({ migrationId: req.migrationId, status, memoryTotalBytes: 64 << 20, memoryRemainingBytes: 1 << 20, round: 2, error });
+    report(progress('active'));
+    // As a real source node does: the progress goes into the migration's record.
+    await updateMigration(this.redis, req.migrationId, { memoryTotalBytes: 64 << 20, memoryRemainingBytes: 1 << 20, round: 2 }, MIGRATION_IN_PROGRESS);
+    const how = await new Promise<'timer' | 'forced' | 'cancelled'>((resolve) => {
+      const timer = setTimeout(() => resolve('timer'), this.migrateMs);
+      this.migrating.set(req.instanceUuid, (h) => (clearTimeout(timer), resolve(h)));
+    });
+    this.migrating.delete(req.instanceUuid);
+    if (how === 'cancelled') return report(progress('cancelled', 'cancelled by request'));
+    if (this.failMigration) return report(progress('failed', this.failMigration));
+    const won = await this.redis.set(redisKeys.migrationOutcome(req.migrationId), 'committed', 'NX');
+    if (won === null) return report(progress('failed', 'the migration was settled as aborted'));
+    await this.redis.set(redisKeys.instanceOwner(req.instanceUuid), req.destHost);
+    this.instances.delete(req.instanceUuid);
+    report(progress('completed'));
+  }
+
+  endMigration(uuid: string, how: 'forced' | 'cancelled'): compute.MigrationProgress {
+    const end = this.migrating.get(uuid);
+    if (!end) throw new HypernovaError('CONFLICT', `no migration of ${uuid} is running on ${this.name}`);
+    end(how);
+    return compute.MigrationProgress.fromPartial({ status: how === 'forced' ? 'active' : 'cancelling' });
   }
 
   setPower(uuid: string, power: compute.PowerState): compute.InstanceInfo {
@@ -134,5 +176,23 @@ function implementation(node: () => FakeComputeNode): compute.ComputeServer {
     streamConsole: (stream: ServerDuplexStream<compute.ConsoleInput, compute.ConsoleChunk>) => {
       stream.emit('error', { code: grpcStatus.UNIMPLEMENTED, details: 'no console on the fake node' });
     },
+    prepareLiveMigration: unary(async (req: compute.PrepareLiveMigrationRequest) => {
+      const n = node();
+      n.calls.push(`PrepareLiveMigration ${req.instance?.instanceUuid}`);
+      const info = compute.InstanceInfo.fromPartial({ instanceUuid: req.instance?.instanceUuid, host: n.name, powerState: PowerState.POWER_STATE_RUNNING });
+      n.instances.set(info.instanceUuid, info);
+      return info;
+    }),
+    liveMigrate: (stream: ServerWritableStream<compute.LiveMigrateRequest, compute.MigrationProgress>) => {
+      const n = node();
+      n.calls.push(`LiveMigrate ${stream.request.instanceUuid}`);
+      n.migrate(stream.request, (p) => stream.write(p)).then(
+        () => stream.end(),
+        (err: Error) => stream.emit('error', { code: grpcStatus.NOT_FOUND, details: err.message }),
+      );
+    },
+    abortLiveMigration: call('AbortLiveMigration', (n, req: compute.MigrationRef) => n.endMigration(req.instanceUuid, 'cancelled')),
+    forceCompleteLiveMigration: call('ForceCompleteLiveMigration', (n, req: compute.MigrationRef) => n.endMigration(req.instanceUuid, 'forced')),
+    rollbackLiveMigration: call('RollbackLiveMigration', (n, req: compute.MigrationRef) => ({ existed: n.instances.delete(req.instanceUuid) })),
   };
 }

@@ -1,13 +1,14 @@
 // POST /servers/{id}/action: {"<action>": <argument>}. Argument-less actions accept null (the
 // CLI) and {} (Tempest). State changes answer 202 and run on the node in the background; console
 // output answers 200 with the text.
-import { VmState } from '@hypernova/common';
 import { compute } from '@hypernova/proto';
 import type { FastifyInstance } from 'fastify';
 import type { Gateway } from '../../context.js';
-import { ApiError, badRequest, conflict } from '../../http/errors.js';
+import { badRequest } from '../../http/errors.js';
 import { caller } from '../../identity/auth.js';
 import { enforce } from '../../policy.js';
+import type { LiveMigrationRequest } from '../live-migration.js';
+import type { Microversion } from '../microversion.js';
 import type { NodeCall } from '../operations.js';
 import type { TransitionName } from '../state-machine.js';
 import { actionContext, loadServer } from './servers.js';
@@ -61,16 +62,25 @@ const STATE_ACTIONS: Record<string, StateAction> = {
 /** Nova's parameter_types.boolean: a JSON boolean or one of its string spellings. */
 const isBoolean = (v: unknown) => typeof v === 'boolean' || (typeof v === 'string' && /^(true|false|t|f|yes|no|y|n|on|off|1|0)$/i.test(v));
 
-/** os-migrateLive's body as 2.1 .. 2.24 define it: host (or null), block_migration, disk_over_commit. */
-function checkLiveMigration(arg: Arg): void {
+const asBoolean = (v: unknown): boolean => v === true || (typeof v === 'string' && /^(true|t|yes|y|on|1)$/i.test(v));
+
+/**
+ * os-migrateLive's body: host (or null) and block_migration, plus disk_over_commit from 2.1 to
+ * 2.24; from 2.25 block_migration may be "auto" and disk_over_commit is gone.
+ */
+function liveMigrationRequest(arg: Arg, mv: Microversion): LiveMigrationRequest {
   const o = arg !== null && typeof arg === 'object' && !Array.isArray(arg) ? (arg as Record<string, unknown>) : undefined;
   const bad = (detail: string) => badRequest(`Invalid input for field/attribute os-migrateLive. Value: ${JSON.stringify(arg)}. ${detail}`);
   if (!o) throw bad(`${JSON.stringify(arg)} is not of type 'object'`);
-  for (const key of ['host', 'block_migration', 'disk_over_commit']) if (!(key in o)) throw bad(`'${key}' is a required property`);
-  const extra = Object.keys(o).find((k) => !['host', 'block_migration', 'disk_over_commit'].includes(k));
+  const keys = mv.atLeast(25) ? ['host', 'block_migration'] : ['host', 'block_migration', 'disk_over_commit'];
+  for (const key of keys) if (!(key in o)) throw bad(`'${key}' is a required property`);
+  const extra = Object.keys(o).find((k) => !keys.includes(k));
   if (extra) throw bad(`Additional properties are not allowed ('${extra}' was unexpected)`);
   if (o.host !== null && (typeof o.host !== 'string' || o.host.length === 0 || o.host.length > 255)) throw bad('host must be a host name or null');
-  if (!isBoolean(o.block_migration) || !isBoolean(o.disk_over_commit)) throw bad('block_migration and disk_over_commit must be booleans');
+  const auto = mv.atLeast(25) && o.block_migration === 'auto';
+  if (!auto && !isBoolean(o.block_migration)) throw bad(`block_migration must be a boolean${mv.atLeast(25) ? " or 'auto'" : ''}`);
+  if (!mv.atLeast(25) && !isBoolean(o.disk_over_commit)) throw bad('disk_over_commit must be a boolean');
+  return { host: o.host as string | null, blockMigration: auto ? 'auto' : asBoolean(o.block_migration) };
 }
 
 /** os-getConsoleOutput's length: absent, null or -1 mean everything; else a non-negative integer (or its string). */
@@ -105,13 +115,10 @@ export function registerServerActionRoutes(app: FastifyInstance, gw: Gateway): v
       }
       if (action === 'os-migrateLive') {
         enforce(c, 'os_compute_api:os-migrate-server:migrate_live');
-        checkLiveMigration(arg);
+        const req = liveMigrationRequest(arg, request.microversion);
         const rec = await loadServer(gw, c, request.params.id);
-        if (rec.taskState !== null || (rec.vmState !== VmState.ACTIVE && rec.vmState !== VmState.PAUSED)) {
-          throw conflict(`Cannot 'live_migrate' instance ${rec.uuid} while it is in ${rec.taskState !== null ? `task_state ${rec.taskState}` : `vm_state ${rec.vmState}`}`);
-        }
-        // The Compute service has no migration calls yet (the live-migration work adds them).
-        throw new ApiError(501, 'Live migration is not available in this cloud yet.');
+        await gw.liveMigrations.start(rec, req, actionContext(request, c));
+        return reply.code(202).send();
       }
       if (action === 'os-getConsoleOutput') {
         enforce(c, 'os_compute_api:os-console-output');

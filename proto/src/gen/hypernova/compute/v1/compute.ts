@@ -12,8 +12,10 @@ import {
   Client,
   type ClientDuplexStream,
   type ClientOptions,
+  type ClientReadableStream,
   type ClientUnaryCall,
   type handleBidiStreamingCall,
+  type handleServerStreamingCall,
   type handleUnaryCall,
   makeGenericClientConstructor,
   type Metadata,
@@ -245,6 +247,53 @@ export interface ListInstancesRequest {
 
 export interface ListInstancesResponse {
   instances: InstanceInfo[];
+}
+
+export interface PrepareLiveMigrationRequest {
+  /** What to build, as for Spawn (allocation_id: the destination claim). */
+  instance: SpawnRequest | undefined;
+  migrationId: string;
+  sourceHost: string;
+  blockMigration: boolean;
+}
+
+export interface LiveMigrateRequest {
+  instanceUuid: string;
+  migrationId: string;
+  destHost: string;
+  blockMigration: boolean;
+  /** Longest acceptable pause at switch-over; 0: the node's default (300 ms). */
+  downtimeLimitMs: number;
+  /** Stream bandwidth cap before the switch-over; 0: none. */
+  maxBandwidthBytesPerS: number;
+}
+
+export interface MigrationRef {
+  instanceUuid: string;
+  migrationId: string;
+}
+
+/** A migration as it goes; the byte fields are Nova's memory_* and disk_* fields. */
+export interface MigrationProgress {
+  migrationId: string;
+  /** setup, active, completed, failed, cancelled */
+  status: string;
+  round: number;
+  memoryTotalBytes: number;
+  memoryProcessedBytes: number;
+  memoryRemainingBytes: number;
+  diskTotalBytes: number;
+  diskProcessedBytes: number;
+  diskRemainingBytes: number;
+  transferredBytes: number;
+  dirtyRateBytesPerS: number;
+  bandwidthBytesPerS: number;
+  expectedDowntimeMs: number;
+  /** Known once the guest resumed on the destination. */
+  downtimeMs: number;
+  throttle: number;
+  elapsedMs: number;
+  error: string;
 }
 
 function createBaseFlavor(): Flavor {
@@ -2321,6 +2370,805 @@ export const ListInstancesResponse: MessageFns<ListInstancesResponse> = {
   },
 };
 
+function createBasePrepareLiveMigrationRequest(): PrepareLiveMigrationRequest {
+  return { instance: undefined, migrationId: "", sourceHost: "", blockMigration: false };
+}
+
+export const PrepareLiveMigrationRequest: MessageFns<PrepareLiveMigrationRequest> = {
+  encode(message: PrepareLiveMigrationRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.instance !== undefined) {
+      SpawnRequest.encode(message.instance, writer.uint32(10).fork()).join();
+    }
+    if (message.migrationId !== "") {
+      writer.uint32(18).string(message.migrationId);
+    }
+    if (message.sourceHost !== "") {
+      writer.uint32(26).string(message.sourceHost);
+    }
+    if (message.blockMigration !== false) {
+      writer.uint32(32).bool(message.blockMigration);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PrepareLiveMigrationRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePrepareLiveMigrationRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.instance = SpawnRequest.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.migrationId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.sourceHost = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.blockMigration = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PrepareLiveMigrationRequest {
+    return {
+      instance: isSet(object.instance) ? SpawnRequest.fromJSON(object.instance) : undefined,
+      migrationId: isSet(object.migrationId)
+        ? globalThis.String(object.migrationId)
+        : isSet(object.migration_id)
+        ? globalThis.String(object.migration_id)
+        : "",
+      sourceHost: isSet(object.sourceHost)
+        ? globalThis.String(object.sourceHost)
+        : isSet(object.source_host)
+        ? globalThis.String(object.source_host)
+        : "",
+      blockMigration: isSet(object.blockMigration)
+        ? globalThis.Boolean(object.blockMigration)
+        : isSet(object.block_migration)
+        ? globalThis.Boolean(object.block_migration)
+        : false,
+    };
+  },
+
+  toJSON(message: PrepareLiveMigrationRequest): unknown {
+    const obj: any = {};
+    if (message.instance !== undefined) {
+      obj.instance = SpawnRequest.toJSON(message.instance);
+    }
+    if (message.migrationId !== "") {
+      obj.migrationId = message.migrationId;
+    }
+    if (message.sourceHost !== "") {
+      obj.sourceHost = message.sourceHost;
+    }
+    if (message.blockMigration !== false) {
+      obj.blockMigration = message.blockMigration;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<PrepareLiveMigrationRequest>): PrepareLiveMigrationRequest {
+    return PrepareLiveMigrationRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<PrepareLiveMigrationRequest>): PrepareLiveMigrationRequest {
+    const message = createBasePrepareLiveMigrationRequest();
+    message.instance = (object.instance !== undefined && object.instance !== null)
+      ? SpawnRequest.fromPartial(object.instance)
+      : undefined;
+    message.migrationId = object.migrationId ?? "";
+    message.sourceHost = object.sourceHost ?? "";
+    message.blockMigration = object.blockMigration ?? false;
+    return message;
+  },
+};
+
+function createBaseLiveMigrateRequest(): LiveMigrateRequest {
+  return {
+    instanceUuid: "",
+    migrationId: "",
+    destHost: "",
+    blockMigration: false,
+    downtimeLimitMs: 0,
+    maxBandwidthBytesPerS: 0,
+  };
+}
+
+export const LiveMigrateRequest: MessageFns<LiveMigrateRequest> = {
+  encode(message: LiveMigrateRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.instanceUuid !== "") {
+      writer.uint32(10).string(message.instanceUuid);
+    }
+    if (message.migrationId !== "") {
+      writer.uint32(18).string(message.migrationId);
+    }
+    if (message.destHost !== "") {
+      writer.uint32(26).string(message.destHost);
+    }
+    if (message.blockMigration !== false) {
+      writer.uint32(32).bool(message.blockMigration);
+    }
+    if (message.downtimeLimitMs !== 0) {
+      writer.uint32(40).uint32(message.downtimeLimitMs);
+    }
+    if (message.maxBandwidthBytesPerS !== 0) {
+      writer.uint32(48).uint64(message.maxBandwidthBytesPerS);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LiveMigrateRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLiveMigrateRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.instanceUuid = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.migrationId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.destHost = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.blockMigration = reader.bool();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.downtimeLimitMs = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.maxBandwidthBytesPerS = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LiveMigrateRequest {
+    return {
+      instanceUuid: isSet(object.instanceUuid)
+        ? globalThis.String(object.instanceUuid)
+        : isSet(object.instance_uuid)
+        ? globalThis.String(object.instance_uuid)
+        : "",
+      migrationId: isSet(object.migrationId)
+        ? globalThis.String(object.migrationId)
+        : isSet(object.migration_id)
+        ? globalThis.String(object.migration_id)
+        : "",
+      destHost: isSet(object.destHost)
+        ? globalThis.String(object.destHost)
+        : isSet(object.dest_host)
+        ? globalThis.String(object.dest_host)
+        : "",
+      blockMigration: isSet(object.blockMigration)
+        ? globalThis.Boolean(object.blockMigration)
+        : isSet(object.block_migration)
+        ? globalThis.Boolean(object.block_migration)
+        : false,
+      downtimeLimitMs: isSet(object.downtimeLimitMs)
+        ? globalThis.Number(object.downtimeLimitMs)
+        : isSet(object.downtime_limit_ms)
+        ? globalThis.Number(object.downtime_limit_ms)
+        : 0,
+      maxBandwidthBytesPerS: isSet(object.maxBandwidthBytesPerS)
+        ? globalThis.Number(object.maxBandwidthBytesPerS)
+        : isSet(object.max_bandwidth_bytes_per_s)
+        ? globalThis.Number(object.max_bandwidth_bytes_per_s)
+        : 0,
+    };
+  },
+
+  toJSON(message: LiveMigrateRequest): unknown {
+    const obj: any = {};
+    if (message.instanceUuid !== "") {
+      obj.instanceUuid = message.instanceUuid;
+    }
+    if (message.migrationId !== "") {
+      obj.migrationId = message.migrationId;
+    }
+    if (message.destHost !== "") {
+      obj.destHost = message.destHost;
+    }
+    if (message.blockMigration !== false) {
+      obj.blockMigration = message.blockMigration;
+    }
+    if (message.downtimeLimitMs !== 0) {
+      obj.downtimeLimitMs = Math.round(message.downtimeLimitMs);
+    }
+    if (message.maxBandwidthBytesPerS !== 0) {
+      obj.maxBandwidthBytesPerS = Math.round(message.maxBandwidthBytesPerS);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<LiveMigrateRequest>): LiveMigrateRequest {
+    return LiveMigrateRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<LiveMigrateRequest>): LiveMigrateRequest {
+    const message = createBaseLiveMigrateRequest();
+    message.instanceUuid = object.instanceUuid ?? "";
+    message.migrationId = object.migrationId ?? "";
+    message.destHost = object.destHost ?? "";
+    message.blockMigration = object.blockMigration ?? false;
+    message.downtimeLimitMs = object.downtimeLimitMs ?? 0;
+    message.maxBandwidthBytesPerS = object.maxBandwidthBytesPerS ?? 0;
+    return message;
+  },
+};
+
+function createBaseMigrationRef(): MigrationRef {
+  return { instanceUuid: "", migrationId: "" };
+}
+
+export const MigrationRef: MessageFns<MigrationRef> = {
+  encode(message: MigrationRef, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.instanceUuid !== "") {
+      writer.uint32(10).string(message.instanceUuid);
+    }
+    if (message.migrationId !== "") {
+      writer.uint32(18).string(message.migrationId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MigrationRef {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMigrationRef();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.instanceUuid = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.migrationId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MigrationRef {
+    return {
+      instanceUuid: isSet(object.instanceUuid)
+        ? globalThis.String(object.instanceUuid)
+        : isSet(object.instance_uuid)
+        ? globalThis.String(object.instance_uuid)
+        : "",
+      migrationId: isSet(object.migrationId)
+        ? globalThis.String(object.migrationId)
+        : isSet(object.migration_id)
+        ? globalThis.String(object.migration_id)
+        : "",
+    };
+  },
+
+  toJSON(message: MigrationRef): unknown {
+    const obj: any = {};
+    if (message.instanceUuid !== "") {
+      obj.instanceUuid = message.instanceUuid;
+    }
+    if (message.migrationId !== "") {
+      obj.migrationId = message.migrationId;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<MigrationRef>): MigrationRef {
+    return MigrationRef.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<MigrationRef>): MigrationRef {
+    const message = createBaseMigrationRef();
+    message.instanceUuid = object.instanceUuid ?? "";
+    message.migrationId = object.migrationId ?? "";
+    return message;
+  },
+};
+
+function createBaseMigrationProgress(): MigrationProgress {
+  return {
+    migrationId: "",
+    status: "",
+    round: 0,
+    memoryTotalBytes: 0,
+    memoryProcessedBytes: 0,
+    memoryRemainingBytes: 0,
+    diskTotalBytes: 0,
+    diskProcessedBytes: 0,
+    diskRemainingBytes: 0,
+    transferredBytes: 0,
+    dirtyRateBytesPerS: 0,
+    bandwidthBytesPerS: 0,
+    expectedDowntimeMs: 0,
+    downtimeMs: 0,
+    throttle: 0,
+    elapsedMs: 0,
+    error: "",
+  };
+}
+
+export const MigrationProgress: MessageFns<MigrationProgress> = {
+  encode(message: MigrationProgress, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.migrationId !== "") {
+      writer.uint32(10).string(message.migrationId);
+    }
+    if (message.status !== "") {
+      writer.uint32(18).string(message.status);
+    }
+    if (message.round !== 0) {
+      writer.uint32(24).uint32(message.round);
+    }
+    if (message.memoryTotalBytes !== 0) {
+      writer.uint32(32).uint64(message.memoryTotalBytes);
+    }
+    if (message.memoryProcessedBytes !== 0) {
+      writer.uint32(40).uint64(message.memoryProcessedBytes);
+    }
+    if (message.memoryRemainingBytes !== 0) {
+      writer.uint32(48).uint64(message.memoryRemainingBytes);
+    }
+    if (message.diskTotalBytes !== 0) {
+      writer.uint32(56).uint64(message.diskTotalBytes);
+    }
+    if (message.diskProcessedBytes !== 0) {
+      writer.uint32(64).uint64(message.diskProcessedBytes);
+    }
+    if (message.diskRemainingBytes !== 0) {
+      writer.uint32(72).uint64(message.diskRemainingBytes);
+    }
+    if (message.transferredBytes !== 0) {
+      writer.uint32(80).uint64(message.transferredBytes);
+    }
+    if (message.dirtyRateBytesPerS !== 0) {
+      writer.uint32(88).uint64(message.dirtyRateBytesPerS);
+    }
+    if (message.bandwidthBytesPerS !== 0) {
+      writer.uint32(96).uint64(message.bandwidthBytesPerS);
+    }
+    if (message.expectedDowntimeMs !== 0) {
+      writer.uint32(105).double(message.expectedDowntimeMs);
+    }
+    if (message.downtimeMs !== 0) {
+      writer.uint32(113).double(message.downtimeMs);
+    }
+    if (message.throttle !== 0) {
+      writer.uint32(121).double(message.throttle);
+    }
+    if (message.elapsedMs !== 0) {
+      writer.uint32(129).double(message.elapsedMs);
+    }
+    if (message.error !== "") {
+      writer.uint32(138).string(message.error);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MigrationProgress {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMigrationProgress();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.migrationId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.status = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.round = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.memoryTotalBytes = longToNumber(reader.uint64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.memoryProcessedBytes = longToNumber(reader.uint64());
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.memoryRemainingBytes = longToNumber(reader.uint64());
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.diskTotalBytes = longToNumber(reader.uint64());
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.diskProcessedBytes = longToNumber(reader.uint64());
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.diskRemainingBytes = longToNumber(reader.uint64());
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.transferredBytes = longToNumber(reader.uint64());
+            continue;
+          }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.dirtyRateBytesPerS = longToNumber(reader.uint64());
+            continue;
+          }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.bandwidthBytesPerS = longToNumber(reader.uint64());
+            continue;
+          }
+          case 13: {
+            if (tag !== 105) {
+              break;
+            }
+
+            message.expectedDowntimeMs = reader.double();
+            continue;
+          }
+          case 14: {
+            if (tag !== 113) {
+              break;
+            }
+
+            message.downtimeMs = reader.double();
+            continue;
+          }
+          case 15: {
+            if (tag !== 121) {
+              break;
+            }
+
+            message.throttle = reader.double();
+            continue;
+          }
+          case 16: {
+            if (tag !== 129) {
+              break;
+            }
+
+            message.elapsedMs = reader.double();
+            continue;
+          }
+          case 17: {
+            if (tag !== 138) {
+              break;
+            }
+
+            message.error = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MigrationProgress {
+    return {
+      migrationId: isSet(object.migrationId)
+        ? globalThis.String(object.migrationId)
+        : isSet(object.migration_id)
+        ? globalThis.String(object.migration_id)
+        : "",
+      status: isSet(object.status) ? globalThis.String(object.status) : "",
+      round: isSet(object.round) ? globalThis.Number(object.round) : 0,
+      memoryTotalBytes: isSet(object.memoryTotalBytes)
+        ? globalThis.Number(object.memoryTotalBytes)
+        : isSet(object.memory_total_bytes)
+        ? globalThis.Number(object.memory_total_bytes)
+        : 0,
+      memoryProcessedBytes: isSet(object.memoryProcessedBytes)
+        ? globalThis.Number(object.memoryProcessedBytes)
+        : isSet(object.memory_processed_bytes)
+        ? globalThis.Number(object.memory_processed_bytes)
+        : 0,
+      memoryRemainingBytes: isSet(object.memoryRemainingBytes)
+        ? globalThis.Number(object.memoryRemainingBytes)
+        : isSet(object.memory_remaining_bytes)
+        ? globalThis.Number(object.memory_remaining_bytes)
+        : 0,
+      diskTotalBytes: isSet(object.diskTotalBytes)
+        ? globalThis.Number(object.diskTotalBytes)
+        : isSet(object.disk_total_bytes)
+        ? globalThis.Number(object.disk_total_bytes)
+        : 0,
+      diskProcessedBytes: isSet(object.diskProcessedBytes)
+        ? globalThis.Number(object.diskProcessedBytes)
+        : isSet(object.disk_processed_bytes)
+        ? globalThis.Number(object.disk_processed_bytes)
+        : 0,
+      diskRemainingBytes: isSet(object.diskRemainingBytes)
+        ? globalThis.Number(object.diskRemainingBytes)
+        : isSet(object.disk_remaining_bytes)
+        ? globalThis.Number(object.disk_remaining_bytes)
+        : 0,
+      transferredBytes: isSet(object.transferredBytes)
+        ? globalThis.Number(object.transferredBytes)
+        : isSet(object.transferred_bytes)
+        ? globalThis.Number(object.transferred_bytes)
+        : 0,
+      dirtyRateBytesPerS: isSet(object.dirtyRateBytesPerS)
+        ? globalThis.Number(object.dirtyRateBytesPerS)
+        : isSet(object.dirty_rate_bytes_per_s)
+        ? globalThis.Number(object.dirty_rate_bytes_per_s)
+        : 0,
+      bandwidthBytesPerS: isSet(object.bandwidthBytesPerS)
+        ? globalThis.Number(object.bandwidthBytesPerS)
+        : isSet(object.bandwidth_bytes_per_s)
+        ? globalThis.Number(object.bandwidth_bytes_per_s)
+        : 0,
+      expectedDowntimeMs: isSet(object.expectedDowntimeMs)
+        ? globalThis.Number(object.expectedDowntimeMs)
+        : isSet(object.expected_downtime_ms)
+        ? globalThis.Number(object.expected_downtime_ms)
+        : 0,
+      downtimeMs: isSet(object.downtimeMs)
+        ? globalThis.Number(object.downtimeMs)
+        : isSet(object.downtime_ms)
+        ? globalThis.Number(object.downtime_ms)
+        : 0,
+      throttle: isSet(object.throttle) ? globalThis.Number(object.throttle) : 0,
+      elapsedMs: isSet(object.elapsedMs)
+        ? globalThis.Number(object.elapsedMs)
+        : isSet(object.elapsed_ms)
+        ? globalThis.Number(object.elapsed_ms)
+        : 0,
+      error: isSet(object.error) ? globalThis.String(object.error) : "",
+    };
+  },
+
+  toJSON(message: MigrationProgress): unknown {
+    const obj: any = {};
+    if (message.migrationId !== "") {
+      obj.migrationId = message.migrationId;
+    }
+    if (message.status !== "") {
+      obj.status = message.status;
+    }
+    if (message.round !== 0) {
+      obj.round = Math.round(message.round);
+    }
+    if (message.memoryTotalBytes !== 0) {
+      obj.memoryTotalBytes = Math.round(message.memoryTotalBytes);
+    }
+    if (message.memoryProcessedBytes !== 0) {
+      obj.memoryProcessedBytes = Math.round(message.memoryProcessedBytes);
+    }
+    if (message.memoryRemainingBytes !== 0) {
+      obj.memoryRemainingBytes = Math.round(message.memoryRemainingBytes);
+    }
+    if (message.diskTotalBytes !== 0) {
+      obj.diskTotalBytes = Math.round(message.diskTotalBytes);
+    }
+    if (message.diskProcessedBytes !== 0) {
+      obj.diskProcessedBytes = Math.round(message.diskProcessedBytes);
+    }
+    if (message.diskRemainingBytes !== 0) {
+      obj.diskRemainingBytes = Math.round(message.diskRemainingBytes);
+    }
+    if (message.transferredBytes !== 0) {
+      obj.transferredBytes = Math.round(message.transferredBytes);
+    }
+    if (message.dirtyRateBytesPerS !== 0) {
+      obj.dirtyRateBytesPerS = Math.round(message.dirtyRateBytesPerS);
+    }
+    if (message.bandwidthBytesPerS !== 0) {
+      obj.bandwidthBytesPerS = Math.round(message.bandwidthBytesPerS);
+    }
+    if (message.expectedDowntimeMs !== 0) {
+      obj.expectedDowntimeMs = floatToJson(message.expectedDowntimeMs);
+    }
+    if (message.downtimeMs !== 0) {
+      obj.downtimeMs = floatToJson(message.downtimeMs);
+    }
+    if (message.throttle !== 0) {
+      obj.throttle = floatToJson(message.throttle);
+    }
+    if (message.elapsedMs !== 0) {
+      obj.elapsedMs = floatToJson(message.elapsedMs);
+    }
+    if (message.error !== "") {
+      obj.error = message.error;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<MigrationProgress>): MigrationProgress {
+    return MigrationProgress.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<MigrationProgress>): MigrationProgress {
+    const message = createBaseMigrationProgress();
+    message.migrationId = object.migrationId ?? "";
+    message.status = object.status ?? "";
+    message.round = object.round ?? 0;
+    message.memoryTotalBytes = object.memoryTotalBytes ?? 0;
+    message.memoryProcessedBytes = object.memoryProcessedBytes ?? 0;
+    message.memoryRemainingBytes = object.memoryRemainingBytes ?? 0;
+    message.diskTotalBytes = object.diskTotalBytes ?? 0;
+    message.diskProcessedBytes = object.diskProcessedBytes ?? 0;
+    message.diskRemainingBytes = object.diskRemainingBytes ?? 0;
+    message.transferredBytes = object.transferredBytes ?? 0;
+    message.dirtyRateBytesPerS = object.dirtyRateBytesPerS ?? 0;
+    message.bandwidthBytesPerS = object.bandwidthBytesPerS ?? 0;
+    message.expectedDowntimeMs = object.expectedDowntimeMs ?? 0;
+    message.downtimeMs = object.downtimeMs ?? 0;
+    message.throttle = object.throttle ?? 0;
+    message.elapsedMs = object.elapsedMs ?? 0;
+    message.error = object.error ?? "";
+    return message;
+  },
+};
+
 export type ComputeService = typeof ComputeService;
 export const ComputeService = {
   /** Creates and boots an instance whose resources the scheduler has already claimed. */
@@ -2448,6 +3296,69 @@ export const ComputeService = {
       Buffer.from(ListInstancesResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListInstancesResponse => ListInstancesResponse.decode(value),
   },
+  /**
+   * Live migration (Nova's pre_live_migration, live_migration, rollback). The caller claims the
+   * destination, then:
+   * On the destination: builds the instance (a fresh disk over the same base image; block
+   * migration fills it) and starts its VM process waiting for the incoming stream.
+   */
+  prepareLiveMigration: {
+    path: "/hypernova.compute.v1.Compute/PrepareLiveMigration" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: PrepareLiveMigrationRequest): Buffer =>
+      Buffer.from(PrepareLiveMigrationRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): PrepareLiveMigrationRequest => PrepareLiveMigrationRequest.decode(value),
+    responseSerialize: (value: InstanceInfo): Buffer => Buffer.from(InstanceInfo.encode(value).finish()),
+    responseDeserialize: (value: Buffer): InstanceInfo => InstanceInfo.decode(value),
+  },
+  /**
+   * On the source: migrates the instance to the prepared destination over NATS. Streams its
+   * progress and ends with the outcome (status completed, failed or cancelled); on completed
+   * the source has let the instance go, otherwise it still runs it.
+   */
+  liveMigrate: {
+    path: "/hypernova.compute.v1.Compute/LiveMigrate" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: LiveMigrateRequest): Buffer => Buffer.from(LiveMigrateRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): LiveMigrateRequest => LiveMigrateRequest.decode(value),
+    responseSerialize: (value: MigrationProgress): Buffer => Buffer.from(MigrationProgress.encode(value).finish()),
+    responseDeserialize: (value: Buffer): MigrationProgress => MigrationProgress.decode(value),
+  },
+  /** On the source: cancels a running migration (the guest keeps running there). */
+  abortLiveMigration: {
+    path: "/hypernova.compute.v1.Compute/AbortLiveMigration" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: MigrationRef): Buffer => Buffer.from(MigrationRef.encode(value).finish()),
+    requestDeserialize: (value: Buffer): MigrationRef => MigrationRef.decode(value),
+    responseSerialize: (value: MigrationProgress): Buffer => Buffer.from(MigrationProgress.encode(value).finish()),
+    responseDeserialize: (value: Buffer): MigrationProgress => MigrationProgress.decode(value),
+  },
+  /** On the source: switches to stop-and-copy now (Nova's force_complete). */
+  forceCompleteLiveMigration: {
+    path: "/hypernova.compute.v1.Compute/ForceCompleteLiveMigration" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: MigrationRef): Buffer => Buffer.from(MigrationRef.encode(value).finish()),
+    requestDeserialize: (value: Buffer): MigrationRef => MigrationRef.decode(value),
+    responseSerialize: (value: MigrationProgress): Buffer => Buffer.from(MigrationProgress.encode(value).finish()),
+    responseDeserialize: (value: Buffer): MigrationProgress => MigrationProgress.decode(value),
+  },
+  /**
+   * On the destination: discards an instance prepared for a migration that did not complete;
+   * idempotent, and never touches an instance the destination owns.
+   */
+  rollbackLiveMigration: {
+    path: "/hypernova.compute.v1.Compute/RollbackLiveMigration" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: MigrationRef): Buffer => Buffer.from(MigrationRef.encode(value).finish()),
+    requestDeserialize: (value: Buffer): MigrationRef => MigrationRef.decode(value),
+    responseSerialize: (value: DestroyResponse): Buffer => Buffer.from(DestroyResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): DestroyResponse => DestroyResponse.decode(value),
+  },
 } as const;
 
 export interface ComputeServer extends UntypedServiceImplementation {
@@ -2471,6 +3382,28 @@ export interface ComputeServer extends UntypedServiceImplementation {
   streamConsole: handleBidiStreamingCall<ConsoleInput, ConsoleChunk>;
   getInstanceInfo: handleUnaryCall<InstanceRef, InstanceInfo>;
   listInstances: handleUnaryCall<ListInstancesRequest, ListInstancesResponse>;
+  /**
+   * Live migration (Nova's pre_live_migration, live_migration, rollback). The caller claims the
+   * destination, then:
+   * On the destination: builds the instance (a fresh disk over the same base image; block
+   * migration fills it) and starts its VM process waiting for the incoming stream.
+   */
+  prepareLiveMigration: handleUnaryCall<PrepareLiveMigrationRequest, InstanceInfo>;
+  /**
+   * On the source: migrates the instance to the prepared destination over NATS. Streams its
+   * progress and ends with the outcome (status completed, failed or cancelled); on completed
+   * the source has let the instance go, otherwise it still runs it.
+   */
+  liveMigrate: handleServerStreamingCall<LiveMigrateRequest, MigrationProgress>;
+  /** On the source: cancels a running migration (the guest keeps running there). */
+  abortLiveMigration: handleUnaryCall<MigrationRef, MigrationProgress>;
+  /** On the source: switches to stop-and-copy now (Nova's force_complete). */
+  forceCompleteLiveMigration: handleUnaryCall<MigrationRef, MigrationProgress>;
+  /**
+   * On the destination: discards an instance prepared for a migration that did not complete;
+   * idempotent, and never touches an instance the destination owns.
+   */
+  rollbackLiveMigration: handleUnaryCall<MigrationRef, DestroyResponse>;
 }
 
 export interface ComputeClient extends Client {
@@ -2649,6 +3582,89 @@ export interface ComputeClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListInstancesResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * Live migration (Nova's pre_live_migration, live_migration, rollback). The caller claims the
+   * destination, then:
+   * On the destination: builds the instance (a fresh disk over the same base image; block
+   * migration fills it) and starts its VM process waiting for the incoming stream.
+   */
+  prepareLiveMigration(
+    request: PrepareLiveMigrationRequest,
+    callback: (error: ServiceError | null, response: InstanceInfo) => void,
+  ): ClientUnaryCall;
+  prepareLiveMigration(
+    request: PrepareLiveMigrationRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: InstanceInfo) => void,
+  ): ClientUnaryCall;
+  prepareLiveMigration(
+    request: PrepareLiveMigrationRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: InstanceInfo) => void,
+  ): ClientUnaryCall;
+  /**
+   * On the source: migrates the instance to the prepared destination over NATS. Streams its
+   * progress and ends with the outcome (status completed, failed or cancelled); on completed
+   * the source has let the instance go, otherwise it still runs it.
+   */
+  liveMigrate(request: LiveMigrateRequest, options?: Partial<CallOptions>): ClientReadableStream<MigrationProgress>;
+  liveMigrate(
+    request: LiveMigrateRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<MigrationProgress>;
+  /** On the source: cancels a running migration (the guest keeps running there). */
+  abortLiveMigration(
+    request: MigrationRef,
+    callback: (error: ServiceError | null, response: MigrationProgress) => void,
+  ): ClientUnaryCall;
+  abortLiveMigration(
+    request: MigrationRef,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: MigrationProgress) => void,
+  ): ClientUnaryCall;
+  abortLiveMigration(
+    request: MigrationRef,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: MigrationProgress) => void,
+  ): ClientUnaryCall;
+  /** On the source: switches to stop-and-copy now (Nova's force_complete). */
+  forceCompleteLiveMigration(
+    request: MigrationRef,
+    callback: (error: ServiceError | null, response: MigrationProgress) => void,
+  ): ClientUnaryCall;
+  forceCompleteLiveMigration(
+    request: MigrationRef,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: MigrationProgress) => void,
+  ): ClientUnaryCall;
+  forceCompleteLiveMigration(
+    request: MigrationRef,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: MigrationProgress) => void,
+  ): ClientUnaryCall;
+  /**
+   * On the destination: discards an instance prepared for a migration that did not complete;
+   * idempotent, and never touches an instance the destination owns.
+   */
+  rollbackLiveMigration(
+    request: MigrationRef,
+    callback: (error: ServiceError | null, response: DestroyResponse) => void,
+  ): ClientUnaryCall;
+  rollbackLiveMigration(
+    request: MigrationRef,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: DestroyResponse) => void,
+  ): ClientUnaryCall;
+  rollbackLiveMigration(
+    request: MigrationRef,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: DestroyResponse) => void,
+  ): ClientUnaryCall;
 }
 
 export const ComputeClient = makeGenericClientConstructor(
@@ -2666,6 +3682,10 @@ function bytesFromBase64(b64: string): Uint8Array {
 
 function base64FromBytes(arr: Uint8Array): string {
   return globalThis.Buffer.from(arr).toString("base64");
+}
+
+function floatToJson(value: number | null | undefined): number | string | null | undefined {
+  return typeof value === "number" && !globalThis.Number.isFinite(value) ? globalThis.String(value) : value;
 }
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;

@@ -129,7 +129,11 @@ export interface Selection {
 }
 
 export interface SelectDestinationsRequest {
-  spec: RequestSpec | undefined;
+  spec:
+    | RequestSpec
+    | undefined;
+  /** Who owns the claim; empty means spec.instance_uuid (a live migration: the migration's uuid). */
+  consumerUuid: string;
 }
 
 export interface SelectDestinationsResponse {
@@ -154,6 +158,16 @@ export interface ReleaseAllocationRequest {
 export interface ReleaseAllocationResponse {
   released: boolean;
   /** The host the allocation was on, when there was one. */
+  host: string;
+}
+
+export interface MoveAllocationRequest {
+  fromConsumer: string;
+  toConsumer: string;
+}
+
+export interface MoveAllocationResponse {
+  moved: boolean;
   host: string;
 }
 
@@ -949,13 +963,16 @@ export const Selection: MessageFns<Selection> = {
 };
 
 function createBaseSelectDestinationsRequest(): SelectDestinationsRequest {
-  return { spec: undefined };
+  return { spec: undefined, consumerUuid: "" };
 }
 
 export const SelectDestinationsRequest: MessageFns<SelectDestinationsRequest> = {
   encode(message: SelectDestinationsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.spec !== undefined) {
       RequestSpec.encode(message.spec, writer.uint32(10).fork()).join();
+    }
+    if (message.consumerUuid !== "") {
+      writer.uint32(18).string(message.consumerUuid);
     }
     return writer;
   },
@@ -981,6 +998,14 @@ export const SelectDestinationsRequest: MessageFns<SelectDestinationsRequest> = 
             message.spec = RequestSpec.decode(reader, reader.uint32());
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.consumerUuid = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -994,13 +1019,23 @@ export const SelectDestinationsRequest: MessageFns<SelectDestinationsRequest> = 
   },
 
   fromJSON(object: any): SelectDestinationsRequest {
-    return { spec: isSet(object.spec) ? RequestSpec.fromJSON(object.spec) : undefined };
+    return {
+      spec: isSet(object.spec) ? RequestSpec.fromJSON(object.spec) : undefined,
+      consumerUuid: isSet(object.consumerUuid)
+        ? globalThis.String(object.consumerUuid)
+        : isSet(object.consumer_uuid)
+        ? globalThis.String(object.consumer_uuid)
+        : "",
+    };
   },
 
   toJSON(message: SelectDestinationsRequest): unknown {
     const obj: any = {};
     if (message.spec !== undefined) {
       obj.spec = RequestSpec.toJSON(message.spec);
+    }
+    if (message.consumerUuid !== "") {
+      obj.consumerUuid = message.consumerUuid;
     }
     return obj;
   },
@@ -1013,6 +1048,7 @@ export const SelectDestinationsRequest: MessageFns<SelectDestinationsRequest> = 
     message.spec = (object.spec !== undefined && object.spec !== null)
       ? RequestSpec.fromPartial(object.spec)
       : undefined;
+    message.consumerUuid = object.consumerUuid ?? "";
     return message;
   },
 };
@@ -1353,6 +1389,184 @@ export const ReleaseAllocationResponse: MessageFns<ReleaseAllocationResponse> = 
   },
 };
 
+function createBaseMoveAllocationRequest(): MoveAllocationRequest {
+  return { fromConsumer: "", toConsumer: "" };
+}
+
+export const MoveAllocationRequest: MessageFns<MoveAllocationRequest> = {
+  encode(message: MoveAllocationRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.fromConsumer !== "") {
+      writer.uint32(10).string(message.fromConsumer);
+    }
+    if (message.toConsumer !== "") {
+      writer.uint32(18).string(message.toConsumer);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MoveAllocationRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMoveAllocationRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.fromConsumer = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.toConsumer = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MoveAllocationRequest {
+    return {
+      fromConsumer: isSet(object.fromConsumer)
+        ? globalThis.String(object.fromConsumer)
+        : isSet(object.from_consumer)
+        ? globalThis.String(object.from_consumer)
+        : "",
+      toConsumer: isSet(object.toConsumer)
+        ? globalThis.String(object.toConsumer)
+        : isSet(object.to_consumer)
+        ? globalThis.String(object.to_consumer)
+        : "",
+    };
+  },
+
+  toJSON(message: MoveAllocationRequest): unknown {
+    const obj: any = {};
+    if (message.fromConsumer !== "") {
+      obj.fromConsumer = message.fromConsumer;
+    }
+    if (message.toConsumer !== "") {
+      obj.toConsumer = message.toConsumer;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<MoveAllocationRequest>): MoveAllocationRequest {
+    return MoveAllocationRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<MoveAllocationRequest>): MoveAllocationRequest {
+    const message = createBaseMoveAllocationRequest();
+    message.fromConsumer = object.fromConsumer ?? "";
+    message.toConsumer = object.toConsumer ?? "";
+    return message;
+  },
+};
+
+function createBaseMoveAllocationResponse(): MoveAllocationResponse {
+  return { moved: false, host: "" };
+}
+
+export const MoveAllocationResponse: MessageFns<MoveAllocationResponse> = {
+  encode(message: MoveAllocationResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.moved !== false) {
+      writer.uint32(8).bool(message.moved);
+    }
+    if (message.host !== "") {
+      writer.uint32(18).string(message.host);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MoveAllocationResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMoveAllocationResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.moved = reader.bool();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.host = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MoveAllocationResponse {
+    return {
+      moved: isSet(object.moved) ? globalThis.Boolean(object.moved) : false,
+      host: isSet(object.host) ? globalThis.String(object.host) : "",
+    };
+  },
+
+  toJSON(message: MoveAllocationResponse): unknown {
+    const obj: any = {};
+    if (message.moved !== false) {
+      obj.moved = message.moved;
+    }
+    if (message.host !== "") {
+      obj.host = message.host;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<MoveAllocationResponse>): MoveAllocationResponse {
+    return MoveAllocationResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<MoveAllocationResponse>): MoveAllocationResponse {
+    const message = createBaseMoveAllocationResponse();
+    message.moved = object.moved ?? false;
+    message.host = object.host ?? "";
+    return message;
+  },
+};
+
 export type SchedulerService = typeof SchedulerService;
 export const SchedulerService = {
   /**
@@ -1396,6 +1610,22 @@ export const SchedulerService = {
       Buffer.from(ReleaseAllocationResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ReleaseAllocationResponse => ReleaseAllocationResponse.decode(value),
   },
+  /**
+   * Hands from_consumer's allocation over to to_consumer, replacing what to_consumer held (a
+   * completed live migration: the destination claim becomes the instance's). Idempotent:
+   * moved=false when from_consumer holds none.
+   */
+  moveAllocation: {
+    path: "/hypernova.scheduler.v1.Scheduler/MoveAllocation" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: MoveAllocationRequest): Buffer =>
+      Buffer.from(MoveAllocationRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): MoveAllocationRequest => MoveAllocationRequest.decode(value),
+    responseSerialize: (value: MoveAllocationResponse): Buffer =>
+      Buffer.from(MoveAllocationResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): MoveAllocationResponse => MoveAllocationResponse.decode(value),
+  },
 } as const;
 
 export interface SchedulerServer extends UntypedServiceImplementation {
@@ -1412,6 +1642,12 @@ export interface SchedulerServer extends UntypedServiceImplementation {
   claimOnHost: handleUnaryCall<ClaimOnHostRequest, Selection>;
   /** Frees a consumer's allocation; idempotent (released=false when there was none). */
   releaseAllocation: handleUnaryCall<ReleaseAllocationRequest, ReleaseAllocationResponse>;
+  /**
+   * Hands from_consumer's allocation over to to_consumer, replacing what to_consumer held (a
+   * completed live migration: the destination claim becomes the instance's). Idempotent:
+   * moved=false when from_consumer holds none.
+   */
+  moveAllocation: handleUnaryCall<MoveAllocationRequest, MoveAllocationResponse>;
 }
 
 export interface SchedulerClient extends Client {
@@ -1469,6 +1705,26 @@ export interface SchedulerClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ReleaseAllocationResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Hands from_consumer's allocation over to to_consumer, replacing what to_consumer held (a
+   * completed live migration: the destination claim becomes the instance's). Idempotent:
+   * moved=false when from_consumer holds none.
+   */
+  moveAllocation(
+    request: MoveAllocationRequest,
+    callback: (error: ServiceError | null, response: MoveAllocationResponse) => void,
+  ): ClientUnaryCall;
+  moveAllocation(
+    request: MoveAllocationRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: MoveAllocationResponse) => void,
+  ): ClientUnaryCall;
+  moveAllocation(
+    request: MoveAllocationRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: MoveAllocationResponse) => void,
   ): ClientUnaryCall;
 }
 

@@ -1,0 +1,198 @@
+// Live migration through the API against stand-in nodes (real Redis, NATS, scheduler and gRPC):
+// the prechecks and Nova's 4xx errors, the destination claim and its hand-over, the migration
+// records (os-migrations, /servers/{id}/migrations with progress), force_complete, abort and a
+// failing migration that leaves the instance where it was. The real VM-to-VM migration is
+// tested on a cluster of real nodes (test/src/cluster/live-migration.test.ts).
+/* eslint-disable @typescript-eslint/no-explicit-any -- API bodies are checked field by field */
+import assert from 'node:assert/strict';
+import { redisKeys } from '@hypernova/common';
+import { Cluster } from './cluster.js';
+import type { FakeComputeNode } from './fake-compute.js';
+
+const at = (v: string) => ({ 'X-OpenStack-Nova-API-Version': v });
+const live21 = (host: string | null = null, block: boolean | string = true) => ({
+  'os-migrateLive': { host, block_migration: block, disk_over_commit: false },
+});
+const live25 = (host: string | null = null, block: boolean | string = 'auto') => ({ 'os-migrateLive': { host, block_migration: block } });
+
+describe('api-gateway: live migration (stand-in nodes)', function () {
+  this.timeout(60_000);
+  let c: Cluster;
+
+  before(async () => {
+    c = await Cluster.start({ nodes: [{}, {}, { ramMb: 32 }] });
+  });
+  after(async () => {
+    await c?.stop();
+  });
+  afterEach(async () => {
+    for (const n of c.nodes) {
+      n.migrateMs = 0;
+      n.failMigration = undefined;
+    }
+    const list = await c.compute('GET', '/servers?all_tenants=1');
+    for (const s of list.body.servers) await c.compute('DELETE', `/servers/${s.id}`);
+    for (const s of list.body.servers) await c.waitServer(s.id, 'gone');
+  });
+
+  const node = (name: string): FakeComputeNode => c.nodes.find((n) => n.name === name)!;
+  const hostOf = async (id: string): Promise<string> => (await c.compute('GET', `/servers/${id}`)).body.server['OS-EXT-SRV-ATTR:host'];
+
+  /** A server on node-1 or node-2 (node-3 is too small for flavor 1), and the other of the two. */
+  async function server(name: string): Promise<{ id: string; host: string; other: string }> {
+    const id = await c.createServer(name);
+    const host = (await c.waitStatus(id, 'ACTIVE'))['OS-EXT-SRV-ATTR:host'];
+    return { id, host, other: host === 'node-1' ? 'node-2' : 'node-1' };
+  }
+  const slowMigrations = (ms: number) => c.nodes.forEach((n) => (n.migrateMs = ms));
+
+  async function migration(id: string, status: string): Promise<any> {
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const all = (await c.compute('GET', `/os-migrations?instance_uuid=${id}`, { headers: at('2.23') })).body.migrations;
+      if (all[0]?.status === status) return all[0];
+      if (Date.now() > deadline) throw new Error(`migration of ${id}: ${JSON.stringify(all)}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  it('migrates to a host the scheduler picks, moving the claim and the record, with progress while it runs', async () => {
+    const { id, host, other } = await server('mover');
+    slowMigrations(1500);
+    const res = await c.compute('POST', `/servers/${id}/action`, { body: live21() });
+    assert.equal(res.status, 202, res.text);
+    const during = await c.waitServer(id, (s) => s.status === 'MIGRATING');
+    assert.equal(during['OS-EXT-STS:task_state'], 'migrating');
+
+    const list = await c.compute('GET', `/servers/${id}/migrations`, { headers: at('2.23') });
+    assert.equal(list.status, 200, list.text);
+    const [m] = list.body.migrations;
+    assert.equal(m.server_uuid, id);
+    assert.equal(m.source_compute, host);
+    assert.equal(m.dest_compute, other, 'node-3 is too small for the flavor');
+    assert.ok(['preparing', 'running'].includes(m.status), m.status);
+    const shown = await c.compute('GET', `/servers/${id}/migrations/${m.id}`, { headers: at('2.23') });
+    assert.equal(shown.status, 200, shown.text);
+    assert.deepEqual(Object.keys(shown.body.migration).sort(), Object.keys(m).sort());
+    const running = await c.waitServer(id, () => true).then(async () => {
+      for (;;) {
+        const x = (await c.compute('GET', `/servers/${id}/migrations/${m.id}`, { headers: at('2.23') })).body.migration;
+        if (x.memory_total_bytes > 0) return x;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    });
+    assert.equal(running.memory_total_bytes, 64 << 20, 'the source node records its progress');
+    // A second migration of the same instance meanwhile: 409.
+    assert.equal((await c.compute('POST', `/servers/${id}/action`, { body: live21() })).status, 409);
+
+    const after = await c.waitStatus(id, 'ACTIVE');
+    assert.equal(after['OS-EXT-SRV-ATTR:host'], other);
+    const done = await migration(id, 'completed');
+    assert.equal(done.migration_type, 'live-migration');
+    assert.equal(done.links, undefined, 'links only while in progress');
+    assert.equal((await c.compute('GET', `/servers/${id}/migrations`, { headers: at('2.23') })).body.migrations.length, 0);
+    assert.equal((await c.compute('GET', `/servers/${id}/migrations/${m.id}`, { headers: at('2.23') })).status, 404);
+    // The claim moved: the instance's allocation is on the destination, the migration's is gone.
+    assert.equal(await c.redis.hget(redisKeys.allocation(id), 'host'), other);
+    assert.deepEqual(await c.redis.smembers(redisKeys.hostAllocations(other)), [id]);
+    assert.deepEqual(await c.redis.smembers(redisKeys.hostAllocations(host)), []);
+    assert.equal(await c.redis.get(redisKeys.instanceOwner(id)), other);
+    const hv = (await c.compute('GET', '/os-hypervisors/detail')).body.hypervisors;
+    const used = (name: string) => hv.find((h: any) => h.hypervisor_hostname === name).memory_mb_used;
+    assert.ok(used(other) > used(host), JSON.stringify(hv.map((h: any) => [h.hypervisor_hostname, h.memory_mb_used])));
+    // The 2.1 list has exactly Nova's 2.1 keys.
+    const old = (await c.compute('GET', '/os-migrations')).body.migrations[0];
+    assert.equal(old.migration_type, undefined);
+    assert.equal(old.instance_uuid, id);
+  });
+
+  it('migrates to a named host at 2.25 with block_migration auto, and force_complete (2.22) switches over at once', async () => {
+    const { id, other } = await server('named');
+    slowMigrations(30_000);
+    const res = await c.compute('POST', `/servers/${id}/action`, { body: live25(other), headers: at('2.25') });
+    assert.equal(res.status, 202, res.text);
+    await c.waitServer(id, (s) => s.status === 'MIGRATING');
+    const m = await migration(id, 'running');
+    assert.equal(m.links.length, 2, 'in-progress live migrations have links at 2.23');
+    assert.ok(m.links[0].href.endsWith(`/servers/${id}/migrations/${m.id}`));
+    assert.equal((await c.compute('POST', `/servers/${id}/migrations/${m.id}/action`, { body: { force_complete: null }, headers: at('2.21') })).status, 404);
+    const forced = await c.compute('POST', `/servers/${id}/migrations/${m.id}/action`, { body: { force_complete: null }, headers: at('2.22') });
+    assert.equal(forced.status, 202, forced.text);
+    const s = await c.waitStatus(id, 'ACTIVE');
+    assert.equal(s['OS-EXT-SRV-ATTR:host'], other);
+    await migration(id, 'completed');
+    // Now it is over, force_complete is refused.
+    const late = await c.compute('POST', `/servers/${id}/migrations/${m.id}/action`, { body: { force_complete: null }, headers: at('2.22') });
+    assert.equal(late.status, 400, late.text);
+  });
+
+  it('aborts (2.24): the instance stays on the source and the destination claim and VM go', async () => {
+    const { id, host, other } = await server('stayer');
+    slowMigrations(30_000);
+    assert.equal((await c.compute('POST', `/servers/${id}/action`, { body: live21(other) })).status, 202);
+    const m = await migration(id, 'running');
+    assert.equal((await c.compute('DELETE', `/servers/${id}/migrations/${m.id}`, { headers: at('2.23') })).status, 404);
+    const res = await c.compute('DELETE', `/servers/${id}/migrations/${m.id}`, { headers: at('2.24') });
+    assert.equal(res.status, 202, res.text);
+    await migration(id, 'cancelled');
+    const s = await c.waitStatus(id, 'ACTIVE');
+    assert.equal(s['OS-EXT-SRV-ATTR:host'], host);
+    assert.ok(node(other).calls.includes(`RollbackLiveMigration ${id}`));
+    assert.equal(node(other).instances.has(id), false);
+    const claims = await c.redis.smembers(redisKeys.hostAllocations(other));
+    assert.deepEqual(claims, [], 'the destination claim was released');
+    assert.equal(await c.redis.get(redisKeys.instanceOwner(id)), host);
+    assert.equal((await c.compute('DELETE', `/servers/${id}/migrations/${m.id}`, { headers: at('2.24') })).status, 400, 'not in progress any more');
+  });
+
+  it('a failing migration leaves the instance ACTIVE on the source, the migration in error', async () => {
+    const { id, host } = await server('failing');
+    node(host).failMigration = 'the destination stopped answering';
+    assert.equal((await c.compute('POST', `/servers/${id}/action`, { body: live21() })).status, 202);
+    const m = await migration(id, 'error');
+    assert.equal(m.source_compute, host);
+    const s = await c.waitStatus(id, 'ACTIVE');
+    assert.equal(s['OS-EXT-SRV-ATTR:host'], host);
+    assert.equal(await c.redis.get(redisKeys.instanceOwner(id)), host);
+    assert.equal(await c.redis.hget(redisKeys.allocation(id), 'host'), host);
+    assert.equal(node(m.dest_compute).instances.has(id), false);
+    const events = (await c.compute('GET', `/servers/${id}/os-instance-actions`)).body.instanceActions;
+    assert.ok(events.some((a: any) => a.action === 'live-migration'), JSON.stringify(events));
+  });
+
+  it("answers bad requests with Nova's 4xx and changes nothing", async () => {
+    const { id, host } = await server('checked');
+    const post = (body: unknown, headers = at('2.1'), token?: string) => c.compute('POST', `/servers/${id}/action`, { body, headers, ...(token ? { token } : {}) });
+    const expect = async (res: Promise<{ status: number; body: any; text: string }>, status: number, message?: RegExp) => {
+      const r = await res;
+      assert.equal(r.status, status, r.text);
+      if (message) assert.match(Object.values(r.body as object)[0].message, message);
+    };
+    await expect(post(live21(host)), 400, /Unable to migrate instance \(.*\) to current host \(node-\d\)/);
+    await expect(post(live21('nowhere')), 400, /Compute host nowhere could not be found/);
+    await expect(post(live21('node-3')), 400, /No valid host was found/);
+    await expect(post(live21(null, false)), 400, /is not on shared storage/);
+    await expect(post(live21(null, 'auto')), 400, /block_migration/);
+    await expect(post(live25(), at('2.25')).then((r) => r), 202);
+    await c.waitStatus(id, 'ACTIVE');
+    await expect(post({ 'os-migrateLive': { host: null, block_migration: true, disk_over_commit: false } }, at('2.25')), 400, /disk_over_commit/);
+    await expect(post({ 'os-migrateLive': { host: null, block_migration: 'sometimes' } }, at('2.25')), 400);
+    const member = await c.tenant('not-admin');
+    await expect(post(live21(), at('2.1'), member.token), 403);
+    // A down host; a stopped instance.
+    const now = await hostOf(id);
+    const away = now === 'node-1' ? 'node-2' : 'node-1';
+    await node(away).stop({ markDown: true });
+    try {
+      await expect(post(live21(away)), 400, new RegExp(`Compute service of ${away} is unavailable`));
+    } finally {
+      c.nodes.splice(c.nodes.indexOf(node(away)), 1);
+      await c.addNode(away);
+    }
+    assert.equal((await post({ 'os-stop': null })).status, 202);
+    await c.waitStatus(id, 'SHUTOFF');
+    await expect(post(live21()), 409, /Cannot 'live_migration' instance .* while it is in vm_state stopped/);
+    const records = (await c.compute('GET', `/os-migrations?instance_uuid=${id}`)).body.migrations;
+    assert.ok(records.every((r: any) => r.status === 'completed' || r.status === 'error'), JSON.stringify(records));
+  });
+});
