@@ -51,6 +51,11 @@ describe('cluster across NATS and Redis restarts (stand-in VMs, real Redis/NATS/
     await Promise.all(((res.body?.servers ?? []) as { id: string }[]).map((s) => c.deleteServer(s.id)));
   });
 
+  function imageFile(method: 'GET' | 'PUT', id: string, body?: string): Promise<Response> {
+    const headers = { 'x-auth-token': c.adminToken, 'content-type': 'application/octet-stream' };
+    return fetch(`${c.gateway.url}/image/v2/images/${id}/file`, { method, headers, body });
+  }
+
   /** Every id is in the API's list and has its record in Redis. */
   async function assertAllKept(ids: string[]): Promise<void> {
     const res = await c.request('GET', '/compute/v2.1/servers?all_tenants=1');
@@ -74,6 +79,8 @@ describe('cluster across NATS and Redis restarts (stand-in VMs, real Redis/NATS/
     // Subscribed before the restart: the client must subscribe again when it reconnects.
     const early = watch(c.nc);
     await c.nc.flush();
+    // The gateway opens its view of the image store now, to use it again after the restart.
+    assert.equal((await imageFile('GET', c.image.id)).status, 200);
 
     const building = await Promise.all([3, 4].map((i) => c.createServer(`nats-${i}`, warm)));
     assert.equal((await c.action(settled[0], { 'os-stop': null })).status, 202);
@@ -101,6 +108,12 @@ describe('cluster across NATS and Redis restarts (stand-in VMs, real Redis/NATS/
       assert.equal(s['OS-EXT-SRV-ATTR:host'], 'node-2');
       assert.equal(statSync(join(c.agent('node-2').stateDir, 'images', c.image.id)).size, c.image.size, 'image pulled into node-2');
       assert.match(await c.consoleOutput(newId), /BOOT-OK/);
+      // Glance's upload and download through the gateway's reconnected store.
+      const img = await c.request('POST', '/image/v2/images', { name: 'after-nats', disk_format: 'raw', container_format: 'bare' });
+      assert.equal(img.status, 201);
+      const data = 'uploaded after the NATS restart\n'.repeat(100);
+      assert.equal((await imageFile('PUT', img.body.id, data)).status, 204);
+      assert.equal(await (await imageFile('GET', img.body.id)).text(), data);
 
       const seen = (w: { events: InstanceEvent[] }, uuid: string, vmState: string) => w.events.some((e) => e.uuid === uuid && e.vmState === vmState);
       for (const [w, who] of [[late, 'a new client'], [early, 'a subscription from before the restart']] as const) {
