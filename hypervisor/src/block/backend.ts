@@ -4,6 +4,7 @@
 // the next one, so there is never an in-flight request to wait for, cancel, or snapshot.
 
 import { basename } from 'node:path';
+import type { DirtyLog, Extent } from './dirty.js';
 
 export interface BlockBackend {
   /** Virtual disk size seen by the guest, in bytes. */
@@ -20,6 +21,10 @@ export interface BlockBackend {
   discard?(offset: number, length: number): void;
   /** After this the range reads as zeroes; mayUnmap lets the backend deallocate it. */
   writeZeroes?(offset: number, length: number, mayUnmap: boolean): void;
+  /** Tracks changes (write, writeZeroes, discard) for block migration; absent: the disk cannot be migrated live. */
+  readonly dirtyLog?: DirtyLog;
+  /** What the image itself holds (see dirty.ts's allocatedExtents, which falls back to the whole disk). */
+  allocatedExtents?(): Extent[];
   close(): void;
 }
 

@@ -1,6 +1,7 @@
 // A raw image: the file is the disk, byte for byte.
 
 import { BlockError, checkRange, checkSerial, serialFromPath, type BlockBackend } from './backend.js';
+import { DirtyLog } from './dirty.js';
 import { HostFile } from './file.js';
 
 export interface RawOpenOptions {
@@ -14,6 +15,7 @@ export class RawBackend implements BlockBackend {
   readonly sizeBytes: number;
   readonly readOnly: boolean;
   readonly id: string;
+  readonly dirtyLog: DirtyLog;
 
   private constructor(
     private readonly file: HostFile,
@@ -22,6 +24,7 @@ export class RawBackend implements BlockBackend {
     this.sizeBytes = file.size;
     this.readOnly = file.readOnly;
     this.id = id;
+    this.dirtyLog = new DirtyLog(this.sizeBytes);
   }
 
   static open(path: string, opts: RawOpenOptions = {}): RawBackend {
@@ -52,6 +55,7 @@ export class RawBackend implements BlockBackend {
   write(offset: number, src: Uint8Array): void {
     this.checkWritable();
     checkRange(this.sizeBytes, offset, src.length, this.file.path);
+    this.dirtyLog.note(offset, src.length);
     this.file.write(offset, src);
   }
 
@@ -63,11 +67,13 @@ export class RawBackend implements BlockBackend {
   discard(offset: number, length: number): void {
     this.checkWritable();
     checkRange(this.sizeBytes, offset, length, this.file.path);
+    this.dirtyLog.note(offset, length);
   }
 
   writeZeroes(offset: number, length: number, _mayUnmap: boolean): void {
     this.checkWritable();
     checkRange(this.sizeBytes, offset, length, this.file.path);
+    this.dirtyLog.note(offset, length);
     const zeroes = new Uint8Array(Math.min(length, ZERO_CHUNK));
     for (let done = 0; done < length; done += zeroes.length) {
       const n = Math.min(zeroes.length, length - done);

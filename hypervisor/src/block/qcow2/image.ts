@@ -8,6 +8,7 @@
 
 import { inflateRawSync, constants as zlibConstants } from 'node:zlib';
 import { BlockError, checkRange, checkSerial, serialFromPath, type BlockBackend } from '../backend.js';
+import { DirtyLog, type Extent } from '../dirty.js';
 import { HostFile } from '../file.js';
 import { TableCache, type CachedTable } from './cache.js';
 import { createQcow2, type Qcow2CreateOptions } from './create.js';
@@ -50,6 +51,7 @@ export class Qcow2 implements BlockBackend {
   /** Where the backing file was looked for (relative to this image's directory, as QEMU does). */
   readonly backingPath: string | undefined;
   readonly snapshots: Readonly<SnapshotTable>;
+  readonly dirtyLog: DirtyLog;
   private readonly backing: BlockBackend | undefined;
   private readonly file: HostFile;
   private readonly refcounts: Refcounts;
@@ -75,6 +77,7 @@ export class Qcow2 implements BlockBackend {
     this.sizeBytes = header.size;
     this.clusterSize = 2 ** header.clusterBits;
     this.l2Entries = this.clusterSize / 8;
+    this.dirtyLog = new DirtyLog(this.sizeBytes);
     this.id = checkSerial(opts.id ?? serialFromPath(file.path));
     this.snapshots = header.nbSnapshots > 0 ? readSnapshots(file, header) : { snapshots: [], bytes: 0 };
     this.l1 = new Uint8Array(header.l1Size * 8);
@@ -184,6 +187,30 @@ export class Qcow2 implements BlockBackend {
     return this.lookup(Math.floor(guestOffset / this.clusterSize)).kind;
   }
 
+  /** The guest ranges this image's own clusters hold (data or zero clusters), merged; never the backing file's. */
+  allocatedExtents(): Extent[] {
+    this.checkOpen();
+    const out: Extent[] = [];
+    const cs = this.clusterSize;
+    for (let l1i = 0; l1i < this.header.l1Size; l1i++) {
+      const t = this.l2Table(l1i, false);
+      if (!t) continue;
+      for (let l2i = 0; l2i < this.l2Entries; l2i++) {
+        const ci = l1i * this.l2Entries + l2i;
+        const offset = ci * cs;
+        if (offset >= this.sizeBytes) break;
+        const kind = this.entry(t, l2i, ci).kind;
+        if (kind === 'unallocated') continue;
+        const zero = kind === 'zero';
+        const length = Math.min(cs, this.sizeBytes - offset);
+        const last = out[out.length - 1];
+        if (last && last.zero === zero && last.offset + last.length === offset) last.length += length;
+        else out.push({ offset, length, zero });
+      }
+    }
+    return out;
+  }
+
   read(offset: number, dst: Uint8Array): void {
     this.checkOpen();
     checkRange(this.sizeBytes, offset, dst.length, this.file.path);
@@ -217,6 +244,7 @@ export class Qcow2 implements BlockBackend {
   write(offset: number, src: Uint8Array): void {
     this.checkWritable();
     checkRange(this.sizeBytes, offset, src.length, this.file.path);
+    this.dirtyLog.note(offset, src.length);
     this.guarded(() => {
       const cs = this.clusterSize;
       for (let pos = 0; pos < src.length; ) {
@@ -232,6 +260,7 @@ export class Qcow2 implements BlockBackend {
   writeZeroes(offset: number, length: number, mayUnmap: boolean): void {
     this.checkWritable();
     checkRange(this.sizeBytes, offset, length, this.file.path);
+    this.dirtyLog.note(offset, length);
     this.guarded(() => {
       this.forClusters(offset, length, (ci, inner, n, whole) => {
         if (whole) this.zeroCluster(ci, mayUnmap);
@@ -244,6 +273,7 @@ export class Qcow2 implements BlockBackend {
   discard(offset: number, length: number): void {
     this.checkWritable();
     checkRange(this.sizeBytes, offset, length, this.file.path);
+    this.dirtyLog.note(offset, length);
     this.guarded(() => {
       this.forClusters(offset, length, (ci, _inner, _n, whole) => {
         if (whole) this.discardCluster(ci);
