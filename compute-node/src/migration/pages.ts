@@ -50,6 +50,61 @@ export interface PageQueue {
   take(): void;
 }
 
+/** The pages (or disk blocks) still to send: a bitmap swept in ascending order. */
+export class DirtySet implements PageQueue {
+  private readonly bits: Uint8Array;
+  private cursor = 0;
+  count = 0;
+
+  constructor(readonly pages: number) {
+    this.bits = new Uint8Array(pages);
+  }
+
+  addAll(): void {
+    this.bits.fill(1);
+    this.count = this.pages;
+    this.cursor = 0;
+  }
+
+  /** Adds [first, end). */
+  addRange(first: number, end: number): void {
+    for (let p = first; p < end; p++) {
+      if (this.bits[p]) continue;
+      this.bits[p] = 1;
+      this.count++;
+    }
+    if (first < end && first < this.cursor) this.cursor = first;
+  }
+
+  add(pages: readonly number[]): void {
+    for (const p of pages) {
+      if (this.bits[p]) continue;
+      this.bits[p] = 1;
+      this.count++;
+      if (p < this.cursor) this.cursor = p;
+    }
+  }
+
+  peek(): number {
+    if (this.count === 0) return -1;
+    while (this.bits[this.cursor] === 0) this.cursor++;
+    return this.cursor;
+  }
+
+  take(): void {
+    this.bits[this.cursor] = 0;
+    this.count--;
+    this.cursor++;
+  }
+
+  /** How many pages in the set satisfy `pred`. */
+  countWhere(pred: (page: number) => boolean): number {
+    let n = 0;
+    for (let p = 0; p < this.pages; p++) if (this.bits[p] && pred(p)) n++;
+    return n;
+  }
+}
+
 /**
  * The source's copy of pages as the destination holds them, for deltas. Only pages sent again
  * after the first pass go in (those the guest rewrites), up to a capacity.

@@ -2,10 +2,13 @@
 // the source's pages and state, checks it has all of it, lets the caller commit (flip the
 // instance's ownership), and resumes the guest. On any failure it never resumes: the caller
 // discards the machine, and the source (told by an Abort frame, or by its own timeouts) resumes.
+// With disks (block migration) it writes the source's disk blocks into its own disks as they
+// come, and flushes them before the commit.
 import { createHash } from 'node:crypto';
 import type { NatsConnection } from 'nats';
 import { subjects } from '@hypernova/common';
-import { PAGE_SIZE, type Machine } from '@hypernova/hypervisor';
+import { PAGE_SIZE, type BlockBackend, type Machine } from '@hypernova/hypervisor';
+import { applyDiskRecords } from './disks.js';
 import { ReceiveWindow } from './flow.js';
 import { applyRecords, inflateBody } from './pages.js';
 import { Endpoint, type Tap } from './transport.js';
@@ -42,6 +45,12 @@ export interface DestinationOptions {
    * on some hosts cost tens of µs each). Default true.
    */
   prefault?: boolean;
+  /**
+   * Block migration: this machine's disks, in slot order, writable, of the same virtual sizes as
+   * the source's (each typically a fresh overlay over the same base image). The migration is
+   * refused when the source brings a different number of disks or sizes. Default: none.
+   */
+  disks?: readonly BlockBackend[];
   /** No frame from the source for this long while receiving: give up. Default 20 s. */
   stallTimeoutMs?: number;
   /** Test hook: see and alter frames on the wire. */
@@ -53,10 +62,12 @@ export interface DestinationResult {
   /** Wall clock ms (performance.timeOrigin + now) when the guest resumed here. */
   resumedAt: number;
   pagesApplied: number;
+  /** Disk bytes written (data and zeroes), every round counted. */
+  diskBytesApplied: number;
   bytesReceived: number;
   rejected: RejectCounters;
-  /** The end of the pause, here: End received (wall clock), then checking + restoring the devices, then the commit hook. */
-  switchover: { endAt: number; restoreMs: number; commitMs: number };
+  /** The end of the pause, here: End received (wall clock), then checking + restoring the devices, flushing the disks, then the commit hook. */
+  switchover: { endAt: number; restoreMs: number; flushMs: number; commitMs: number };
 }
 
 type Phase = 'listening' | 'receiving' | 'completing' | 'done' | 'failed';
@@ -80,6 +91,8 @@ export class MigrationDestination {
   private hello: HelloBody | undefined;
   private stateChunks: Buffer[] = [];
   private pagesApplied = 0;
+  private diskBytesApplied = 0;
+  private readonly disks: readonly BlockBackend[];
   private bytesReceived = 0;
   private lastFrameAt = performance.now();
   private stallTimer: NodeJS.Timeout | undefined;
@@ -96,6 +109,7 @@ export class MigrationDestination {
     this.id = opts.id;
     this.prefix = opts.prefix ?? subjects.migration(opts.id);
     this.tag = migrationTag(opts.id);
+    this.disks = opts.disks ?? [];
     this.rx = new ReceiveWindow(opts.window ?? 32, NACK_INTERVAL_MS);
     this.maxBody = Math.max(1 << 20, nc.info?.max_payload ?? 0);
     this.endpoint = new Endpoint(nc, { prefix: this.prefix, tag: this.tag, role: 'destination', tap: opts.tap }, (f) => this.onFrame(f), (e) =>
@@ -157,6 +171,7 @@ export class MigrationDestination {
       case MsgType.Bye:
         return this.stopResult();
       case MsgType.Pages:
+      case MsgType.Disk:
       case MsgType.State:
       case MsgType.End:
         return this.onData(f);
@@ -196,6 +211,12 @@ export class MigrationDestination {
     const mine = this.machine.config as unknown as Record<string, unknown>;
     const diff = Object.keys(mine).filter((k) => h.config?.[k] !== mine[k]);
     if (diff.length) return `machine config differs: ${diff.map((k) => `${k} ${String(h.config?.[k])} vs ${String(mine[k])}`).join(', ')}`;
+    const theirs = Array.isArray(h.disks) ? h.disks : [];
+    if (theirs.length !== this.disks.length) return `source brings ${theirs.length} disk(s), destination has ${this.disks.length}`;
+    for (const [i, d] of this.disks.entries()) {
+      if (theirs[i] !== d.sizeBytes) return `disk ${i} is ${String(theirs[i])} bytes at the source, ${d.sizeBytes} here`;
+      if (d.readOnly || !d.writeZeroes) return `disk ${i} is not writable here (read-only, or no write-zeroes)`;
+    }
     return undefined;
   }
 
@@ -219,6 +240,10 @@ export class MigrationDestination {
       const r = typeof body === 'string' ? body : applyRecords(body, this.machine.ram);
       if (typeof r === 'string') return this.fail(new MigrationError('protocol', r));
       this.pagesApplied += r;
+    } else if (f.type === MsgType.Disk) {
+      const r = applyDiskRecords(f.body, this.disks);
+      if (typeof r === 'string') return this.fail(new MigrationError('protocol', r));
+      this.diskBytesApplied += r;
     } else if (f.type === MsgType.State) {
       this.stateChunks.push(Buffer.from(f.body));
     }
@@ -239,6 +264,7 @@ export class MigrationDestination {
     const endAt = wallNow();
     const t0 = performance.now();
     let restored = t0;
+    let flushed = t0;
     try {
       if (!end) throw new MigrationError('protocol', 'malformed End frame');
       if (this.hello?.digest) {
@@ -252,6 +278,12 @@ export class MigrationDestination {
       }
       this.stateChunks = [];
       restored = performance.now();
+      try {
+        for (const d of this.disks) d.flush();
+      } catch (e) {
+        throw new MigrationError('state', `disk flush: ${(e as Error).message}`);
+      }
+      flushed = performance.now();
       try {
         await this.opts.commit?.();
       } catch (e) {
@@ -277,9 +309,10 @@ export class MigrationDestination {
       id: this.id,
       resumedAt,
       pagesApplied: this.pagesApplied,
+      diskBytesApplied: this.diskBytesApplied,
       bytesReceived: this.bytesReceived,
       rejected: this.rejected,
-      switchover: { endAt, restoreMs: restored - t0, commitMs: committed - restored },
+      switchover: { endAt, restoreMs: restored - t0, flushMs: flushed - restored, commitMs: committed - flushed },
     });
   }
 

@@ -6,13 +6,18 @@
 // Rounds: round 1 sends every page (zero pages as run markers); each later round sends the pages
 // the dirty log caught meanwhile (CPU stores and device DMA alike). The guest keeps running in the
 // same event loop, so the sender works in bounded turns and yields between them.
+//
+// With disks (block migration), each round first sends disk blocks (round 1: what the disks
+// hold; then the blocks their dirty logs caught), then pages; the pause sends the last dirty
+// blocks before the pages and the device state.
 import { createHash } from 'node:crypto';
 import type { NatsConnection } from 'nats';
 import { subjects } from '@hypernova/common';
-import { PAGE_SIZE, type Machine } from '@hypernova/hypervisor';
+import { PAGE_SIZE, type BlockBackend, type Machine } from '@hypernova/hypervisor';
 import { BandwidthMeter, Convergence, DEFAULT_CONVERGENCE } from './convergence.js';
+import { DISK_BLOCK, DISK_RECORD, DiskCopy } from './disks.js';
 import { RateLimiter, SendWindow } from './flow.js';
-import { PageCache, PageEncoder, ramSource, type EncodedFrame, type PageQueue, type PageSource } from './pages.js';
+import { DirtySet, PageCache, PageEncoder, ramSource, type EncodedFrame } from './pages.js';
 import { Endpoint, type Tap } from './transport.js';
 import { MigrationError, type MigrationProgress, type MigrationStatus } from './types.js';
 import {
@@ -52,6 +57,13 @@ export interface SourceOptions {
   batchBytes?: number;
   /** Memory for copies of rewritten pages, to send deltas. Default: the guest's RAM size (only pages rewritten after round 1 take any). */
   deltaCacheBytes?: number;
+  /**
+   * Block migration: the VM's disks (the backends its virtio-blk devices use), in slot order.
+   * Each must have a dirty log (raw and qcow2 do); the destination must offer disks of the same
+   * virtual sizes. What a disk itself holds is copied (a qcow2 overlay's own clusters, not its
+   * backing file), then what the guest writes meanwhile. Default: none.
+   */
+  disks?: readonly BlockBackend[];
   /** Send a sha256 of RAM for the destination to check (test mode; costs a hash of RAM in the pause). */
   verify?: boolean;
   rtoMs?: number;
@@ -95,52 +107,6 @@ const wallNow = (): number => performance.timeOrigin + performance.now();
 const yieldTurn = (): Promise<void> => new Promise((r) => setImmediate(r));
 const RAW_WIRE = PAGE_SIZE + 8;
 
-/** The pages still to send: a bitmap swept in ascending order. */
-class DirtySet implements PageQueue {
-  private readonly bits: Uint8Array;
-  private cursor = 0;
-  count = 0;
-
-  constructor(readonly pages: number) {
-    this.bits = new Uint8Array(pages);
-  }
-
-  addAll(): void {
-    this.bits.fill(1);
-    this.count = this.pages;
-    this.cursor = 0;
-  }
-
-  add(pages: readonly number[]): void {
-    for (const p of pages) {
-      if (this.bits[p]) continue;
-      this.bits[p] = 1;
-      this.count++;
-      if (p < this.cursor) this.cursor = p;
-    }
-  }
-
-  peek(): number {
-    if (this.count === 0) return -1;
-    while (this.bits[this.cursor] === 0) this.cursor++;
-    return this.cursor;
-  }
-
-  take(): void {
-    this.bits[this.cursor] = 0;
-    this.count--;
-    this.cursor++;
-  }
-
-  /** How many pages in the set satisfy `pred`. */
-  countWhere(pred: (page: number) => boolean): number {
-    let n = 0;
-    for (let p = 0; p < this.pages; p++) if (this.bits[p] && pred(p)) n++;
-    return n;
-  }
-
-}
-
 export class MigrationSource {
   readonly id: string;
   readonly prefix: string;
@@ -152,6 +118,7 @@ export class MigrationSource {
   private readonly convergence: Convergence;
   private readonly encoder: PageEncoder;
   private readonly dirty: DirtySet;
+  private readonly disks: DiskCopy;
   private readonly batchBytes: number;
 
   private status: MigrationStatus = 'setup';
@@ -185,6 +152,7 @@ export class MigrationSource {
     this.dirty = new DirtySet(ram.pages);
     this.batchBytes = Math.max(PAGE_SIZE * 2, opts.batchBytes ?? 256 * 1024);
     const cachePages = Math.floor((opts.deltaCacheBytes ?? ram.size) / PAGE_SIZE);
+    this.disks = new DiskCopy(opts.disks ?? [], Math.max(this.batchBytes, DISK_BLOCK + DISK_RECORD));
     this.encoder = new PageEncoder({ batchBytes: this.batchBytes, cache: cachePages > 0 ? new PageCache(ram.pages, cachePages) : undefined });
     this.convergence = new Convergence({
       ...DEFAULT_CONVERGENCE,
@@ -239,6 +207,9 @@ export class MigrationSource {
       totalBytes: this.machine.ram.size,
       processedBytes: st.pages * PAGE_SIZE,
       remainingBytes: this.dirty.count * PAGE_SIZE,
+      diskTotalBytes: this.disks.totalBytes,
+      diskProcessedBytes: this.disks.blocksSent * DISK_BLOCK,
+      diskRemainingBytes: this.disks.remainingBlocks * DISK_BLOCK,
       transferredBytes: this.endpoint.bytesSent,
       bandwidthBytesPerSec: Math.round(bw),
       dirtyRateBytesPerSec: Math.round(this.dirtyRate),
@@ -266,11 +237,13 @@ export class MigrationSource {
     try {
       const ram = this.machine.ram;
       if (ram.dirtyLogActive) throw new MigrationError('state', 'the dirty log is in use by someone else');
+      this.disks.check();
       await this.endpoint.open();
       // Saving runs inside the pause: warm it up now (and learn its size for the estimate).
       for (let i = 0; i < 20; i++) this.stateBytes = this.machine.saveDeviceState().length;
       await this.handshake();
-      // The log starts before the first page is read: any write after it is seen.
+      // The logs start before the first page or block is read: any write after them is seen.
+      this.disks.start();
       ram.startDirtyLog();
       this.lastFetch = performance.now();
       this.dirty.addAll();
@@ -280,12 +253,15 @@ export class MigrationSource {
         this.encoder.cacheNewPages = this.round > 1;
         const waited = this.limiter.waitedMs;
         const roundStart = performance.now();
-        await this.pump(this.dirty, live, () => this.convergence.pumpBudgetMs);
+        const budget = (): number => this.convergence.pumpBudgetMs;
+        await this.pump(MsgType.Disk, (deadline) => this.disks.next(deadline), budget);
+        await this.pump(MsgType.Pages, (deadline) => this.encoder.next(this.dirty, live, deadline), budget);
         if (this.forced) break;
         await this.guard(this.window.drained());
         const now = performance.now();
         const fetched = ram.fetchDirtyLog();
-        this.dirtyRate = (fetched.length * PAGE_SIZE * 1000) / Math.max(1, now - this.lastFetch);
+        const diskDirtied = this.disks.collect();
+        this.dirtyRate = ((fetched.length * PAGE_SIZE + diskDirtied) * 1000) / Math.max(1, now - this.lastFetch);
         this.lastFetch = now;
         this.dirty.add(fetched);
         const bandwidth = this.meter.sample();
@@ -323,6 +299,7 @@ export class MigrationSource {
       ramBytes: ram.size,
       pageSize: PAGE_SIZE,
       digest: this.opts.verify === true,
+      disks: this.disks.sizes,
     };
     const ready = new Promise<ReadyBody>((resolve) => (this.readyWaiter = resolve));
     const deadline = performance.now() + (this.opts.helloTimeoutMs ?? 10_000);
@@ -340,17 +317,17 @@ export class MigrationSource {
     }
   }
 
-  /** Sends the queue's pages, a frame at a time as credit allows, yielding to the guest every budget. */
-  private async pump(queue: PageQueue, src: PageSource, budgetMs: () => number): Promise<void> {
+  /** Sends the frames `next` encodes (until it has none) as credit allows, yielding to the guest every budget. */
+  private async pump(type: MsgType, next: (deadline: number) => EncodedFrame | undefined, budgetMs: () => number): Promise<void> {
     let turn = performance.now();
     for (;;) {
       if (this.failure) throw this.failure;
       if (this.forced) return;
       await this.guard(this.window.waitForCredit());
       await this.limiter.ready();
-      const f = this.encoder.next(queue, src, turn + budgetMs());
+      const f = next(turn + budgetMs());
       if (!f) return;
-      this.sendData(MsgType.Pages, f.buf, f.bodyLength, f.flags);
+      this.sendData(type, f.buf, f.bodyLength, f.flags);
       if (performance.now() - turn > budgetMs()) {
         await yieldTurn();
         turn = performance.now();
@@ -375,6 +352,7 @@ export class MigrationSource {
     const pausedAt = wallNow();
     const pausedMono = performance.now();
     this.dirty.add(ram.fetchDirtyLog());
+    this.disks.collect();
     // Everything the destination gets from here is encoded now, in one go, while paused: a
     // paused VM can still take device input (a network frame) that must not tear what is sent.
     const frames: EncodedFrame[] = [];
@@ -383,6 +361,11 @@ export class MigrationSource {
     const digest = this.opts.verify ? createHash('sha256').update(ram.bytes).digest('hex') : undefined;
     const encodedAt = performance.now();
 
+    // Disk blocks are read as they go: unlike RAM, a paused guest's disks take no writes.
+    for (let f = this.disks.next(); f; f = this.disks.next()) {
+      await this.guard(this.window.waitForCredit());
+      this.sendData(MsgType.Disk, f.buf, f.bodyLength, f.flags);
+    }
     for (const f of frames) {
       await this.guard(this.window.waitForCredit());
       this.sendData(MsgType.Pages, f.buf, f.bodyLength, f.flags);
@@ -402,6 +385,7 @@ export class MigrationSource {
     this.sendData(MsgType.End, endFrame, endFrame.length - HEADER_SIZE);
     const endSentAt = performance.now();
     ram.stopDirtyLog(); // the guest is paused: nothing more to log, and not worth doing inside the pause
+    this.disks.stop();
     this.status = 'completing';
     this.emitProgress(); // not before: the pause is the critical path
 
@@ -517,6 +501,7 @@ export class MigrationSource {
     this.window.fail(this.failure);
     const ram = this.machine.ram;
     if (ram.dirtyLogActive) ram.stopDirtyLog();
+    this.disks.stop();
     this.machine.setThrottle(0);
     if (this.pausedByUs) this.machine.resume();
     if (this.handshakeDone()) {
@@ -532,17 +517,18 @@ export class MigrationSource {
     return this.status !== 'setup';
   }
 
-  /** What the pages still to send will cost: deltas for pages the cache holds, whole pages otherwise. */
+  /** What the pages and disk blocks still to send will cost: deltas for pages the cache holds, whole pages and blocks otherwise. */
   private remaining(): { remainingWireBytes: number; remainingCpuMs: number } {
     const cache = this.encoder.cache;
     const st = this.encoder.stats;
-    if (!cache || cache.size === 0) return { remainingWireBytes: this.dirty.count * RAW_WIRE, remainingCpuMs: 0 };
+    const disk = this.disks.remainingBlocks * (DISK_BLOCK + DISK_RECORD);
+    if (!cache || cache.size === 0) return { remainingWireBytes: disk + this.dirty.count * RAW_WIRE, remainingCpuMs: 0 };
     const diffed = st.deltaPages + st.unchangedPages;
     const bytesPerDelta = diffed > 0 ? st.deltaBytes / diffed : 64;
     // Diffing here, about as much again to apply there.
     const msPerDelta = diffed > 0 ? (2 * st.deltaMs) / diffed : 0.005;
     const cached = this.dirty.countWhere((p) => cache.has(p));
-    return { remainingWireBytes: cached * bytesPerDelta + (this.dirty.count - cached) * RAW_WIRE, remainingCpuMs: cached * msPerDelta };
+    return { remainingWireBytes: disk + cached * bytesPerDelta + (this.dirty.count - cached) * RAW_WIRE, remainingCpuMs: cached * msPerDelta };
   }
 
   private overheadMs(bandwidth: number): number {

@@ -25,7 +25,7 @@ export class MigrationError extends Error {
 
 export type MigrationStatus = 'setup' | 'running' | 'switchover' | 'completing' | 'completed' | 'failed' | 'aborted';
 
-/** A snapshot of a migration as it goes (Nova's memory_* fields map onto the *Bytes ones). */
+/** A snapshot of a migration as it goes (Nova's memory_* fields map onto the *Bytes ones, disk_* onto disk*Bytes). */
 export interface MigrationProgress {
   id: string;
   status: MigrationStatus;
@@ -37,6 +37,12 @@ export interface MigrationProgress {
   processedBytes: number;
   /** Dirty pages still to send × 4 KiB (memory_remaining_bytes). */
   remainingBytes: number;
+  /** Block migration, in 64 KiB blocks: what round 1 found the disks hold (disk_total_bytes); 0 without disks. */
+  diskTotalBytes: number;
+  /** Disk blocks sent so far, every round counted (disk_processed_bytes). */
+  diskProcessedBytes: number;
+  /** Disk blocks written and not yet sent (disk_remaining_bytes). */
+  diskRemainingBytes: number;
   /** Bytes put on the wire (frames, headers included, retransmissions included). */
   transferredBytes: number;
   /** Measured link throughput, bytes/s (acknowledged frames over the time some were in flight). */

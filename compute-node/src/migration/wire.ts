@@ -7,7 +7,7 @@
 //   6  u16  flags                   24 ...  body
 //   8  u32  migration tag (from the migration id, so frames of another migration are told apart)
 //
-// Data frames (pages, state, end) share one sequence space, 1, 2, 3...: the receiver applies
+// Data frames (pages, disk blocks, state, end) share one sequence space, 1, 2, 3...: the receiver applies
 // them strictly in order, which is what makes gaps (core NATS drops messages for slow
 // consumers) and replays visible. Control frames (hello, credits, results, aborts) count in a
 // sequence of their own per direction, so an old one replayed is recognised too.
@@ -23,6 +23,8 @@ export const enum MsgType {
   Pages = 1,
   State = 2,
   End = 3,
+  /** Disk blocks (block migration, disks.ts). */
+  Disk = 4,
   // source → destination, control
   Hello = 16,
   Abort = 17,
@@ -40,7 +42,7 @@ export const enum Flag {
   Deflated = 1,
 }
 
-export const isDataType = (t: number): boolean => t === MsgType.Pages || t === MsgType.State || t === MsgType.End;
+export const isDataType = (t: number): boolean => t === MsgType.Pages || t === MsgType.Disk || t === MsgType.State || t === MsgType.End;
 
 /** A 32-bit tag of the migration id (collisions only cost a counted, checksummed rejection later). */
 export function migrationTag(id: string): number {
@@ -121,6 +123,8 @@ export interface HelloBody {
   pageSize: number;
   /** Whether End carries a RAM digest to check (test mode). */
   digest: boolean;
+  /** Virtual sizes of the disks that come along (block migration), in slot order; absent: none. */
+  disks?: number[];
 }
 
 /** Ready: the destination accepts; its first credit. */
