@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect, type NatsConnection } from 'nats';
 import { ensureBaremetal, ensureLinuxGuest } from '@hypernova/guest';
-import { Machine, type BootImages } from '@hypernova/hypervisor';
+import { Machine, type BootImages, type VirtioDevice } from '@hypernova/hypervisor';
 import {
   MigrationDestination,
   MigrationSource,
@@ -49,19 +49,20 @@ export class Vm {
   constructor(
     readonly images: BootImages,
     readonly memoryMiB: number,
-    opts: { paused?: boolean } = {},
+    opts: { paused?: boolean; devices?: VirtioDevice[] } = {},
   ) {
     this.machine = new Machine(images, {
       config: { memoryMiB },
+      devices: opts.devices,
       console: (b) => (this.log += Buffer.from(b).toString('latin1')),
     });
     if (opts.paused) this.machine.pause();
     this.exited = this.machine.run();
   }
 
-  /** A paused machine of the same configuration, to migrate into. */
-  destination(): Vm {
-    return new Vm(this.images, this.memoryMiB, { paused: true });
+  /** A paused machine of the same configuration (with its own devices, if any), to migrate into. */
+  destination(devices?: VirtioDevice[]): Vm {
+    return new Vm(this.images, this.memoryMiB, { paused: true, devices });
   }
 
   async waitFor(re: RegExp, ms: number): Promise<RegExpMatchArray> {
@@ -80,10 +81,10 @@ export class Vm {
 }
 
 /** The bare-metal migration benchmark guest (guest/baremetal/bench/dirtier.c), ready to go. */
-export async function dirtierVm(o: { memoryMiB: number; wssMiB: number; rateMiBs: number; beatMs?: number }): Promise<Vm> {
+export async function dirtierVm(o: { memoryMiB: number; wssMiB: number; rateMiBs: number; beatMs?: number; devices?: VirtioDevice[] }): Promise<Vm> {
   const kernel = readFileSync(join(await ensureBaremetal(), 'dirtier.elf'));
   const append = `hn.wss_mib=${o.wssMiB} hn.dirty_mib_s=${o.rateMiBs} hn.beat_ms=${o.beatMs ?? 100}`;
-  const vm = new Vm({ kernel, bios: 'none', append }, o.memoryMiB);
+  const vm = new Vm({ kernel, bios: 'none', append }, o.memoryMiB, { devices: o.devices });
   await vm.waitFor(/DIRTIER-READY/, 60_000);
   return vm;
 }
