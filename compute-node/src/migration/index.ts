@@ -11,8 +11,21 @@
 //                      src.forceComplete() / src.abort() / src.setDowntimeLimit(ms) / src.setMaxBandwidth(bps)
 //
 // commit/resolveOutcome settle who owns the guest (redisOwnership() does it with one Redis key).
-// Files: wire.ts (frames), pages.ts (page records, deltas), flow.ts (credits, resends, rate),
-// convergence.ts (when to switch over, auto-converge), transport.ts (NATS), sender.ts, receiver.ts.
+//
+// Block migration (Nova's block_migration): give both sides the VM's disks, in virtio slot order,
+//   source:       new MigrationSource(machine, nc, { id, disks: [disk0, ...] })    // the backends its virtio-blk devices use
+//   destination:  new MigrationDestination(machine, nc, { id, disks: [overlay0, ...] })
+// each destination disk writable and of the same virtual size (typically a fresh qcow2 overlay
+// over the same base image); a different count or size is refused in the handshake. Round 1
+// copies what each source disk itself holds (a qcow2 overlay's own clusters, not its base; a raw
+// disk whole), later rounds and the pause the 64 KiB blocks the guest wrote meanwhile (the
+// backends' dirty logs see writes, write-zeroes and discards); the destination flushes its disks
+// before the commit. Progress then has diskTotalBytes / diskProcessedBytes / diskRemainingBytes
+// (0 without disks), and the switch-over estimate counts the disk blocks still to send.
+//
+// Files: wire.ts (frames), pages.ts (page records, deltas), disks.ts (disk block records),
+// flow.ts (credits, resends, rate), convergence.ts (when to switch over, auto-converge),
+// transport.ts (NATS), sender.ts, receiver.ts.
 export { MigrationSource, type SourceOptions, type SourceResult } from './sender.js';
 export { MigrationDestination, type DestinationOptions, type DestinationResult } from './receiver.js';
 export { redisOwnership, type RedisOwnershipOptions } from './ownership.js';

@@ -364,18 +364,20 @@ export class PageEncoder {
       return undefined;
     }
     st.recordBytes += bodyLength;
-    if (this.deflate && bodyLength >= 4096) {
-      const packed = deflateRawSync(buf.subarray(HEADER_SIZE, pos), { level: 1 });
-      this.deflateSeen.in += bodyLength;
-      this.deflateSeen.out += packed.length;
-      if (packed.length < bodyLength * 0.9) {
-        const out = frameBuffer(packed.length);
-        packed.copy(out, HEADER_SIZE);
-        this.pool.push(buf);
-        return { buf: out, bodyLength: packed.length, flags: Flag.Deflated, pages };
-      }
-    }
-    return { buf, bodyLength, flags: 0, pages };
+    return this.pack({ buf, bodyLength, flags: 0, pages });
+  }
+
+  /** Deflates a frame's records (pages, or disk blocks) when deflate is on and it pays. */
+  pack(f: EncodedFrame): EncodedFrame {
+    if (!this.deflate || f.bodyLength < 4096) return f;
+    const packed = deflateRawSync(f.buf.subarray(HEADER_SIZE, HEADER_SIZE + f.bodyLength), { level: 1 });
+    this.deflateSeen.in += f.bodyLength;
+    this.deflateSeen.out += packed.length;
+    if (packed.length >= f.bodyLength * 0.9) return f;
+    const out = frameBuffer(packed.length);
+    packed.copy(out, HEADER_SIZE);
+    this.recycle(f.buf);
+    return { buf: out, bodyLength: packed.length, flags: Flag.Deflated, pages: f.pages };
   }
 
   /** Takes back the buffer of a frame the destination acknowledged. */
@@ -395,12 +397,12 @@ export class PageEncoder {
   }
 }
 
-/** Inflates a Deflated body, refusing anything larger than a frame may carry (no zip bombs). */
+/** Inflates a Deflated body (page or disk records), refusing anything larger than a frame may carry (no zip bombs). */
 export function inflateBody(body: Buffer, maxBytes: number): Buffer | string {
   try {
     return inflateRawSync(body, { maxOutputLength: maxBytes });
   } catch (e) {
-    return `cannot inflate page records: ${(e as Error).message}`;
+    return `cannot inflate records: ${(e as Error).message}`;
   }
 }
 

@@ -235,13 +235,14 @@ export class MigrationDestination {
       return;
     }
     this.bytesReceived += f.body.length + HEADER_SIZE;
+    const body = f.flags & Flag.Deflated ? inflateBody(f.body, this.maxBody * 4) : f.body;
+    if (typeof body === 'string') return this.fail(new MigrationError('protocol', body));
     if (f.type === MsgType.Pages) {
-      const body = f.flags & Flag.Deflated ? inflateBody(f.body, this.maxBody * 4) : f.body;
-      const r = typeof body === 'string' ? body : applyRecords(body, this.machine.ram);
+      const r = applyRecords(body, this.machine.ram);
       if (typeof r === 'string') return this.fail(new MigrationError('protocol', r));
       this.pagesApplied += r;
     } else if (f.type === MsgType.Disk) {
-      const r = applyDiskRecords(f.body, this.disks);
+      const r = applyDiskRecords(body, this.disks);
       if (typeof r === 'string') return this.fail(new MigrationError('protocol', r));
       this.diskBytesApplied += r;
     } else if (f.type === MsgType.State) {

@@ -254,7 +254,7 @@ export class MigrationSource {
         const waited = this.limiter.waitedMs;
         const roundStart = performance.now();
         const budget = (): number => this.convergence.pumpBudgetMs;
-        await this.pump(MsgType.Disk, (deadline) => this.disks.next(deadline), budget);
+        await this.pump(MsgType.Disk, (deadline) => this.nextDiskFrame(deadline), budget);
         await this.pump(MsgType.Pages, (deadline) => this.encoder.next(this.dirty, live, deadline), budget);
         if (this.forced) break;
         await this.guard(this.window.drained());
@@ -335,6 +335,11 @@ export class MigrationSource {
     }
   }
 
+  private nextDiskFrame(deadline?: number): EncodedFrame | undefined {
+    const f = this.disks.next(deadline);
+    return f && this.encoder.pack(f);
+  }
+
   private sendData(type: MsgType, buf: Buffer, bodyLength: number, flags = 0): void {
     const frame = seal(buf, bodyLength, type, this.tag, this.window.nextSeq, flags);
     this.window.track(frame);
@@ -362,7 +367,7 @@ export class MigrationSource {
     const encodedAt = performance.now();
 
     // Disk blocks are read as they go: unlike RAM, a paused guest's disks take no writes.
-    for (let f = this.disks.next(); f; f = this.disks.next()) {
+    for (let f = this.nextDiskFrame(); f; f = this.nextDiskFrame()) {
       await this.guard(this.window.waitForCredit());
       this.sendData(MsgType.Disk, f.buf, f.bodyLength, f.flags);
     }

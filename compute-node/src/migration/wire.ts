@@ -38,7 +38,7 @@ export const enum MsgType {
 }
 
 export const enum Flag {
-  /** The body is raw deflate of the records (pages.ts). */
+  /** The body is raw deflate of the records (pages.ts, disks.ts). */
   Deflated = 1,
 }
 
