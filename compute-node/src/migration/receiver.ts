@@ -48,7 +48,8 @@ export interface DestinationOptions {
   /**
    * Block migration: this machine's disks, in slot order, writable, of the same virtual sizes as
    * the source's (each typically a fresh overlay over the same base image). The migration is
-   * refused when the source brings a different number of disks or sizes. Default: none.
+   * refused when the source brings a different number of disks or sizes. Blocks are written as
+   * they arrive: when the migration fails, discard the disks with the machine. Default: none.
    */
   disks?: readonly BlockBackend[];
   /** No frame from the source for this long while receiving: give up. Default 20 s. */
