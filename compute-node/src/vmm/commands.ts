@@ -1,14 +1,17 @@
 // The control protocol's commands: their arguments (checked before anything runs, with QMP's
 // error wording) and what each does to the VM. `console` is not here: it changes what the
 // connection itself is, so the server handles it.
+import type { MigrationParams, MigrationTarget, Supervisor } from './migration.js';
 import { CommandError, greeting } from './protocol.js';
 import type { VmProcess } from './vm-process.js';
 
 type ArgType = 'string' | 'boolean' | 'number';
+type ArgSpecs = Record<string, { type: ArgType; optional?: boolean }>;
 
 interface CommandSpec {
-  args?: Record<string, { type: ArgType; optional?: boolean }>;
-  run(vm: VmProcess, args: Record<string, unknown>): unknown;
+  args?: ArgSpecs;
+  /** `client` is the connection that sent the command. */
+  run(vm: VmProcess, args: Record<string, unknown>, client: Supervisor): unknown;
 }
 
 const ok = {};
@@ -21,10 +24,44 @@ function quitAfterReply(vm: VmProcess): object {
 
 const pathArg = { path: { type: 'string' as const } };
 
-function nonEmptyPath(args: Record<string, unknown>): string {
-  const path = args.path as string;
-  if (path === '') throw new CommandError('GenericError', "Parameter 'path' must not be empty");
-  return path;
+/** A string argument that must not be empty (checkArgs has checked its type). */
+function nonEmpty(args: Record<string, unknown>, key: string): string {
+  const v = args[key] as string;
+  if (v === '') throw new CommandError('GenericError', `Parameter '${key}' must not be empty`);
+  return v;
+}
+
+const OWNERSHIP_KEYS = ['redis', 'instance', 'source', 'destination'] as const;
+
+const migrationTargetArgs: ArgSpecs = {
+  id: { type: 'string' },
+  uri: { type: 'string' },
+  ...Object.fromEntries(OWNERSHIP_KEYS.map((k) => [k, { type: 'string', optional: true }])),
+};
+
+const migrationParameterArgs: ArgSpecs = {
+  'downtime-limit': { type: 'number', optional: true },
+  'max-bandwidth': { type: 'number', optional: true },
+};
+
+/** id and uri, and the ownership flip: all four of its arguments or none. */
+function migrationTarget(args: Record<string, unknown>): MigrationTarget {
+  const target: MigrationTarget = { id: nonEmpty(args, 'id'), uri: nonEmpty(args, 'uri') };
+  const missing = OWNERSHIP_KEYS.filter((k) => args[k] === undefined);
+  if (missing.length === OWNERSHIP_KEYS.length) return target;
+  if (missing.length) {
+    throw new CommandError('GenericError', `Parameters 'redis', 'instance', 'source' and 'destination' go together: '${missing.join("', '")}' missing`);
+  }
+  const [redis, instance, source, destination] = OWNERSHIP_KEYS.map((k) => nonEmpty(args, k)) as [string, string, string, string];
+  return { ...target, ownership: { redis, instance, source, destination } };
+}
+
+function migrationParams(args: Record<string, unknown>): MigrationParams {
+  const limit = args['downtime-limit'] as number | undefined;
+  const bandwidth = args['max-bandwidth'] as number | undefined;
+  if (limit !== undefined && !(limit > 0)) throw new CommandError('GenericError', "Parameter 'downtime-limit' must be a positive number of ms");
+  if (bandwidth !== undefined && !(bandwidth >= 0)) throw new CommandError('GenericError', "Parameter 'max-bandwidth' must be bytes/s, 0 for no cap");
+  return { ...(limit === undefined ? {} : { downtimeLimitMs: limit }), ...(bandwidth === undefined ? {} : { maxBandwidth: bandwidth }) };
 }
 
 export const COMMANDS: Record<string, CommandSpec> = {
@@ -38,11 +75,20 @@ export const COMMANDS: Record<string, CommandSpec> = {
   system_reset: { run: (vm) => (vm.reset(), ok) },
   system_powerdown: { run: (vm) => (vm.powerdown(), ok) },
   quit: { run: quitAfterReply },
-  savevm: { args: pathArg, run: (vm, a) => vm.save(nonEmptyPath(a)) },
-  loadvm: { args: pathArg, run: async (vm, a) => (await vm.load(nonEmptyPath(a)), ok) },
+  savevm: { args: pathArg, run: (vm, a) => vm.save(nonEmpty(a, 'path')) },
+  loadvm: { args: pathArg, run: async (vm, a) => (await vm.load(nonEmpty(a, 'path')), ok) },
   'dirty-log-start': { run: (vm) => (vm.dirtyLogStart(), ok) },
   'dirty-log-fetch': { run: (vm) => vm.dirtyLogFetch() },
   'dirty-log-stop': { run: (vm) => (vm.dirtyLogStop(), ok) },
+  'migrate-incoming': { args: migrationTargetArgs, run: async (vm, a, client) => (await vm.migration.incoming(migrationTarget(a), client), ok) },
+  migrate: {
+    args: { ...migrationTargetArgs, ...migrationParameterArgs, verify: { type: 'boolean', optional: true }, blk: { type: 'boolean', optional: true } },
+    run: async (vm, a) => (await vm.migration.outgoing({ ...migrationTarget(a), ...migrationParams(a), verify: a.verify === true, blk: a.blk === true }), ok),
+  },
+  'query-migrate': { run: (vm) => vm.migration.query() },
+  migrate_cancel: { run: (vm) => (vm.migration.cancel(), ok) },
+  'migrate-set-parameters': { args: migrationParameterArgs, run: (vm, a) => (vm.migration.setParameters(migrationParams(a)), ok) },
+  'migrate-force-complete': { run: (vm) => (vm.migration.forceComplete(), ok) },
   'human-monitor-command': { args: { 'command-line': { type: 'string' }, 'cpu-index': { type: 'number', optional: true } }, run: (vm, a) => hmp(vm, a['command-line'] as string) },
 };
 
@@ -96,10 +142,10 @@ async function hmp(vm: VmProcess, line: string): Promise<string> {
       quitAfterReply(vm);
       return '';
     case 'savevm':
-      await vm.save(nonEmptyPath({ path: arg }));
+      await vm.save(nonEmpty({ path: arg }, 'path'));
       return '';
     case 'loadvm':
-      await vm.load(nonEmptyPath({ path: arg }));
+      await vm.load(nonEmpty({ path: arg }, 'path'));
       return '';
     case 'sysrq':
       if (arg.length !== 1) return 'sysrq takes one key\r\n';

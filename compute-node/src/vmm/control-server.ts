@@ -6,6 +6,7 @@
 // and bad arguments are error replies, and a command that throws is an error reply too.
 import type { Server, Socket } from 'node:net';
 import { checkArgs, COMMANDS } from './commands.js';
+import type { Supervisor } from './migration.js';
 import { CommandError, greeting, LineSplitter, type QmpCommand, type QmpErrorClass, type QmpEvent } from './protocol.js';
 import { closeUnix, listenUnix } from './unix-socket.js';
 import type { VmProcess } from './vm-process.js';
@@ -57,11 +58,12 @@ export class ControlServer {
   }
 }
 
-class Connection {
+class Connection implements Supervisor {
   private readonly splitter: LineSplitter;
   private mode: 'json' | 'console' = 'json';
   private untap: (() => void) | undefined;
   private closed = false;
+  private readonly goneListeners = new Set<() => void>();
 
   constructor(
     private readonly sock: Socket,
@@ -77,8 +79,19 @@ class Connection {
       this.closed = true;
       this.untap?.();
       this.server.forget(this);
+      for (const fn of [...this.goneListeners]) fn();
+      this.goneListeners.clear();
     });
     this.send(greeting());
+  }
+
+  onGone(fn: () => void): () => void {
+    if (this.closed) {
+      fn();
+      return () => {};
+    }
+    this.goneListeners.add(fn);
+    return () => this.goneListeners.delete(fn);
   }
 
   event(e: QmpEvent): void {
@@ -147,7 +160,7 @@ class Connection {
     try {
       const args = cmd.arguments ?? {};
       checkArgs(cmd.execute, args);
-      const value = await spec.run(this.server.vm, args);
+      const value = await spec.run(this.server.vm, args, this);
       this.reply({ return: value ?? {} }, cmd.id);
     } catch (e) {
       if (e instanceof CommandError) this.fail(e.errorClass, e.message, cmd.id);

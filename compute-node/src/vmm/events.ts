@@ -1,5 +1,12 @@
 // What the VM process tells every control client without being asked (QMP events).
-import { timestamp, type EventName, type QmpEvent, type ShutdownReason } from './protocol.js';
+import {
+  timestamp,
+  type EventName,
+  type MigrationEventData,
+  type MigrationProgressInfo,
+  type QmpEvent,
+  type ShutdownReason,
+} from './protocol.js';
 
 export interface EventData {
   STOP: Record<string, never>;
@@ -10,6 +17,9 @@ export interface EventData {
   SHUTDOWN: { guest: boolean; reason: ShutdownReason };
   /** action: what the VMM did about it (it lets the guest run on: its kernel decides). */
   GUEST_PANICKED: { action: 'run'; info?: { message: string } };
+  MIGRATION: MigrationEventData;
+  /** An outgoing migration while it streams, about every 500 ms. */
+  MIGRATION_PROGRESS: MigrationProgressInfo;
 }
 
 export type EventListener = (event: QmpEvent) => void;

@@ -47,7 +47,7 @@ export interface QmpEvent<T = Record<string, unknown>> {
 export type QmpMessage = QmpGreeting | QmpReturn | QmpErrorReply | QmpEvent;
 
 /** QEMU's RunState names, the subset a Hypernova VM goes through. */
-export type RunStatus = 'running' | 'paused' | 'inmigrate' | 'shutdown';
+export type RunStatus = 'running' | 'paused' | 'inmigrate' | 'postmigrate' | 'shutdown';
 
 export interface StatusInfo {
   running: boolean;
@@ -81,7 +81,90 @@ export interface DirtyLogFetch {
   ram_base: number;
 }
 
-export type EventName = 'STOP' | 'RESUME' | 'RESET' | 'POWERDOWN' | 'SHUTDOWN' | 'GUEST_PANICKED';
+// --- live migration (QEMU's migrate commands; see README.md) ---
+
+/** Where the instance's ownership flips at the commit point (all four, or none: no ownership check). */
+export interface MigrationOwnershipArgs {
+  /** Redis URL. */
+  redis?: string;
+  /** Instance uuid: its owner key is common's redisKeys.instanceOwner(instance). */
+  instance?: string;
+  /** Host names: the owner must be `source` for the destination to take over. */
+  source?: string;
+  destination?: string;
+}
+
+export interface MigrateIncomingArgs extends MigrationOwnershipArgs {
+  /** The migration's id, the same on both sides. */
+  id: string;
+  /** NATS URL, e.g. nats://127.0.0.1:4222. */
+  uri: string;
+}
+
+export interface MigrationParameters {
+  /** Longest acceptable pause of the guest at switch-over, ms (library default 300). */
+  'downtime-limit'?: number;
+  /** Bytes/s cap on the stream before the switch-over; 0 = none (the default). */
+  'max-bandwidth'?: number;
+}
+
+export interface MigrateArgs extends MigrateIncomingArgs, MigrationParameters {
+  /** Send a sha256 of RAM for the destination to check (costs a hash of RAM in the pause). */
+  verify?: boolean;
+  /** Block migration: not available yet (an error when true). */
+  blk?: boolean;
+}
+
+/** QEMU's MigrationStatus names, the subset a Hypernova migration goes through. */
+export type MigrationStatusName = 'none' | 'setup' | 'active' | 'completed' | 'failed' | 'cancelled';
+
+/** An outgoing migration's progress (the library's MigrationProgress, snake_case). */
+export interface MigrationProgressInfo {
+  /** 1 = the first pass over all of RAM; then one per pass over the pages dirtied meanwhile. */
+  round: number;
+  total_bytes: number;
+  /** Pages dealt with so far × 4 KiB, every round counted. */
+  processed_bytes: number;
+  remaining_bytes: number;
+  /** Bytes put on the wire, headers and retransmissions included. */
+  transferred_bytes: number;
+  bandwidth_bytes_per_sec: number;
+  dirty_rate_bytes_per_sec: number;
+  /** What stopping now would cost; -1 before it can be estimated. */
+  expected_downtime_ms: number;
+  downtime_limit_ms: number;
+  /** Fraction of host time the guest is held back (auto-converge), 0..0.99. */
+  throttle: number;
+  retransmits: number;
+  /** Frames refused: of another migration, with a bad checksum, or replayed. */
+  rejected: { forged: number; corrupt: number; replayed: number };
+  elapsed_ms: number;
+  /** Source pause → destination resume, once known. */
+  downtime_ms?: number;
+}
+
+/**
+ * query-migrate: the last migration of either direction. The progress fields are there for an
+ * outgoing migration once it has started streaming; an incoming one reports its status only.
+ */
+export interface MigrationInfo extends Partial<MigrationProgressInfo> {
+  status: MigrationStatusName;
+  error?: string;
+}
+
+/** The MIGRATION event: each status change. */
+export interface MigrationEventData {
+  status: Exclude<MigrationStatusName, 'none'>;
+  /** failed, cancelled: why. */
+  error?: string;
+  /** An outgoing migration's completion: */
+  total_ms?: number;
+  downtime_ms?: number;
+  transferred_bytes?: number;
+  rounds?: number;
+}
+
+export type EventName = 'STOP' | 'RESUME' | 'RESET' | 'POWERDOWN' | 'SHUTDOWN' | 'GUEST_PANICKED' | 'MIGRATION' | 'MIGRATION_PROGRESS';
 
 /** SHUTDOWN and RESET reasons, as QEMU's ShutdownCause. */
 export type ShutdownReason = 'host-qmp-quit' | 'host-qmp-system-reset' | 'host-signal' | 'host-ui' | 'host-error' | 'guest-shutdown' | 'guest-reset';

@@ -16,6 +16,7 @@ import {
 } from '@hypernova/hypervisor';
 import { ConsoleWatch } from './console-watch.js';
 import { EventBus } from './events.js';
+import { Migrations } from './migration.js';
 import { SocketNetBackend, UnpluggedNetBackend } from './net-socket.js';
 import type { NetSpec, VmOptions } from './options.js';
 import { requestPowerdown, sendSysrq, type PowerdownTarget } from './powerdown.js';
@@ -41,6 +42,7 @@ async function openNet(spec: NetSpec): Promise<ClosableNet> {
 export class VmProcess {
   readonly events = new EventBus();
   readonly machine: Machine;
+  readonly migration: Migrations;
   private status: RunStatus;
   private readonly watch: ConsoleWatch;
   private readonly stats: StatsSampler;
@@ -81,6 +83,14 @@ export class VmProcess {
       dirtyPagesTotal: () => this.dirtyPagesTotal,
     });
     this.status = options.incoming?.kind === 'defer' ? 'inmigrate' : 'running';
+    this.migration = new Migrations({
+      machine: this.machine,
+      events: this.events,
+      status: () => this.status,
+      arrived: () => this.migratedIn(),
+      departed: () => this.migratedOut(),
+      stayed: () => this.notMigrated(),
+    });
   }
 
   /** Builds the VM from its flags; with --incoming PATH, restores the saved state too. */
@@ -163,6 +173,7 @@ export class VmProcess {
 
   cont(): void {
     this.checkRunnable();
+    this.checkNoMigration();
     if (this.status !== 'paused') return;
     this.leavePause();
     this.events.emit('RESUME', {});
@@ -188,6 +199,7 @@ export class VmProcess {
 
   reset(): void {
     this.checkRunnable();
+    this.checkNoMigration();
     this.hostReset = true;
     this.machine.reset();
   }
@@ -235,10 +247,47 @@ export class VmProcess {
     if (this.finished) throw new CommandError('GenericError', 'the VM has shut down');
   }
 
-  /** For requests to the guest: there must be one. */
+  /** For requests to the guest: there must be one, and here. */
   private checkRunnable(): void {
     this.checkAlive();
     if (this.status === 'inmigrate') throw new CommandError('GenericError', 'the guest has no state yet: load one with loadvm');
+    this.checkNotMigrated();
+  }
+
+  private checkNotMigrated(): void {
+    if (this.status === 'postmigrate') throw new CommandError('GenericError', 'the guest has migrated to another host (status postmigrate): only quit is left');
+  }
+
+  /** A migration reads the guest's RAM and devices (and uses the dirty log): nothing may rewrite them or resume the guest meanwhile. */
+  private checkNoMigration(): void {
+    if (this.migration.inProgress) throw new CommandError('GenericError', 'a migration is in progress: wait for it to end, or migrate_cancel');
+  }
+
+  // --- migration (migration.ts runs it; these are its effects on the run state) ---
+
+  /** Incoming migration done: the library resumed the guest here. */
+  private migratedIn(): void {
+    this.frozenAt = undefined;
+    this.watch.reset();
+    this.stats.rebase();
+    // Called before the machine's loop runs again, so a --paused guest never runs a slice.
+    if (this.options.paused) this.enterPause('paused');
+    else {
+      this.status = 'running';
+      this.events.emit('RESUME', {});
+    }
+  }
+
+  /** Outgoing migration done: the guest runs at the destination; the machine here stays paused for good. */
+  private migratedOut(): void {
+    const wasRunning = this.status === 'running';
+    this.status = 'postmigrate';
+    if (wasRunning) this.events.emit('STOP', {});
+  }
+
+  /** Outgoing migration failed: the library resumed the guest it paused; a guest its owner stopped stays stopped. */
+  private notMigrated(): void {
+    if (this.status === 'paused') this.machine.pause();
   }
 
   // --- saved state ---
@@ -265,6 +314,8 @@ export class VmProcess {
    */
   async load(path: string): Promise<void> {
     this.checkAlive();
+    this.checkNotMigrated();
+    this.checkNoMigration();
     let bytes: Buffer;
     try {
       bytes = await readStateFile(path);
@@ -302,11 +353,13 @@ export class VmProcess {
 
   dirtyLogStart(): void {
     this.checkAlive();
+    this.checkNoMigration();
     this.machine.ram.startDirtyLog();
   }
 
   dirtyLogFetch(): DirtyLogFetch {
     this.checkAlive();
+    this.checkNoMigration();
     const ram = this.machine.ram;
     if (!ram.dirtyLogActive) throw new CommandError('GenericError', 'dirty logging is not active: dirty-log-start first');
     const pages = ram.fetchDirtyLog();
@@ -316,6 +369,7 @@ export class VmProcess {
 
   dirtyLogStop(): void {
     this.checkAlive();
+    this.checkNoMigration();
     this.machine.ram.stopDirtyLog();
   }
 
@@ -352,6 +406,7 @@ export class VmProcess {
 
   private finish(): void {
     if (this.finished) return;
+    this.migration.abort('the VM has shut down');
     this.status = 'shutdown';
     this.finished = true;
     this.close();

@@ -1,0 +1,295 @@
+// Live migration as the control protocol offers it (QEMU's migrate, migrate-incoming, ...), on
+// top of the migration library (../migration): one migration at a time in either direction,
+// the connections it needs, its status for query-migrate, and its events.
+import { setTimeout as delay } from 'node:timers/promises';
+import { connectNats, createRedis, redisKeys, type NatsConnection, type Redis } from '@hypernova/common';
+import type { Machine } from '@hypernova/hypervisor';
+import { MigrationDestination, MigrationSource, redisOwnership, type MigrationError, type MigrationProgress } from '../migration/index.js';
+import type { EventBus } from './events.js';
+import { CommandError, type MigrationEventData, type MigrationInfo, type MigrationProgressInfo, type RunStatus } from './protocol.js';
+
+/** How often an outgoing migration reports its progress (the library's default is 250 ms). */
+const PROGRESS_INTERVAL_MS = 500;
+/** Longest wait for NATS to send what is queued (a last Abort or Result) before closing. */
+const FLUSH_MS = 1000;
+
+/** Where the instance's ownership flips at the commit point. */
+export interface Ownership {
+  redis: string;
+  instance: string;
+  source: string;
+  destination: string;
+}
+
+export interface MigrationTarget {
+  id: string;
+  /** NATS URL. */
+  uri: string;
+  /** Without it nothing checks or flips ownership (tests, a single-node setup). */
+  ownership?: Ownership;
+}
+
+export interface MigrationParams {
+  downtimeLimitMs?: number;
+  /** Bytes/s; 0 = no cap. */
+  maxBandwidth?: number;
+}
+
+export interface OutgoingRequest extends MigrationTarget, MigrationParams {
+  verify: boolean;
+  blk: boolean;
+}
+
+/** The control client that started an incoming migration: the migration lasts only while it stays. */
+export interface Supervisor {
+  /** Calls `fn` when the client goes away (at once if it has); returns the way to stop watching. */
+  onGone(fn: () => void): () => void;
+}
+
+/** What migrations need of the VM process. */
+export interface MigrationHost {
+  readonly machine: Machine;
+  readonly events: EventBus;
+  status(): RunStatus;
+  /** Incoming migration done: the library resumed the guest here. */
+  arrived(): void;
+  /** Outgoing migration done: the guest runs at the destination. */
+  departed(): void;
+  /** Outgoing migration failed or cancelled: the guest carries on here. */
+  stayed(): void;
+}
+
+type Active = { kind: 'outgoing'; source: MigrationSource; cancelled: boolean } | { kind: 'incoming'; destination: MigrationDestination };
+
+export class Migrations {
+  private info: MigrationInfo = { status: 'none' };
+  private active: Active | undefined;
+  /** Set by migrate-set-parameters: for the active migration and every later one. */
+  private params: MigrationParams = {};
+  private lastProgressAt = 0;
+
+  constructor(private readonly host: MigrationHost) {}
+
+  get inProgress(): boolean {
+    return this.active !== undefined;
+  }
+
+  /** query-migrate: the last migration of either direction. */
+  query(): MigrationInfo {
+    return { ...this.info };
+  }
+
+  /** migrate-incoming: resolves once the destination listens (the source may start then); the rest runs in the background. */
+  async incoming(target: MigrationTarget, supervisor: Supervisor): Promise<void> {
+    const status = this.host.status();
+    if (status !== 'inmigrate') {
+      throw new CommandError('GenericError', `migrate-incoming needs a VM started with --incoming defer and no guest yet; the status is '${status}'`);
+    }
+    this.checkIdle();
+    const links = await Links.open(target);
+    let supervised = true;
+    const ownership = links.ownership(target);
+    const destination = new MigrationDestination(this.host.machine, links.nc, {
+      id: target.id,
+      // abort() cannot stop a destination that already has everything: the commit checks too.
+      commit: async () => {
+        if (!supervised) throw new Error('the supervisor went away');
+        await ownership?.commit();
+      },
+    });
+    this.begin({ kind: 'incoming', destination });
+    const unwatch = supervisor.onGone(() => {
+      supervised = false;
+      destination.abort('the supervisor went away');
+    });
+    // Registered on `finished` itself, no await in between: arrived() then runs before the
+    // machine's loop does, so a --paused guest is stopped again before it runs at all.
+    void destination.finished
+      .then(
+        () => {
+          this.host.arrived();
+          this.end('completed', {});
+        },
+        (e: Error) => this.end('failed', { error: e.message }),
+      )
+      .finally(() => {
+        unwatch();
+        void links.close();
+      });
+    try {
+      await destination.listen();
+    } catch (e) {
+      destination.abort(`cannot listen: ${(e as Error).message}`);
+      throw new CommandError('GenericError', `migrate-incoming: ${(e as Error).message}`);
+    }
+    if (this.active?.kind === 'incoming' && this.active.destination === destination) this.setStatus('active');
+  }
+
+  /** migrate: returns once the connections are up; the migration runs in the background. */
+  async outgoing(req: OutgoingRequest): Promise<void> {
+    const status = this.host.status();
+    if (status !== 'running' && status !== 'paused') throw new CommandError('GenericError', `migrate needs a running or paused guest; the status is '${status}'`);
+    this.checkIdle();
+    // Block migration will hand the VM's disks to the library here, once it has them.
+    if (req.blk) throw new CommandError('GenericError', 'block migration is not available in this build');
+    if (this.host.machine.ram.dirtyLogActive) throw new CommandError('GenericError', 'the dirty log is in use: dirty-log-stop first');
+    const links = await Links.open(req);
+    const source = new MigrationSource(this.host.machine, links.nc, {
+      id: req.id,
+      downtimeLimitMs: req.downtimeLimitMs ?? this.params.downtimeLimitMs,
+      maxBandwidth: req.maxBandwidth ?? this.params.maxBandwidth,
+      verify: req.verify,
+      resolveOutcome: links.ownership(req)?.resolveOutcome,
+      progressIntervalMs: PROGRESS_INTERVAL_MS,
+      onProgress: (p) => this.onProgress(p),
+    });
+    const active: Active = { kind: 'outgoing', source, cancelled: false };
+    this.begin(active);
+    void source
+      .run()
+      .then(
+        (r) => {
+          this.host.departed();
+          this.end('completed', { total_ms: Math.round(r.totalMs), downtime_ms: round1(r.downtimeMs), transferred_bytes: r.transferredBytes, rounds: r.rounds });
+        },
+        (e: MigrationError) => {
+          this.host.stayed();
+          this.end(active.cancelled && e.code === 'aborted' ? 'cancelled' : 'failed', { error: e.message });
+        },
+      )
+      .finally(() => void links.close());
+  }
+
+  /** migrate_cancel: the guest carries on here. */
+  cancel(): void {
+    const active = this.outgoingActive('migrate_cancel');
+    active.cancelled = active.source.abort('cancelled by request');
+    if (!active.cancelled) throw new CommandError('GenericError', 'too late to cancel: the migration is already ending');
+  }
+
+  /** migrate-force-complete: pause the guest and copy what is left now. */
+  forceComplete(): void {
+    this.outgoingActive('migrate-force-complete').source.forceComplete();
+  }
+
+  /** migrate-set-parameters. */
+  setParameters(p: MigrationParams): void {
+    this.params = { ...this.params, ...p };
+    if (this.active?.kind !== 'outgoing') return;
+    if (p.downtimeLimitMs !== undefined) this.active.source.setDowntimeLimit(p.downtimeLimitMs);
+    if (p.maxBandwidth !== undefined) this.active.source.setMaxBandwidth(p.maxBandwidth);
+  }
+
+  /** The VM is going away: so is any migration (an outgoing one past its last frame is up to the destination). */
+  abort(reason: string): void {
+    if (this.active?.kind === 'outgoing') this.active.source.abort(reason);
+    else this.active?.destination.abort(reason);
+  }
+
+  private checkIdle(): void {
+    if (this.active) throw new CommandError('GenericError', `a migration is already in progress (${this.active.kind}, status ${this.info.status})`);
+  }
+
+  private outgoingActive(command: string): Extract<Active, { kind: 'outgoing' }> {
+    if (this.active?.kind !== 'outgoing') throw new CommandError('GenericError', `${command}: no outgoing migration is in progress`);
+    return this.active;
+  }
+
+  private begin(active: Active): void {
+    this.active = active;
+    this.info = { status: 'setup' };
+    this.lastProgressAt = 0;
+    this.host.events.emit('MIGRATION', { status: 'setup' });
+  }
+
+  private setStatus(status: 'active'): void {
+    this.info.status = status;
+    this.host.events.emit('MIGRATION', { status });
+  }
+
+  private end(status: 'completed' | 'failed' | 'cancelled', data: Omit<MigrationEventData, 'status'>): void {
+    this.active = undefined;
+    this.info = { ...this.info, status, ...(data.error === undefined ? {} : { error: data.error }) };
+    this.host.events.emit('MIGRATION', { status, ...data });
+  }
+
+  /** The library reports on a timer and after every round: events go out at most every half interval. */
+  private onProgress(p: MigrationProgress): void {
+    const progress = progressInfo(p);
+    this.info = { ...this.info, ...progress };
+    // setup is before the first report; the end (completed, failed, aborted) comes from run().
+    if (p.status !== 'running' && p.status !== 'switchover' && p.status !== 'completing') return;
+    if (this.info.status !== 'active') this.setStatus('active');
+    const now = performance.now();
+    if (now - this.lastProgressAt < PROGRESS_INTERVAL_MS / 2) return;
+    this.lastProgressAt = now;
+    this.host.events.emit('MIGRATION_PROGRESS', progress);
+  }
+}
+
+const round1 = (ms: number): number => Math.round(ms * 10) / 10;
+
+function progressInfo(p: MigrationProgress): MigrationProgressInfo {
+  return {
+    round: p.round,
+    total_bytes: p.totalBytes,
+    processed_bytes: p.processedBytes,
+    remaining_bytes: p.remainingBytes,
+    transferred_bytes: p.transferredBytes,
+    bandwidth_bytes_per_sec: p.bandwidthBytesPerSec,
+    dirty_rate_bytes_per_sec: p.dirtyRateBytesPerSec,
+    expected_downtime_ms: p.expectedDowntimeMs,
+    downtime_limit_ms: p.downtimeLimitMs,
+    throttle: p.throttle,
+    retransmits: p.retransmits,
+    rejected: p.rejected,
+    elapsed_ms: p.elapsedMs,
+    ...(p.downtimeMs === undefined ? {} : { downtime_ms: round1(p.downtimeMs) }),
+  };
+}
+
+/** One migration's connections: NATS for the stream, Redis (when ownership is checked) for the commit point. */
+class Links {
+  private constructor(
+    readonly nc: NatsConnection,
+    private readonly redis: Redis | undefined,
+  ) {}
+
+  static async open(target: MigrationTarget): Promise<Links> {
+    let nc: NatsConnection;
+    try {
+      nc = await connectNats(target.uri, { name: `hypernova-vm migration ${target.id}` });
+    } catch (e) {
+      throw new CommandError('GenericError', `cannot connect to NATS at ${target.uri}: ${(e as Error).message}`);
+    }
+    if (!target.ownership) return new Links(nc, undefined);
+    const url = target.ownership.redis;
+    const redis = createRedis(url, { options: { lazyConnect: true } });
+    try {
+      await redis.connect();
+    } catch (e) {
+      redis.disconnect();
+      await nc.close();
+      throw new CommandError('GenericError', `cannot connect to Redis at ${url}: ${(e as Error).message}`);
+    }
+    return new Links(nc, redis);
+  }
+
+  ownership(target: MigrationTarget): ReturnType<typeof redisOwnership> | undefined {
+    const o = target.ownership;
+    if (!o || !this.redis) return undefined;
+    return redisOwnership(this.redis, {
+      ownerKey: redisKeys.instanceOwner(o.instance),
+      outcomeKey: redisKeys.migrationOutcome(target.id),
+      source: o.source,
+      destination: o.destination,
+    });
+  }
+
+  async close(): Promise<void> {
+    // close() drops what NATS still has queued: flush first, but not for long (the server may be gone).
+    await Promise.race([this.nc.flush().catch(() => undefined), delay(FLUSH_MS, undefined, { ref: false })]);
+    await this.nc.close();
+    this.redis?.disconnect();
+  }
+}
