@@ -1,0 +1,290 @@
+// Live migration between real VM processes through their control sockets (as the agent drives
+// it), with real nats-server and redis-server: the bare-metal ticker (a count printed 10 times a
+// second) moves and carries on counting, the owner key flips, the source is done for; bad
+// commands change nothing; a destination whose supervisor goes away never resumes; a
+// cancelled migration leaves the guest running at the source.
+import { strict as assert } from 'node:assert';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { redisKeys } from '@hypernova/common';
+import { QmpClient, QmpError } from '../../src/agent/qmp-client.js';
+import type { MigrationEventData, MigrationInfo, MigrationProgressInfo, StatusInfo, VmStats } from '../../src/vmm/protocol.js';
+import { harness, type InfraServer } from '../migration/rig.js';
+import { EventLog, fileIn, killAll, sleep, startVm, tempDir, type VmUnderTest } from './harness.js';
+import { tickerElf } from './programs.js';
+
+const lastTick = (out: string): number => {
+  const all = [...out.matchAll(/^tick ([0-9a-f]{8})$/gm)];
+  return all.length ? parseInt(all[all.length - 1]![1]!, 16) : 0;
+};
+
+/** Bytes/s: the ticker's first pass is a few KiB on the wire (its RAM is mostly zero pages), so this keeps a migration going for seconds. */
+const SLOW = 2000;
+
+const PROGRESS_FIELDS = [
+  'round',
+  'total_bytes',
+  'processed_bytes',
+  'remaining_bytes',
+  'transferred_bytes',
+  'bandwidth_bytes_per_sec',
+  'dirty_rate_bytes_per_sec',
+  'expected_downtime_ms',
+  'downtime_limit_ms',
+  'throttle',
+  'retransmits',
+  'rejected',
+  'elapsed_ms',
+];
+
+/** One VM process with a control connection and its events. */
+interface Side {
+  vm: VmUnderTest;
+  qmp: QmpClient;
+  events: EventLog;
+}
+
+/**
+ * Waits for the first migration to end among the events from index `from` on; returns the
+ * statuses of its MIGRATION events, the last one's data, and where the next migration's start.
+ * (Not EventLog.next: that reads on from the last event taken, of any name.)
+ */
+async function migrationEnd(events: EventLog, from = 0, ms = 60_000): Promise<{ statuses: string[]; end: MigrationEventData; next: number }> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const statuses: string[] = [];
+    for (let i = from; i < events.events.length; i++) {
+      const e = events.events[i]!;
+      if (e.event !== 'MIGRATION') continue;
+      const data = e.data as unknown as MigrationEventData;
+      statuses.push(data.status);
+      if (data.status !== 'setup' && data.status !== 'active') return { statuses, end: data, next: i + 1 };
+    }
+    if (Date.now() > deadline) throw new Error(`no end of migration within ${ms} ms: ${JSON.stringify(events.events.slice(from))}`);
+    await sleep(20);
+  }
+}
+
+/** Waits for an event `name` at index `from` or later. */
+async function eventAfter(events: EventLog, name: string, from = 0, ms = 30_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!events.events.some((e, i) => i >= from && e.event === name)) {
+    if (Date.now() > deadline) throw new Error(`no ${name} within ${ms} ms: ${JSON.stringify(events.events.slice(from))}`);
+    await sleep(20);
+  }
+}
+
+async function rejects(p: Promise<unknown>, desc: RegExp): Promise<void> {
+  await assert.rejects(p, (e: unknown) => {
+    assert.ok(e instanceof QmpError, String(e));
+    assert.equal(e.errorClass, 'GenericError');
+    assert.match(e.message, desc);
+    return true;
+  });
+}
+
+describe('VM process live migration', function () {
+  this.timeout(180_000);
+  const tmp = tempDir('migrate');
+  let nats: InfraServer;
+  let redisServer: InfraServer;
+  let redis: Redis;
+  let kernel: string;
+  let n = 0;
+  const clients: QmpClient[] = [];
+
+  before(async () => {
+    const h = await harness();
+    [nats, redisServer] = await Promise.all([h.startNats(), h.startRedis()]);
+    redis = new Redis(redisServer.url);
+    kernel = fileIn(tmp.dir, 'ticker.elf', tickerElf(1_000_000));
+  });
+  after(async () => {
+    for (const c of clients) c.close();
+    killAll();
+    redis?.disconnect();
+    await Promise.all([nats?.stop(), redisServer?.stop()]);
+    tmp.remove();
+  });
+
+  async function connect(vm: VmUnderTest): Promise<QmpClient> {
+    const qmp = await vm.qmp();
+    clients.push(qmp);
+    return qmp;
+  }
+
+  async function side(extra: string[] = []): Promise<Side> {
+    const vm = startVm(['--bios', 'none', '--kernel', kernel, '--memory', '16', ...extra], { control: join(tmp.dir, `vm${++n}.sock`) });
+    const qmp = await connect(vm);
+    return { vm, qmp, events: new EventLog(qmp) };
+  }
+
+  /** A ticking source and a destination waiting with --incoming defer, and an instance owned by node-a. */
+  async function pair(): Promise<{ src: Side; dst: Side; instance: string; id: string }> {
+    const [src, dst] = await Promise.all([side(), side(['--incoming', 'defer'])]);
+    await src.vm.waitOut((o) => lastTick(o) >= 2);
+    const instance = `vmm-migrate-${n}-${Date.now()}`;
+    await redis.set(redisKeys.instanceOwner(instance), 'node-a');
+    return { src, dst, instance, id: `${instance}-m` };
+  }
+
+  const ownership = (instance: string): Record<string, string> => ({ redis: redisServer.url, instance, source: 'node-a', destination: 'node-b' });
+  const status = async (s: Side): Promise<string> => (await s.qmp.execute<StatusInfo>('query-status')).status;
+
+  /** The guest keeps counting past `from` (and so runs) in `s`. */
+  const ticksOn = (s: Side, from: number): Promise<unknown> => s.vm.waitOut((o) => lastTick(o) >= from + 2, 10_000);
+
+  it('moves a running guest: completed on both sides, destination running, source postmigrate, owner flipped, the count carries on', async () => {
+    const { src, dst, instance, id } = await pair();
+    assert.deepEqual(await dst.qmp.execute('migrate-incoming', { id, uri: nats.url, ...ownership(instance) }), {});
+    assert.deepEqual(await src.qmp.execute('migrate', { id, uri: nats.url, ...ownership(instance), verify: true }), {});
+
+    const out = await migrationEnd(src.events);
+    assert.deepEqual(out.statuses, ['setup', 'active', 'completed']);
+    assert.ok(out.end.total_ms! > 0 && out.end.downtime_ms! >= 0 && out.end.transferred_bytes! > 0 && out.end.rounds! >= 1, JSON.stringify(out.end));
+    const progress = src.events.events.find((e) => e.event === 'MIGRATION_PROGRESS')!.data as unknown as MigrationProgressInfo;
+    for (const f of PROGRESS_FIELDS) assert.ok(f in progress, `MIGRATION_PROGRESS has ${f}`);
+    assert.equal(progress.total_bytes, 16 << 20);
+    assert.deepEqual(src.events.events.find((e) => e.event === 'STOP')?.data, {});
+
+    const inc = await migrationEnd(dst.events);
+    assert.deepEqual(inc.statuses, ['setup', 'active', 'completed']);
+    assert.ok(dst.events.events.some((e) => e.event === 'RESUME'));
+    assert.equal(await redis.get(redisKeys.instanceOwner(instance)), 'node-b');
+    assert.equal(await redis.get(redisKeys.migrationOutcome(id)), 'committed');
+
+    assert.deepEqual(await dst.qmp.execute('query-status'), { running: true, status: 'running', singlestep: false });
+    assert.deepEqual(await src.qmp.execute('query-status'), { running: false, status: 'postmigrate', singlestep: false });
+    const info = await src.qmp.execute<MigrationInfo>('query-migrate');
+    assert.equal(info.status, 'completed');
+    for (const f of [...PROGRESS_FIELDS, 'downtime_ms']) assert.ok(f in info, `query-migrate has ${f}`);
+    assert.equal((await dst.qmp.execute<MigrationInfo>('query-migrate')).status, 'completed');
+
+    // The count goes on at the destination, from where the source stopped, without a reboot.
+    const last = lastTick(src.vm.out);
+    const before = await dst.qmp.execute<VmStats>('query-stats');
+    await ticksOn(dst, last);
+    assert.equal(lastTick(dst.vm.out.split('\n').find((l) => l.startsWith('tick')) ?? ''), last + 1, 'the first tick there is the next one');
+    assert.doesNotMatch(dst.vm.out, /ticker: start/);
+    assert.ok((await dst.qmp.execute<VmStats>('query-stats')).instructions > before.instructions);
+
+    // The source is done for: only quit is left.
+    for (const [cmd, args] of [['cont'], ['system_reset'], ['loadvm', { path: join(tmp.dir, 'none') }]] as const) {
+      await rejects(src.qmp.execute(cmd, args), /migrated to another host/);
+    }
+    await rejects(src.qmp.execute('migrate', { id: `${id}-again`, uri: nats.url }), /running or paused guest; the status is 'postmigrate'/);
+    assert.equal(lastTick(src.vm.out), last, 'the source guest never ran again');
+    await src.qmp.execute('quit');
+    assert.equal((await src.vm.exited).code, 0);
+    await dst.qmp.execute('quit');
+    assert.equal((await dst.vm.exited).code, 0);
+  });
+
+  it('refuses bad arguments and commands out of place with clear errors, and changes nothing', async () => {
+    const { src, dst, instance, id } = await pair();
+    const target = { id, uri: nats.url };
+    const cases: [Side, string, Record<string, unknown> | undefined, RegExp][] = [
+      [src, 'migrate-incoming', target, /--incoming defer and no guest yet; the status is 'running'/],
+      [dst, 'migrate', target, /running or paused guest; the status is 'inmigrate'/],
+      [src, 'migrate', { uri: nats.url }, /'id' is missing/],
+      [src, 'migrate', { id: 5, uri: nats.url }, /Invalid parameter type for 'id', expected: string/],
+      [src, 'migrate', { ...target, verify: 'yes' }, /Invalid parameter type for 'verify', expected: boolean/],
+      [src, 'migrate', { ...target, 'downtime-limit': '300' }, /Invalid parameter type for 'downtime-limit', expected: number/],
+      [src, 'migrate', { ...target, 'downtime-limit': 0 }, /'downtime-limit' must be a positive number/],
+      [src, 'migrate', { ...target, speed: 1 }, /'speed' is unexpected/],
+      [src, 'migrate', { ...target, uri: '' }, /'uri' must not be empty/],
+      [src, 'migrate', { ...target, redis: redisServer.url }, /go together: 'instance', 'source', 'destination' missing/],
+      [dst, 'migrate-incoming', { ...target, ...ownership(instance), destination: undefined }, /go together: 'destination' missing/],
+      [src, 'migrate', { ...target, blk: true }, /block migration is not available in this build/],
+      [src, 'migrate', { ...target, uri: 'nats://127.0.0.1:1' }, /cannot connect to NATS at nats:\/\/127.0.0.1:1/],
+      [dst, 'migrate-incoming', { ...target, ...ownership(instance), redis: 'redis://127.0.0.1:1' }, /cannot connect to Redis at redis:\/\/127.0.0.1:1/],
+      [src, 'migrate-set-parameters', { 'max-bandwidth': -1 }, /'max-bandwidth' must be bytes\/s/],
+      [src, 'migrate_cancel', undefined, /no outgoing migration is in progress/],
+      [src, 'migrate-force-complete', undefined, /no outgoing migration is in progress/],
+    ];
+    for (const [s, cmd, args, desc] of cases) {
+      // JSON drops the undefined members, as a client would never send them.
+      await rejects(s.qmp.execute(cmd, args && JSON.parse(JSON.stringify(args))), desc);
+    }
+    for (const s of [src, dst]) assert.deepEqual(await s.qmp.execute('query-migrate'), { status: 'none' });
+    assert.equal(await status(src), 'running');
+    assert.equal(await status(dst), 'inmigrate');
+    assert.deepEqual([...src.events.events, ...dst.events.events].filter((e) => e.event.startsWith('MIGRATION')), []);
+
+    // One migration at a time: here the source waits for a destination that is not listening.
+    await src.qmp.execute('migrate', { id: `${id}-nobody`, uri: nats.url });
+    await rejects(src.qmp.execute('migrate', target), /a migration is already in progress \(outgoing, status setup\)/);
+    await rejects(src.qmp.execute('dirty-log-start'), /a migration is in progress/);
+    await dst.qmp.execute('migrate-incoming', target);
+    await rejects(dst.qmp.execute('migrate-incoming', target), /a migration is already in progress \(incoming, status active\)/);
+    await rejects(dst.qmp.execute('loadvm', { path: join(tmp.dir, 'none') }), /a migration is in progress/);
+    assert.deepEqual(await src.qmp.execute('migrate_cancel'), {});
+    const out = await migrationEnd(src.events);
+    assert.deepEqual(out.statuses, ['setup', 'cancelled']);
+    assert.match(out.end.error!, /cancelled by request/);
+    assert.equal(await status(src), 'running');
+    await ticksOn(src, lastTick(src.vm.out));
+    assert.equal(await redis.get(redisKeys.instanceOwner(instance)), 'node-a');
+  });
+
+  it('a destination whose supervisor disconnects aborts: the source keeps the guest, the destination never resumes', async () => {
+    const { src, dst, instance, id } = await pair();
+    // The supervisor's own connection; `dst.qmp` only watches.
+    const supervisor = await connect(dst.vm);
+    await supervisor.execute('migrate-incoming', { id, uri: nats.url, ...ownership(instance) });
+    // A slow link keeps the migration going for a while.
+    await src.qmp.execute('migrate', { id, uri: nats.url, ...ownership(instance), 'max-bandwidth': SLOW });
+    await eventAfter(src.events, 'MIGRATION_PROGRESS');
+    supervisor.close();
+
+    const inc = await migrationEnd(dst.events);
+    assert.equal(inc.end.status, 'failed');
+    assert.match(inc.end.error!, /the supervisor went away/);
+    const out = await migrationEnd(src.events);
+    assert.equal(out.end.status, 'failed');
+    assert.match(out.end.error!, /destination aborted: the supervisor went away/);
+    assert.equal(await status(src), 'running');
+    await ticksOn(src, lastTick(src.vm.out));
+    assert.equal(await status(dst), 'inmigrate');
+    assert.ok(!dst.events.events.some((e) => e.event === 'RESUME'), 'the destination never resumed');
+    assert.equal(lastTick(dst.vm.out), 0, 'the guest never ran at the destination');
+    assert.equal(await redis.get(redisKeys.instanceOwner(instance)), 'node-a');
+    assert.equal((await dst.qmp.execute<MigrationInfo>('query-migrate')).status, 'failed');
+  });
+
+  it('migrate_cancel leaves the guest running at the source; a retry, sped up by migrate-set-parameters and force-complete, then completes', async () => {
+    const { src, dst, instance, id } = await pair();
+    await dst.qmp.execute('migrate-incoming', { id, uri: nats.url, ...ownership(instance) });
+    await src.qmp.execute('migrate', { id, uri: nats.url, ...ownership(instance), 'max-bandwidth': SLOW });
+    await eventAfter(src.events, 'MIGRATION_PROGRESS');
+    assert.deepEqual(await src.qmp.execute('migrate_cancel'), {});
+
+    const out = await migrationEnd(src.events);
+    assert.deepEqual(out.statuses, ['setup', 'active', 'cancelled']);
+    const info = await src.qmp.execute<MigrationInfo>('query-migrate');
+    assert.equal(info.status, 'cancelled');
+    assert.match(info.error!, /cancelled by request/);
+    assert.ok(info.transferred_bytes! > 0);
+    assert.equal(await status(src), 'running');
+    await ticksOn(src, lastTick(src.vm.out));
+    const inc = await migrationEnd(dst.events);
+    assert.equal(inc.end.status, 'failed');
+    assert.match(inc.end.error!, /source aborted: cancelled by request/);
+    assert.equal(await status(dst), 'inmigrate');
+    assert.equal(await redis.get(redisKeys.instanceOwner(instance)), 'node-a');
+
+    // The same destination takes the guest on a second try (every page is sent again).
+    const retry = `${id}-2`;
+    const [srcFrom, dstFrom] = [src.events.events.length, dst.events.events.length];
+    await dst.qmp.execute('migrate-incoming', { id: retry, uri: nats.url, ...ownership(instance) });
+    await src.qmp.execute('migrate', { id: retry, uri: nats.url, ...ownership(instance), 'max-bandwidth': SLOW });
+    await eventAfter(src.events, 'MIGRATION_PROGRESS', srcFrom);
+    assert.deepEqual(await src.qmp.execute('migrate-set-parameters', { 'downtime-limit': 500, 'max-bandwidth': 0 }), {});
+    assert.deepEqual(await src.qmp.execute('migrate-force-complete'), {});
+    assert.deepEqual((await migrationEnd(src.events, srcFrom)).statuses, ['setup', 'active', 'completed']);
+    assert.equal((await src.qmp.execute<MigrationInfo>('query-migrate')).downtime_limit_ms, 500);
+    assert.deepEqual((await migrationEnd(dst.events, dstFrom)).statuses, ['setup', 'active', 'completed']);
+    assert.equal(await redis.get(redisKeys.instanceOwner(instance)), 'node-b');
+    await ticksOn(dst, lastTick(src.vm.out));
+  });
+});
