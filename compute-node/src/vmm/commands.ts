@@ -56,10 +56,18 @@ function migrationTarget(args: Record<string, unknown>): MigrationTarget {
   return { ...target, ownership: { redis, instance, source, destination } };
 }
 
+/**
+ * Below this the migration library's estimate (at least 1 ms plus a round trip) never fits, and
+ * its source then loops without yielding once a pass finds nothing to send: the process freezes.
+ */
+const MIN_DOWNTIME_LIMIT_MS = 10;
+
 function migrationParams(args: Record<string, unknown>): MigrationParams {
   const limit = args['downtime-limit'] as number | undefined;
   const bandwidth = args['max-bandwidth'] as number | undefined;
-  if (limit !== undefined && !(limit > 0)) throw new CommandError('GenericError', "Parameter 'downtime-limit' must be a positive number of ms");
+  if (limit !== undefined && !(limit >= MIN_DOWNTIME_LIMIT_MS)) {
+    throw new CommandError('GenericError', `Parameter 'downtime-limit' must be at least ${MIN_DOWNTIME_LIMIT_MS} ms`);
+  }
   if (bandwidth !== undefined && !(bandwidth >= 0)) throw new CommandError('GenericError', "Parameter 'max-bandwidth' must be bytes/s, 0 for no cap");
   return { ...(limit === undefined ? {} : { downtimeLimitMs: limit }), ...(bandwidth === undefined ? {} : { maxBandwidth: bandwidth }) };
 }

@@ -190,7 +190,7 @@ describe('VM process live migration', function () {
       [src, 'migrate', { id: 5, uri: nats.url }, /Invalid parameter type for 'id', expected: string/],
       [src, 'migrate', { ...target, verify: 'yes' }, /Invalid parameter type for 'verify', expected: boolean/],
       [src, 'migrate', { ...target, 'downtime-limit': '300' }, /Invalid parameter type for 'downtime-limit', expected: number/],
-      [src, 'migrate', { ...target, 'downtime-limit': 0 }, /'downtime-limit' must be a positive number/],
+      [src, 'migrate', { ...target, 'downtime-limit': 0 }, /'downtime-limit' must be at least 10 ms/],
       [src, 'migrate', { ...target, speed: 1 }, /'speed' is unexpected/],
       [src, 'migrate', { ...target, uri: '' }, /'uri' must not be empty/],
       [src, 'migrate', { ...target, redis: redisServer.url }, /go together: 'instance', 'source', 'destination' missing/],
