@@ -120,8 +120,8 @@ describe('VM process live migration', function () {
   }
 
   /** A ticking source and a destination waiting with --incoming defer, and an instance owned by node-a. */
-  async function pair(): Promise<{ src: Side; dst: Side; instance: string; id: string }> {
-    const [src, dst] = await Promise.all([side(), side(['--incoming', 'defer'])]);
+  async function pair(dstFlags: string[] = []): Promise<{ src: Side; dst: Side; instance: string; id: string }> {
+    const [src, dst] = await Promise.all([side(), side(['--incoming', 'defer', ...dstFlags])]);
     await src.vm.waitOut((o) => lastTick(o) >= 2);
     const instance = `vmm-migrate-${n}-${Date.now()}`;
     await redis.set(redisKeys.instanceOwner(instance), 'node-a');
@@ -225,6 +225,26 @@ describe('VM process live migration', function () {
     assert.equal(await status(src), 'running');
     await ticksOn(src, lastTick(src.vm.out));
     assert.equal(await redis.get(redisKeys.instanceOwner(instance)), 'node-a');
+
+    // Quitting mid-migration ends it, and nothing (no NATS or Redis connection) holds the process.
+    await src.qmp.execute('migrate', { id: `${id}-quit`, uri: nats.url });
+    await src.qmp.execute('quit');
+    assert.equal((await src.vm.exited).code, 0);
+  });
+
+  it('a destination started with --paused stays paused after the migration until cont', async () => {
+    const { src, dst, id } = await pair(['--paused']);
+    await dst.qmp.execute('migrate-incoming', { id, uri: nats.url });
+    await src.qmp.execute('migrate', { id, uri: nats.url });
+    assert.equal((await migrationEnd(dst.events)).end.status, 'completed');
+    assert.equal(await status(dst), 'paused');
+    const last = lastTick(src.vm.out);
+    await sleep(500);
+    assert.equal(lastTick(dst.vm.out), 0, 'the guest did not run');
+    assert.ok(!dst.events.events.some((e) => e.event === 'RESUME'));
+    await dst.qmp.execute('cont');
+    await ticksOn(dst, last);
+    assert.ok(dst.events.events.some((e) => e.event === 'RESUME'));
   });
 
   it('a destination whose supervisor disconnects aborts: the source keeps the guest, the destination never resumes', async () => {
