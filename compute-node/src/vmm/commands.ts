@@ -36,6 +36,7 @@ const OWNERSHIP_KEYS = ['redis', 'instance', 'source', 'destination'] as const;
 const migrationTargetArgs: ArgSpecs = {
   id: { type: 'string' },
   uri: { type: 'string' },
+  blk: { type: 'boolean', optional: true },
   ...Object.fromEntries(OWNERSHIP_KEYS.map((k) => [k, { type: 'string', optional: true }])),
 };
 
@@ -46,7 +47,7 @@ const migrationParameterArgs: ArgSpecs = {
 
 /** id and uri, and the ownership flip: all four of its arguments or none. */
 function migrationTarget(args: Record<string, unknown>): MigrationTarget {
-  const target: MigrationTarget = { id: nonEmpty(args, 'id'), uri: nonEmpty(args, 'uri') };
+  const target: MigrationTarget = { id: nonEmpty(args, 'id'), uri: nonEmpty(args, 'uri'), blk: args.blk === true };
   const missing = OWNERSHIP_KEYS.filter((k) => args[k] === undefined);
   if (missing.length === OWNERSHIP_KEYS.length) return target;
   if (missing.length) {
@@ -90,8 +91,8 @@ export const COMMANDS: Record<string, CommandSpec> = {
   'dirty-log-stop': { run: (vm) => (vm.dirtyLogStop(), ok) },
   'migrate-incoming': { args: migrationTargetArgs, run: async (vm, a, client) => (await vm.migration.incoming(migrationTarget(a), client), ok) },
   migrate: {
-    args: { ...migrationTargetArgs, ...migrationParameterArgs, verify: { type: 'boolean', optional: true }, blk: { type: 'boolean', optional: true } },
-    run: async (vm, a) => (await vm.migration.outgoing({ ...migrationTarget(a), ...migrationParams(a), verify: a.verify === true, blk: a.blk === true }), ok),
+    args: { ...migrationTargetArgs, ...migrationParameterArgs, verify: { type: 'boolean', optional: true } },
+    run: async (vm, a) => (await vm.migration.outgoing({ ...migrationTarget(a), ...migrationParams(a), verify: a.verify === true }), ok),
   },
   'query-migrate': { run: (vm) => vm.migration.query() },
   migrate_cancel: { run: (vm) => (vm.migration.cancel(), ok) },

@@ -3,7 +3,7 @@
 // the connections it needs, its status for query-migrate, and its events.
 import { setTimeout as delay } from 'node:timers/promises';
 import { connectNats, createRedis, redisKeys, type NatsConnection, type Redis } from '@hypernova/common';
-import type { Machine } from '@hypernova/hypervisor';
+import type { BlockBackend, Machine } from '@hypernova/hypervisor';
 import { MigrationDestination, MigrationSource, redisOwnership, type MigrationError, type MigrationProgress } from '../migration/index.js';
 import type { EventBus } from './events.js';
 import { CommandError, type MigrationEventData, type MigrationInfo, type MigrationProgressInfo, type RunStatus } from './protocol.js';
@@ -27,6 +27,8 @@ export interface MigrationTarget {
   uri: string;
   /** Without it nothing checks or flips ownership (tests, a single-node setup). */
   ownership?: Ownership;
+  /** Block migration: the disks' contents travel with the guest (both sides must say so). */
+  blk: boolean;
 }
 
 export interface MigrationParams {
@@ -37,7 +39,6 @@ export interface MigrationParams {
 
 export interface OutgoingRequest extends MigrationTarget, MigrationParams {
   verify: boolean;
-  blk: boolean;
 }
 
 /** The control client that started an incoming migration: the migration lasts only while it stays. */
@@ -49,6 +50,8 @@ export interface Supervisor {
 /** What migrations need of the VM process. */
 export interface MigrationHost {
   readonly machine: Machine;
+  /** The disks in slot order (block migration copies them). */
+  readonly disks: readonly BlockBackend[];
   readonly events: EventBus;
   status(): RunStatus;
   /** Incoming migration done: the library resumed the guest here. */
@@ -57,6 +60,8 @@ export interface MigrationHost {
   departed(): void;
   /** Outgoing migration failed or cancelled: the guest carries on here. */
   stayed(): void;
+  /** Incoming migration failed with its supervisor gone: nobody will reuse or end this process, so it ends (as QEMU's does). */
+  abandoned(): void;
 }
 
 type Active = { kind: 'outgoing'; source: MigrationSource; cancelled: boolean } | { kind: 'incoming'; destination: MigrationDestination };
@@ -91,6 +96,7 @@ export class Migrations {
     const ownership = links.ownership(target);
     const destination = new MigrationDestination(this.host.machine, links.nc, {
       id: target.id,
+      disks: target.blk ? this.host.disks : undefined,
       // abort() cannot stop a destination that already has everything: the commit checks too.
       commit: async () => {
         if (!supervised) throw new Error('the supervisor went away');
@@ -110,7 +116,10 @@ export class Migrations {
           this.host.arrived();
           this.end('completed', {});
         },
-        (e: Error) => this.end('failed', { error: e.message }),
+        (e: Error) => {
+          this.end('failed', { error: e.message });
+          if (!supervised) this.host.abandoned();
+        },
       )
       .finally(() => {
         unwatch();
@@ -130,8 +139,6 @@ export class Migrations {
     const status = this.host.status();
     if (status !== 'running' && status !== 'paused') throw new CommandError('GenericError', `migrate needs a running or paused guest; the status is '${status}'`);
     this.checkIdle();
-    // Block migration will hand the VM's disks to the library here, once it has them.
-    if (req.blk) throw new CommandError('GenericError', 'block migration is not available in this build');
     if (this.host.machine.ram.dirtyLogActive) throw new CommandError('GenericError', 'the dirty log is in use: dirty-log-stop first');
     const links = await Links.open(req);
     const source = new MigrationSource(this.host.machine, links.nc, {
@@ -139,6 +146,7 @@ export class Migrations {
       downtimeLimitMs: req.downtimeLimitMs ?? this.params.downtimeLimitMs,
       maxBandwidth: req.maxBandwidth ?? this.params.maxBandwidth,
       verify: req.verify,
+      disks: req.blk ? this.host.disks : undefined,
       resolveOutcome: links.ownership(req)?.resolveOutcome,
       progressIntervalMs: PROGRESS_INTERVAL_MS,
       onProgress: (p) => this.onProgress(p),
@@ -244,6 +252,9 @@ function progressInfo(p: MigrationProgress): MigrationProgressInfo {
     retransmits: p.retransmits,
     rejected: p.rejected,
     elapsed_ms: p.elapsedMs,
+    disk_total_bytes: p.diskTotalBytes,
+    disk_processed_bytes: p.diskProcessedBytes,
+    disk_remaining_bytes: p.diskRemainingBytes,
     ...(p.downtimeMs === undefined ? {} : { downtime_ms: round1(p.downtimeMs) }),
   };
 }

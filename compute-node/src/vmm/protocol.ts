@@ -139,6 +139,10 @@ export interface MigrationProgressInfo {
   /** Frames refused: of another migration, with a bad checksum, or replayed. */
   rejected: { forged: number; corrupt: number; replayed: number };
   elapsed_ms: number;
+  /** Block migration: the disks' size, what was sent (every round counted) and what is still dirty. */
+  disk_total_bytes: number;
+  disk_processed_bytes: number;
+  disk_remaining_bytes: number;
   /** Source pause → destination resume, once known. */
   downtime_ms?: number;
 }

@@ -85,11 +85,13 @@ export class VmProcess {
     this.status = options.incoming?.kind === 'defer' ? 'inmigrate' : 'running';
     this.migration = new Migrations({
       machine: this.machine,
+      disks,
       events: this.events,
       status: () => this.status,
       arrived: () => this.migratedIn(),
       departed: () => this.migratedOut(),
       stayed: () => this.notMigrated(),
+      abandoned: () => this.shutdown('host-error'),
     });
   }
 

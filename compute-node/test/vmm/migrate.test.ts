@@ -195,7 +195,7 @@ describe('VM process live migration', function () {
       [src, 'migrate', { ...target, uri: '' }, /'uri' must not be empty/],
       [src, 'migrate', { ...target, redis: redisServer.url }, /go together: 'instance', 'source', 'destination' missing/],
       [dst, 'migrate-incoming', { ...target, ...ownership(instance), destination: undefined }, /go together: 'destination' missing/],
-      [src, 'migrate', { ...target, blk: true }, /block migration is not available in this build/],
+      [dst, 'migrate-incoming', { ...target, blk: 'yes' }, /Invalid parameter type for 'blk', expected: boolean/],
       [src, 'migrate', { ...target, uri: 'nats://127.0.0.1:1' }, /cannot connect to NATS at nats:\/\/127.0.0.1:1/],
       [dst, 'migrate-incoming', { ...target, ...ownership(instance), redis: 'redis://127.0.0.1:1' }, /cannot connect to Redis at redis:\/\/127.0.0.1:1/],
       [src, 'migrate-set-parameters', { 'max-bandwidth': -1 }, /'max-bandwidth' must be bytes\/s/],
@@ -247,7 +247,7 @@ describe('VM process live migration', function () {
     assert.ok(dst.events.events.some((e) => e.event === 'RESUME'));
   });
 
-  it('a destination whose supervisor disconnects aborts: the source keeps the guest, the destination never resumes', async () => {
+  it('a destination whose supervisor disconnects aborts and ends: the source keeps the guest, the destination never resumes', async () => {
     const { src, dst, instance, id } = await pair();
     // The supervisor's own connection; `dst.qmp` only watches.
     const supervisor = await connect(dst.vm);
@@ -265,11 +265,11 @@ describe('VM process live migration', function () {
     assert.match(out.end.error!, /destination aborted: the supervisor went away/);
     assert.equal(await status(src), 'running');
     await ticksOn(src, lastTick(src.vm.out));
-    assert.equal(await status(dst), 'inmigrate');
+    // Nobody is left to quit it: the process ends by itself, as QEMU's does.
+    await dst.vm.exited;
     assert.ok(!dst.events.events.some((e) => e.event === 'RESUME'), 'the destination never resumed');
     assert.equal(lastTick(dst.vm.out), 0, 'the guest never ran at the destination');
     assert.equal(await redis.get(redisKeys.instanceOwner(instance)), 'node-a');
-    assert.equal((await dst.qmp.execute<MigrationInfo>('query-migrate')).status, 'failed');
   });
 
   it('migrate_cancel leaves the guest running at the source; a retry, sped up by migrate-set-parameters and force-complete, then completes', async () => {
