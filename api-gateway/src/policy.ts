@@ -66,6 +66,7 @@ const RULES: Record<string, Rule> = {
   'os_compute_api:os-suspend-server:suspend': 'member',
   'os_compute_api:os-suspend-server:resume': 'member',
   'os_compute_api:os-console-output': 'member',
+  'os_compute_api:servers:trigger_crash_dump': 'member',
   'os_compute_api:os-flavor-manage:create': 'admin',
   'os_compute_api:os-flavor-manage:delete': 'admin',
   'os_compute_api:os-hypervisors:list': 'admin',

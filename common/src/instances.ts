@@ -99,6 +99,8 @@ export interface InstanceRecord {
   /** Server group uuid, '' when none. */
   serverGroup: string;
   progress: number;
+  /** Nova's display_description (API 2.19): null or absent when unset, which differs from ''. */
+  description?: string | null;
 }
 
 export type InstancePatch = Partial<Omit<InstanceRecord, 'uuid' | 'id' | 'projectId' | 'createdAt'>>;
@@ -135,6 +137,8 @@ const FIELDS: { [K in keyof InstanceRecord]-?: [string, Codec] } = {
   userData: ['user_data', 'str'],
   serverGroup: ['server_group', 'str'],
   progress: ['progress', 'num'],
+  // JSON, so that '' and null (stored as '', read back as absent) stay apart.
+  description: ['display_description', 'json'],
 };
 
 /** The hash field holding a record key (for readers that HGET one field). */

@@ -11,6 +11,7 @@ import type { LiveMigrationRequest } from '../live-migration.js';
 import type { Microversion } from '../microversion.js';
 import type { NodeCall } from '../operations.js';
 import type { TransitionName } from '../state-machine.js';
+import { isCrashDump, triggerCrashDump } from './crash-dump.js';
 import { actionContext, loadServer } from './servers.js';
 
 type Arg = unknown;
@@ -105,6 +106,7 @@ export function registerServerActionRoutes(app: FastifyInstance, gw: Gateway): v
     async (request, reply) => {
       const c = caller(request);
       const [action, arg] = Object.entries(request.body)[0];
+      if (isCrashDump(request, action)) return triggerCrashDump(gw, request, arg);
       const stateAction = STATE_ACTIONS[action];
       if (stateAction) {
         enforce(c, stateAction.policy);

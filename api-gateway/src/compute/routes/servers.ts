@@ -1,8 +1,21 @@
 // /servers: create (202, then the build runs in the background), list and detail (own project;
-// all_tenants for admins; filters and pages), show, update (the name and access IPs) and delete
-// (204, then the delete runs in the background).
+// all_tenants for admins; filters and pages), show, update (the name and access IPs; from 2.19
+// the description) and delete (204, then the delete runs in the background). Show and detail
+// carry host_status from 2.16 for whom its policy allows.
 import { randomBytes, randomUUID } from 'node:crypto';
-import { INSTANCE_FIELDS, PowerState, TaskState, VmState, getImage, listHosts, nextInstanceId, type ImageRecord, type InstanceRecord } from '@hypernova/common';
+import {
+  INSTANCE_FIELDS,
+  PowerState,
+  TaskState,
+  VmState,
+  getImage,
+  listHosts,
+  nextInstanceId,
+  readHosts,
+  type HostState,
+  type ImageRecord,
+  type InstanceRecord,
+} from '@hypernova/common';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Gateway } from '../../context.js';
 import { baseUrl } from '../../http/base-url.js';
@@ -19,6 +32,8 @@ import { pageLinks, resourceLinks } from '../views/links.js';
 import { serverBase, serverDetail, serverSummary } from '../views/servers.js';
 
 const nameSchema = { type: 'string', minLength: 1, maxLength: 255, pattern: '^\\S([\\s\\S]*\\S)?$' };
+/** Nova's parameter_types.description (2.19): null, or up to 255 printable characters (no control or line/paragraph separators). */
+const descriptionSchema = { type: ['string', 'null'], minLength: 0, maxLength: 255, pattern: '^[^\\p{C}\\p{Zl}\\p{Zp}]*$' };
 const countSchema = { type: ['integer', 'string'], pattern: '^[0-9]+$', minimum: 1 };
 const hintsSchema = {
   type: 'object',
@@ -36,6 +51,7 @@ const createSchema = {
       additionalProperties: false,
       properties: {
         name: nameSchema,
+        description: descriptionSchema,
         imageRef: { type: 'string', maxLength: 255 },
         flavorRef: { type: ['string', 'integer'], minLength: 1, maxLength: 255 },
         networks: {
@@ -78,6 +94,7 @@ const createSchema = {
 interface CreateBody {
   server: {
     name: string;
+    description?: string | null;
     imageRef?: string;
     flavorRef: string | number;
     networks?: 'auto' | 'none' | { uuid?: string; port?: string | null }[];
@@ -107,6 +124,7 @@ const updateSchema = {
       additionalProperties: false,
       properties: {
         name: nameSchema,
+        description: descriptionSchema,
         accessIPv4: { type: 'string', format: 'ipv4' },
         accessIPv6: { type: 'string', format: 'ipv6' },
         'OS-DCF:diskConfig': { type: 'string', enum: ['AUTO', 'MANUAL'] },
@@ -116,7 +134,21 @@ const updateSchema = {
 } as const;
 
 interface UpdateBody {
-  server: { name?: string; accessIPv4?: string; accessIPv6?: string };
+  server: { name?: string; description?: string | null; accessIPv4?: string; accessIPv6?: string };
+}
+
+/** `description` is a 2.19 key: below it the schema has none, so Nova's additionalProperties 400. */
+function checkDescription(request: FastifyRequest, server: { description?: unknown }): void {
+  if (server.description !== undefined && !request.microversion.atLeast(19)) {
+    throw badRequest(`Invalid input for field/attribute server. Value: ${JSON.stringify(server)}. Additional properties are not allowed ('description' was unexpected)`);
+  }
+}
+
+/** The hosts a body's host_status is computed from: only at 2.16+ and for whom the policy allows. */
+async function hostsFor(gw: Gateway, request: FastifyRequest, c: Caller, records: readonly InstanceRecord[]): Promise<ReadonlyMap<string, HostState> | undefined> {
+  if (!request.microversion.atLeast(16) || !allowed(c, 'os_compute_api:servers:show:host_status')) return undefined;
+  const names = [...new Set(records.map((i) => i.host).filter(Boolean))];
+  return new Map((await readHosts(gw.redis, names)).map((h) => [h.name, h]));
 }
 
 /** The id at the end of an id or an href (Nova's get_id_from_href). */
@@ -216,6 +248,7 @@ export function registerServerRoutes(app: FastifyInstance, gw: Gateway): void {
     enforce(c, 'os_compute_api:servers:create');
     const body = request.body;
     const s = body.server;
+    checkDescription(request, s);
     const flavor = await resolveFlavor(s.flavorRef);
     const image = await resolveImage(s.imageRef, c, flavor);
     const group = await resolveGroup(body, c);
@@ -283,6 +316,8 @@ export function registerServerRoutes(app: FastifyInstance, gw: Gateway): void {
         userData: s.user_data ?? '',
         serverGroup: group?.id ?? '',
         progress: 0,
+        // Nova: the request's description from 2.19 (null when absent), the name before.
+        description: request.microversion.atLeast(19) ? (s.description ?? null) : s.name,
       });
     }
     // As many as the quota allows between min and max, as Nova does; a lone survivor of a
@@ -331,8 +366,9 @@ export function registerServerRoutes(app: FastifyInstance, gw: Gateway): void {
     );
     const { page, more } = paginate(sorted, (i) => i.uuid, q, gw.config.maxListLimit);
     const base = baseUrl(gw.config.publicUrl, request);
+    const hosts = detail ? await hostsFor(gw, request, c, page) : undefined;
     return {
-      servers: page.map((i) => (detail ? serverDetail(i, base, { admin, mv }) : serverSummary(i, base))),
+      servers: page.map((i) => (detail ? serverDetail(i, base, { admin, mv, hosts }) : serverSummary(i, base))),
       ...pageLinks('servers', base, detail ? 'servers/detail' : 'servers', q, page[page.length - 1]?.uuid, more),
     };
   }
@@ -345,16 +381,20 @@ export function registerServerRoutes(app: FastifyInstance, gw: Gateway): void {
     enforce(c, 'os_compute_api:servers:show');
     const rec = await loadServer(gw, c, request.params.id);
     const admin = allowed(c, 'os_compute_api:os-extended-server-attributes');
-    return { server: serverDetail(rec, baseUrl(gw.config.publicUrl, request), { admin, mv: request.microversion }) };
+    const hosts = await hostsFor(gw, request, c, [rec]);
+    return { server: serverDetail(rec, baseUrl(gw.config.publicUrl, request), { admin, mv: request.microversion, hosts }) };
   });
 
   app.put<{ Params: { id: string }; Body: UpdateBody }>('/servers/:id', { schema: { body: updateSchema } }, async (request) => {
     const c = caller(request);
     enforce(c, 'os_compute_api:servers:update');
+    checkDescription(request, request.body.server);
     const rec = await loadServer(gw, c, request.params.id);
-    const { name, accessIPv4, accessIPv6 } = request.body.server;
+    const { name, description, accessIPv4, accessIPv6 } = request.body.server;
     const patch = {
       ...(name !== undefined ? { name } : {}),
+      // null clears it (Nova's "remove description").
+      ...(description !== undefined ? { description } : {}),
       ...(accessIPv4 !== undefined ? { accessIPv4 } : {}),
       ...(accessIPv6 !== undefined ? { accessIPv6 } : {}),
     };

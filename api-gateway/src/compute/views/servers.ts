@@ -1,8 +1,9 @@
 // Nova server bodies: the list summary, the base body PUT /servers/{id} answers with (below
 // 2.75), and the full body of show/detail with the OS-EXT-* extension attributes (host
-// attributes for admins only; 2.3 adds more of them, 2.9 `locked`).
+// attributes for admins only; 2.3 adds more of them, 2.9 `locked`, 2.16 `host_status` for
+// whom its policy allows, 2.19 `description`).
 import { createHash } from 'node:crypto';
-import type { InstanceRecord } from '@hypernova/common';
+import type { HostState, InstanceRecord } from '@hypernova/common';
 import type { Microversion } from '../microversion.js';
 import { PROGRESS_STATUSES, statusOf } from '../state-machine.js';
 import { bookmark, isoMicros, isoSeconds, resourceLinks } from './links.js';
@@ -18,6 +19,26 @@ export interface ServerViewOptions {
   /** May see host attributes and fault details (os-extended-server-attributes). */
   admin: boolean;
   mv: Microversion;
+  /**
+   * The registered hosts by name, given when the body carries `host_status` (2.16, when the
+   * caller may see it: os_compute_api:servers:show:host_status); show and detail only.
+   */
+  hosts?: ReadonlyMap<string, HostState>;
+}
+
+export type HostStatus = 'UP' | 'DOWN' | 'MAINTENANCE' | 'UNKNOWN' | '';
+
+/**
+ * Nova's host_status of an instance's host: '' with no host (or one no longer registered), DOWN
+ * when forced down, MAINTENANCE when disabled, else UP while its heartbeat lives and UNKNOWN
+ * once it stopped (Nova's order of checks).
+ */
+export function hostStatus(host: string, hosts: ReadonlyMap<string, HostState>): HostStatus {
+  const h = host ? hosts.get(host) : undefined;
+  if (!h) return '';
+  if (h.forcedDown) return 'DOWN';
+  if (!h.enabled) return 'MAINTENANCE';
+  return h.up ? 'UP' : 'UNKNOWN';
 }
 
 function fault(i: InstanceRecord, admin: boolean) {
@@ -34,7 +55,7 @@ function fault(i: InstanceRecord, admin: boolean) {
   };
 }
 
-/** The keys every server body has (Nova's _show basics), plus `locked` from 2.9. */
+/** The keys every server body has (Nova's _show basics), plus `locked` from 2.9 and `description` from 2.19. */
 export function serverBase(i: InstanceRecord, base: string, opts: ServerViewOptions) {
   const status = statusOf(i);
   return {
@@ -58,6 +79,8 @@ export function serverBase(i: InstanceRecord, base: string, opts: ServerViewOpti
     ...fault(i, opts.admin),
     // Hypernova has no server locking: never locked.
     ...(opts.mv.atLeast(9) ? { locked: false } : {}),
+    // null when never set; below 2.19 a create sets it to the name, as Nova does.
+    ...(opts.mv.atLeast(19) ? { description: i.description ?? null } : {}),
   };
 }
 
@@ -92,5 +115,6 @@ export function serverDetail(i: InstanceRecord, base: string, opts: ServerViewOp
           'OS-EXT-SRV-ATTR:user_data': i.userData || null,
         }
       : {}),
+    ...(opts.hosts && mv.atLeast(16) ? { host_status: hostStatus(i.host, opts.hosts) } : {}),
   };
 }
