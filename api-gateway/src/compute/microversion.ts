@@ -1,9 +1,24 @@
 // Nova microversions: which one a request asks for (OpenStack-API-Version: compute 2.X, else the
 // legacy X-OpenStack-Nova-API-Version, else 2.1) and the headers every versioned response
-// echoes. Only versions whose every response shape is implemented may be advertised: 2.1 .. 2.11,
-// where 2.2 (keypair types), 2.3 (more admin server attributes), 2.9 (locked), 2.10 (other
-// users' keypairs) and 2.11 (forced_down services) change what the gateway serves; 2.4-2.8 touch
-// only APIs it does not serve (fixed IPs, remote consoles, flavor access).
+// echoes. Only versions whose every response shape is implemented may be advertised: 2.1 .. 2.21.
+// What each version changes in what the gateway serves (n/a: only APIs it does not serve):
+//   2.2  keypairs: `type`; create 201, delete 204
+//   2.3  servers (admin): more OS-EXT-SRV-ATTR attributes, volumes_attached delete_on_termination
+//   2.4-2.8  n/a (fixed IPs, remote consoles, flavor access)
+//   2.9  servers: `locked` (show, detail, update)
+//   2.10 keypairs: admins act on other users' (user_id in the query and the create body)
+//   2.11 os-services: `forced_down`, PUT /os-services/force-down
+//   2.12 n/a (os-virtual-interfaces net_id)
+//   2.13 server groups: `project_id`, `user_id`
+//   2.14 n/a (evacuate)
+//   2.15 server groups: policies soft-affinity and soft-anti-affinity (the scheduler weighs them)
+//   2.16 servers show/detail: `host_status` (UP, DOWN, MAINTENANCE, UNKNOWN or '') where the
+//        os_compute_api:servers:show:host_status policy allows (admins)
+//   2.17 server action trigger_crash_dump: 400 (the compute nodes cannot inject an NMI)
+//   2.18 project_id optional in URLs: the routes never take one (the catalog has none)
+//   2.19 servers: `description` (create and update accept it; show, detail and update return it)
+//   2.20 n/a (volume attach/detach while shelved)
+//   2.21 os-instance-actions: a deleted server's actions stay listable and showable
 import { ApiError, badRequest } from '../http/errors.js';
 
 export class Microversion {
@@ -27,7 +42,7 @@ export class Microversion {
 }
 
 export const MIN_VERSION = new Microversion(2, 1);
-export const MAX_VERSION = new Microversion(2, 11);
+export const MAX_VERSION = new Microversion(2, 21);
 
 /** The requested microversion; 400 for a malformed one, 406 (Nova's message) outside MIN..MAX. */
 export function negotiate(headers: Record<string, string | string[] | undefined>): Microversion {

@@ -1,5 +1,5 @@
 // Contract: every response shape the compute API serves, at every microversion it advertises
-// (2.1 to 2.11), checked against the schemas of contract/nova.ts, each schema also shown to
+// (2.1 to 2.21), checked against the schemas of contract/nova.ts, each schema also shown to
 // reject wrong shapes of the very body it accepted.
 /* eslint-disable @typescript-eslint/no-explicit-any -- API bodies are read field by field */
 import assert from 'node:assert/strict';
@@ -8,7 +8,7 @@ import * as nova from './contract/nova.js';
 import { expectShape } from './contract/expect.js';
 import { problems, type Schema } from './contract/schema.js';
 
-const MAX_MINOR = 11;
+const MAX_MINOR = 21;
 
 describe('contract: Nova compute responses at every advertised microversion', function () {
   this.timeout(120_000);
@@ -71,8 +71,14 @@ describe('contract: Nova compute responses at every advertised microversion', fu
       };
 
       // Servers: create (and with a reservation id), list, detail, show (admin and member), update, actions, delete.
-      const created = await ok('POST', '/servers', 202, nova.serverCreate, { body: { server: { name: `v${minor}`, imageRef: c.image.id, flavorRef: '1' } } });
+      // 2.19: a description (only from 2.19; absent, it shows as null).
+      const described = minor >= 19 ? { description: `server of 2.${minor}` } : {};
+      const created = await ok('POST', '/servers', 202, nova.serverCreate, { body: { server: { name: `v${minor}`, imageRef: c.image.id, flavorRef: '1', ...described } } });
       const id = created.server.id;
+      if (minor < 19) {
+        const res = await call('POST', '/servers', { body: { server: { name: 'd', imageRef: c.image.id, flavorRef: '1', description: 'd' } } });
+        check(res, 400, nova.fault(400), `2.${minor} create with a description`, minor);
+      }
       await ok('POST', '/servers', 202, nova.reservation, {
         body: { server: { name: `r${minor}`, imageRef: c.image.id, flavorRef: '1', return_reservation_id: true } },
       });
@@ -81,14 +87,23 @@ describe('contract: Nova compute responses at every advertised microversion', fu
       const detail = await ok('GET', '/servers/detail', 200, nova.serverListDetail(minor, true));
       assert.ok(detail.servers.some((s: any) => s.status === 'ERROR' && s.fault), 'the fault shape is covered');
       await ok('GET', '/servers/detail?limit=1', 200, nova.serverListDetail(minor, true));
-      await ok('GET', `/servers/${serverId}`, 200, nova.serverShow(minor, true));
+      const shown = await ok('GET', `/servers/${serverId}`, 200, nova.serverShow(minor, true));
+      if (minor >= 16) assert.equal(shown.server.host_status, 'UP', 'an up, enabled host');
+      if (minor === 19) assert.equal(shown.server.description, 'contract-vm', 'created below 2.19: the description is the name');
       check(await as(member.token)('GET', `/servers/${memberServer}`), 200, nova.serverShow(minor, false), `2.${minor} member show`, minor);
       check(await as(member.token)('GET', '/servers/detail'), 200, nova.serverListDetail(minor, false), `2.${minor} member detail`, minor);
-      await ok('PUT', `/servers/${serverId}`, 200, nova.serverUpdate(minor), { body: { server: { name: 'contract-vm' } } });
+      const updated = await ok('PUT', `/servers/${serverId}`, 200, nova.serverUpdate(minor), { body: { server: { name: 'contract-vm', ...described } } });
+      if (minor >= 19) assert.equal(updated.server.description, `server of 2.${minor}`);
+      else check(await call('PUT', `/servers/${serverId}`, { body: { server: { description: 'd' } } }), 400, nova.fault(400), `2.${minor} update with a description`, minor);
       await c.waitStatus(id, 'ACTIVE');
+      if (minor >= 19) assert.equal((await ok('GET', `/servers/${id}`, 200, nova.serverShow(minor, true))).server.description, `server of 2.${minor}`);
+      // 2.17: trigger_crash_dump exists, and Hypernova's nodes cannot: 400 either way, with different messages.
+      const dump = check(await call('POST', `/servers/${id}/action`, { body: { trigger_crash_dump: null } }), 400, nova.fault(400), `2.${minor} trigger_crash_dump`, minor);
+      assert.equal(dump.badRequest.message, minor >= 17 ? 'Triggering crash dump is not supported' : 'There is no such action: trigger_crash_dump');
       await ok('POST', `/servers/${id}/action`, 200, nova.consoleOutput, { body: { 'os-getConsoleOutput': { length: 2 } } });
       await empty('POST', `/servers/${id}/action`, 202, { body: { 'os-stop': null } });
       await c.waitStatus(id, 'SHUTOFF');
+      if (minor >= 17) check(await call('POST', `/servers/${id}/action`, { body: { trigger_crash_dump: null } }), 409, nova.fault(409), `2.${minor} crash dump of a stopped server`, minor);
 
       // Instance actions (events for admins only).
       const actions = await ok('GET', `/servers/${id}/os-instance-actions`, 200, nova.instanceActions);
@@ -97,6 +112,15 @@ describe('contract: Nova compute responses at every advertised microversion', fu
       const [mine] = (await as(member.token)('GET', `/servers/${memberServer}/os-instance-actions`)).body.instanceActions;
       check(await as(member.token)('GET', `/servers/${memberServer}/os-instance-actions/${mine.request_id}`), 200, nova.instanceAction(false), 'member action', minor);
       await empty('DELETE', `/servers/${id}`, 204);
+      // 2.21: a deleted server's actions stay readable.
+      await c.waitServer(id, 'gone');
+      if (minor >= 21) {
+        const after = await ok('GET', `/servers/${id}/os-instance-actions`, 200, nova.instanceActions);
+        assert.deepEqual(after.instanceActions.map((a: any) => a.action), ['delete', 'stop', 'create']);
+        await ok('GET', `/servers/${id}/os-instance-actions/${after.instanceActions[0].request_id}`, 200, nova.instanceAction(true));
+      } else {
+        check(await call('GET', `/servers/${id}/os-instance-actions`), 404, nova.fault(404), `2.${minor} actions of a deleted server`, minor);
+      }
 
       // Flavors and extra specs.
       await ok('GET', '/flavors', 200, nova.flavorList);
@@ -142,10 +166,15 @@ describe('contract: Nova compute responses at every advertised microversion', fu
       await ok('GET', '/os-migrations', 200, nova.migrations);
 
       // Server groups.
-      const group = await ok('POST', '/os-server-groups', 200, nova.serverGroupShow, { body: { server_group: { name: `g${minor}`, policies: ['anti-affinity'] } } });
-      await ok('GET', '/os-server-groups', 200, nova.serverGroupList);
-      await ok('GET', `/os-server-groups/${group.server_group.id}`, 200, nova.serverGroupShow);
+      const group = await ok('POST', '/os-server-groups', 200, nova.serverGroupShow(minor), { body: { server_group: { name: `g${minor}`, policies: ['anti-affinity'] } } });
+      // 2.15: the soft policies.
+      const soft = { body: { server_group: { name: `s${minor}`, policies: ['soft-anti-affinity'] } } };
+      const softGroup = minor >= 15 ? await ok('POST', '/os-server-groups', 200, nova.serverGroupShow(minor), soft) : undefined;
+      if (minor < 15) check(await call('POST', '/os-server-groups', soft), 400, nova.fault(400), `2.${minor} soft policy`, minor);
+      await ok('GET', '/os-server-groups', 200, nova.serverGroupList(minor));
+      await ok('GET', `/os-server-groups/${group.server_group.id}`, 200, nova.serverGroupShow(minor));
       await empty('DELETE', `/os-server-groups/${group.server_group.id}`, 204);
+      if (softGroup) await empty('DELETE', `/os-server-groups/${softGroup.server_group.id}`, 204);
 
       // Keypairs: 2.2 moves create to 201 and delete to 204.
       await ok('POST', '/os-keypairs', minor >= 2 ? 201 : 200, nova.keypairCreate(minor), { body: { keypair: { name: `gen${minor}` } } });
@@ -176,9 +205,25 @@ describe('contract: Nova compute responses at every advertised microversion', fu
     const [v1, v11] = await Promise.all([c.compute('GET', '/os-services', at('2.1')), c.compute('GET', '/os-services', at('2.11'))]);
     assert.notDeepEqual(problems(nova.serviceList(11), v1.body), []);
     assert.notDeepEqual(problems(nova.serviceList(1), v11.body), []);
+    // 2.16 host_status, 2.19 description.
+    const [s15, s16, s18, s19] = await Promise.all(['2.15', '2.16', '2.18', '2.19'].map((v) => c.compute('GET', `/servers/${serverId}`, at(v))));
+    assert.notDeepEqual(problems(nova.serverShow(16, true), s15.body), [], 'a 2.15 server has no host_status');
+    assert.notDeepEqual(problems(nova.serverShow(15, true), s16.body), [], 'a 2.16 server has host_status');
+    assert.notDeepEqual(problems(nova.serverShow(19, true), s18.body), [], 'a 2.18 server has no description');
+    assert.notDeepEqual(problems(nova.serverShow(18, true), s19.body), [], 'a 2.19 server has a description');
+    const [u18, u19] = await Promise.all(['2.18', '2.19'].map((v) => c.compute('PUT', `/servers/${serverId}`, { ...at(v), body: { server: { name: 'contract-vm' } } })));
+    assert.notDeepEqual(problems(nova.serverUpdate(19), u18.body), []);
+    assert.notDeepEqual(problems(nova.serverUpdate(18), u19.body), []);
+    // 2.13 project_id and user_id of server groups, 2.15 soft policies.
+    const g = await c.compute('POST', '/os-server-groups', { ...at('2.15'), body: { server_group: { name: 'apart', policies: ['soft-affinity'] } } });
+    const [g12, g13] = await Promise.all(['2.12', '2.13'].map((v) => c.compute('GET', `/os-server-groups/${g.body.server_group.id}`, at(v))));
+    assert.notDeepEqual(problems(nova.serverGroupShow(13), g12.body), [], 'a 2.12 group has no project_id/user_id');
+    assert.notDeepEqual(problems(nova.serverGroupShow(12), g13.body), [], 'a 2.13 group has project_id/user_id');
+    assert.notDeepEqual(problems(nova.serverGroupShow(14), g.body), [], 'soft-affinity is not a policy before 2.15');
+    await c.compute('DELETE', `/os-server-groups/${g.body.server_group.id}`);
   });
 
-  it('answers versions outside 2.1..2.11 with Nova\'s 406', async () => {
+  it(`answers versions outside 2.1..2.${MAX_MINOR} with Nova's 406`, async () => {
     for (const v of ['2.0', `2.${MAX_MINOR + 1}`, '3.0']) {
       const res = await c.compute('GET', '/servers', { headers: { 'X-OpenStack-Nova-API-Version': v } });
       check(res, 406, nova.fault(406), `version ${v}`);

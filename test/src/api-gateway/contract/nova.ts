@@ -1,5 +1,5 @@
 // Response schemas of the Nova compute API, written from the Nova API reference (and its API
-// samples) for microversions 2.1 to 2.11: what each body must hold at a given microversion
+// samples) for microversions 2.1 to 2.21: what each body must hold at a given microversion
 // `mv` (the minor number), closed objects so an unexpected key is a failure.
 import { arrayOf, bool, enumOf, int, isoMicros, isoSeconds, links, nullable, obj, str, stringMap, uri, uuid, type Schema } from './schema.js';
 
@@ -40,7 +40,7 @@ const addresses: Schema = {
 };
 const STATUSES = ['ACTIVE', 'BUILD', 'DELETED', 'ERROR', 'HARD_REBOOT', 'MIGRATING', 'PASSWORD', 'PAUSED', 'REBOOT', 'REBUILD', 'RESCUE', 'RESIZE', 'REVERT_RESIZE', 'SHELVED', 'SHELVED_OFFLOADED', 'SHUTOFF', 'SOFT_DELETED', 'SUSPENDED', 'UNKNOWN', 'VERIFY_RESIZE'];
 
-/** The keys of every server body (PUT answers exactly these below 2.75); `locked` from 2.9. */
+/** The keys of every server body (PUT answers exactly these below 2.75); `locked` from 2.9, `description` (null when unset) from 2.19. */
 function serverBaseProps(mv: number): Record<string, Schema> {
   return {
     id: uuid,
@@ -62,13 +62,14 @@ function serverBaseProps(mv: number): Record<string, Schema> {
     progress: int,
     fault: obj({ code: int, message: str, created: isoSeconds, details: str }, ['details']),
     ...(mv >= 9 ? { locked: bool } : {}),
+    ...(mv >= 19 ? { description: nullable({ type: 'string', maxLength: 255 }) } : {}),
   };
 }
 const SERVER_OPTIONAL = ['progress', 'fault'];
 
 export const serverUpdate = (mv: number) => obj({ server: obj(serverBaseProps(mv), SERVER_OPTIONAL) });
 
-/** show/detail: the base keys plus the extensions; host attributes for admins, more from 2.3. */
+/** show/detail: the base keys plus the extensions; host attributes for admins, more from 2.3; host_status for admins from 2.16. */
 function serverDetailSchema(mv: number, admin: boolean): Schema {
   const adminProps: Record<string, Schema> = admin
     ? {
@@ -86,6 +87,8 @@ function serverDetailSchema(mv: number, admin: boolean): Schema {
               'OS-EXT-SRV-ATTR:user_data': nullable(str),
             }
           : {}),
+        // '' when the server has no host.
+        ...(mv >= 16 ? { host_status: enumOf('UP', 'DOWN', 'MAINTENANCE', 'UNKNOWN', '') } : {}),
       }
     : {};
   const volume = mv >= 3 ? obj({ id: str, delete_on_termination: bool }) : obj({ id: str });
@@ -320,10 +323,18 @@ export const migrations = obj({
 
 // ---------- server groups and keypairs ----------
 
-/** Below 2.13: no project_id/user_id; policies as a list until 2.64. */
-const serverGroup = obj({ id: uuid, name: str, policies: arrayOf(enumOf('affinity', 'anti-affinity')), members: arrayOf(uuid), metadata: { type: 'object' } });
-export const serverGroupShow = obj({ server_group: serverGroup });
-export const serverGroupList = obj({ server_groups: arrayOf(serverGroup) });
+/** project_id and user_id from 2.13; the soft policies from 2.15; policies as a list until 2.64. */
+const serverGroup = (mv: number) =>
+  obj({
+    id: uuid,
+    name: str,
+    policies: { ...arrayOf(enumOf('affinity', 'anti-affinity', ...(mv >= 15 ? ['soft-affinity', 'soft-anti-affinity'] : []))), minItems: 1, maxItems: 1 },
+    members: arrayOf(uuid),
+    metadata: { type: 'object' },
+    ...(mv >= 13 ? { project_id: str, user_id: str } : {}),
+  });
+export const serverGroupShow = (mv: number) => obj({ server_group: serverGroup(mv) });
+export const serverGroupList = (mv: number) => obj({ server_groups: arrayOf(serverGroup(mv)) });
 
 const fingerprint = { type: 'string', pattern: '^([0-9a-f]{2}:){15,19}[0-9a-f]{2}$' };
 const keyType = (mv: number): Record<string, Schema> => (mv >= 2 ? { type: enumOf('ssh', 'x509') } : {});
