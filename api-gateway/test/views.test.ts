@@ -7,6 +7,8 @@ import { checkQuota } from '../src/compute/quota.js';
 import { DEFAULT_FLAVORS } from '../src/compute/flavors.js';
 import { versionNumber } from '../src/compute/views/hypervisors.js';
 import { isoMicros, isoSeconds } from '../src/compute/views/links.js';
+import { hostStatus } from '../src/compute/views/servers.js';
+import type { HostState } from '@hypernova/common';
 import { keystoneTime } from '../src/identity/views.js';
 
 describe('gateway helpers', () => {
@@ -48,5 +50,17 @@ describe('gateway helpers', () => {
     assert.deepEqual(paginate(items, (x) => x, {}, 1000), { page: items, more: false });
     assert.throws(() => paginate(items, (x) => x, { marker: 'zz' }, 1000), (e: ApiError) => e.status === 400);
     assert.throws(() => paginate(items, (x) => x, { limit: '-1' }, 1000), (e: ApiError) => e.status === 400);
+  });
+
+  it('derives host_status (2.16) in Nova\'s order: forced down, disabled, heartbeat', () => {
+    const h = (over: Partial<HostState>): HostState => ({ name: 'n1', enabled: true, up: true, forcedDown: false, ...over }) as HostState;
+    const at = (over: Partial<HostState>) => hostStatus('n1', new Map([['n1', h(over)]]));
+    assert.equal(at({}), 'UP');
+    assert.equal(at({ up: false }), 'UNKNOWN');
+    assert.equal(at({ enabled: false }), 'MAINTENANCE');
+    assert.equal(at({ enabled: false, up: false }), 'MAINTENANCE');
+    assert.equal(at({ forcedDown: true, up: false, enabled: false }), 'DOWN');
+    assert.equal(hostStatus('', new Map()), '', 'no host');
+    assert.equal(hostStatus('gone', new Map([['n1', h({})]])), '', 'a host no longer registered');
   });
 });

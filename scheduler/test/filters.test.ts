@@ -14,6 +14,7 @@ import {
   filterHosts,
   filtersByName,
 } from '../src/filters.js';
+import { GroupPolicy } from '../src/request.js';
 import { affinity, antiAffinity, host, noGroup, request } from './fixtures.js';
 
 describe('scheduler filters', () => {
@@ -66,6 +67,16 @@ describe('scheduler filters', () => {
     assert.equal(ServerGroupAffinityFilter.passes(host('b'), request({ group: affinity() }), noGroup), true);
     // Without a group the group filters let everything through.
     assert.equal(ServerGroupAntiAffinityFilter.passes(host('a'), request(), ctx), true);
+  });
+
+  it('soft policies (API 2.15) filter no host out: they only weigh', () => {
+    const ctx = { groupHosts: new Map([['a', 2]]) };
+    const hosts = [host('a'), host('b')];
+    for (const policy of [GroupPolicy.GROUP_POLICY_SOFT_AFFINITY, GroupPolicy.GROUP_POLICY_SOFT_ANTI_AFFINITY]) {
+      const req = request({ group: { uuid: 'g-1', policy } });
+      assert.deepEqual(filterHosts(hosts, req, ctx, ALL_FILTERS).map((h) => h.name), ['a', 'b'], String(policy));
+      assert.ok(ALL_FILTERS.every((f) => !f.appliesTo || !/ServerGroup/.test(f.name) || !f.appliesTo(req)), 'no group filter applies');
+    }
   });
 
   it('filterHosts keeps the hosts passing every filter; explainFilters tells which filter emptied the list', () => {
