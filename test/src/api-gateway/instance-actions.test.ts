@@ -73,7 +73,7 @@ describe('api-gateway: instance actions and their events', function () {
 
     const del = await c.compute('DELETE', `/servers/${id}`);
     await c.waitServer(id, 'gone');
-    // At 2.1 a deleted server's actions are gone with it (2.21 would keep them listable).
+    // At 2.1 a deleted server's actions are gone with it (2.21 keeps them listable: microversions.test).
     assert.equal((await c.compute('GET', `/servers/${id}/os-instance-actions`)).status, 404);
     assert.ok(del.headers.get('x-compute-request-id'));
   });
