@@ -80,6 +80,8 @@ export interface InstanceRecord {
   /** Its hypervisor's hostname (the same as host here). */
   node: string;
   availabilityZone: string;
+  /** The zone the create request asked for ('' for any): later placements (live migration) keep to it, as Nova's RequestSpec does. */
+  requestedAvailabilityZone: string;
   keyName: string;
   metadata: Record<string, string>;
   fault?: InstanceFault;
@@ -121,6 +123,7 @@ const FIELDS: { [K in keyof InstanceRecord]-?: [string, Codec] } = {
   host: ['host', 'str'],
   node: ['node', 'str'],
   availabilityZone: ['availability_zone', 'str'],
+  requestedAvailabilityZone: ['requested_availability_zone', 'str'],
   keyName: ['key_name', 'str'],
   metadata: ['metadata', 'json'],
   fault: ['fault', 'json'],

@@ -102,7 +102,7 @@ export class LiveMigrations {
       projectId: rec.projectId,
       userId: ctx.userId,
     });
-    const spec = { ...requestSpec({ instance: rec, image, group }), ignoreHosts: [rec.host] };
+    const spec = { ...requestSpec({ instance: rec, image, group }), availabilityZone: rec.requestedAvailabilityZone, ignoreHosts: [rec.host] };
     let dest: scheduler.Selection;
     try {
       dest =

@@ -1,6 +1,6 @@
 // Nova microversions: which one a request asks for (OpenStack-API-Version: compute 2.X, else the
 // legacy X-OpenStack-Nova-API-Version, else 2.1) and the headers every versioned response
-// echoes. Only versions whose every response shape is implemented may be advertised: 2.1 .. 2.21.
+// echoes. Only versions whose every response shape is implemented may be advertised: 2.1 .. 2.25.
 // What each version changes in what the gateway serves (n/a: only APIs it does not serve):
 //   2.2  keypairs: `type`; create 201, delete 204
 //   2.3  servers (admin): more OS-EXT-SRV-ATTR attributes, volumes_attached delete_on_termination
@@ -19,6 +19,11 @@
 //   2.19 servers: `description` (create and update accept it; show, detail and update return it)
 //   2.20 n/a (volume attach/detach while shelved)
 //   2.21 os-instance-actions: a deleted server's actions stay listable and showable
+//   2.22 POST /servers/{id}/migrations/{mid}/action force_complete
+//   2.23 GET /servers/{id}/migrations[/{mid}] (in-progress live migrations with memory_* and
+//        disk_* progress); os-migrations: `migration_type`, `links` on in-progress live ones
+//   2.24 DELETE /servers/{id}/migrations/{mid} aborts a live migration
+//   2.25 os-migrateLive: block_migration may be "auto", disk_over_commit is gone
 import { ApiError, badRequest } from '../http/errors.js';
 
 export class Microversion {
@@ -42,7 +47,7 @@ export class Microversion {
 }
 
 export const MIN_VERSION = new Microversion(2, 1);
-export const MAX_VERSION = new Microversion(2, 21);
+export const MAX_VERSION = new Microversion(2, 25);
 
 /** The requested microversion; 400 for a malformed one, 406 (Nova's message) outside MIN..MAX. */
 export function negotiate(headers: Record<string, string | string[] | undefined>): Microversion {

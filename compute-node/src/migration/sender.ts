@@ -278,6 +278,8 @@ export class MigrationSource {
         this.encoder.deflate = this.convergence.deflate;
         this.emitProgress();
         if (decision.switchOver || this.forced) break;
+        // A round with nothing to send awaits only settled promises: let the guest (and the control socket) run.
+        await yieldTurn();
       }
       return await this.switchOver();
     } catch (e) {
@@ -490,7 +492,11 @@ export class MigrationSource {
 
   /** Waits for `p`, or throws as soon as the migration fails. */
   private guard<T>(p: Promise<T>): Promise<T> {
-    if (this.failure) return Promise.reject(this.failure);
+    if (this.failure) {
+      // p rejects too once the migration failed: nobody waits for it any more.
+      p.catch(() => undefined);
+      return Promise.reject(this.failure);
+    }
     return new Promise<T>((resolve, reject) => {
       const onFail = (e: MigrationError): void => reject(e);
       this.failListeners.push(onFail);

@@ -1,6 +1,5 @@
 // The VM process from start to exit: `hypernova vm run` (parse flags, build the VM, serve the
 // control socket, attach the terminal, run, tear down) and `hypernova vm net-hub`.
-import { MigrationError } from '../migration/index.js';
 import { ControlServer } from './control-server.js';
 import { NetHub } from './net-socket.js';
 import { parseVmArgs, UsageError } from './options.js';
@@ -14,17 +13,6 @@ export interface RunHooks {
 }
 
 const STOP_SIGNALS: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP'];
-
-/**
- * The migration library's MigrationSource can leave a promise rejected with its own failure
- * unhandled (its guard() does not take over the promise it is given once the migration has
- * failed, e.g. a destination's Abort during a bandwidth-capped pass). The migration has
- * reported that failure through run(): it must not take the guest down with the process.
- * Anything else still ends the process, as Node's default does.
- */
-function onUnhandledRejection(e: unknown): void {
-  if (!(e instanceof MigrationError)) throw e;
-}
 
 /** Runs one VM in this process; resolves with the process exit status. Throws (status 1) on bad flags or images. */
 export async function runVmProcess(argv: string[], hooks: RunHooks = {}): Promise<number> {
@@ -43,7 +31,6 @@ export async function runVmProcess(argv: string[], hooks: RunHooks = {}): Promis
   // A supervisor's SIGTERM ends the VM cleanly (disks flushed, socket removed), as QEMU does.
   const onSignal = (): void => vm.shutdown('host-signal');
   for (const s of STOP_SIGNALS) process.on(s, onSignal);
-  process.on('unhandledRejection', onUnhandledRejection);
   // Guest output must not kill the VM when whoever reads stdout goes away.
   const onStdoutError = (): void => {};
   process.stdout.on('error', onStdoutError);
@@ -54,7 +41,6 @@ export async function runVmProcess(argv: string[], hooks: RunHooks = {}): Promis
     term?.detach();
     control?.close();
     for (const s of STOP_SIGNALS) process.off(s, onSignal);
-    process.off('unhandledRejection', onUnhandledRejection);
     process.stdout.off('error', onStdoutError);
   }
 }

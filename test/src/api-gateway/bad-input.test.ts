@@ -213,12 +213,12 @@ describe('api-gateway: bad input gives 4xx in the API\'s format, never 5xx', fun
   });
 
   it('answers wrong microversion headers with Nova\'s 406 (or 400 when malformed)', async () => {
-    for (const v of ['2.0', '2.22', '2.92', '3.1', '1.1']) {
+    for (const v of ['2.0', '2.26', '2.92', '3.1', '1.1']) {
       for (const header of ['X-OpenStack-Nova-API-Version', 'OpenStack-API-Version']) {
         const res = await c.compute('GET', '/servers', { headers: { [header]: header === 'OpenStack-API-Version' ? `compute ${v}` : v } });
         assertErrorFormat(res, 'compute', `${header}: ${v}`);
         assert.equal(res.status, 406);
-        assert.equal(res.body.computeFault.message, `Version ${v} is not supported by the API. Minimum is 2.1 and maximum is 2.21.`);
+        assert.equal(res.body.computeFault.message, `Version ${v} is not supported by the API. Minimum is 2.1 and maximum is 2.25.`);
       }
     }
     for (const v of ['', 'two', '2', '2.1.1', '02.1', '2.01', '-2.1', '2.x', '99999.1', 'compute']) {
@@ -416,7 +416,7 @@ describe('api-gateway: bad input gives 4xx in the API\'s format, never 5xx', fun
     ];
     const keys = ['limit', 'marker', 'name', 'status', 'host', 'all_tenants', 'sort_key', 'sort_dir', 'sort', 'user_id', 'is_public', 'minRam', 'changes-since', 'visibility', 'tag', 'size_min', 'binary'];
     const values = ['', '-1', '0', '1', '1e9', 'abc', '%00', '../', 'ACTIVE', 'name:asc', 'in:a,b', '00000000-0000-0000-0000-000000000000', 'true', 'x'.repeat(2000)];
-    const versions = [undefined, '2.1', '2.11', '2.16', '2.21', '2.22', 'latest', '2', 'compute', '2.1, 2.2'];
+    const versions = [undefined, '2.1', '2.11', '2.16', '2.21', '2.23', '2.25', '2.26', 'latest', '2', 'compute', '2.1, 2.2'];
     for (let i = 0; i < 400; i++) {
       const path = pick(paths);
       const q = new URLSearchParams();

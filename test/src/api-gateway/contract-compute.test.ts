@@ -1,5 +1,5 @@
 // Contract: every response shape the compute API serves, at every microversion it advertises
-// (2.1 to 2.21), checked against the schemas of contract/nova.ts, each schema also shown to
+// (2.1 to 2.25), checked against the schemas of contract/nova.ts, each schema also shown to
 // reject wrong shapes of the very body it accepted.
 /* eslint-disable @typescript-eslint/no-explicit-any -- API bodies are read field by field */
 import assert from 'node:assert/strict';
@@ -8,7 +8,7 @@ import * as nova from './contract/nova.js';
 import { expectShape } from './contract/expect.js';
 import { problems, type Schema } from './contract/schema.js';
 
-const MAX_MINOR = 21;
+const MAX_MINOR = 25;
 
 describe('contract: Nova compute responses at every advertised microversion', function () {
   this.timeout(120_000);
@@ -163,7 +163,40 @@ describe('contract: Nova compute responses at every advertised microversion', fu
       await empty('DELETE', `/os-quota-sets/${member.projectId}`, 202);
       await ok('GET', '/os-availability-zone', 200, nova.availabilityZones);
       await ok('GET', '/os-availability-zone/detail', 200, nova.availabilityZonesDetail);
-      await ok('GET', '/os-migrations', 200, nova.migrations);
+      await ok('GET', '/os-migrations', 200, nova.migrations(minor));
+
+      // Live migration: 2.22 force_complete, 2.23 the server's migrations and os-migrations'
+      // new keys, 2.24 abort, 2.25 block_migration "auto" without disk_over_commit.
+      if (minor >= 21) {
+        const lm = await c.createServer(`lm${minor}`);
+        await c.waitStatus(lm, 'ACTIVE');
+        c.nodes.forEach((n) => (n.migrateMs = 60_000));
+        const live = minor >= 25 ? { host: null, block_migration: 'auto' } : { host: null, block_migration: true, disk_over_commit: false };
+        await empty('POST', `/servers/${lm}/action`, 202, { body: { 'os-migrateLive': live } });
+        let running: any;
+        while (!(running = (await call('GET', `/os-migrations?instance_uuid=${lm}&status=running`)).body.migrations[0])) await new Promise((r) => setTimeout(r, 50));
+        const listed = await ok('GET', `/os-migrations?instance_uuid=${lm}`, 200, nova.migrations(minor));
+        assert.equal(listed.migrations.length, 1);
+        if (minor >= 23) {
+          assert.equal(listed.migrations[0].links.length, 2, 'an in-progress live migration has links');
+          await ok('GET', `/servers/${lm}/migrations`, 200, nova.serverMigrationList);
+          await ok('GET', `/servers/${lm}/migrations/${running.id}`, 200, nova.serverMigrationShow);
+        } else {
+          check(await call('GET', `/servers/${lm}/migrations`), 404, nova.fault(404), `2.${minor} server migrations`, minor);
+        }
+        const force = { body: { force_complete: null } };
+        if (minor >= 24) await empty('DELETE', `/servers/${lm}/migrations/${running.id}`, 202);
+        else if (minor >= 22) await empty('POST', `/servers/${lm}/migrations/${running.id}/action`, 202, force);
+        else {
+          check(await call('POST', `/servers/${lm}/migrations/${running.id}/action`, force), 404, nova.fault(404), `2.${minor} force_complete`, minor);
+          c.nodes.find((n) => n.name === running.source_compute)?.endMigration(lm, 'forced');
+        }
+        c.nodes.forEach((n) => (n.migrateMs = 0));
+        await c.waitStatus(lm, 'ACTIVE');
+        await ok('GET', `/os-migrations?instance_uuid=${lm}`, 200, nova.migrations(minor));
+        if (minor >= 23) check(await call('GET', `/servers/${lm}/migrations/${running.id}`), 404, nova.fault(404), `2.${minor} finished migration`, minor);
+        await empty('DELETE', `/servers/${lm}`, 204);
+      }
 
       // Server groups.
       const group = await ok('POST', '/os-server-groups', 200, nova.serverGroupShow(minor), { body: { server_group: { name: `g${minor}`, policies: ['anti-affinity'] } } });

@@ -35,6 +35,7 @@ function record(uuid: string): InstanceRecord {
     host: 'h1',
     node: 'h1',
     availabilityZone: '',
+    requestedAvailabilityZone: '',
     keyName: '',
     metadata: { a: 'b' },
     createdAt: now,

@@ -380,13 +380,13 @@ describe('api-gateway: servers through scheduler and compute gRPC', function () 
     assert.equal(legacy.headers.get('x-openstack-nova-api-version'), '2.1');
     const latest = await c.compute('GET', '/flavors', { headers: { 'OpenStack-API-Version': 'compute latest' } });
     assert.equal(latest.status, 200);
-    assert.equal(latest.headers.get('openstack-api-version'), 'compute 2.21');
-    assert.equal(doc.body.version.version, '2.21');
+    assert.equal(latest.headers.get('openstack-api-version'), 'compute 2.25');
+    assert.equal(doc.body.version.version, '2.25');
     assert.equal(doc.body.version.min_version, '2.1');
     const tooNew = await c.compute('GET', '/servers', { headers: { 'X-OpenStack-Nova-API-Version': '2.92' } });
     assert.equal(tooNew.status, 406);
     assert.deepEqual(tooNew.body, {
-      computeFault: { code: 406, message: 'Version 2.92 is not supported by the API. Minimum is 2.1 and maximum is 2.21.' },
+      computeFault: { code: 406, message: 'Version 2.92 is not supported by the API. Minimum is 2.1 and maximum is 2.25.' },
     });
     const garbage = await c.compute('GET', '/servers', { headers: { 'OpenStack-API-Version': 'compute two' } });
     assert.equal(garbage.status, 400);

@@ -301,6 +301,7 @@ export function registerServerRoutes(app: FastifyInstance, gw: Gateway): void {
         host: '',
         node: '',
         availabilityZone: zone,
+        requestedAvailabilityZone: zone,
         keyName: s.key_name ?? '',
         metadata,
         createdAt: now,

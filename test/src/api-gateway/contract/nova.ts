@@ -301,25 +301,52 @@ export const availabilityZonesDetail = obj({
   ),
 });
 
-/** Below 2.23 exactly these keys (no migration_type, links or uuid). */
-export const migrations = obj({
-  migrations: arrayOf(
-    obj({
-      id: int,
-      status: nullable(str),
-      instance_uuid: nullable(uuid),
-      source_node: nullable(str),
-      source_compute: nullable(str),
-      dest_node: nullable(str),
-      dest_compute: nullable(str),
-      dest_host: nullable(str),
-      old_instance_type_id: nullable(int),
-      new_instance_type_id: nullable(int),
-      created_at: isoMicros,
-      updated_at: nullable(isoMicros),
-    }),
-  ),
+/** os-migrations: below 2.23 exactly these keys; 2.23 adds migration_type, and links on in-progress live migrations. */
+export const migrations = (mv: number) =>
+  obj({
+    migrations: arrayOf(
+      obj(
+        {
+          id: int,
+          status: nullable(str),
+          instance_uuid: nullable(uuid),
+          source_node: nullable(str),
+          source_compute: nullable(str),
+          dest_node: nullable(str),
+          dest_compute: nullable(str),
+          dest_host: nullable(str),
+          old_instance_type_id: nullable(int),
+          new_instance_type_id: nullable(int),
+          created_at: isoMicros,
+          updated_at: nullable(isoMicros),
+          ...(mv >= 23 ? { migration_type: enumOf('migration', 'resize', 'live-migration', 'evacuation'), links } : {}),
+        },
+        ['links'],
+      ),
+    ),
+  });
+
+/** /servers/{id}/migrations items (2.23; uuid from 2.59, user and project from 2.80). */
+const serverMigration = obj({
+  created_at: isoMicros,
+  dest_compute: nullable(str),
+  dest_host: nullable(str),
+  dest_node: nullable(str),
+  disk_processed_bytes: nullable(int),
+  disk_remaining_bytes: nullable(int),
+  disk_total_bytes: nullable(int),
+  id: int,
+  memory_processed_bytes: nullable(int),
+  memory_remaining_bytes: nullable(int),
+  memory_total_bytes: nullable(int),
+  server_uuid: uuid,
+  source_compute: nullable(str),
+  source_node: nullable(str),
+  status: str,
+  updated_at: nullable(isoMicros),
 });
+export const serverMigrationList = obj({ migrations: arrayOf(serverMigration) });
+export const serverMigrationShow = obj({ migration: serverMigration });
 
 // ---------- server groups and keypairs ----------
 
