@@ -18,6 +18,8 @@ const MIGRATE = (host: string | null = null) => ({ 'os-migrateLive': { host, blo
 /** node-3 streams at 4 MiB/s: migrations away from it last long enough to interfere with. */
 const SLOW_NODE = 'node-3';
 const ROUNDS = Number(process.env.HYPERNOVA_MIGRATION_TEST_ROUNDS ?? 20);
+/** e2fsprogs lives in /sbin on Debian, off a user's PATH. */
+const SBIN_PATH = { ...process.env, PATH: `${process.env.PATH}:/usr/sbin:/sbin` };
 
 /**
  * Everything a guest printed on any node: each node's console.log of the instance is read as it
@@ -86,6 +88,7 @@ describe('live migration on a 3-node cluster (real Linux guests)', function () {
   this.timeout(600_000);
   let c: TestCluster;
   let loaded: string; // the image booting from its root disk with the memory rewriter
+  let rootImage: string;
   const collectors: ConsoleCollector[] = [];
 
   before(async function () {
@@ -104,6 +107,7 @@ describe('live migration on a 3-node cluster (real Linux guests)', function () {
     // node-3 takes only the guests booted there on purpose (and never a migration's destination).
     await setHostEnabled(c.redis, SLOW_NODE, false);
     const rootfs = await ensureRootfs();
+    rootImage = rootfs.image;
     loaded = (
       await registerGuestImageSet(c.nc, c.redis, {
         kernel: rootfs.linux.image,
@@ -188,7 +192,9 @@ describe('live migration on a 3-node cluster (real Linux guests)', function () {
     const disk = join(c.agent(to).stateDir, 'instances', id, 'disk.qcow2');
     const raw = join(c.dir, `${id}.raw`);
     execFileSync('qemu-img', ['convert', '-O', 'raw', disk, raw]);
-    execFileSync('e2fsck', ['-fn', raw], { stdio: 'pipe' });
+    execFileSync('e2fsck', ['-fn', raw], { stdio: 'pipe', env: SBIN_PATH });
+    const file = (img: string) => execFileSync('debugfs', ['-R', 'cat /sbin/init', img], { stdio: ['ignore', 'pipe', 'ignore'], env: SBIN_PATH });
+    assert.ok(file(raw).equals(file(rootImage)), '/sbin/init reads the same as in the image');
     await c.deleteServer(id);
   });
 

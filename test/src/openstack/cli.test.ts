@@ -128,6 +128,30 @@ describe('openstack CLI end to end on a local 3-node cluster', function () {
     assert.ok(shown.events.some((e: any) => e.event === 'compute__do_build_and_run_instance' && e.result === 'Success'), JSON.stringify(shown.events));
   });
 
+  it('live-migrates vm1 with server migrate --live-migration --block-migration --wait; it runs on at another host', async () => {
+    const beats = async () => [...(await os.run('openstack', ['console', 'log', 'show', 'vm1'])).out.matchAll(/heartbeat (\d+)/g)].map((m) => Number(m[1]));
+    const before = (await server('vm1'))['OS-EXT-SRV-ATTR:host'];
+    const lastBefore = Math.max(0, ...(await beats()));
+    // At 2.1 (the OSC default) instance disks must travel: they are local to each node.
+    await os.ok(['server', 'migrate', '--live-migration', '--block-migration', '--wait', 'vm1']);
+    const after = await server('vm1');
+    assert.equal(after.status, 'ACTIVE');
+    assert.notEqual(after['OS-EXT-SRV-ATTR:host'], before);
+    const migrations = await os.json(['server', 'migration', 'list', '--server', 'vm1']);
+    assert.equal(migrations[0].Status, 'completed', JSON.stringify(migrations));
+    assert.equal(migrations[0]['Source Compute'], before);
+    assert.equal(migrations[0]['Dest Compute'], after['OS-EXT-SRV-ATTR:host']);
+    // The console log is now the new host's: the guest counts on there from where it was.
+    const deadline = Date.now() + 30_000;
+    let there = await beats();
+    while (there.length < 2) {
+      assert.ok(Date.now() < deadline, `no heartbeats on the new host: ${there}`);
+      await new Promise((r) => setTimeout(r, 1000));
+      there = await beats();
+    }
+    assert.ok(there[0] > lastBefore, `heartbeat ${there[0]} there after ${lastBefore} here`);
+  });
+
   it('shows hypervisors (with usage), compute services, flavors and images', async () => {
     const hypervisors = await os.json(['hypervisor', 'list', '--long']);
     assert.deepEqual(hypervisors.map((h: any) => h['Hypervisor Hostname']).sort(), ['node-1', 'node-2', 'node-3']);
