@@ -1,8 +1,8 @@
 // Translates a run of guest instructions (up to a jump, a system instruction or the end of the
 // page) into JavaScript. This is the only place instruction semantics live, and it serves two
-// tiers: cold code runs as a chain of instruction templates (one compiled function per
-// instruction shape, its operands bound as parameters, so making a block compiles nothing new),
-// and a block that turns hot is compiled into one function with its operands as literals.
+// tiers: cold code runs through instruction templates (one compiled function per instruction
+// shape, reading its operands from the block's operand stream, so making a block compiles nothing
+// new), and a block that turns hot is compiled into one function with its operands as literals.
 //
 // Translated code keeps guest registers in `x`, reaches RAM through the TLB arrays with a tag
 // compare, and calls the hart's slow paths for misses, MMIO and traps. Before a call that can
@@ -39,29 +39,32 @@ interface Emitted {
 }
 
 /**
- * Context for one instruction: its pc, its index in the block (instructions retired before it),
- * and how operand values are written into the code: `v` renders a value as a literal (a hot
- * block) or as a template parameter (cold code). Code shape may depend on operands only through
- * choices made here in TypeScript (x0, widths), never through `v`.
+ * How one instruction's values are written into its code. A hot block writes them as literals;
+ * cold code writes them as reads from the block's operand stream, so the code depends on the
+ * instruction word alone and is translated once per word. Code shape may depend on operands only
+ * through choices made here in TypeScript (x0, widths), never through what these return.
  */
 interface At {
-  pc: number;
-  k: number;
+  /** A value taken from the instruction word. */
   v: (n: number) => string;
+  /** The instruction's pc plus `off` (0, 4, or an offset from the instruction word). */
+  pc: (off: number) => string;
+  /** Instructions of the block retired before this one, plus `n`. */
+  k: (n: 0 | 1) => string;
 }
 
 const reg = (at: At, r: number): string => (r === 0 ? '0' : `x[${at.v(r)}]`);
 const set = (at: At, r: number, expr: string): string => (r === 0 ? '' : `x[${at.v(r)}] = ${expr};`);
 
-const exitOnTrap = (at: At): string => `if (c.trapped) { c.trapped = false; c.instret += ${at.v(at.k)}; return 1; }`;
+const exitOnTrap = (at: At): string => `if (c.trapped) { c.trapped = false; c.instret += ${at.k(0)}; return 1; }`;
 const raise = (at: At, cause: number, tval: string): Emitted => ({
-  code: `c.instret += ${at.v(at.k)}; c.pc = ${at.v(at.pc)}; c.raise(${cause}, ${tval}); c.trapped = false; return 1;`,
+  code: `c.instret += ${at.k(0)}; c.pc = ${at.pc(0)}; c.raise(${cause}, ${tval}); c.trapped = false; return 1;`,
   ends: true,
 });
 const illegal = (at: At, insn: number): Emitted => raise(at, 2, at.v(insn));
 /** Calls a hart method that sets pc itself (system instructions), then leaves the block. */
 const system = (at: At, call: string): Emitted => ({
-  code: `c.instret += ${at.v(at.k)}; c.pc = ${at.v(at.pc)}; ${call}; c.trapped = false; return 1;`,
+  code: `c.instret += ${at.k(0)}; c.pc = ${at.pc(0)}; ${call}; c.trapped = false; return 1;`,
   ends: true,
 });
 const ok = (code: string): Emitted => ({ code, ends: false });
@@ -81,7 +84,7 @@ function load(insn: number, at: At): Emitted {
   return ok(
     `va = (${reg(at, d.rs1(insn))} + ${at.v(d.immI(insn))}) | 0; vp = va >>> 12; i = vp & ${TLB_MASK};` +
       `if (c.rT[i] === vp${aligned}) t = c.${view}[(c.rO[i] + va) >> ${shift}];` +
-      `else { c.pc = ${at.v(at.pc)}; t = c.loadSlow(va, ${width}, ${signed}); ${exitOnTrap(at)} }` +
+      `else { c.pc = ${at.pc(0)}; t = c.loadSlow(va, ${width}, ${signed}); ${exitOnTrap(at)} }` +
       set(at, d.rd(insn), 't'),
   );
 }
@@ -94,7 +97,7 @@ function store(insn: number, at: At): Emitted {
   return ok(
     `va = (${reg(at, d.rs1(insn))} + ${at.v(d.immS(insn))}) | 0; vp = va >>> 12; i = vp & ${TLB_MASK};` +
       `if (c.wT[i] === vp${aligned}) c.${view}[(c.wO[i] + va) >> ${shift}] = ${reg(at, d.rs2(insn))};` +
-      `else { c.pc = ${at.v(at.pc)}; c.storeSlow(va, ${reg(at, d.rs2(insn))}, ${width}); ${exitOnTrap(at)} }`,
+      `else { c.pc = ${at.pc(0)}; c.storeSlow(va, ${reg(at, d.rs2(insn))}, ${width}); ${exitOnTrap(at)} }`,
   );
 }
 
@@ -164,19 +167,17 @@ const BRANCH_CONDITIONS: Record<number, (a: string, b: string) => string> = {
 function branch(insn: number, at: At): Emitted {
   const cond = BRANCH_CONDITIONS[d.funct3(insn)];
   if (!cond) return illegal(at, insn);
-  const target = (at.pc + d.immB(insn)) | 0;
   // pc is 4-aligned, so whether the target is misaligned depends on the offset alone.
   const taken = d.immB(insn) & 3
-    ? `c.instret += ${at.v(at.k)}; c.pc = ${at.v(at.pc)}; c.raise(0, ${at.v(target)}); c.trapped = false; return 1;`
-    : `c.instret += ${at.v(at.k + 1)}; c.pc = ${at.v(target)}; return 1;`;
+    ? `c.instret += ${at.k(0)}; c.pc = ${at.pc(0)}; c.raise(0, ${at.pc(d.immB(insn))}); c.trapped = false; return 1;`
+    : `c.instret += ${at.k(1)}; c.pc = ${at.pc(d.immB(insn))}; return 1;`;
   return ok(`if (${cond(reg(at, d.rs1(insn)), reg(at, d.rs2(insn)))}) { ${taken} }`);
 }
 
 function jal(insn: number, at: At): Emitted {
-  const target = (at.pc + d.immJ(insn)) | 0;
-  if (d.immJ(insn) & 3) return raise(at, 0, at.v(target));
+  if (d.immJ(insn) & 3) return raise(at, 0, at.pc(d.immJ(insn)));
   return {
-    code: `${set(at, d.rd(insn), at.v((at.pc + 4) | 0))} c.instret += ${at.v(at.k + 1)}; c.pc = ${at.v(target)}; return 1;`,
+    code: `${set(at, d.rd(insn), at.pc(4))} c.instret += ${at.k(1)}; c.pc = ${at.pc(d.immJ(insn))}; return 1;`,
     ends: true,
   };
 }
@@ -186,8 +187,8 @@ function jalr(insn: number, at: At): Emitted {
   return {
     code:
       `t = (${reg(at, d.rs1(insn))} + ${at.v(d.immI(insn))}) & -2;` +
-      `if (t & 2) { c.instret += ${at.v(at.k)}; c.pc = ${at.v(at.pc)}; c.raise(0, t); c.trapped = false; return 1; }` +
-      `${set(at, d.rd(insn), at.v((at.pc + 4) | 0))} c.instret += ${at.v(at.k + 1)}; c.pc = t; return 1;`,
+      `if (t & 2) { c.instret += ${at.k(0)}; c.pc = ${at.pc(0)}; c.raise(0, t); c.trapped = false; return 1; }` +
+      `${set(at, d.rd(insn), at.pc(4))} c.instret += ${at.k(1)}; c.pc = t; return 1;`,
     ends: true,
   };
 }
@@ -197,7 +198,7 @@ function amo(insn: number, at: At): Emitted {
   const f5 = insn >>> 27;
   if (f5 === 0x02 && d.rs2(insn) !== 0) return illegal(at, insn);
   if (![0x00, 0x01, 0x02, 0x03, 0x04, 0x08, 0x0c, 0x10, 0x14, 0x18, 0x1c].includes(f5)) return illegal(at, insn);
-  return ok(`c.pc = ${at.v(at.pc)}; c.amo(${f5}, ${at.v(d.rd(insn))}, ${reg(at, d.rs1(insn))}, ${reg(at, d.rs2(insn))}); ${exitOnTrap(at)}`);
+  return ok(`c.pc = ${at.pc(0)}; c.amo(${f5}, ${at.v(d.rd(insn))}, ${reg(at, d.rs1(insn))}, ${reg(at, d.rs2(insn))}); ${exitOnTrap(at)}`);
 }
 
 function systemInsn(insn: number, at: At): Emitted {
@@ -205,7 +206,7 @@ function systemInsn(insn: number, at: At): Emitted {
   if (f3 === 0) {
     switch (insn) {
       case 0x0000_0073: return system(at, 'c.ecall()');
-      case 0x0010_0073: return raise(at, 3, at.v(at.pc));
+      case 0x0010_0073: return raise(at, 3, at.pc(0));
       case 0x1020_0073: return system(at, `c.xret(false, ${at.v(insn)})`);
       case 0x3020_0073: return system(at, `c.xret(true, ${at.v(insn)})`);
       case 0x1050_0073: return system(at, `c.wfiInsn(${at.v(insn)})`);
@@ -220,8 +221,8 @@ function systemInsn(insn: number, at: At): Emitted {
   // CSR instructions end the block: they may change translation or enable interrupts.
   return {
     code:
-      `c.instret += ${at.v(at.k)}; c.pc = ${at.v(at.pc)};` +
-      `if (c.csrOp(${mode}, ${at.v(insn >>> 20)}, ${at.v(d.rd(insn))}, ${src}, ${doWrite}, ${at.v(insn)})) { c.pc = ${at.v((at.pc + 4) | 0)}; c.instret++; }` +
+      `c.instret += ${at.k(0)}; c.pc = ${at.pc(0)};` +
+      `if (c.csrOp(${mode}, ${at.v(insn >>> 20)}, ${at.v(d.rd(insn))}, ${src}, ${doWrite}, ${at.v(insn)})) { c.pc = ${at.pc(4)}; c.instret++; }` +
       `else c.trapped = false; return 1;`,
     ends: true,
   };
@@ -230,7 +231,7 @@ function systemInsn(insn: number, at: At): Emitted {
 function emit(insn: number, at: At): Emitted {
   switch (d.opcode(insn)) {
     case 0x37: return ok(set(at, d.rd(insn), at.v(d.immU(insn) | 0)));
-    case 0x17: return ok(set(at, d.rd(insn), at.v((at.pc + d.immU(insn)) | 0)));
+    case 0x17: return ok(set(at, d.rd(insn), at.pc(d.immU(insn) | 0)));
     case 0x6f: return jal(insn, at);
     case 0x67: return jalr(insn, at);
     case 0x63: return branch(insn, at);
@@ -242,7 +243,7 @@ function emit(insn: number, at: At): Emitted {
       // FENCE orders nothing on one hart; FENCE.I needs no flush because stores to translated
       // code already drop it, but it ends the block so the next fetch sees the new code.
       if (d.funct3(insn) === 0) return ok('');
-      if (d.funct3(insn) === 1) return { code: `c.instret += ${at.v(at.k + 1)}; c.pc = ${at.v((at.pc + 4) | 0)}; return 1;`, ends: true };
+      if (d.funct3(insn) === 1) return { code: `c.instret += ${at.k(1)}; c.pc = ${at.pc(4)}; return 1;`, ends: true };
       return illegal(at, insn);
     case 0x2f: return amo(insn, at);
     case 0x73: return systemInsn(insn, at);
@@ -252,17 +253,14 @@ function emit(insn: number, at: At): Emitted {
 
 const PROLOGUE = 'let va = 0, vp = 0, i = 0, t = 0; const x = c.x;';
 
-/** Decodes the block at guest `pc` (RAM byte offset `host`): at most `max` instructions, not past the page. */
-function forEachInstruction(ram: DataView, pc: number, host: number, max: number, v: (n: number) => string, f: (e: Emitted) => void): number {
-  let k = 0;
-  let ends = false;
-  const pageEnd = (host | 0xfff) + 1;
-  for (let off = host; k < max && off < pageEnd && !ends; off += 4, k++) {
-    const e = emit(ram.getInt32(off, true), { pc: (pc + 4 * k) | 0, k, v });
-    f(e);
-    ends = e.ends;
-  }
-  return ends ? -1 : k;
+/**
+ * Walks the block at RAM byte offset `host`: at most `max` instructions, not past the page, up to
+ * one for which `f(insn, k)` says it ends the block. Returns how many fall through, or -1 if one ended it.
+ */
+function forEachInstruction(ram: DataView, host: number, max: number, f: (insn: number, k: number) => boolean): number {
+  const n = Math.min(max, (0x1000 - (host & 0xfff)) >>> 2);
+  for (let k = 0; k < n; k++) if (f(ram.getInt32(host + 4 * k, true), k)) return -1;
+  return n;
 }
 
 const literal = (n: number): string => `${n}`;
@@ -270,46 +268,80 @@ const literal = (n: number): string => `${n}`;
 /** Hot tier: the whole block as one function with its operands as literals. */
 export function compileBlock(ram: DataView, pc: number, host: number, max: number): Block {
   let body = '';
-  const fallThrough = forEachInstruction(ram, pc, host, max, literal, (e) => (body += e.code + '\n'));
+  const fallThrough = forEachInstruction(ram, host, max, (insn, k) => {
+    const at: At = { v: literal, pc: (off) => `${(pc + 4 * k + off) | 0}`, k: (n) => `${k + n}` };
+    const e = emit(insn, at);
+    body += e.code + '\n';
+    return e.ends;
+  });
   if (fallThrough >= 0) body += `c.instret += ${fallThrough}; c.pc = ${(pc + 4 * fallThrough) | 0};`;
   const src = `return function block_${(pc >>> 0).toString(16)}(c) { ${PROLOGUE}\n${body}}`;
   return new Function('H', src)(helpers) as Block;
 }
 
-type Step = (hart: unknown) => unknown;
-type Template = (...params: number[]) => Step;
-/** One compiled template per instruction shape (the code with its operands as parameters). */
-const templates = new Map<string, Template>();
+// Cold tier. A block is an operand stream: per instruction its template's index, its pc, its k
+// (instructions before it in the block), then the operands its template reads, `o[j + 3 + n]`.
+// The stream is one typed array per block, read in order: cold kernel code is too large for
+// per-instruction closures to stay in cache.
 
-function template(code: string, arity: number): Template {
-  let t = templates.get(code);
-  if (!t) {
-    const params = Array.from({ length: arity }, (_, i) => `p${i}`);
-    t = new Function('H', `return function (${params.join(', ')}) { return function (c) { ${PROLOGUE} ${code} }; };`)(helpers) as Template;
-    templates.set(code, t);
+type Template = (c: unknown, o: Int32Array, j: number) => unknown;
+/** One compiled template per instruction shape and width, by index; `widths` are their stream lengths. */
+const templateIndex = new Map<string, number>();
+const templates: Template[] = [];
+const widths: number[] = [];
+
+/** An instruction translated for the cold tier: its template, operands, and whether it ends the block. */
+interface Cold {
+  t: number;
+  ops: number[];
+  ends: boolean;
+}
+/** Cold translations by instruction word; cleared when full (Linux boots with about 36,000 words). */
+const coldWords = new Map<number, Cold>();
+const MAX_COLD_WORDS = 1 << 17;
+
+function cold(insn: number): Cold {
+  let e = coldWords.get(insn);
+  if (e === undefined) {
+    const ops: number[] = [];
+    const operand = (n: number): string => `o[j + ${3 + ops.push(n) - 1}]`;
+    const { code, ends } = emit(insn, {
+      v: operand,
+      pc: (off) => (off === 0 ? 'o[j + 1]' : `((o[j + 1] + ${operand(off)}) | 0)`),
+      k: (n) => (n === 0 ? 'o[j + 2]' : `(o[j + 2] + ${n})`),
+    });
+    // Keyed by width too: an emitter may take an operand it does not use, and the stream still holds it.
+    const key = `${ops.length} ${code}`;
+    let t = templateIndex.get(key);
+    if (t === undefined) {
+      t = templates.length;
+      templates.push(new Function('H', `return function (c, o, j) { ${PROLOGUE} ${code} };`)(helpers) as Template);
+      widths.push(3 + ops.length);
+      templateIndex.set(key, t);
+    }
+    if (coldWords.size >= MAX_COLD_WORDS) coldWords.clear();
+    coldWords.set(insn, (e = { t, ops, ends }));
   }
-  return t;
+  return e;
 }
 
 /**
- * Cold tier: the block as a chain of instruction templates bound to their operands. After `hot`
- * runs, `onHot` is called once (to compile and install the hot-tier block).
+ * Cold tier: the block as an operand stream run through instruction templates. After `hot` runs,
+ * `onHot` is called once (to compile and install the hot-tier block).
  */
 export function threadBlock(ram: DataView, pc: number, host: number, max: number, hot: number, onHot: () => void): Block {
-  const steps: Step[] = [];
-  let params: number[] = [];
-  const fallThrough = forEachInstruction(ram, pc, host, max, (n) => {
-    params.push(n);
-    return `p${params.length - 1}`;
-  }, (e) => {
-    steps.push(template(e.code, params.length)(...params));
-    params = [];
+  const stream: number[] = [];
+  const fallThrough = forEachInstruction(ram, host, max, (insn, k) => {
+    const e = cold(insn);
+    stream.push(e.t, (pc + 4 * k) | 0, k, ...e.ops);
+    return e.ends;
   });
+  const o = Int32Array.from(stream);
   const next = (pc + 4 * fallThrough) | 0;
   let runs = 0;
   return (c: unknown) => {
     if (++runs === hot) onHot();
-    for (let s = 0; s < steps.length; s++) if (steps[s]!(c) === 1) return;
+    for (let j = 0; j < o.length; j += widths[o[j]!]!) if (templates[o[j]!]!(c, o, j) === 1) return;
     const h = c as { instret: number; pc: number };
     h.instret += fallThrough;
     h.pc = next;
