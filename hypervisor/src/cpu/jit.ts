@@ -296,47 +296,60 @@ interface Cold {
   ops: number[];
   ends: boolean;
 }
-/** Cold translations by instruction word; cleared when full (Linux boots with about 36,000 words). */
-const coldWords = new Map<number, Cold>();
-const MAX_COLD_WORDS = 1 << 17;
+/**
+ * Cold translations by instruction word, direct-mapped (a collision only costs translating the
+ * word again). A Map keyed by word was slower: most words are outside the small-integer range.
+ * Linux boots with about 36,000 distinct words.
+ */
+const COLD_SLOTS = 1 << 17;
+const coldKeys = new Int32Array(COLD_SLOTS);
+const coldValues = new Array<Cold | undefined>(COLD_SLOTS).fill(undefined);
 
 function cold(insn: number): Cold {
-  let e = coldWords.get(insn);
-  if (e === undefined) {
-    const ops: number[] = [];
-    const operand = (n: number): string => `o[j + ${3 + ops.push(n) - 1}]`;
-    const { code, ends } = emit(insn, {
-      v: operand,
-      pc: (off) => (off === 0 ? 'o[j + 1]' : `((o[j + 1] + ${operand(off)}) | 0)`),
-      k: (n) => (n === 0 ? 'o[j + 2]' : `(o[j + 2] + ${n})`),
-    });
-    // Keyed by width too: an emitter may take an operand it does not use, and the stream still holds it.
-    const key = `${ops.length} ${code}`;
-    let t = templateIndex.get(key);
-    if (t === undefined) {
-      t = templates.length;
-      templates.push(new Function('H', `return function (c, o, j) { ${PROLOGUE} ${code} };`)(helpers) as Template);
-      widths.push(3 + ops.length);
-      templateIndex.set(key, t);
-    }
-    if (coldWords.size >= MAX_COLD_WORDS) coldWords.clear();
-    coldWords.set(insn, (e = { t, ops, ends }));
+  const slot = Math.imul(insn, 0x9e3779b1) >>> 15;
+  const hit = coldValues[slot];
+  if (hit !== undefined && coldKeys[slot] === insn) return hit;
+  const ops: number[] = [];
+  const operand = (n: number): string => `o[j + ${3 + ops.push(n) - 1}]`;
+  const { code, ends } = emit(insn, {
+    v: operand,
+    pc: (off) => (off === 0 ? 'o[j + 1]' : `((o[j + 1] + ${operand(off)}) | 0)`),
+    k: (n) => (n === 0 ? 'o[j + 2]' : `(o[j + 2] + ${n})`),
+  });
+  // Keyed by width too: an emitter may take an operand it does not use, and the stream still holds it.
+  const key = `${ops.length} ${code}`;
+  let t = templateIndex.get(key);
+  if (t === undefined) {
+    t = templates.length;
+    templates.push(new Function('H', `return function (c, o, j) { ${PROLOGUE} ${code} };`)(helpers) as Template);
+    widths.push(3 + ops.length);
+    templateIndex.set(key, t);
   }
+  const e: Cold = { t, ops, ends };
+  coldKeys[slot] = insn;
+  coldValues[slot] = e;
   return e;
 }
+
+/** Where a block's stream is assembled: no instruction takes more than 16 entries. */
+const scratch = new Int32Array(MAX_BLOCK * 16);
 
 /**
  * Cold tier: the block as an operand stream run through instruction templates. After `hot` runs,
  * `onHot` is called once (to compile and install the hot-tier block).
  */
 export function threadBlock(ram: DataView, pc: number, host: number, max: number, hot: number, onHot: () => void): Block {
-  const stream: number[] = [];
+  let n = 0;
   const fallThrough = forEachInstruction(ram, host, max, (insn, k) => {
     const e = cold(insn);
-    stream.push(e.t, (pc + 4 * k) | 0, k, ...e.ops);
+    scratch[n] = e.t;
+    scratch[n + 1] = (pc + 4 * k) | 0;
+    scratch[n + 2] = k;
+    scratch.set(e.ops, n + 3);
+    n += 3 + e.ops.length;
     return e.ends;
   });
-  const o = Int32Array.from(stream);
+  const o = scratch.slice(0, n);
   const next = (pc + 4 * fallThrough) | 0;
   let runs = 0;
   return (c: unknown) => {
