@@ -125,8 +125,12 @@ export class Hart implements HartInterruptPins, RamWriteListener {
         const page = (one ? this.single : this.blocks)[host >>> 12];
         const slot = (host & 0xfff) >>> 2;
         // Code embeds its virtual pc: the same RAM reached through another mapping needs its own block.
-        const cached = page?.code[slot];
-        const block = cached !== undefined && page!.pcs[slot] === pc ? cached : this.translate(pc, host, one);
+        let block = page?.code[slot];
+        if (block === undefined || page!.pcs[slot] !== pc) {
+          this.missHost = host;
+          this.missOne = one;
+          block = this.translateAndRun;
+        }
         block(this);
       } else {
         this.trapped = false;
@@ -141,13 +145,22 @@ export class Hart implements HartInterruptPins, RamWriteListener {
     this.stopRequested = true;
   }
 
+  /**
+   * A miss goes through the same call as a block, a call V8 sees reach many functions, so it never
+   * inlines translation into run(). It did: then it recompiled run(), at up to 100 ms a time, each
+   * time some path of the translator ran for the first time.
+   */
+  private readonly translateAndRun: Block = () => this.translate(this.pc, this.missHost, this.missOne)(this);
+  private missHost = 0;
+  private missOne = false;
+
   private translate(pc: number, host: number, one: boolean): Block {
     const page = host >>> 12;
     const cache = one ? this.single : this.blocks;
     const perPage = (cache[page] ??= { code: new Array<Block>(1024), pcs: new Int32Array(1024) });
     const slot = (host & 0xfff) >>> 2;
     const view = this.ram.view;
-    // Cold code runs as bound instruction templates; a block that keeps running is compiled.
+    // Cold code runs as an operand stream through instruction templates; a block that keeps running is compiled.
     const block = one
       ? threadBlock(view, pc, host, 1, Infinity, () => {})
       : threadBlock(view, pc, host, MAX_BLOCK, HOT_BLOCK_RUNS, () => {
