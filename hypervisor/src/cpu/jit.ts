@@ -284,11 +284,11 @@ export function compileBlock(ram: DataView, pc: number, host: number, max: numbe
 // The stream is one typed array per block, read in order: cold kernel code is too large for
 // per-instruction closures to stay in cache.
 
-type Template = (c: unknown, o: Int32Array, j: number) => unknown;
-/** One compiled template per instruction shape and width, by index; `widths` are their stream lengths. */
+/** Runs the instruction at `o[j]`: returns where the next one starts, or 1 if it left the block. */
+type Template = (c: unknown, o: Int32Array, j: number) => number;
+/** One compiled template per instruction shape and width, by index. */
 const templateIndex = new Map<string, number>();
 const templates: Template[] = [];
-const widths: number[] = [];
 
 /** An instruction translated for the cold tier: its template, operands, and whether it ends the block. */
 interface Cold {
@@ -321,8 +321,7 @@ function cold(insn: number): Cold {
   let t = templateIndex.get(key);
   if (t === undefined) {
     t = templates.length;
-    templates.push(new Function('H', `return function (c, o, j) { ${PROLOGUE} ${code} };`)(helpers) as Template);
-    widths.push(3 + ops.length);
+    templates.push(new Function('H', `return function (c, o, j) { ${PROLOGUE} ${code} return j + ${3 + ops.length}; };`)(helpers) as Template);
     templateIndex.set(key, t);
   }
   const e: Cold = { t, ops, ends };
@@ -354,7 +353,7 @@ export function threadBlock(ram: DataView, pc: number, host: number, max: number
   let runs = 0;
   return (c: unknown) => {
     if (++runs === hot) onHot();
-    for (let j = 0; j < o.length; j += widths[o[j]!]!) if (templates[o[j]!]!(c, o, j) === 1) return;
+    for (let j = 0; j < o.length; ) if ((j = templates[o[j]!]!(c, o, j)) === 1) return;
     const h = c as { instret: number; pc: number };
     h.instret += fallThrough;
     h.pc = next;
