@@ -13,6 +13,14 @@ export const enum PageFlag {
   Code = 2,
   /** Someone watches writes to this page (HTIF tohost). */
   Watched = 4,
+  /**
+   * The page is all zero bytes and nothing has written it since it was known to be (every page of
+   * fresh RAM starts so). The first write clears it (one slow store per page). Savers skip such
+   * pages without reading them, and a restore need not zero them: in fresh RAM that spares the
+   * host a page fault for every page the guest never touched. Writers that bypass the CPU must
+   * report writes (noteWrite, noteWriteRange, dmaWrite), as dirty logging already requires.
+   */
+  Zero = 8,
 }
 
 export interface RamWriteListener {
@@ -41,7 +49,7 @@ export class GuestRam {
     this.bytes = new Uint8Array(size);
     this.view = new DataView(this.bytes.buffer);
     this.pages = size >>> PAGE_SHIFT;
-    this.pageFlags = new Uint8Array(this.pages);
+    this.pageFlags = new Uint8Array(this.pages).fill(PageFlag.Zero);
     this.dirty = new Uint8Array(this.pages);
   }
 
@@ -77,6 +85,33 @@ export class GuestRam {
     if (off < 0) throw new RangeError(`DMA write outside RAM at 0x${(paddr >>> 0).toString(16)}`);
     this.bytes.set(src, off);
     this.noteWriteRange(off, src.length);
+  }
+
+  /** Whether the page is known to hold only zero bytes without reading it (see PageFlag.Zero). */
+  isKnownZero(page: number): boolean {
+    return (this.pageFlags[page]! & PageFlag.Zero) !== 0;
+  }
+
+  /**
+   * Zeroes every page but those `keep` marks (keep[page] !== 0), skipping pages already known to
+   * be zero (never touching them: fresh RAM stays unallocated by the host), and marks them all as
+   * known zero. Marked pages lose the mark: the caller is about to write them.
+   */
+  zeroPagesExcept(keep: Uint8Array): void {
+    const flags = this.pageFlags;
+    let protect = false;
+    for (let p = 0; p < this.pages; p++) {
+      const f = flags[p]!;
+      if (keep[p]) {
+        flags[p] = f & ~PageFlag.Zero;
+      } else if (!(f & PageFlag.Zero)) {
+        this.bytes.fill(0, p << PAGE_SHIFT, (p + 1) << PAGE_SHIFT);
+        flags[p] = f | PageFlag.Zero;
+        if (f === 0) protect = true;
+      }
+    }
+    // Newly flagged pages must lose their writable TLB entries, so the next write clears the flag.
+    if (protect) this.listener?.writeProtected(-1);
   }
 
   setFlag(page: number, flag: PageFlag): void {

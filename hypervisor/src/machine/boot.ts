@@ -3,7 +3,8 @@
 // - bios none: the kernel (usually a bare-metal ELF) run from reset in M-mode;
 // - bios FILE: the firmware at the start of RAM in M-mode, the kernel at RAM + 4 MiB, and a
 //   fw_dynamic_info block telling the firmware where the kernel is.
-// The device tree goes at the top of RAM, the initrd below it.
+// The device tree goes at the top of RAM, the initrd below it. Every write is reported to the
+// RAM (noteWriteRange), as a device's DMA would be: pages known to be zero must not stay so.
 import type { GuestRam } from '../bus/ram.js';
 import { Priv } from '../cpu/exceptions.js';
 import { KERNEL_OFFSET_WITH_FIRMWARE } from '../memory-map.js';
@@ -75,6 +76,7 @@ export function loadBoot(ram: GuestRam, images: BootImages, config: MachineConfi
       throw new ConfigError(`initrd (${images.initrd.length} bytes) does not fit in RAM above the kernel; add memory`);
     }
     ram.bytes.set(images.initrd, start - ram.base);
+    ram.noteWriteRange(start - ram.base, images.initrd.length);
     initrd = { start, end: start + images.initrd.length };
   }
 
@@ -100,6 +102,7 @@ export function loadBoot(ram: GuestRam, images: BootImages, config: MachineConfi
   }
   if (dtb.length > ramEnd - dtbAddr) throw new ConfigError(`device tree of ${dtb.length} bytes is larger than 64 KiB`);
   ram.bytes.set(dtb, dtbAddr - ram.base);
+  ram.noteWriteRange(dtbAddr - ram.base, dtb.length);
   return plan;
 }
 
@@ -108,4 +111,5 @@ function writeFwDynamicInfo(ram: GuestRam, addr: number, next: number): void {
   const v = ram.view;
   const off = addr - ram.base;
   [FW_DYNAMIC_MAGIC, FW_DYNAMIC_VERSION, next, MODE_S, 0, 0].forEach((w, i) => v.setUint32(off + 4 * i, w >>> 0, true));
+  ram.noteWriteRange(off, 24);
 }

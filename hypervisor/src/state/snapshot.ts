@@ -22,34 +22,33 @@ const ZERO_PAGE = Buffer.alloc(PAGE_SIZE);
 
 /** Whether a RAM page holds only zero bytes (such pages are not stored or sent). */
 export function isZeroPage(ram: GuestRam, page: number): boolean {
+  // A page never written is not read at all: reading untouched RAM costs the host a page fault.
+  if (ram.isKnownZero(page)) return true;
   const off = page * PAGE_SIZE;
   return Buffer.from(ram.bytes.buffer, ram.bytes.byteOffset + off, PAGE_SIZE).equals(ZERO_PAGE);
 }
 
 export function encodeSnapshot(header: SnapshotHeader, ram: GuestRam): Buffer {
   const json = Buffer.from(JSON.stringify(header), 'utf8');
-  const parts: Buffer[] = [];
-  const head = Buffer.alloc(16);
-  MAGIC.copy(head, 0);
-  head.writeUInt32LE(SNAPSHOT_FORMAT_VERSION, 8);
-  head.writeUInt32LE(json.length, 12);
-  parts.push(head, json);
-  const count = Buffer.alloc(4);
-  count.writeUInt32LE(ram.pages);
-  parts.push(count);
-  for (let p = 0; p < ram.pages; p++) {
-    if (isZeroPage(ram, p)) continue;
-    const index = Buffer.alloc(4);
-    index.writeUInt32LE(p);
-    parts.push(index, Buffer.from(ram.bytes.buffer, ram.bytes.byteOffset + p * PAGE_SIZE, PAGE_SIZE));
+  const stored: number[] = [];
+  for (let p = 0; p < ram.pages; p++) if (!isZeroPage(ram, p)) stored.push(p);
+  // One buffer, written once and checksummed once.
+  const ramOffset = 16 + json.length;
+  const out = Buffer.allocUnsafe(ramOffset + 4 + stored.length * (4 + PAGE_SIZE) + 4 + 4);
+  MAGIC.copy(out, 0);
+  out.writeUInt32LE(SNAPSHOT_FORMAT_VERSION, 8);
+  out.writeUInt32LE(json.length, 12);
+  json.copy(out, 16);
+  let at = out.writeUInt32LE(ram.pages, ramOffset);
+  const bytes = ram.bytes;
+  for (const p of stored) {
+    at = out.writeUInt32LE(p, at);
+    out.set(bytes.subarray(p * PAGE_SIZE, (p + 1) * PAGE_SIZE), at);
+    at += PAGE_SIZE;
   }
-  const end = Buffer.alloc(4);
-  end.writeUInt32LE(END);
-  parts.push(end);
-  const body = Buffer.concat(parts);
-  const crc = Buffer.alloc(4);
-  crc.writeUInt32LE(crc32(body));
-  return Buffer.concat([body, crc]);
+  at = out.writeUInt32LE(END, at);
+  out.writeUInt32LE(crc32(out.subarray(0, at)), at);
+  return out;
 }
 
 /** Reads and checks a snapshot's header; the RAM part is checked by loadSnapshotRam. */
@@ -132,10 +131,22 @@ export function checkSnapshotRam(buf: Uint8Array, ramOffset: number, ramPages: n
   walkRam(Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength), ramOffset, ramPages, () => {});
 }
 
-/** Replaces guest RAM with the snapshot's pages; RAM is untouched when the snapshot is bad. */
+/**
+ * Replaces guest RAM with the snapshot's pages; RAM is untouched when the snapshot is bad. Pages
+ * the snapshot leaves out are zeroed, except those already known to be zero, which are not
+ * touched at all (in fresh RAM most are: the host then never has to provide them).
+ */
 export function loadSnapshotRam(buf: Uint8Array, ramOffset: number, ram: GuestRam): void {
   const b = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
-  checkSnapshotRam(buf, ramOffset, ram.pages);
-  ram.bytes.fill(0);
-  walkRam(b, ramOffset, ram.pages, (p, at) => ram.bytes.set(b.subarray(at, at + PAGE_SIZE), p * PAGE_SIZE));
+  const stored: number[] = [];
+  const at: number[] = [];
+  walkRam(b, ramOffset, ram.pages, (p, pos) => {
+    stored.push(p);
+    at.push(pos);
+  });
+  const keep = new Uint8Array(ram.pages);
+  for (const p of stored) keep[p] = 1;
+  ram.zeroPagesExcept(keep);
+  const bytes = ram.bytes;
+  for (let i = 0; i < stored.length; i++) bytes.set(b.subarray(at[i]!, at[i]! + PAGE_SIZE), stored[i]! * PAGE_SIZE);
 }
