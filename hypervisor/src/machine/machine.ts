@@ -294,6 +294,8 @@ export class Machine {
   /** Runs the guest until it powers off. */
   async run(): Promise<MachineExit> {
     const deterministic = this.config.clock === 'virtual';
+    /** When the event loop last had a turn. */
+    let yieldedAt = performance.now();
     while (!this.exit) {
       if (this.rebootRequested) {
         this.rebootRequested = false;
@@ -302,22 +304,30 @@ export class Machine {
       }
       if (this.paused || this.hart.wfi) {
         this.flushConsole();
-        await this.sleep();
+        if (await this.sleep()) yieldedAt = performance.now();
         continue;
       }
       if (this.throttle > 0 && performance.now() >= this.runPhaseEnd) {
         this.flushConsole();
         await this.holdBack();
+        yieldedAt = performance.now();
         continue;
       }
       const sliceEnd = performance.now() + SLICE_MS;
+      let now: number;
       do {
         const end = (Math.floor(this.hart.instret / CHECKPOINT) + 1) * CHECKPOINT;
         this.hart.run(end, deterministic);
         this.updateTimers();
-      } while (!this.exit && !this.paused && !this.rebootRequested && !this.hart.wfi && performance.now() < sliceEnd);
+        now = performance.now();
+      } while (!this.exit && !this.paused && !this.rebootRequested && !this.hart.wfi && now < sliceEnd);
       this.flushConsole();
+      // A hart that went to sleep goes straight to sleep(), which gives the event loop its turn
+      // while it waits: no extra turn per wake-up. Unless the loop has not had one for a slice
+      // (a guest whose timer is always already due would never wait).
+      if (this.hart.wfi && !deterministic && !this.exit && !this.rebootRequested && now - yieldedAt < SLICE_MS) continue;
       await new Promise<void>((r) => setImmediate(r));
+      yieldedAt = performance.now();
     }
     this.flushConsole();
     return this.exit;
@@ -337,26 +347,52 @@ export class Machine {
     this.runPhaseEnd = performance.now() + THROTTLE_RUN_MS;
   }
 
-  /** Waits while paused, or in WFI until the next timer deadline or a device interrupt. */
-  private async sleep(): Promise<void> {
+  /**
+   * Waits while paused, or in WFI until the next timer deadline or a device interrupt; false when
+   * it returned without waiting (the hart was already awake, or virtual time jumped ahead).
+   * The host timer updates the device timers itself, so one wait is one wake-up: a timer that
+   * fires a little early sleeps on without going round the run loop.
+   */
+  private async sleep(): Promise<boolean> {
     if (!this.paused) {
       this.updateTimers();
-      if (!this.hart.wfi) return;
+      if (!this.hart.wfi) return false;
     }
-    const deadline = this.paused ? Infinity : Math.min(this.clint.nextDeadline(), this.sbi?.nextDeadline() ?? Infinity);
-    if (this.config.clock === 'virtual' && Number.isFinite(deadline)) {
-      // Virtual time has no host to wait for: jump to the deadline.
-      this.clock.resumeAt(Math.max(deadline, this.clock.now()));
-      this.updateTimers();
-      return;
+    if (this.config.clock === 'virtual' && !this.paused) {
+      const deadline = this.nextDeadline();
+      if (Number.isFinite(deadline)) {
+        // Virtual time has no host to wait for: jump to the deadline.
+        this.clock.resumeAt(Math.max(deadline, this.clock.now()));
+        this.updateTimers();
+        return false;
+      }
     }
     await new Promise<void>((resolve) => {
-      const ms = this.clock.msUntil(deadline);
-      const timer = Number.isFinite(ms) ? setTimeout(resolve, Math.max(0, Math.ceil(ms))) : undefined;
-      this.wakeUp = () => {
+      let timer: NodeJS.Timeout | undefined;
+      const done = (): void => {
         if (timer) clearTimeout(timer);
+        timer = undefined;
+        this.wakeUp = undefined;
         resolve();
       };
+      const arm = (): void => {
+        const ms = this.paused ? Infinity : this.clock.msUntil(this.nextDeadline());
+        timer = Number.isFinite(ms) ? setTimeout(fire, Math.max(0, Math.ceil(ms))) : undefined;
+      };
+      const fire = (): void => {
+        timer = undefined;
+        // Raising the timer interrupt wakes the hart, and onWake ends the wait (done).
+        if (!this.paused) this.updateTimers();
+        if (this.wakeUp === done && !this.paused && this.hart.wfi) arm();
+        else done();
+      };
+      this.wakeUp = done;
+      arm();
     });
+    return true;
+  }
+
+  private nextDeadline(): number {
+    return Math.min(this.clint.nextDeadline(), this.sbi?.nextDeadline() ?? Infinity);
   }
 }
