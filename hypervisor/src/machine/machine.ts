@@ -131,6 +131,10 @@ export class Machine {
     // dirty log under way (a migration) must count every page as written.
     h.dropTranslations();
     if (this.ram.dirtyLogActive) this.ram.noteWriteRange(0, this.ram.size);
+    // The board's devices start over too (at power-on these change nothing).
+    this.clint.reset();
+    this.plic.reset();
+    this.uart.reset();
     for (const slot of this.virtio) slot.mmio.reset();
     this.htif = plan.htif
       ? new Htif(this.ram, plan.htif.tohost, plan.htif.fromhost, {

@@ -139,4 +139,19 @@ describe('CLINT', () => {
     assert.throws(() => restoreClint(clint, { ...s, version: 99 }), /version 99/);
     assert.throws(() => restoreClint(clint, { ...s, data: { ...s.data, mtime: -1 } }), StateError);
   });
+
+  it('resets msip and mtimecmp, dropping both pins; mtime runs on', () => {
+    const { clint, pins, clock } = setup(1000);
+    clint.write(ClintReg.MSIP, 4, 1);
+    clint.write(ClintReg.MTIMECMP_HI, 4, 0);
+    clint.write(ClintReg.MTIMECMP_LO, 4, 500);
+    assert.ok(pins.has(Mip.MSIP) && pins.has(Mip.MTIP));
+    clint.reset();
+    assert.ok(!pins.has(Mip.MSIP) && !pins.has(Mip.MTIP));
+    assert.equal(clint.read(ClintReg.MSIP, 4), 0);
+    assert.equal(clint.read(ClintReg.MTIMECMP_LO, 4), 0xffff_ffff);
+    assert.equal(clint.read(ClintReg.MTIMECMP_HI, 4), 0xffff_ffff);
+    assert.equal(clint.read(ClintReg.MTIME_LO, 4), clock.now());
+    assert.equal(clint.nextDeadline(), Infinity);
+  });
 });

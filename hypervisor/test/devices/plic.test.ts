@@ -192,4 +192,30 @@ describe('PLIC', () => {
     assert.throws(() => restorePlic(plic, { ...s, version: 2 }), StateError);
     assert.throws(() => restorePlic(plic, { ...s, data: { ...s.data, enable: [[0, 0, 0]] } }), /2 contexts/);
   });
+
+  it('resets to power-on state on reboot, a line still high pending again', () => {
+    const { plic, pins, enable, claim } = setup();
+    plic.write(prio(3), 4, 5);
+    plic.write(prio(4), 4, 5);
+    enable(S, 3, 4);
+    plic.line(3).set(true);
+    plic.line(4).set(true);
+    assert.equal(claim(S), 3); // 3 in flight, 4 pending
+    plic.line(3).set(false);
+    plic.write(thresholdReg(S), 4, 2);
+    plic.reset();
+    assert.ok(!pins.has(Mip.SEIP), 'nothing enabled');
+    assert.equal(plic.read(prio(3), 4), 0);
+    assert.equal(plic.read(enableReg(S), 4), 0);
+    assert.equal(plic.read(thresholdReg(S), 4), 0);
+    assert.equal(plic.read(PlicReg.PENDING, 4), 1 << 4, 'only the line still high');
+    // The new boot sets up the source again: it is claimable, and nothing is stuck in flight.
+    plic.write(prio(3), 4, 1);
+    plic.write(prio(4), 4, 1);
+    enable(S, 3, 4);
+    assert.ok(pins.has(Mip.SEIP));
+    assert.equal(claim(S), 4);
+    plic.line(3).set(true);
+    assert.equal(claim(S), 3);
+  });
 });

@@ -274,4 +274,31 @@ describe('UART ns16550a', () => {
     assert.throws(() => restoreUart(uart, { ...s, version: 0 }), StateError);
     assert.throws(() => restoreUart(uart, { ...s, data: { ...s.data, rxFifo: new Array(17).fill(0) } }), StateError);
   });
+
+  it('resets to power-on state, keeping host input that had not arrived', () => {
+    const { uart, wr, rd, irq } = setup();
+    wr(R.IIR_FCR, 0x01); // FIFOs on
+    wr(R.LCR, 0x03);
+    wr(R.MCR, 0x0b);
+    wr(R.SCR, 0x5a);
+    wr(R.IER_DLM, IER_RDI | IER_THRI);
+    uart.receive(text('x'.repeat(20))); // 16 in the FIFO, 4 on the host side
+    assert.ok(irq.level);
+    uart.reset();
+    assert.ok(!irq.level);
+    assert.equal(rd(R.IER_DLM), 0);
+    assert.equal(rd(R.LCR), 0);
+    assert.equal(rd(R.MCR), 0x08);
+    assert.equal(rd(R.SCR), 0);
+    assert.equal(rd(R.MSR), 0xb0);
+    assert.equal(rd(R.IIR_FCR), IIR_NO_INT, 'FIFOs off, no interrupt');
+    // FIFOs off: one of the 4 waiting bytes in the holding register, the rest after it.
+    assert.equal(rd(R.LSR) & LSR_DR, LSR_DR);
+    let n = 0;
+    while (rd(R.LSR) & LSR_DR) {
+      assert.equal(rd(R.RBR_THR_DLL), 0x78);
+      n++;
+    }
+    assert.equal(n, 4);
+  });
 });

@@ -114,6 +114,14 @@ export class Clint implements MmioDevice {
     return this.mtipLevel ? Infinity : this.mtimecmp;
   }
 
+  /** Back to the power-on state: msip clear, mtimecmp all ones. mtime runs on (it is the board's clock). */
+  reset(): void {
+    this.msip = 0;
+    this.mtimecmpLo = 0xffff_ffff;
+    this.mtimecmpHi = 0xffff_ffff;
+    this.resync();
+  }
+
   /** Drives both pins from the registers even if unchanged (after restore). */
   resync(): void {
     this.driveMsip(true);

@@ -132,6 +132,19 @@ export class Plic implements MmioDevice {
     this.update(false);
   }
 
+  /**
+   * Back to the power-on state: priorities, enables and thresholds zero, nothing claimed. The
+   * sources' input lines are wires, not registers: a line still high is pending again.
+   */
+  reset(): void {
+    this.priority.fill(0);
+    this.claimed.fill(0);
+    this.pending.set(this.level);
+    for (const e of this.enable) e.fill(0);
+    this.threshold.fill(0);
+    this.update(true);
+  }
+
   /** Drives every context output from the registers even if unchanged (after restore). */
   resync(): void {
     this.update(true);

@@ -143,6 +143,27 @@ export class Uart implements MmioDevice {
     readonly name = 'uart0',
   ) {}
 
+  /**
+   * Back to the power-on state (QEMU's serial reset): registers, FIFOs and interrupt. Host input
+   * not yet admitted stays queued (it is on the host's side of the line) and fills the receiver.
+   */
+  reset(): void {
+    this.rbr = 0;
+    this.ier = 0;
+    this.fcr = 0;
+    this.lcr = 0;
+    this.mcr = MCR_OUT2;
+    this.lsr = LSR_TEMT | LSR_THRE;
+    this.msr = MSR_DCD | MSR_DSR | MSR_CTS;
+    this.scr = 0;
+    this.dll = 0x0c;
+    this.dlm = 0;
+    this.thrIpending = false;
+    this.rxFifo = [];
+    this.refill();
+    this.updateIrq(true);
+  }
+
   /** Host input (console keystrokes, pasted text): queued without limit, fed to the guest as it reads. */
   receive(bytes: Uint8Array): void {
     this.hostQueue.push(bytes);
