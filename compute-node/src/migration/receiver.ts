@@ -32,7 +32,7 @@ export interface DestinationOptions {
   id: string;
   /** Subject prefix; default `hn.migration.<id>`. */
   prefix?: string;
-  /** Frames the source may have in flight (the credit window). Default 32 (8 MiB of 256 KiB frames). */
+  /** Frames the source may have in flight (the credit window). Default 32 (16 MiB of 512 KiB frames). */
   window?: number;
   /**
    * Called once everything has arrived and checked out, before the guest resumes here: flip the
