@@ -33,6 +33,8 @@ export interface PageSource {
   words: Uint32Array;
   /** Byte offset of `page` in bytes/words*4. */
   offset(page: number): number;
+  /** Whether the page is known to be all zeros without reading it (live RAM: never written). */
+  knownZero?(page: number): boolean;
 }
 
 export function ramSource(ram: GuestRam): PageSource {
@@ -40,6 +42,8 @@ export function ramSource(ram: GuestRam): PageSource {
     bytes: ram.bytes,
     words: new Uint32Array(ram.bytes.buffer, ram.bytes.byteOffset, ram.bytes.byteLength >>> 2),
     offset: (page) => page * PAGE_SIZE,
+    // Reading a never-touched page would fault it in on the host: its flag says it is zero.
+    knownZero: (page) => ram.isKnownZero(page),
   };
 }
 
@@ -309,7 +313,7 @@ export class PageEncoder {
       const cached = cache?.has(page) === true;
       // A cached page is diffed without a zero check first (the check costs as much as the diff):
       // a page now all zeros shows up as a delta too long, and is checked then.
-      if (!cached && Buffer.compare(src.bytes.subarray(off, off + PAGE_SIZE), ZERO_PAGE) === 0) {
+      if (!cached && (src.knownZero?.(page) === true || Buffer.compare(src.bytes.subarray(off, off + PAGE_SIZE), ZERO_PAGE) === 0)) {
         cache?.storeZero(page);
         if (runLen > 0 && page === runStart + runLen && runLen < MAX_RUN) {
           runLen++;

@@ -257,6 +257,7 @@ export class MigrationSource {
         const waited = this.limiter.waitedMs;
         const roundStart = performance.now();
         const budget = (): number => this.convergence.pumpBudgetMs;
+        const seqAtStart = this.window.nextSeq;
         await this.pump(MsgType.Disk, (deadline) => this.nextDiskFrame(deadline), budget);
         await this.pump(MsgType.Pages, (deadline) => this.encoder.next(this.dirty, live, deadline), budget);
         if (this.forced) break;
@@ -281,8 +282,8 @@ export class MigrationSource {
         this.encoder.deflate = this.convergence.deflate;
         this.emitProgress();
         if (decision.switchOver || this.forced) break;
-        // A round with nothing to send awaits only settled promises: let the guest (and the control socket) run.
-        await yieldTurn();
+        // A round that sent nothing awaited only settled promises: let the guest (and the control socket) run.
+        if (this.window.nextSeq === seqAtStart) await yieldTurn();
       }
       return await this.switchOver();
     } catch (e) {

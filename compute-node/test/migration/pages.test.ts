@@ -49,6 +49,7 @@ describe('migration page records', () => {
     const dst = new GuestRam(0x8000_0000, 4 << 20);
     dst.bytes.fill(0xee); // the destination's old content must all be overwritten
     for (let p = 100; p < 300; p++) src.bytes.fill(p & 0xff || 1, p * PAGE, (p + 1) * PAGE);
+    src.noteWriteRange(100 * PAGE, 200 * PAGE); // writes outside the CPU report themselves (GuestRam's contract)
     const cache = new PageCache(src.pages, 150);
     const enc = new PageEncoder({ batchBytes: 64 * 1024, cache });
     transfer(enc, src, dst, [...Array(src.pages).keys()]);
