@@ -65,6 +65,24 @@ describe('cluster across NATS and Redis restarts (stand-in VMs, real Redis/NATS/
     assert.deepEqual((await getInstances(c.redis, ids)).map((r) => r.uuid), ids);
   }
 
+  /**
+   * Crashes a server (`crash`) while two creates are building and `settled[0]` is stopping; then
+   * every operation ends as asked, every record is kept and the guests answer on their consoles.
+   */
+  async function crashMidOperations(prefix: string, settled: string[], crash: () => Promise<void>): Promise<{ building: string[]; restartedAt: number }> {
+    const building = await Promise.all([3, 4].map((i) => c.createServer(`${prefix}-${i}`, warm)));
+    assert.equal((await c.action(settled[0], { 'os-stop': null })).status, 202);
+    await crash();
+    const restartedAt = Date.now();
+
+    await c.waitStatus(settled[0], 'SHUTOFF');
+    const active = [settled[1], ...building];
+    for (const id of active) await c.waitStatus(id, 'ACTIVE');
+    await assertAllKept([...settled, ...building]);
+    for (const id of active) assert.match(await c.consoleOutput(id), /BOOT-OK/, `${id} console`);
+    return { building, restartedAt };
+  }
+
   /** Both agents heartbeat after `since` (their alive key holds the time of the last beat). */
   async function assertHeartbeatsAfter(since: number): Promise<void> {
     for (const a of c.agents) {
@@ -82,16 +100,7 @@ describe('cluster across NATS and Redis restarts (stand-in VMs, real Redis/NATS/
     // The gateway opens its view of the image store now, to use it again after the restart.
     assert.equal((await imageFile('GET', c.image.id)).status, 200);
 
-    const building = await Promise.all([3, 4].map((i) => c.createServer(`nats-${i}`, warm)));
-    assert.equal((await c.action(settled[0], { 'os-stop': null })).status, 202);
-    await c.infra.nats.restart({ crash: true });
-    const restartedAt = Date.now();
-
-    await c.waitStatus(settled[0], 'SHUTOFF');
-    const active = [settled[1], ...building];
-    for (const id of active) await c.waitStatus(id, 'ACTIVE');
-    await assertAllKept([...settled, ...building]);
-    for (const id of active) assert.match(await c.consoleOutput(id), /BOOT-OK/, `${id} console`);
+    const { restartedAt } = await crashMidOperations('nats', settled, () => c.infra.nats.restart({ crash: true }));
 
     const fresh = await connectNats(c.infra.nats.url);
     try {
@@ -131,16 +140,7 @@ describe('cluster across NATS and Redis restarts (stand-in VMs, real Redis/NATS/
     const settled = await Promise.all([1, 2].map((i) => c.createServer(`redis-${i}`, warm)));
     await Promise.all(settled.map((id) => c.waitStatus(id, 'ACTIVE')));
 
-    const building = await Promise.all([3, 4].map((i) => c.createServer(`redis-${i}`, warm)));
-    assert.equal((await c.action(settled[0], { 'os-stop': null })).status, 202);
-    await c.infra.redis.restart({ crash: true });
-    const restartedAt = Date.now();
-
-    await c.waitStatus(settled[0], 'SHUTOFF');
-    const active = [settled[1], ...building];
-    for (const id of active) await c.waitStatus(id, 'ACTIVE');
-    await assertAllKept([...settled, ...building]);
-    for (const id of active) assert.match(await c.consoleOutput(id), /BOOT-OK/, `${id} console`);
+    const { building, restartedAt } = await crashMidOperations('redis', settled, () => c.infra.redis.restart({ crash: true }));
 
     assert.equal((await c.action(settled[0], { 'os-start': null })).status, 202);
     await c.waitStatus(settled[0], 'ACTIVE');
