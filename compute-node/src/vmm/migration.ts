@@ -2,9 +2,9 @@
 // top of the migration library (../migration): one migration at a time in either direction,
 // the connections it needs, its status for query-migrate, and its events.
 import { setTimeout as delay } from 'node:timers/promises';
-import { connectNats, createRedis, redisKeys, type NatsConnection, type Redis } from '@hypernova/common';
+import type { NatsConnection, Redis } from '@hypernova/common';
 import type { BlockBackend, Machine } from '@hypernova/hypervisor';
-import { MigrationDestination, MigrationSource, redisOwnership, type MigrationError, type MigrationProgress } from '../migration/index.js';
+import type { MigrationDestination, MigrationError, MigrationProgress, MigrationSource } from '../migration/index.js';
 import type { EventBus } from './events.js';
 import { CommandError, type MigrationEventData, type MigrationInfo, type MigrationProgressInfo, type RunStatus } from './protocol.js';
 
@@ -94,7 +94,7 @@ export class Migrations {
     const links = await Links.open(target);
     let supervised = true;
     const ownership = links.ownership(target);
-    const destination = new MigrationDestination(this.host.machine, links.nc, {
+    const destination = new links.lib.MigrationDestination(this.host.machine, links.nc, {
       id: target.id,
       disks: target.blk ? this.host.disks : undefined,
       // abort() cannot stop a destination that already has everything: the commit checks too.
@@ -141,7 +141,7 @@ export class Migrations {
     this.checkIdle();
     if (this.host.machine.ram.dirtyLogActive) throw new CommandError('GenericError', 'the dirty log is in use: dirty-log-stop first');
     const links = await Links.open(req);
-    const source = new MigrationSource(this.host.machine, links.nc, {
+    const source = new links.lib.MigrationSource(this.host.machine, links.nc, {
       id: req.id,
       downtimeLimitMs: req.downtimeLimitMs ?? this.params.downtimeLimitMs,
       maxBandwidth: req.maxBandwidth ?? this.params.maxBandwidth,
@@ -259,21 +259,32 @@ function progressInfo(p: MigrationProgress): MigrationProgressInfo {
   };
 }
 
+/** The migration library and the cluster clients, loaded at the first migration: most VM processes never migrate, and loading them costs every VM ~0.3 s of start-up and ~20 MiB. */
+const loadLibraries = async () => ({ common: await import('@hypernova/common'), lib: await import('../migration/index.js') });
+type Libraries = Awaited<ReturnType<typeof loadLibraries>>;
+
 /** One migration's connections: NATS for the stream, Redis (when ownership is checked) for the commit point. */
 class Links {
   private constructor(
+    private readonly libs: Libraries,
     readonly nc: NatsConnection,
     private readonly redis: Redis | undefined,
   ) {}
 
+  get lib(): Libraries['lib'] {
+    return this.libs.lib;
+  }
+
   static async open(target: MigrationTarget): Promise<Links> {
+    const libs = await loadLibraries();
+    const { connectNats, createRedis } = libs.common;
     let nc: NatsConnection;
     try {
       nc = await connectNats(target.uri, { name: `hypernova-vm migration ${target.id}` });
     } catch (e) {
       throw new CommandError('GenericError', `cannot connect to NATS at ${target.uri}: ${(e as Error).message}`);
     }
-    if (!target.ownership) return new Links(nc, undefined);
+    if (!target.ownership) return new Links(libs, nc, undefined);
     const url = target.ownership.redis;
     const redis = createRedis(url, { options: { lazyConnect: true } });
     try {
@@ -283,13 +294,14 @@ class Links {
       await nc.close();
       throw new CommandError('GenericError', `cannot connect to Redis at ${url}: ${(e as Error).message}`);
     }
-    return new Links(nc, redis);
+    return new Links(libs, nc, redis);
   }
 
-  ownership(target: MigrationTarget): ReturnType<typeof redisOwnership> | undefined {
+  ownership(target: MigrationTarget): ReturnType<Libraries['lib']['redisOwnership']> | undefined {
     const o = target.ownership;
     if (!o || !this.redis) return undefined;
-    return redisOwnership(this.redis, {
+    const { redisKeys } = this.libs.common;
+    return this.libs.lib.redisOwnership(this.redis, {
       ownerKey: redisKeys.instanceOwner(o.instance),
       outcomeKey: redisKeys.migrationOutcome(target.id),
       source: o.source,
