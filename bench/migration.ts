@@ -20,9 +20,9 @@ import { ensureBaremetal } from '@hypernova/guest';
 import { Machine } from '@hypernova/hypervisor';
 import { MigrationDestination, MigrationSource, QmpClient, type DestinationResult, type SourceResult } from '@hypernova/compute-node';
 import { freePort, startNats } from '@hypernova/test';
+import { median } from './lib/measure.js';
+import { QEMU, QEMU_CPU, qemuInstalled } from './lib/qemu.js';
 
-const QEMU = 'qemu-system-riscv32';
-const QEMU_CPU = 'rv32,c=false,f=false,d=false,h=false,sstc=false,zba=false,zbb=false,zbc=false,zbs=false';
 const MiB = 1 << 20;
 /** Both engines run the guest this long after it filled its working set before migrating. */
 const WARMUP_MS = 500;
@@ -256,20 +256,7 @@ async function qemu(c: Case, kernel: string, dir: string, run: number): Promise<
   }
 }
 
-async function qemuInstalled(): Promise<boolean> {
-  return new Promise((resolve) => {
-    const p = spawn(QEMU, ['--version'], { stdio: 'ignore' });
-    p.on('error', () => resolve(false));
-    p.on('exit', (code) => resolve(code === 0));
-  });
-}
-
 // ---------------------------------------------------------------- main
-
-const median = (xs: number[]): number => {
-  const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
-  return s.length ? (s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2) : NaN;
-};
 
 function summarise(runs: RunFigures[]): Record<string, unknown> {
   return {

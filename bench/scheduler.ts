@@ -3,7 +3,6 @@
 // p50/p99 latency and the over-commit count found by re-adding every allocation in Redis
 // (must be 0), and writes bench/results/scheduler.json.
 // Knobs: BENCH_HOSTS, BENCH_SCHEDULERS, BENCH_REQUESTS, BENCH_CONCURRENCY, BENCH_SCHEDULER_NODE_ARGS.
-import { readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -13,6 +12,7 @@ import { NoValidHostError, callUnary, createRedis, int, loadConfig, registerHost
 import { scheduler as pb } from '@hypernova/proto';
 import { auditPlacement } from '@hypernova/scheduler';
 import { startRedis, startSchedulerReplica } from '@hypernova/test';
+import { processCpuMs } from './lib/measure.js';
 
 const cfg = loadConfig({
   hosts: int('BENCH_HOSTS', 1000, 'registered hosts'),
@@ -43,17 +43,6 @@ async function claimRefusals(metricsPort: number): Promise<number> {
   let n = 0;
   for (const m of text.matchAll(/^hn_scheduler_claim_failures_total\{[^}]*\} (\d+)/gm)) n += Number(m[1]);
   return n;
-}
-
-/** CPU time (user + system) a process has used so far, from /proc (Linux; 0 elsewhere). */
-function processCpuMs(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime + stime in USER_HZ ticks
-  } catch {
-    return 0;
-  }
 }
 
 async function redisCpuMs(redis: Redis): Promise<number> {

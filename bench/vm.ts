@@ -13,27 +13,12 @@ import { QmpClient } from '@hypernova/compute-node';
 import { sleep, startVm, tempDir, waitFile } from '@hypernova/compute-node/dist/test/vmm/harness.js';
 import { ensureBaremetal, ensureLinuxGuest } from '@hypernova/guest';
 import { Machine } from '@hypernova/hypervisor';
+import { idleCpuPercent, median } from './lib/measure.js';
+import { QEMU, QEMU_CPU, qemuInstalled } from './lib/qemu.js';
 
-const QEMU = 'qemu-system-riscv32';
-const QEMU_CPU = 'rv32,c=false,f=false,d=false,h=false,sstc=false,zba=false,zbb=false,zbc=false,zbs=false';
 const APPEND = 'console=ttyS0';
 const REPEAT = 3;
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const ms = (t0: number): number => performance.now() - t0;
-
-/** utime + stime of a process, in ms (from /proc, so it works for any child). */
-function processCpuMs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  const ticksPerS = 100; // USER_HZ on Linux
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / ticksPerS;
-}
-
-async function idleCpuPercent(pid: number, seconds = 10): Promise<number> {
-  const c0 = processCpuMs(pid);
-  const t0 = performance.now();
-  await sleep(seconds * 1000);
-  return ((processCpuMs(pid) - c0) / ms(t0)) * 100;
-}
 
 interface SaveRestore {
   memoryMiB: number;
@@ -160,14 +145,6 @@ async function intmixCpuMs(elf: Uint8Array, dirtyFetchMs: number | undefined): P
   clearInterval(timer);
   if (!/CHECK OK/.test(log)) throw new Error(`intmix did not check out:\n${log}`);
   return (u.user + u.system) / 1000;
-}
-
-async function qemuInstalled(): Promise<boolean> {
-  return new Promise((resolve) => {
-    const p = spawn(QEMU, ['--version'], { stdio: 'ignore' });
-    p.on('error', () => resolve(false));
-    p.on('close', (code) => resolve(code === 0));
-  });
 }
 
 async function main(): Promise<void> {
