@@ -131,7 +131,8 @@ export class Machine {
     // dirty log under way (a migration) must count every page as written.
     h.dropTranslations();
     if (this.ram.dirtyLogActive) this.ram.noteWriteRange(0, this.ram.size);
-    // The board's devices start over too (at power-on these change nothing).
+    // The board's devices and the VMM's SBI start over too (at power-on these change nothing).
+    this.sbi?.reset();
     this.clint.reset();
     this.plic.reset();
     this.uart.reset();

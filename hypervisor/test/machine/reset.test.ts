@@ -1,6 +1,7 @@
 // A reboot (Machine.reset, or the guest's through syscon or SBI) starts the board's devices over:
 // the CLINT, PLIC and UART come back in their power-on state, as the CPU does.
 import { strict as assert } from 'node:assert';
+import { Mip } from '../../src/cpu/mip.js';
 import { ClintReg } from '../../src/devices/clint/clint.js';
 import { PlicReg } from '../../src/devices/plic/plic.js';
 import { UartReg } from '../../src/devices/uart/uart.js';
@@ -33,5 +34,24 @@ describe('machine reset', () => {
     assert.equal(m.uart.read(UartReg.SCR, 1), 0);
     assert.equal(m.uart.read(UartReg.IER_DLM, 1), 0);
     assert.equal(m.hart.mip, 0, 'no interrupt left pending');
+  });
+
+  it("disarms the VMM SBI's S-mode timer", async () => {
+    // A kernel left with a timer armed through SBI (deadline 0: STIP pending) until the reboot.
+    const m = new Machine({ kernel: Uint8Array.of(0x6f, 0, 0, 0), bios: 'builtin' }, { config: { memoryMiB: 16 }, console: () => {} }); // j .
+    const sbi = m.sbi!;
+    sbi.timerDeadline = 0;
+    sbi.updateTimer();
+    assert.notEqual(m.hart.mip & Mip.STIP, 0);
+
+    const done = m.run();
+    m.reset();
+    await new Promise((r) => setTimeout(r, 20));
+    m.powerOffNow();
+    await done;
+
+    assert.equal(sbi.timerDeadline, Infinity);
+    assert.equal(sbi.nextDeadline(), Infinity);
+    assert.equal(m.hart.mip & Mip.STIP, 0);
   });
 });

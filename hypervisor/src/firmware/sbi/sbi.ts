@@ -62,6 +62,12 @@ export class Sbi {
     return true;
   };
 
+  /** Back to the power-on state: no S-mode timer armed (the new kernel arms its own). */
+  reset(): void {
+    this.timerDeadline = Infinity;
+    this.updateTimer();
+  }
+
   /** Re-evaluates STIP from the clock; the machine calls it periodically and on wake-up. */
   updateTimer(): void {
     this.hart.setPending(Mip.STIP, this.clock.now() >= this.timerDeadline);
