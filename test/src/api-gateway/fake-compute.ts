@@ -95,11 +95,21 @@ export class FakeComputeNode {
   }
 
   /**
-   * The source side of a live migration as the real node behaves: progress reports, then at the
-   * switch-over the destination's commit (outcome + owner in Redis) and the instance leaves.
+   * The source side of a live migration as the real node behaves: the instance's task is
+   * migrating meanwhile; progress reports, then at the switch-over the destination's commit
+   * (outcome + owner in Redis) and the instance leaves.
    */
   async migrate(req: compute.LiveMigrateRequest, report: (p: compute.MigrationProgress) => void): Promise<void> {
-    this.info(req.instanceUuid);
+    const info = this.info(req.instanceUuid);
+    info.task = 'migrating';
+    try {
+      await this.runMigration(req, report);
+    } finally {
+      info.task = '';
+    }
+  }
+
+  private async runMigration(req: compute.LiveMigrateRequest, report: (p: compute.MigrationProgress) => void): Promise<void> {
     const progress = (status: string, error = '') =>
       compute.MigrationProgress.fromPartial({ migrationId: req.migrationId, status, memoryTotalBytes: 64 << 20, memoryRemainingBytes: 1 << 20, round: 2, error });
     report(progress('active'));
@@ -186,7 +196,8 @@ function implementation(node: () => FakeComputeNode): compute.ComputeServer {
     liveMigrate: (stream: ServerWritableStream<compute.LiveMigrateRequest, compute.MigrationProgress>) => {
       const n = node();
       n.calls.push(`LiveMigrate ${stream.request.instanceUuid}`);
-      n.migrate(stream.request, (p) => stream.write(p)).then(
+      // As the real node does, the migration goes on when the caller goes away.
+      n.migrate(stream.request, (p) => stream.cancelled || stream.write(p)).then(
         () => stream.end(),
         (err: Error) => stream.emit('error', { code: grpcStatus.NOT_FOUND, details: err.message }),
       );
