@@ -5,8 +5,7 @@
 import { loadConfig, createLogger, createRedis, registerImage, type ImageRecord, type Redis } from '@hypernova/common';
 import { gatewaySettings, startGateway, type GatewayApp } from '@hypernova/api-gateway';
 import { schedulerSettings, startSchedulerApp, type SchedulerApp } from '@hypernova/scheduler';
-import { fileURLToPath } from 'node:url';
-import { startInfra, startProcess, type Infra, type ManagedProcess } from '../harness/index.js';
+import { startInfra, type Infra } from '../harness/index.js';
 import { FakeComputeNode, type FakeNodeOptions } from './fake-compute.js';
 
 export const ADMIN_PASSWORD = 'test-admin-secret';
@@ -83,19 +82,6 @@ export class Cluster {
   /** A gateway in this process on the cluster's Redis, NATS and scheduler; the caller closes it. */
   startGateway(env: Record<string, string> = {}): Promise<GatewayApp> {
     return startGateway(loadConfig(gatewaySettings, this.gatewayEnv(env)), createLogger('api-gateway', { level: LOG_LEVEL }));
-  }
-
-  /** A gateway as its own process (the built hypernova-api), so that a test can kill it as a crash would. */
-  async startGatewayProcess(env: Record<string, string> = {}): Promise<{ url: string; process: ManagedProcess }> {
-    const main = fileURLToPath(new URL('./main.js', import.meta.resolve('@hypernova/api-gateway')));
-    const proc = await startProcess({
-      name: 'api-gateway',
-      command: process.execPath,
-      args: [main],
-      env: { ...process.env, LOG_LEVEL: LOG_LEVEL === 'silent' ? 'warn' : LOG_LEVEL, ...this.gatewayEnv(env) },
-      ready: /API_READY url=(\S+)/,
-    });
-    return { url: proc.ready[1]!, process: proc };
   }
 
   async addNode(name: string, opts: FakeNodeOptions = {}): Promise<FakeComputeNode> {

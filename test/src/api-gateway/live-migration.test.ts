@@ -9,6 +9,7 @@
 import assert from 'node:assert/strict';
 import { hostname } from 'node:os';
 import { listMigrations, redisKeys, type MigrationRecord } from '@hypernova/common';
+import { startGatewayProcess } from '../harness/index.js';
 import { Cluster } from './cluster.js';
 import type { FakeComputeNode } from './fake-compute.js';
 
@@ -188,7 +189,7 @@ describe('api-gateway: live migration (stand-in nodes)', function () {
    * once the source node runs the migration: nobody watches it any more.
    */
   async function migrateThenKillGateway(id: string, host: string): Promise<void> {
-    const doomed = await c.startGatewayProcess(LEASE);
+    const doomed = await startGatewayProcess(c.gatewayEnv(LEASE));
     try {
       const res = await postTo(doomed.url, `/servers/${id}/action`, live21());
       assert.equal(res.status, 202, await res.text());
