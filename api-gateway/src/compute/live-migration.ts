@@ -221,7 +221,11 @@ export class LiveMigrations {
   private keepLease(uuid: string): { end: () => Promise<void> } {
     const renew = () =>
       holdMigrationLease(this.d.redis, uuid, this.lease, 'renew').then(
-        (held) => held || this.d.logger.warn({ migration: uuid }, 'another gateway took over this live migration'),
+        (held) => {
+          if (held) return;
+          clearInterval(timer);
+          this.d.logger.warn({ migration: uuid }, 'another gateway took over this live migration');
+        },
         (err: unknown) => this.d.logger.warn({ migration: uuid, err: errorMessage(err) }, 'cannot renew the live migration lease'),
       );
     const timer = setInterval(renew, this.lease.ttlMs / 3);
@@ -318,10 +322,12 @@ export class LiveMigrations {
       // The guest runs on: a paused guest stays paused, a running one runs (vm_state unchanged).
       log.info({ vmState: updated.vmState }, 'live migration completed');
     } catch (err) {
-      // Deleted meanwhile: the delete wins. One still under way must find the guest where it runs
-      // now; after one that already ended, what moved with the guest is freed here.
+      // No longer migrating: deleted (the delete wins) or reset meanwhile. The host fields still
+      // follow the guest, so that a delete under way finds it where it runs; after a delete that
+      // already ended, what moved with the guest is freed here.
       if (err instanceof InstanceStateConflictError) {
-        await this.d.instances.update(m.instanceUuid, moved, { taskState: [TaskState.DELETING] }).catch(() => undefined);
+        const live = Object.values(VmState).filter((s) => s !== VmState.DELETED);
+        await this.d.instances.update(m.instanceUuid, moved, { vmState: live }).catch(() => undefined);
       } else if (err instanceof NotFoundError) {
         await this.d.clients.at(m.destHost).destroy(m.instanceUuid).catch((e: unknown) => log.warn({ err: errorMessage(e) }, 'cannot destroy the migrated guest'));
         await this.d.scheduler.releaseAllocation(m.instanceUuid);

@@ -24,7 +24,8 @@ describe('api-gateway: live migration (stand-in nodes)', function () {
   let c: Cluster;
 
   before(async () => {
-    c = await Cluster.start({ nodes: [{}, {}, { ramMb: 32 }] });
+    // The cluster's gateway sweeps only when it starts: the gateways a test starts take over.
+    c = await Cluster.start({ nodes: [{}, {}, { ramMb: 32 }], env: { HYPERNOVA_MIGRATION_LEASE_MS: '600000' } });
   });
   after(async () => {
     await c?.stop();
@@ -263,6 +264,24 @@ describe('api-gateway: live migration (stand-in nodes)', function () {
     assert.equal(node(host).instances.has(id), false);
     assert.deepEqual(await c.redis.smembers(redisKeys.hostAllocations(other)), []);
     assert.deepEqual(await c.redis.smembers(redisKeys.hostAllocations(host)), []);
+  });
+
+  it('a server deleted while its gateway is dead mid-migration: the taken-over migration frees what moved with the guest', async () => {
+    const { id, host, other } = await server('deleted-orphan');
+    slowMigrations(3000);
+    await migrateThenKillGateway(id, host);
+    // The delete runs on the live gateway: the source destroys once its migration committed.
+    assert.equal((await c.compute('DELETE', `/servers/${id}`)).status, 204);
+    await c.waitServer(id, 'gone');
+    const next = await c.startGateway(LEASE);
+    try {
+      await migration(id, 'completed');
+      assert.equal(node(other).instances.has(id), false, 'the guest that landed after the delete was destroyed');
+      assert.deepEqual(await c.redis.smembers(redisKeys.hostAllocations(other)), []);
+      assert.deepEqual(await c.redis.smembers(redisKeys.hostAllocations(host)), []);
+    } finally {
+      await next.close();
+    }
   });
 
   it("answers bad requests with Nova's 4xx and changes nothing", async () => {
