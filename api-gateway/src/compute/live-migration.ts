@@ -172,17 +172,14 @@ export class LiveMigrations {
 
   /**
    * Takes over every migration in progress whose lease nobody holds (the gateway that drove it
-   * died): one gateway wins each lease, and watches the migration to its end. Returns their uuids.
+   * died): one gateway wins each lease, and watches the migration to its end.
    */
-  async sweep(): Promise<string[]> {
-    const taken: string[] = [];
+  private async sweep(): Promise<void> {
     for (const m of await listMigrations(this.d.redis, { inProgress: true })) {
       if (!(await holdMigrationLease(this.d.redis, m.uuid, this.lease, 'take'))) continue;
       const lease = this.keepLease(m.uuid);
       this.d.tasks.run(m.instanceUuid, 'live-migration', () => this.takeOver(m.uuid).finally(lease.end));
-      taken.push(m.uuid);
     }
-    return taken;
   }
 
   /** Nova's force_complete: the source switches over now. */
