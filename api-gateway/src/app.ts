@@ -1,7 +1,7 @@
 // Wires a gateway together: Redis, NATS, the scheduler and compute gRPC clients, the identity
 // bootstrap and default flavors, and the HTTP server. Tests start gateways in-process with
 // this; main.ts does it from the environment.
-import { connectNats, createLogger, createMetricsRegistry, createRedis, type Logger, type NatsConnection } from '@hypernova/common';
+import { ConfigError, connectNats, createLogger, createMetricsRegistry, createRedis, type Logger, type NatsConnection } from '@hypernova/common';
 import type { FastifyInstance } from 'fastify';
 import type { AddressInfo } from 'node:net';
 import { Builder } from './compute/build.js';
@@ -36,6 +36,7 @@ export interface GatewayApp {
 }
 
 export async function startGateway(config: GatewayConfig, logger?: Logger): Promise<GatewayApp> {
+  if (config.migrationLeaseMs < 100) throw new ConfigError(`HYPERNOVA_MIGRATION_LEASE_MS=${config.migrationLeaseMs}: too short (at least 100)`);
   const log = logger ?? createLogger('api-gateway', { level: config.logLevel });
   const redis = createRedis(config.redisUrl, { logger: log });
   let nats: NatsConnection | undefined;
@@ -77,7 +78,7 @@ export async function startGateway(config: GatewayConfig, logger?: Logger): Prom
     keypairs: new KeypairStore(redis),
     quotas: new Quotas(redis, config),
     migrations: new MigrationStore(redis),
-    liveMigrations: new LiveMigrations({ ...deps, redis, serverGroups }),
+    liveMigrations: new LiveMigrations({ ...deps, redis, serverGroups, leaseMs: config.migrationLeaseMs }),
   };
   if (config.adminPassword === gatewaySettings.adminPassword.default && !/^(127\.|::1$|localhost$)/.test(config.host)) {
     log.warn({ host: config.host }, 'serving beyond loopback with the default admin password: set HYPERNOVA_ADMIN_PASSWORD');
@@ -86,6 +87,7 @@ export async function startGateway(config: GatewayConfig, logger?: Logger): Prom
   await gateway.flavors.seed();
 
   gateway.reaper.start(60_000);
+  gateway.liveMigrations.startSweeping();
   const http = buildServer(gateway);
   await http.listen({ host: config.host, port: config.port });
   const port = (http.server.address() as AddressInfo).port;
@@ -99,6 +101,7 @@ export async function startGateway(config: GatewayConfig, logger?: Logger): Prom
     port,
     async close() {
       gateway.reaper.stop();
+      gateway.liveMigrations.stopSweeping();
       await http.close();
       await tasks.idle();
       scheduler.close();

@@ -27,6 +27,11 @@ export const gatewaySettings = {
   spawnAttempts: int('HYPERNOVA_SPAWN_ATTEMPTS', 3, 'hosts tried per server build (Nova\'s scheduler max_attempts)'),
   spawnTimeoutMs: int('HYPERNOVA_SPAWN_TIMEOUT_MS', 300_000, 'deadline of a Spawn call (image download + boot)'),
   computeTimeoutMs: int('HYPERNOVA_COMPUTE_TIMEOUT_MS', 120_000, 'deadline of other Compute calls (stop waits for the guest)'),
+  migrationLeaseMs: int(
+    'HYPERNOVA_MIGRATION_LEASE_MS',
+    15_000,
+    'lease of the gateway driving a live migration (renewed every third of it); once it lapses, as when that gateway died, another gateway takes the migration over',
+  ),
   quotaInstances: int('HYPERNOVA_QUOTA_INSTANCES', 10, 'default per-project quota: servers'),
   quotaCores: int('HYPERNOVA_QUOTA_CORES', 20, 'default per-project quota: vCPUs'),
   quotaRamMb: int('HYPERNOVA_QUOTA_RAM_MB', 51_200, 'default per-project quota: RAM in MiB'),

@@ -1,6 +1,7 @@
 // A live migration's record in Redis (Nova's Migration object): created by the API when it
 // accepts os-migrateLive, its status moved along by the API, its progress (Nova's memory_* and
-// disk_* fields and our own) written by the source node as the migration goes.
+// disk_* fields and our own) written by the source node as the migration goes. The gateway that
+// drives a migration holds a lease on it, so that another can tell an abandoned one and take it over.
 import type { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import { redisKeys } from './redis-keys.js';
@@ -123,16 +124,27 @@ const NO_PROGRESS: MigrationProgressFields = {
   downtimeMs: 0,
 };
 
-/** Writes a new migration record with the next integer id and indexes it. */
-export async function createMigration(redis: Redis, m: NewMigration): Promise<MigrationRecord> {
+/** Who drives a live migration: a gateway's id and how long its lease lasts unless renewed. */
+export interface MigrationLease {
+  holder: string;
+  ttlMs: number;
+}
+
+/**
+ * Writes a new (in-progress) migration record with the next integer id and indexes it, leased to
+ * `lease.holder` in the same step: no gateway can take it for an abandoned one meanwhile.
+ */
+export async function createMigration(redis: Redis, m: NewMigration, lease: MigrationLease): Promise<MigrationRecord> {
   const id = await redis.incr(redisKeys.seq('migration'));
   const now = new Date().toISOString();
   const rec: MigrationRecord = { ...m, ...NO_PROGRESS, id, uuid: randomUUID(), createdAt: now, updatedAt: now, error: '' };
   await redis
     .multi()
+    .set(redisKeys.migrationLease(rec.uuid), lease.holder, 'PX', lease.ttlMs)
     .hset(redisKeys.migration(rec.uuid), encode(rec))
     .zadd(redisKeys.migrations(), id, rec.uuid)
     .zadd(redisKeys.instanceMigrations(rec.instanceUuid), id, rec.uuid)
+    .zadd(redisKeys.migrationsInProgress(), id, rec.uuid)
     .exec();
   return rec;
 }
@@ -141,9 +153,14 @@ export async function getMigration(redis: Redis, uuid: string): Promise<Migratio
   return parse(await redis.hgetall(redisKeys.migration(uuid)));
 }
 
-/** Every migration (or an instance's), oldest first. */
-export async function listMigrations(redis: Redis, opts: { instanceUuid?: string } = {}): Promise<MigrationRecord[]> {
-  const key = opts.instanceUuid === undefined ? redisKeys.migrations() : redisKeys.instanceMigrations(opts.instanceUuid);
+/** Every migration (or an instance's, or those in progress), oldest first. */
+export async function listMigrations(redis: Redis, opts: { instanceUuid?: string } | { inProgress: true } = {}): Promise<MigrationRecord[]> {
+  const key =
+    'inProgress' in opts
+      ? redisKeys.migrationsInProgress()
+      : opts.instanceUuid === undefined
+        ? redisKeys.migrations()
+        : redisKeys.instanceMigrations(opts.instanceUuid);
   const uuids = await redis.zrange(key, 0, -1);
   if (uuids.length === 0) return [];
   const pipeline = redis.pipeline();
@@ -157,7 +174,8 @@ export async function listMigrations(redis: Redis, opts: { instanceUuid?: string
   return out;
 }
 
-// KEYS: 1 migration hash. ARGV: 1 JSON [allowed statuses] ('' = any), 2 JSON {field: value}.
+// KEYS: 1 migration hash, 2 in-progress index. ARGV: 1 JSON [allowed statuses] ('' = any),
+// 2 JSON {field: value}, 3 '1' when the patch ends the migration, 4 its uuid.
 const UPDATE_LUA = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return 'missing' end
 local allowed = cjson.decode(ARGV[1])
@@ -168,6 +186,7 @@ if #allowed > 0 then
   if not ok then return s end
 end
 for field, value in pairs(cjson.decode(ARGV[2])) do redis.call('HSET', KEYS[1], field, value) end
+if ARGV[3] == '1' then redis.call('ZREM', KEYS[2], ARGV[4]) end
 return 'ok'
 `;
 
@@ -182,8 +201,47 @@ export async function updateMigration(
   from: readonly MigrationStatus[] = [],
 ): Promise<boolean> {
   const fields = encode({ ...patch, updatedAt: new Date().toISOString() });
-  const r = await redis.eval(UPDATE_LUA, 1, redisKeys.migration(uuid), JSON.stringify(from), JSON.stringify(fields));
+  const ends = patch.status !== undefined && !MIGRATION_IN_PROGRESS.includes(patch.status);
+  const r = await redis.eval(
+    UPDATE_LUA,
+    2,
+    redisKeys.migration(uuid),
+    redisKeys.migrationsInProgress(),
+    JSON.stringify(from),
+    JSON.stringify(fields),
+    ends ? '1' : '0',
+    uuid,
+  );
   return r === 'ok';
+}
+
+// KEYS: lease. ARGV: holder, ttl ms. Takes a free lease or extends the holder's own.
+const HOLD_LEASE = new RedisScript(`
+local h = redis.call('GET', KEYS[1])
+if h and h ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', tonumber(ARGV[2]))
+return h and 1 or 2
+`);
+
+// KEYS: lease. ARGV: holder.
+const DROP_LEASE = new RedisScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+return 0
+`);
+
+/**
+ * A gateway's lease on driving a live migration. `take` succeeds only on a lease nobody holds
+ * (its driver ended it, or stopped renewing it: the gateway died); `renew` extends the holder's
+ * own, or takes it back if it lapsed and nobody took it. Answers whether `lease.holder` now holds it.
+ */
+export async function holdMigrationLease(redis: Redis, uuid: string, lease: MigrationLease, how: 'take' | 'renew'): Promise<boolean> {
+  const r = await HOLD_LEASE.run(redis, [redisKeys.migrationLease(uuid)], [lease.holder, lease.ttlMs]);
+  return how === 'take' ? r === 2 : r !== 0;
+}
+
+/** Ends `holder`'s lease on the migration (a no-op when another holds it). */
+export async function releaseMigrationLease(redis: Redis, uuid: string, holder: string): Promise<void> {
+  await DROP_LEASE.run(redis, [redisKeys.migrationLease(uuid)], [holder]);
 }
 
 // KEYS: outcome. ARGV: ttl seconds.

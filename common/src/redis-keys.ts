@@ -32,6 +32,10 @@ export const redisKeys = {
   migration: (id: string) => `${P}:migration:${id}`,
   /** ZSET of every migration id, scored by its integer id (os-migrations lists them in order). */
   migrations: () => `${P}:migrations`,
+  /** ZSET of the ids of the migrations still in progress (a status of MIGRATION_IN_PROGRESS), scored by integer id. */
+  migrationsInProgress: () => `${P}:migrations:in-progress`,
+  /** STRING with a TTL, renewed by the gateway driving the live migration: that gateway's id while it lives. */
+  migrationLease: (id: string) => `${P}:migration:${id}:lease`,
   /** ZSET of an instance's migration ids, scored by integer id. */
   instanceMigrations: (uuid: string) => `${P}:instance:${uuid}:migrations`,
   /** STRING: a live migration's outcome once decided (committed or aborted), set once. */

@@ -78,6 +78,9 @@ export class ComputeRpc {
   resume(instanceUuid: string) {
     return this.call(this.client.resume, { instanceUuid });
   }
+  instanceInfo(instanceUuid: string) {
+    return this.call(this.client.getInstanceInfo, { instanceUuid });
+  }
   consoleOutput(instanceUuid: string, lines: number | undefined) {
     return this.call(this.client.getConsoleOutput, { instanceUuid, lines });
   }

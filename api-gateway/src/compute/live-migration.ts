@@ -4,6 +4,9 @@
 // the records follow the outcome. The instance's owner key in Redis is the truth about where the
 // guest runs: the destination VM flips it at the commit point, and when the source's report is
 // lost the outcome is settled there (committed, or aborted so that it can no longer commit).
+// The gateway driving a migration holds a lease on it in Redis; a migration whose lease lapsed
+// (its gateway died) is taken over by the next gateway to sweep: it watches the source node
+// until the migration ends there, then settles it as above.
 import {
   InstanceStateConflictError,
   MIGRATION_IN_PROGRESS,
@@ -16,15 +19,22 @@ import {
   errorMessage,
   getHost,
   getImage,
+  getMigration,
+  holdMigrationLease,
+  listMigrations,
   redisKeys,
+  releaseMigrationLease,
   settleOutcome,
   updateMigration,
   type InstanceRecord,
   type Logger,
+  type MigrationLease,
   type MigrationRecord,
   type Redis,
 } from '@hypernova/common';
 import type { compute, scheduler } from '@hypernova/proto';
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import { ApiError, badRequest, conflict, fromServiceError } from '../http/errors.js';
 import { requestSpec, spawnRequest } from './build.js';
 import type { ComputeClients, ComputeRpc, SchedulerRpc } from './clients.js';
@@ -43,6 +53,8 @@ export interface LiveMigrationDeps {
   serverGroups: ServerGroupStore;
   tasks: Tasks;
   logger: Logger;
+  /** Lifetime of this gateway's lease on a migration it drives unless renewed. */
+  leaseMs: number;
 }
 
 export interface LiveMigrationRequest {
@@ -53,9 +65,19 @@ export interface LiveMigrationRequest {
 }
 
 const MIGRATABLE = [VmState.ACTIVE, VmState.PAUSED];
+/** How often a taken-over migration's source node is asked whether it still runs it. */
+const WATCH_INTERVAL_MS = 500;
+
+type Outcome = 'completed' | 'cancelled' | 'error';
 
 export class LiveMigrations {
-  constructor(private readonly d: LiveMigrationDeps) {}
+  private readonly lease: MigrationLease;
+  private sweeper?: NodeJS.Timeout;
+
+  constructor(private readonly d: LiveMigrationDeps) {
+    // Unique per gateway process; the host and pid tell an operator whose lease it is.
+    this.lease = { holder: `${hostname()}/${process.pid}/${randomUUID()}`, ttlMs: d.leaseMs };
+  }
 
   /**
    * Checks the request, marks the instance migrating (409 when it is busy or not running),
@@ -87,41 +109,77 @@ export class LiveMigrations {
       if (err instanceof InstanceStateConflictError) throw conflict(invalidStateMessage('live_migration', rec.uuid, err.attr, err.state));
       throw err;
     }
-    const migration = await createMigration(this.d.redis, {
-      instanceUuid: rec.uuid,
-      migrationType: 'live-migration',
-      status: 'queued',
-      sourceCompute: rec.host,
-      sourceNode: rec.node || rec.host,
-      destCompute: '',
-      destNode: '',
-      destHost: '',
-      blockMigration: true,
-      oldFlavorId: rec.flavor.id,
-      newFlavorId: rec.flavor.id,
-      projectId: rec.projectId,
-      userId: ctx.userId,
-    });
-    const spec = { ...requestSpec({ instance: rec, image, group }), availabilityZone: rec.requestedAvailabilityZone, ignoreHosts: [rec.host] };
-    let dest: scheduler.Selection;
+    const migration = await createMigration(
+      this.d.redis,
+      {
+        instanceUuid: rec.uuid,
+        migrationType: 'live-migration',
+        status: 'queued',
+        sourceCompute: rec.host,
+        sourceNode: rec.node || rec.host,
+        destCompute: '',
+        destNode: '',
+        destHost: '',
+        blockMigration: true,
+        oldFlavorId: rec.flavor.id,
+        newFlavorId: rec.flavor.id,
+        projectId: rec.projectId,
+        userId: ctx.userId,
+      },
+      this.lease,
+    );
+    const lease = this.keepLease(migration.uuid);
     try {
-      dest =
-        req.host === null
-          ? (await this.d.scheduler.selectDestinations(spec, migration.uuid))[0]!
-          : await this.d.scheduler.claimOnHost(spec, req.host, migration.uuid);
+      const spec = { ...requestSpec({ instance: rec, image, group }), availabilityZone: rec.requestedAvailabilityZone, ignoreHosts: [rec.host] };
+      let dest: scheduler.Selection;
+      try {
+        dest =
+          req.host === null
+            ? (await this.d.scheduler.selectDestinations(spec, migration.uuid))[0]!
+            : await this.d.scheduler.claimOnHost(spec, req.host, migration.uuid);
+      } catch (err) {
+        const reason = err instanceof NoValidHostError ? err.message : errorMessage(err);
+        await updateMigration(this.d.redis, migration.uuid, { status: 'error', error: reason });
+        await this.d.instances.update(rec.uuid, { taskState: null }, { taskState: [TaskState.MIGRATING] }).catch(() => undefined);
+        if (err instanceof NoValidHostError) throw badRequest(reason);
+        if (err instanceof NotFoundError) throw badRequest(`Compute host ${req.host} could not be found.`);
+        throw fromServiceError(err) ?? err;
+      }
+      const started: MigrationRecord = { ...migration, status: 'preparing', destCompute: dest.host, destNode: dest.host, destHost: dest.address };
+      await updateMigration(this.d.redis, migration.uuid, { status: 'preparing', destCompute: dest.host, destNode: dest.host, destHost: dest.address });
+      const action = await this.d.actions.start(rec.uuid, 'live-migration', ctx);
+      const spawn = spawnRequest({ instance: rec, image }, dest.allocationId);
+      this.d.tasks.run(rec.uuid, 'live-migration', () => this.run(rec, started, spawn, action).finally(lease.end));
+      return started;
     } catch (err) {
-      const reason = err instanceof NoValidHostError ? err.message : errorMessage(err);
-      await updateMigration(this.d.redis, migration.uuid, { status: 'error', error: reason });
-      await this.d.instances.update(rec.uuid, { taskState: null }, { taskState: [TaskState.MIGRATING] }).catch(() => undefined);
-      if (err instanceof NoValidHostError) throw badRequest(reason);
-      if (err instanceof NotFoundError) throw badRequest(`Compute host ${req.host} could not be found.`);
-      throw fromServiceError(err) ?? err;
+      await lease.end();
+      throw err;
     }
-    const started: MigrationRecord = { ...migration, status: 'preparing', destCompute: dest.host, destNode: dest.host, destHost: dest.address };
-    await updateMigration(this.d.redis, migration.uuid, { status: 'preparing', destCompute: dest.host, destNode: dest.host, destHost: dest.address });
-    const action = await this.d.actions.start(rec.uuid, 'live-migration', ctx);
-    this.d.tasks.run(rec.uuid, 'live-migration', () => this.run(rec, started, dest, spawnRequest({ instance: rec, image }, dest.allocationId), action));
-    return started;
+  }
+
+  /** Sweeps for abandoned migrations now and then every lease period, until stopSweeping. */
+  startSweeping(): void {
+    const sweep = () => void this.sweep().catch((err: unknown) => this.d.logger.warn({ err: errorMessage(err) }, 'live migration sweep failed'));
+    this.sweeper ??= setInterval(sweep, this.lease.ttlMs);
+    this.sweeper.unref();
+    sweep();
+  }
+
+  stopSweeping(): void {
+    clearInterval(this.sweeper);
+    this.sweeper = undefined;
+  }
+
+  /**
+   * Takes over every migration in progress whose lease nobody holds (the gateway that drove it
+   * died): one gateway wins each lease, and watches the migration to its end.
+   */
+  private async sweep(): Promise<void> {
+    for (const m of await listMigrations(this.d.redis, { inProgress: true })) {
+      if (!(await holdMigrationLease(this.d.redis, m.uuid, this.lease, 'take'))) continue;
+      const lease = this.keepLease(m.uuid);
+      this.d.tasks.run(m.instanceUuid, 'live-migration', () => this.takeOver(m.uuid).finally(lease.end));
+    }
   }
 
   /** Nova's force_complete: the source switches over now. */
@@ -152,14 +210,41 @@ export class LiveMigrations {
     }
   }
 
-  private async run(rec: InstanceRecord, m: MigrationRecord, dest: scheduler.Selection, spawn: compute.SpawnRequest, action: ActionRecorder): Promise<void> {
-    const log = this.d.logger.child({ instance: rec.uuid, migration: m.uuid, source: rec.host, dest: dest.host });
-    const destNode = this.d.clients.at(dest.address);
-    const ref = { instanceUuid: rec.uuid, migrationId: m.uuid };
-    let outcome: 'completed' | 'cancelled' | 'error';
+  /**
+   * Renews this gateway's lease on the migration until `end`. A lease lost meanwhile is only
+   * logged: the gateway that took the migration over settles it the same way (the owner key
+   * decides), and every step that ends it is conditional or idempotent.
+   */
+  private keepLease(uuid: string): { end: () => Promise<void> } {
+    const renew = () =>
+      holdMigrationLease(this.d.redis, uuid, this.lease, 'renew').then(
+        (held) => {
+          if (held) return;
+          clearInterval(timer);
+          this.d.logger.warn({ migration: uuid }, 'another gateway took over this live migration');
+        },
+        (err: unknown) => this.d.logger.warn({ migration: uuid, err: errorMessage(err) }, 'cannot renew the live migration lease'),
+      );
+    const timer = setInterval(renew, this.lease.ttlMs / 3);
+    timer.unref();
+    return {
+      end: async () => {
+        clearInterval(timer);
+        await releaseMigrationLease(this.d.redis, uuid, this.lease.holder).catch(() => undefined);
+      },
+    };
+  }
+
+  private logFor(m: MigrationRecord): Logger {
+    return this.d.logger.child({ instance: m.instanceUuid, migration: m.uuid, source: m.sourceCompute, dest: m.destCompute });
+  }
+
+  private async run(rec: InstanceRecord, m: MigrationRecord, spawn: compute.SpawnRequest, action: ActionRecorder): Promise<void> {
+    const destNode = this.d.clients.at(m.destHost);
+    let outcome: Outcome;
     let reason = '';
     try {
-      await action.event('compute_pre_live_migration', dest.host, () =>
+      await action.event('compute_pre_live_migration', m.destCompute, () =>
         destNode.prepareLiveMigration({ instance: spawn, migrationId: m.uuid, sourceHost: rec.host, blockMigration: true }),
       );
       // An abort that came while the destination was being prepared ends it here.
@@ -168,7 +253,7 @@ export class LiveMigrations {
       if (!source?.address) throw new Error(`source host ${rec.host} is not registered`);
       const last = await action.event('compute_live_migration', rec.host, () =>
         this.d.clients.at(source.address).liveMigrate(
-          { instanceUuid: rec.uuid, migrationId: m.uuid, destHost: dest.host, blockMigration: true, downtimeLimitMs: 0, maxBandwidthBytesPerS: 0 },
+          { instanceUuid: rec.uuid, migrationId: m.uuid, destHost: m.destCompute, blockMigration: true, downtimeLimitMs: 0, maxBandwidthBytesPerS: 0 },
           () => undefined, // the source node records progress in Redis itself
         ),
       );
@@ -178,40 +263,91 @@ export class LiveMigrations {
       outcome = err instanceof Cancelled ? 'cancelled' : 'error';
       reason = errorMessage(err);
     }
+    await this.conclude(m, outcome, reason);
+  }
+
+  /**
+   * A migration whose gateway died: one still under way on the source is watched until it ends
+   * there (LiveMigrate is only called once the record says running), then it is settled as a
+   * migration whose outcome report was lost.
+   */
+  private async takeOver(uuid: string): Promise<void> {
+    const m = await getMigration(this.d.redis, uuid);
+    if (!m || !MIGRATION_IN_PROGRESS.includes(m.status)) return; // it ended before we took it
+    this.logFor(m).warn({ status: m.status }, 'taking over a live migration whose gateway stopped');
+    if (m.status === 'running' || m.status === 'cancelling') {
+      while (await this.sourceMigrating(m)) await new Promise((r) => setTimeout(r, WATCH_INTERVAL_MS));
+    }
+    // An abort may have been asked for while we watched.
+    const cancelled = (await getMigration(this.d.redis, uuid))?.status === 'cancelling';
+    await this.conclude(m, cancelled ? 'cancelled' : 'error', 'the API gateway driving the migration stopped before it ended');
+  }
+
+  /**
+   * Whether the source node still runs the migration (its agent shows the instance's task as
+   * migrating). A source that is down or does not answer counts as no: settling then aborts a
+   * migration that could still have committed, which costs the migration, never the guest.
+   */
+  private async sourceMigrating(m: MigrationRecord): Promise<boolean> {
+    const source = await getHost(this.d.redis, m.sourceCompute);
+    if (!source?.up) return false;
+    const info = await this.d.clients.at(source.address).instanceInfo(m.instanceUuid).catch(() => undefined);
+    return info?.task === 'migrating';
+  }
+
+  /** Ends the migration with `outcome`, unless the owner key says the destination committed it. */
+  private async conclude(m: MigrationRecord, outcome: Outcome, reason: string): Promise<void> {
     if (outcome !== 'completed') {
       // Whatever was lost on the way, the owner key says where the guest runs; settle it.
       if ((await settleOutcome(this.d.redis, redisKeys.migrationOutcome(m.uuid)).catch(() => 'aborted')) === 'committed') outcome = 'completed';
     }
-    if (outcome === 'completed') await this.finish(rec, m, dest, log);
-    else await this.rollback(rec, m, destNode, ref, outcome, reason, log);
+    if (outcome === 'completed') await this.finish(m);
+    else await this.rollback(m, outcome, reason);
   }
 
   /** Post-migration: the allocation and the records follow the guest to the destination. */
-  private async finish(rec: InstanceRecord, m: MigrationRecord, dest: scheduler.Selection, log: Logger): Promise<void> {
-    await this.d.scheduler.moveAllocation(m.uuid, rec.uuid);
-    const updated = await this.d.instances.update(
-      rec.uuid,
-      { host: dest.host, node: dest.host, taskState: null, powerState: PowerState.POWER_STATE_RUNNING },
-      { taskState: [TaskState.MIGRATING] },
-    );
-    // The guest runs on: a paused guest stays paused, a running one runs (vm_state unchanged).
+  private async finish(m: MigrationRecord): Promise<void> {
+    const log = this.logFor(m);
+    await this.d.scheduler.moveAllocation(m.uuid, m.instanceUuid);
+    const moved = { host: m.destCompute, node: m.destNode };
+    try {
+      const updated = await this.d.instances.update(
+        m.instanceUuid,
+        { ...moved, taskState: null, powerState: PowerState.POWER_STATE_RUNNING },
+        { taskState: [TaskState.MIGRATING] },
+      );
+      // The guest runs on: a paused guest stays paused, a running one runs (vm_state unchanged).
+      log.info({ vmState: updated.vmState }, 'live migration completed');
+    } catch (err) {
+      // No longer migrating: deleted (the delete wins) or reset meanwhile. The host fields still
+      // follow the guest, so that a delete under way finds it where it runs; after a delete that
+      // already ended, what moved with the guest is freed here.
+      if (err instanceof InstanceStateConflictError) {
+        const live = Object.values(VmState).filter((s) => s !== VmState.DELETED);
+        await this.d.instances.update(m.instanceUuid, moved, { vmState: live }).catch(() => undefined);
+      } else if (err instanceof NotFoundError) {
+        await this.d.clients.at(m.destHost).destroy(m.instanceUuid).catch((e: unknown) => log.warn({ err: errorMessage(e) }, 'cannot destroy the migrated guest'));
+        await this.d.scheduler.releaseAllocation(m.instanceUuid);
+      } else {
+        throw err;
+      }
+      log.warn({ err: errorMessage(err) }, 'live migration completed on an instance no longer migrating');
+    }
     await updateMigration(this.d.redis, m.uuid, { status: 'completed' }, MIGRATION_IN_PROGRESS);
-    log.info({ vmState: updated.vmState }, 'live migration completed');
   }
 
-  private async rollback(
-    rec: InstanceRecord,
-    m: MigrationRecord,
-    destNode: ComputeRpc,
-    ref: compute.MigrationRef,
-    outcome: 'cancelled' | 'error',
-    reason: string,
-    log: Logger,
-  ): Promise<void> {
+  private async rollback(m: MigrationRecord, outcome: 'cancelled' | 'error', reason: string): Promise<void> {
+    const log = this.logFor(m);
     log.warn({ outcome, err: reason }, 'live migration did not complete; the instance stays on the source');
-    await destNode.rollbackLiveMigration(ref).catch((err: unknown) => log.warn({ err: errorMessage(err) }, 'destination rollback failed; its agent discards the VM when it is back'));
+    // A migration that ended before the scheduler answered has no destination to roll back.
+    if (m.destHost) {
+      await this.d.clients
+        .at(m.destHost)
+        .rollbackLiveMigration({ instanceUuid: m.instanceUuid, migrationId: m.uuid })
+        .catch((err: unknown) => log.warn({ err: errorMessage(err) }, 'destination rollback failed; its agent discards the VM when it is back'));
+    }
     await this.d.scheduler.releaseAllocation(m.uuid).catch((err: unknown) => log.error({ err: errorMessage(err) }, 'cannot release the destination claim'));
-    await this.d.instances.update(rec.uuid, { taskState: null }, { taskState: [TaskState.MIGRATING] }).catch(() => undefined);
+    await this.d.instances.update(m.instanceUuid, { taskState: null }, { taskState: [TaskState.MIGRATING] }).catch(() => undefined);
     await updateMigration(this.d.redis, m.uuid, { status: outcome, error: reason }, MIGRATION_IN_PROGRESS);
   }
 }

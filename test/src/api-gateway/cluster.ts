@@ -9,6 +9,7 @@ import { startInfra, type Infra } from '../harness/index.js';
 import { FakeComputeNode, type FakeNodeOptions } from './fake-compute.js';
 
 export const ADMIN_PASSWORD = 'test-admin-secret';
+const LOG_LEVEL = process.env.TEST_LOG_LEVEL ?? 'silent';
 
 export interface ApiResponse<T = any> {
   status: number;
@@ -30,16 +31,16 @@ export class Cluster {
   image!: ImageRecord;
   adminToken = '';
 
+  gateway!: GatewayApp;
+
   private constructor(
     readonly infra: Infra,
     readonly redis: Redis,
     readonly scheduler: SchedulerApp,
-    readonly gateway: GatewayApp,
   ) {}
 
   static async start(opts: { nodes?: FakeNodeOptions[]; env?: Record<string, string> } = {}): Promise<Cluster> {
     const infra = await startInfra();
-    const level = process.env.TEST_LOG_LEVEL ?? 'silent';
     const redis = createRedis(infra.redis.url);
     const scheduler = await startSchedulerApp(
       loadConfig(schedulerSettings, {
@@ -48,22 +49,10 @@ export class Cluster {
         METRICS_PORT: '-1',
         SCHEDULER_HOST_REFRESH_MS: '100',
       }),
-      createLogger('scheduler', { level }),
+      createLogger('scheduler', { level: LOG_LEVEL }),
     );
-    const gateway = await startGateway(
-      loadConfig(gatewaySettings, {
-        REDIS_URL: infra.redis.url,
-        NATS_URL: infra.nats.url,
-        API_PORT: '0',
-        SCHEDULER_ADDRESS: `127.0.0.1:${scheduler.grpc.port}`,
-        HYPERNOVA_ADMIN_PASSWORD: ADMIN_PASSWORD,
-        HYPERNOVA_COMPUTE_TIMEOUT_MS: '5000',
-        HYPERNOVA_SPAWN_TIMEOUT_MS: '5000',
-        ...opts.env,
-      }),
-      createLogger('api-gateway', { level }),
-    );
-    const cluster = new Cluster(infra, redis, scheduler, gateway);
+    const cluster = new Cluster(infra, redis, scheduler);
+    cluster.gateway = await cluster.startGateway(opts.env);
     for (const [i, n] of (opts.nodes ?? []).entries()) await cluster.addNode(`node-${i + 1}`, n);
     cluster.image = await registerImage(redis, {
       name: 'hypernova-guest',
@@ -74,6 +63,25 @@ export class Cluster {
     });
     cluster.adminToken = await cluster.token('admin', ADMIN_PASSWORD, 'admin');
     return cluster;
+  }
+
+  /** The settings of the cluster's gateways, with `env` on top. */
+  gatewayEnv(env: Record<string, string> = {}): Record<string, string> {
+    return {
+      REDIS_URL: this.infra.redis.url,
+      NATS_URL: this.infra.nats.url,
+      API_PORT: '0',
+      SCHEDULER_ADDRESS: `127.0.0.1:${this.scheduler.grpc.port}`,
+      HYPERNOVA_ADMIN_PASSWORD: ADMIN_PASSWORD,
+      HYPERNOVA_COMPUTE_TIMEOUT_MS: '5000',
+      HYPERNOVA_SPAWN_TIMEOUT_MS: '5000',
+      ...env,
+    };
+  }
+
+  /** A gateway in this process on the cluster's Redis, NATS and scheduler; the caller closes it. */
+  startGateway(env: Record<string, string> = {}): Promise<GatewayApp> {
+    return startGateway(loadConfig(gatewaySettings, this.gatewayEnv(env)), createLogger('api-gateway', { level: LOG_LEVEL }));
   }
 
   async addNode(name: string, opts: FakeNodeOptions = {}): Promise<FakeComputeNode> {

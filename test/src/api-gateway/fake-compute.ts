@@ -42,6 +42,8 @@ export class FakeComputeNode {
   failMigration: string | undefined;
   /** Resolves a running outgoing migration early (force_complete) or as cancelled (abort). */
   private readonly migrating = new Map<string, (how: 'forced' | 'cancelled') => void>();
+  /** Outgoing migrations under way, by instance. */
+  private readonly outgoing = new Map<string, Promise<void>>();
 
   private constructor(
     readonly redis: Redis,
@@ -95,11 +97,28 @@ export class FakeComputeNode {
   }
 
   /**
-   * The source side of a live migration as the real node behaves: progress reports, then at the
-   * switch-over the destination's commit (outcome + owner in Redis) and the instance leaves.
+   * The source side of a live migration as the real node behaves: the instance's task is
+   * migrating meanwhile; progress reports, then at the switch-over the destination's commit
+   * (outcome + owner in Redis) and the instance leaves.
    */
-  async migrate(req: compute.LiveMigrateRequest, report: (p: compute.MigrationProgress) => void): Promise<void> {
-    this.info(req.instanceUuid);
+  migrate(req: compute.LiveMigrateRequest, report: (p: compute.MigrationProgress) => void): Promise<void> {
+    const info = this.info(req.instanceUuid);
+    info.task = 'migrating';
+    const run = this.runMigration(req, report).finally(() => {
+      info.task = '';
+      this.outgoing.delete(req.instanceUuid);
+    });
+    this.outgoing.set(req.instanceUuid, run.catch(() => undefined));
+    return run;
+  }
+
+  /** Destroy waits for an outgoing migration to end, as the real agent serializes an instance's operations. */
+  async destroy(uuid: string): Promise<boolean> {
+    await this.outgoing.get(uuid);
+    return this.instances.delete(uuid);
+  }
+
+  private async runMigration(req: compute.LiveMigrateRequest, report: (p: compute.MigrationProgress) => void): Promise<void> {
     const progress = (status: string, error = '') =>
       compute.MigrationProgress.fromPartial({ migrationId: req.migrationId, status, memoryTotalBytes: 64 << 20, memoryRemainingBytes: 1 << 20, round: 2, error });
     report(progress('active'));
@@ -157,7 +176,7 @@ function implementation(node: () => FakeComputeNode): compute.ComputeServer {
       n.instances.set(req.instanceUuid, info);
       return info;
     }),
-    destroy: call('Destroy', (n, req: compute.DestroyRequest) => ({ existed: n.instances.delete(req.instanceUuid) })),
+    destroy: call('Destroy', async (n, req: compute.DestroyRequest) => ({ existed: await n.destroy(req.instanceUuid) })),
     reboot: call('Reboot', (n, req: compute.RebootRequest) => n.setPower(req.instanceUuid, PowerState.POWER_STATE_RUNNING)),
     stop: call('Stop', (n, req: compute.StopRequest) => n.setPower(req.instanceUuid, PowerState.POWER_STATE_SHUTDOWN)),
     start: call('Start', (n, req: compute.InstanceRef) => n.setPower(req.instanceUuid, PowerState.POWER_STATE_RUNNING)),
@@ -186,7 +205,8 @@ function implementation(node: () => FakeComputeNode): compute.ComputeServer {
     liveMigrate: (stream: ServerWritableStream<compute.LiveMigrateRequest, compute.MigrationProgress>) => {
       const n = node();
       n.calls.push(`LiveMigrate ${stream.request.instanceUuid}`);
-      n.migrate(stream.request, (p) => stream.write(p)).then(
+      // As the real node does, the migration goes on when the caller goes away.
+      n.migrate(stream.request, (p) => stream.cancelled || stream.write(p)).then(
         () => stream.end(),
         (err: Error) => stream.emit('error', { code: grpcStatus.NOT_FOUND, details: err.message }),
       );

@@ -1,11 +1,15 @@
 // Live migration through the API against stand-in nodes (real Redis, NATS, scheduler and gRPC):
 // the prechecks and Nova's 4xx errors, the destination claim and its hand-over, the migration
 // records (os-migrations, /servers/{id}/migrations with progress), force_complete, abort and a
-// failing migration that leaves the instance where it was. The real VM-to-VM migration is
+// failing migration that leaves the instance where it was, a gateway that dies mid-migration (the
+// next gateway takes the migration over and settles it), a server deleted while it migrates. The
+// real VM-to-VM migration is
 // tested on a cluster of real nodes (test/src/cluster/live-migration.test.ts).
 /* eslint-disable @typescript-eslint/no-explicit-any -- API bodies are checked field by field */
 import assert from 'node:assert/strict';
-import { redisKeys } from '@hypernova/common';
+import { hostname } from 'node:os';
+import { listMigrations, redisKeys, type MigrationRecord } from '@hypernova/common';
+import { startGatewayProcess } from '../harness/index.js';
 import { Cluster } from './cluster.js';
 import type { FakeComputeNode } from './fake-compute.js';
 
@@ -20,7 +24,8 @@ describe('api-gateway: live migration (stand-in nodes)', function () {
   let c: Cluster;
 
   before(async () => {
-    c = await Cluster.start({ nodes: [{}, {}, { ramMb: 32 }] });
+    // The cluster's gateway sweeps only when it starts: the gateways a test starts take over.
+    c = await Cluster.start({ nodes: [{}, {}, { ramMb: 32 }], env: { HYPERNOVA_MIGRATION_LEASE_MS: '600000' } });
   });
   after(async () => {
     await c?.stop();
@@ -158,6 +163,125 @@ describe('api-gateway: live migration (stand-in nodes)', function () {
     assert.equal(node(m.dest_compute).instances.has(id), false);
     const events = (await c.compute('GET', `/servers/${id}/os-instance-actions`)).body.instanceActions;
     assert.ok(events.some((a: any) => a.action === 'live-migration'), JSON.stringify(events));
+  });
+
+  /** An admin request to a gateway other than the cluster's. */
+  const postTo = (url: string, path: string, body: unknown) =>
+    fetch(`${url}/compute/v2.1${path}`, {
+      method: 'POST',
+      headers: { 'x-auth-token': c.adminToken, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+  const until = async (what: string, done: () => boolean | Promise<boolean>, timeoutMs = 10_000) => {
+    const deadline = Date.now() + timeoutMs;
+    while (!(await done())) {
+      if (Date.now() > deadline) throw new Error(`still waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
+  /** The instance's (only) migration record as stored, with what the API does not show (uuid, error). */
+  const record = async (id: string): Promise<MigrationRecord> => (await listMigrations(c.redis, { instanceUuid: id }))[0]!;
+  const migratingOn = (host: string, id: string) => node(host).instances.get(id)?.task === 'migrating';
+  /** Gateways started to take over from a dead one: as short a lease as the dead one had. */
+  const LEASE = { HYPERNOVA_MIGRATION_LEASE_MS: '1000' };
+
+  /**
+   * Starts the migration of `id` through a gateway process and kills that process (SIGKILL)
+   * once the source node runs the migration: nobody watches it any more.
+   */
+  async function migrateThenKillGateway(id: string, host: string): Promise<void> {
+    const doomed = await startGatewayProcess(c.gatewayEnv(LEASE));
+    try {
+      const res = await postTo(doomed.url, `/servers/${id}/action`, live21());
+      assert.equal(res.status, 202, await res.text());
+      await until('the source to run the migration', () => migratingOn(host, id));
+    } finally {
+      await doomed.process.kill();
+    }
+  }
+
+  it('a gateway that dies mid-migration: the next gateway re-attaches, watches it to its end and completes it', async () => {
+    const { id, host, other } = await server('orphan-committed');
+    slowMigrations(5000);
+    await migrateThenKillGateway(id, host);
+    await migration(id, 'running');
+    const { uuid } = await record(id);
+    const next = await c.startGateway(LEASE);
+    try {
+      // The dead gateway's lease lapses within a second; a sweep takes the migration over while
+      // the source still runs it (lease holders are host/pid/random).
+      await until('the migration to be taken over', async () => (await c.redis.get(redisKeys.migrationLease(uuid)))?.startsWith(`${hostname()}/${process.pid}/`) ?? false);
+      assert.ok(migratingOn(host, id), 'taken over while the source still migrates');
+      const s = await c.waitStatus(id, 'ACTIVE');
+      assert.equal(s['OS-EXT-SRV-ATTR:host'], other);
+      assert.equal(s['OS-EXT-SRV-ATTR:hypervisor_hostname'], other);
+      const m = await migration(id, 'completed');
+      assert.equal(m.dest_compute, other);
+      assert.equal(await c.redis.hget(redisKeys.allocation(id), 'host'), other);
+      assert.deepEqual(await c.redis.smembers(redisKeys.hostAllocations(other)), [id]);
+      assert.deepEqual(await c.redis.smembers(redisKeys.hostAllocations(host)), []);
+      assert.equal(node(host).instances.has(id), false);
+      assert.equal(node(other).instances.has(id), true);
+      assert.equal(await c.redis.zcard(redisKeys.migrationsInProgress()), 0);
+    } finally {
+      await next.close();
+    }
+  });
+
+  it('a gateway that dies mid-migration which then fails: one of two new gateways settles it, the instance stays on the source', async () => {
+    const { id, host, other } = await server('orphan-aborted');
+    slowMigrations(1500);
+    node(host).failMigration = 'the destination stopped answering';
+    await migrateThenKillGateway(id, host);
+    await until('the source to give up', () => !migratingOn(host, id));
+    assert.equal((await migration(id, 'running')).dest_compute, other, 'nobody ended the record');
+    // Two replicas start at once: the lease gives the migration to one of them.
+    const next = await Promise.all([c.startGateway(LEASE), c.startGateway(LEASE)]);
+    try {
+      await migration(id, 'error');
+      assert.match((await record(id)).error, /gateway driving the migration stopped/);
+      const s = await c.waitStatus(id, 'ACTIVE');
+      assert.equal(s['OS-EXT-SRV-ATTR:host'], host);
+      assert.equal(await c.redis.get(redisKeys.instanceOwner(id)), host);
+      assert.equal(await c.redis.hget(redisKeys.allocation(id), 'host'), host);
+      assert.deepEqual(await c.redis.smembers(redisKeys.hostAllocations(other)), [], 'the destination claim was released');
+      assert.equal(node(other).instances.has(id), false);
+      assert.equal(node(other).calls.filter((x) => x === `RollbackLiveMigration ${id}`).length, 1, 'rolled back by one gateway only');
+    } finally {
+      await Promise.all(next.map((g) => g.close()));
+    }
+  });
+
+  it('deleting a server while it migrates: the delete wins, where the guest runs, and the migration ends', async () => {
+    const { id, host, other } = await server('deleted-mover');
+    slowMigrations(1000);
+    assert.equal((await c.compute('POST', `/servers/${id}/action`, { body: live21() })).status, 202);
+    await migration(id, 'running');
+    assert.equal((await c.compute('DELETE', `/servers/${id}`)).status, 204);
+    await c.waitServer(id, 'gone');
+    await migration(id, 'completed');
+    assert.equal(node(other).instances.has(id), false, 'the guest was destroyed on the node it had moved to');
+    assert.equal(node(host).instances.has(id), false);
+    assert.deepEqual(await c.redis.smembers(redisKeys.hostAllocations(other)), []);
+    assert.deepEqual(await c.redis.smembers(redisKeys.hostAllocations(host)), []);
+  });
+
+  it('a server deleted while its gateway is dead mid-migration: the taken-over migration frees what moved with the guest', async () => {
+    const { id, host, other } = await server('deleted-orphan');
+    slowMigrations(3000);
+    await migrateThenKillGateway(id, host);
+    // The delete runs on the live gateway: the source destroys once its migration committed.
+    assert.equal((await c.compute('DELETE', `/servers/${id}`)).status, 204);
+    await c.waitServer(id, 'gone');
+    const next = await c.startGateway(LEASE);
+    try {
+      await migration(id, 'completed');
+      assert.equal(node(other).instances.has(id), false, 'the guest that landed after the delete was destroyed');
+      assert.deepEqual(await c.redis.smembers(redisKeys.hostAllocations(other)), []);
+      assert.deepEqual(await c.redis.smembers(redisKeys.hostAllocations(host)), []);
+    } finally {
+      await next.close();
+    }
   });
 
   it("answers bad requests with Nova's 4xx and changes nothing", async () => {

@@ -133,20 +133,7 @@ export class TestCluster {
         );
       }
       await Promise.all(Array.from({ length: opts.nodes ?? 3 }, (_, i) => c.addAgent(`node-${i + 1}`, opts.agent)));
-      const level = process.env.TEST_LOG_LEVEL ?? 'silent';
-      c.gateway = await startGateway(
-        loadConfig(gatewaySettings, {
-          REDIS_URL: infra.redis.url,
-          NATS_URL: infra.nats.url,
-          API_PORT: '0',
-          SCHEDULER_ADDRESS: `ipv4:${c.schedulers.map((s) => s.address).join(',')}`,
-          HYPERNOVA_ADMIN_PASSWORD: ADMIN_PASSWORD,
-          HYPERNOVA_QUOTA_INSTANCES: '100',
-          HYPERNOVA_QUOTA_CORES: '100',
-          ...opts.gatewayEnv,
-        }),
-        createLogger('api-gateway', { level }),
-      );
+      c.gateway = await startGateway(loadConfig(gatewaySettings, c.gatewayEnv()), createLogger('api-gateway', { level: process.env.TEST_LOG_LEVEL ?? 'silent' }));
       let kernel = opts.kernel;
       if (!kernel) writeFileSync((kernel = join(dir, 'fake-kernel')), 'not a kernel: the stand-in VM never runs it\n'.repeat(1000));
       c.image = await registerGuestImageSet(c.nc, c.redis, { kernel });
@@ -158,6 +145,20 @@ export class TestCluster {
       throw err;
     }
     return c;
+  }
+
+  /** The settings of the cluster's gateway (also for others a test starts, such as a gateway process). */
+  gatewayEnv(): Record<string, string> {
+    return {
+      REDIS_URL: this.infra.redis.url,
+      NATS_URL: this.infra.nats.url,
+      API_PORT: '0',
+      SCHEDULER_ADDRESS: `ipv4:${this.schedulers.map((s) => s.address).join(',')}`,
+      HYPERNOVA_ADMIN_PASSWORD: ADMIN_PASSWORD,
+      HYPERNOVA_QUOTA_INSTANCES: '100',
+      HYPERNOVA_QUOTA_CORES: '100',
+      ...this.opts.gatewayEnv,
+    };
   }
 
   async addAgent(name: string, opts: AgentOptions = {}): Promise<AgentProcess> {

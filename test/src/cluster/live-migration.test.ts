@@ -3,13 +3,16 @@
 // second and rewrites a memory buffer that checks itself (MEMCHECK-FAIL on corruption), and its
 // root disk comes along by block migration. Every heartbeat must show exactly once across the
 // nodes' serial logs, whatever happens: back-and-forth migrations, abort, force-complete, and
-// faults (destination VM or agent killed, nats-server restarted, source killed after the flip).
+// faults (destination VM or agent killed, nats-server restarted, source killed after the flip, the
+// API gateway driving it killed).
 /* eslint-disable @typescript-eslint/no-explicit-any -- API bodies are read field by field */
 import { strict as assert } from 'node:assert';
 import { execFileSync } from 'node:child_process';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { ensureLinuxGuest, ensureRootfs } from '@hypernova/guest';
-import { redisKeys, registerGuestImageSet, setHostEnabled } from '@hypernova/common';
+import { listMigrations, redisKeys, registerGuestImageSet, setHostEnabled } from '@hypernova/common';
+import { startGatewayProcess } from '../harness/index.js';
 import { TestCluster, type AgentProcess } from './cluster.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -98,6 +101,8 @@ describe('live migration on a 3-node cluster (real Linux guests)', function () {
       kernel: image,
       nodes: 2,
       agent: { vcpus: 8, ramMb: 2048, env: { COMPUTE_MIGRATION_VERIFY: 'true' } },
+      // A migration whose gateway died is taken over within a second or two.
+      gatewayEnv: { HYPERNOVA_MIGRATION_LEASE_MS: '1000' },
     });
     await c.addAgent(SLOW_NODE, {
       vcpus: 8,
@@ -315,6 +320,46 @@ describe('live migration on a 3-node cluster (real Linux guests)', function () {
       const s = await c.waitStatus(id, 'ACTIVE', 30_000);
       assert.equal(s['OS-EXT-SRV-ATTR:host'], m.status === 'completed' ? m.dest_compute : SLOW_NODE);
       assert.equal(await c.redis.get(redisKeys.instanceOwner(id)), s['OS-EXT-SRV-ATTR:host']);
+      await col.waitBeats(2);
+    });
+
+    it('is taken over by another gateway when the one driving it dies, and the guest lands once', async () => {
+      const doomed = await startGatewayProcess(c.gatewayEnv());
+      try {
+        const res = await fetch(`${doomed.url}/compute/v2.1/servers/${id}/action`, {
+          method: 'POST',
+          headers: { 'x-auth-token': c.adminToken, 'content-type': 'application/json' },
+          body: JSON.stringify(MIGRATE()),
+        });
+        assert.equal(res.status, 202, await res.text());
+        const deadline = Date.now() + 30_000;
+        while ((await c.rpc(c.agent(SLOW_NODE), 'getInstanceInfo', { instanceUuid: id })).task !== 'migrating') {
+          assert.ok(Date.now() < deadline, 'the source never started migrating');
+          await sleep(50);
+        }
+      } finally {
+        await doomed.process.kill();
+      }
+      // The cluster's gateway takes it over once the dead one's lease lapses (holders are host/pid/random).
+      const { uuid } = (await listMigrations(c.redis, { instanceUuid: id })).at(-1)!;
+      const deadline = Date.now() + 10_000;
+      while (!(await c.redis.get(redisKeys.migrationLease(uuid)))?.startsWith(`${hostname()}/${process.pid}/`)) {
+        assert.ok(Date.now() < deadline, 'nobody took the migration over');
+        await sleep(100);
+      }
+      // At 4 MiB/s it is still copying: force the switch-over; the new gateway sees it end and completes it.
+      const m = await waitMigrationStatus(id, 'running');
+      const force = await fetch(`${c.gateway.url}/compute/v2.1/servers/${id}/migrations/${m.id}/action`, {
+        method: 'POST',
+        headers: { 'x-auth-token': c.adminToken, 'content-type': 'application/json', ...at('2.22') },
+        body: JSON.stringify({ force_complete: null }),
+      });
+      assert.equal(force.status, 202, await force.text());
+      const done = await waitMigrationStatus(id, 'completed', 30_000);
+      const s = await c.waitStatus(id, 'ACTIVE', 30_000);
+      assert.equal(s['OS-EXT-SRV-ATTR:host'], done.dest_compute);
+      assert.equal(await c.redis.get(redisKeys.instanceOwner(id)), done.dest_compute);
+      assert.equal(c.agent(SLOW_NODE).vmPids().has(id), false, 'the source let the instance go');
       await col.waitBeats(2);
     });
 

@@ -6,6 +6,7 @@ import type { InfraServer } from './server.js';
 
 export { useDocker } from './docker.js';
 export { freePort } from './ports.js';
+export { startGatewayProcess, type GatewayProcess } from './gateway.js';
 export { findBinary, startProcess, type ManagedProcess, type StartProcessOptions } from './process.js';
 export { startNats } from './nats.js';
 export { startRedis, type RedisOptions } from './redis.js';
