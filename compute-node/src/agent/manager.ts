@@ -140,7 +140,11 @@ export class ComputeManager {
   /** Removes an instance prepared for a migration that did not complete; false when there is none. */
   async discardIncoming(uuid: string): Promise<boolean> {
     const vm = this.vms.get(uuid);
-    if (!vm || vm.meta.state !== 'incoming') return false;
+    if (!vm) return false;
+    // A rollback can overtake the prepare it undoes (a gateway that gave up waiting, or one taking
+    // over a dead gateway's migration): let the prepare finish first, or its VM would wait forever.
+    await vm.serialize('rollback_live_migration', async () => undefined);
+    if (this.vms.get(uuid) !== vm || vm.meta.state !== 'incoming') return false;
     await this.destroy(uuid);
     return true;
   }

@@ -8,10 +8,12 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- API bodies are read field by field */
 import { strict as assert } from 'node:assert';
 import { execFileSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { ensureLinuxGuest, ensureRootfs } from '@hypernova/guest';
-import { listMigrations, redisKeys, registerGuestImageSet, setHostEnabled } from '@hypernova/common';
+import { getImage, getInstance, listMigrations, redisKeys, registerGuestImageSet, setHostEnabled } from '@hypernova/common';
+import { spawnRequest } from '@hypernova/api-gateway/dist/src/compute/build.js';
 import { startGatewayProcess } from '../harness/index.js';
 import { TestCluster, type AgentProcess } from './cluster.js';
 
@@ -201,6 +203,24 @@ describe('live migration on a 3-node cluster (real Linux guests)', function () {
     const file = (img: string) => execFileSync('debugfs', ['-R', 'cat /sbin/init', img], { stdio: ['ignore', 'pipe', 'ignore'], env: SBIN_PATH });
     assert.ok(file(raw).equals(file(rootImage)), '/sbin/init reads the same as in the image');
     await c.deleteServer(id);
+  });
+
+  it('discards the VM it prepared when the rollback overtakes the prepare (a gateway that gave up)', async () => {
+    const { id, col } = await boot('overtaken');
+    const from = await hostOf(id);
+    const dest = c.agents.find((a) => a.name !== from && a.name !== SLOW_NODE) as AgentProcess;
+    const rec = (await getInstance(c.redis, id))!;
+    const instance = spawnRequest({ instance: rec, image: (await getImage(c.redis, rec.imageId))! }, randomUUID());
+    const ref = { instanceUuid: id, migrationId: randomUUID() };
+    const prepared = c.rpc(dest, 'prepareLiveMigration', { instance, migrationId: ref.migrationId, sourceHost: from, blockMigration: true });
+    await sleep(20); // the prepare is under way: image, overlay, then the VM process
+    const rolledBack = await c.rpc(dest, 'rollbackLiveMigration', ref);
+    await prepared.catch(() => undefined);
+    assert.equal(rolledBack.existed, true, 'the rollback found the prepared instance');
+    assert.equal(dest.vmPids().has(id), false, 'no VM process left waiting at the destination');
+    assert.ok(!(await c.rpc(dest, 'listInstances', {})).instances.some((i: any) => i.instanceUuid === id));
+    assert.equal(await hostOf(id), from);
+    await col.waitBeats(2);
   });
 
   it('keeps an idle (WFI) guest ticking after it moved', async () => {
