@@ -22,20 +22,6 @@
 static unsigned char buf[CHUNK];
 static unsigned char want[CHUNK];
 
-static void fill(unsigned char *p, unsigned int offset, unsigned int len, unsigned int seed)
-{
-	unsigned int i;
-
-	for (i = 0; i < len; i += 4) {
-		unsigned int w = hn_pattern_word(seed, (offset + i) / 4);
-
-		p[i] = w;
-		p[i + 1] = w >> 8;
-		p[i + 2] = w >> 16;
-		p[i + 3] = w >> 24;
-	}
-}
-
 static int fail(const char *what, const char *path)
 {
 	hn_say("DISK-FAIL %s path=%s errno=%u", what, path, errno);
@@ -79,7 +65,7 @@ static int check(const char *path, unsigned int bytes, unsigned int seed, const 
 			close(fd);
 			return fail("read", path);
 		}
-		fill(want, off, len, seed);
+		hn_pattern_fill(want, off, len, seed);
 		if (memcmp(buf, want, len)) {
 			for (i = 0; buf[i] == want[i]; i++)
 				;
@@ -104,7 +90,7 @@ static int write_file(const char *path, unsigned int bytes, unsigned int seed)
 	for (off = 0; off < bytes; off += CHUNK) {
 		unsigned int len = bytes - off < CHUNK ? bytes - off : CHUNK;
 
-		fill(buf, off, len, seed);
+		hn_pattern_fill(buf, off, len, seed);
 		if (write(fd, buf, len) != (ssize_t)len) {
 			close(fd);
 			return fail("write", path);
@@ -133,7 +119,7 @@ static int churn(const char *path)
 		return fail("open", path);
 	hn_say("churning %s", path);
 	for (;;) {
-		fill(buf, off, CHUNK, hn_now_us());
+		hn_pattern_fill(buf, off, CHUNK, hn_now_us());
 		if (hn_seek(fd, off) || write(fd, buf, CHUNK) != (ssize_t)CHUNK)
 			return fail("write", path);
 		off = (off + CHUNK) % CHURN_BYTES;

@@ -177,6 +177,23 @@ static inline unsigned int hn_pattern_word(unsigned int seed, unsigned int i)
 	return x;
 }
 
+/* Bytes [offset, offset + len) of the pattern for seed into p, as written to a file from
+ * its start; offset and len are multiples of 4. */
+static inline void hn_pattern_fill(unsigned char *p, unsigned int offset, unsigned int len,
+				   unsigned int seed)
+{
+	unsigned int i;
+
+	for (i = 0; i < len; i += 4) {
+		unsigned int w = hn_pattern_word(seed, (offset + i) / 4);
+
+		p[i] = w;
+		p[i + 1] = w >> 8;
+		p[i + 2] = w >> 16;
+		p[i + 3] = w >> 24;
+	}
+}
+
 #define HN_FNV_INIT 0x811c9dc5u
 
 /* FNV-1a (32-bit) over bytes, continued from h: what the programs print of data so that

@@ -14,11 +14,23 @@
  *                       pages to chase), spread over the second
  *   hn.wss_mib=W        ... cycling through a working set of W MiB (default 4)
  *   hn.poweroff_after=N power off after N heartbeats
+ *   hn.write_file=PATH,BYTES,SEED
+ *                       before the heartbeats, write PATH as "disktest write PATH BYTES
+ *                       SEED" does (pattern, fsync of file and directory, DISK-OK line
+ *                       with its FNV-1a); then, before printing heartbeat N, rewrite
+ *                       4 KiB record (N - 1) % (BYTES / 4 KiB) of it with the pattern for
+ *                       SEED + N and fsync it, so the disk changes while the guest runs
+ *                       (a migration's dirty-block tracking has writes to catch) and each
+ *                       heartbeat line vouches for its record
  * SIGTERM, SIGPWR and SIGINT (ctrl-alt-del) power the guest off cleanly.
  *
  * Root on a disk: "root=/dev/vda rw rdinit=/none" makes the kernel skip the
  * initramfs (it has no /none), mount /dev/vda itself and start /sbin/init from it;
  * no switch_root code is needed here. See guest/init/README.md.
+ *
+ * Records keep the pattern's positions (word i of the file is always word i of some
+ * seed's stream), so a block that lands in the wrong place or is lost shows up as well
+ * as a stale one; a record that fails to write prints DISK-FAIL and stops the records.
  *
  * Dirtying stores one word per 4 KiB page, the unit migration tracks, which keeps
  * the rate cheap to produce on an emulator. Each store also checks the value the
@@ -30,6 +42,8 @@
 #define PAGES_PER_MIB (1048576u / PAGE_SIZE)
 /* Slices per second when dirtying, so the writes are spread over time. */
 #define SLICES 10
+/* hn.write_file's record: one page, the unit the guest's page cache writes back. */
+#define RECORD_SIZE 4096u
 
 static volatile int stop_signal;
 
@@ -44,6 +58,7 @@ static void on_stop_signal(int sig)
 static struct {
 	char *run[MAX_RUN]; /* hn.run values, in order */
 	unsigned int runs;
+	char *write_file; /* hn.write_file value */
 	unsigned int dirty_mib_s;
 	unsigned int wss_mib;
 	unsigned int poweroff_after;
@@ -73,6 +88,8 @@ static void parse_cmdline(void)
 			opt.wss_mib = atoi(word + 11);
 		else if (!strncmp(word, "hn.poweroff_after=", 18))
 			opt.poweroff_after = atoi(word + 18);
+		else if (!strncmp(word, "hn.write_file=", 14))
+			opt.write_file = word + 14;
 		else if (!strncmp(word, "hn.run=", 7) && opt.runs < MAX_RUN)
 			opt.run[opt.runs++] = word + 7;
 		else if (!strncmp(word, "hn.", 3))
@@ -131,23 +148,28 @@ static void power_off(int restart)
 	hn_say("hn: power off failed");
 }
 
-/* Runs one hn.run command ("PROG,ARG,...", split in place) and returns its exit status. */
-static int run_command(char *spec)
+/* Splits "A,B,..." in place into at most max words; returns how many it found. */
+static unsigned int split_commas(char *s, char **words, unsigned int max)
+{
+	unsigned int n = 0;
+
+	while (n < max) {
+		words[n++] = s;
+		while (*s && *s != ',')
+			s++;
+		if (!*s)
+			break;
+		*s++ = 0;
+	}
+	return n;
+}
+
+/* Runs a program (argv NULL-terminated) and returns its exit status. */
+static int run_argv(char *const argv[])
 {
 	static char *const envp[] = { "PATH=/bin:/sbin", NULL };
-	char *argv[MAX_ARGS + 1];
-	unsigned int argc = 0;
 	int pid, status;
 
-	while (argc < MAX_ARGS) {
-		argv[argc++] = spec;
-		while (*spec && *spec != ',')
-			spec++;
-		if (!*spec)
-			break;
-		*spec++ = 0;
-	}
-	argv[argc] = NULL;
 	pid = fork();
 	if (pid == 0) {
 		execve(argv[0], argv, envp);
@@ -161,6 +183,61 @@ static int run_command(char *spec)
 	status = hn_wait(pid);
 	hn_say("hn: run %s exit %u", argv[0], (unsigned int)status);
 	return status;
+}
+
+/* Runs one hn.run command ("PROG,ARG,...", split in place) and returns its exit status. */
+static int run_command(char *spec)
+{
+	char *argv[MAX_ARGS + 1];
+
+	argv[split_commas(spec, argv, MAX_ARGS)] = NULL;
+	return run_argv(argv);
+}
+
+static struct {
+	const char *path;
+	int fd; /* -1: no records to write */
+	unsigned int records;
+	unsigned int seed;
+} file = { .fd = -1 };
+
+/* hn.write_file: disktest writes the file (and prints its checksum); records follow. */
+static void setup_file(void)
+{
+	char *argv[] = { "/bin/disktest", "write", NULL, NULL, NULL, NULL };
+
+	if (!opt.write_file)
+		return;
+	if (split_commas(opt.write_file, argv + 2, 3) != 3) {
+		hn_say("hn: hn.write_file wants PATH,BYTES,SEED");
+		return;
+	}
+	if (run_argv(argv))
+		return;
+	file.path = argv[2];
+	file.records = hn_size_arg(argv[3]) / RECORD_SIZE;
+	file.seed = atoi(argv[4]);
+	file.fd = file.records ? open(file.path, O_WRONLY, 0) : -1;
+	if (file.fd >= 0)
+		hn_say("hn: rewriting a record of %s per heartbeat", file.path);
+}
+
+/* Rewrites the record of heartbeat beat and makes it durable before the beat is printed. */
+static void write_record(unsigned int beat)
+{
+	static unsigned char record[RECORD_SIZE];
+	unsigned int offset;
+
+	if (file.fd < 0)
+		return;
+	offset = (beat - 1) % file.records * RECORD_SIZE;
+	hn_pattern_fill(record, offset, RECORD_SIZE, file.seed + beat);
+	if (hn_seek(file.fd, offset) || write(file.fd, record, RECORD_SIZE) != (ssize_t)RECORD_SIZE ||
+	    fsync(file.fd)) {
+		hn_say("DISK-FAIL record path=%s beat=%u errno=%u", file.path, beat, errno);
+		close(file.fd);
+		file.fd = -1;
+	}
 }
 
 /* Runs the hn.run commands in order, then powers off, or reboots when one asks. */
@@ -200,6 +277,7 @@ int main(void)
 		return 1;
 	}
 
+	setup_file();
 	hn_clock_gettime(CLOCK_MONOTONIC, &next);
 	for (beat = 1; !stop_signal; beat++) {
 		for (slice = 1; slice <= slices && !stop_signal; slice++) {
@@ -213,6 +291,7 @@ int main(void)
 		}
 		if (stop_signal)
 			break;
+		write_record(beat);
 		hn_say("heartbeat %u", beat);
 		if (beat == opt.poweroff_after)
 			break;

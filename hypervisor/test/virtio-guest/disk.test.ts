@@ -11,7 +11,7 @@ import { Qcow2, openDisk } from '../../src/block/index.js';
 import { VirtioBlk } from '../../src/devices/virtio/index.js';
 import { hasQemuImg, qemuImg, qemuImgOk, tempDir } from '../block/helpers.js';
 import { exportRaw, fsck, lineOf, readExt2File, rootAppend, runGuest, sha256 } from './guest.js';
-import { fnv1a, patternBytes } from './pattern.js';
+import { fnv1a, patternBytes, writeFileContent } from './pattern.js';
 
 const MiB = 1 << 20;
 
@@ -67,6 +67,24 @@ describe('virtio-blk with the Linux guest', function () {
     const { status, output } = fsck(raw);
     assert.equal(status, 0, output);
     assert.ok(readExt2File(raw, '/data/f', tmp.path('reboot-f')).equals(patternBytes(7, MiB)));
+  });
+
+  it("holds what init's hn.write_file heartbeats vouch for: the file written, then a record rewritten before each beat", async () => {
+    const { overlay } = baseAndOverlay('records');
+    const disk = new VirtioBlk(openDisk(overlay));
+    // 4 records and 6 heartbeats: beats 5 and 6 rewrite the records of beats 1 and 2.
+    const append = `${rootAppend()} hn.write_file=/data/beats,16K,5 hn.poweroff_after=6`;
+    const run = await runGuest({ append, devices: [disk] });
+    disk.backend.close();
+    assert.ok(!run.timedOut, run.log);
+    lineOf(run.log, new RegExp(`DISK-OK write path=/data/beats bytes=16384 seed=5 fnv=${fnv1a(patternBytes(5, 16384))}`));
+    lineOf(run.log, /heartbeat 6\r?\nhn: powering off/);
+    assert.doesNotMatch(run.log, /DISK-FAIL/);
+    const raw = tmp.path('records.raw');
+    exportRaw(overlay, raw);
+    const { status, output } = fsck(raw);
+    assert.equal(status, 0, output);
+    assert.ok(readExt2File(raw, '/data/beats', tmp.path('records-f')).equals(writeFileContent(16384, 5, 6)));
   });
 
   it('keeps what the guest flushed when the VM process is killed with SIGKILL', async () => {

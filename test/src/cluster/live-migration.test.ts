@@ -1,19 +1,22 @@
 // Live migration of real Linux guests on a 3-node cluster (real NATS, Redis, agents and VM
 // processes), driven through the API as an operator would: the guest prints a heartbeat every
-// second and rewrites a memory buffer that checks itself (MEMCHECK-FAIL on corruption), and its
-// root disk comes along by block migration. Every heartbeat must show exactly once across the
-// nodes' serial logs, whatever happens: back-and-forth migrations, abort, force-complete, and
-// faults (destination VM or agent killed, nats-server restarted, source killed after the flip, the
-// API gateway driving it killed).
+// second, rewrites a memory buffer that checks itself (MEMCHECK-FAIL on corruption) and, before
+// each heartbeat, a record of a file on its root disk, which comes along by block migration.
+// Every heartbeat must show exactly once across the nodes' serial logs, whatever happens:
+// back-and-forth migrations, abort, force-complete, and faults (destination VM or agent killed,
+// nats-server restarted, source killed after the flip, the API gateway driving it killed); after
+// migrations, the file on the disk must hold every record the heartbeats vouched for.
 /* eslint-disable @typescript-eslint/no-explicit-any -- API bodies are read field by field */
 import { strict as assert } from 'node:assert';
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { ensureLinuxGuest, ensureRootfs } from '@hypernova/guest';
 import { getImage, getInstance, listMigrations, redisKeys, registerGuestImageSet, setHostEnabled } from '@hypernova/common';
 import { spawnRequest } from '@hypernova/api-gateway/dist/src/compute/build.js';
+import { fnv1a, patternBytes, writeFileContent } from '@hypernova/hypervisor/dist/test/virtio-guest/pattern.js';
 import { startGatewayProcess } from '../harness/index.js';
 import { TestCluster, type AgentProcess } from './cluster.js';
 
@@ -25,6 +28,8 @@ const SLOW_NODE = 'node-3';
 const ROUNDS = Number(process.env.HYPERNOVA_MIGRATION_TEST_ROUNDS ?? 20);
 /** e2fsprogs lives in /sbin on Debian, off a user's PATH. */
 const SBIN_PATH = { ...process.env, PATH: `${process.env.PATH}:/usr/sbin:/sbin` };
+/** The file init writes, then rewrites a 4 KiB record of per heartbeat (hn.write_file): 64 records. */
+const BEATS_FILE = { path: '/data/beats', bytes: 256 << 10, seed: 7 };
 
 /**
  * Everything a guest printed on any node: each node's console.log of the instance is read as it
@@ -74,7 +79,7 @@ class ConsoleCollector {
     for (let i = 1; i < beats.length; i++) {
       assert.equal(beats[i], beats[i - 1] + 1, `heartbeat ${beats[i - 1]} then ${beats[i]} (missing or repeated)`);
     }
-    assert.doesNotMatch(this.text(), /MEMCHECK-FAIL/);
+    assert.doesNotMatch(this.text(), /MEMCHECK-FAIL|DISK-FAIL/);
     return beats.at(-1) as number;
   }
 
@@ -120,7 +125,9 @@ describe('live migration on a 3-node cluster (real Linux guests)', function () {
         kernel: rootfs.linux.image,
         rootDisk: rootfs.image,
         rootDiskFormat: 'raw',
-        rootCommandLine: 'console=ttyS0 root=/dev/vda rw rdinit=/none hn.dirty_mib_s=4 hn.wss_mib=8',
+        rootCommandLine:
+          'console=ttyS0 root=/dev/vda rw rdinit=/none hn.dirty_mib_s=4 hn.wss_mib=8 ' +
+          `hn.write_file=${BEATS_FILE.path},${BEATS_FILE.bytes},${BEATS_FILE.seed}`,
       })
     ).id;
   });
@@ -182,7 +189,38 @@ describe('live migration on a 3-node cluster (real Linux guests)', function () {
     }
   }
 
-  it('moves a running guest that rewrites its memory: every heartbeat once, memory and disk intact', async () => {
+  /** A file's content in an ext2 image (debugfs reads it without mounting). */
+  const ext2File = (img: string, path: string) =>
+    execFileSync('debugfs', ['-R', `cat ${path}`, img], { stdio: ['ignore', 'pipe', 'ignore'], env: SBIN_PATH });
+
+  /**
+   * Powers the instance off cleanly and looks into its root disk where it now lives: the file
+   * system checks clean, a file of the base image reads the same, and BEATS_FILE holds the
+   * pattern the guest reported writing with every record its last heartbeat vouched for.
+   */
+  async function assertDiskIntact(id: string, col: ConsoleCollector): Promise<void> {
+    assert.equal((await c.action(id, { 'os-stop': null })).status, 202);
+    await c.waitStatus(id, 'SHUTOFF', 60_000);
+    col.stop();
+    const disk = join(c.agent(await hostOf(id)).stateDir, 'instances', id, 'disk.qcow2');
+    const raw = join(c.dir, `${id}.raw`);
+    execFileSync('qemu-img', ['convert', '-O', 'raw', disk, raw]);
+    execFileSync('e2fsck', ['-fn', raw], { stdio: 'pipe', env: SBIN_PATH });
+    assert.ok(ext2File(raw, '/sbin/init').equals(ext2File(rootImage, '/sbin/init')), '/sbin/init reads the same as in the image');
+    const { path, bytes, seed } = BEATS_FILE;
+    assert.match(col.text(), new RegExp(`DISK-OK write path=${path} bytes=${bytes} seed=${seed} fnv=${fnv1a(patternBytes(seed, bytes))}`));
+    const beats = Math.max(...col.heartbeats());
+    const file = ext2File(raw, path);
+    // The power-off (sysrq s, u, o) may catch init writing the next record, never reported.
+    if (!file.equals(writeFileContent(bytes, seed, beats + 1))) {
+      const want = writeFileContent(bytes, seed, beats);
+      const at = want.findIndex((b, i) => file[i] !== b);
+      assert.ok(file.equals(want), `${path} after heartbeat ${beats}: ${file.length} bytes, first wrong at ${at} (record ${at >> 12})`);
+    }
+    rmSync(raw);
+  }
+
+  it('moves a running guest that rewrites its memory and a file: every heartbeat once, memory and disk intact', async () => {
     const { id, col } = await boot('mover');
     const from = await hostOf(id);
     const m = await migrate(id);
@@ -193,15 +231,8 @@ describe('live migration on a 3-node cluster (real Linux guests)', function () {
     assert.equal(c.agent(from).vmPids().has(id), false, 'the source let the instance go');
     await col.waitBeats(3);
     col.assertIntact();
-    // The root disk came along: after a clean power-off its file system checks clean there.
-    assert.equal((await c.action(id, { 'os-stop': null })).status, 202);
-    await c.waitStatus(id, 'SHUTOFF', 60_000);
-    const disk = join(c.agent(to).stateDir, 'instances', id, 'disk.qcow2');
-    const raw = join(c.dir, `${id}.raw`);
-    execFileSync('qemu-img', ['convert', '-O', 'raw', disk, raw]);
-    execFileSync('e2fsck', ['-fn', raw], { stdio: 'pipe', env: SBIN_PATH });
-    const file = (img: string) => execFileSync('debugfs', ['-R', 'cat /sbin/init', img], { stdio: ['ignore', 'pipe', 'ignore'], env: SBIN_PATH });
-    assert.ok(file(raw).equals(file(rootImage)), '/sbin/init reads the same as in the image');
+    // The root disk came along, with the records written around the move.
+    await assertDiskIntact(id, col);
     await c.deleteServer(id);
   });
 
@@ -248,6 +279,8 @@ describe('live migration on a 3-node cluster (real Linux guests)', function () {
     b.col.assertIntact();
     const done = (await c.request('GET', `/compute/v2.1/os-migrations?instance_uuid=${a.id}&status=completed`)).body.migrations;
     assert.ok(done.length >= ROUNDS - 1, `${done.length} completed migrations`);
+    // A record a second: some land while a migration runs, and must go again as dirty blocks.
+    await Promise.all([assertDiskIntact(a.id, a.col), assertDiskIntact(b.id, b.col)]);
     await Promise.all([c.deleteServer(a.id), c.deleteServer(b.id)]);
   });
 
@@ -261,6 +294,8 @@ describe('live migration on a 3-node cluster (real Linux guests)', function () {
     });
     afterEach(async () => {
       col.assertIntact();
+      // On whichever node the guest ended, after a completed, aborted or failed migration.
+      await assertDiskIntact(id, col);
       await c.deleteServer(id);
     });
 
