@@ -204,19 +204,23 @@ export class VirtioInput implements VirtioDevice {
 
   private deliver(queue: Virtqueue): void {
     let next = 0;
-    while (next < this.pending.length) {
-      const chain = queue.pop();
-      if (!chain) break; // the rest waits for the buffers the driver posts next (it kicks then)
-      if (chain.writableLen < INPUT_EVENT_SIZE) {
-        // Against the spec; the event waits for a proper buffer instead of being cut.
-        this.stats.shortBuffers++;
-        queue.push(chain, 0);
-        continue;
+    try {
+      while (next < this.pending.length) {
+        const chain = queue.pop();
+        if (!chain) break; // the rest waits for the buffers the driver posts next (it kicks then)
+        if (chain.writableLen < INPUT_EVENT_SIZE) {
+          // Against the spec; the event waits for a proper buffer instead of being cut.
+          this.stats.shortBuffers++;
+          queue.push(chain, 0);
+          continue;
+        }
+        queue.push(chain, chain.write(0, encodeEvent(this.pending[next++]!)));
       }
-      queue.push(chain, chain.write(0, encodeEvent(this.pending[next++]!)));
+    } finally {
+      // Also when a bad chain stops the loop: what the guest already has is not sent again.
+      this.stats.delivered += next;
+      this.pending.splice(0, next);
     }
-    this.stats.delivered += next;
-    this.pending.splice(0, next);
   }
 
   private takeStatus(queue: Virtqueue): void {
