@@ -2,10 +2,12 @@
 // types on it (Alt+SysRq+H makes the kernel print its SysRq help), the keyboard survives
 // savevm and a restore in a fresh process, and there system_powerdown presses Ctrl+Alt+Delete,
 // which the kernel turns into SIGINT for init: init itself powers off, no SysRq involved.
+// A guest that never drives the keyboard (a bare-metal program) gets the SysRq fallback.
 import { strict as assert } from 'node:assert';
 import { join } from 'node:path';
 import { ensureLinuxGuest } from '@hypernova/guest';
-import { EventLog, killAll, startVm, tempDir, waitFile } from './harness.js';
+import { EventLog, fileIn, killAll, sleep, startVm, tempDir, waitFile } from './harness.js';
+import { tickerElf } from './programs.js';
 
 const qcodes = (...names: string[]): { keys: { type: string; data: string }[] } => ({ keys: names.map((data) => ({ type: 'qcode', data })) });
 
@@ -46,5 +48,23 @@ describe('VM process with a keyboard and the Linux guest', function () {
     const end = await waitFile(logB, (t) => t, 1000);
     assert.match(end, /^hn: signal 2\r?\n(.*\r?\n)*hn: powering off\r?$/m, 'init got SIGINT and powered off');
     assert.doesNotMatch(end, /sysrq|BOOT-OK|Oops|panic/, 'no SysRq, no reboot');
+  });
+
+  it('a guest without a keyboard driver: send-key says so; system_powerdown (the SysRq fallback) leaves it running', async () => {
+    const kernel = fileIn(tmp.dir, 'ticker.elf', tickerElf(1_000_000));
+    const vm = startVm(['--bios', 'none', '--kernel', kernel, '--memory', '16', '--keyboard'], { control: join(tmp.dir, 'ticker.sock') });
+    const q = await vm.qmp();
+    const events = new EventLog(q);
+    const ticks = (o: string): number => o.match(/^tick /gm)?.length ?? 0;
+    await vm.waitOut((o) => ticks(o) >= 2);
+    await assert.rejects(q.execute('send-key', qcodes('ctrl', 'alt', 'delete')), /no keyboard driver running/);
+    await q.execute('system_powerdown');
+    await events.next('POWERDOWN');
+    await sleep(500);
+    const before = ticks(vm.out);
+    await vm.waitOut((o) => ticks(o) > before + 2);
+    assert.equal((await q.execute<{ status: string }>('query-status')).status, 'running', 'the program ignored the break and runs on');
+    await q.execute('quit');
+    assert.deepEqual(await vm.exited, { code: 0, signal: null });
   });
 });
