@@ -33,7 +33,8 @@ export function vmRunArgs(l: VmLaunch): string[] {
   const args = ['--kernel', l.kernel, '--memory', String(l.memoryMb)];
   if (l.append) args.push('--append', l.append);
   if (l.disk) args.push('--disk', `${l.disk},format=qcow2`);
-  args.push('--rng', '--console', 'none', '--serial-log', l.serialLog, '--control', `unix:${l.controlSocket}`, '--name', l.name);
+  // The keyboard is how system_powerdown (stop, soft reboot) reaches the guest's init.
+  args.push('--rng', '--keyboard', '--console', 'none', '--serial-log', l.serialLog, '--control', `unix:${l.controlSocket}`, '--name', l.name);
   if (l.incoming) args.push('--incoming', l.incoming);
   return args;
 }

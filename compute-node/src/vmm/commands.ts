@@ -1,11 +1,12 @@
 // The control protocol's commands: their arguments (checked before anything runs, with QMP's
 // error wording) and what each does to the VM. `console` is not here: it changes what the
 // connection itself is, so the server handles it.
+import { QCODE_KEYS } from '@hypernova/hypervisor';
 import type { MigrationParams, MigrationTarget, Supervisor } from './migration.js';
 import { CommandError, greeting } from './protocol.js';
 import type { VmProcess } from './vm-process.js';
 
-type ArgType = 'string' | 'boolean' | 'number';
+type ArgType = 'string' | 'boolean' | 'number' | 'array';
 type ArgSpecs = Record<string, { type: ArgType; optional?: boolean }>;
 
 interface CommandSpec {
@@ -73,6 +74,31 @@ function migrationParams(args: Record<string, unknown>): MigrationParams {
   return { ...(limit === undefined ? {} : { downtimeLimitMs: limit }), ...(bandwidth === undefined ? {} : { maxBandwidth: bandwidth }) };
 }
 
+/** Keys one send-key presses together at most (a chord, not a text). */
+const MAX_KEYS = 16;
+
+/** QKeyCode names → evdev key codes, checked. */
+function keyCodes(names: readonly string[], what: (i: number) => string): number[] {
+  if (names.length < 1 || names.length > MAX_KEYS) throw new CommandError('GenericError', `Parameter 'keys' must list 1 to ${MAX_KEYS} keys`);
+  return names.map((name, i) => {
+    const code = Object.hasOwn(QCODE_KEYS, name) ? QCODE_KEYS[name] : undefined;
+    if (code === undefined) throw new CommandError('GenericError', `Parameter '${what(i)}' does not accept value '${name}'`);
+    return code;
+  });
+}
+
+/** send-key's `keys`: QMP KeyValues, of which only {type: 'qcode', data: NAME} is supported. */
+function qcodeKeys(keys: unknown[]): number[] {
+  const names = keys.map((k, i) => {
+    const kv = k as { type?: unknown; data?: unknown } | null;
+    if (typeof kv !== 'object' || kv === null || Array.isArray(kv)) throw new CommandError('GenericError', `Invalid parameter type for 'keys[${i}]', expected: object`);
+    if (kv.type !== 'qcode') throw new CommandError('GenericError', `Parameter 'keys[${i}].type' must be 'qcode' (key numbers are not supported)`);
+    if (typeof kv.data !== 'string') throw new CommandError('GenericError', `Invalid parameter type for 'keys[${i}].data', expected: string`);
+    return kv.data;
+  });
+  return keyCodes(names, (i) => `keys[${i}].data`);
+}
+
 export const COMMANDS: Record<string, CommandSpec> = {
   qmp_capabilities: { args: { enable: { type: 'string', optional: true } }, run: () => ok },
   'query-version': { run: () => greeting().QMP.version },
@@ -83,6 +109,7 @@ export const COMMANDS: Record<string, CommandSpec> = {
   cont: { run: (vm) => (vm.cont(), ok) },
   system_reset: { run: (vm) => (vm.reset(), ok) },
   system_powerdown: { run: (vm) => (vm.powerdown(), ok) },
+  'send-key': { args: { keys: { type: 'array' } }, run: (vm, a) => (vm.sendKey(qcodeKeys(a.keys as unknown[])), ok) },
   quit: { run: quitAfterReply },
   savevm: { args: pathArg, run: (vm, a) => vm.save(nonEmpty(a, 'path')) },
   loadvm: { args: pathArg, run: async (vm, a) => (await vm.load(nonEmpty(a, 'path')), ok) },
@@ -111,7 +138,7 @@ export function checkArgs(name: string, args: Record<string, unknown>): void {
     const v = args[key];
     if (v === undefined) {
       if (!optional) throw new CommandError('GenericError', `Parameter '${key}' is missing`);
-    } else if (typeof v !== type) {
+    } else if (type === 'array' ? !Array.isArray(v) : typeof v !== type) {
       throw new CommandError('GenericError', `Invalid parameter type for '${key}', expected: ${type}`);
     }
   }
@@ -119,6 +146,7 @@ export function checkArgs(name: string, args: Record<string, unknown>): void {
 
 const HMP_HELP = `info status | info version | stop | cont | system_reset | system_powerdown | quit
 savevm PATH | loadvm PATH | sysrq KEY (break + KEY on the serial line: Linux's magic SysRq)
+sendkey KEYS (QKeyCode names joined by '-', e.g. ctrl-alt-delete, on the --keyboard)
 `;
 
 /** The human monitor's few commands, answered as text (as QEMU's HMP). */
@@ -155,6 +183,9 @@ async function hmp(vm: VmProcess, line: string): Promise<string> {
       return '';
     case 'loadvm':
       await vm.load(nonEmpty({ path: arg }, 'path'));
+      return '';
+    case 'sendkey':
+      vm.sendKey(keyCodes(arg === '' ? [] : arg.split('-'), () => 'keys'));
       return '';
     case 'sysrq':
       if (arg.length !== 1) return 'sysrq takes one key\r\n';

@@ -5,15 +5,17 @@ import { parseArgs } from 'node:util';
 export const RUN_USAGE = `usage: hypernova vm run --kernel FILE [--initrd FILE] [--append STR] [--memory MiB]
                        [--bios builtin|none|FILE] [--dtb FILE]
                        [--disk FILE[,format=qcow2|raw][,readonly]]...
-                       [--net mac=MAC[,link=unix:PATH[,listen]]]... [--rng]
+                       [--net mac=MAC[,link=unix:PATH[,listen]]]... [--rng] [--keyboard]
                        [--console stdio|none] [--serial-log FILE]
                        [--control unix:PATH] [--name NAME]
                        [--incoming PATH|defer] [--paused]
 
-  --disk      a virtio-blk disk; slots are given to disks, then NICs, then the rng, in flag order
+  --disk      a virtio-blk disk; slots are given to disks, then NICs, then the rng, then the
+              keyboard, in flag order
   --net       a virtio-net NIC; link=unix:PATH sends its frames over a unix stream socket to a
               hub (hypernova vm net-hub) or, with listen, accepts one peer VM on PATH
   --rng       a virtio-rng device fed by the host CSPRNG
+  --keyboard  a virtio-input keyboard: system_powerdown presses Ctrl-Alt-Del on it, send-key types
   --console   stdio (default): the serial console on this terminal, Ctrl-A X quits
   --serial-log append every byte the guest prints on the serial console to FILE
   --control   serve the JSON control protocol (QMP-shaped) on a unix socket
@@ -49,6 +51,8 @@ export interface VmOptions {
   disks: DiskSpec[];
   nets: NetSpec[];
   rng: boolean;
+  /** A virtio-input keyboard (system_powerdown, send-key). */
+  keyboard: boolean;
   console: 'stdio' | 'none';
   serialLog?: string;
   /** Path of the control socket. */
@@ -112,6 +116,7 @@ export function parseVmArgs(argv: string[]): VmOptions {
         disk: { type: 'string', multiple: true, default: [] },
         net: { type: 'string', multiple: true, default: [] },
         rng: { type: 'boolean', default: false },
+        keyboard: { type: 'boolean', default: false },
         console: { type: 'string', default: 'stdio' },
         'serial-log': { type: 'string' },
         control: { type: 'string' },
@@ -137,7 +142,7 @@ export function parseVmArgs(argv: string[]): VmOptions {
   if (incoming?.kind === 'defer' && control === undefined) throw new UsageError('--incoming defer needs --control (loadvm comes through it)');
   const nets = values.net.map(parseNetSpec);
   const disks = values.disk.map(parseDiskSpec);
-  const slots = disks.length + nets.length + (values.rng ? 1 : 0);
+  const slots = disks.length + nets.length + (values.rng ? 1 : 0) + (values.keyboard ? 1 : 0);
   if (slots > 8) throw new UsageError(`${slots} virtio devices requested; the board has 8 slots`);
   return {
     kernel: values.kernel,
@@ -149,6 +154,7 @@ export function parseVmArgs(argv: string[]): VmOptions {
     disks,
     nets,
     rng: values.rng,
+    keyboard: values.keyboard,
     console: values.console,
     serialLog: values['serial-log'],
     control,

@@ -1,11 +1,14 @@
-// One VM: the Machine with its disks, NICs and rng built from the `vm run` flags, its run
+// One VM: the Machine with its disks, NICs, rng and keyboard built from the `vm run` flags, its run
 // state as QEMU names it, and every operation the control protocol offers on it. The control
 // server (control-server.ts) and the terminal only call into this.
 import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
 import {
+  keyboardConfig,
+  keyPress,
   Machine,
   openDisk,
   VirtioBlk,
+  VirtioInput,
   VirtioNet,
   VirtioRng,
   type BiosChoice,
@@ -60,6 +63,7 @@ export class VmProcess {
     images: ConstructorParameters<typeof Machine>[0],
     private readonly disks: BlockBackend[],
     private readonly nets: ClosableNet[],
+    private readonly keyboard: VirtioInput | undefined,
     devices: VirtioDevice[],
   ) {
     this.watch = new ConsoleWatch((message) => this.events.emit('GUEST_PANICKED', { action: 'run', info: { message } }));
@@ -114,13 +118,16 @@ export class VmProcess {
     try {
       for (const d of options.disks) disks.push(openDisk(d.path, { format: d.format, readOnly: d.readOnly }));
       for (const n of options.nets) nets.push(await openNet(n));
-      // Slots: disks, then NICs, then the rng, each in flag order (a restore needs the same layout).
+      const keyboard = options.keyboard ? new VirtioInput(keyboardConfig()) : undefined;
+      // Slots: disks, then NICs, then the rng, then the keyboard, each in flag order (a restore
+      // needs the same layout).
       const devices: VirtioDevice[] = [
         ...disks.map((d) => new VirtioBlk(d)),
         ...nets.map((backend, i) => new VirtioNet({ mac: options.nets[i]!.mac, backend })),
         ...(options.rng ? [new VirtioRng()] : []),
+        ...(keyboard ? [keyboard] : []),
       ];
-      vm = new VmProcess(options, images, disks, nets, devices);
+      vm = new VmProcess(options, images, disks, nets, keyboard, devices);
     } catch (e) {
       release();
       throw e;
@@ -217,21 +224,31 @@ export class VmProcess {
   powerdown(): void {
     this.checkRunnable();
     this.events.emit('POWERDOWN', {});
-    void requestPowerdown(this.serialLine());
+    void requestPowerdown(this.powerdownTarget());
+  }
+
+  /** Presses the keys (evdev codes) together, then releases them, on the VM's keyboard. */
+  sendKey(codes: readonly number[]): void {
+    this.checkRunnable();
+    const kb = this.keyboard;
+    if (!kb) throw new CommandError('GenericError', 'the VM has no keyboard: start it with --keyboard');
+    if (!kb.driverReady) throw new CommandError('GenericError', 'the guest has no keyboard driver running (yet)');
+    if (!kb.send(keyPress(codes))) throw new CommandError('GenericError', 'the guest is not reading its keyboard: too many key events wait already');
   }
 
   /** Sends break + key on the serial line (Linux: a magic SysRq); false if the guest never took earlier input. */
   sysrq(key: string): Promise<boolean> {
     this.checkRunnable();
-    return sendSysrq(this.serialLine(), key);
+    return sendSysrq(this.powerdownTarget(), key);
   }
 
-  private serialLine(): PowerdownTarget {
+  private powerdownTarget(): PowerdownTarget {
     const alive = (): boolean => this.alive;
     return {
       uart: this.machine.uart,
       sendInput: (b) => this.sendInput(b),
       waitForConsole: (text, ms) => this.watch.waitFor(text, ms),
+      keyboard: this.keyboard,
       get alive() {
         return alive();
       },

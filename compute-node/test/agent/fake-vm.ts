@@ -15,6 +15,7 @@ const { values } = parseArgs({
     memory: { type: 'string' },
     disk: { type: 'string', multiple: true },
     rng: { type: 'boolean' },
+    keyboard: { type: 'boolean' },
     console: { type: 'string' },
     'serial-log': { type: 'string' },
     control: { type: 'string' },

@@ -64,6 +64,11 @@ describe('VM process control protocol', function () {
       ['{"execute": "savevm", "arguments": {"path": ""}, "id": 8}', /must not be empty/],
       ['{"execute": "loadvm", "arguments": {"path": "/nonexistent/state"}, "id": 9}', /cannot read \/nonexistent\/state: ENOENT/],
       ['{"execute": "dirty-log-fetch", "id": 10}', /dirty logging is not active/],
+      ['{"execute": "send-key", "arguments": {"keys": "ctrl"}, "id": 11}', /Invalid parameter type for 'keys', expected: array/],
+      ['{"execute": "send-key", "arguments": {"keys": []}, "id": 12}', /'keys' must list 1 to 16 keys/],
+      ['{"execute": "send-key", "arguments": {"keys": [{"type": "number", "data": 29}]}, "id": 13}', /'keys\[0\]\.type' must be 'qcode'/],
+      ['{"execute": "send-key", "arguments": {"keys": [{"type": "qcode", "data": "ctrl"}, {"type": "qcode", "data": "toString"}]}, "id": 14}', /'keys\[1\]\.data' does not accept value 'toString'/],
+      ['{"execute": "send-key", "arguments": {"keys": [{"type": "qcode", "data": "ctrl"}]}, "id": 15}', /the VM has no keyboard: start it with --keyboard/],
       ['\u0000\u00ff garbage \u0001', /JSON parse error/],
     ];
     raw.send(cases.map(([line]) => `${line}\n`).join(''));

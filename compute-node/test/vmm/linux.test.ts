@@ -39,7 +39,7 @@ describe('VM process with the Linux guest', function () {
     const ea = new EventLog(qa);
     await waitFile(logA, (t) => last(heartbeats(t)) >= 2, 300_000, a);
     const stats = await qa.execute<{ instructions: number; mips: number; rss_bytes: number }>('query-stats');
-    assert.ok(stats.instructions > 30e6, `instructions ${stats.instructions}`);
+    assert.ok(stats.instructions > 15e6, `instructions ${stats.instructions}`); // the boot alone retires ~18 M
     assert.ok(stats.rss_bytes > 64 << 20);
     await qa.execute('stop');
     const n = last(heartbeats(await waitFile(logA, (t) => t, 1000)));

@@ -23,11 +23,12 @@ describe('vm run flags', () => {
     assert.equal(o.bios, 'builtin');
     assert.equal(o.console, 'stdio');
     assert.equal(o.rng, false);
+    assert.equal(o.keyboard, false);
     assert.equal(o.paused, false);
     assert.equal(o.control, undefined);
     assert.equal(o.incoming, undefined);
-    const full = parseVmArgs(['--kernel', 'k', '--rng', '--control', 'unix:/s', '--incoming', 'defer', '--name', 'vm1', '--console', 'none', '--serial-log', 'l']);
-    assert.deepEqual([full.rng, full.control, full.incoming, full.name, full.console, full.serialLog], [true, '/s', { kind: 'defer' }, 'vm1', 'none', 'l']);
+    const full = parseVmArgs(['--kernel', 'k', '--rng', '--keyboard', '--control', 'unix:/s', '--incoming', 'defer', '--name', 'vm1', '--console', 'none', '--serial-log', 'l']);
+    assert.deepEqual([full.rng, full.keyboard, full.control, full.incoming, full.name, full.console, full.serialLog], [true, true, '/s', { kind: 'defer' }, 'vm1', 'none', 'l']);
     assert.deepEqual(parseVmArgs(['--kernel', 'k', '--incoming', '/state']).incoming, { kind: 'file', path: '/state' });
   });
 
@@ -43,6 +44,7 @@ describe('vm run flags', () => {
       [['--kernel', 'k', '--control', 'unix:'], /needs a path/],
       [['--kernel', 'k', '--bogus'], /Unknown option '--bogus'/],
       [['--kernel', 'k', ...Array.from({ length: 9 }, (_, i) => ['--disk', `d${i}`]).flat()], /9 virtio devices.*8 slots/],
+      [['--kernel', 'k', '--keyboard', '--rng', ...Array.from({ length: 7 }, (_, i) => ['--disk', `d${i}`]).flat()], /9 virtio devices.*8 slots/],
     ];
     for (const [argv, msg] of bad) assert.throws(() => parseVmArgs(argv), (e: Error) => e instanceof UsageError && msg.test(e.message), argv.join(' '));
   });

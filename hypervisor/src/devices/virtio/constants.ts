@@ -81,4 +81,5 @@ export const DeviceId = {
   BLOCK: 2,
   CONSOLE: 3,
   ENTROPY: 4,
+  INPUT: 18,
 } as const;

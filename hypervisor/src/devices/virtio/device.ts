@@ -1,4 +1,4 @@
-// The contract between the virtio-mmio transport and a virtio device (blk, net, rng, console).
+// The contract between the virtio-mmio transport and a virtio device (blk, net, rng, console, input).
 // The transport owns registers, feature negotiation, virtqueues and interrupts; a device only
 // says what it is, serves its configuration space and handles chains on its queues.
 import type { AccessWidth } from '../../bus/device.js';
@@ -11,6 +11,8 @@ export interface VirtioHost {
   readonly ram: GuestRam;
   /** Whether the driver accepted feature `bit`. */
   hasFeature(bit: number): boolean;
+  /** The driver has set DRIVER_OK and the device is not waiting for a reset after a guest error. */
+  driverOk(): boolean;
   /**
    * Work that starts on the host side (a frame arrived, console input): processes queue `index`
    * as a notify would, with the same error handling and interrupts. Safe to call at any time,

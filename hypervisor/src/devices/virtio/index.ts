@@ -12,3 +12,5 @@ export { parseMac, formatMac, type NetBackend } from './net/backend.js';
 export { L2Switch, L2Port } from './net/link.js';
 export { VirtioRng } from './rng/rng.js';
 export { VirtioConsole, type VirtioConsoleOptions } from './console/console.js';
+export { VirtioInput, EV, SYN_REPORT, type InputEvent, type InputDeviceConfig, type AbsInfo } from './input/input.js';
+export { keyboardConfig, keyPress, QCODE_KEYS, KEY_LEFTCTRL, KEY_LEFTALT, KEY_DELETE } from './input/keyboard.js';

@@ -60,6 +60,7 @@ export class VirtioMmio implements MmioDevice {
     const host: VirtioHost = {
       ram,
       hasFeature: (b) => this.hasFeature(b),
+      driverOk: () => (this.status & Status.DRIVER_OK) !== 0 && !this.broken,
       kick: (i) => this.kick(i),
       configChanged: () => this.configChanged(),
     };

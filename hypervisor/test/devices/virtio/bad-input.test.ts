@@ -4,6 +4,8 @@ import assert from 'node:assert/strict';
 import { BlkStatus, VirtioBlk } from '../../../src/devices/virtio/blk/blk.js';
 import { bit, Feature, MmioReg, Status, VIRTIO_INT_CONFIG } from '../../../src/devices/virtio/constants.js';
 import type { VirtioDevice } from '../../../src/devices/virtio/device.js';
+import { VirtioInput } from '../../../src/devices/virtio/input/input.js';
+import { keyboardConfig, keyPress } from '../../../src/devices/virtio/input/keyboard.js';
 import { L2Switch } from '../../../src/devices/virtio/net/link.js';
 import { VirtioNet } from '../../../src/devices/virtio/net/net.js';
 import { VirtioRng } from '../../../src/devices/virtio/rng/rng.js';
@@ -257,6 +259,28 @@ describe('virtio: bad guest input marks the device broken, never throws', () => 
     tx.kick();
     assert.ok(t.mmio.broken);
     assert.match(t.errors[0]!, /shorter than its header/);
+  });
+
+  it('virtio-input: a bad event ring found by a key press, a looping status chain', () => {
+    const t = ready(new VirtioInput(keyboardConfig()));
+    const keyboard = t.mmio.device as VirtioInput;
+    t.mem.setDesc(t.vq.desc, 0, OUTSIDE, 8, DESC_F_WRITE, 0);
+    submit(t.vq, 0);
+    t.drv.notify(0); // no events yet: the ring is not walked
+    assert.ok(!t.mmio.broken);
+    assert.doesNotThrow(() => keyboard.send(keyPress([30])));
+    assertBroken(t, /outside guest RAM/);
+    assert.doesNotThrow(() => keyboard.send(keyPress([30])), 'more keys on a broken device');
+    assertRecovers(t);
+
+    const u = ready(new VirtioInput(keyboardConfig()));
+    const sts = u.drv.setupQueue(1, 8);
+    const buf = u.mem.alloc(8);
+    u.mem.setDesc(sts.desc, 0, buf, 8, DESC_F_NEXT, 1);
+    u.mem.setDesc(sts.desc, 1, buf, 8, DESC_F_NEXT, 0);
+    submit(sts, 0);
+    assert.doesNotThrow(() => u.drv.notify(1));
+    assertBroken(u, /loops/);
   });
 
   it('host-side work on a broken device is ignored too', () => {
