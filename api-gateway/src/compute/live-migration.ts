@@ -114,8 +114,11 @@ export class LiveMigrations {
     }
     const shared = await this.sharedStorage(rec, source.address, dest);
     const blockMigration = req.blockMigration === 'auto' ? !shared : req.blockMigration;
-    if (!blockMigration && !shared) {
-      const reason = `${dest.host} is not on shared storage: Shared storage live-migration requires either shared storage or boot-from-volume with no local disks.`;
+    if (blockMigration === shared) {
+      // Nova's InvalidLocalStorage / InvalidSharedStorage.
+      const reason = shared
+        ? 'Block migration can not be used with shared storage.'
+        : `${dest.host} is not on shared storage: Shared storage live-migration requires either shared storage or boot-from-volume with no local disks.`;
       await this.d.scheduler.releaseAllocation(migration.uuid).catch((err: unknown) => this.d.logger.error({ err: errorMessage(err) }, 'cannot release the destination claim'));
       await this.refused(rec, migration, reason);
       throw badRequest(reason);

@@ -302,6 +302,8 @@ export class ComputeManager {
         if (opts.sharedDisk && !existsSync(dir.disk)) {
           throw new ConflictError(`the disk of instance ${uuid} is not on this host's instances path ${this.disksDir}: not shared storage`);
         }
+        // A block migration over a shared instances path would overwrite the source's live disk.
+        if (!opts.sharedDisk && existsSync(dir.disk)) throw new ConflictError(`instance ${uuid} already has a disk at ${dir.disk} (shared storage?)`);
         dir.create();
         if (!opts.sharedDisk) createOverlay(dir.disk, base, image.diskFormat, size);
         vm.meta.kernel = kernel;

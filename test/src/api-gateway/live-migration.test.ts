@@ -145,6 +145,10 @@ describe('api-gateway: live migration (stand-in nodes)', function () {
     assert.equal(res.status, 202, res.text);
     await c.waitServer(id, (s) => s.status === 'ACTIVE' && s['OS-EXT-SRV-ATTR:host'] === host);
     assert.equal(node(host).prepared.at(-1)?.blockMigration, false);
+    // Block migration onto the very disk it would copy: Nova's 400.
+    res = await c.compute('POST', `/servers/${id}/action`, { body: live21(other, true) });
+    assert.equal(res.status, 400, res.text);
+    assert.match(res.body.badRequest.message, /Block migration can not be used with shared storage/);
     // Storage of their own: auto picks block migration, and false is refused with Nova's 400, its claim released.
     node(host).storage = host;
     node(other).storage = other;
