@@ -24,7 +24,7 @@ import {
 } from '@hypernova/common';
 import { health } from '@hypernova/proto';
 
-const USAGE = `usage: hypernova cluster up [--dir DIR] [--nodes N] [--schedulers N] [--api-port PORT] [--no-guest]
+const USAGE = `usage: hypernova cluster up [--dir DIR] [--nodes N] [--schedulers N] [--api-port PORT] [--no-guest] [--shared-instances]
        hypernova cluster register-guest --kernel FILE [--root-disk FILE]
        hypernova cluster health [--grpc HOST:PORT]... [--http URL]...
 
@@ -37,6 +37,8 @@ const USAGE = `usage: hypernova cluster up [--dir DIR] [--nodes N] [--schedulers
   --schedulers  scheduler replicas (default 2)
   --api-port    port of the API gateway (default 8080; 0: a free port)
   --no-guest    do not build and register the Linux guest image
+  --shared-instances  the nodes keep instance disks in one instances path (DIR/instances), as
+                over NFS: live migration then keeps disks where they are (block_migration false)
 
 environment: HYPERNOVA_ADMIN_PASSWORD (default secret), LOG_LEVEL (default info),
 COMPUTE_* settings are passed to every agent (see hypernova-compute --help).`;
@@ -60,6 +62,7 @@ export async function clusterCommand(argv: string[]): Promise<number> {
       schedulers: { type: 'string', default: '2' },
       'api-port': { type: 'string', default: '8080' },
       'no-guest': { type: 'boolean', default: false },
+      'shared-instances': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -73,6 +76,7 @@ export async function clusterCommand(argv: string[]): Promise<number> {
     schedulers: Number(values.schedulers),
     apiPort: Number(values['api-port']),
     guest: !values['no-guest'],
+    sharedInstances: values['shared-instances'],
   });
   return launcher.run();
 }
@@ -82,6 +86,7 @@ interface LaunchOptions {
   schedulers: number;
   apiPort: number;
   guest: boolean;
+  sharedInstances: boolean;
 }
 
 /** One service process: output to its log file, watched for a ready line from the start. */
@@ -201,6 +206,7 @@ class Launcher {
           COMPUTE_HOST_NAME: `node-${i + 1}`,
           COMPUTE_GRPC_ADDRESS: '127.0.0.1:0',
           COMPUTE_STATE_DIR: join(this.dir, `node-${i + 1}`),
+          ...(this.opts.sharedInstances ? { COMPUTE_INSTANCES_DIR: join(this.dir, 'instances') } : {}),
         },
         /COMPUTE_READY host=\S+ port=(\d+)/,
       ),

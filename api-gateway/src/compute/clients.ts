@@ -84,6 +84,15 @@ export class ComputeRpc {
   consoleOutput(instanceUuid: string, lines: number | undefined) {
     return this.call(this.client.getConsoleOutput, { instanceUuid, lines });
   }
+  checkCanLiveMigrateDestination(instanceUuid: string) {
+    return this.call(this.client.checkCanLiveMigrateDestination, { instanceUuid });
+  }
+  checkCanLiveMigrateSource(req: compute.SharedStorageCheckRequest) {
+    return this.call(this.client.checkCanLiveMigrateSource, req);
+  }
+  cleanupLiveMigrationCheck(probe: compute.SharedStorageProbe) {
+    return this.call(this.client.cleanupLiveMigrationCheck, probe);
+  }
   prepareLiveMigration(req: compute.PrepareLiveMigrationRequest) {
     return this.call(this.client.prepareLiveMigration, req, this.spawnTimeoutMs);
   }

@@ -7,6 +7,8 @@
 // The gateway driving a migration holds a lease on it in Redis; a migration whose lease lapsed
 // (its gateway died) is taken over by the next gateway to sweep: it watches the source node
 // until the migration ends there, then settles it as above.
+// Whether the two nodes share the instance's storage is asked of them before the 202 (Nova's
+// check_can_live_migrate_destination/source): only then may the disk stay where it is.
 import {
   InstanceStateConflictError,
   MIGRATION_IN_PROGRESS,
@@ -60,7 +62,7 @@ export interface LiveMigrationDeps {
 export interface LiveMigrationRequest {
   /** The destination, or null for the scheduler to pick one. */
   host: string | null;
-  /** 'auto' (2.25+): block migration unless the disks are on shared storage (never, here). */
+  /** 'auto' (2.25+): block migration unless the disks are on storage source and destination share. */
   blockMigration: boolean | 'auto';
 }
 
@@ -86,12 +88,6 @@ export class LiveMigrations {
    */
   async start(rec: InstanceRecord, req: LiveMigrationRequest, ctx: ActionContext): Promise<MigrationRecord> {
     if (req.host !== null && req.host === rec.host) throw badRequest(`Unable to migrate instance (${rec.uuid}) to current host (${rec.host}).`);
-    if (req.blockMigration === false) {
-      // Instance disks live in each node's own instance directory: only block migration can move them.
-      throw badRequest(
-        `${req.host ?? 'The destination host'} is not on shared storage: Shared storage live-migration requires either shared storage or boot-from-volume with no local disks.`,
-      );
-    }
     const source = rec.host ? await getHost(this.d.redis, rec.host) : undefined;
     if (!source?.up) throw badRequest(`Compute service of ${rec.host} is unavailable at this time.`);
     if (req.host !== null) {
@@ -120,7 +116,7 @@ export class LiveMigrations {
         destCompute: '',
         destNode: '',
         destHost: '',
-        blockMigration: true,
+        blockMigration: req.blockMigration !== false, // 'auto' is settled by the shared storage check
         oldFlavorId: rec.flavor.id,
         newFlavorId: rec.flavor.id,
         projectId: rec.projectId,
@@ -139,14 +135,25 @@ export class LiveMigrations {
             : await this.d.scheduler.claimOnHost(spec, req.host, migration.uuid);
       } catch (err) {
         const reason = err instanceof NoValidHostError ? err.message : errorMessage(err);
-        await updateMigration(this.d.redis, migration.uuid, { status: 'error', error: reason });
-        await this.d.instances.update(rec.uuid, { taskState: null }, { taskState: [TaskState.MIGRATING] }).catch(() => undefined);
+        await this.refused(rec, migration, reason);
         if (err instanceof NoValidHostError) throw badRequest(reason);
         if (err instanceof NotFoundError) throw badRequest(`Compute host ${req.host} could not be found.`);
         throw fromServiceError(err) ?? err;
       }
-      const started: MigrationRecord = { ...migration, status: 'preparing', destCompute: dest.host, destNode: dest.host, destHost: dest.address };
-      await updateMigration(this.d.redis, migration.uuid, { status: 'preparing', destCompute: dest.host, destNode: dest.host, destHost: dest.address });
+      const shared = await this.sharedStorage(rec, source.address, dest);
+      const blockMigration = req.blockMigration === 'auto' ? !shared : req.blockMigration;
+      if (blockMigration === shared) {
+        // Nova's InvalidLocalStorage / InvalidSharedStorage.
+        const reason = shared
+          ? 'Block migration can not be used with shared storage.'
+          : `${dest.host} is not on shared storage: Shared storage live-migration requires either shared storage or boot-from-volume with no local disks.`;
+        await this.d.scheduler.releaseAllocation(migration.uuid).catch((err: unknown) => this.d.logger.error({ err: errorMessage(err) }, 'cannot release the destination claim'));
+        await this.refused(rec, migration, reason);
+        throw badRequest(reason);
+      }
+      const placed = { status: 'preparing', destCompute: dest.host, destNode: dest.host, destHost: dest.address, blockMigration } as const;
+      const started: MigrationRecord = { ...migration, ...placed };
+      await updateMigration(this.d.redis, migration.uuid, placed);
       const action = await this.d.actions.start(rec.uuid, 'live-migration', ctx);
       const spawn = spawnRequest({ instance: rec, image }, dest.allocationId);
       this.d.tasks.run(rec.uuid, 'live-migration', () => this.run(rec, started, spawn, action).finally(lease.end));
@@ -154,6 +161,38 @@ export class LiveMigrations {
     } catch (err) {
       await lease.end();
       throw err;
+    }
+  }
+
+  /** A migration refused before it started: recorded as an error, the instance free again. */
+  private async refused(rec: InstanceRecord, m: MigrationRecord, reason: string): Promise<void> {
+    await updateMigration(this.d.redis, m.uuid, { status: 'error', error: reason });
+    await this.d.instances.update(rec.uuid, { taskState: null }, { taskState: [TaskState.MIGRATING] }).catch(() => undefined);
+  }
+
+  /**
+   * Whether source and destination share the instance's storage: the destination leaves a probe
+   * file in its instances path and the source looks for it beside the instance's disk. A node
+   * that cannot tell (an older agent, an error) counts as not sharing.
+   */
+  private async sharedStorage(rec: InstanceRecord, sourceAddress: string, dest: scheduler.Selection): Promise<boolean> {
+    const destNode = this.d.clients.at(dest.address);
+    let probe: compute.SharedStorageProbe;
+    try {
+      probe = await destNode.checkCanLiveMigrateDestination(rec.uuid);
+    } catch (err) {
+      this.d.logger.warn({ instance: rec.uuid, dest: dest.host, err: errorMessage(err) }, 'shared storage check failed on the destination');
+      return false;
+    }
+    try {
+      return (await this.d.clients.at(sourceAddress).checkCanLiveMigrateSource({ instanceUuid: rec.uuid, fileName: probe.fileName })).sharedStorage;
+    } catch (err) {
+      this.d.logger.warn({ instance: rec.uuid, source: rec.host, err: errorMessage(err) }, 'shared storage check failed on the source');
+      return false;
+    } finally {
+      await destNode.cleanupLiveMigrationCheck(probe).catch((err: unknown) =>
+        this.d.logger.warn({ dest: dest.host, probe: probe.fileName, err: errorMessage(err) }, 'cannot remove the shared storage probe'),
+      );
     }
   }
 
@@ -245,7 +284,7 @@ export class LiveMigrations {
     let reason = '';
     try {
       await action.event('compute_pre_live_migration', m.destCompute, () =>
-        destNode.prepareLiveMigration({ instance: spawn, migrationId: m.uuid, sourceHost: rec.host, blockMigration: true }),
+        destNode.prepareLiveMigration({ instance: spawn, migrationId: m.uuid, sourceHost: rec.host, blockMigration: m.blockMigration }),
       );
       // An abort that came while the destination was being prepared ends it here.
       if (!(await updateMigration(this.d.redis, m.uuid, { status: 'running' }, ['preparing']))) throw new Cancelled();
@@ -253,7 +292,7 @@ export class LiveMigrations {
       if (!source?.address) throw new Error(`source host ${rec.host} is not registered`);
       const last = await action.event('compute_live_migration', rec.host, () =>
         this.d.clients.at(source.address).liveMigrate(
-          { instanceUuid: rec.uuid, migrationId: m.uuid, destHost: m.destCompute, blockMigration: true, downtimeLimitMs: 0, maxBandwidthBytesPerS: 0 },
+          { instanceUuid: rec.uuid, migrationId: m.uuid, destHost: m.destCompute, blockMigration: m.blockMigration, downtimeLimitMs: 0, maxBandwidthBytesPerS: 0 },
           () => undefined, // the source node records progress in Redis itself
         ),
       );

@@ -90,6 +90,7 @@ export async function startComputeAgent(config: AgentConfig, logger?: Logger): P
       {
         host: name,
         stateDir: config.stateDir,
+        instancesDir: config.instancesDir,
         vmCommand: config.vmCommand ? config.vmCommand.split(' ').filter(Boolean) : defaultVmCommand(),
         vmStartTimeoutMs: config.vmStartTimeoutMs,
         cleanShutdownTimeoutS: config.cleanShutdownTimeoutS,

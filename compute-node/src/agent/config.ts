@@ -15,6 +15,11 @@ export const agentSettings = {
     'host:port the scheduler and gateway reach this agent at (empty: <host name>:<bound port>)',
   ),
   stateDir: str('COMPUTE_STATE_DIR', '/var/lib/hypernova/compute', 'instance directories (disk, serial log, control socket) and the image cache'),
+  instancesDir: str(
+    'COMPUTE_INSTANCES_DIR',
+    '',
+    'where instance disks live (Nova instances_path), e.g. an NFS mount other nodes share: live migration without block migration then keeps the disk where it is; control sockets and serial logs stay in the state dir (empty: <state dir>/instances)',
+  ),
   vcpus: int('COMPUTE_VCPUS', 0, 'vCPUs offered to the scheduler (0: the host\'s CPU count)'),
   ramMb: int('COMPUTE_RAM_MB', 0, 'RAM offered in MiB (0: the host\'s total RAM)'),
   diskGb: int('COMPUTE_DISK_GB', 0, 'disk offered in GiB (0: the size of the file system holding the state dir)'),

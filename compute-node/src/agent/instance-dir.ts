@@ -1,7 +1,8 @@
 // An instance's directory on the node (like libvirt's /var/lib/nova/instances/<uuid>): what to
 // boot and what its VM process is (instance.json), the control socket, the serial log, the
 // qcow2 overlay disk, and the saved state while suspended. instance.json is what lets a
-// restarted agent find and re-adopt its VMs.
+// restarted agent find and re-adopt its VMs. The disk may live in a directory of its own on an
+// instances path other nodes share; everything else is this host's and stays in the state dir.
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -37,13 +38,20 @@ export interface InstanceMeta {
   pidStart?: string;
   /** While 'incoming': the migration bringing it here. */
   migrationId?: string;
+  /** Directory of the disk when it is not this one (an instances path of its own, maybe shared). */
+  diskDir?: string;
+  /** While 'incoming' without block migration: the disk is the source's (shared storage), and discarding the instance leaves it. */
+  sourceDisk?: boolean;
 }
 
 /** Longest unix socket path (sun_path is 108 bytes on Linux, with the terminating NUL). */
 export const MAX_SOCKET_PATH = 107;
 
 export class InstanceDir {
-  constructor(readonly path: string) {}
+  constructor(
+    readonly path: string,
+    readonly diskDir = path,
+  ) {}
 
   get metaFile(): string {
     return join(this.path, 'instance.json');
@@ -55,7 +63,7 @@ export class InstanceDir {
     return join(this.path, 'console.log');
   }
   get disk(): string {
-    return join(this.path, 'disk.qcow2');
+    return join(this.diskDir, 'disk.qcow2');
   }
   get savedState(): string {
     return join(this.path, 'suspended.state');
@@ -67,6 +75,7 @@ export class InstanceDir {
 
   create(): void {
     mkdirSync(this.path, { recursive: true });
+    mkdirSync(this.diskDir, { recursive: true });
   }
 
   readMeta(): InstanceMeta {
@@ -80,8 +89,12 @@ export class InstanceDir {
     renameSync(tmp, this.metaFile);
   }
 
-  remove(): void {
-    rmSync(this.path, { recursive: true, force: true });
+  /** Removes the instance from this host; with keepDisk its disk stays (another host uses it). */
+  remove(keepDisk = false): void {
+    // Sharing the directory with the disk, only instance.json must go for the instance to be gone from here.
+    if (keepDisk && this.diskDir === this.path) rmSync(this.metaFile, { force: true });
+    else rmSync(this.path, { recursive: true, force: true });
+    if (!keepDisk) rmSync(this.diskDir, { recursive: true, force: true });
   }
 }
 
@@ -93,12 +106,12 @@ export function listInstanceDirs(root: string): InstanceDir[] {
   } catch {
     return [];
   }
-  return names.map((n) => new InstanceDir(join(root, n))).filter((d) => {
+  return names.flatMap((n) => {
+    const path = join(root, n);
     try {
-      d.readMeta();
-      return true;
+      return [new InstanceDir(path, new InstanceDir(path).readMeta().diskDir)];
     } catch {
-      return false;
+      return [];
     }
   });
 }

@@ -66,6 +66,21 @@ export class LiveMigrations {
     private readonly logger: Logger,
   ) {}
 
+  /** Destination, precheck: a probe file for the source to look for (see shared-storage.ts). */
+  checkDestination(): compute.SharedStorageProbe {
+    return { fileName: this.manager.createSharedStorageProbe() };
+  }
+
+  /** Source, precheck: whether it shares the instance's storage with the destination that made the probe. */
+  checkSource(req: compute.SharedStorageCheckRequest): compute.SharedStorageCheck {
+    return { sharedStorage: this.manager.sharesStorage(req.instanceUuid, req.fileName) };
+  }
+
+  /** Destination, after the prechecks. */
+  cleanupCheck(req: compute.SharedStorageProbe): compute.DestroyResponse {
+    return { existed: this.manager.removeSharedStorageProbe(req.fileName) };
+  }
+
   /** Destination: see ComputeManager.prepareIncoming. */
   prepare(req: compute.PrepareLiveMigrationRequest): Promise<compute.InstanceInfo> {
     return this.manager.prepareIncoming(req, this.endpoints);
@@ -109,7 +124,8 @@ export class LiveMigrations {
     this.logger.info({ instance: uuid, migration: id, dest: req.destHost }, 'live migration starting');
     const end = await vm.serialize('migrating', () => vm.migrateOut(args, (d) => report(toProgress(id, 'active', d)), ownership.resolveOutcome));
     const last = toProgress(id, end.status, end.data);
-    if (end.status === 'completed') await this.manager.forget(uuid);
+    // Without block migration the destination runs on the same disk.
+    if (end.status === 'completed') await this.manager.forget(uuid, !req.blockMigration);
     this.logger.info({ instance: uuid, migration: id, status: end.status, err: last.error || undefined }, 'live migration ended');
     onProgress(last);
     return last;

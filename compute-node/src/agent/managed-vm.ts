@@ -126,18 +126,19 @@ export class ManagedVm {
 
   /**
    * Starts a VM process (booting, restoring the state file `incoming`, or with 'defer' waiting
-   * for a live migration's stream) and connects to it.
+   * for a live migration's stream) and connects to it. With `closedDiskSize` (the disk's virtual
+   * size) a deferred process leaves the disk closed until the migration ends (shared storage).
    */
-  async launch(incoming?: string): Promise<void> {
+  async launch(incoming?: string, closedDiskSize?: number): Promise<void> {
     this.launching = true;
     try {
-      await this.launchProcess(incoming);
+      await this.launchProcess(incoming, closedDiskSize);
     } finally {
       this.launching = false;
     }
   }
 
-  private async launchProcess(incoming?: string): Promise<void> {
+  private async launchProcess(incoming?: string, closedDiskSize?: number): Promise<void> {
     rmSync(this.dir.controlSocket, { force: true });
     this.expectingExit = false;
     this.lastWords = undefined;
@@ -147,6 +148,7 @@ export class ManagedVm {
       append: this.meta.append || undefined,
       memoryMb: this.meta.flavor.ramMb,
       disk: existsSync(this.dir.disk) ? this.dir.disk : undefined,
+      diskSize: closedDiskSize,
       serialLog: this.dir.serialLog,
       controlSocket: this.dir.controlSocket,
       name: this.meta.name || this.meta.uuid,
@@ -255,7 +257,7 @@ export class ManagedVm {
 
   private incomingEvent(data: Record<string, unknown>): void {
     if (data.status === 'completed') {
-      this.save({ state: 'active', migrationId: undefined, launchedAtMs: Date.now() });
+      this.save({ state: 'active', migrationId: undefined, sourceDisk: undefined, launchedAtMs: Date.now() });
       this.env.onIncomingSettled(this, true);
     } else if (data.status === 'failed' || data.status === 'cancelled') {
       this.env.onIncomingSettled(this, false, typeof data.error === 'string' ? data.error : `migration ${String(data.status)}`);
@@ -445,10 +447,10 @@ export class ManagedVm {
 
   // ---- live migration ----
 
-  /** Destination: starts the VM process waiting for the stream and tells it where to listen. */
-  async launchIncoming(migrationId: string, args: Record<string, unknown>): Promise<void> {
+  /** Destination: starts the VM process waiting for the stream and tells it where to listen (see launch for closedDiskSize). */
+  async launchIncoming(migrationId: string, args: Record<string, unknown>, closedDiskSize?: number): Promise<void> {
     this.meta.migrationId = migrationId;
-    await this.launch('defer');
+    await this.launch('defer', closedDiskSize);
     try {
       await this.execute('migrate-incoming', args);
     } catch (err) {

@@ -1,8 +1,8 @@
 // The node's instances (like nova-compute's ComputeManager over its libvirt driver): spawn with
 // a cached base image and a qcow2 overlay per instance, the other life-cycle calls, supervision
 // of every VM process, and re-adoption of the VMs a previous agent left running.
-import { mkdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import {
   ConflictError,
   InvalidArgumentError,
@@ -19,12 +19,15 @@ import { compute } from '@hypernova/proto';
 import type { ImageCache, CachedImageRef } from './image-cache.js';
 import { InstanceDir, MAX_SOCKET_PATH, listInstanceDirs, type InstanceMeta } from './instance-dir.js';
 import { ManagedVm, type VmEnvironment } from './managed-vm.js';
+import { createProbe, removeProbe, seesProbe } from './shared-storage.js';
 import type { AgentMetrics } from './metrics.js';
 import type { ObservedChange, StateReporter } from './reporter.js';
 
 export interface ManagerOptions {
   host: string;
   stateDir: string;
+  /** Where instance disks live (maybe shared with other nodes); empty or absent: beside the instances' other files. */
+  instancesDir?: string;
   vmCommand: readonly string[];
   vmStartTimeoutMs: number;
   cleanShutdownTimeoutS: number;
@@ -46,7 +49,10 @@ export class ComputeManager {
   private readonly vms = new Map<string, ManagedVm>();
   private readonly env: VmEnvironment;
   private poller: NodeJS.Timeout | undefined;
+  /** The instances' own directories (this host's files). */
   readonly instancesDir: string;
+  /** Where their disks go: instancesDir, or an instances path of its own (maybe shared). */
+  readonly disksDir: string;
 
   constructor(
     private readonly opts: ManagerOptions,
@@ -58,6 +64,8 @@ export class ComputeManager {
   ) {
     this.instancesDir = join(opts.stateDir, 'instances');
     mkdirSync(this.instancesDir, { recursive: true });
+    this.disksDir = opts.instancesDir ? resolve(opts.instancesDir) : this.instancesDir;
+    mkdirSync(this.disksDir, { recursive: true });
     const longest = new InstanceDir(join(this.instancesDir, '00000000-0000-0000-0000-000000000000')).controlSocket;
     if (longest.length > MAX_SOCKET_PATH) {
       throw new InvalidArgumentError(`state dir ${opts.stateDir} is too long for unix socket paths under it (${longest.length} > ${MAX_SOCKET_PATH})`);
@@ -106,24 +114,27 @@ export class ComputeManager {
       if (await vm.adopt()) this.logger.info({ instance: meta.uuid, pid: meta.pid }, 're-adopted running VM');
       else await vm.check(); // died while no agent watched: reported as a crash
     }
-    if (await this.isOrphan(meta.uuid)) {
+    const orphan = await this.orphanOf(meta.uuid);
+    if (orphan) {
       if (this.opts.orphanAction === 'reap') {
         this.logger.warn({ instance: meta.uuid }, 'instance is not this host\'s any more; destroying it');
-        await this.destroy(meta.uuid);
+        // Another host's instance now (a migration over shared storage this agent did not see end): its disk is theirs.
+        await this.destroy(meta.uuid, orphan === 'elsewhere' && dir.diskDir !== dir.path);
       } else {
         this.logger.warn({ instance: meta.uuid }, 'instance is not this host\'s any more; left alone');
       }
     }
   }
 
-  /** An instance whose record is gone or names another host (deleted or rescheduled while we were away). */
-  private async isOrphan(uuid: string): Promise<boolean> {
+  /** An instance whose record is gone or deleted, or names another host (deleted or moved while we were away); undefined when it is ours. */
+  private async orphanOf(uuid: string): Promise<'gone' | 'elsewhere' | undefined> {
     try {
       const rec = await getInstance(this.redis, uuid);
-      return !rec || rec.host !== this.opts.host || rec.vmState === 'deleted';
+      if (!rec || rec.vmState === 'deleted') return 'gone';
+      return rec.host !== this.opts.host ? 'elsewhere' : undefined;
     } catch (err) {
       this.logger.warn({ instance: uuid, err: errorMessage(err) }, 'cannot read the instance record; keeping the instance');
-      return false;
+      return undefined;
     }
   }
 
@@ -145,7 +156,7 @@ export class ComputeManager {
     // over a dead gateway's migration): let the prepare finish first, or its VM would wait forever.
     await vm.serialize('rollback_live_migration', async () => undefined);
     if (this.vms.get(uuid) !== vm || vm.meta.state !== 'incoming') return false;
-    await this.destroy(uuid);
+    await this.destroy(uuid, vm.meta.sourceDisk === true);
     return true;
   }
 
@@ -203,29 +214,59 @@ export class ComputeManager {
   }
 
   /**
-   * Live migration, destination side: builds the instance as a spawn does (a fresh overlay over
-   * the same base image: block migration fills it) and starts its VM process waiting for the
-   * stream. The instance stays 'incoming' until the migration completes.
+   * Live migration, destination side: builds the instance as a spawn does and starts its VM
+   * process waiting for the stream. Block migration: a fresh overlay over the same base image,
+   * which the migration fills. Without it the disk is the source's on the shared instances path,
+   * left alone here: the VM process opens it only when the stream ends. The instance stays
+   * 'incoming' until the migration completes.
    */
   async prepareIncoming(req: compute.PrepareLiveMigrationRequest, endpoints: MigrationEndpoints): Promise<compute.InstanceInfo> {
     const spec = req.instance;
     if (!spec) throw new InvalidArgumentError('PrepareLiveMigration needs the instance');
     if (!req.migrationId) throw new InvalidArgumentError('PrepareLiveMigration needs the migration id');
-    return this.create(spec, 'migrating', (vm) =>
-      vm.launchIncoming(req.migrationId, {
-        id: req.migrationId,
-        uri: endpoints.natsUrl,
-        redis: endpoints.redisUrl,
-        instance: spec.instanceUuid,
-        source: req.sourceHost,
-        destination: this.opts.host,
-        blk: req.blockMigration,
-      }),
-    );
+    const args = {
+      id: req.migrationId,
+      uri: endpoints.natsUrl,
+      redis: endpoints.redisUrl,
+      instance: spec.instanceUuid,
+      source: req.sourceHost,
+      destination: this.opts.host,
+      blk: req.blockMigration,
+    };
+    return this.create(spec, 'migrating', (vm, diskSize) => vm.launchIncoming(req.migrationId, args, req.blockMigration ? undefined : diskSize), {
+      sharedDisk: !req.blockMigration,
+    });
   }
 
-  /** Creates an instance here (image, overlay disk, directory) and starts its VM process with `start`. */
-  private async create(req: compute.SpawnRequest, task: string, start: (vm: ManagedVm) => Promise<void>): Promise<compute.InstanceInfo> {
+  // ---- live migration prechecks: is the instances path shared? ----
+
+  /** Destination: a probe file in the instances path for the source to look for; returns its name. */
+  createSharedStorageProbe(): string {
+    return createProbe(this.disksDir, this.opts.host);
+  }
+
+  /** Source: whether the instance's disk is in the instances path and the destination's probe is there. */
+  sharesStorage(uuid: string, probe: string): boolean {
+    const vm = this.get(uuid);
+    return vm.dir.diskDir === join(this.disksDir, uuid) && seesProbe(this.disksDir, probe);
+  }
+
+  /** Destination: removes its probe; false when it was not there. */
+  removeSharedStorageProbe(probe: string): boolean {
+    return removeProbe(this.disksDir, probe);
+  }
+
+  /**
+   * Creates an instance here (image, overlay disk, directory) and starts its VM process with
+   * `start`, told the disk's virtual size. With sharedDisk the disk is another host's, already on
+   * the shared instances path: it is neither created nor read here, and stays when this fails.
+   */
+  private async create(
+    req: compute.SpawnRequest,
+    task: string,
+    start: (vm: ManagedVm, diskSize: number) => Promise<void>,
+    opts: { sharedDisk?: boolean } = {},
+  ): Promise<compute.InstanceInfo> {
     const uuid = req.instanceUuid;
     if (!UUID.test(uuid)) throw new InvalidArgumentError(`invalid instance uuid ${JSON.stringify(uuid)}`);
     if (!req.flavor || !req.image) throw new InvalidArgumentError(`${task} needs a flavor and an image`);
@@ -236,7 +277,7 @@ export class ComputeManager {
       if (task === 'spawning' && existing.meta.state === 'active' && existing.alive()) return existing.info();
       throw new ConflictError(`Instance ${uuid} already exists on host ${this.opts.host}`);
     }
-    const dir = new InstanceDir(join(this.instancesDir, uuid));
+    const dir = new InstanceDir(join(this.instancesDir, uuid), join(this.disksDir, uuid));
     const flavor = req.flavor;
     const meta: InstanceMeta = {
       uuid,
@@ -249,6 +290,8 @@ export class ComputeManager {
       state: 'shutoff',
       createdAtMs: Date.now(),
       launchedAtMs: 0,
+      diskDir: dir.diskDir === dir.path ? undefined : dir.diskDir,
+      sourceDisk: opts.sharedDisk || undefined,
     };
     const vm = new ManagedVm(dir, meta, this.env);
     this.vms.set(uuid, vm);
@@ -259,17 +302,23 @@ export class ComputeManager {
         if (this.opts.spawnDelayMs > 0) await new Promise((r) => setTimeout(r, this.opts.spawnDelayMs));
         const image = req.image as compute.Image;
         const [base, kernel] = await Promise.all([this.images.fetch(cacheRef(image)), this.kernelOf(image)]);
+        const size = overlaySize(base, image.diskFormat, flavor.diskGb);
+        if (opts.sharedDisk && !existsSync(dir.disk)) {
+          throw new ConflictError(`the disk of instance ${uuid} is not on this host's instances path ${this.disksDir}: not shared storage`);
+        }
+        // A block migration over a shared instances path would overwrite the source's live disk.
+        if (!opts.sharedDisk && existsSync(dir.disk)) throw new ConflictError(`instance ${uuid} already has a disk at ${dir.disk} (shared storage?)`);
         dir.create();
-        createOverlay(dir.disk, base, image.diskFormat, flavor.diskGb);
+        if (!opts.sharedDisk) createOverlay(dir.disk, base, image.diskFormat, size);
         vm.meta.kernel = kernel;
         dir.writeMeta(vm.meta);
-        await start(vm);
+        await start(vm, size);
       });
     } catch (err) {
       this.metrics.operations.inc({ operation, outcome: 'error' });
       this.vms.delete(uuid);
       await vm.destroy().catch(() => undefined);
-      dir.remove();
+      dir.remove(opts.sharedDisk);
       this.logger.warn({ instance: uuid, task, err: errorMessage(err) }, `${operation} failed`);
       throw err;
     }
@@ -289,23 +338,23 @@ export class ComputeManager {
     return this.images.fetch({ id: kernel.id, location: kernel.location, checksum: kernel.checksum });
   }
 
-  /** Lets go of an instance that migrated away: its VM process has ended; its directory goes. */
-  async forget(uuid: string): Promise<void> {
+  /** Lets go of an instance that migrated away: its VM process has ended; its directory goes, and its disk unless the destination uses it (shared storage). */
+  async forget(uuid: string, keepDisk: boolean): Promise<void> {
     const vm = this.vms.get(uuid);
     if (!vm) return;
     this.vms.delete(uuid);
-    vm.dir.remove();
+    vm.dir.remove(keepDisk);
     this.metrics.operations.inc({ operation: 'live_migration', outcome: 'ok' });
     this.updateGauges();
   }
 
-  /** Idempotent: false when there was nothing here. */
-  async destroy(uuid: string): Promise<boolean> {
+  /** Idempotent: false when there was nothing here. With keepDisk the disk stays: another host uses it (shared storage). */
+  async destroy(uuid: string, keepDisk = false): Promise<boolean> {
     const vm = this.vms.get(uuid);
     if (!vm) return false;
     await vm.serialize('deleting', async () => {
       await vm.destroy();
-      vm.dir.remove();
+      vm.dir.remove(keepDisk);
     });
     this.vms.delete(uuid);
     this.metrics.operations.inc({ operation: 'destroy', outcome: 'ok' });
@@ -318,14 +367,20 @@ function cacheRef(image: compute.Image): CachedImageRef {
   return { id: image.id, location: image.location, checksum: image.checksum };
 }
 
-/** The instance's disk: a qcow2 overlay over the cached base image, at least the flavor's size. */
-function createOverlay(path: string, base: string, diskFormat: string, diskGb: number): void {
-  const backingFormat = diskFormat === 'qcow2' ? 'qcow2' : 'raw';
+const backingFormatOf = (diskFormat: string): 'qcow2' | 'raw' => (diskFormat === 'qcow2' ? 'qcow2' : 'raw');
+
+/** The virtual size of an instance's disk: the base image's, at least the flavor's. */
+function overlaySize(base: string, diskFormat: string, diskGb: number): number {
   let baseSize = statSync(base).size;
-  if (backingFormat === 'qcow2') {
+  if (backingFormatOf(diskFormat) === 'qcow2') {
     const img = Qcow2.open(base, { readOnly: true, ignoreBacking: true });
     baseSize = img.sizeBytes;
     img.close();
   }
-  Qcow2.create(path, { size: Math.max(baseSize, diskGb * GiB), backingFile: base, backingFormat });
+  return Math.max(baseSize, diskGb * GiB);
+}
+
+/** The instance's disk: a qcow2 overlay over the cached base image. */
+function createOverlay(path: string, base: string, diskFormat: string, size: number): void {
+  Qcow2.create(path, { size, backingFile: base, backingFormat: backingFormatOf(diskFormat) });
 }

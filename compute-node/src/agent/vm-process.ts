@@ -12,6 +12,8 @@ export interface VmLaunch {
   append?: string;
   memoryMb: number;
   disk?: string;
+  /** The disk's virtual size: an incoming process then leaves it closed until the migration ends (shared storage). */
+  diskSize?: number;
   serialLog: string;
   controlSocket: string;
   name: string;
@@ -32,7 +34,7 @@ export interface StartedVm {
 export function vmRunArgs(l: VmLaunch): string[] {
   const args = ['--kernel', l.kernel, '--memory', String(l.memoryMb)];
   if (l.append) args.push('--append', l.append);
-  if (l.disk) args.push('--disk', `${l.disk},format=qcow2`);
+  if (l.disk) args.push('--disk', `${l.disk},format=qcow2${l.diskSize === undefined ? '' : `,size=${l.diskSize}`}`);
   // The keyboard is how system_powerdown (stop, soft reboot) reaches the guest's init.
   args.push('--rng', '--keyboard', '--console', 'none', '--serial-log', l.serialLog, '--control', `unix:${l.controlSocket}`, '--name', l.name);
   if (l.incoming) args.push('--incoming', l.incoming);

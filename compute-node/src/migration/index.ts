@@ -23,11 +23,19 @@
 // before the commit. Progress then has diskTotalBytes / diskProcessedBytes / diskRemainingBytes
 // (0 without disks), and the switch-over estimate counts the disk blocks still to send.
 //
+// Shared storage (Nova's live migration without block_migration): the disks stay where they are,
+// on storage both nodes open,
+//   source:       new MigrationSource(machine, nc, { id, sharedDisks: [disk0, ...] })    // flushed in the pause, before End
+//   destination:  new MigrationDestination(machine, nc, { id, sharedDisks: { sizes, attach } })
+// the destination's virtio-blk devices declare the sizes but open nothing until attach(), which
+// runs after End, before the device state is restored; after a completed migration the source
+// closes its disks without writing them again, after a failed one it carries on with them.
+//
 // Files: wire.ts (frames), pages.ts (page records, deltas), disks.ts (disk block records),
 // flow.ts (credits, resends, rate), convergence.ts (when to switch over, auto-converge),
 // transport.ts (NATS), sender.ts, receiver.ts.
 export { MigrationSource, type SourceOptions, type SourceResult } from './sender.js';
-export { MigrationDestination, type DestinationOptions, type DestinationResult } from './receiver.js';
+export { MigrationDestination, type DestinationOptions, type DestinationResult, type SharedDisks } from './receiver.js';
 export { redisOwnership, type RedisOwnershipOptions } from './ownership.js';
 export { MigrationError, type MigrationErrorCode, type MigrationProgress, type MigrationStatus, type RejectCounters } from './types.js';
 export type { Tap } from './transport.js';

@@ -3,7 +3,9 @@
 // instance's ownership), and resumes the guest. On any failure it never resumes: the caller
 // discards the machine, and the source (told by an Abort frame, or by its own timeouts) resumes.
 // With disks (block migration) it writes the source's disk blocks into its own disks as they
-// come, and flushes them before the commit.
+// come, and flushes them before the commit. With shared disks (no block migration) it opens
+// them only once End is here, the source having paused the guest and flushed them: nothing of
+// the images is read, let alone cached, while the source still writes them.
 import { createHash } from 'node:crypto';
 import type { NatsConnection } from 'nats';
 import { subjects } from '@hypernova/common';
@@ -52,10 +54,20 @@ export interface DestinationOptions {
    * they arrive: when the migration fails, discard the disks with the machine. Default: none.
    */
   disks?: readonly BlockBackend[];
+  /** No block migration: the disks this machine opens from the storage the source writes. Default: none. */
+  sharedDisks?: SharedDisks;
   /** No frame from the source for this long while receiving: give up. Default 20 s. */
   stallTimeoutMs?: number;
   /** Test hook: see and alter frames on the wire. */
   tap?: Tap;
+}
+
+/** Disks on storage both nodes share, not yet open here (QEMU's inactive images). */
+export interface SharedDisks {
+  /** The virtual sizes the guest sees, in slot order (checked against the source's in the handshake). */
+  readonly sizes: readonly number[];
+  /** Opens them: called once, after End (the source flushed them), before the device state is restored. Throwing fails the migration. */
+  attach(): void;
 }
 
 export interface DestinationResult {
@@ -218,6 +230,12 @@ export class MigrationDestination {
       if (theirs[i] !== d.sizeBytes) return `disk ${i} is ${String(theirs[i])} bytes at the source, ${d.sizeBytes} here`;
       if (d.readOnly || !d.writeZeroes) return `disk ${i} is not writable here (read-only, or no write-zeroes)`;
     }
+    const shared = Array.isArray(h.sharedDisks) ? h.sharedDisks : [];
+    const sizes = this.opts.sharedDisks?.sizes ?? [];
+    if (shared.length !== sizes.length) return `source shares ${shared.length} disk(s), destination expects ${sizes.length}`;
+    for (const [i, size] of sizes.entries()) {
+      if (shared[i] !== size) return `shared disk ${i} is ${String(shared[i])} bytes at the source, ${size} here`;
+    }
     return undefined;
   }
 
@@ -272,6 +290,11 @@ export class MigrationDestination {
       if (this.hello?.digest) {
         const mine = createHash('sha256').update(this.machine.ram.bytes).digest('hex');
         if (mine !== end.digest) throw new MigrationError('verify', `verify: RAM digest ${mine.slice(0, 16)}… differs from the source's ${String(end.digest).slice(0, 16)}…`);
+      }
+      try {
+        this.opts.sharedDisks?.attach();
+      } catch (e) {
+        throw new MigrationError('state', `shared disks: ${(e as Error).message}`);
       }
       try {
         this.machine.restoreDeviceState(Buffer.concat(this.stateChunks));

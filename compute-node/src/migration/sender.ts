@@ -10,6 +10,10 @@
 // With disks (block migration), each round first sends disk blocks (round 1: what the disks
 // hold; then the blocks their dirty logs caught), then pages; the pause sends the last dirty
 // blocks before the pages and the device state.
+//
+// With shared disks (no block migration: both nodes open the same image files), nothing of the
+// disks travels; the pause flushes them before End, as QEMU inactivates its images at
+// switch-over, so the destination, which opens them only after End, reads all the guest wrote.
 import { createHash } from 'node:crypto';
 import type { NatsConnection } from 'nats';
 import { subjects } from '@hypernova/common';
@@ -67,6 +71,13 @@ export interface SourceOptions {
    * backing file), then what the guest writes meanwhile. Default: none.
    */
   disks?: readonly BlockBackend[];
+  /**
+   * No block migration: the VM's disks, in slot order, on storage the destination opens too.
+   * They are flushed in the pause, before End; once the migration completes the caller must not
+   * write them again (close them: the destination owns the files). The destination must declare
+   * the same virtual sizes. Default: none.
+   */
+  sharedDisks?: readonly BlockBackend[];
   /** Send a sha256 of RAM for the destination to check (test mode; costs a hash of RAM in the pause). */
   verify?: boolean;
   rtoMs?: number;
@@ -306,6 +317,7 @@ export class MigrationSource {
       pageSize: PAGE_SIZE,
       digest: this.opts.verify === true,
       disks: this.disks.sizes,
+      sharedDisks: (this.opts.sharedDisks ?? []).map((d) => d.sizeBytes),
     };
     const ready = new Promise<ReadyBody>((resolve) => (this.readyWaiter = resolve));
     const deadline = performance.now() + (this.opts.helloTimeoutMs ?? 10_000);
@@ -380,6 +392,12 @@ export class MigrationSource {
     for (const f of frames) {
       await this.guard(this.window.waitForCredit());
       this.sendData(MsgType.Pages, f.buf, f.bodyLength, f.flags);
+    }
+    // Last, right before End: the destination opens the shared disks once End is there.
+    try {
+      for (const d of this.opts.sharedDisks ?? []) d.flush();
+    } catch (e) {
+      throw new MigrationError('state', `shared disk flush: ${(e as Error).message}`);
     }
     for (let at = 0; at < state.length || at === 0; at += this.batchBytes) {
       const chunk = state.subarray(at, at + this.batchBytes);

@@ -125,6 +125,8 @@ export interface HelloBody {
   digest: boolean;
   /** Virtual sizes of the disks that come along (block migration), in slot order; absent: none. */
   disks?: number[];
+  /** Virtual sizes of the disks both nodes open from shared storage (not copied), in slot order; absent: none. */
+  sharedDisks?: number[];
 }
 
 /** Ready: the destination accepts; its first credit. */

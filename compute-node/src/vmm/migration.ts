@@ -27,7 +27,11 @@ export interface MigrationTarget {
   uri: string;
   /** Without it nothing checks or flips ownership (tests, a single-node setup). */
   ownership?: Ownership;
-  /** Block migration: the disks' contents travel with the guest (both sides must say so). */
+  /**
+   * Block migration: the disks' contents travel with the guest (both sides must say so).
+   * Without it the disks are on storage both hosts share: the source flushes them in the pause
+   * and the destination opens them after End.
+   */
   blk: boolean;
 }
 
@@ -50,7 +54,7 @@ export interface Supervisor {
 /** What migrations need of the VM process. */
 export interface MigrationHost {
   readonly machine: Machine;
-  /** The disks in slot order (block migration copies them). */
+  /** The disks in slot order (block migration copies them; without it both hosts open the same files). */
   readonly disks: readonly BlockBackend[];
   readonly events: EventBus;
   status(): RunStatus;
@@ -62,6 +66,8 @@ export interface MigrationHost {
   stayed(): void;
   /** Incoming migration failed with its supervisor gone: nobody will reuse or end this process, so it ends (as QEMU's does). */
   abandoned(): void;
+  /** Opens the disks an incoming VM left closed (see InactiveDisk); throws when one cannot be. */
+  activateDisks(): void;
 }
 
 type Active = { kind: 'outgoing'; source: MigrationSource; cancelled: boolean } | { kind: 'incoming'; destination: MigrationDestination };
@@ -91,12 +97,22 @@ export class Migrations {
       throw new CommandError('GenericError', `migrate-incoming needs a VM started with --incoming defer and no guest yet; the status is '${status}'`);
     }
     this.checkIdle();
+    const disks = this.host.disks;
+    if (target.blk) {
+      // Block migration writes them as the blocks come; shared ones stay closed until End.
+      try {
+        this.host.activateDisks();
+      } catch (e) {
+        throw new CommandError('GenericError', `migrate-incoming: ${(e as Error).message}`);
+      }
+    }
     const links = await Links.open(target);
     let supervised = true;
     const ownership = links.ownership(target);
     const destination = new links.lib.MigrationDestination(this.host.machine, links.nc, {
       id: target.id,
-      disks: target.blk ? this.host.disks : undefined,
+      disks: target.blk ? disks : undefined,
+      sharedDisks: target.blk ? undefined : { sizes: disks.map((d) => d.sizeBytes), attach: () => this.host.activateDisks() },
       // abort() cannot stop a destination that already has everything: the commit checks too.
       commit: async () => {
         if (!supervised) throw new Error('the supervisor went away');
@@ -147,6 +163,7 @@ export class Migrations {
       maxBandwidth: req.maxBandwidth ?? this.params.maxBandwidth,
       verify: req.verify,
       disks: req.blk ? this.host.disks : undefined,
+      sharedDisks: req.blk ? undefined : this.host.disks,
       resolveOutcome: links.ownership(req)?.resolveOutcome,
       progressIntervalMs: PROGRESS_INTERVAL_MS,
       onProgress: (p) => this.onProgress(p),

@@ -4,14 +4,16 @@ import { parseArgs } from 'node:util';
 
 export const RUN_USAGE = `usage: hypernova vm run --kernel FILE [--initrd FILE] [--append STR] [--memory MiB]
                        [--bios builtin|none|FILE] [--dtb FILE]
-                       [--disk FILE[,format=qcow2|raw][,readonly]]...
+                       [--disk FILE[,format=qcow2|raw][,readonly][,size=BYTES]]...
                        [--net mac=MAC[,link=unix:PATH[,listen]]]... [--rng] [--keyboard]
                        [--console stdio|none] [--serial-log FILE]
                        [--control unix:PATH] [--name NAME]
                        [--incoming PATH|defer] [--paused]
 
   --disk      a virtio-blk disk; slots are given to disks, then NICs, then the rng, then the
-              keyboard, in flag order
+              keyboard, in flag order; size=BYTES (its virtual size) with --incoming defer leaves
+              the image closed until the incoming migration ends or loadvm (an image another host
+              still writes, on shared storage)
   --net       a virtio-net NIC; link=unix:PATH sends its frames over a unix stream socket to a
               hub (hypernova vm net-hub) or, with listen, accepts one peer VM on PATH
   --rng       a virtio-rng device fed by the host CSPRNG
@@ -30,6 +32,8 @@ export interface DiskSpec {
   path: string;
   format?: 'raw' | 'qcow2';
   readOnly: boolean;
+  /** The virtual size, declared: the image may stay closed until the guest needs it (see InactiveDisk). */
+  size?: number;
 }
 
 export interface NetSpec {
@@ -80,7 +84,8 @@ export function parseDiskSpec(spec: string): DiskSpec {
     if (key === 'format' && (value === 'raw' || value === 'qcow2')) disk.format = value;
     else if (key === 'readonly' && (value === undefined || value === 'on' || value === 'true')) disk.readOnly = true;
     else if (key === 'readonly' && (value === 'off' || value === 'false')) disk.readOnly = false;
-    else throw new UsageError(`--disk '${spec}': unknown option '${value === undefined ? key : `${key}=${value}`}' (format=qcow2|raw, readonly)`);
+    else if (key === 'size' && value !== undefined && /^[1-9]\d*$/.test(value) && Number.isSafeInteger(Number(value))) disk.size = Number(value);
+    else throw new UsageError(`--disk '${spec}': unknown option '${value === undefined ? key : `${key}=${value}`}' (format=qcow2|raw, readonly, size=BYTES)`);
   }
   return disk;
 }

@@ -19,6 +19,7 @@ import {
 } from '@hypernova/hypervisor';
 import { ConsoleWatch } from './console-watch.js';
 import { EventBus } from './events.js';
+import { InactiveDisk } from './inactive-disk.js';
 import { Migrations } from './migration.js';
 import { SocketNetBackend, UnpluggedNetBackend } from './net-socket.js';
 import type { NetSpec, VmOptions } from './options.js';
@@ -96,6 +97,7 @@ export class VmProcess {
       departed: () => this.migratedOut(),
       stayed: () => this.notMigrated(),
       abandoned: () => this.shutdown('host-error'),
+      activateDisks: () => this.activateDisks(),
     });
   }
 
@@ -116,7 +118,15 @@ export class VmProcess {
     };
     let vm: VmProcess;
     try {
-      for (const d of options.disks) disks.push(openDisk(d.path, { format: d.format, readOnly: d.readOnly }));
+      const deferred = options.incoming?.kind === 'defer';
+      for (const d of options.disks) {
+        if (d.size === undefined) disks.push(openDisk(d.path, { format: d.format, readOnly: d.readOnly }));
+        else {
+          const disk = new InactiveDisk(d, d.size);
+          disks.push(disk);
+          if (!deferred) disk.activate();
+        }
+      }
       for (const n of options.nets) nets.push(await openNet(n));
       const keyboard = options.keyboard ? new VirtioInput(keyboardConfig()) : undefined;
       // Slots: disks, then NICs, then the rng, then the keyboard, each in flag order (a restore
@@ -297,10 +307,20 @@ export class VmProcess {
     }
   }
 
-  /** Outgoing migration done: the guest runs at the destination; the machine here stays paused for good. */
+  /** Opens the disks an incoming VM left closed (idempotent). */
+  private activateDisks(): void {
+    for (const d of this.disks) if (d instanceof InactiveDisk) d.activate();
+  }
+
+  /**
+   * Outgoing migration done: the guest runs at the destination; the machine here stays paused
+   * for good. Its disks, flushed in the pause, are closed now: on shared storage the destination
+   * owns the files, and nothing here may write them again.
+   */
   private migratedOut(): void {
     const wasRunning = this.status === 'running';
     this.status = 'postmigrate';
+    this.closeDisks();
     if (wasRunning) this.events.emit('STOP', {});
   }
 
@@ -343,6 +363,8 @@ export class VmProcess {
     }
     this.checkAlive();
     try {
+      // A process waiting with --incoming defer may have left its disks closed.
+      if (this.status === 'inmigrate') this.activateDisks();
       this.restoreFrom(path, bytes);
     } catch (e) {
       throw new CommandError('GenericError', (e as Error).message);
@@ -436,6 +458,13 @@ export class VmProcess {
     this.finished = true;
     this.stats.stop();
     this.watch.close();
+    this.closeDisks();
+    for (const n of this.nets.splice(0)) n.close();
+    if (this.serialLog !== undefined) closeSync(this.serialLog);
+    this.serialLog = undefined;
+  }
+
+  private closeDisks(): void {
     const errors: string[] = [];
     for (const d of this.disks.splice(0)) {
       try {
@@ -445,9 +474,6 @@ export class VmProcess {
         errors.push((e as Error).message);
       }
     }
-    for (const n of this.nets.splice(0)) n.close();
-    if (this.serialLog !== undefined) closeSync(this.serialLog);
-    this.serialLog = undefined;
     if (errors.length) process.stderr.write(`hypernova: closing disks: ${errors.join('; ')}\n`);
   }
 }

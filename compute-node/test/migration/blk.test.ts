@@ -1,7 +1,8 @@
 // Block migration: a guest whose disk is a qcow2 overlay over a base image every node has
 // migrates to a destination with a fresh overlay over the same base. What the guest wrote before
 // and during the migration must arrive (and nothing of the base be copied): afterwards both
-// overlays read the same over the whole virtual disk, and qemu-img compare agrees.
+// overlays read the same over the whole virtual disk, and qemu-img compare agrees. Without block
+// migration (shared storage) nothing of the disk travels (see the nested describe).
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -11,6 +12,7 @@ import { join } from 'node:path';
 import type { NatsConnection } from 'nats';
 import { allocatedExtents, openDisk, Qcow2, RawBackend, VirtioBlk, type BlockBackend } from '@hypernova/hypervisor';
 import { MigrationError, wire, type DestinationResult, type SourceResult } from '../../src/migration/index.js';
+import { InactiveDisk } from '../../src/vmm/inactive-disk.js';
 import { dirtierVm, harness, natsConnection, sleep, startMigration, Vm, type InfraServer } from './rig.js';
 
 const MiB = 1 << 20;
@@ -206,5 +208,120 @@ describe('migration: block migration', function () {
     srcDisk.dirtyLog!.stop();
     await sleep(50);
     assert.ok(!src.machine.isPaused);
+  });
+
+  // Without block migration: both machines use the same overlay file (storage both nodes share).
+  // Nothing of the disk travels; the source flushes it in the pause and the destination opens it
+  // (InactiveDisk) only once End is there, so its freshly read metadata holds everything the guest
+  // wrote, including what the source still had only in its caches.
+  describe('shared storage (no block migration)', () => {
+    /** The instance's overlay on the shared path, open at the source, and the destination's still-closed view of the same file. */
+    function sharedOverlay(name: string): { path: string; src: BlockBackend; dst: InactiveDisk } {
+      const path = join(dir, name);
+      Qcow2.create(path, { size: DISK, backingFile: base, backingFormat: 'qcow2' });
+      const src = openDisk(path);
+      const dst = new InactiveDisk({ path, format: 'qcow2', readOnly: false }, DISK);
+      disks.push(src, dst);
+      return { path, src, dst };
+    }
+
+    /** Writes from a timer while the source guest runs: many new clusters, so L2 and refcount updates sit in the source's caches. */
+    function clusterWrites(vm: Vm, d: BlockBackend): void {
+      writers.push(
+        setInterval(() => {
+          if (vm.machine.isPaused) return;
+          for (let i = 0; i < 4; i++) d.write((Math.floor(Math.random() * (DISK / 65536 - 1)) * 65536) | 512, randomBytes(4096));
+        }, 10),
+      );
+    }
+
+    function qemuImgCheck(path: string): void {
+      const r = spawnSync('qemu-img', ['check', '-f', 'qcow2', path], { encoding: 'utf8' });
+      if (r.error) return; // qemu-img not installed
+      assert.equal(r.status, 0, `qemu-img check: ${r.stdout}${r.stderr}`);
+    }
+
+    it('copies no disk data; the destination opens the disk after End and reads all the guest wrote; qemu-img check passes', async () => {
+      const disk = sharedOverlay('shared.qcow2');
+      const src = track(await dirtierVm({ memoryMiB: 32, wssMiB: 4, rateMiBs: 10, devices: [new VirtioBlk(disk.src)] }));
+      const dst = track(src.destination([new VirtioBlk(disk.dst)]));
+      let attachedWhile: { sourcePaused: boolean } | undefined;
+      const m = await startMigration(src, dst, ncA, ncB, {
+        source: { sharedDisks: [disk.src], maxBandwidth: 40 * MiB },
+        destination: {
+          sharedDisks: {
+            sizes: [DISK],
+            attach: () => {
+              attachedWhile = { sourcePaused: src.machine.isPaused };
+              disk.dst.activate();
+            },
+          },
+        },
+      });
+      clusterWrites(src, disk.src);
+      await new Promise((r) => setTimeout(r, 100));
+      assert.equal(disk.dst.active, false, 'the destination has not opened the disk while the source runs');
+      const r = await m.result;
+      assert.ok(!(r.source instanceof Error), String(r.source));
+      assert.ok(!(r.destination instanceof Error), String(r.destination));
+      assert.deepEqual(attachedWhile, { sourcePaused: true }, 'opened once, with the source paused');
+      assert.equal((r.source as SourceResult).progress.diskTotalBytes, 0, 'nothing of the disk travelled');
+      assert.equal((r.destination as DestinationResult).diskBytesApplied, 0);
+      for (const w of writers.splice(0)) clearInterval(w);
+      // The source's cached view (what the guest wrote) is what the destination reads from the file.
+      sameContent(disk.src, disk.dst);
+      disk.src.close();
+      // The guest goes on writing at the destination.
+      disk.dst.write(DISK - 65536, randomBytes(65536));
+      disk.dst.close();
+      qemuImgCheck(disk.path);
+    });
+
+    it('a failure after End leaves the guest on the source with its open disk; the destination wrote nothing', async () => {
+      const disk = sharedOverlay('fail.qcow2');
+      const src = track(await dirtierVm({ memoryMiB: 32, wssMiB: 4, rateMiBs: 10, devices: [new VirtioBlk(disk.src)] }));
+      const dst = track(src.destination([new VirtioBlk(disk.dst)]));
+      clusterWrites(src, disk.src);
+      const m = await startMigration(src, dst, ncA, ncB, {
+        source: { sharedDisks: [disk.src] },
+        destination: {
+          sharedDisks: { sizes: [DISK], attach: () => disk.dst.activate() },
+          commit: () => {
+            throw new Error('ownership moved elsewhere');
+          },
+        },
+      });
+      const r = await m.result;
+      assert.ok(r.source instanceof MigrationError && r.source.code === 'commit', String(r.source));
+      assert.ok(!src.machine.isPaused, 'the source runs on');
+      disk.dst.close();
+      // The source keeps using its caches: more writes, then a consistent image.
+      await new Promise((res) => setTimeout(res, 100));
+      for (const w of writers.splice(0)) clearInterval(w);
+      const tail = randomBytes(4096);
+      disk.src.write(DISK - 4096, tail);
+      disk.src.close();
+      const back = openDisk(disk.path);
+      const got = Buffer.alloc(4096);
+      back.read(DISK - 4096, got);
+      back.close();
+      assert.ok(got.equals(tail));
+      qemuImgCheck(disk.path);
+    });
+
+    it('refuses a destination expecting other shared disks; the source runs on', async () => {
+      const disk = sharedOverlay('refuse.qcow2');
+      const src = track(await dirtierVm({ memoryMiB: 32, wssMiB: 4, rateMiBs: 10, devices: [new VirtioBlk(disk.src)] }));
+      const dst = track(src.destination([new VirtioBlk(disk.dst)]));
+      const m = await startMigration(src, dst, ncA, ncB, {
+        source: { sharedDisks: [disk.src] },
+        destination: { sharedDisks: { sizes: [DISK / 2], attach: () => disk.dst.activate() } },
+      });
+      const r = await m.result;
+      assert.ok(r.source instanceof MigrationError && r.source.code === 'refused', String(r.source));
+      assert.match(r.source.message, /shared disk 0 is \d+ bytes at the source, \d+ here/);
+      assert.equal(disk.dst.active, false);
+      assert.ok(!src.machine.isPaused);
+    });
   });
 });

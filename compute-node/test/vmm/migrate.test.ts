@@ -2,16 +2,43 @@
 // it), with real nats-server and redis-server: the bare-metal ticker (a count printed 10 times a
 // second) moves and carries on counting, the owner key flips, the source is done for; bad
 // commands change nothing; a destination whose supervisor goes away never resumes; a
-// cancelled migration leaves the guest running at the source.
+// cancelled migration leaves the guest running at the source. And the Linux guest writing its
+// root file system on a qcow2 overlay both processes use (shared storage, no block migration):
+// the destination opens the file only after the source's last frame, and the file system checks
+// clean afterwards.
 import { strict as assert } from 'node:assert';
+import { spawnSync } from 'node:child_process';
+import { readdirSync, readlinkSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { redisKeys } from '@hypernova/common';
+import { ensureRootfs } from '@hypernova/guest';
+import { Qcow2 } from '@hypernova/hypervisor';
+import { fsck, readExt2File, runArgs } from '@hypernova/hypervisor/dist/test/virtio-guest/guest.js';
+import { patternBytes } from '@hypernova/hypervisor/dist/test/virtio-guest/pattern.js';
 import { QmpClient, QmpError } from '../../src/agent/qmp-client.js';
 import type { MigrationEventData, MigrationInfo, MigrationProgressInfo, StatusInfo, VmStats } from '../../src/vmm/protocol.js';
 import { harness, type InfraServer } from '../migration/rig.js';
 import { EventLog, fileIn, killAll, sleep, startVm, tempDir, type VmUnderTest } from './harness.js';
 import { tickerElf } from './programs.js';
+
+/** Whether the process has `path` open (its /proc/<pid>/fd links). */
+function hasOpen(pid: number, path: string): boolean {
+  return readdirSync(`/proc/${pid}/fd`).some((fd) => {
+    try {
+      return readlinkSync(`/proc/${pid}/fd/${fd}`) === path;
+    } catch {
+      return false; // closed meanwhile
+    }
+  });
+}
+
+function qemuImg(args: string[]): string {
+  const r = spawnSync('qemu-img', args, { encoding: 'utf8' });
+  if (r.error) throw r.error;
+  assert.equal(r.status, 0, `qemu-img ${args.join(' ')}: ${r.stdout}${r.stderr}`);
+  return r.stdout;
+}
 
 const lastTick = (out: string): number => {
   const all = [...out.matchAll(/^tick ([0-9a-f]{8})$/gm)];
@@ -307,5 +334,64 @@ describe('VM process live migration', function () {
     assert.deepEqual((await migrationEnd(dst.events, dstFrom)).statuses, ['setup', 'active', 'completed']);
     assert.equal(await redis.get(redisKeys.instanceOwner(instance)), 'node-b');
     await ticksOn(dst, lastTick(src.vm.out));
+  });
+
+  it('without block migration, over a disk both use: the destination opens it only after End; the guest writes on; qemu-img check and e2fsck pass', async function () {
+    this.timeout(600_000);
+    const rootfs = await ensureRootfs();
+    // The instance's overlay on "shared storage" (one file both processes name) over the root file system.
+    const disk = join(tmp.dir, 'shared-disk.qcow2');
+    const size = statSync(rootfs.image).size;
+    Qcow2.create(disk, { size, backingFile: rootfs.image, backingFormat: 'raw' });
+    const append = `console=ttyS0 root=/dev/vda rw rdinit=/none ${runArgs(['/bin/disktest,write,/data/f,1M,7', '/bin/disktest,churn,/data/churn'])}`;
+    const flags = ['--kernel', rootfs.linux.image, '--append', append, '--memory', '64'];
+    const src = startVm([...flags, '--disk', `${disk},format=qcow2`], { control: join(tmp.dir, `vm${++n}.sock`) });
+    const srcQmp = await connect(src);
+    const srcEvents = new EventLog(srcQmp);
+    // Written and synced, then churning (writes in flight, in the page cache and in the overlay's caches).
+    await src.waitOut((o) => /DISK-OK write path=\/data\/f bytes=1048576 seed=7/.test(o) && /churning/.test(o), 300_000);
+    const dst = startVm([...flags, '--disk', `${disk},format=qcow2,size=${size}`, '--incoming', 'defer'], { control: join(tmp.dir, `vm${++n}.sock`) });
+    const dstQmp = await connect(dst);
+    const dstEvents = new EventLog(dstQmp);
+    const instance = `vmm-shared-${n}-${Date.now()}`;
+    await redis.set(redisKeys.instanceOwner(instance), 'node-a');
+    const id = `${instance}-m`;
+    await dstQmp.execute('migrate-incoming', { id, uri: nats.url, ...ownership(instance), blk: false });
+    // A capped link keeps the migration going for a few seconds while the guest writes.
+    await srcQmp.execute('migrate', { id, uri: nats.url, ...ownership(instance), blk: false, 'max-bandwidth': 16 << 20 });
+    // Open there means End came, and the source paused the guest before it sent End.
+    let closedWhileRunning = 0;
+    while ((await srcQmp.execute<MigrationInfo>('query-migrate')).status !== 'completed') {
+      const open = hasOpen(dst.child.pid!, disk);
+      const running = (await srcQmp.execute<StatusInfo>('query-status')).running;
+      if (open) assert.equal(running, false, 'the destination opened the disk while the source guest still ran');
+      else if (running) closedWhileRunning++;
+      await sleep(100);
+    }
+    assert.ok(closedWhileRunning > 3, `saw the disk closed at the destination ${closedWhileRunning} times while the source ran`);
+    const out = await migrationEnd(srcEvents);
+    assert.equal(out.end.status, 'completed', JSON.stringify(out.end));
+    assert.equal((await migrationEnd(dstEvents)).end.status, 'completed');
+    assert.equal(hasOpen(dst.child.pid!, disk), true, 'the destination opened it at the end');
+    assert.equal(hasOpen(src.child.pid!, disk), false, 'the source closed it at once');
+    const progress = await srcQmp.execute<MigrationInfo>('query-migrate');
+    assert.equal(progress.disk_total_bytes ?? 0, 0, 'nothing of the disk travelled');
+
+    // The guest goes on writing its file system at the destination.
+    const i0 = (await dstQmp.execute<VmStats>('query-stats')).instructions;
+    await sleep(5000);
+    assert.ok((await dstQmp.execute<VmStats>('query-stats')).instructions - i0 > 5e6, 'the guest runs at the destination');
+    assert.doesNotMatch(dst.out, /EXT[24]-fs error|I\/O error|panic|BOOT-OK/, dst.out.slice(-2000));
+    await srcQmp.execute('quit');
+    await dstQmp.execute('system_powerdown');
+    assert.equal((await dstEvents.next('SHUTDOWN', 60_000)).data?.reason, 'guest-shutdown');
+    await dst.exited;
+
+    qemuImg(['check', '-f', 'qcow2', disk]);
+    const raw = join(tmp.dir, 'shared-disk.raw');
+    qemuImg(['convert', '-f', 'qcow2', '-O', 'raw', disk, raw]);
+    const check = fsck(raw);
+    assert.equal(check.status, 0, check.output);
+    assert.ok(readExt2File(raw, '/data/f', join(tmp.dir, 'shared-f.out')).equals(patternBytes(7, 1 << 20)), '/data/f holds what the guest wrote');
   });
 });

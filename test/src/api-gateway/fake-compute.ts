@@ -1,6 +1,7 @@
 // A stand-in compute node for API tests until the real agent exists: a real gRPC server on
 // loopback implementing hypernova.compute.v1.Compute, registered in Redis with a heartbeat like
 // an agent, keeping its "VMs" as power states in memory. Tests can make Spawn fail.
+import { randomUUID } from 'node:crypto';
 import { status as grpcStatus, type ServerDuplexStream, type ServerWritableStream } from '@grpc/grpc-js';
 import {
   HypernovaError,
@@ -19,6 +20,14 @@ import {
 import { compute } from '@hypernova/proto';
 
 const { PowerState } = compute;
+
+/** The probe files on each storage (see FakeComputeNode.storage). */
+const probes = new Map<string, Set<string>>();
+function probesOf(storage: string): Set<string> {
+  let set = probes.get(storage);
+  if (!set) probes.set(storage, (set = new Set()));
+  return set;
+}
 
 export interface FakeNodeOptions {
   vcpus?: number;
@@ -40,6 +49,10 @@ export class FakeComputeNode {
   migrateMs = 0;
   /** When set, an outgoing live migration fails with this message. */
   failMigration: string | undefined;
+  /** Nodes with the same storage see each other's shared storage probes (an instances path they share); default: the node's own. */
+  storage: string;
+  /** Every PrepareLiveMigration request received. */
+  readonly prepared: compute.PrepareLiveMigrationRequest[] = [];
   /** Resolves a running outgoing migration early (force_complete) or as cancelled (abort). */
   private readonly migrating = new Map<string, (how: 'forced' | 'cancelled') => void>();
   /** Outgoing migrations under way, by instance. */
@@ -50,7 +63,9 @@ export class FakeComputeNode {
     readonly name: string,
     private readonly grpc: GrpcServerHandle,
     private readonly heartbeat: HeartbeatHandle,
-  ) {}
+  ) {
+    this.storage = name;
+  }
 
   get address(): string {
     return `127.0.0.1:${this.grpc.port}`;
@@ -195,9 +210,23 @@ function implementation(node: () => FakeComputeNode): compute.ComputeServer {
     streamConsole: (stream: ServerDuplexStream<compute.ConsoleInput, compute.ConsoleChunk>) => {
       stream.emit('error', { code: grpcStatus.UNIMPLEMENTED, details: 'no console on the fake node' });
     },
+    checkCanLiveMigrateDestination: call('CheckCanLiveMigrateDestination', (n) => {
+      const fileName = `.hn-shared-probe-${randomUUID()}`;
+      probesOf(n.storage).add(fileName);
+      return { fileName };
+    }),
+    checkCanLiveMigrateSource: call('CheckCanLiveMigrateSource', (n, req: compute.SharedStorageCheckRequest) => ({
+      sharedStorage: probesOf(n.storage).has(req.fileName),
+    })),
+    cleanupLiveMigrationCheck: unary(async (req: compute.SharedStorageProbe) => {
+      const n = node();
+      n.calls.push(`CleanupLiveMigrationCheck ${req.fileName}`);
+      return { existed: probesOf(n.storage).delete(req.fileName) };
+    }),
     prepareLiveMigration: unary(async (req: compute.PrepareLiveMigrationRequest) => {
       const n = node();
       n.calls.push(`PrepareLiveMigration ${req.instance?.instanceUuid}`);
+      n.prepared.push(req);
       const info = compute.InstanceInfo.fromPartial({ instanceUuid: req.instance?.instanceUuid, host: n.name, powerState: PowerState.POWER_STATE_RUNNING });
       n.instances.set(info.instanceUuid, info);
       return info;

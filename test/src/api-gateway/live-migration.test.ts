@@ -34,6 +34,7 @@ describe('api-gateway: live migration (stand-in nodes)', function () {
     for (const n of c.nodes) {
       n.migrateMs = 0;
       n.failMigration = undefined;
+      n.storage = n.name;
     }
     const list = await c.compute('GET', '/servers?all_tenants=1');
     for (const s of list.body.servers) await c.compute('DELETE', `/servers/${s.id}`);
@@ -129,6 +130,42 @@ describe('api-gateway: live migration (stand-in nodes)', function () {
     // Now it is over, force_complete is refused.
     const late = await c.compute('POST', `/servers/${id}/migrations/${m.id}/action`, { body: { force_complete: null }, headers: at('2.22') });
     assert.equal(late.status, 400, late.text);
+  });
+
+  it('migrates without block migration only between nodes sharing the storage (found by probe); auto picks it there', async () => {
+    const { id, host, other } = await server('shared');
+    node(host).storage = node(other).storage = 'nfs';
+    // False, where both see the probe: accepted, and the nodes are told so.
+    let res = await c.compute('POST', `/servers/${id}/action`, { body: live21(other, false) });
+    assert.equal(res.status, 202, res.text);
+    await c.waitServer(id, (s) => s.status === 'ACTIVE' && s['OS-EXT-SRV-ATTR:host'] === other);
+    assert.equal(node(other).prepared.at(-1)?.blockMigration, false);
+    assert.equal((await migration(id, 'completed')).status, 'completed');
+    // The probe was made on the destination, looked for on the source, and removed.
+    assert.ok(node(other).calls.includes(`CheckCanLiveMigrateDestination ${id}`), node(other).calls.join('\n'));
+    assert.ok(node(host).calls.includes(`CheckCanLiveMigrateSource ${id}`));
+    assert.ok(node(other).calls.some((x) => x.startsWith('CleanupLiveMigrationCheck .hn-shared-probe-')));
+    // 2.25's auto on shared storage: no block migration (back to the first host).
+    res = await c.compute('POST', `/servers/${id}/action`, { body: live25(host), headers: at('2.25') });
+    assert.equal(res.status, 202, res.text);
+    await c.waitServer(id, (s) => s.status === 'ACTIVE' && s['OS-EXT-SRV-ATTR:host'] === host);
+    assert.equal(node(host).prepared.at(-1)?.blockMigration, false);
+    // Block migration onto the very disk it would copy: Nova's 400.
+    res = await c.compute('POST', `/servers/${id}/action`, { body: live21(other, true) });
+    assert.equal(res.status, 400, res.text);
+    assert.match(res.body.badRequest.message, /Block migration can not be used with shared storage/);
+    // Storage of their own: auto picks block migration, and false is refused with Nova's 400, its claim released.
+    node(host).storage = host;
+    node(other).storage = other;
+    res = await c.compute('POST', `/servers/${id}/action`, { body: live21(other, false) });
+    assert.equal(res.status, 400, res.text);
+    assert.match(res.body.badRequest.message, new RegExp(`${other} is not on shared storage`));
+    assert.deepEqual(await c.redis.smembers(redisKeys.hostAllocations(other)), [], 'the destination claim is released');
+    assert.equal((await c.compute('GET', `/servers/${id}`)).body.server['OS-EXT-STS:task_state'], null);
+    res = await c.compute('POST', `/servers/${id}/action`, { body: live25(other), headers: at('2.25') });
+    assert.equal(res.status, 202, res.text);
+    await c.waitServer(id, (s) => s.status === 'ACTIVE' && s['OS-EXT-SRV-ATTR:host'] === other);
+    assert.equal(node(other).prepared.at(-1)?.blockMigration, true);
   });
 
   it('aborts (2.24): the instance stays on the source and the destination claim and VM go', async () => {
@@ -295,7 +332,7 @@ describe('api-gateway: live migration (stand-in nodes)', function () {
     await expect(post(live21(host)), 400, /Unable to migrate instance \(.*\) to current host \(node-\d\)/);
     await expect(post(live21('nowhere')), 400, /Compute host nowhere could not be found/);
     await expect(post(live21('node-3')), 400, /No valid host was found/);
-    await expect(post(live21(null, false)), 400, /is not on shared storage/);
+    await expect(post(live21(null, false)), 400, /node-\d is not on shared storage/);
     await expect(post(live21(null, 'auto')), 400, /block_migration/);
     await expect(post(live25(), at('2.25')).then((r) => r), 202);
     await c.waitStatus(id, 'ACTIVE');

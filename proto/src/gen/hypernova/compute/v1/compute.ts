@@ -257,6 +257,21 @@ export interface PrepareLiveMigrationRequest {
   blockMigration: boolean;
 }
 
+/** A file name in the destination's instances path. */
+export interface SharedStorageProbe {
+  fileName: string;
+}
+
+export interface SharedStorageCheckRequest {
+  instanceUuid: string;
+  fileName: string;
+}
+
+export interface SharedStorageCheck {
+  /** The source sees the destination's probe where the instance's disk lives. */
+  sharedStorage: boolean;
+}
+
 export interface LiveMigrateRequest {
   instanceUuid: string;
   migrationId: string;
@@ -2501,6 +2516,245 @@ export const PrepareLiveMigrationRequest: MessageFns<PrepareLiveMigrationRequest
   },
 };
 
+function createBaseSharedStorageProbe(): SharedStorageProbe {
+  return { fileName: "" };
+}
+
+export const SharedStorageProbe: MessageFns<SharedStorageProbe> = {
+  encode(message: SharedStorageProbe, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.fileName !== "") {
+      writer.uint32(10).string(message.fileName);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SharedStorageProbe {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSharedStorageProbe();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.fileName = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SharedStorageProbe {
+    return {
+      fileName: isSet(object.fileName)
+        ? globalThis.String(object.fileName)
+        : isSet(object.file_name)
+        ? globalThis.String(object.file_name)
+        : "",
+    };
+  },
+
+  toJSON(message: SharedStorageProbe): unknown {
+    const obj: any = {};
+    if (message.fileName !== "") {
+      obj.fileName = message.fileName;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SharedStorageProbe>): SharedStorageProbe {
+    return SharedStorageProbe.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SharedStorageProbe>): SharedStorageProbe {
+    const message = createBaseSharedStorageProbe();
+    message.fileName = object.fileName ?? "";
+    return message;
+  },
+};
+
+function createBaseSharedStorageCheckRequest(): SharedStorageCheckRequest {
+  return { instanceUuid: "", fileName: "" };
+}
+
+export const SharedStorageCheckRequest: MessageFns<SharedStorageCheckRequest> = {
+  encode(message: SharedStorageCheckRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.instanceUuid !== "") {
+      writer.uint32(10).string(message.instanceUuid);
+    }
+    if (message.fileName !== "") {
+      writer.uint32(18).string(message.fileName);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SharedStorageCheckRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSharedStorageCheckRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.instanceUuid = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.fileName = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SharedStorageCheckRequest {
+    return {
+      instanceUuid: isSet(object.instanceUuid)
+        ? globalThis.String(object.instanceUuid)
+        : isSet(object.instance_uuid)
+        ? globalThis.String(object.instance_uuid)
+        : "",
+      fileName: isSet(object.fileName)
+        ? globalThis.String(object.fileName)
+        : isSet(object.file_name)
+        ? globalThis.String(object.file_name)
+        : "",
+    };
+  },
+
+  toJSON(message: SharedStorageCheckRequest): unknown {
+    const obj: any = {};
+    if (message.instanceUuid !== "") {
+      obj.instanceUuid = message.instanceUuid;
+    }
+    if (message.fileName !== "") {
+      obj.fileName = message.fileName;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SharedStorageCheckRequest>): SharedStorageCheckRequest {
+    return SharedStorageCheckRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SharedStorageCheckRequest>): SharedStorageCheckRequest {
+    const message = createBaseSharedStorageCheckRequest();
+    message.instanceUuid = object.instanceUuid ?? "";
+    message.fileName = object.fileName ?? "";
+    return message;
+  },
+};
+
+function createBaseSharedStorageCheck(): SharedStorageCheck {
+  return { sharedStorage: false };
+}
+
+export const SharedStorageCheck: MessageFns<SharedStorageCheck> = {
+  encode(message: SharedStorageCheck, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sharedStorage !== false) {
+      writer.uint32(8).bool(message.sharedStorage);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SharedStorageCheck {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSharedStorageCheck();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.sharedStorage = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SharedStorageCheck {
+    return {
+      sharedStorage: isSet(object.sharedStorage)
+        ? globalThis.Boolean(object.sharedStorage)
+        : isSet(object.shared_storage)
+        ? globalThis.Boolean(object.shared_storage)
+        : false,
+    };
+  },
+
+  toJSON(message: SharedStorageCheck): unknown {
+    const obj: any = {};
+    if (message.sharedStorage !== false) {
+      obj.sharedStorage = message.sharedStorage;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SharedStorageCheck>): SharedStorageCheck {
+    return SharedStorageCheck.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SharedStorageCheck>): SharedStorageCheck {
+    const message = createBaseSharedStorageCheck();
+    message.sharedStorage = object.sharedStorage ?? false;
+    return message;
+  },
+};
+
 function createBaseLiveMigrateRequest(): LiveMigrateRequest {
   return {
     instanceUuid: "",
@@ -3297,10 +3551,49 @@ export const ComputeService = {
     responseDeserialize: (value: Buffer): ListInstancesResponse => ListInstancesResponse.decode(value),
   },
   /**
+   * Live migration prechecks (Nova's check_can_live_migrate_destination / _source): whether the
+   * two nodes share the instance's storage is found out, not configured. On the destination:
+   * leaves a uniquely named file in its instances path.
+   */
+  checkCanLiveMigrateDestination: {
+    path: "/hypernova.compute.v1.Compute/CheckCanLiveMigrateDestination" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: InstanceRef): Buffer => Buffer.from(InstanceRef.encode(value).finish()),
+    requestDeserialize: (value: Buffer): InstanceRef => InstanceRef.decode(value),
+    responseSerialize: (value: SharedStorageProbe): Buffer => Buffer.from(SharedStorageProbe.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SharedStorageProbe => SharedStorageProbe.decode(value),
+  },
+  /**
+   * On the source: whether the instance's disk is in its instances path and the destination's
+   * probe file is there too.
+   */
+  checkCanLiveMigrateSource: {
+    path: "/hypernova.compute.v1.Compute/CheckCanLiveMigrateSource" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SharedStorageCheckRequest): Buffer =>
+      Buffer.from(SharedStorageCheckRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SharedStorageCheckRequest => SharedStorageCheckRequest.decode(value),
+    responseSerialize: (value: SharedStorageCheck): Buffer => Buffer.from(SharedStorageCheck.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SharedStorageCheck => SharedStorageCheck.decode(value),
+  },
+  /** On the destination: removes its probe file; idempotent. */
+  cleanupLiveMigrationCheck: {
+    path: "/hypernova.compute.v1.Compute/CleanupLiveMigrationCheck" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SharedStorageProbe): Buffer => Buffer.from(SharedStorageProbe.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SharedStorageProbe => SharedStorageProbe.decode(value),
+    responseSerialize: (value: DestroyResponse): Buffer => Buffer.from(DestroyResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): DestroyResponse => DestroyResponse.decode(value),
+  },
+  /**
    * Live migration (Nova's pre_live_migration, live_migration, rollback). The caller claims the
    * destination, then:
-   * On the destination: builds the instance (a fresh disk over the same base image; block
-   * migration fills it) and starts its VM process waiting for the incoming stream.
+   * On the destination: builds the instance (block migration: a fresh disk over the same base
+   * image, which the migration fills; without it: the source's disk on the shared instances
+   * path, opened only at the end of the stream) and starts its VM process waiting for it.
    */
   prepareLiveMigration: {
     path: "/hypernova.compute.v1.Compute/PrepareLiveMigration" as const,
@@ -3383,10 +3676,24 @@ export interface ComputeServer extends UntypedServiceImplementation {
   getInstanceInfo: handleUnaryCall<InstanceRef, InstanceInfo>;
   listInstances: handleUnaryCall<ListInstancesRequest, ListInstancesResponse>;
   /**
+   * Live migration prechecks (Nova's check_can_live_migrate_destination / _source): whether the
+   * two nodes share the instance's storage is found out, not configured. On the destination:
+   * leaves a uniquely named file in its instances path.
+   */
+  checkCanLiveMigrateDestination: handleUnaryCall<InstanceRef, SharedStorageProbe>;
+  /**
+   * On the source: whether the instance's disk is in its instances path and the destination's
+   * probe file is there too.
+   */
+  checkCanLiveMigrateSource: handleUnaryCall<SharedStorageCheckRequest, SharedStorageCheck>;
+  /** On the destination: removes its probe file; idempotent. */
+  cleanupLiveMigrationCheck: handleUnaryCall<SharedStorageProbe, DestroyResponse>;
+  /**
    * Live migration (Nova's pre_live_migration, live_migration, rollback). The caller claims the
    * destination, then:
-   * On the destination: builds the instance (a fresh disk over the same base image; block
-   * migration fills it) and starts its VM process waiting for the incoming stream.
+   * On the destination: builds the instance (block migration: a fresh disk over the same base
+   * image, which the migration fills; without it: the source's disk on the shared instances
+   * path, opened only at the end of the stream) and starts its VM process waiting for it.
    */
   prepareLiveMigration: handleUnaryCall<PrepareLiveMigrationRequest, InstanceInfo>;
   /**
@@ -3583,10 +3890,66 @@ export interface ComputeClient extends Client {
     callback: (error: ServiceError | null, response: ListInstancesResponse) => void,
   ): ClientUnaryCall;
   /**
+   * Live migration prechecks (Nova's check_can_live_migrate_destination / _source): whether the
+   * two nodes share the instance's storage is found out, not configured. On the destination:
+   * leaves a uniquely named file in its instances path.
+   */
+  checkCanLiveMigrateDestination(
+    request: InstanceRef,
+    callback: (error: ServiceError | null, response: SharedStorageProbe) => void,
+  ): ClientUnaryCall;
+  checkCanLiveMigrateDestination(
+    request: InstanceRef,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SharedStorageProbe) => void,
+  ): ClientUnaryCall;
+  checkCanLiveMigrateDestination(
+    request: InstanceRef,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SharedStorageProbe) => void,
+  ): ClientUnaryCall;
+  /**
+   * On the source: whether the instance's disk is in its instances path and the destination's
+   * probe file is there too.
+   */
+  checkCanLiveMigrateSource(
+    request: SharedStorageCheckRequest,
+    callback: (error: ServiceError | null, response: SharedStorageCheck) => void,
+  ): ClientUnaryCall;
+  checkCanLiveMigrateSource(
+    request: SharedStorageCheckRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SharedStorageCheck) => void,
+  ): ClientUnaryCall;
+  checkCanLiveMigrateSource(
+    request: SharedStorageCheckRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SharedStorageCheck) => void,
+  ): ClientUnaryCall;
+  /** On the destination: removes its probe file; idempotent. */
+  cleanupLiveMigrationCheck(
+    request: SharedStorageProbe,
+    callback: (error: ServiceError | null, response: DestroyResponse) => void,
+  ): ClientUnaryCall;
+  cleanupLiveMigrationCheck(
+    request: SharedStorageProbe,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: DestroyResponse) => void,
+  ): ClientUnaryCall;
+  cleanupLiveMigrationCheck(
+    request: SharedStorageProbe,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: DestroyResponse) => void,
+  ): ClientUnaryCall;
+  /**
    * Live migration (Nova's pre_live_migration, live_migration, rollback). The caller claims the
    * destination, then:
-   * On the destination: builds the instance (a fresh disk over the same base image; block
-   * migration fills it) and starts its VM process waiting for the incoming stream.
+   * On the destination: builds the instance (block migration: a fresh disk over the same base
+   * image, which the migration fills; without it: the source's disk on the shared instances
+   * path, opened only at the end of the stream) and starts its VM process waiting for it.
    */
   prepareLiveMigration(
     request: PrepareLiveMigrationRequest,
