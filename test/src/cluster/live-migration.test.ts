@@ -10,7 +10,7 @@
 import { strict as assert } from 'node:assert';
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { rmSync } from 'node:fs';
+import { rmSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { ensureLinuxGuest, ensureRootfs } from '@hypernova/guest';
@@ -198,11 +198,12 @@ describe('live migration on a 3-node cluster (real Linux guests)', function () {
    * system checks clean, a file of the base image reads the same, and BEATS_FILE holds the
    * pattern the guest reported writing with every record its last heartbeat vouched for.
    */
-  async function assertDiskIntact(id: string, col: ConsoleCollector): Promise<void> {
+  /** `disk`: where the instance's disk is when not in its host's own instances path. */
+  async function assertDiskIntact(id: string, col: ConsoleCollector, disk?: string): Promise<void> {
     assert.equal((await c.action(id, { 'os-stop': null })).status, 202);
     await c.waitStatus(id, 'SHUTOFF', 60_000);
     col.stop();
-    const disk = join(c.agent(await hostOf(id)).stateDir, 'instances', id, 'disk.qcow2');
+    disk ??= join(c.agent(await hostOf(id)).stateDir, 'instances', id, 'disk.qcow2');
     const raw = join(c.dir, `${id}.raw`);
     execFileSync('qemu-img', ['convert', '-O', 'raw', disk, raw]);
     execFileSync('e2fsck', ['-fn', raw], { stdio: 'pipe', env: SBIN_PATH });
@@ -441,6 +442,39 @@ describe('live migration on a 3-node cluster (real Linux guests)', function () {
       const s = await c.waitStatus(id, 'ACTIVE', 30_000);
       assert.equal(s['OS-EXT-SRV-ATTR:host'], done.dest_compute);
       await col.waitBeats(2);
+    });
+  });
+  describe('on storage two nodes share (no block migration)', () => {
+    const ZONE = 'shared';
+    let sharedDir: string;
+
+    before(async () => {
+      sharedDir = join(c.dir, 'shared-instances');
+      const env = { COMPUTE_MIGRATION_VERIFY: 'true', COMPUTE_INSTANCES_DIR: sharedDir, COMPUTE_AVAILABILITY_ZONE: ZONE };
+      for (const name of ['node-4', 'node-5']) await c.addAgent(name, { vcpus: 8, ramMb: 2048, env });
+      await sleep(500); // the schedulers re-read hosts every 200 ms
+    });
+
+    it('moves the guest and leaves its disk in place: every heartbeat once, the file it rewrites intact', async () => {
+      const id = await c.createServer('sharer', { imageRef: loaded, extra: { availability_zone: ZONE } });
+      await c.waitStatus(id, 'ACTIVE', 60_000);
+      const col = collect(id);
+      await col.waitBeats(2, 120_000);
+      const from = await hostOf(id);
+      const disk = join(sharedDir, id, 'disk.qcow2');
+      const inode = statSync(disk).ino;
+      const res = await c.action(id, { 'os-migrateLive': { host: null, block_migration: false, disk_over_commit: false } });
+      assert.equal(res.status, 202, JSON.stringify(res.body));
+      await c.waitServer(id, (s) => s['OS-EXT-STS:task_state'] === null && s.status !== 'MIGRATING', 60_000);
+      const m = await lastMigration(id);
+      assert.equal(m.status, 'completed', JSON.stringify(m));
+      const to = await hostOf(id);
+      assert.notEqual(to, from);
+      assert.equal(statSync(disk).ino, inode, 'the guest runs on the very same disk file');
+      await col.waitBeats(3);
+      col.assertIntact();
+      await assertDiskIntact(id, col, disk);
+      await c.deleteServer(id);
     });
   });
 });
