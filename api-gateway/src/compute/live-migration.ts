@@ -128,28 +128,37 @@ export class LiveMigrations {
     try {
       const spec = { ...requestSpec({ instance: rec, image, group }), availabilityZone: rec.requestedAvailabilityZone, ignoreHosts: [rec.host] };
       let dest: scheduler.Selection;
-      try {
-        dest =
-          req.host === null
-            ? (await this.d.scheduler.selectDestinations(spec, migration.uuid))[0]!
-            : await this.d.scheduler.claimOnHost(spec, req.host, migration.uuid);
-      } catch (err) {
-        const reason = err instanceof NoValidHostError ? err.message : errorMessage(err);
-        await this.refused(rec, migration, reason);
-        if (err instanceof NoValidHostError) throw badRequest(reason);
-        if (err instanceof NotFoundError) throw badRequest(`Compute host ${req.host} could not be found.`);
-        throw fromServiceError(err) ?? err;
-      }
-      const shared = await this.sharedStorage(rec, source.address, dest);
-      const blockMigration = req.blockMigration === 'auto' ? !shared : req.blockMigration;
-      if (blockMigration === shared) {
+      let blockMigration: boolean;
+      // A storage refusal of a host the scheduler picked, reported if no other host will do.
+      let skipped: string | undefined;
+      for (;;) {
+        try {
+          dest =
+            req.host === null
+              ? (await this.d.scheduler.selectDestinations(spec, migration.uuid))[0]!
+              : await this.d.scheduler.claimOnHost(spec, req.host, migration.uuid);
+        } catch (err) {
+          const reason = err instanceof NoValidHostError ? (skipped ?? err.message) : errorMessage(err);
+          await this.refused(rec, migration, reason);
+          if (err instanceof NoValidHostError) throw badRequest(reason);
+          if (err instanceof NotFoundError) throw badRequest(`Compute host ${req.host} could not be found.`);
+          throw fromServiceError(err) ?? err;
+        }
+        const shared = await this.sharedStorage(rec, source.address, dest);
+        blockMigration = req.blockMigration === 'auto' ? !shared : req.blockMigration;
+        if (blockMigration !== shared) break;
         // Nova's InvalidLocalStorage / InvalidSharedStorage.
         const reason = shared
           ? 'Block migration can not be used with shared storage.'
           : `${dest.host} is not on shared storage: Shared storage live-migration requires either shared storage or boot-from-volume with no local disks.`;
         await this.d.scheduler.releaseAllocation(migration.uuid).catch((err: unknown) => this.d.logger.error({ err: errorMessage(err) }, 'cannot release the destination claim'));
-        await this.refused(rec, migration, reason);
-        throw badRequest(reason);
+        if (req.host !== null) {
+          await this.refused(rec, migration, reason);
+          throw badRequest(reason);
+        }
+        // As Nova's conductor does with a host that fails its prechecks: ask the scheduler again without it.
+        skipped = reason;
+        spec.ignoreHosts.push(dest.host);
       }
       const placed = { status: 'preparing', destCompute: dest.host, destNode: dest.host, destHost: dest.address, blockMigration } as const;
       const started: MigrationRecord = { ...migration, ...placed };

@@ -446,16 +446,21 @@ describe('live migration on a 3-node cluster (real Linux guests)', function () {
   });
   describe('on storage two nodes share (no block migration)', () => {
     const ZONE = 'shared';
+    const LONER = 'node-6';
     let sharedDir: string;
 
     before(async () => {
       sharedDir = join(c.dir, 'shared-instances');
-      const env = { COMPUTE_MIGRATION_VERIFY: 'true', COMPUTE_INSTANCES_DIR: sharedDir, COMPUTE_AVAILABILITY_ZONE: ZONE };
-      for (const name of ['node-4', 'node-5']) await c.addAgent(name, { vcpus: 8, ramMb: 2048, env });
+      const env = { COMPUTE_MIGRATION_VERIFY: 'true', COMPUTE_AVAILABILITY_ZONE: ZONE };
+      for (const name of ['node-4', 'node-5']) await c.addAgent(name, { vcpus: 8, ramMb: 2048, env: { ...env, COMPUTE_INSTANCES_DIR: sharedDir } });
+      // In the same zone, storage of its own and the most free RAM (the scheduler's first pick):
+      // taken out while the guest is placed, back for the migration.
+      await c.addAgent(LONER, { vcpus: 8, ramMb: 8192, env });
+      await setHostEnabled(c.redis, LONER, false);
       await sleep(500); // the schedulers re-read hosts every 200 ms
     });
 
-    it('moves the guest and leaves its disk in place: every heartbeat once, the file it rewrites intact', async () => {
+    it('moves the guest to a host sharing its disk (skipping one that does not): every heartbeat once, the file it rewrites intact', async () => {
       const id = await c.createServer('sharer', { imageRef: loaded, extra: { availability_zone: ZONE } });
       await c.waitStatus(id, 'ACTIVE', 60_000);
       const col = collect(id);
@@ -463,6 +468,8 @@ describe('live migration on a 3-node cluster (real Linux guests)', function () {
       const from = await hostOf(id);
       const disk = join(sharedDir, id, 'disk.qcow2');
       const inode = statSync(disk).ino;
+      await setHostEnabled(c.redis, LONER, true);
+      await sleep(500);
       const res = await c.action(id, { 'os-migrateLive': { host: null, block_migration: false, disk_over_commit: false } });
       assert.equal(res.status, 202, JSON.stringify(res.body));
       await c.waitServer(id, (s) => s['OS-EXT-STS:task_state'] === null && s.status !== 'MIGRATING', 60_000);
@@ -470,6 +477,7 @@ describe('live migration on a 3-node cluster (real Linux guests)', function () {
       assert.equal(m.status, 'completed', JSON.stringify(m));
       const to = await hostOf(id);
       assert.notEqual(to, from);
+      assert.notEqual(to, LONER, 'the host not sharing the storage was passed over, as Nova does');
       assert.equal(statSync(disk).ino, inode, 'the guest runs on the very same disk file');
       await col.waitBeats(3);
       col.assertIntact();
