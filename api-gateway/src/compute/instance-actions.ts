@@ -122,6 +122,16 @@ export class InstanceActions {
     });
   }
 
+  /**
+   * Ends the events still open in the newest `action` of the instance: for an action whose
+   * request's task died with its gateway, by whoever took the work over (the only writer left).
+   */
+  async finishOpenEvents(uuid: string, action: string, result: 'Success' | 'Error', traceback: string | null): Promise<void> {
+    const open = (await this.list(uuid)).find((a) => a.action === action);
+    if (!open) return;
+    for (const [index, e] of open.events.entries()) if (e.finishTime === null) await this.finishEvent(uuid, open.requestId, index, result, traceback);
+  }
+
   private async change(uuid: string, requestId: string, fn: (a: InstanceAction) => void): Promise<void> {
     const a = await this.get(uuid, requestId);
     if (!a) return; // the instance's actions expired meanwhile

@@ -328,7 +328,10 @@ export class LiveMigrations {
     }
     // An abort may have been asked for while we watched.
     const cancelled = (await getMigration(this.d.redis, uuid))?.status === 'cancelling';
-    await this.conclude(m, cancelled ? 'cancelled' : 'error', 'the API gateway driving the migration stopped before it ended');
+    const reason = 'the API gateway driving the migration stopped before it ended';
+    const outcome = await this.conclude(m, cancelled ? 'cancelled' : 'error', reason);
+    // The dead gateway's task left the action's events open (compute_live_migration): end them.
+    await this.d.actions.finishOpenEvents(m.instanceUuid, 'live-migration', outcome === 'completed' ? 'Success' : 'Error', outcome === 'completed' ? null : reason);
   }
 
   /**
@@ -343,14 +346,15 @@ export class LiveMigrations {
     return info?.task === 'migrating';
   }
 
-  /** Ends the migration with `outcome`, unless the owner key says the destination committed it. */
-  private async conclude(m: MigrationRecord, outcome: Outcome, reason: string): Promise<void> {
+  /** Ends the migration with `outcome`, unless the owner key says the destination committed it; returns how it ended. */
+  private async conclude(m: MigrationRecord, outcome: Outcome, reason: string): Promise<Outcome> {
     if (outcome !== 'completed') {
       // Whatever was lost on the way, the owner key says where the guest runs; settle it.
       if ((await settleOutcome(this.d.redis, redisKeys.migrationOutcome(m.uuid)).catch(() => 'aborted')) === 'committed') outcome = 'completed';
     }
     if (outcome === 'completed') await this.finish(m);
     else await this.rollback(m, outcome, reason);
+    return outcome;
   }
 
   /** Post-migration: the allocation and the records follow the guest to the destination. */

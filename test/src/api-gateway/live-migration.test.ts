@@ -219,6 +219,18 @@ describe('api-gateway: live migration (stand-in nodes)', function () {
   /** The instance's (only) migration record as stored, with what the API does not show (uuid, error). */
   const record = async (id: string): Promise<MigrationRecord> => (await listMigrations(c.redis, { instanceUuid: id }))[0]!;
   const migratingOn = (host: string, id: string) => node(host).instances.get(id)?.task === 'migrating';
+  /** The compute_live_migration event of the server's newest live-migration action, once it ended. */
+  async function liveMigrationEvent(id: string): Promise<any> {
+    let event: any;
+    await until('the compute_live_migration event to end', async () => {
+      const actions = (await c.compute('GET', `/servers/${id}/os-instance-actions`)).body.instanceActions;
+      const requestId = actions.find((a: any) => a.action === 'live-migration').request_id;
+      const events = (await c.compute('GET', `/servers/${id}/os-instance-actions/${requestId}`)).body.instanceAction.events;
+      event = events.find((e: any) => e.event === 'compute_live_migration');
+      return event?.finish_time != null;
+    });
+    return event;
+  }
   /** Gateways started to take over from a dead one: as short a lease as the dead one had. */
   const LEASE = { HYPERNOVA_MIGRATION_LEASE_MS: '1000' };
 
@@ -260,6 +272,7 @@ describe('api-gateway: live migration (stand-in nodes)', function () {
       assert.equal(node(host).instances.has(id), false);
       assert.equal(node(other).instances.has(id), true);
       assert.equal(await c.redis.zcard(redisKeys.migrationsInProgress()), 0);
+      assert.equal((await liveMigrationEvent(id)).result, 'Success', 'the dead gateway\'s open event ended by the one that took over');
     } finally {
       await next.close();
     }
@@ -283,6 +296,7 @@ describe('api-gateway: live migration (stand-in nodes)', function () {
       assert.equal(await c.redis.hget(redisKeys.allocation(id), 'host'), host);
       assert.deepEqual(await c.redis.smembers(redisKeys.hostAllocations(other)), [], 'the destination claim was released');
       assert.equal(node(other).instances.has(id), false);
+      assert.equal((await liveMigrationEvent(id)).result, 'Error');
       assert.equal(node(other).calls.filter((x) => x === `RollbackLiveMigration ${id}`).length, 1, 'rolled back by one gateway only');
     } finally {
       await Promise.all(next.map((g) => g.close()));
