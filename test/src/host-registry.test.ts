@@ -1,7 +1,6 @@
 // The host registry a compute agent uses, against a real redis-server.
 import assert from 'node:assert/strict';
 import {
-  createRedis,
   getHost,
   listHosts,
   redisKeys,
@@ -10,7 +9,7 @@ import {
   startHostHeartbeat,
   type Redis,
 } from '@hypernova/common';
-import { startRedis, type InfraServer } from './harness/index.js';
+import { useRedis } from './harness/index.js';
 
 const spec = {
   name: 'node-a',
@@ -30,17 +29,9 @@ const spec = {
 
 describe('host registry against real Redis', function () {
   this.timeout(30_000);
-  let server: InfraServer;
+  const client = useRedis();
   let redis: Redis;
-
-  before(async () => {
-    server = await startRedis();
-    redis = createRedis(server.url);
-  });
-  after(async () => {
-    redis?.disconnect();
-    await server?.stop();
-  });
+  before(() => (redis = client()));
 
   it('registers, heartbeats, re-registers a lost record, and marks the host down on stop', async () => {
     const hb = await startHostHeartbeat(redis, spec, { intervalMs: 100, ttlS: 1 });

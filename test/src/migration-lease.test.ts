@@ -3,7 +3,6 @@
 import assert from 'node:assert/strict';
 import {
   createMigration,
-  createRedis,
   holdMigrationLease,
   listMigrations,
   releaseMigrationLease,
@@ -11,7 +10,7 @@ import {
   type NewMigration,
   type Redis,
 } from '@hypernova/common';
-import { startRedis, type InfraServer } from './harness/index.js';
+import { useRedis } from './harness/index.js';
 
 const record: NewMigration = {
   instanceUuid: '6f1c1a52-93a5-4a4e-9a52-3e4c7b1d2f00',
@@ -31,17 +30,9 @@ const record: NewMigration = {
 
 describe('migration leases against real Redis', function () {
   this.timeout(30_000);
-  let server: InfraServer;
+  const client = useRedis();
   let redis: Redis;
-
-  before(async () => {
-    server = await startRedis();
-    redis = createRedis(server.url);
-  });
-  after(async () => {
-    redis?.disconnect();
-    await server?.stop();
-  });
+  before(() => (redis = client()));
 
   it('a new migration is leased to its creator; others take it only once the lease lapsed or ended', async () => {
     const a = { holder: 'gw-a', ttlMs: 300 };

@@ -8,7 +8,6 @@ import {
   TaskState,
   VmState,
   createInstance,
-  createRedis,
   getInstance,
   listInstances,
   redisKeys,
@@ -17,7 +16,7 @@ import {
   type InstanceRecord,
   type Redis,
 } from '@hypernova/common';
-import { startRedis, type InfraServer } from '../harness/index.js';
+import { useRedis } from '../harness/index.js';
 
 function record(uuid: string): InstanceRecord {
   const now = new Date().toISOString();
@@ -56,17 +55,9 @@ function record(uuid: string): InstanceRecord {
 
 describe('instance record (common) against real Redis', function () {
   this.timeout(30_000);
-  let server: InfraServer;
+  const client = useRedis();
   let redis: Redis;
-
-  before(async () => {
-    server = await startRedis();
-    redis = createRedis(server.url);
-  });
-  after(async () => {
-    redis?.disconnect();
-    await server?.stop();
-  });
+  before(() => (redis = client()));
 
   it('round-trips a record and lists it by project and host', async () => {
     const rec = record('i-1');

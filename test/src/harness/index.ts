@@ -9,7 +9,7 @@ export { freePort } from './ports.js';
 export { startGatewayProcess, type GatewayProcess } from './gateway.js';
 export { findBinary, startProcess, type ManagedProcess, type StartProcessOptions } from './process.js';
 export { startNats } from './nats.js';
-export { startRedis, type RedisOptions } from './redis.js';
+export { startRedis, useRedis, type RedisOptions } from './redis.js';
 export { startSchedulerReplica, type SchedulerReplica } from './scheduler.js';
 export { waitForTcp, type InfraServer } from './server.js';
 

@@ -1,5 +1,6 @@
 // A real redis-server for tests. No persistence by default (fast); with aof, an append-only
 // file fsynced on every write, to test that a Redis restart loses nothing.
+import { createRedis, type Redis } from '@hypernova/common';
 import { startServer, type InfraServer, type ServerRecipe } from './server.js';
 
 export interface RedisOptions {
@@ -22,4 +23,25 @@ export function startRedis(opts: RedisOptions = {}): Promise<InfraServer> {
     containerCommand: () => ['redis-server', '--dir', '/data', '--save', '', ...persistence],
   };
   return startServer(recipe);
+}
+
+/**
+ * A redis-server and a client for the enclosing mocha suite, started before its tests and
+ * stopped after them: call in a describe body; the getter gives the client once started.
+ */
+export function useRedis(): () => Redis {
+  let server: InfraServer | undefined;
+  let redis: Redis | undefined;
+  before(async () => {
+    server = await startRedis();
+    redis = createRedis(server.url);
+  });
+  after(async () => {
+    redis?.disconnect();
+    await server?.stop();
+  });
+  return () => {
+    if (!redis) throw new Error('useRedis: the suite has not started');
+    return redis;
+  };
 }
