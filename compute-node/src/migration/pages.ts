@@ -12,7 +12,7 @@
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import type { GuestRam } from '@hypernova/hypervisor';
 import { PAGE_SIZE } from '@hypernova/hypervisor';
-import { Flag, frameBuffer, HEADER_SIZE } from './wire.js';
+import { Flag, frameBuffer, frameBufferOf, HEADER_SIZE } from './wire.js';
 
 export const enum PageKind {
   Zero = 0,
@@ -386,10 +386,8 @@ export class PageEncoder {
 
   /** Takes back the buffer of a frame the destination acknowledged. */
   recycle(frame: Buffer): void {
-    const size = HEADER_SIZE + this.opts.batchBytes;
-    if (frame.buffer.byteLength === size && frame.byteOffset === 0 && this.pool.length < 256) {
-      this.pool.push(Buffer.from(frame.buffer, 0, size));
-    }
+    const buf = frameBufferOf(frame);
+    if (buf?.length === HEADER_SIZE + this.opts.batchBytes && this.pool.length < 256) this.pool.push(buf);
   }
 
   private raw(buf: Buffer, pos: number, page: number, src: PageSource, off: number): number {
