@@ -148,7 +148,16 @@ export class GuestRam {
       if (this.dirty[p]) out.push(p);
     }
     this.dirty.fill(0);
-    if (this.dirtyLogging) for (const p of out) this.setFlag(p, PageFlag.LogClean);
+    if (this.dirtyLogging) {
+      // One sweep of the TLBs for all the pages, not a sweep per page (thousands of them per round).
+      let protect = false;
+      for (const p of out) {
+        const before = this.pageFlags[p]!;
+        this.pageFlags[p] = before | PageFlag.LogClean;
+        if (before === 0) protect = true;
+      }
+      if (protect) this.listener?.writeProtected(-1);
+    }
     return out;
   }
 
