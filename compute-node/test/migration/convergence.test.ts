@@ -59,4 +59,17 @@ describe('migration convergence', () => {
     m.busy(false, 5100);
     assert.equal(Math.round(m.sample(6000) / MiB), 100);
   });
+
+  it('weighs bandwidth samples by their size: a small slow round barely moves the estimate', () => {
+    const m = new BandwidthMeter();
+    m.busy(true, 0);
+    m.acked(32 * MiB);
+    m.busy(false, 100); // 320 MiB/s
+    assert.equal(Math.round(m.sample(100) / MiB), 320);
+    m.busy(true, 200);
+    m.acked(1 * MiB);
+    m.busy(false, 220); // 50 MiB/s, a round too short to fill the pipe
+    // (16 + 1) MiB over (50 + 20) ms, where averaging the rates would say 185.
+    assert.equal(Math.round(m.sample(220) / MiB), 243);
+  });
 });
