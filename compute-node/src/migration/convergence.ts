@@ -39,8 +39,8 @@ const MAX_FITTING_ROUNDS = 5;
 /** Shares of the event loop the sender may take, in ms per turn (the guest runs 4 ms slices). */
 const PUMP_BUDGETS_MS = [4, 8, 16];
 
-/** Weight a sample keeps at each later one: recent rounds count more. */
-const METER_DECAY = 0.5;
+/** The bandwidth meter forgets by volume: older samples weigh half as much with every this many bytes newer. */
+const METER_HALF_LIFE_BYTES = 16 * 1024 * 1024;
 
 /** Link throughput: acknowledged bytes over the time frames were in flight (idle time excluded). */
 export class BandwidthMeter {
@@ -48,7 +48,7 @@ export class BandwidthMeter {
   private busyMs = 0;
   private busySince = -1;
   private estimate = 0;
-  /** Decayed sums of the samples folded in so far. */
+  /** Sums of the samples folded in so far, decayed by volume. */
   private sumBytes = 0;
   private sumMs = 0;
 
@@ -67,8 +67,9 @@ export class BandwidthMeter {
 
   /**
    * Bytes/s; folds the samples since the last call in (rounds too small to time keep the old
-   * value). Samples are weighed by their size, not averaged as rates: a late round of a few
-   * MiB, slow to fill the pipe, must not count as much as a 32 MiB one.
+   * value). Samples are weighed by their size, not averaged as rates, and age by the bytes sent
+   * after them, not by their count: a late round of a few MiB, slow to fill the pipe, must not
+   * count as much as a 32 MiB one, nor make it count less.
    */
   sample(now = performance.now()): number {
     let ms = this.busyMs;
@@ -77,8 +78,9 @@ export class BandwidthMeter {
       this.busySince = now;
     }
     if (this.bytes >= 256 * 1024 && ms > 1) {
-      this.sumBytes = this.sumBytes * METER_DECAY + this.bytes;
-      this.sumMs = this.sumMs * METER_DECAY + ms;
+      const keep = 0.5 ** (this.bytes / METER_HALF_LIFE_BYTES);
+      this.sumBytes = this.sumBytes * keep + this.bytes;
+      this.sumMs = this.sumMs * keep + ms;
       this.estimate = (this.sumBytes / this.sumMs) * 1000;
       this.bytes = 0;
       this.busyMs = 0;

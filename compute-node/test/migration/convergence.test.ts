@@ -60,16 +60,20 @@ describe('migration convergence', () => {
     assert.equal(Math.round(m.sample(6000) / MiB), 100);
   });
 
-  it('weighs bandwidth samples by their size: a small slow round barely moves the estimate', () => {
+  it('weighs bandwidth samples by their size and ages them by volume: small slow rounds barely move it', () => {
     const m = new BandwidthMeter();
-    m.busy(true, 0);
-    m.acked(32 * MiB);
-    m.busy(false, 100); // 320 MiB/s
-    assert.equal(Math.round(m.sample(100) / MiB), 320);
-    m.busy(true, 200);
-    m.acked(1 * MiB);
-    m.busy(false, 220); // 50 MiB/s, a round too short to fill the pipe
-    // (16 + 1) MiB over (50 + 20) ms, where averaging the rates would say 185.
-    assert.equal(Math.round(m.sample(220) / MiB), 243);
+    const round = (at: number, mib: number, ms: number): number => {
+      m.busy(true, at);
+      m.acked(mib * MiB);
+      m.busy(false, at + ms);
+      return Math.round(m.sample(at + ms) / MiB);
+    };
+    assert.equal(round(0, 32, 100), 320);
+    // Rounds too short to fill the pipe (50 MiB/s) count for their bytes and time: averaging
+    // rates would say 185, then 118.
+    assert.equal(round(200, 1, 20), 273);
+    assert.equal(round(300, 1, 20), 239);
+    // A large round is most of the estimate: what the link does now (160 MiB/s).
+    assert.equal(round(400, 32, 200), 171);
   });
 });
