@@ -328,7 +328,9 @@ export class PageEncoder {
         st.zeroPages++;
       } else if (cached) {
         const [old, oldWord] = cache!.words(page);
-        if (pos + RECORD + MAX_DELTA > end) break; // a delta or raw page must fit whole
+        // Room for the page whole, not just for a delta: the diff brings the cached copy up to
+        // date as it goes, so a page found too changed for a delta must go whole in this frame.
+        if (pos + RECORD + PAGE_SIZE > end) break;
         closeRun();
         const t0 = performance.now();
         const len = encodeDelta(src.bytes, src.words, off >>> 2, old, oldWord, buf, pos + RECORD, MAX_DELTA);

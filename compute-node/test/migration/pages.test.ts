@@ -82,6 +82,21 @@ describe('migration page records', () => {
     assert.deepEqual(dst.bytes, src.bytes);
   });
 
+  it('a cached page that turns out too changed for a delta, with no room left for it whole, goes whole in the next frame', () => {
+    const src = new GuestRam(0x8000_0000, 1 << 20);
+    const dst = new GuestRam(0x8000_0000, 1 << 20);
+    for (const p of [0, 1]) src.bytes.fill(p + 1, p * PAGE, (p + 1) * PAGE);
+    src.noteWriteRange(0, 2 * PAGE);
+    // Room for one raw page and a long delta (3584 bytes), not for two raw pages.
+    const enc = new PageEncoder({ batchBytes: 2 * 8 + PAGE + 3600, cache: new PageCache(src.pages, 1) });
+    enc.cacheNewPages = true;
+    transfer(enc, src, dst, [1, 0]); // page 1 cached, page 0 not (the cache is full)
+    for (let i = 0; i < PAGE; i += 4) src.bytes[PAGE + i] ^= 0xff; // page 1 rewritten all over
+    src.bytes[0] ^= 0xff;
+    transfer(enc, src, dst, [0, 1]);
+    assert.deepEqual(dst.bytes, src.bytes);
+  });
+
   it('malformed records are refused', () => {
     const ram = new GuestRam(0x8000_0000, 1 << 20);
     const rec = (page: number, word: number, extra = 0): Buffer => {
