@@ -426,6 +426,25 @@ export function inflateBody(body: Buffer, maxBytes: number): Buffer | string {
   }
 }
 
+/**
+ * Zeroes pages [first, end) of `ram`, but for those it knows hold zeros already: a destination's
+ * fresh RAM is all such pages, and a guest's untouched memory (most of a large one) arrives as
+ * zero runs; writing it would cost a memset of all of it.
+ */
+function zeroPages(ram: GuestRam, first: number, end: number): void {
+  for (let p = first; p < end; ) {
+    if (ram.isKnownZero(p)) {
+      p++;
+      continue;
+    }
+    let q = p + 1;
+    while (q < end && !ram.isKnownZero(q)) q++;
+    ram.bytes.fill(0, p * PAGE_SIZE, q * PAGE_SIZE);
+    ram.noteWriteRange(p * PAGE_SIZE, (q - p) * PAGE_SIZE);
+    p = q;
+  }
+}
+
 /** Writes a Pages body's records into guest RAM; returns the page count or an error message. */
 export function applyRecords(body: Buffer, ram: GuestRam): number | string {
   let pos = 0;
@@ -440,8 +459,7 @@ export function applyRecords(body: Buffer, ram: GuestRam): number | string {
     const off = page * PAGE_SIZE;
     if (kind === PageKind.Zero) {
       if (n === 0 || page + n > ram.pages) return `zero run ${page}+${n} outside RAM`;
-      ram.bytes.fill(0, off, off + n * PAGE_SIZE);
-      ram.noteWriteRange(off, n * PAGE_SIZE);
+      zeroPages(ram, page, page + n);
       pages += n;
       continue;
     }

@@ -48,6 +48,7 @@ describe('migration page records', () => {
     const src = new GuestRam(0x8000_0000, 4 << 20);
     const dst = new GuestRam(0x8000_0000, 4 << 20);
     dst.bytes.fill(0xee); // the destination's old content must all be overwritten
+    dst.noteWriteRange(0, dst.size);
     for (let p = 100; p < 300; p++) src.bytes.fill(p & 0xff || 1, p * PAGE, (p + 1) * PAGE);
     src.noteWriteRange(100 * PAGE, 200 * PAGE); // writes outside the CPU report themselves (GuestRam's contract)
     const cache = new PageCache(src.pages, 150);
@@ -95,6 +96,19 @@ describe('migration page records', () => {
     src.bytes[0] ^= 0xff;
     transfer(enc, src, dst, [0, 1]);
     assert.deepEqual(dst.bytes, src.bytes);
+  });
+
+  it('a zero run zeroes the pages written before and leaves pages known to be zero alone', () => {
+    const ram = new GuestRam(0x8000_0000, 1 << 20);
+    ram.bytes.fill(7, 5 * PAGE, 7 * PAGE);
+    ram.noteWriteRange(5 * PAGE, 2 * PAGE);
+    const run = Buffer.alloc(8);
+    run.writeUInt32LE(2, 0);
+    run.writeUInt32LE(10, 4); // pages 2..11, zero
+    assert.equal(applyRecords(run, ram), 10);
+    assert.ok(ram.bytes.every((b) => b === 0));
+    // Untouched pages were not written (a fresh destination's RAM costs no memset, no faults).
+    assert.deepEqual([2, 4, 7, 11].map((p) => ram.isKnownZero(p)), [true, true, true, true]);
   });
 
   it('malformed records are refused', () => {
