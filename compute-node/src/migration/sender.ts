@@ -397,6 +397,9 @@ export class MigrationSource {
     this.endSent = true;
     this.sendData(MsgType.End, endFrame, endFrame.length - HEADER_SIZE);
     const endSentAt = performance.now();
+    // nats.js writes what was published once this turn yields: End first, then the work below,
+    // which would otherwise hold it back (inside the pause).
+    await yieldTurn();
     ram.stopDirtyLog(); // the guest is paused: nothing more to log, and not worth doing inside the pause
     this.disks.stop();
     this.status = 'completing';
