@@ -317,8 +317,11 @@ export class MigrationSource {
       if (r) {
         this.rttMs = Math.max(0.2, performance.now() - sentAt);
         this.window.open(r.limit);
-        // Buffers for the frames a full window holds (plus the one being filled), or for all of RAM if less.
-        this.encoder.reserve(Math.min(r.limit, Math.ceil(ram.size / this.batchBytes)) + 1);
+        // Buffers for the frames a full window holds (plus the one being filled), or for all the
+        // pages the guest ever wrote if fewer.
+        let written = 0;
+        for (let p = 0; p < ram.pages; p++) if (!ram.isKnownZero(p)) written++;
+        this.encoder.reserve(Math.min(r.limit, Math.ceil((written * RAW_WIRE) / this.batchBytes)) + 1);
         return;
       }
       if (performance.now() > deadline) throw new MigrationError('timeout', `no answer from the destination on ${this.prefix}`);
