@@ -372,7 +372,10 @@ export class MigrationSource {
     // Everything the destination gets from here is encoded now, in one go, while paused: a
     // paused VM can still take device input (a network frame) that must not tear what is sent.
     const frames: EncodedFrame[] = [];
-    for (let f = this.encoder.next(this.dirty, ramSource(ram)); f; f = this.encoder.next(this.dirty, ramSource(ram))) frames.push(f);
+    // Nothing is diffed after this copy: copying pages into the cache would only lengthen the pause.
+    this.encoder.cacheNewPages = false;
+    const src = ramSource(ram);
+    for (let f = this.encoder.next(this.dirty, src); f; f = this.encoder.next(this.dirty, src)) frames.push(f);
     const state = this.machine.saveDeviceState();
     const digest = this.opts.verify ? createHash('sha256').update(ram.bytes).digest('hex') : undefined;
     const encodedAt = performance.now();
