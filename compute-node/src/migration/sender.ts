@@ -361,6 +361,9 @@ export class MigrationSource {
 
   private async switchOver(): Promise<SourceResult> {
     const ram = this.machine.ram;
+    // nats.js writes queued messages (the last round's progress) in a microtask: before the pause,
+    // not at its first await. A microtask only: a turn of the event loop would let the guest run.
+    await Promise.resolve();
     this.status = 'switchover';
     // A guest its owner had paused stays paused if the migration fails.
     this.pausedByUs = !this.machine.isPaused;
