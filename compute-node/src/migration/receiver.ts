@@ -152,7 +152,10 @@ export class MigrationDestination {
       for (; off < end; off += PAGE_SIZE) bytes[off] = bytes[off]!;
       await new Promise((r) => setImmediate(r));
     }
-    for (let n = 0; n < RECEIVE_WARMUP_BYTES; n += 1 << 20) Buffer.allocUnsafeSlow(1 << 20).fill(0);
+    for (let n = 0; n < RECEIVE_WARMUP_BYTES; n += 8 << 20) {
+      for (let k = 0; k < 8; k++) Buffer.allocUnsafeSlow(1 << 20).fill(0);
+      await new Promise((r) => setImmediate(r));
+    }
   }
 
   /** Gives up (the source is told and resumes); no effect once everything has arrived (the commit decides then). */
