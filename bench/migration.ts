@@ -306,7 +306,7 @@ async function main(): Promise<void> {
       'guest ok: every heartbeat once across both consoles, at least one on the destination after the move, no MEMCHECK-FAIL; ' +
         'QEMU 7.2 fails it because the dirtier sleeps in WFI with the timer armed and QEMU 7.2 does not migrate the armed mtimer',
       `our VM processes run with ${VM_PROCESS_ENV.GLIBC_TUNABLES} (freed buffers stay in the heap): a page fault costs tens of µs on this host`,
-      'the destination prefaults its RAM while it waits for the source (as QEMU -mem-prealloc); that time is outside the migration, as QEMU start-up is',
+      'the destination prefaults its RAM (and the memory its receive buffers will take) while it waits for the source (as QEMU -mem-prealloc); that time is outside the migration, as QEMU start-up is',
       `a case still iterating after ${CASE_LIMIT_MS / 1000} s is forced (ours) or cancelled (QEMU) and counts as not converged`,
     ],
     cases: [] as unknown[],

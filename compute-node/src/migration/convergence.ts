@@ -39,12 +39,18 @@ const MAX_FITTING_ROUNDS = 5;
 /** Shares of the event loop the sender may take, in ms per turn (the guest runs 4 ms slices). */
 const PUMP_BUDGETS_MS = [4, 8, 16];
 
+/** The bandwidth meter forgets by volume: older samples weigh half as much with every this many bytes newer. */
+const METER_HALF_LIFE_BYTES = 16 * 1024 * 1024;
+
 /** Link throughput: acknowledged bytes over the time frames were in flight (idle time excluded). */
 export class BandwidthMeter {
   private bytes = 0;
   private busyMs = 0;
   private busySince = -1;
   private estimate = 0;
+  /** Sums of the samples folded in so far, decayed by volume. */
+  private sumBytes = 0;
+  private sumMs = 0;
 
   /** The sender has frames in flight (true) or none (false). */
   busy(inFlight: boolean, now = performance.now()): void {
@@ -59,7 +65,12 @@ export class BandwidthMeter {
     this.bytes += bytes;
   }
 
-  /** Bytes/s; folds the samples since the last call in (rounds too small to time keep the old value). */
+  /**
+   * Bytes/s; folds the samples since the last call in (rounds too small to time keep the old
+   * value). Samples are weighed by their size, not averaged as rates, and age by the bytes sent
+   * after them, not by their count: a late round of a few MiB, slow to fill the pipe, must not
+   * count as much as a 32 MiB one, nor make it count less.
+   */
   sample(now = performance.now()): number {
     let ms = this.busyMs;
     if (this.busySince >= 0) {
@@ -67,8 +78,10 @@ export class BandwidthMeter {
       this.busySince = now;
     }
     if (this.bytes >= 256 * 1024 && ms > 1) {
-      const rate = (this.bytes / ms) * 1000;
-      this.estimate = this.estimate ? 0.5 * this.estimate + 0.5 * rate : rate;
+      const keep = 0.5 ** (this.bytes / METER_HALF_LIFE_BYTES);
+      this.sumBytes = this.sumBytes * keep + this.bytes;
+      this.sumMs = this.sumMs * keep + ms;
+      this.estimate = (this.sumBytes / this.sumMs) * 1000;
       this.bytes = 0;
       this.busyMs = 0;
     } else if (this.busySince < 0) {

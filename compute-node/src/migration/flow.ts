@@ -20,6 +20,12 @@ export class SendWindow {
   private acked = 0;
   private limit = 0;
   private readonly unacked = new Map<number, Buffer>();
+  /**
+   * Frames sent more than once: not released when acknowledged, since the acknowledgement may be
+   * for an earlier copy while a later one still waits in the socket (the transport hands the
+   * socket the frame's own memory).
+   */
+  private readonly resent = new Set<number>();
   private inFlightBytes = 0;
   private waiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
   private drainWaiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
@@ -37,7 +43,7 @@ export class SendWindow {
     private readonly resend: (frame: Buffer) => void,
     /** Bytes newly acknowledged, for the bandwidth meter. */
     private readonly onAcked: (bytes: number) => void,
-    /** A frame acknowledged: its buffer may be reused. */
+    /** A frame acknowledged (and sent once): its buffer may be reused. */
     private readonly onRelease: (frame: Buffer) => void,
     /** The stall timeout fired. */
     private readonly onStall: (e: MigrationError) => void,
@@ -73,6 +79,7 @@ export class SendWindow {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     this.unacked.clear();
+    this.resent.clear();
     this.inFlightBytes = 0;
   }
 
@@ -106,7 +113,7 @@ export class SendWindow {
         this.unacked.delete(s);
         if (f) {
           bytes += f.length;
-          this.onRelease(f);
+          if (!this.resent.delete(s)) this.onRelease(f);
         }
       }
       this.inFlightBytes -= bytes;
@@ -147,6 +154,7 @@ export class SendWindow {
       const f = this.unacked.get(s);
       if (!f) continue;
       this.retransmits++;
+      this.resent.add(s);
       this.resend(f);
     }
   }

@@ -329,6 +329,11 @@ export class MigrationSource {
       if (r) {
         this.rttMs = Math.max(0.2, performance.now() - sentAt);
         this.window.open(r.limit);
+        // Buffers for the frames a full window holds (plus the one being filled), or for all the
+        // pages the guest ever wrote if fewer.
+        let written = 0;
+        for (let p = 0; p < ram.pages; p++) if (!ram.isKnownZero(p)) written++;
+        this.encoder.reserve(Math.min(r.limit, Math.ceil((written * RAW_WIRE) / this.batchBytes)) + 1);
         return;
       }
       if (performance.now() > deadline) throw new MigrationError('timeout', `no answer from the destination on ${this.prefix}`);
@@ -368,6 +373,9 @@ export class MigrationSource {
 
   private async switchOver(): Promise<SourceResult> {
     const ram = this.machine.ram;
+    // nats.js writes queued messages (the last round's progress) in a microtask: before the pause,
+    // not at its first await. A microtask only: a turn of the event loop would let the guest run.
+    await Promise.resolve();
     this.status = 'switchover';
     // A guest its owner had paused stays paused if the migration fails.
     this.pausedByUs = !this.machine.isPaused;
@@ -379,7 +387,10 @@ export class MigrationSource {
     // Everything the destination gets from here is encoded now, in one go, while paused: a
     // paused VM can still take device input (a network frame) that must not tear what is sent.
     const frames: EncodedFrame[] = [];
-    for (let f = this.encoder.next(this.dirty, ramSource(ram)); f; f = this.encoder.next(this.dirty, ramSource(ram))) frames.push(f);
+    // Nothing is diffed after this copy: copying pages into the cache would only lengthen the pause.
+    this.encoder.cacheNewPages = false;
+    const src = ramSource(ram);
+    for (let f = this.encoder.next(this.dirty, src); f; f = this.encoder.next(this.dirty, src)) frames.push(f);
     const state = this.machine.saveDeviceState();
     const digest = this.opts.verify ? createHash('sha256').update(ram.bytes).digest('hex') : undefined;
     const encodedAt = performance.now();
@@ -413,6 +424,9 @@ export class MigrationSource {
     this.endSent = true;
     this.sendData(MsgType.End, endFrame, endFrame.length - HEADER_SIZE);
     const endSentAt = performance.now();
+    // nats.js writes what was published once this turn yields: End first, then the work below,
+    // which would otherwise hold it back (inside the pause).
+    await yieldTurn();
     ram.stopDirtyLog(); // the guest is paused: nothing more to log, and not worth doing inside the pause
     this.disks.stop();
     this.status = 'completing';

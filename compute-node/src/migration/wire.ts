@@ -59,9 +59,30 @@ export interface Frame {
 /** Why a frame was refused: counted by the endpoints (forged = not for this migration). */
 export type Reject = 'forged' | 'corrupt';
 
+/**
+ * Bytes a frame buffer keeps free before and after the frame, for the transport's own framing
+ * (NATS: the PUB line before, CRLF after), so the transport can send frame and framing as one
+ * buffer instead of copying them together (transport.ts).
+ */
+export const ROOM_BEFORE = 128;
+export const ROOM_AFTER = 2;
+/** The memory of frame buffers: only there may the transport write around a frame. */
+const withRoom = new WeakSet<ArrayBufferLike>();
+
 /** A buffer for a frame whose body will be written in place after the header. */
 export function frameBuffer(bodyCapacity: number): Buffer {
-  return Buffer.allocUnsafe(HEADER_SIZE + bodyCapacity);
+  // Memory of its own, never shared with other buffers (allocUnsafe pools small ones): the
+  // transport writes into the room around the frame.
+  const whole = Buffer.allocUnsafeSlow(ROOM_BEFORE + HEADER_SIZE + bodyCapacity + ROOM_AFTER);
+  withRoom.add(whole.buffer);
+  return whole.subarray(ROOM_BEFORE, ROOM_BEFORE + HEADER_SIZE + bodyCapacity);
+}
+
+/** The buffer frameBuffer returned that `frame` (sealed in it) lies in; undefined for other bytes. */
+export function frameBufferOf(frame: Uint8Array): Buffer | undefined {
+  const mem = frame.buffer;
+  if (!withRoom.has(mem)) return undefined;
+  return Buffer.from(mem, ROOM_BEFORE, mem.byteLength - ROOM_BEFORE - ROOM_AFTER);
 }
 
 /** Writes the header into `buf` (body already at HEADER_SIZE) and returns the frame's bytes. */

@@ -59,4 +59,21 @@ describe('migration convergence', () => {
     m.busy(false, 5100);
     assert.equal(Math.round(m.sample(6000) / MiB), 100);
   });
+
+  it('weighs bandwidth samples by their size and ages them by volume: small slow rounds barely move it', () => {
+    const m = new BandwidthMeter();
+    const round = (at: number, mib: number, ms: number): number => {
+      m.busy(true, at);
+      m.acked(mib * MiB);
+      m.busy(false, at + ms);
+      return Math.round(m.sample(at + ms) / MiB);
+    };
+    assert.equal(round(0, 32, 100), 320);
+    // Rounds too short to fill the pipe (50 MiB/s) count for their bytes and time: averaging
+    // rates would say 185, then 118.
+    assert.equal(round(200, 1, 20), 273);
+    assert.equal(round(300, 1, 20), 239);
+    // A large round is most of the estimate: what the link does now (160 MiB/s).
+    assert.equal(round(400, 32, 200), 171);
+  });
 });

@@ -54,6 +54,18 @@ describe('migration flow control', () => {
     await assert.rejects(s.w.waitForCredit(), /no acknowledgement/);
   });
 
+  it('releases an acknowledged frame for reuse only if it went out once (a resent copy may still be queued)', () => {
+    const s = sender();
+    s.w.open(10);
+    for (let i = 0; i < 4; i++) s.send();
+    s.w.onNack(3);
+    assert.deepEqual(s.resent, [3, 4]);
+    s.w.onCredit(4, 14);
+    assert.deepEqual(s.released.map((f) => f.readUInt32LE(0)), [1, 2]);
+    assert.equal(s.acked(), 400);
+    s.w.close();
+  });
+
   it('the receiver applies in order, NACKs a gap once per interval, and credits every quarter window', () => {
     const r = new ReceiveWindow(8, 100);
     assert.equal(r.limit, 8);

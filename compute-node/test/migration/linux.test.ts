@@ -5,7 +5,7 @@ import { strict as assert } from 'node:assert';
 import type { NatsConnection } from 'nats';
 import { Redis } from 'ioredis';
 import { redisKeys } from '@hypernova/common';
-import { redisOwnership, type MigrationProgress, type SourceResult } from '../../src/migration/index.js';
+import { redisOwnership, type SourceOptions, type SourceResult } from '../../src/migration/index.js';
 import { assertConsecutive, harness, heartbeats, linuxVm, natsConnection, sleep, startMigration, type InfraServer, type Vm } from './rig.js';
 
 describe('migration: Linux guest', function () {
@@ -38,7 +38,7 @@ describe('migration: Linux guest', function () {
     from: string,
     to: string,
     instance: string,
-    onProgress?: (p: MigrationProgress) => void,
+    source: Partial<SourceOptions> = {},
   ): Promise<{ dst: Vm; result: SourceResult }> {
     const dst = src.destination();
     vms.push(dst);
@@ -51,7 +51,7 @@ describe('migration: Linux guest', function () {
     });
     const m = await startMigration(src, dst, from === 'node-a' ? ncA : ncB, to === 'node-a' ? ncA : ncB, {
       id,
-      source: { resolveOutcome: owner.resolveOutcome, onProgress },
+      source: { resolveOutcome: owner.resolveOutcome, ...source },
       destination: { commit: owner.commit },
     });
     const r = await m.result;
@@ -68,7 +68,9 @@ describe('migration: Linux guest', function () {
     const a = await linuxVm('hn.dirty_mib_s=16 hn.wss_mib=8');
     vms.push(a);
     await a.waitFor(/heartbeat 2\b/, 30_000);
-    const { dst: b, result } = await move(a, 'node-a', 'node-b', instance);
+    // Capped, so the first pass spans several of the guest's 100 ms dirtying slices: uncapped it
+    // can take less than one, and whether a second round comes would depend on the host's speed.
+    const { dst: b, result } = await move(a, 'node-a', 'node-b', instance, { maxBandwidth: 64 << 20 });
     assert.ok(result.rounds >= 2);
     await b.waitFor(new RegExp(`heartbeat ${(heartbeats(a.log).at(-1) ?? 0) + 2}\\b`), 30_000);
     const { dst: c } = await move(b, 'node-b', 'node-a', instance);
@@ -89,9 +91,11 @@ describe('migration: Linux guest', function () {
     while (!a.machine.hart.wfi) await sleep(5);
     assert.ok(Number.isFinite(a.machine.sbi!.timerDeadline), 'the guest has a timer armed');
     let pause: { mtime: number; at: number } | undefined;
-    const { dst: b } = await move(a, 'node-a', 'node-b', instance, (p) => {
-      // The last look before the pause: the guest saw at least this much time on the source.
-      if (p.status === 'running') pause = { mtime: a.machine.clint.clock.now(), at: performance.now() };
+    const { dst: b } = await move(a, 'node-a', 'node-b', instance, {
+      onProgress: (p) => {
+        // The last look before the pause: the guest saw at least this much time on the source.
+        if (p.status === 'running') pause = { mtime: a.machine.clint.clock.now(), at: performance.now() };
+      },
     });
     assert.ok(pause);
     // The destination's clock continues from the pause: never behind what the guest saw, never ahead of the time since.

@@ -48,6 +48,7 @@ describe('migration page records', () => {
     const src = new GuestRam(0x8000_0000, 4 << 20);
     const dst = new GuestRam(0x8000_0000, 4 << 20);
     dst.bytes.fill(0xee); // the destination's old content must all be overwritten
+    dst.noteWriteRange(0, dst.size);
     for (let p = 100; p < 300; p++) src.bytes.fill(p & 0xff || 1, p * PAGE, (p + 1) * PAGE);
     src.noteWriteRange(100 * PAGE, 200 * PAGE); // writes outside the CPU report themselves (GuestRam's contract)
     const cache = new PageCache(src.pages, 150);
@@ -80,6 +81,34 @@ describe('migration page records', () => {
     const packed = transfer(enc, src, dst, dirty.slice(150));
     assert.ok(packed[0]! < 50 * PAGE / 10, `deflated to ${packed[0]}`);
     assert.deepEqual(dst.bytes, src.bytes);
+  });
+
+  it('a cached page that turns out too changed for a delta, with no room left for it whole, goes whole in the next frame', () => {
+    const src = new GuestRam(0x8000_0000, 1 << 20);
+    const dst = new GuestRam(0x8000_0000, 1 << 20);
+    for (const p of [0, 1]) src.bytes.fill(p + 1, p * PAGE, (p + 1) * PAGE);
+    src.noteWriteRange(0, 2 * PAGE);
+    // Room for one raw page and a long delta (3584 bytes), not for two raw pages.
+    const enc = new PageEncoder({ batchBytes: 2 * 8 + PAGE + 3600, cache: new PageCache(src.pages, 1) });
+    enc.cacheNewPages = true;
+    transfer(enc, src, dst, [1, 0]); // page 1 cached, page 0 not (the cache is full)
+    for (let i = 0; i < PAGE; i += 4) src.bytes[PAGE + i] ^= 0xff; // page 1 rewritten all over
+    src.bytes[0] ^= 0xff;
+    transfer(enc, src, dst, [0, 1]);
+    assert.deepEqual(dst.bytes, src.bytes);
+  });
+
+  it('a zero run zeroes the pages written before and leaves pages known to be zero alone', () => {
+    const ram = new GuestRam(0x8000_0000, 1 << 20);
+    ram.bytes.fill(7, 5 * PAGE, 7 * PAGE);
+    ram.noteWriteRange(5 * PAGE, 2 * PAGE);
+    const run = Buffer.alloc(8);
+    run.writeUInt32LE(2, 0);
+    run.writeUInt32LE(10, 4); // pages 2..11, zero
+    assert.equal(applyRecords(run, ram), 10);
+    assert.ok(ram.bytes.every((b) => b === 0));
+    // Untouched pages were not written (a fresh destination's RAM costs no memset, no faults).
+    assert.deepEqual([2, 4, 7, 11].map((p) => ram.isKnownZero(p)), [true, true, true, true]);
   });
 
   it('malformed records are refused', () => {

@@ -144,11 +144,20 @@ export class GuestRam {
   /** Returns the pages written since the last fetch (or start), and re-arms logging on them. */
   fetchDirtyLog(): number[] {
     const out: number[] = [];
-    for (let p = 0; p < this.pages; p++) {
-      if (this.dirty[p]) out.push(p);
-    }
+    // indexOf scans in native code at any JIT tier: a migration calls this once per round, too
+    // rarely for a loop here to be optimized, and the last call is inside the guest's pause.
+    for (let p = this.dirty.indexOf(1); p >= 0; p = this.dirty.indexOf(1, p + 1)) out.push(p);
     this.dirty.fill(0);
-    if (this.dirtyLogging) for (const p of out) this.setFlag(p, PageFlag.LogClean);
+    if (this.dirtyLogging) {
+      // One sweep of the TLBs for all the pages, not a sweep per page (thousands of them per round).
+      let protect = false;
+      for (const p of out) {
+        const before = this.pageFlags[p]!;
+        this.pageFlags[p] = before | PageFlag.LogClean;
+        if (before === 0) protect = true;
+      }
+      if (protect) this.listener?.writeProtected(-1);
+    }
     return out;
   }
 

@@ -1,0 +1,52 @@
+// How an endpoint hands frames to nats.js: in place (one buffer, no copy) when it can.
+import { strict as assert } from 'node:assert';
+import type { NatsConnection } from 'nats';
+import { Endpoint } from '../../src/migration/transport.js';
+import { encode, migrationTag, MsgType } from '../../src/migration/wire.js';
+
+describe('migration transport', () => {
+  const tag = migrationTag('mig-t');
+
+  /** The parts of a nats.js connection the endpoint uses, recording what it is given. */
+  function fakeNats() {
+    const commands: Uint8Array[] = [];
+    const published: Uint8Array[] = [];
+    const protocol = { sendCommand: (b: Uint8Array) => void commands.push(b), noMorePublishing: false, outMsgs: 0, outBytes: 0 };
+    const nc = {
+      protocol,
+      info: { max_payload: 1 << 20 },
+      isClosed: () => false,
+      publish: (_subject: string, data: Uint8Array) => void published.push(Buffer.from(data)),
+    };
+    return { nc: nc as unknown as NatsConnection, commands, published, protocol };
+  }
+
+  it('sends a sealed frame as one buffer, PUB line and CRLF written around it, without a copy', () => {
+    const f = fakeNats();
+    const e = new Endpoint(f.nc, { prefix: 'p', tag, role: 'source' }, () => {}, (err) => assert.fail(err));
+    const frame = encode(MsgType.Pages, tag, 1, Buffer.alloc(5000, 7));
+    e.send(frame);
+    assert.equal(f.published.length, 0);
+    assert.equal(f.commands.length, 1);
+    const message = f.commands[0]!;
+    assert.equal(message.buffer, frame.buffer, 'the frame itself, not a copy');
+    const line = `PUB p.data ${frame.length}\r\n`;
+    assert.deepEqual(Buffer.from(message), Buffer.concat([Buffer.from(line), frame, Buffer.from('\r\n')]));
+    assert.deepEqual([f.protocol.outMsgs, f.protocol.outBytes, e.bytesSent], [1, frame.length, frame.length]);
+  });
+
+  it('publishes anything else the ordinary way: other bytes, part of a frame, or a connection draining', () => {
+    const f = fakeNats();
+    const e = new Endpoint(f.nc, { prefix: 'p', tag, role: 'destination' }, () => {}, (err) => assert.fail(err));
+    const frame = encode(MsgType.Credit, tag, 1, Buffer.alloc(8));
+    const copy = Buffer.from(frame);
+    e.send(copy);
+    const part = frame.subarray(0, frame.length - 1);
+    e.send(part);
+    f.protocol.noMorePublishing = true;
+    e.send(frame);
+    assert.equal(f.commands.length, 0);
+    assert.deepEqual(f.published, [copy, Buffer.from(part), frame]);
+    assert.deepEqual(frame, copy, 'nothing written into the frame');
+  });
+});
