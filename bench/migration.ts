@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { connectNats } from '@hypernova/common';
 import { ensureBaremetal } from '@hypernova/guest';
 import { Machine } from '@hypernova/hypervisor';
-import { MigrationDestination, MigrationSource, QmpClient, type DestinationResult, type SourceResult } from '@hypernova/compute-node';
+import { MigrationDestination, MigrationSource, QmpClient, VM_PROCESS_ENV, type DestinationResult, type SourceResult } from '@hypernova/compute-node';
 import { freePort, startNats } from '@hypernova/test';
 import { median } from './lib/measure.js';
 import { QEMU, QEMU_CPU, qemuInstalled } from './lib/qemu.js';
@@ -28,11 +28,6 @@ const MiB = 1 << 20;
 const WARMUP_MS = 500;
 /** A case still iterating after this is forced (ours) or cancelled (QEMU): not converged. */
 const CASE_LIMIT_MS = 20_000;
-/**
- * Keep freed buffers in the heap instead of returning them to the kernel: on this kind of host
- * a page fault costs tens of µs, and fresh frame buffers would fault on every use.
- */
-const VM_PROCESS_ENV = { GLIBC_TUNABLES: 'glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=1073741824' };
 
 interface Case {
   memoryMiB: number;
@@ -305,7 +300,7 @@ async function main(): Promise<void> {
       'stop→resume: source pause (QEMU: STOP event) to destination resume (QEMU: RESUME event), wall clock, one host',
       'guest ok: every heartbeat once across both consoles, at least one on the destination after the move, no MEMCHECK-FAIL; ' +
         'QEMU 7.2 fails it because the dirtier sleeps in WFI with the timer armed and QEMU 7.2 does not migrate the armed mtimer',
-      `our VM processes run with ${VM_PROCESS_ENV.GLIBC_TUNABLES} (freed buffers stay in the heap): a page fault costs tens of µs on this host`,
+      `our VM processes run with ${VM_PROCESS_ENV.GLIBC_TUNABLES}, as the compute agent starts them (freed buffers stay in the heap): a page fault costs tens of µs on this host`,
       'the destination prefaults its RAM (and the memory its receive buffers will take) while it waits for the source (as QEMU -mem-prealloc); that time is outside the migration, as QEMU start-up is',
       `a case still iterating after ${CASE_LIMIT_MS / 1000} s is forced (ours) or cancelled (QEMU) and counts as not converged`,
     ],
