@@ -99,6 +99,14 @@ const RESULT_RESEND_FOR_MS = 5_000;
  */
 const RECEIVE_WARMUP_BYTES = 48 << 20;
 
+/** Why the source's disk sizes (from its Hello, untrusted) do not match ours, or undefined. */
+function sizesDiffer(what: string, source: unknown, mine: readonly number[]): string | undefined {
+  const theirs: unknown[] = Array.isArray(source) ? source : [];
+  if (theirs.length !== mine.length) return `source brings ${theirs.length} ${what}(s), destination has ${mine.length}`;
+  const i = mine.findIndex((size, k) => theirs[k] !== size);
+  return i < 0 ? undefined : `${what} ${i} is ${String(theirs[i])} bytes at the source, ${mine[i]} here`;
+}
+
 export class MigrationDestination {
   readonly id: string;
   readonly prefix: string;
@@ -236,18 +244,13 @@ export class MigrationDestination {
     const mine = this.machine.config as unknown as Record<string, unknown>;
     const diff = Object.keys(mine).filter((k) => h.config?.[k] !== mine[k]);
     if (diff.length) return `machine config differs: ${diff.map((k) => `${k} ${String(h.config?.[k])} vs ${String(mine[k])}`).join(', ')}`;
-    const theirs = Array.isArray(h.disks) ? h.disks : [];
-    if (theirs.length !== this.disks.length) return `source brings ${theirs.length} disk(s), destination has ${this.disks.length}`;
+    const copied = sizesDiffer('disk', h.disks, this.disks.map((d) => d.sizeBytes));
+    if (copied) return copied;
     for (const [i, d] of this.disks.entries()) {
-      if (theirs[i] !== d.sizeBytes) return `disk ${i} is ${String(theirs[i])} bytes at the source, ${d.sizeBytes} here`;
       if (d.readOnly || !d.writeZeroes) return `disk ${i} is not writable here (read-only, or no write-zeroes)`;
     }
-    const shared = Array.isArray(h.sharedDisks) ? h.sharedDisks : [];
-    const sizes = this.opts.sharedDisks?.sizes ?? [];
-    if (shared.length !== sizes.length) return `source shares ${shared.length} disk(s), destination expects ${sizes.length}`;
-    for (const [i, size] of sizes.entries()) {
-      if (shared[i] !== size) return `shared disk ${i} is ${String(shared[i])} bytes at the source, ${size} here`;
-    }
+    const shared = sizesDiffer('shared disk', h.sharedDisks, this.opts.sharedDisks?.sizes ?? []);
+    if (shared) return shared;
     return undefined;
   }
 

@@ -26,7 +26,7 @@ export const enum PageFlag {
 export interface RamWriteListener {
   /** A write hit a page that holds translated code: drop that code. */
   codeWritten(page: number): void;
-  /** Page flags went from zero to non-zero: writable TLB entries for the page must go. */
+  /** Page flags went from zero to non-zero: writable TLB entries for the page (-1: for every page) must go. */
   writeProtected(page: number): void;
 }
 
