@@ -83,6 +83,11 @@ export class SendWindow {
     this.inFlightBytes = 0;
   }
 
+  /** A frame may be sent now (waitForCredit would resolve at once). */
+  get hasCredit(): boolean {
+    return this.failure === undefined && this.sent < this.limit;
+  }
+
   /** Resolves once a frame may be sent; rejects when the migration fails meanwhile. */
   async waitForCredit(): Promise<void> {
     if (this.failure) throw this.failure;

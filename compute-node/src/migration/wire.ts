@@ -29,12 +29,15 @@ export const enum MsgType {
   Hello = 16,
   Abort = 17,
   Bye = 18,
+  /** The source is about to pause the guest: the destination readies itself and says Prepared. */
+  Prepare = 19,
   // destination → source, control
   Ready = 32,
   Credit = 33,
   Nack = 34,
   Result = 35,
   Refuse = 36,
+  Prepared = 37,
 }
 
 export const enum Flag {

@@ -116,6 +116,33 @@ describe('migration: faults', function () {
       assertConsecutive(heartbeats(src.log + dst.log));
     });
 
+    it('Prepare goes out before the pause; a lost Prepared only costs a short wait', async () => {
+      const src = track(await dirtierVm({ memoryMiB: 32, wssMiB: 8, rateMiBs: 10 }));
+      const dst = track(src.destination());
+      const sent: number[] = [];
+      let preparedDropped = 0;
+      const m = await startMigration(src, dst, ncA, ncB, {
+        source: { tap: (dir, f) => void (dir === 'out' && sent.push(peek(f).type)) },
+        destination: {
+          tap: (dir, f) => {
+            if (dir === 'out' && peek(f).type === wire.MsgType.Prepared) {
+              preparedDropped++;
+              return null;
+            }
+            return undefined;
+          },
+        },
+      });
+      const r = await m.result;
+      assert.ok(!(r.source instanceof Error), String(r.source));
+      assert.ok(!(r.destination instanceof Error), String(r.destination));
+      assert.equal(preparedDropped, 1, 'the destination answered the one Prepare');
+      const prepare = sent.indexOf(wire.MsgType.Prepare);
+      assert.ok(prepare >= 0 && prepare < sent.indexOf(wire.MsgType.State), `Prepare before the state: ${sent.slice(-6).join(',')}`);
+      await dst.waitFor(/heartbeat \d+[\s\S]*heartbeat \d+/, 10_000);
+      assertConsecutive(heartbeats(src.log + dst.log));
+    });
+
     it('nats-server restarted mid-transfer: the transfer resumes and completes', async () => {
       const src = track(await dirtierVm({ memoryMiB: 64, wssMiB: 32, rateMiBs: 20 }));
       const dst = track(src.destination());

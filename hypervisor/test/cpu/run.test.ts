@@ -52,6 +52,37 @@ describe('run', () => {
     });
   });
 
+  describe('translated code', () => {
+    /** Writes a program behind the write hooks' back, as a restore of RAM does before dropTranslations. */
+    const poke = (rig: Rig, program: number[], at: number): void => {
+      const view = rig.ram.view;
+      program.forEach((w, i) => view.setUint32(rig.ram.offsetOf(at) + 4 * i, w >>> 0, true));
+    };
+
+    it('dropTranslations forgets the blocks of every page translated since the last drop, and only then', () => {
+      const rig = new Rig();
+      const second = CODE + 0x2000;
+      // Code on two pages: CODE jumps to the second page, which adds 1 and halts.
+      rig.load([A.j(second - CODE)]);
+      rig.load([addi(a0, a0, 1), A.wfi()], second);
+      rig.start().runToHalt();
+      assert.equal(rig.x(a0), 1);
+      // Rewritten without the hooks seeing it: the stale translation still runs...
+      poke(rig, [addi(a0, a0, 100), A.wfi()], second);
+      rig.start().runToHalt();
+      assert.equal(rig.x(a0), 2);
+      // ...until the translations are dropped.
+      rig.hart.dropTranslations();
+      rig.start().runToHalt();
+      assert.equal(rig.x(a0), 102);
+      // Blocks made after a drop are dropped by the next one.
+      poke(rig, [addi(a0, a0, 1000), A.wfi()], second);
+      rig.hart.dropTranslations();
+      rig.start().runToHalt();
+      assert.equal(rig.x(a0), 1102);
+    });
+  });
+
   describe('robustness', () => {
     it('returns when the trap handler itself traps forever (mtvec points at nothing)', () => {
       const rig = new Rig();
