@@ -9,7 +9,7 @@
 //
 // Data frames (pages, disk blocks, state, end) share one sequence space, 1, 2, 3...: the receiver applies
 // them strictly in order, which is what makes gaps (core NATS drops messages for slow
-// consumers) and replays visible. Control frames (hello, credits, results, aborts) count in a
+// consumers) and replays visible. Control frames (hello, prepare, credits, results, aborts) count in a
 // sequence of their own per direction, so an old one replayed is recognised too.
 import { createHash } from 'node:crypto';
 import { crc32 } from 'node:zlib';
