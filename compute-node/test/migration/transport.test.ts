@@ -1,8 +1,9 @@
 // How an endpoint hands frames to nats.js: in place (one buffer, no copy) when it can.
 import { strict as assert } from 'node:assert';
 import type { NatsConnection } from 'nats';
-import { Endpoint } from '../../src/migration/transport.js';
+import { Endpoint, sizeReceiveBuffers } from '../../src/migration/transport.js';
 import { encode, migrationTag, MsgType } from '../../src/migration/wire.js';
+import { harness, natsConnection } from './rig.js';
 
 describe('migration transport', () => {
   const tag = migrationTag('mig-t');
@@ -48,5 +49,38 @@ describe('migration transport', () => {
     assert.equal(f.commands.length, 0);
     assert.deepEqual(f.published, [copy, Buffer.from(part), frame]);
     assert.deepEqual(frame, copy, 'nothing written into the frame');
+  });
+
+  it('has nats.js gather a message that spans socket reads in one buffer of its size (real nats-server)', async function () {
+    this.timeout(30_000);
+    const nats = await (await harness()).startNats();
+    const [a, b] = [await natsConnection(nats.url, 'a'), await natsConnection(nats.url, 'b')];
+    try {
+      assert.equal(sizeReceiveBuffers(b), true, 'nats.js internals as expected (check sizeReceiveBuffers when upgrading nats.js)');
+      const size = 512 * 1024;
+      const got: Uint8Array[] = [];
+      b.subscribe('big', { callback: (_e, m) => void got.push(m.data) });
+      await b.flush();
+      const sent = Array.from({ length: 4 }, (_, i) => Buffer.alloc(size, i + 1));
+      for (const m of sent) a.publish('big', m);
+      await a.flush();
+      for (let i = 0; got.length < sent.length; i++) {
+        assert.ok(i < 500, `${got.length} of ${sent.length} messages`);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      got.forEach((m, i) => assert.deepEqual(Buffer.from(m), sent[i]));
+      // Grown by doubling, the last buffer of a 512 KiB message is about 700 KiB; sized, it is the
+      // message plus what its first socket read held (at most 64 KiB).
+      for (const m of got) assert.ok(m.buffer.byteLength <= size + 64 * 1024, `gathered in ${m.buffer.byteLength} bytes`);
+    } finally {
+      await a.close();
+      await b.close();
+      await nats.stop();
+    }
+  });
+
+  it('leaves a connection without the expected nats.js internals alone', () => {
+    assert.equal(sizeReceiveBuffers({} as NatsConnection), false);
+    assert.equal(sizeReceiveBuffers({ protocol: { parser: {} } } as unknown as NatsConnection), false);
   });
 });
