@@ -59,7 +59,9 @@ export class Scheduler {
         const host = ranked[i];
         const outcome = await this.claim(host.name, req, consumer);
         if (outcome.ok) {
-          const chosen = outcome.existing ? (this.cache.get(outcome.host) ?? host) : host;
+          // A replayed request gets the host its allocation is on, which this replica may not know yet.
+          const chosen = outcome.existing ? await this.hostNamed(outcome.host) : host;
+          if (!chosen) throw new ConflictError(`consumer ${consumer} holds an allocation on ${outcome.host}, a host no longer registered`);
           // Hosts before i just refused a claim: alternates come from after it.
           const alternates = ranked.slice(i + 1).filter((h) => h.name !== chosen.name).slice(0, req.numAlternates);
           return [destination(chosen, outcome.allocationId), ...alternates.map((h) => destination(h, ''))];
@@ -77,7 +79,7 @@ export class Scheduler {
       if (outcome.host !== hostName) {
         throw new ConflictError(`consumer ${consumer} already holds an allocation on ${outcome.host}`);
       }
-      const host = this.cache.get(hostName) ?? (await this.cache.refresh(), this.cache.get(hostName));
+      const host = await this.hostNamed(hostName);
       return {
         host: hostName,
         address: host?.address ?? '',
@@ -95,6 +97,14 @@ export class Scheduler {
 
   move(from: string, to: string): Promise<{ moved: boolean; host?: string }> {
     return this.placement.move(from, to);
+  }
+
+  /** A host from the cache, read afresh when the cache does not know it (registered since its last refresh). */
+  private async hostNamed(name: string): Promise<HostState | undefined> {
+    const cached = this.cache.get(name);
+    if (cached) return cached;
+    await this.cache.refresh();
+    return this.cache.get(name);
   }
 
   private async context(req: PlacementRequest): Promise<FilterContext> {

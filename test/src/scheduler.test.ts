@@ -136,6 +136,18 @@ describe('scheduler replicas against real Redis', function () {
     assert.equal((await auditPlacement(redis)).allocations, 1);
   });
 
+  it('a replayed request names the host its allocation is on, though that host is newer than the replica\'s view', async () => {
+    await registerHost(redis, simHost('seen-0'));
+    await new Promise((r) => setTimeout(r, 500)); // both replicas have refreshed since
+    await registerHost(redis, simHost('new-0'));
+    const claimed = await callUnary(clients[0].claimOnHost.bind(clients[0]), { spec: spec('replay-new'), host: 'new-0', consumerUuid: '' });
+    // Replica 1 last read the hosts before new-0 existed: it tries seen-0 and finds the allocation.
+    const replay = await select(1, spec('replay-new'));
+    assert.equal(replay.selections[0]?.host, 'new-0');
+    assert.equal(replay.selections[0]?.allocationId, claimed.allocationId);
+    assert.equal((await auditPlacement(redis)).allocations, 1);
+  });
+
   it('anti-affinity spreads a group over distinct hosts, and refuses once every host has a member', async () => {
     for (let i = 0; i < 6; i++) await registerHost(redis, simHost(`aa-${i}`));
     const group = { uuid: 'group-aa', policy: pb.GroupPolicy.GROUP_POLICY_ANTI_AFFINITY };
