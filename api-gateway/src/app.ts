@@ -3,7 +3,9 @@
 // this; main.ts does it from the environment.
 import { ConfigError, connectNats, createLogger, createMetricsRegistry, createRedis, type Logger, type NatsConnection } from '@hypernova/common';
 import type { FastifyInstance } from 'fastify';
+import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
+import { hostname } from 'node:os';
 import { Builder } from './compute/build.js';
 import { ComputeClients, SchedulerRpc } from './compute/clients.js';
 import { FlavorStore } from './compute/flavors.js';
@@ -50,7 +52,9 @@ export async function startGateway(config: GatewayConfig, logger?: Logger): Prom
   const instances = new Instances(redis, nats, log);
   const scheduler = new SchedulerRpc(config.schedulerAddress);
   const clients = new ComputeClients({ timeoutMs: config.computeTimeoutMs, spawnTimeoutMs: config.spawnTimeoutMs });
-  const tasks = new Tasks(log);
+  // Unique per gateway process; the host and pid tell an operator whose lease it is.
+  const lease = { holder: `${hostname()}/${process.pid}/${randomUUID()}`, ttlMs: config.migrationLeaseMs };
+  const tasks = new Tasks(log, { redis, lease });
   const actions = new InstanceActions(redis);
   const deps = { instances, actions, scheduler, clients, tasks, logger: log };
   const serverGroups = new ServerGroupStore(redis);
@@ -78,7 +82,7 @@ export async function startGateway(config: GatewayConfig, logger?: Logger): Prom
     keypairs: new KeypairStore(redis),
     quotas: new Quotas(redis, config),
     migrations: new MigrationStore(redis),
-    liveMigrations: new LiveMigrations({ ...deps, redis, serverGroups, leaseMs: config.migrationLeaseMs }),
+    liveMigrations: new LiveMigrations({ ...deps, redis, serverGroups, lease }),
   };
   if (config.adminPassword === gatewaySettings.adminPassword.default && !/^(127\.|::1$|localhost$)/.test(config.host)) {
     log.warn({ host: config.host }, 'serving beyond loopback with the default admin password: set HYPERNOVA_ADMIN_PASSWORD');

@@ -30,7 +30,7 @@ export const gatewaySettings = {
   migrationLeaseMs: int(
     'HYPERNOVA_MIGRATION_LEASE_MS',
     15_000,
-    'lease of the gateway driving a live migration (renewed every third of it); once it lapses, as when that gateway died, another gateway takes the migration over',
+    "lease of the gateway driving a live migration or running one of an instance's tasks (renewed every third of it); once it lapses, as when that gateway died, another gateway takes the migration over or runs its own task on the instance",
   ),
   quotaInstances: int('HYPERNOVA_QUOTA_INSTANCES', 10, 'default per-project quota: servers'),
   quotaCores: int('HYPERNOVA_QUOTA_CORES', 20, 'default per-project quota: vCPUs'),

@@ -4,4 +4,5 @@ export * from './config.js';
 export type { Gateway } from './context.js';
 export { MAX_VERSION, MIN_VERSION } from './compute/microversion.js';
 export { statusOf } from './compute/state-machine.js';
+export { Tasks } from './compute/tasks.js';
 export { DEFAULT_FLAVORS } from './compute/flavors.js';

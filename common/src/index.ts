@@ -16,4 +16,5 @@ export * from './host-registry.js';
 export * from './instances.js';
 export * from './images.js';
 export * from './image-store.js';
+export * from './leases.js';
 export * from './migrations.js';

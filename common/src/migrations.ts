@@ -5,6 +5,7 @@
 import type { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import { redisKeys } from './redis-keys.js';
+import { holdLease, releaseLease, type Lease } from './leases.js';
 import { RedisScript } from './redis-script.js';
 
 /** Nova's migration statuses a live migration goes through. */
@@ -125,10 +126,7 @@ const NO_PROGRESS: MigrationProgressFields = {
 };
 
 /** Who drives a live migration: a gateway's id and how long its lease lasts unless renewed. */
-export interface MigrationLease {
-  holder: string;
-  ttlMs: number;
-}
+export type MigrationLease = Lease;
 
 /**
  * Writes a new (in-progress) migration record with the next integer id and indexes it, leased to
@@ -215,33 +213,18 @@ export async function updateMigration(
   return r === 'ok';
 }
 
-// KEYS: lease. ARGV: holder, ttl ms. Takes a free lease or extends the holder's own.
-const HOLD_LEASE = new RedisScript(`
-local h = redis.call('GET', KEYS[1])
-if h and h ~= ARGV[1] then return 0 end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', tonumber(ARGV[2]))
-return h and 1 or 2
-`);
-
-// KEYS: lease. ARGV: holder.
-const DROP_LEASE = new RedisScript(`
-if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
-return 0
-`);
-
 /**
  * A gateway's lease on driving a live migration. `take` succeeds only on a lease nobody holds
  * (its driver ended it, or stopped renewing it: the gateway died); `renew` extends the holder's
  * own, or takes it back if it lapsed and nobody took it. Answers whether `lease.holder` now holds it.
  */
-export async function holdMigrationLease(redis: Redis, uuid: string, lease: MigrationLease, how: 'take' | 'renew'): Promise<boolean> {
-  const r = await HOLD_LEASE.run(redis, [redisKeys.migrationLease(uuid)], [lease.holder, lease.ttlMs]);
-  return how === 'take' ? r === 2 : r !== 0;
+export function holdMigrationLease(redis: Redis, uuid: string, lease: MigrationLease, how: 'take' | 'renew'): Promise<boolean> {
+  return holdLease(redis, redisKeys.migrationLease(uuid), lease, how);
 }
 
 /** Ends `holder`'s lease on the migration (a no-op when another holds it). */
-export async function releaseMigrationLease(redis: Redis, uuid: string, holder: string): Promise<void> {
-  await DROP_LEASE.run(redis, [redisKeys.migrationLease(uuid)], [holder]);
+export function releaseMigrationLease(redis: Redis, uuid: string, holder: string): Promise<void> {
+  return releaseLease(redis, redisKeys.migrationLease(uuid), holder);
 }
 
 // KEYS: outcome. ARGV: ttl seconds.

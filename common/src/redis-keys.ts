@@ -36,6 +36,8 @@ export const redisKeys = {
   migrationsInProgress: () => `${P}:migrations:in-progress`,
   /** STRING with a TTL, renewed by the gateway driving the live migration: that gateway's id while it lives. */
   migrationLease: (id: string) => `${P}:migration:${id}:lease`,
+  /** Held by the gateway running one of the instance's tasks (api-gateway tasks.ts). */
+  instanceTaskLease: (uuid: string) => `${P}:instance:${uuid}:task-lease`,
   /** ZSET of an instance's migration ids, scored by integer id. */
   instanceMigrations: (uuid: string) => `${P}:instance:${uuid}:migrations`,
   /** STRING: a live migration's outcome once decided (committed or aborted), set once. */

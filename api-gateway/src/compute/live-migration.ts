@@ -23,20 +23,18 @@ import {
   getImage,
   getMigration,
   holdMigrationLease,
+  keepLease,
   listMigrations,
   redisKeys,
-  releaseMigrationLease,
   settleOutcome,
   updateMigration,
   type InstanceRecord,
   type Logger,
-  type MigrationLease,
+  type Lease,
   type MigrationRecord,
   type Redis,
 } from '@hypernova/common';
 import type { compute, scheduler } from '@hypernova/proto';
-import { randomUUID } from 'node:crypto';
-import { hostname } from 'node:os';
 import { ApiError, badRequest, conflict, fromServiceError } from '../http/errors.js';
 import { requestSpec, spawnRequest } from './build.js';
 import type { ComputeClients, ComputeRpc, SchedulerRpc } from './clients.js';
@@ -55,8 +53,8 @@ export interface LiveMigrationDeps {
   serverGroups: ServerGroupStore;
   tasks: Tasks;
   logger: Logger;
-  /** Lifetime of this gateway's lease on a migration it drives unless renewed. */
-  leaseMs: number;
+  /** This gateway's leases (on a migration it drives): its holder name and their lifetime unless renewed. */
+  lease: Lease;
 }
 
 export interface LiveMigrationRequest {
@@ -73,12 +71,11 @@ const WATCH_INTERVAL_MS = 500;
 type Outcome = 'completed' | 'cancelled' | 'error';
 
 export class LiveMigrations {
-  private readonly lease: MigrationLease;
+  private readonly lease: Lease;
   private sweeper?: NodeJS.Timeout;
 
   constructor(private readonly d: LiveMigrationDeps) {
-    // Unique per gateway process; the host and pid tell an operator whose lease it is.
-    this.lease = { holder: `${hostname()}/${process.pid}/${randomUUID()}`, ttlMs: d.leaseMs };
+    this.lease = d.lease;
   }
 
   /**
@@ -264,23 +261,10 @@ export class LiveMigrations {
    * decides), and every step that ends it is conditional or idempotent.
    */
   private keepLease(uuid: string): { end: () => Promise<void> } {
-    const renew = () =>
-      holdMigrationLease(this.d.redis, uuid, this.lease, 'renew').then(
-        (held) => {
-          if (held) return;
-          clearInterval(timer);
-          this.d.logger.warn({ migration: uuid }, 'another gateway took over this live migration');
-        },
-        (err: unknown) => this.d.logger.warn({ migration: uuid, err: errorMessage(err) }, 'cannot renew the live migration lease'),
-      );
-    const timer = setInterval(renew, this.lease.ttlMs / 3);
-    timer.unref();
-    return {
-      end: async () => {
-        clearInterval(timer);
-        await releaseMigrationLease(this.d.redis, uuid, this.lease.holder).catch(() => undefined);
-      },
-    };
+    return keepLease(this.d.redis, redisKeys.migrationLease(uuid), this.lease, {
+      lost: () => this.d.logger.warn({ migration: uuid }, 'another gateway took over this live migration'),
+      failed: (err) => this.d.logger.warn({ migration: uuid, err: errorMessage(err) }, 'cannot renew the live migration lease'),
+    });
   }
 
   private logFor(m: MigrationRecord): Logger {

@@ -203,11 +203,11 @@ describe('api-gateway: live migration (stand-in nodes)', function () {
   });
 
   /** An admin request to a gateway other than the cluster's. */
-  const postTo = (url: string, path: string, body: unknown) =>
+  const requestTo = (url: string, method: string, path: string, body?: unknown) =>
     fetch(`${url}/compute/v2.1${path}`, {
-      method: 'POST',
-      headers: { 'x-auth-token': c.adminToken, 'content-type': 'application/json' },
-      body: JSON.stringify(body),
+      method,
+      headers: { 'x-auth-token': c.adminToken, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
     });
   const until = async (what: string, done: () => boolean | Promise<boolean>, timeoutMs = 10_000) => {
     const deadline = Date.now() + timeoutMs;
@@ -241,7 +241,7 @@ describe('api-gateway: live migration (stand-in nodes)', function () {
   async function migrateThenKillGateway(id: string, host: string): Promise<void> {
     const doomed = await startGatewayProcess(c.gatewayEnv(LEASE));
     try {
-      const res = await postTo(doomed.url, `/servers/${id}/action`, live21());
+      const res = await requestTo(doomed.url, 'POST', `/servers/${id}/action`, live21());
       assert.equal(res.status, 202, await res.text());
       await until('the source to run the migration', () => migratingOn(host, id));
     } finally {
@@ -315,6 +315,28 @@ describe('api-gateway: live migration (stand-in nodes)', function () {
     assert.equal(node(host).instances.has(id), false);
     assert.deepEqual(await c.redis.smembers(redisKeys.hostAllocations(other)), []);
     assert.deepEqual(await c.redis.smembers(redisKeys.hostAllocations(host)), []);
+  });
+
+  it('a delete sent to another gateway while one drives the migration waits for it, and destroys where the guest landed', async () => {
+    const { id, host, other } = await server('deleted-elsewhere');
+    slowMigrations(1500);
+    assert.equal((await c.compute('POST', `/servers/${id}/action`, { body: live21() })).status, 202);
+    await migration(id, 'running');
+    const second = await c.startGateway();
+    try {
+      const res = await requestTo(second.url, 'DELETE', `/servers/${id}`);
+      assert.equal(res.status, 204, await res.text());
+      await c.waitServer(id, 'gone');
+      await migration(id, 'completed');
+      assert.equal(node(other).instances.has(id), false, 'the guest was destroyed on the node it had moved to');
+      assert.equal(node(host).instances.has(id), false);
+      assert.ok(node(other).calls.includes(`Destroy ${id}`), 'destroyed on the destination, once the migration ended');
+      assert.deepEqual(await c.redis.smembers(redisKeys.hostAllocations(other)), []);
+      assert.deepEqual(await c.redis.smembers(redisKeys.hostAllocations(host)), []);
+      assert.equal(await c.redis.exists(redisKeys.instanceTaskLease(id)), 0, 'every task lease released');
+    } finally {
+      await second.close();
+    }
   });
 
   it('a server deleted while its gateway is dead mid-migration: the taken-over migration frees what moved with the guest', async () => {
