@@ -7,7 +7,7 @@
 // total time, stop→resume (source pause to destination resume, wall clock), bytes sent, rounds,
 // converged. With qemu-system-riscv32 installed, QEMU's own pre-copy (two processes, -incoming
 // tcp, QMP migrate, its defaults) runs the same guest and RAM size in the same run, and the
-// ratios are computed. Medians of --runs (default 3). Results: bench/results/migration.json.
+// ratios are computed. Medians of --runs (default 5). Results: bench/results/migration.json.
 //
 // The file is also its own child process: `migration.js --role source|destination ...` is one
 // VM process holding a Machine and one side of the migration.
@@ -282,7 +282,7 @@ async function main(): Promise<void> {
     const i = argv.indexOf(`--${name}`);
     return i >= 0 ? argv[i + 1] : undefined;
   };
-  const runs = Number(opt('runs') ?? 3);
+  const runs = Number(opt('runs') ?? 5);
   const only = opt('only'); // e.g. 256-32-200
   const kernel = join(await ensureBaremetal(), 'dirtier.elf');
   const withQemu = !argv.includes('--no-qemu') && (await qemuInstalled());

@@ -449,16 +449,14 @@ export class MigrationSource {
     this.endSent = true;
     this.sendData(MsgType.End, endFrame, endFrame.length - HEADER_SIZE);
     const endSentAt = performance.now();
-    // nats.js writes what was published once this turn yields: End first, then the work below,
-    // which would otherwise hold it back (inside the pause).
-    await yieldTurn();
-    ram.stopDirtyLog(); // the guest is paused: nothing more to log, and not worth doing inside the pause
-    this.disks.stop();
     this.status = 'completing';
-    this.emitProgress(); // not before: the pause is the critical path
-
+    // The guest's pause now ends at the destination: this process does nothing more until it
+    // answers, not to compete for the host's cores with it (nor to set off progress reports,
+    // which the VM process's owner passes on). The bookkeeping waits for the result.
     const result = await this.awaitResult();
     const resultAt = wallNow();
+    ram.stopDirtyLog();
+    this.disks.stop();
     if (!result.committed) throw new MigrationError(result.error?.startsWith('verify') ? 'verify' : 'commit', result.error ?? 'destination did not commit');
     this.endpoint.send(encode(MsgType.Bye, this.tag, this.endpoint.nextControlSeq()));
     const upper = resultAt - pausedAt;
