@@ -13,6 +13,7 @@ import { PAGE_SIZE, type BlockBackend, type Machine } from '@hypernova/hyperviso
 import { applyDiskRecords } from './disks.js';
 import { ReceiveWindow } from './flow.js';
 import { applyRecords, inflateBody } from './pages.js';
+import { wallNow } from './clock.js';
 import { Endpoint, type Tap } from './transport.js';
 import { MigrationError, type RejectCounters } from './types.js';
 import {
@@ -74,7 +75,7 @@ export interface SharedDisks {
 
 export interface DestinationResult {
   id: string;
-  /** Wall clock ms (performance.timeOrigin + now) when the guest resumed here. */
+  /** Wall clock ms (clock.ts wallNow) when the guest resumed here. */
   resumedAt: number;
   pagesApplied: number;
   /** Disk bytes written (data and zeroes), every round counted. */
@@ -87,7 +88,6 @@ export interface DestinationResult {
 
 type Phase = 'listening' | 'receiving' | 'completing' | 'done' | 'failed';
 
-const wallNow = (): number => performance.timeOrigin + performance.now();
 const NACK_INTERVAL_MS = 100;
 const WARMUP_ROUNDS = 20;
 /** Restores rehearsed when the source says the pause is coming (each about 0.1 ms). */
@@ -163,6 +163,7 @@ export class MigrationDestination {
     if (this.opts.prefault ?? true) await this.prefault();
     this.blankState = this.machine.saveDeviceState();
     this.rehearse(WARMUP_ROUNDS);
+    wallNow(); // its first reading calibrates it: not inside the pause
     // V8 compiles a function when it first runs: complete() returns at once before the stream
     // starts, so the one inside the pause finds it compiled.
     void this.complete(undefined);

@@ -22,6 +22,7 @@ import { BandwidthMeter, Convergence, DEFAULT_CONVERGENCE } from './convergence.
 import { DISK_BLOCK, DISK_RECORD, DiskCopy } from './disks.js';
 import { RateLimiter, SendWindow } from './flow.js';
 import { DirtySet, PageCache, PageEncoder, ramSource, type EncodedFrame } from './pages.js';
+import { wallNow } from './clock.js';
 import { Endpoint, type Tap } from './transport.js';
 import { MigrationError, type MigrationProgress, type MigrationStatus } from './types.js';
 import {
@@ -117,7 +118,6 @@ export interface SourceResult {
   progress: MigrationProgress;
 }
 
-const wallNow = (): number => performance.timeOrigin + performance.now();
 const yieldTurn = (): Promise<void> => new Promise((r) => setImmediate(r));
 const RAW_WIRE = PAGE_SIZE + 8;
 /** Longest wait for the destination's Prepared (longer when the round trip is). */
@@ -256,8 +256,10 @@ export class MigrationSource {
       if (ram.dirtyLogActive) throw new MigrationError('state', 'the dirty log is in use by someone else');
       this.disks.check();
       await this.endpoint.open();
-      // Saving runs inside the pause: warm it up now (and learn its size for the estimate).
+      // Saving runs inside the pause: warm it up now (and learn its size for the estimate); the
+      // clock is read there too (its first reading calibrates it).
       for (let i = 0; i < 20; i++) this.stateBytes = this.machine.saveDeviceState().length;
+      wallNow();
       await this.handshake();
       // The logs start before the first page or block is read: any write after them is seen.
       this.disks.start();

@@ -169,7 +169,7 @@ export interface EndBody {
 export interface ResultBody {
   committed: boolean;
   error?: string;
-  /** Wall-clock ms (performance.timeOrigin + now()) at which the destination resumed the guest. */
+  /** Wall-clock ms (clock.ts wallNow) at which the destination resumed the guest. */
   resumedAt?: number;
 }
 
