@@ -387,9 +387,14 @@ export class MigrationSource {
   private async prepareDestination(): Promise<void> {
     const prepared = new Promise<void>((resolve) => (this.preparedWaiter = resolve));
     this.endpoint.send(encode(MsgType.Prepare, this.tag, this.endpoint.nextControlSeq()));
-    const timeout = Math.max(PREPARE_TIMEOUT_MS, 4 * this.rttMs);
-    await this.guard(Promise.race([prepared, new Promise<void>((r) => setTimeout(r, timeout))]));
-    this.preparedWaiter = undefined;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((r) => (timer = setTimeout(r, Math.max(PREPARE_TIMEOUT_MS, 4 * this.rttMs))));
+    try {
+      await this.guard(Promise.race([prepared, timeout]));
+    } finally {
+      clearTimeout(timer);
+      this.preparedWaiter = undefined;
+    }
   }
 
   private async switchOver(): Promise<SourceResult> {
