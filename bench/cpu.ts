@@ -31,7 +31,10 @@ const cpuMs = (): number => {
 async function intmixOurs(elf: Uint8Array): Promise<{ instret: number; cpuMs: number }> {
   let log = '';
   const cpu0 = cpuMs();
-  const m = new Machine({ kernel: elf, bios: 'none' }, { config: { memoryMiB: MEMORY_MIB }, console: (b) => (log += Buffer.from(b).toString('latin1')) });
+  const m = new Machine(
+    { kernel: elf, bios: 'none' },
+    { config: { memoryMiB: MEMORY_MIB }, console: (b) => (log += Buffer.from(b).toString('latin1')) },
+  );
   await m.run();
   return { instret: instretOf(log), cpuMs: cpuMs() - cpu0 };
 }
@@ -46,7 +49,12 @@ const instretOf = (log: string): number => {
  * Starts `cmd` and waits for `text` on its output: the wall ms from the spawn to it. Then
  * `whileRunning` (if any) gets the pid before the process is killed.
  */
-function runUntil(cmd: string, args: string[], text: string, whileRunning?: (pid: number) => Promise<number>): Promise<{ wallMs: number; figure?: number }> {
+function runUntil(
+  cmd: string,
+  args: string[],
+  text: string,
+  whileRunning?: (pid: number) => Promise<number>,
+): Promise<{ wallMs: number; figure?: number }> {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
     const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -72,7 +80,8 @@ function runUntil(cmd: string, args: string[], text: string, whileRunning?: (pid
     p.stderr.on('data', (d: Buffer) => (err += d.toString()));
     p.on('error', reject);
     p.on('exit', (code, signal) => {
-      if (!done) reject(new Error(`${cmd} ended (${code ?? signal}) before printing '${text}':\n${out.slice(-2000)}\n${err}`));
+      if (!done)
+        reject(new Error(`${cmd} ended (${code ?? signal}) before printing '${text}':\n${out.slice(-2000)}\n${err}`));
     });
   });
 }
@@ -92,8 +101,22 @@ async function repeat(n: number, f: () => Promise<number>): Promise<number[]> {
 /** CPU ms QEMU uses to run intmix to its end (bash's `time` reports the child's CPU time). */
 function intmixQemuCpuMs(elf: string): Promise<number> {
   return new Promise((resolve, reject) => {
-    const args = ['-M', 'virt', '-cpu', QEMU_CPU, '-m', `${MEMORY_MIB}M`, '-nographic', '-bios', 'none', '-kernel', elf];
-    const p = spawn('bash', ['-c', 'TIMEFORMAT="CPU %U %S"; time "$@" >/dev/null 2>&1', 'bash', QEMU, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const args = [
+      '-M',
+      'virt',
+      '-cpu',
+      QEMU_CPU,
+      '-m',
+      `${MEMORY_MIB}M`,
+      '-nographic',
+      '-bios',
+      'none',
+      '-kernel',
+      elf,
+    ];
+    const p = spawn('bash', ['-c', 'TIMEFORMAT="CPU %U %S"; time "$@" >/dev/null 2>&1', 'bash', QEMU, ...args], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let err = '';
     p.stderr.on('data', (d: Buffer) => (err += d.toString()));
     p.on('error', reject);
@@ -122,9 +145,24 @@ async function main(): Promise<void> {
 
   const vm = [CLI, 'vm', 'run', '--kernel', image, '--append', APPEND, '--memory', String(MEMORY_MIB)];
   const boots = await repeat(BOOT_RUNS, async () => (await runUntil(process.execPath, vm, 'BOOT-OK')).wallMs);
-  console.log(`Linux to BOOT-OK on hypernova, from process start: ${(median(boots) / 1000).toFixed(2)} s wall (median of ${BOOT_RUNS}; ${range(boots).map((x) => (x / 1000).toFixed(2)).join('-')})`);
-  const idles = await repeat(IDLE_RUNS, async () => (await runUntil(process.execPath, vm, 'heartbeat 1', idleFigure)).figure!);
-  console.log(`idle VM process: ${median(idles).toFixed(2)} % of a core (median of ${IDLE_RUNS} × ${IDLE_SECONDS} s; ${range(idles).map((x) => x.toFixed(2)).join('-')})`);
+  console.log(
+    `Linux to BOOT-OK on hypernova, from process start: ${(median(boots) / 1000).toFixed(2)} s wall (median of ${BOOT_RUNS}; ${range(
+      boots,
+    )
+      .map((x) => (x / 1000).toFixed(2))
+      .join('-')})`,
+  );
+  const idles = await repeat(
+    IDLE_RUNS,
+    async () => (await runUntil(process.execPath, vm, 'heartbeat 1', idleFigure)).figure!,
+  );
+  console.log(
+    `idle VM process: ${median(idles).toFixed(2)} % of a core (median of ${IDLE_RUNS} × ${IDLE_SECONDS} s; ${range(
+      idles,
+    )
+      .map((x) => x.toFixed(2))
+      .join('-')})`,
+  );
   results.hypernova = {
     intmixInstructions: instret,
     mips: oursMips,
@@ -137,14 +175,37 @@ async function main(): Promise<void> {
   if (await qemuInstalled()) {
     const qIntmix = await repeat(INTMIX_RUNS, () => intmixQemuCpuMs(intmixElf));
     const qMips = instret / median(qIntmix) / 1000;
-    const qemuVm = ['-M', 'virt', '-cpu', QEMU_CPU, '-m', `${MEMORY_MIB}M`, '-nographic', '-bios', fw, '-append', APPEND, '-kernel', image];
+    const qemuVm = [
+      '-M',
+      'virt',
+      '-cpu',
+      QEMU_CPU,
+      '-m',
+      `${MEMORY_MIB}M`,
+      '-nographic',
+      '-bios',
+      fw,
+      '-append',
+      APPEND,
+      '-kernel',
+      image,
+    ];
     const qBoots = await repeat(BOOT_RUNS, async () => (await runUntil(QEMU, qemuVm, 'BOOT-OK')).wallMs);
-    const qIdles = await repeat(IDLE_RUNS, async () => (await runUntil(QEMU, qemuVm, 'heartbeat 1', idleFigure)).figure!);
+    const qIdles = await repeat(
+      IDLE_RUNS,
+      async () => (await runUntil(QEMU, qemuVm, 'heartbeat 1', idleFigure)).figure!,
+    );
     console.log(`intmix on QEMU: ${qMips.toFixed(0)} MIPS; hypernova/QEMU = ${(oursMips / qMips).toFixed(3)}`);
-    console.log(`Linux to BOOT-OK on QEMU: ${(median(qBoots) / 1000).toFixed(2)} s wall; hypernova/QEMU = ${(median(boots) / median(qBoots)).toFixed(2)}x the time`);
+    console.log(
+      `Linux to BOOT-OK on QEMU: ${(median(qBoots) / 1000).toFixed(2)} s wall; hypernova/QEMU = ${(median(boots) / median(qBoots)).toFixed(2)}x the time`,
+    );
     console.log(`idle QEMU process: ${median(qIdles).toFixed(2)} % of a core`);
     results.qemu = { mips: qMips, bootWallS: median(qBoots) / 1000, idleCorePercent: median(qIdles) };
-    results.ratios = { mips: oursMips / qMips, bootTime: median(boots) / median(qBoots), idleCpu: median(idles) / median(qIdles) };
+    results.ratios = {
+      mips: oursMips / qMips,
+      bootTime: median(boots) / median(qBoots),
+      idleCpu: median(idles) / median(qIdles),
+    };
   } else {
     console.log(`${QEMU} not installed: no comparison`);
   }

@@ -78,7 +78,9 @@ async function onQemu(kernel: string, image: string, format: DiskFormat): Promis
 /** Per phase and figure, the median over runs. */
 function median(runs: Run[]): Run {
   const mid = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-  return Object.fromEntries(PHASES.map((p) => [p, { mbps: mid(runs.map((r) => r[p].mbps)), iops: mid(runs.map((r) => r[p].iops)) }])) as Run;
+  return Object.fromEntries(
+    PHASES.map((p) => [p, { mbps: mid(runs.map((r) => r[p].mbps)), iops: mid(runs.map((r) => r[p].iops)) }]),
+  ) as Run;
 }
 
 const fmt = (x: number | undefined, digits: number): string => (x === undefined ? '-' : x.toFixed(digits));
@@ -89,7 +91,9 @@ function printTable(format: DiskFormat, ours: Run, qemu: Run | undefined): void 
     const [key, unit, digits] = p.startsWith('seq') ? (['mbps', 'MB/s', 1] as const) : (['iops', 'IOPS', 0] as const);
     const o = ours[p][key];
     const q = qemu?.[p][key];
-    console.log(`  ${`${p} ${unit}`.padEnd(16)} ${fmt(o, digits).padStart(10)} ${fmt(q, digits).padStart(10)} ${fmt(q && o / q, 3).padStart(12)}`);
+    console.log(
+      `  ${`${p} ${unit}`.padEnd(16)} ${fmt(o, digits).padStart(10)} ${fmt(q, digits).padStart(10)} ${fmt(q && o / q, 3).padStart(12)}`,
+    );
   }
 }
 
@@ -99,7 +103,9 @@ async function main(): Promise<void> {
   const tmp = tempDir('hypernova-bench-disk-');
   const results: Record<string, unknown> = {};
   const ratios: Record<string, Record<Phase, number>> = {};
-  console.log(`disk: sequential ${SIZE} in 1 MiB requests, ${RAND_OPS} random 4 KiB requests per phase, O_DIRECT in the guest; median of ${REPEAT} runs`);
+  console.log(
+    `disk: sequential ${SIZE} in 1 MiB requests, ${RAND_OPS} random 4 KiB requests per phase, O_DIRECT in the guest; median of ${REPEAT} runs`,
+  );
   try {
     for (const format of ['raw', 'qcow2'] as const) {
       const path = tmp.path(`disk.${format}`);
@@ -117,7 +123,9 @@ async function main(): Promise<void> {
       printTable(format, ours, theirs);
       results[format] = { hypernova: ours, ...(theirs && { qemu: theirs }), imageBytesAfter: allocated };
       if (theirs) {
-        ratios[format] = Object.fromEntries(PHASES.map((p) => [p, p.startsWith('seq') ? ours[p].mbps / theirs[p].mbps : ours[p].iops / theirs[p].iops])) as Record<Phase, number>;
+        ratios[format] = Object.fromEntries(
+          PHASES.map((p) => [p, p.startsWith('seq') ? ours[p].mbps / theirs[p].mbps : ours[p].iops / theirs[p].iops]),
+        ) as Record<Phase, number>;
       }
     }
   } finally {
@@ -126,10 +134,21 @@ async function main(): Promise<void> {
   if (!qemu) console.log('\nqemu-system-riscv32 not installed: no comparison');
   const out = join(dirname(fileURLToPath(import.meta.url)), '..', 'results', 'disk.json');
   await mkdir(dirname(out), { recursive: true });
-  const config = { seqBytes: SIZE, randOps: RAND_OPS, repeat: REPEAT, diskBytes: DISK_BYTES, guestIo: 'O_DIRECT', qemuCache: 'writeback (default)' };
+  const config = {
+    seqBytes: SIZE,
+    randOps: RAND_OPS,
+    repeat: REPEAT,
+    diskBytes: DISK_BYTES,
+    guestIo: 'O_DIRECT',
+    qemuCache: 'writeback (default)',
+  };
   // Other work on the host skews the figures: say how busy it was.
   const host = { cpus: cpus().length, loadAverage1m: loadavg()[0] };
-  await writeFile(out, JSON.stringify({ date: new Date().toISOString(), config, host, ...results, ...(qemu && { ratios }) }, null, 2) + '\n');
+  await writeFile(
+    out,
+    JSON.stringify({ date: new Date().toISOString(), config, host, ...results, ...(qemu && { ratios }) }, null, 2) +
+      '\n',
+  );
   console.log(`\nresults: ${out}`);
 }
 

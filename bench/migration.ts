@@ -19,7 +19,14 @@ import { fileURLToPath } from 'node:url';
 import { connectNats } from '@hypernova/common';
 import { ensureBaremetal } from '@hypernova/guest';
 import { Machine } from '@hypernova/hypervisor';
-import { MigrationDestination, MigrationSource, QmpClient, VM_PROCESS_ENV, type DestinationResult, type SourceResult } from '@hypernova/compute-node';
+import {
+  MigrationDestination,
+  MigrationSource,
+  QmpClient,
+  VM_PROCESS_ENV,
+  type DestinationResult,
+  type SourceResult,
+} from '@hypernova/compute-node';
 import { freePort, startNats } from '@hypernova/test';
 import { median } from './lib/measure.js';
 import { QEMU, QEMU_CPU, qemuInstalled } from './lib/qemu.js';
@@ -85,12 +92,23 @@ const guestOk = (g: GuestCheck): boolean => g.beatsAfter > 0 && g.consecutive &&
 type ToChild = { type: 'go' } | { type: 'force' };
 type FromChild =
   | { type: 'ready' }
-  | { type: 'done'; log: string; result?: SourceResult; resumedAt?: number; destination?: DestinationResult; error?: string };
+  | {
+      type: 'done';
+      log: string;
+      result?: SourceResult;
+      resumedAt?: number;
+      destination?: DestinationResult;
+      error?: string;
+    };
 
 async function child(args: Map<string, string>): Promise<void> {
   process.on('SIGTERM', () => process.exit(0)); // exit cleanly, so --cpu-prof profiles are written
   const send = (m: FromChild): void => void process.send!(m);
-  const c: Case = { memoryMiB: Number(args.get('mib')), wssMiB: Number(args.get('wss')), rateMiBs: Number(args.get('rate')) };
+  const c: Case = {
+    memoryMiB: Number(args.get('mib')),
+    wssMiB: Number(args.get('wss')),
+    rateMiBs: Number(args.get('rate')),
+  };
   let log = '';
   const machine = new Machine(
     { kernel: readFileSync(args.get('kernel')!), bios: 'none', append: appendFor(c) },
@@ -136,12 +154,37 @@ async function child(args: Map<string, string>): Promise<void> {
 
 // ---------------------------------------------------------------- ours
 
-function vmProcess(role: string, c: Case, kernel: string, nats: string, id: string): { proc: ChildProcess; next: () => Promise<FromChild> } {
-  const proc = fork(fileURLToPath(import.meta.url), ['--role', role, '--mib', `${c.memoryMiB}`, '--wss', `${c.wssMiB}`, '--rate', `${c.rateMiBs}`, '--kernel', kernel, '--nats', nats, '--id', id], {
-    env: { ...process.env, ...VM_PROCESS_ENV },
-    execArgv: process.env.BENCH_PROF_DIR ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_PROF_DIR] : [],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
+function vmProcess(
+  role: string,
+  c: Case,
+  kernel: string,
+  nats: string,
+  id: string,
+): { proc: ChildProcess; next: () => Promise<FromChild> } {
+  const proc = fork(
+    fileURLToPath(import.meta.url),
+    [
+      '--role',
+      role,
+      '--mib',
+      `${c.memoryMiB}`,
+      '--wss',
+      `${c.wssMiB}`,
+      '--rate',
+      `${c.rateMiBs}`,
+      '--kernel',
+      kernel,
+      '--nats',
+      nats,
+      '--id',
+      id,
+    ],
+    {
+      env: { ...process.env, ...VM_PROCESS_ENV },
+      execArgv: process.env.BENCH_PROF_DIR ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_PROF_DIR] : [],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    },
+  );
   const queue: FromChild[] = [];
   const waiters: ((m: FromChild) => void)[] = [];
   proc.on('message', (m: FromChild) => (waiters.length ? waiters.shift()!(m) : queue.push(m)));
@@ -163,7 +206,9 @@ async function ours(c: Case, kernel: string, nats: string, run: number): Promise
     const [s, d] = await Promise.all([src.next(), dst.next()]);
     clearTimeout(force);
     if (s.type !== 'done' || d.type !== 'done' || !s.result || d.resumedAt === undefined) {
-      throw new Error(`migration failed: ${(s as { error?: string }).error ?? ''} ${(d as { error?: string }).error ?? ''}`);
+      throw new Error(
+        `migration failed: ${(s as { error?: string }).error ?? ''} ${(d as { error?: string }).error ?? ''}`,
+      );
     }
     const r = s.result;
     return {
@@ -175,8 +220,17 @@ async function ours(c: Case, kernel: string, nats: string, run: number): Promise
       throughputMiBs: r.progress.bandwidthBytesPerSec / MiB,
       guestOk: guestOk(checkGuest(s.log, d.log)),
       guest: checkGuest(s.log, d.log),
-      detail: { pages: r.progress.pages, throttle: r.progress.throttle, retransmits: r.progress.retransmits, expectedDowntimeMs: r.progress.expectedDowntimeMs,
-        switchover: { ...r.switchover, pauseToEndMs: d.destination!.switchover.endAt - r.pausedAt, destinationRestoreMs: d.destination!.switchover.restoreMs } },
+      detail: {
+        pages: r.progress.pages,
+        throttle: r.progress.throttle,
+        retransmits: r.progress.retransmits,
+        expectedDowntimeMs: r.progress.expectedDowntimeMs,
+        switchover: {
+          ...r.switchover,
+          pauseToEndMs: d.destination!.switchover.endAt - r.pausedAt,
+          destinationRestoreMs: d.destination!.switchover.restoreMs,
+        },
+      },
     };
   } finally {
     for (const p of [src.proc, dst.proc]) {
@@ -199,8 +253,31 @@ async function qemu(c: Case, kernel: string, dir: string, run: number): Promise<
   const logs = { src: join(dir, `qemu-src-${tag}.log`), dst: join(dir, `qemu-dst-${tag}.log`) };
   const start = (name: 'src' | 'dst', extra: string[]): ChildProcess => {
     const sock = join(dir, `qemu-${name}-${tag}.sock`);
-    const args = ['-M', 'virt', '-cpu', QEMU_CPU, '-m', `${c.memoryMiB}M`, '-display', 'none', '-monitor', 'none', '-serial', `file:${logs[name]}`];
-    args.push('-bios', 'none', '-kernel', kernel, '-append', appendFor(c), '-qmp', `unix:${sock},server=on,wait=off`, ...extra);
+    const args = [
+      '-M',
+      'virt',
+      '-cpu',
+      QEMU_CPU,
+      '-m',
+      `${c.memoryMiB}M`,
+      '-display',
+      'none',
+      '-monitor',
+      'none',
+      '-serial',
+      `file:${logs[name]}`,
+    ];
+    args.push(
+      '-bios',
+      'none',
+      '-kernel',
+      kernel,
+      '-append',
+      appendFor(c),
+      '-qmp',
+      `unix:${sock},server=on,wait=off`,
+      ...extra,
+    );
     return spawn(QEMU, args, { stdio: ['ignore', 'ignore', 'inherit'] });
   };
   const procs = [start('dst', ['-incoming', `tcp:127.0.0.1:${port}`]), start('src', [])];
@@ -236,7 +313,8 @@ async function qemu(c: Case, kernel: string, dir: string, run: number): Promise<
       await sleep(10);
     }
     const ram = ((info.status === 'completed' ? info : running).ram ?? {}) as Record<string, number>;
-    const ts = (e?: QmpEventLike): number => (e?.timestamp ? e.timestamp.seconds * 1000 + e.timestamp.microseconds / 1000 : NaN);
+    const ts = (e?: QmpEventLike): number =>
+      e?.timestamp ? e.timestamp.seconds * 1000 + e.timestamp.microseconds / 1000 : NaN;
     let stopToResume = NaN;
     if (info.status === 'completed') {
       const deadline = performance.now() + 5000;
@@ -287,7 +365,8 @@ async function main(): Promise<void> {
   const kernel = join(await ensureBaremetal(), 'dirtier.elf');
   const withQemu = !argv.includes('--no-qemu') && (await qemuInstalled());
   const cases: Case[] = [];
-  for (const memoryMiB of [64, 256]) for (const rateMiBs of [0, 10, 50, 200]) cases.push({ memoryMiB, wssMiB: 32, rateMiBs });
+  for (const memoryMiB of [64, 256])
+    for (const rateMiBs of [0, 10, 50, 200]) cases.push({ memoryMiB, wssMiB: 32, rateMiBs });
   cases.push({ memoryMiB: 256, wssMiB: 128, rateMiBs: 200 });
   cases.push({ memoryMiB: 256, wssMiB: 192, rateMiBs: 0, ceiling: true });
   const selected = cases.filter((c) => !only || only === `${c.memoryMiB}-${c.wssMiB}-${c.rateMiBs}`);
@@ -306,7 +385,9 @@ async function main(): Promise<void> {
     runs,
     guest: 'guest/baremetal/bench/dirtier.c (one word rewritten per page, heartbeat every 250 ms)',
     ours: 'defaults: downtime limit 300 ms, no bandwidth cap, deltas on, auto-converge on; NATS core on loopback',
-    qemu: withQemu ? 'QEMU defaults: downtime-limit 300 ms, max-bandwidth 128 MiB/s, no capabilities; loopback TCP' : 'not installed',
+    qemu: withQemu
+      ? 'QEMU defaults: downtime-limit 300 ms, max-bandwidth 128 MiB/s, no capabilities; loopback TCP'
+      : 'not installed',
     notes: [
       'stop→resume: source pause (QEMU: STOP event) to destination resume (QEMU: RESUME event), wall clock, one host',
       'guest ok: every heartbeat once across both consoles, at least one on the destination after the move, no MEMCHECK-FAIL; ' +
@@ -338,10 +419,16 @@ async function main(): Promise<void> {
         row.qemu = q;
         const h = row.hypernova as Record<string, number>;
         const qn = q as Record<string, number>;
-        row.ratios = { stopToResume: h.stopToResumeMs / qn.stopToResumeMs, total: h.totalMs / qn.totalMs, bytes: h.mibSent / qn.mibSent };
+        row.ratios = {
+          stopToResume: h.stopToResumeMs / qn.stopToResumeMs,
+          total: h.totalMs / qn.totalMs,
+          bytes: h.mibSent / qn.mibSent,
+        };
         console.log(`  QEMU:      ${fmt(q)}`);
         const ra = row.ratios as Record<string, number>;
-        console.log(`  ratios (ours/QEMU): stop→resume ${ra.stopToResume!.toFixed(2)}, total ${ra.total!.toFixed(2)}, bytes ${ra.bytes!.toFixed(2)}`);
+        console.log(
+          `  ratios (ours/QEMU): stop→resume ${ra.stopToResume!.toFixed(2)}, total ${ra.total!.toFixed(2)}, bytes ${ra.bytes!.toFixed(2)}`,
+        );
       }
       (results.cases as unknown[]).push(row);
     }

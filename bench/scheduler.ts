@@ -8,7 +8,16 @@ import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { credentials } from '@grpc/grpc-js';
-import { NoValidHostError, callUnary, createRedis, int, loadConfig, registerHost, str, type Redis } from '@hypernova/common';
+import {
+  NoValidHostError,
+  callUnary,
+  createRedis,
+  int,
+  loadConfig,
+  registerHost,
+  str,
+  type Redis,
+} from '@hypernova/common';
 import { scheduler as pb } from '@hypernova/proto';
 import { auditPlacement } from '@hypernova/scheduler';
 import { startRedis, startSchedulerReplica } from '@hypernova/test';
@@ -26,7 +35,14 @@ const WARMUP = 2000;
 
 // A host takes 64 vCPUs (16 x 4), 48 GiB (32 GiB x 1.5) and 500 GB: with this flavor mix about
 // 13 instances on average, so 10,000 requests on 1,000 hosts fill the cluster to ~75%.
-const HOST = { vcpus: 16, ramMb: 32768, diskGb: 500, cpuAllocationRatio: 4, ramAllocationRatio: 1.5, diskAllocationRatio: 1 };
+const HOST = {
+  vcpus: 16,
+  ramMb: 32768,
+  diskGb: 500,
+  cpuAllocationRatio: 4,
+  ramAllocationRatio: 1.5,
+  diskAllocationRatio: 1,
+};
 const FLAVORS = [
   { name: 'm1.tiny', vcpus: 1, ramMb: 512, diskGb: 1 },
   { name: 'm1.small', vcpus: 1, ramMb: 2048, diskGb: 20 },
@@ -94,7 +110,9 @@ async function main(): Promise<void> {
     };
 
     for (let i = 0; i < WARMUP; i += cfg.concurrency) {
-      await Promise.allSettled(Array.from({ length: Math.min(cfg.concurrency, WARMUP - i) }, (_, k) => select(i + k, 'warmup')));
+      await Promise.allSettled(
+        Array.from({ length: Math.min(cfg.concurrency, WARMUP - i) }, (_, k) => select(i + k, 'warmup')),
+      );
     }
     for (let i = 0; i < WARMUP; i += cfg.concurrency) {
       await Promise.all(
@@ -104,7 +122,10 @@ async function main(): Promise<void> {
         }),
       );
     }
-    const refusalsBefore = (await Promise.all(replicas.map((r) => claimRefusals(r.metricsPort)))).reduce((a, b) => a + b, 0);
+    const refusalsBefore = (await Promise.all(replicas.map((r) => claimRefusals(r.metricsPort)))).reduce(
+      (a, b) => a + b,
+      0,
+    );
 
     const cpuBefore = {
       client: process.cpuUsage(),
@@ -137,11 +158,14 @@ async function main(): Promise<void> {
     const decisions = cfg.requests;
     const cpuMsPerDecision = {
       client: (clientCpu.user + clientCpu.system) / 1000 / decisions,
-      schedulers: replicas.reduce((ms, r, i) => ms + processCpuMs(r.process.pid) - cpuBefore.schedulers[i], 0) / decisions,
+      schedulers:
+        replicas.reduce((ms, r, i) => ms + processCpuMs(r.process.pid) - cpuBefore.schedulers[i], 0) / decisions,
       redis: ((await redisCpuMs(redis)) - cpuBefore.redis) / decisions,
     };
 
-    const refusals = (await Promise.all(replicas.map((r) => claimRefusals(r.metricsPort)))).reduce((a, b) => a + b, 0) - refusalsBefore;
+    const refusals =
+      (await Promise.all(replicas.map((r) => claimRefusals(r.metricsPort)))).reduce((a, b) => a + b, 0) -
+      refusalsBefore;
     const audit = await auditPlacement(redis);
     latencies.sort((a, b) => a - b);
     const round = (x: number) => Math.round(x * 1000) / 1000;

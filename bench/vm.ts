@@ -39,7 +39,12 @@ async function idleMedian(pid: number): Promise<number> {
 }
 
 /** Ours: boot, (idle), stop, savevm ×REPEAT; loadvm ×REPEAT, each into a fresh `--incoming defer` process. */
-async function oursSaveRestore(image: string, memoryMiB: number, dir: string, measureIdle: boolean): Promise<SaveRestore & { idleCorePercent?: number }> {
+async function oursSaveRestore(
+  image: string,
+  memoryMiB: number,
+  dir: string,
+  measureIdle: boolean,
+): Promise<SaveRestore & { idleCorePercent?: number }> {
   const log = join(dir, `ours-${memoryMiB}.log`);
   const file = join(dir, `ours-${memoryMiB}.state`);
   const base = ['--kernel', image, '--append', APPEND, '--memory', String(memoryMiB), '--console', 'none'];
@@ -64,7 +69,9 @@ async function oursSaveRestore(image: string, memoryMiB: number, dir: string, me
 
   const restores: number[] = [];
   for (let i = 0; i < REPEAT; i++) {
-    const dst = startVm([...base, '--serial-log', join(dir, `dst-${memoryMiB}.log`), '--incoming', 'defer'], { control: join(dir, `dst-${memoryMiB}.sock`) });
+    const dst = startVm([...base, '--serial-log', join(dir, `dst-${memoryMiB}.log`), '--incoming', 'defer'], {
+      control: join(dir, `dst-${memoryMiB}.sock`),
+    });
     const qd = await dst.qmp();
     const t0 = performance.now();
     await qd.execute('loadvm', { path: file });
@@ -72,7 +79,14 @@ async function oursSaveRestore(image: string, memoryMiB: number, dir: string, me
     await qd.execute('quit');
     await dst.exited;
   }
-  return { memoryMiB, saveMs: median(saves), firstSaveMs: saves[0]!, restoreMs: median(restores), fileBytes: statSync(file).size, idleCorePercent };
+  return {
+    memoryMiB,
+    saveMs: median(saves),
+    firstSaveMs: saves[0]!,
+    restoreMs: median(restores),
+    fileBytes: statSync(file).size,
+    idleCorePercent,
+  };
 }
 
 function startQemu(args: string[], sock: string): ChildProcess {
@@ -90,10 +104,33 @@ async function until(check: () => Promise<boolean>): Promise<void> {
 }
 
 /** QEMU: the same guest and steps, with QEMU's migration-to-file as savevm/loadvm. */
-async function qemuSaveRestore(image: string, fw: string, memoryMiB: number, dir: string, measureIdle: boolean): Promise<SaveRestore & { idleCorePercent?: number }> {
+async function qemuSaveRestore(
+  image: string,
+  fw: string,
+  memoryMiB: number,
+  dir: string,
+  measureIdle: boolean,
+): Promise<SaveRestore & { idleCorePercent?: number }> {
   const log = join(dir, `qemu-${memoryMiB}.log`);
   const file = join(dir, `qemu-${memoryMiB}.state`);
-  const base = ['-M', 'virt', '-cpu', QEMU_CPU, '-m', `${memoryMiB}M`, '-display', 'none', '-monitor', 'none', '-bios', fw, '-kernel', image, '-append', APPEND];
+  const base = [
+    '-M',
+    'virt',
+    '-cpu',
+    QEMU_CPU,
+    '-m',
+    `${memoryMiB}M`,
+    '-display',
+    'none',
+    '-monitor',
+    'none',
+    '-bios',
+    fw,
+    '-kernel',
+    image,
+    '-append',
+    APPEND,
+  ];
   const srcSock = join(dir, `qemu-src-${memoryMiB}.sock`);
   const src = startQemu([...base, '-serial', `file:${log}`], srcSock);
   const q = await qemuQmp(srcSock);
@@ -126,7 +163,10 @@ async function qemuSaveRestore(image: string, fw: string, memoryMiB: number, dir
   const restores: number[] = [];
   for (let i = 0; i < REPEAT; i++) {
     const dstSock = join(dir, `qemu-dst-${memoryMiB}.sock`);
-    const dst = startQemu([...base, '-serial', `file:${join(dir, `qemu-dst-${memoryMiB}.log`)}`, '-incoming', 'defer'], dstSock);
+    const dst = startQemu(
+      [...base, '-serial', `file:${join(dir, `qemu-dst-${memoryMiB}.log`)}`, '-incoming', 'defer'],
+      dstSock,
+    );
     const qd = await qemuQmp(dstSock);
     const t0 = performance.now();
     await qd.execute('migrate-incoming', { uri: `exec:cat ${file}` });
@@ -136,13 +176,23 @@ async function qemuSaveRestore(image: string, fw: string, memoryMiB: number, dir
     dst.kill();
     await new Promise((r) => dst.once('exit', r));
   }
-  return { memoryMiB, saveMs: median(saves), firstSaveMs: saves[0]!, restoreMs: median(restores), fileBytes: statSync(file).size, idleCorePercent };
+  return {
+    memoryMiB,
+    saveMs: median(saves),
+    firstSaveMs: saves[0]!,
+    restoreMs: median(restores),
+    fileBytes: statSync(file).size,
+    idleCorePercent,
+  };
 }
 
 /** CPU ms of one intmix-small run; with `dirtyFetchMs`, dirty logging on and fetched that often. */
 async function intmixCpuMs(elf: Uint8Array, dirtyFetchMs: number | undefined): Promise<number> {
   let log = '';
-  const m = new Machine({ kernel: elf, bios: 'none' }, { config: { memoryMiB: 64 }, console: (b) => (log += Buffer.from(b).toString('latin1')) });
+  const m = new Machine(
+    { kernel: elf, bios: 'none' },
+    { config: { memoryMiB: 64 }, console: (b) => (log += Buffer.from(b).toString('latin1')) },
+  );
   let timer: NodeJS.Timeout | undefined;
   if (dirtyFetchMs !== undefined) {
     m.ram.startDirtyLog();
@@ -167,20 +217,37 @@ async function main(): Promise<void> {
     const saveRestore: Record<string, unknown>[] = [];
     for (const mib of [64, 256]) {
       const ours = await oursSaveRestore(image, mib, tmp.dir, mib === 64);
-      console.log(`hypernova ${mib} MiB: savevm ${ours.saveMs.toFixed(0)} ms (first ${ours.firstSaveMs.toFixed(0)} ms), loadvm ${ours.restoreMs.toFixed(0)} ms, file ${(ours.fileBytes / 2 ** 20).toFixed(1)} MiB`);
+      console.log(
+        `hypernova ${mib} MiB: savevm ${ours.saveMs.toFixed(0)} ms (first ${ours.firstSaveMs.toFixed(0)} ms), loadvm ${ours.restoreMs.toFixed(0)} ms, file ${(ours.fileBytes / 2 ** 20).toFixed(1)} MiB`,
+      );
       const row: Record<string, unknown> = { memoryMiB: mib, hypernova: ours };
       if (withQemu) {
         const qemu = await qemuSaveRestore(image, join(bm, 'fw.elf'), mib, tmp.dir, mib === 64);
-        console.log(`QEMU      ${mib} MiB: save ${qemu.saveMs.toFixed(0)} ms (first ${qemu.firstSaveMs.toFixed(0)} ms), restore ${qemu.restoreMs.toFixed(0)} ms, file ${(qemu.fileBytes / 2 ** 20).toFixed(1)} MiB`);
+        console.log(
+          `QEMU      ${mib} MiB: save ${qemu.saveMs.toFixed(0)} ms (first ${qemu.firstSaveMs.toFixed(0)} ms), restore ${qemu.restoreMs.toFixed(0)} ms, file ${(qemu.fileBytes / 2 ** 20).toFixed(1)} MiB`,
+        );
         row.qemu = qemu;
-        row.ratios = { save: ours.saveMs / qemu.saveMs, restore: ours.restoreMs / qemu.restoreMs, fileBytes: ours.fileBytes / qemu.fileBytes };
+        row.ratios = {
+          save: ours.saveMs / qemu.saveMs,
+          restore: ours.restoreMs / qemu.restoreMs,
+          fileBytes: ours.fileBytes / qemu.fileBytes,
+        };
       }
       saveRestore.push(row);
     }
     results.saveRestore = saveRestore;
     const idle = saveRestore[0] as { hypernova: { idleCorePercent: number }; qemu?: { idleCorePercent: number } };
-    results.idleVm = { seconds: 10, samples: IDLE_RUNS, memoryMiB: 64, hypernovaCorePercent: idle.hypernova.idleCorePercent, qemuCorePercent: idle.qemu?.idleCorePercent };
-    console.log(`idle Linux VM process (median of ${IDLE_RUNS} × 10 s): ${idle.hypernova.idleCorePercent.toFixed(2)} % of a core` + (idle.qemu ? ` (QEMU ${idle.qemu.idleCorePercent.toFixed(2)} %)` : ''));
+    results.idleVm = {
+      seconds: 10,
+      samples: IDLE_RUNS,
+      memoryMiB: 64,
+      hypernovaCorePercent: idle.hypernova.idleCorePercent,
+      qemuCorePercent: idle.qemu?.idleCorePercent,
+    };
+    console.log(
+      `idle Linux VM process (median of ${IDLE_RUNS} × 10 s): ${idle.hypernova.idleCorePercent.toFixed(2)} % of a core` +
+        (idle.qemu ? ` (QEMU ${idle.qemu.idleCorePercent.toFixed(2)} %)` : ''),
+    );
 
     // Dirty logging: alternate runs with and without, so drift in the host hits both alike.
     const elf = readFileSync(join(bm, 'intmix-small.elf'));
@@ -192,8 +259,17 @@ async function main(): Promise<void> {
       on.push(await intmixCpuMs(elf, 50));
     }
     const slowdown = median(on) / median(off) - 1;
-    results.dirtyLog = { program: 'intmix-small.elf', runs: off.length, fetchEveryMs: 50, cpuMsOff: median(off), cpuMsOn: median(on), slowdownPercent: slowdown * 100 };
-    console.log(`intmix-small: ${median(off).toFixed(0)} ms CPU without dirty logging, ${median(on).toFixed(0)} ms with (fetched every 50 ms): ${(slowdown * 100).toFixed(1)} % slower`);
+    results.dirtyLog = {
+      program: 'intmix-small.elf',
+      runs: off.length,
+      fetchEveryMs: 50,
+      cpuMsOff: median(off),
+      cpuMsOn: median(on),
+      slowdownPercent: slowdown * 100,
+    };
+    console.log(
+      `intmix-small: ${median(off).toFixed(0)} ms CPU without dirty logging, ${median(on).toFixed(0)} ms with (fetched every 50 ms): ${(slowdown * 100).toFixed(1)} % slower`,
+    );
   } finally {
     tmp.remove();
   }

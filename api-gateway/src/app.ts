@@ -1,7 +1,15 @@
 // Wires a gateway together: Redis, NATS, the scheduler and compute gRPC clients, the identity
 // bootstrap and default flavors, and the HTTP server. Tests start gateways in-process with
 // this; main.ts does it from the environment.
-import { ConfigError, connectNats, createLogger, createMetricsRegistry, createRedis, type Logger, type NatsConnection } from '@hypernova/common';
+import {
+  ConfigError,
+  connectNats,
+  createLogger,
+  createMetricsRegistry,
+  createRedis,
+  type Logger,
+  type NatsConnection,
+} from '@hypernova/common';
 import type { FastifyInstance } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
@@ -38,7 +46,8 @@ export interface GatewayApp {
 }
 
 export async function startGateway(config: GatewayConfig, logger?: Logger): Promise<GatewayApp> {
-  if (config.migrationLeaseMs < 100) throw new ConfigError(`HYPERNOVA_MIGRATION_LEASE_MS=${config.migrationLeaseMs}: too short (at least 100)`);
+  if (config.migrationLeaseMs < 100)
+    throw new ConfigError(`HYPERNOVA_MIGRATION_LEASE_MS=${config.migrationLeaseMs}: too short (at least 100)`);
   const log = logger ?? createLogger('api-gateway', { level: config.logLevel });
   const redis = createRedis(config.redisUrl, { logger: log });
   let nats: NatsConnection | undefined;
@@ -85,7 +94,10 @@ export async function startGateway(config: GatewayConfig, logger?: Logger): Prom
     liveMigrations: new LiveMigrations({ ...deps, redis, serverGroups, lease }),
   };
   if (config.adminPassword === gatewaySettings.adminPassword.default && !/^(127\.|::1$|localhost$)/.test(config.host)) {
-    log.warn({ host: config.host }, 'serving beyond loopback with the default admin password: set HYPERNOVA_ADMIN_PASSWORD');
+    log.warn(
+      { host: config.host },
+      'serving beyond loopback with the default admin password: set HYPERNOVA_ADMIN_PASSWORD',
+    );
   }
   await bootstrapIdentity(identity, config, log);
   await gateway.flavors.seed();

@@ -11,9 +11,9 @@ export const gatewaySettings = {
   publicUrl: str(
     'API_PUBLIC_URL',
     '',
-    'base URL clients reach the API at, used in the catalog and links; empty: from each request\'s Host header',
+    "base URL clients reach the API at, used in the catalog and links; empty: from each request's Host header",
   ),
-  bodyLimit: int('API_BODY_LIMIT_BYTES', 114_688, 'largest request body accepted (Nova\'s max_request_body_size)'),
+  bodyLimit: int('API_BODY_LIMIT_BYTES', 114_688, "largest request body accepted (Nova's max_request_body_size)"),
   schedulerAddress: str(
     'SCHEDULER_ADDRESS',
     '127.0.0.1:50051',
@@ -23,10 +23,14 @@ export const gatewaySettings = {
   adminUser: str('HYPERNOVA_ADMIN_USER', 'admin', 'bootstrap admin user (created or updated at start)'),
   adminPassword: str('HYPERNOVA_ADMIN_PASSWORD', 'secret', 'bootstrap admin password (change it off loopback)'),
   adminProject: str('HYPERNOVA_ADMIN_PROJECT', 'admin', 'bootstrap admin project'),
-  tokenTtlS: int('HYPERNOVA_TOKEN_TTL_S', 3600, 'lifetime of issued tokens (Keystone\'s default: one hour)'),
-  spawnAttempts: int('HYPERNOVA_SPAWN_ATTEMPTS', 3, 'hosts tried per server build (Nova\'s scheduler max_attempts)'),
+  tokenTtlS: int('HYPERNOVA_TOKEN_TTL_S', 3600, "lifetime of issued tokens (Keystone's default: one hour)"),
+  spawnAttempts: int('HYPERNOVA_SPAWN_ATTEMPTS', 3, "hosts tried per server build (Nova's scheduler max_attempts)"),
   spawnTimeoutMs: int('HYPERNOVA_SPAWN_TIMEOUT_MS', 300_000, 'deadline of a Spawn call (image download + boot)'),
-  computeTimeoutMs: int('HYPERNOVA_COMPUTE_TIMEOUT_MS', 120_000, 'deadline of other Compute calls (stop waits for the guest)'),
+  computeTimeoutMs: int(
+    'HYPERNOVA_COMPUTE_TIMEOUT_MS',
+    120_000,
+    'deadline of other Compute calls (stop waits for the guest)',
+  ),
   migrationLeaseMs: int(
     'HYPERNOVA_MIGRATION_LEASE_MS',
     15_000,
@@ -35,12 +39,24 @@ export const gatewaySettings = {
   quotaInstances: int('HYPERNOVA_QUOTA_INSTANCES', 10, 'default per-project quota: servers'),
   quotaCores: int('HYPERNOVA_QUOTA_CORES', 20, 'default per-project quota: vCPUs'),
   quotaRamMb: int('HYPERNOVA_QUOTA_RAM_MB', 51_200, 'default per-project quota: RAM in MiB'),
-  quotaMetadataItems: int('HYPERNOVA_QUOTA_METADATA_ITEMS', 128, 'default per-project quota: metadata items per server'),
+  quotaMetadataItems: int(
+    'HYPERNOVA_QUOTA_METADATA_ITEMS',
+    128,
+    'default per-project quota: metadata items per server',
+  ),
   quotaKeyPairs: int('HYPERNOVA_QUOTA_KEY_PAIRS', 100, 'default quota: keypairs per user'),
   quotaServerGroups: int('HYPERNOVA_QUOTA_SERVER_GROUPS', 10, 'default per-project quota: server groups'),
-  quotaServerGroupMembers: int('HYPERNOVA_QUOTA_SERVER_GROUP_MEMBERS', 10, 'default per-project quota: servers per server group'),
-  imageSizeCap: int('HYPERNOVA_IMAGE_SIZE_CAP_BYTES', 1_099_511_627_776, 'largest image upload (Glance\'s image_size_cap, 1 TiB)'),
-  maxListLimit: int('HYPERNOVA_MAX_LIST_LIMIT', 1000, 'largest page a list returns (Nova\'s max_limit)'),
+  quotaServerGroupMembers: int(
+    'HYPERNOVA_QUOTA_SERVER_GROUP_MEMBERS',
+    10,
+    'default per-project quota: servers per server group',
+  ),
+  imageSizeCap: int(
+    'HYPERNOVA_IMAGE_SIZE_CAP_BYTES',
+    1_099_511_627_776,
+    "largest image upload (Glance's image_size_cap, 1 TiB)",
+  ),
+  maxListLimit: int('HYPERNOVA_MAX_LIST_LIMIT', 1000, "largest page a list returns (Nova's max_limit)"),
 };
 
 export type GatewayConfig = ConfigOf<typeof gatewaySettings>;

@@ -4,7 +4,7 @@ import { TaskState, VmState } from '@hypernova/common';
 import { TRANSITIONS, invalidStateMessage, statusOf, vmStatesForStatus } from '../src/compute/state-machine.js';
 
 describe('instance state machine', () => {
-  it('maps vm_state/task_state to Nova\'s statuses', () => {
+  it("maps vm_state/task_state to Nova's statuses", () => {
     assert.equal(statusOf({ vmState: VmState.BUILDING, taskState: TaskState.SCHEDULING }), 'BUILD');
     assert.equal(statusOf({ vmState: VmState.ACTIVE, taskState: null }), 'ACTIVE');
     assert.equal(statusOf({ vmState: VmState.ACTIVE, taskState: TaskState.POWERING_OFF }), 'ACTIVE');
@@ -23,7 +23,7 @@ describe('instance state machine', () => {
     assert.equal(vmStatesForStatus('FLYING'), undefined);
   });
 
-  it('allows each action only from Nova\'s states', () => {
+  it("allows each action only from Nova's states", () => {
     assert.deepEqual(TRANSITIONS.start.from, [VmState.STOPPED]);
     assert.deepEqual(TRANSITIONS.stop.from, [VmState.ACTIVE, VmState.ERROR]);
     assert.deepEqual(TRANSITIONS.rebootSoft.from, [VmState.ACTIVE]);
@@ -32,7 +32,13 @@ describe('instance state machine', () => {
   });
 
   it('words conflicts as Nova does', () => {
-    assert.equal(invalidStateMessage('start', 'u', 'vm_state', 'active'), "Cannot 'start' instance u while it is in vm_state active");
-    assert.equal(invalidStateMessage('stop', 'u', 'task_state', ''), "Cannot 'stop' instance u while it is in task_state None");
+    assert.equal(
+      invalidStateMessage('start', 'u', 'vm_state', 'active'),
+      "Cannot 'start' instance u while it is in vm_state active",
+    );
+    assert.equal(
+      invalidStateMessage('stop', 'u', 'task_state', ''),
+      "Cannot 'stop' instance u while it is in task_state None",
+    );
   });
 });

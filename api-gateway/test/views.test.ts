@@ -12,14 +12,36 @@ import type { HostState } from '@hypernova/common';
 import { keystoneTime } from '../src/identity/views.js';
 
 describe('gateway helpers', () => {
-  it('words schema errors like Nova\'s jsonschema messages', () => {
+  it("words schema errors like Nova's jsonschema messages", () => {
     const body = { server: { name: 12 } };
     assert.equal(
-      validationMessage([{ keyword: 'type', instancePath: '/server/name', schemaPath: '', params: { type: 'string' }, message: 'must be string' }], body),
+      validationMessage(
+        [
+          {
+            keyword: 'type',
+            instancePath: '/server/name',
+            schemaPath: '',
+            params: { type: 'string' },
+            message: 'must be string',
+          },
+        ],
+        body,
+      ),
       "Invalid input for field/attribute name. Value: 12. 12 is not of type 'string'",
     );
     assert.equal(
-      validationMessage([{ keyword: 'required', instancePath: '/server', schemaPath: '', params: { missingProperty: 'flavorRef' }, message: '' }], body),
+      validationMessage(
+        [
+          {
+            keyword: 'required',
+            instancePath: '/server',
+            schemaPath: '',
+            params: { missingProperty: 'flavorRef' },
+            message: '',
+          },
+        ],
+        body,
+      ),
       'Invalid input for field/attribute server. Value: {"name":12}. \'flavorRef\' is a required property',
     );
   });
@@ -39,21 +61,38 @@ describe('gateway helpers', () => {
     assert.doesNotThrow(() => checkQuota(limits, { instances: 0, cores: 0, ram: 0 }, tiny, 1));
     assert.throws(
       () => checkQuota(limits, { instances: 1, cores: 1, ram: 64 }, tiny, 1),
-      (e: ApiError) => e.status === 403 && e.message === 'Quota exceeded for ram: Requested 64, but already used 64 of 100 ram',
+      (e: ApiError) =>
+        e.status === 403 && e.message === 'Quota exceeded for ram: Requested 64, but already used 64 of 100 ram',
     );
   });
 
   it('paginates with limit and marker and flags full pages', () => {
     const items = ['a', 'b', 'c'];
-    assert.deepEqual(paginate(items, (x) => x, { limit: '2' }, 1000), { page: ['a', 'b'], more: true });
-    assert.deepEqual(paginate(items, (x) => x, { limit: '2', marker: 'b' }, 1000), { page: ['c'], more: false });
-    assert.deepEqual(paginate(items, (x) => x, {}, 1000), { page: items, more: false });
-    assert.throws(() => paginate(items, (x) => x, { marker: 'zz' }, 1000), (e: ApiError) => e.status === 400);
-    assert.throws(() => paginate(items, (x) => x, { limit: '-1' }, 1000), (e: ApiError) => e.status === 400);
+    assert.deepEqual(
+      paginate(items, (x) => x, { limit: '2' }, 1000),
+      { page: ['a', 'b'], more: true },
+    );
+    assert.deepEqual(
+      paginate(items, (x) => x, { limit: '2', marker: 'b' }, 1000),
+      { page: ['c'], more: false },
+    );
+    assert.deepEqual(
+      paginate(items, (x) => x, {}, 1000),
+      { page: items, more: false },
+    );
+    assert.throws(
+      () => paginate(items, (x) => x, { marker: 'zz' }, 1000),
+      (e: ApiError) => e.status === 400,
+    );
+    assert.throws(
+      () => paginate(items, (x) => x, { limit: '-1' }, 1000),
+      (e: ApiError) => e.status === 400,
+    );
   });
 
-  it('derives host_status (2.16) in Nova\'s order: forced down, disabled, heartbeat', () => {
-    const h = (over: Partial<HostState>): HostState => ({ name: 'n1', enabled: true, up: true, forcedDown: false, ...over }) as HostState;
+  it("derives host_status (2.16) in Nova's order: forced down, disabled, heartbeat", () => {
+    const h = (over: Partial<HostState>): HostState =>
+      ({ name: 'n1', enabled: true, up: true, forcedDown: false, ...over }) as HostState;
     const at = (over: Partial<HostState>) => hostStatus('n1', new Map([['n1', h(over)]]));
     assert.equal(at({}), 'UP');
     assert.equal(at({ up: false }), 'UNKNOWN');

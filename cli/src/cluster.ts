@@ -5,7 +5,16 @@
 // its health check. Each service logs to <dir>/logs/<name>.log. Ctrl-C (or SIGTERM) stops it all,
 // VM processes included.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  accessSync,
+  constants,
+  createWriteStream,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer } from 'node:net';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -114,7 +123,9 @@ class Service {
       };
       child.stdout?.on('data', onData);
       child.stderr?.on('data', onData);
-      void this.exited.then((code) => reject(new Error(`${this.name} exited (${code}) before it was ready (see its log)`)));
+      void this.exited.then((code) =>
+        reject(new Error(`${this.name} exited (${code}) before it was ready (see its log)`)),
+      );
     });
     this.readyMatch.catch(() => undefined); // observed by waitReady
   }
@@ -123,7 +134,10 @@ class Service {
   waitReady(timeoutMs = 60_000): Promise<RegExpMatchArray> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${this.name} not ready after ${timeoutMs} ms (see its log)`)), timeoutMs);
+      timer = setTimeout(
+        () => reject(new Error(`${this.name} not ready after ${timeoutMs} ms (see its log)`)),
+        timeoutMs,
+      );
     });
     return Promise.race([this.readyMatch, timeout]).finally(() => clearTimeout(timer));
   }
@@ -182,11 +196,32 @@ class Launcher {
     const natsUrl = `nats://127.0.0.1:${natsPort}`;
     const redisUrl = `redis://127.0.0.1:${redisPort}`;
     for (const d of ['nats', 'redis']) mkdirSync(join(this.dir, d), { recursive: true });
-    const nats = this.spawn('nats', natsBin, ['-a', '127.0.0.1', '-p', String(natsPort), '-js', '-sd', join(this.dir, 'nats')], {}, /Server is ready/);
+    const nats = this.spawn(
+      'nats',
+      natsBin,
+      ['-a', '127.0.0.1', '-p', String(natsPort), '-js', '-sd', join(this.dir, 'nats')],
+      {},
+      /Server is ready/,
+    );
     const redis = this.spawn(
       'redis',
       redisBin,
-      ['--port', String(redisPort), '--bind', '127.0.0.1', '--dir', join(this.dir, 'redis'), '--appendonly', 'yes', '--appendfsync', 'everysec', '--save', '', '--daemonize', 'no'],
+      [
+        '--port',
+        String(redisPort),
+        '--bind',
+        '127.0.0.1',
+        '--dir',
+        join(this.dir, 'redis'),
+        '--appendonly',
+        'yes',
+        '--appendfsync',
+        'everysec',
+        '--save',
+        '',
+        '--daemonize',
+        'no',
+      ],
       {},
       /Ready to accept connections/,
     );
@@ -195,7 +230,12 @@ class Launcher {
 
     const infra = { REDIS_URL: redisUrl, NATS_URL: natsUrl, METRICS_PORT: '0' };
     const schedulers = Array.from({ length: this.opts.schedulers }, (_, i) =>
-      this.node(`scheduler-${i + 1}`, 'scheduler/dist/src/main.js', { ...infra, SCHEDULER_GRPC_ADDRESS: '127.0.0.1:0' }, /SCHEDULER_READY port=(\d+)/),
+      this.node(
+        `scheduler-${i + 1}`,
+        'scheduler/dist/src/main.js',
+        { ...infra, SCHEDULER_GRPC_ADDRESS: '127.0.0.1:0' },
+        /SCHEDULER_READY port=(\d+)/,
+      ),
     );
     const agents = Array.from({ length: this.opts.nodes }, (_, i) =>
       this.node(
@@ -213,7 +253,9 @@ class Launcher {
     );
     const schedulerPorts = (await Promise.all(schedulers.map((s) => s.waitReady()))).map((m) => m[1]);
     const agentPorts = (await Promise.all(agents.map((s) => s.waitReady()))).map((m) => m[1]);
-    this.say(`schedulers on ${schedulerPorts.map((p) => `127.0.0.1:${p}`).join(', ')}; compute agents on ${agentPorts.map((p) => `127.0.0.1:${p}`).join(', ')}`);
+    this.say(
+      `schedulers on ${schedulerPorts.map((p) => `127.0.0.1:${p}`).join(', ')}; compute agents on ${agentPorts.map((p) => `127.0.0.1:${p}`).join(', ')}`,
+    );
 
     if (this.opts.guest) await this.registerGuest(natsUrl, redisUrl);
 
@@ -237,7 +279,10 @@ class Launcher {
       this.say('the API gateway is not built (api-gateway/dist missing): running without it');
     }
 
-    await checkHealth([...schedulerPorts, ...agentPorts].map((p) => `127.0.0.1:${p}`), apiUrl ? [`${apiUrl}/identity/v3`] : []);
+    await checkHealth(
+      [...schedulerPorts, ...agentPorts].map((p) => `127.0.0.1:${p}`),
+      apiUrl ? [`${apiUrl}/identity/v3`] : [],
+    );
     const openrc = join(this.dir, 'openrc');
     writeFileSync(openrc, openrcText(apiUrl || 'http://127.0.0.1:8080', password));
     this.say(`ready: API ${apiUrl || '(none)'}, logs in ${this.logs}; Ctrl-C stops the cluster`);
@@ -266,12 +311,17 @@ class Launcher {
   private spawn(name: string, command: string, args: string[], env: Record<string, string>, ready?: RegExp): Service {
     const log = createWriteStream(join(this.logs, `${name}.log`), { flags: 'a' });
     // Detached: Ctrl-C reaches only the launcher, which stops the services in order.
-    const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const child = spawn(command, args, {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
     child.stdout?.pipe(log);
     child.stderr?.pipe(log);
     const service = new Service(name, child, ready);
     void service.exited.then((code) => {
-      if (!service.expectedExit) process.stderr.write(`cluster: ${name} exited (${code}); see ${join(this.logs, `${name}.log`)}\n`);
+      if (!service.expectedExit)
+        process.stderr.write(`cluster: ${name} exited (${code}); see ${join(this.logs, `${name}.log`)}\n`);
     });
     this.services.push(service);
     return service;
@@ -279,7 +329,8 @@ class Launcher {
 
   /** Gateway first, then agents (and their VMs), schedulers, and the servers last. */
   private async stopAll(): Promise<void> {
-    const order = (s: Service) => (s.name === 'api-gateway' ? 0 : s.name.startsWith('node-') ? 1 : s.name.startsWith('scheduler') ? 2 : 3);
+    const order = (s: Service) =>
+      s.name === 'api-gateway' ? 0 : s.name.startsWith('node-') ? 1 : s.name.startsWith('scheduler') ? 2 : 3;
     for (const rank of [0, 1, 2, 3]) {
       await Promise.all(this.services.filter((s) => order(s) === rank).map((s) => s.stop()));
       if (rank === 1) this.killVms();
@@ -337,10 +388,17 @@ async function registerGuest(natsUrl: string, redisUrl: string, files: GuestImag
 
 /** `cluster register-guest`: what a Compose deployment runs once at start. */
 async function registerGuestCommand(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { kernel: { type: 'string' }, 'root-disk': { type: 'string' } }, strict: true });
+  const { values } = parseArgs({
+    args: argv,
+    options: { kernel: { type: 'string' }, 'root-disk': { type: 'string' } },
+    strict: true,
+  });
   if (!values.kernel) throw new Error(`--kernel is required\n${USAGE}`);
   const config = loadConfig({ redisUrl: infraSettings.redisUrl, natsUrl: infraSettings.natsUrl });
-  const image = await registerGuest(config.natsUrl, config.redisUrl, { kernel: values.kernel, rootDisk: values['root-disk'] });
+  const image = await registerGuest(config.natsUrl, config.redisUrl, {
+    kernel: values.kernel,
+    rootDisk: values['root-disk'],
+  });
   process.stdout.write(`guest image "${image.name}" registered: ${image.id}\n`);
   return 0;
 }
@@ -368,7 +426,10 @@ export async function checkHealth(grpcAddresses: string[], urls: string[]): Prom
 async function healthCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
-    options: { grpc: { type: 'string', multiple: true, default: [] }, http: { type: 'string', multiple: true, default: [] } },
+    options: {
+      grpc: { type: 'string', multiple: true, default: [] },
+      http: { type: 'string', multiple: true, default: [] },
+    },
     strict: true,
   });
   await checkHealth(values.grpc, values.http);
@@ -388,7 +449,11 @@ export function openrcText(apiUrl: string, password: string): string {
     OS_REGION_NAME: 'RegionOne',
   };
   const quote = (v: string) => `'${v.replace(/'/g, `'\\''`)}'`;
-  return Object.entries(vars).map(([k, v]) => `export ${k}=${quote(v)}`).join('\n') + '\n';
+  return (
+    Object.entries(vars)
+      .map(([k, v]) => `export ${k}=${quote(v)}`)
+      .join('\n') + '\n'
+  );
 }
 
 /** An executable on PATH or in Debian's sbin folders, installed with scripts/install-deps.sh when missing. */

@@ -138,7 +138,8 @@ function qcow2Options(o: Map<string, string>, fmt: DiskFormat): Qcow2Options {
     const bad = (): never => {
       throw new UsageError(`Unsupported value '${v}' for option '${k}'`);
     };
-    if (fmt === 'raw' && k !== 'size' && k !== 'preallocation') throw new UsageError(`Invalid parameter '${k}' for format raw`);
+    if (fmt === 'raw' && k !== 'size' && k !== 'preallocation')
+      throw new UsageError(`Invalid parameter '${k}' for format raw`);
     switch (k) {
       case 'size':
       case 'backing_file':
@@ -147,18 +148,21 @@ function qcow2Options(o: Map<string, string>, fmt: DiskFormat): Qcow2Options {
       case 'cluster_size': {
         const cs = parseSize(v);
         const bits = Math.log2(cs);
-        if (!Number.isInteger(bits) || bits < 9 || bits > 21) throw new UsageError('Cluster size must be a power of two between 512 and 2048k');
+        if (!Number.isInteger(bits) || bits < 9 || bits > 21)
+          throw new UsageError('Cluster size must be a power of two between 512 and 2048k');
         r.clusterBits = bits;
         break;
       }
       case 'refcount_bits': {
         const bits = Number(v);
-        if (![1, 2, 4, 8, 16, 32, 64].includes(bits)) throw new UsageError('Refcount width must be a power of two and may not exceed 64 bits');
+        if (![1, 2, 4, 8, 16, 32, 64].includes(bits))
+          throw new UsageError('Refcount width must be a power of two and may not exceed 64 bits');
         r.refcountBits = bits;
         break;
       }
       case 'compat':
-        if (v !== '1.1' && v !== 'v3') throw new UsageError(`compat=${v} is not supported: images are created as version 3 (compat=1.1)`);
+        if (v !== '1.1' && v !== 'v3')
+          throw new UsageError(`compat=${v} is not supported: images are created as version 3 (compat=1.1)`);
         break;
       case 'lazy_refcounts':
       case 'extended_l2':
@@ -189,7 +193,8 @@ function create(args: string[], io: ImgIO): number {
     u: { type: 'boolean', short: 'u' },
   });
   const [file, sizeArg, ...extra] = positionals;
-  if (file === undefined || extra.length > 0) throw new UsageError(`Expecting a filename and an optional size\n${USAGE}`);
+  if (file === undefined || extra.length > 0)
+    throw new UsageError(`Expecting a filename and an optional size\n${USAGE}`);
   const fmt = format(values.f) ?? 'raw';
   const o = parseOptionList(values.o);
   const q = qcow2Options(o, fmt);
@@ -231,13 +236,22 @@ interface ImageInfo {
 }
 
 /** One image's description, with qemu-img's JSON keys in qemu-img's order. */
-function describe(path: string, fmtArg: DiskFormat | undefined): { info: ImageInfo; backing?: { path: string; format?: DiskFormat } } {
+function describe(
+  path: string,
+  fmtArg: DiskFormat | undefined,
+): { info: ImageInfo; backing?: { path: string; format?: DiskFormat } } {
   const fmt = fmtArg ?? detectFormat(path);
   if (fmt === 'raw') {
     const raw = RawBackend.open(path, { readOnly: true });
     try {
       return {
-        info: { 'virtual-size': raw.sizeBytes, filename: path, format: 'raw', 'actual-size': raw.allocatedBytes(), 'dirty-flag': false },
+        info: {
+          'virtual-size': raw.sizeBytes,
+          filename: path,
+          format: 'raw',
+          'actual-size': raw.allocatedBytes(),
+          'dirty-flag': false,
+        },
       };
     } finally {
       raw.close();
@@ -282,7 +296,8 @@ function describe(path: string, fmtArg: DiskFormat | undefined): { info: ImageIn
       info['backing-filename'] = h.backingFile;
     }
     info['dirty-flag'] = (h.incompatibleFeatures & 1n) !== 0n;
-    const backing = img.backingPath === undefined ? undefined : { path: img.backingPath, format: format(h.backingFormat) };
+    const backing =
+      img.backingPath === undefined ? undefined : { path: img.backingPath, format: format(h.backingFormat) };
     return { info, backing };
   } finally {
     img.close();
@@ -299,7 +314,9 @@ function humanInfo(i: ImageInfo): string {
   if (i['cluster-size'] !== undefined) lines.push(`cluster_size: ${i['cluster-size']}`);
   if (i['backing-filename'] !== undefined) {
     const full = i['full-backing-filename'];
-    lines.push(`backing file: ${i['backing-filename']}${full !== i['backing-filename'] ? ` (actual path: ${full})` : ''}`);
+    lines.push(
+      `backing file: ${i['backing-filename']}${full !== i['backing-filename'] ? ` (actual path: ${full})` : ''}`,
+    );
   }
   if (i['backing-filename-format'] !== undefined) lines.push(`backing file format: ${i['backing-filename-format']}`);
   const snaps = i.snapshots as ImageInfo[] | undefined;
@@ -311,7 +328,16 @@ function humanInfo(i: ImageInfo): string {
       const date = `${d.getFullYear()}-${p2(d.getMonth() + 1)}-${p2(d.getDate())} ${p2(d.getHours())}:${p2(d.getMinutes())}:${p2(d.getSeconds())}`;
       const sec = s['vm-clock-sec'] as number;
       const clock = `${p2(Math.floor(sec / 3600))}:${p2(Math.floor(sec / 60) % 60)}:${p2(sec % 60)}.${String(Math.floor((s['vm-clock-nsec'] as number) / 1e6)).padStart(3, '0')}`;
-      lines.push(row(String(s.id), String(s.name), sizeToStr(s['vm-state-size'] as number), date, clock, s.icount === undefined ? '' : String(s.icount)));
+      lines.push(
+        row(
+          String(s.id),
+          String(s.name),
+          sizeToStr(s['vm-state-size'] as number),
+          date,
+          clock,
+          s.icount === undefined ? '' : String(s.icount),
+        ),
+      );
     }
   }
   const fs = i['format-specific'] as { data: ImageInfo } | undefined;
@@ -391,8 +417,10 @@ function check(args: string[], io: ImgIO): number {
 function checkHuman(r: CheckReport): string {
   let s = '';
   if (r.corruptions === 0 && r.leaks === 0 && r.checkErrors === 0) s += 'No errors were found on the image.\n';
-  if (r.corruptions > 0) s += `\n${r.corruptions} errors were found on the image.\nData may be corrupted, or further writes to the image may corrupt it.\n`;
-  if (r.leaks > 0) s += `\n${r.leaks} leaked clusters were found on the image.\nThis means waste of disk space, but no harm to data.\n`;
+  if (r.corruptions > 0)
+    s += `\n${r.corruptions} errors were found on the image.\nData may be corrupted, or further writes to the image may corrupt it.\n`;
+  if (r.leaks > 0)
+    s += `\n${r.leaks} leaked clusters were found on the image.\nThis means waste of disk space, but no harm to data.\n`;
   if (r.checkErrors > 0) s += `\n${r.checkErrors} internal errors have occurred during the check.\n`;
   if (r.totalClusters > 0 && r.allocatedClusters > 0) {
     const pct = (a: number, b: number): string => ((a / b) * 100).toFixed(2);
@@ -403,7 +431,11 @@ function checkHuman(r: CheckReport): string {
 }
 
 function checkJson(r: CheckReport, file: string): ImageInfo {
-  const o: ImageInfo = { 'image-end-offset': r.imageEndOffset, 'total-clusters': r.totalClusters, 'check-errors': r.checkErrors };
+  const o: ImageInfo = {
+    'image-end-offset': r.imageEndOffset,
+    'total-clusters': r.totalClusters,
+    'check-errors': r.checkErrors,
+  };
   if (r.corruptions > 0) o.corruptions = r.corruptions;
   if (r.leaks > 0) o.leaks = r.leaks;
   o['allocated-clusters'] = r.allocatedClusters;
@@ -429,13 +461,15 @@ function convert(args: string[], io: ImgIO): number {
     U: { type: 'boolean', short: 'U' },
   });
   const [srcPath, dstPath, ...extra] = positionals;
-  if (srcPath === undefined || dstPath === undefined || extra.length > 0) throw new UsageError(`Expecting a source and a destination\n${USAGE}`);
+  if (srcPath === undefined || dstPath === undefined || extra.length > 0)
+    throw new UsageError(`Expecting a source and a destination\n${USAGE}`);
   if (values.c) throw new UsageError('Compressed output (-c) is not supported');
   const outFmt = format(values.O) ?? 'raw';
   const o = parseOptionList(values.o);
   const q = qcow2Options(o, outFmt);
   const backing = values.B ?? o.get('backing_file');
-  if (backing !== undefined && outFmt === 'raw') throw new UsageError("Backing file not supported for file format 'raw'");
+  if (backing !== undefined && outFmt === 'raw')
+    throw new UsageError("Backing file not supported for file format 'raw'");
   const src = openDisk(srcPath, { format: format(values.f), readOnly: true });
   try {
     let dst: BlockBackend;
@@ -446,7 +480,13 @@ function convert(args: string[], io: ImgIO): number {
     } else {
       let backingFmt = format(values.F ?? o.get('backing_fmt'), 'backing format');
       if (backing !== undefined) backingFmt ??= detectFormat(resolveBackingPath(dstPath, backing));
-      Qcow2.create(dstPath, { size: src.sizeBytes, clusterBits: q.clusterBits, refcountBits: q.refcountBits, backingFile: backing, backingFormat: backingFmt });
+      Qcow2.create(dstPath, {
+        size: src.sizeBytes,
+        clusterBits: q.clusterBits,
+        refcountBits: q.refcountBits,
+        backingFile: backing,
+        backingFormat: backingFmt,
+      });
       const img = openDisk(dstPath, { format: 'qcow2' }) as Qcow2;
       base = img.backingFile;
       dst = img;
@@ -467,7 +507,13 @@ function convert(args: string[], io: ImgIO): number {
  * zeroes there already, so the output stays sparse); over a backing file, chunks equal to
  * the backing's are skipped and zero chunks become zero clusters.
  */
-function copyData(src: BlockBackend, dst: BlockBackend, base: BlockBackend | undefined, chunk: number, progress: ImgIO | undefined): void {
+function copyData(
+  src: BlockBackend,
+  dst: BlockBackend,
+  base: BlockBackend | undefined,
+  chunk: number,
+  progress: ImgIO | undefined,
+): void {
   const buf = new Uint8Array(chunk);
   const baseBuf = new Uint8Array(chunk);
   let lastPct = -1;
@@ -495,7 +541,8 @@ function copyData(src: BlockBackend, dst: BlockBackend, base: BlockBackend | und
 }
 
 function isZero(b: Uint8Array): boolean {
-  const words = b.length % 8 === 0 && b.byteOffset % 8 === 0 ? new BigUint64Array(b.buffer, b.byteOffset, b.length / 8) : undefined;
+  const words =
+    b.length % 8 === 0 && b.byteOffset % 8 === 0 ? new BigUint64Array(b.buffer, b.byteOffset, b.length / 8) : undefined;
   if (words) {
     for (const w of words) if (w !== 0n) return false;
     return true;
@@ -516,7 +563,8 @@ function compare(args: string[], io: ImgIO): number {
     U: { type: 'boolean', short: 'U' },
   });
   const [p1, p2, ...extra] = positionals;
-  if (p1 === undefined || p2 === undefined || extra.length > 0) throw new UsageError(`Expecting two image file names\n${USAGE}`);
+  if (p1 === undefined || p2 === undefined || extra.length > 0)
+    throw new UsageError(`Expecting two image file names\n${USAGE}`);
   const a = openDisk(p1, { format: format(values.f), readOnly: true });
   try {
     const b = openDisk(p2, { format: format(values.F), readOnly: true });

@@ -78,7 +78,8 @@ describe('hypernova img', function () {
       assert.equal(parseSize('1.5G'), 1.5 * 2 ** 30);
       assert.equal(parseSize('4096'), 4096);
       assert.equal(parseSize('4096b'), 4096);
-      for (const bad of ['', 'x', '-1', '10Q', '1.5', '1e9']) assert.throws(() => parseSize(bad), /Invalid image size/, bad);
+      for (const bad of ['', 'x', '-1', '10Q', '1.5', '1e9'])
+        assert.throws(() => parseSize(bad), /Invalid image size/, bad);
     });
 
     it('prints sizes like qemu-img', () => {
@@ -130,7 +131,10 @@ describe('hypernova img', function () {
         assert.deepEqual(pick(ours), pick(theirs), name);
         assert.equal((await img('info', p(name))).out, qemuOk('info', p(name)), name);
       }
-      assert.match((await img('create', '-f', 'qcow2', p('q.qcow2'), '1G')).out, /^Formatting '.*q.qcow2', fmt=qcow2 cluster_size=65536 .*size=1073741824/);
+      assert.match(
+        (await img('create', '-f', 'qcow2', p('q.qcow2'), '1G')).out,
+        /^Formatting '.*q.qcow2', fmt=qcow2 cluster_size=65536 .*size=1073741824/,
+      );
     });
 
     it('create -b: relative backing names resolve against the overlay, the size defaults to the base', async () => {
@@ -153,10 +157,22 @@ describe('hypernova img', function () {
       }
       const ours = JSON.parse((await img('info', '--output=json', p('vm/disk.qcow2'))).out) as Record<string, unknown>;
       const twin = JSON.parse(qemuOk('info', '--output=json', p('vm/theirs.qcow2'))) as Record<string, unknown>;
-      for (const k of ['virtual-size', 'cluster-size', 'backing-filename', 'backing-filename-format', 'format-specific']) assert.deepEqual(ours[k], twin[k], k);
+      for (const k of [
+        'virtual-size',
+        'cluster-size',
+        'backing-filename',
+        'backing-filename-format',
+        'format-specific',
+      ])
+        assert.deepEqual(ours[k], twin[k], k);
       // --backing-chain walks down to the base, like qemu-img's.
-      const chain = JSON.parse((await img('info', '--output=json', '--backing-chain', p('vm/disk.qcow2'))).out) as Record<string, unknown>[];
-      const qchain = JSON.parse(qemuOk('info', '--output=json', '--backing-chain', p('vm/disk.qcow2'))) as Record<string, unknown>[];
+      const chain = JSON.parse(
+        (await img('info', '--output=json', '--backing-chain', p('vm/disk.qcow2'))).out,
+      ) as Record<string, unknown>[];
+      const qchain = JSON.parse(qemuOk('info', '--output=json', '--backing-chain', p('vm/disk.qcow2'))) as Record<
+        string,
+        unknown
+      >[];
       assert.deepEqual(chain.map(pick), qchain.map(pick));
     });
 
@@ -165,7 +181,10 @@ describe('hypernova img', function () {
       qemuOk('convert', '-f', 'raw', '-O', 'qcow2', p('base.raw'), p('snap.qcow2'));
       qemuOk('snapshot', '-c', 'first', p('snap.qcow2'));
       for (const name of ['v2.qcow2', 'snap.qcow2']) {
-        assert.deepEqual(JSON.parse((await img('info', '--output=json', p(name))).out), JSON.parse(qemuOk('info', '--output=json', p(name))));
+        assert.deepEqual(
+          JSON.parse((await img('info', '--output=json', p(name))).out),
+          JSON.parse(qemuOk('info', '--output=json', p(name))),
+        );
         assert.equal((await img('info', p(name))).out, qemuOk('info', p(name)));
       }
     });
@@ -195,7 +214,11 @@ describe('hypernova img', function () {
         assert.equal(theirs.code, code, `qemu-img on ${name}`);
         assert.equal(ours.code, code, `${name}: ${ours.err}`);
         assert.equal(ours.out, theirs.out, name);
-        assert.deepEqual(ours.err.split('\n').filter((l) => /^(ERROR|Leaked)/.test(l)), theirs.err.split('\n').filter((l) => /^(ERROR|Leaked)/.test(l)), name);
+        assert.deepEqual(
+          ours.err.split('\n').filter((l) => /^(ERROR|Leaked)/.test(l)),
+          theirs.err.split('\n').filter((l) => /^(ERROR|Leaked)/.test(l)),
+          name,
+        );
         const oj = await img('check', '--output=json', p(name));
         assert.deepEqual(JSON.parse(oj.out), JSON.parse(qemu('check', '--output=json', p(name)).out), name);
       }
@@ -203,7 +226,12 @@ describe('hypernova img', function () {
     });
 
     it('convert raw -> qcow2 is sparse and equal; qcow2 -> raw is equal and sparse', async () => {
-      const src = Buffer.concat([bytes(5 * 65536 + 100, 4), Buffer.alloc(40 * 65536), bytes(65536, 5), Buffer.alloc(65536 - 100)]);
+      const src = Buffer.concat([
+        bytes(5 * 65536 + 100, 4),
+        Buffer.alloc(40 * 65536),
+        bytes(65536, 5),
+        Buffer.alloc(65536 - 100),
+      ]);
       writeFileSync(p('conv.raw'), src);
       assert.equal((await img('convert', '-f', 'raw', '-O', 'qcow2', p('conv.raw'), p('conv.qcow2'))).code, 0);
       assert.equal(qemu('compare', '-f', 'raw', '-F', 'qcow2', p('conv.raw'), p('conv.qcow2')).code, 0);
@@ -212,7 +240,10 @@ describe('hypernova img', function () {
       assert.equal((await img('convert', '-O', 'raw', p('conv.qcow2'), p('back.raw'))).code, 0);
       assert.ok(readFileSync(p('back.raw')).equals(src));
       assert.ok(statSync(p('back.raw')).blocks * 512 < src.length / 2, 'raw output is sparse');
-      assert.equal((await img('convert', '-O', 'qcow2', '-o', 'cluster_size=4096', p('conv.raw'), p('conv4k.qcow2'))).code, 0);
+      assert.equal(
+        (await img('convert', '-O', 'qcow2', '-o', 'cluster_size=4096', p('conv.raw'), p('conv4k.qcow2'))).code,
+        0,
+      );
       assert.equal(qemu('compare', p('conv.raw'), p('conv4k.qcow2')).code, 0);
       assert.equal(qemu('check', p('conv4k.qcow2')).code, 0);
     });
@@ -224,11 +255,28 @@ describe('hypernova img', function () {
       bytes(1000, 7).copy(changed, 10 * 65536 + 5);
       writeFileSync(p('cb.raw'), base);
       writeFileSync(p('cc.raw'), changed);
-      const r = await img('convert', '-f', 'raw', '-O', 'qcow2', '-B', 'cb.raw', '-F', 'raw', p('cc.raw'), p('cc.qcow2'));
+      const r = await img(
+        'convert',
+        '-f',
+        'raw',
+        '-O',
+        'qcow2',
+        '-B',
+        'cb.raw',
+        '-F',
+        'raw',
+        p('cc.raw'),
+        p('cc.qcow2'),
+      );
       assert.equal(r.code, 0, r.err);
       assert.equal(qemu('compare', '-f', 'raw', p('cc.raw'), p('cc.qcow2')).code, 0);
       assert.equal(qemu('check', p('cc.qcow2')).code, 0);
-      const map = JSON.parse(qemuOk('map', '--output=json', p('cc.qcow2'))) as { start: number; length: number; depth: number; zero: boolean }[];
+      const map = JSON.parse(qemuOk('map', '--output=json', p('cc.qcow2'))) as {
+        start: number;
+        length: number;
+        depth: number;
+        zero: boolean;
+      }[];
       const top = map.filter((e) => e.depth === 0);
       assert.deepEqual(
         top.map((e) => [e.start, e.length, e.zero]),

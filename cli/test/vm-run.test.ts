@@ -11,7 +11,11 @@ import { ensureBaremetal } from '@hypernova/guest';
 const BIN = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'hypernova.js');
 
 function vmRun(args: string[]): { status: number | null; out: string; err: string } {
-  const r = spawnSync(process.execPath, [BIN, 'vm', 'run', '--console', 'none', ...args], { encoding: 'utf8', timeout: 120_000, input: '' });
+  const r = spawnSync(process.execPath, [BIN, 'vm', 'run', '--console', 'none', ...args], {
+    encoding: 'utf8',
+    timeout: 120_000,
+    input: '',
+  });
   return { status: r.status, out: r.stdout, err: r.stderr };
 }
 
@@ -40,23 +44,41 @@ describe('hypernova vm run', function () {
     // -N: one segment at the link address, no ELF headers loaded below RAM.
     writeFileSync(src, '.globl _start\n_start:\n  li t0, 0x100000\n  li t1, 0x73333\n  sw t1, 0(t0)\n1: j 1b\n');
     const elf = join(tmp, 'fail.elf');
-    execFileSync('riscv64-unknown-elf-gcc', ['-march=rv32i', '-mabi=ilp32', '-nostdlib', '-Wl,-N', '-Wl,--no-warn-rwx-segments', '-Wl,-Ttext=0x80000000', '-o', elf, src]);
+    execFileSync('riscv64-unknown-elf-gcc', [
+      '-march=rv32i',
+      '-mabi=ilp32',
+      '-nostdlib',
+      '-Wl,-N',
+      '-Wl,--no-warn-rwx-segments',
+      '-Wl,-Ttext=0x80000000',
+      '-o',
+      elf,
+      src,
+    ]);
     const r = vmRun(['--bios', 'none', '--kernel', elf, '--memory', '64']);
     assert.equal(r.status, 7, r.err);
   });
 
   const bad: [string, () => string, RegExp][] = [
-    ['a truncated ELF', () => {
-      const f = join(tmp, 'trunc.elf');
-      writeFileSync(f, readFileSync(join(dir, 'traps.elf')).subarray(0, 200));
-      return f;
-    }, /truncat|beyond|outside|short/i],
+    [
+      'a truncated ELF',
+      () => {
+        const f = join(tmp, 'trunc.elf');
+        writeFileSync(f, readFileSync(join(dir, 'traps.elf')).subarray(0, 200));
+        return f;
+      },
+      /truncat|beyond|outside|short/i,
+    ],
     ['a non-RISC-V ELF', () => process.execPath, /RISC-V|machine|64-bit|class/i],
-    ['a kernel larger than RAM', () => {
-      const f = join(tmp, 'huge.bin');
-      writeFileSync(f, Buffer.alloc(20 * 1024 * 1024, 1));
-      return f;
-    }, /RAM|fit|larger/i],
+    [
+      'a kernel larger than RAM',
+      () => {
+        const f = join(tmp, 'huge.bin');
+        writeFileSync(f, Buffer.alloc(20 * 1024 * 1024, 1));
+        return f;
+      },
+      /RAM|fit|larger/i,
+    ],
   ];
   for (const [what, file, message] of bad) {
     it(`refuses ${what} with a clear error before the guest starts`, () => {

@@ -3,13 +3,7 @@
 import { Metadata, status, type ServiceError, type StatusObject } from '@grpc/grpc-js';
 
 export type ErrorCode =
-  | 'NO_VALID_HOST'
-  | 'NOT_FOUND'
-  | 'CONFLICT'
-  | 'INVALID_ARGUMENT'
-  | 'UNAVAILABLE'
-  | 'CONFIG'
-  | 'INTERNAL';
+  'NO_VALID_HOST' | 'NOT_FOUND' | 'CONFLICT' | 'INVALID_ARGUMENT' | 'UNAVAILABLE' | 'CONFIG' | 'INTERNAL';
 
 const grpcCodeOf: Record<ErrorCode, status> = {
   NO_VALID_HOST: status.RESOURCE_EXHAUSTED,

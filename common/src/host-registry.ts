@@ -235,7 +235,17 @@ export async function readHostStatuses(redis: Redis): Promise<Map<string, HostSt
   const reply = (await HOST_STATUSES.run(
     redis,
     [redisKeys.hosts()],
-    [prefix, redisKeys.hostAlive('').slice(prefix.length), f.version, f.usedVcpus, f.usedRamMb, f.usedDiskGb, f.enabled, 'vcpus', f.forcedDown],
+    [
+      prefix,
+      redisKeys.hostAlive('').slice(prefix.length),
+      f.version,
+      f.usedVcpus,
+      f.usedRamMb,
+      f.usedDiskGb,
+      f.enabled,
+      'vcpus',
+      f.forcedDown,
+    ],
   )) as (string | (string | null)[] | number)[];
   const statuses = new Map<string, HostStatus>();
   for (let i = 0; i < reply.length; i += 3) {
@@ -259,6 +269,9 @@ async function execPipeline(pipeline: ReturnType<Redis['pipeline']>): Promise<un
 }
 
 export async function getHost(redis: Redis, name: string): Promise<HostState | undefined> {
-  const [hash, alive] = await Promise.all([redis.hgetall(redisKeys.host(name)), redis.exists(redisKeys.hostAlive(name))]);
+  const [hash, alive] = await Promise.all([
+    redis.hgetall(redisKeys.host(name)),
+    redis.exists(redisKeys.hostAlive(name)),
+  ]);
   return parseHost(name, hash, alive === 1);
 }

@@ -49,7 +49,12 @@ export async function putImageObject(store: ObjectStore, name: string, path: str
  * object store also checks its own SHA-256 digest). Throws when the object is missing or damaged;
  * `dest` may then hold partial data, so callers write to a temporary name and rename.
  */
-export async function getImageObject(store: ObjectStore, name: string, dest: string, expectMd5?: string): Promise<number> {
+export async function getImageObject(
+  store: ObjectStore,
+  name: string,
+  dest: string,
+  expectMd5?: string,
+): Promise<number> {
   const result = await store.get(name);
   if (!result) throw new Error(`image object ${name} is not in the ${IMAGE_OBJECT_STORE} store`);
   const md5 = createHash('md5');
@@ -63,7 +68,8 @@ export async function getImageObject(store: ObjectStore, name: string, dest: str
   const err = await result.error;
   if (err) throw new Error(`image object ${name}: ${err.message}`);
   const got = md5.digest('hex');
-  if (expectMd5 && got !== expectMd5) throw new Error(`image object ${name}: checksum ${got} does not match ${expectMd5}`);
+  if (expectMd5 && got !== expectMd5)
+    throw new Error(`image object ${name}: checksum ${got} does not match ${expectMd5}`);
   return size;
 }
 
@@ -117,7 +123,11 @@ const GUEST_PROPERTIES = { architecture: 'riscv32', hypervisor_type: 'hypernova'
  * root disk image pointing at it (Nova's kernel_id property); without one, the kernel alone as
  * the bootable "guest" image. Returns the image to boot (imageRef).
  */
-export async function registerGuestImageSet(nc: NatsConnection, redis: Redis, files: GuestImageFiles): Promise<ImageRecord> {
+export async function registerGuestImageSet(
+  nc: NatsConnection,
+  redis: Redis,
+  files: GuestImageFiles,
+): Promise<ImageRecord> {
   const commandLine = files.commandLine ?? 'console=ttyS0';
   const kernelImage = (name: string) =>
     ensureImage(nc, redis, {
@@ -137,6 +147,10 @@ export async function registerGuestImageSet(nc: NatsConnection, redis: Redis, fi
     containerFormat: 'bare',
     minRamMb: 32,
     minDiskGb: Math.ceil((await stat(files.rootDisk)).size / 2 ** 30),
-    properties: { ...GUEST_PROPERTIES, kernel_id: kernel.id, os_command_line: files.rootCommandLine ?? `${commandLine} root=/dev/vda rw rdinit=/none` },
+    properties: {
+      ...GUEST_PROPERTIES,
+      kernel_id: kernel.id,
+      os_command_line: files.rootCommandLine ?? `${commandLine} root=/dev/vda rw rdinit=/none`,
+    },
   });
 }

@@ -48,7 +48,11 @@ export type NewImage = Partial<ImageRecord> & Pick<ImageRecord, 'name'>;
  * Registers an image (a new id unless given) and returns the stored record. With `exclusive`,
  * an existing record of that id is left alone and ConflictError thrown.
  */
-export async function registerImage(redis: Redis, image: NewImage, opts: { exclusive?: boolean } = {}): Promise<ImageRecord> {
+export async function registerImage(
+  redis: Redis,
+  image: NewImage,
+  opts: { exclusive?: boolean } = {},
+): Promise<ImageRecord> {
   const now = new Date().toISOString();
   const rec: ImageRecord = {
     id: randomUUID(),
@@ -70,7 +74,8 @@ export async function registerImage(redis: Redis, image: NewImage, opts: { exclu
     ...image,
   };
   if (opts.exclusive) {
-    if (!(await redis.hsetnx(redisKeys.images(), rec.id, JSON.stringify(rec)))) throw new ConflictError(`An image with identifier ${rec.id} already exists`);
+    if (!(await redis.hsetnx(redisKeys.images(), rec.id, JSON.stringify(rec))))
+      throw new ConflictError(`An image with identifier ${rec.id} already exists`);
   } else {
     await redis.hset(redisKeys.images(), rec.id, JSON.stringify(rec));
   }

@@ -225,7 +225,10 @@ export async function getInstances(redis: Redis, uuids: readonly string[]): Prom
 }
 
 /** Every instance, or a project's, or a host's. */
-export async function listInstances(redis: Redis, opts: { projectId?: string; host?: string } = {}): Promise<InstanceRecord[]> {
+export async function listInstances(
+  redis: Redis,
+  opts: { projectId?: string; host?: string } = {},
+): Promise<InstanceRecord[]> {
   const key =
     opts.projectId !== undefined
       ? redisKeys.projectInstances(opts.projectId)
@@ -320,7 +323,11 @@ export async function updateInstance(
       case 'missing':
         throw new NotFoundError(`Instance ${uuid} could not be found.`);
       case 'conflict':
-        throw new InstanceStateConflictError(uuid, reply[1] === FIELDS.vmState[0] ? 'vm_state' : 'task_state', reply[2] ?? '');
+        throw new InstanceStateConflictError(
+          uuid,
+          reply[1] === FIELDS.vmState[0] ? 'vm_state' : 'task_state',
+          reply[2] ?? '',
+        );
       default:
       // 'stale': the host moved between our read and the script; read it again.
     }
@@ -328,7 +335,10 @@ export async function updateInstance(
 }
 
 /** Removes the record and its index entries (after the instance was deleted). */
-export async function removeInstance(redis: Redis, rec: Pick<InstanceRecord, 'uuid' | 'projectId' | 'host'>): Promise<void> {
+export async function removeInstance(
+  redis: Redis,
+  rec: Pick<InstanceRecord, 'uuid' | 'projectId' | 'host'>,
+): Promise<void> {
   const m = redis
     .multi()
     .del(redisKeys.instance(rec.uuid), redisKeys.instanceOwner(rec.uuid))

@@ -17,7 +17,12 @@ return 1
  * `change` may throw to refuse (a state check) and may run more than once. Returns the written
  * record (the old one when deleted); undefined when the field is absent.
  */
-export async function changeJsonField<T>(redis: Redis, key: string, field: string, change: (current: T) => T | null): Promise<T | undefined> {
+export async function changeJsonField<T>(
+  redis: Redis,
+  key: string,
+  field: string,
+  change: (current: T) => T | null,
+): Promise<T | undefined> {
   for (;;) {
     const raw = await redis.hget(key, field);
     if (!raw) return undefined;

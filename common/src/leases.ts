@@ -46,7 +46,12 @@ export interface LeaseTrouble {
 }
 
 /** Renews a lease just taken every third of its lifetime, until end() releases it. */
-export function keepLease(redis: Redis, key: string, lease: Lease, trouble: LeaseTrouble): { end: () => Promise<void> } {
+export function keepLease(
+  redis: Redis,
+  key: string,
+  lease: Lease,
+  trouble: LeaseTrouble,
+): { end: () => Promise<void> } {
   const renew = () =>
     holdLease(redis, key, lease, 'renew').then(
       (held) => {

@@ -4,10 +4,7 @@ import { pino, type DestinationStream, type Logger } from 'pino';
 
 export type { Logger };
 
-export function createLogger(
-  service: string,
-  opts: { level?: string; destination?: DestinationStream } = {},
-): Logger {
+export function createLogger(service: string, opts: { level?: string; destination?: DestinationStream } = {}): Logger {
   const options = {
     level: opts.level ?? process.env.LOG_LEVEL ?? 'info',
     base: { service, pid: process.pid, hostname: hostname() },

@@ -109,7 +109,10 @@ function parse(hash: Record<string, string>): MigrationRecord | undefined {
   return rec as unknown as MigrationRecord;
 }
 
-export type NewMigration = Omit<MigrationRecord, 'id' | 'uuid' | 'createdAt' | 'updatedAt' | 'error' | keyof MigrationProgressFields>;
+export type NewMigration = Omit<
+  MigrationRecord,
+  'id' | 'uuid' | 'createdAt' | 'updatedAt' | 'error' | keyof MigrationProgressFields
+>;
 
 const NO_PROGRESS: MigrationProgressFields = {
   memoryTotalBytes: 0,
@@ -135,7 +138,15 @@ export type MigrationLease = Lease;
 export async function createMigration(redis: Redis, m: NewMigration, lease: MigrationLease): Promise<MigrationRecord> {
   const id = await redis.incr(redisKeys.seq('migration'));
   const now = new Date().toISOString();
-  const rec: MigrationRecord = { ...m, ...NO_PROGRESS, id, uuid: randomUUID(), createdAt: now, updatedAt: now, error: '' };
+  const rec: MigrationRecord = {
+    ...m,
+    ...NO_PROGRESS,
+    id,
+    uuid: randomUUID(),
+    createdAt: now,
+    updatedAt: now,
+    error: '',
+  };
   await redis
     .multi()
     .set(redisKeys.migrationLease(rec.uuid), lease.holder, 'PX', lease.ttlMs)
@@ -152,7 +163,10 @@ export async function getMigration(redis: Redis, uuid: string): Promise<Migratio
 }
 
 /** Every migration (or an instance's, or those in progress), oldest first. */
-export async function listMigrations(redis: Redis, opts: { instanceUuid?: string } | { inProgress: true } = {}): Promise<MigrationRecord[]> {
+export async function listMigrations(
+  redis: Redis,
+  opts: { instanceUuid?: string } | { inProgress: true } = {},
+): Promise<MigrationRecord[]> {
   const key =
     'inProgress' in opts
       ? redisKeys.migrationsInProgress()
@@ -218,7 +232,12 @@ export async function updateMigration(
  * (its driver ended it, or stopped renewing it: the gateway died); `renew` extends the holder's
  * own, or takes it back if it lapsed and nobody took it. Answers whether `lease.holder` now holds it.
  */
-export function holdMigrationLease(redis: Redis, uuid: string, lease: MigrationLease, how: 'take' | 'renew'): Promise<boolean> {
+export function holdMigrationLease(
+  redis: Redis,
+  uuid: string,
+  lease: MigrationLease,
+  how: 'take' | 'renew',
+): Promise<boolean> {
   return holdLease(redis, redisKeys.migrationLease(uuid), lease, how);
 }
 

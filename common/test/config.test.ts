@@ -21,7 +21,10 @@ describe('common config', () => {
   });
 
   it('rejects malformed values naming the variable', () => {
-    assert.throws(() => loadConfig(spec, { T_PORT: '7.5' }), (e: unknown) => e instanceof ConfigError && /T_PORT/.test(e.message));
+    assert.throws(
+      () => loadConfig(spec, { T_PORT: '7.5' }),
+      (e: unknown) => e instanceof ConfigError && /T_PORT/.test(e.message),
+    );
     assert.throws(() => loadConfig(spec, { T_RATIO: 'abc' }), ConfigError);
     assert.throws(() => loadConfig(spec, { T_ON: 'maybe' }), ConfigError);
   });

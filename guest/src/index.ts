@@ -16,7 +16,16 @@ import { fileURLToPath } from 'node:url';
 /** guest/ in the source tree (this file runs as guest/dist/src/index.js). */
 export const guestDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-export { QEMU_CPU, QEMU_SYSTEM, hasQemu, qemuFirmware, runQemuGuest, type QemuDrive, type QemuGuestOptions, type QemuRun } from './qemu.js';
+export {
+  QEMU_CPU,
+  QEMU_SYSTEM,
+  hasQemu,
+  qemuFirmware,
+  runQemuGuest,
+  type QemuDrive,
+  type QemuGuestOptions,
+  type QemuRun,
+} from './qemu.js';
 
 const LINUX_SOURCE_PACKAGE = 'linux-source-6.1';
 
@@ -121,7 +130,10 @@ function run(command: string, args: string[]): Promise<void> {
 function hashInputs(files: string[], extra: string[]): string {
   const hash = createHash('sha256');
   for (const file of [...files].sort()) {
-    hash.update(`${relative(guestDir, file)}\0`).update(readFileSync(file)).update('\0');
+    hash
+      .update(`${relative(guestDir, file)}\0`)
+      .update(readFileSync(file))
+      .update('\0');
   }
   for (const s of extra) hash.update(`${s}\0`);
   return hash.digest('hex').slice(0, 16);
@@ -170,7 +182,11 @@ function compilerVersion(compiler: string): string {
 
 /** e2fsprogs' version line (mke2fs prints it on stderr; Debian keeps it in /sbin, off a user's PATH). */
 function e2fsprogsVersion(): string {
-  const r = spawnSync('mkfs.ext2', ['-V'], { encoding: 'utf8', env: { ...process.env, PATH: `${process.env.PATH}:/usr/sbin:/sbin` } });
-  if (r.error || r.status !== 0) throw new Error('mkfs.ext2 not found (package e2fsprogs): run scripts/install-deps.sh');
+  const r = spawnSync('mkfs.ext2', ['-V'], {
+    encoding: 'utf8',
+    env: { ...process.env, PATH: `${process.env.PATH}:/usr/sbin:/sbin` },
+  });
+  if (r.error || r.status !== 0)
+    throw new Error('mkfs.ext2 not found (package e2fsprogs): run scripts/install-deps.sh');
   return `${r.stdout}${r.stderr}`.split('\n')[0]!;
 }

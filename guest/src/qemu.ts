@@ -62,7 +62,12 @@ export async function runQemuGuest(o: QemuGuestOptions): Promise<QemuRun> {
   args.push('-kernel', o.kernel, '-append', o.append);
   (o.drives ?? []).forEach((d, i) => {
     // On virt, virtio-blk-device lands in the virtio-mmio slots; the guest sees vda, vdb, ... in this order.
-    args.push('-drive', `file=${d.file},if=none,format=${d.format},id=disk${i}`, '-device', `virtio-blk-device,drive=disk${i}`);
+    args.push(
+      '-drive',
+      `file=${d.file},if=none,format=${d.format},id=disk${i}`,
+      '-device',
+      `virtio-blk-device,drive=disk${i}`,
+    );
   });
   args.push(...(o.extra ?? []));
   const qemu = spawn(QEMU_SYSTEM, args, { stdio: ['ignore', 'pipe', 'pipe'] });

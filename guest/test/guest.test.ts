@@ -27,7 +27,6 @@ describe('guest: Linux build', function () {
     assert.deepEqual(second, first);
     assert.ok(existsSync(join(first.dir, 'bin', 'init')));
   });
-
 });
 
 describe('guest: Linux boot on QEMU (the reference machine)', function () {

@@ -27,7 +27,9 @@ export async function auditPlacement(redis: Redis): Promise<PlacementAudit> {
   const hosts = await listHosts(redis);
   const members = await Promise.all(hosts.map((h) => redis.smembers(redisKeys.hostAllocations(h.name))));
   const pipeline = redis.pipeline();
-  members.forEach((consumers) => consumers.forEach((c) => pipeline.hmget(redisKeys.allocation(c), 'host', 'vcpus', 'ram_mb', 'disk_gb')));
+  members.forEach((consumers) =>
+    consumers.forEach((c) => pipeline.hmget(redisKeys.allocation(c), 'host', 'vcpus', 'ram_mb', 'disk_gb')),
+  );
   const replies = (await pipeline.exec()) ?? [];
   let next = 0;
   const audits = hosts.map((h, i): HostAudit => {

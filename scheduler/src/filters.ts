@@ -61,7 +61,8 @@ export const DiskFilter: HostFilter = {
 export const ServerGroupAntiAffinityFilter: HostFilter = {
   name: 'ServerGroupAntiAffinityFilter',
   appliesTo: (req) => req.group?.policy === GroupPolicy.GROUP_POLICY_ANTI_AFFINITY,
-  passes: (host, req, ctx) => req.group?.policy !== GroupPolicy.GROUP_POLICY_ANTI_AFFINITY || !ctx.groupHosts.has(host.name),
+  passes: (host, req, ctx) =>
+    req.group?.policy !== GroupPolicy.GROUP_POLICY_ANTI_AFFINITY || !ctx.groupHosts.has(host.name),
 };
 
 /** Affinity: once the group has a member, every other member goes to that member's host. */
@@ -69,7 +70,9 @@ export const ServerGroupAffinityFilter: HostFilter = {
   name: 'ServerGroupAffinityFilter',
   appliesTo: (req) => req.group?.policy === GroupPolicy.GROUP_POLICY_AFFINITY,
   passes: (host, req, ctx) =>
-    req.group?.policy !== GroupPolicy.GROUP_POLICY_AFFINITY || ctx.groupHosts.size === 0 || ctx.groupHosts.has(host.name),
+    req.group?.policy !== GroupPolicy.GROUP_POLICY_AFFINITY ||
+    ctx.groupHosts.size === 0 ||
+    ctx.groupHosts.has(host.name),
 };
 
 /** Cheap, most selective filters first. */
@@ -87,7 +90,10 @@ export const ALL_FILTERS: readonly HostFilter[] = [
 
 /** Resolves a comma-separated list of filter names (SCHEDULER_ENABLED_FILTERS). */
 export function filtersByName(names: string): HostFilter[] {
-  const wanted = names.split(',').map((s) => s.trim()).filter(Boolean);
+  const wanted = names
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   return wanted.map((n) => {
     const f = ALL_FILTERS.find((x) => x.name === n);
     if (!f) throw new Error(`unknown filter ${n}; known: ${ALL_FILTERS.map((x) => x.name).join(', ')}`);

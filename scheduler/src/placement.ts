@@ -122,7 +122,18 @@ export class Placement {
         redisKeys.hostAllocations(host),
         redisKeys.groupMembers(group),
       ],
-      [consumer, host, req.vcpus, req.ramMb, req.diskGb, allocationId, group, hardPolicyName(req), req.projectId, Date.now()],
+      [
+        consumer,
+        host,
+        req.vcpus,
+        req.ramMb,
+        req.diskGb,
+        allocationId,
+        group,
+        hardPolicyName(req),
+        req.projectId,
+        Date.now(),
+      ],
     )) as string[];
     switch (reply[0]) {
       case 'ok':
@@ -169,7 +180,12 @@ export class Placement {
       await this.release(to);
       const reply = (await MOVE.run(
         this.redis,
-        [redisKeys.allocation(from), redisKeys.allocation(to), redisKeys.hostAllocations(alloc.host), redisKeys.groupMembers(alloc.group)],
+        [
+          redisKeys.allocation(from),
+          redisKeys.allocation(to),
+          redisKeys.hostAllocations(alloc.host),
+          redisKeys.groupMembers(alloc.group),
+        ],
         [from, to, alloc.host, alloc.group],
       )) as string[];
       if (reply[0] === 'moved') return { moved: true, host: reply[1] };

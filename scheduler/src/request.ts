@@ -34,7 +34,8 @@ export function toPlacementRequest(spec: pb.RequestSpec | undefined, defaultAlte
   if (!isCount(f.ramMb) || f.ramMb < 1) throw new InvalidArgumentError(`flavor ram_mb ${f.ramMb} must be >= 1`);
   if (!isCount(f.diskGb)) throw new InvalidArgumentError(`flavor disk_gb ${f.diskGb} must be >= 0`);
   const g = spec.serverGroup;
-  if (g && g.policy !== GroupPolicy.GROUP_POLICY_NONE && !g.uuid) throw new InvalidArgumentError('server group uuid missing');
+  if (g && g.policy !== GroupPolicy.GROUP_POLICY_NONE && !g.uuid)
+    throw new InvalidArgumentError('server group uuid missing');
   return {
     instanceUuid: spec.instanceUuid,
     projectId: spec.projectId,

@@ -61,9 +61,15 @@ export class Scheduler {
         if (outcome.ok) {
           // A replayed request gets the host its allocation is on, which this replica may not know yet.
           const chosen = outcome.existing ? await this.hostNamed(outcome.host) : host;
-          if (!chosen) throw new ConflictError(`consumer ${consumer} holds an allocation on ${outcome.host}, a host no longer registered`);
+          if (!chosen)
+            throw new ConflictError(
+              `consumer ${consumer} holds an allocation on ${outcome.host}, a host no longer registered`,
+            );
           // Hosts before i just refused a claim: alternates come from after it.
-          const alternates = ranked.slice(i + 1).filter((h) => h.name !== chosen.name).slice(0, req.numAlternates);
+          const alternates = ranked
+            .slice(i + 1)
+            .filter((h) => h.name !== chosen.name)
+            .slice(0, req.numAlternates);
           return [destination(chosen, outcome.allocationId), ...alternates.map((h) => destination(h, ''))];
         }
       }

@@ -23,7 +23,10 @@ export function schedulerServer(
   return {
     selectDestinations: timed('SelectDestinations', async (req: pb.SelectDestinationsRequest) => {
       try {
-        const selections = await core.selectDestinations(toPlacementRequest(req.spec, opts.defaultAlternates), req.consumerUuid || undefined);
+        const selections = await core.selectDestinations(
+          toPlacementRequest(req.spec, opts.defaultAlternates),
+          req.consumerUuid || undefined,
+        );
         metrics?.decisions.inc({ result: 'selected' });
         return { selections };
       } catch (err) {

@@ -23,7 +23,13 @@ export interface WeigherMultipliers {
 }
 
 /** Nova's defaults: spread on free RAM, CPU and disk; soft group policies weigh in fully. */
-export const DEFAULT_MULTIPLIERS: WeigherMultipliers = { ram: 1, cpu: 1, disk: 1, softAffinity: 1, softAntiAffinity: 1 };
+export const DEFAULT_MULTIPLIERS: WeigherMultipliers = {
+  ram: 1,
+  cpu: 1,
+  disk: 1,
+  softAffinity: 1,
+  softAntiAffinity: 1,
+};
 
 export function createWeighers(m: WeigherMultipliers): HostWeigher[] {
   const all: HostWeigher[] = [

@@ -74,14 +74,24 @@ describe('scheduler filters', () => {
     const hosts = [host('a'), host('b')];
     for (const policy of [GroupPolicy.GROUP_POLICY_SOFT_AFFINITY, GroupPolicy.GROUP_POLICY_SOFT_ANTI_AFFINITY]) {
       const req = request({ group: { uuid: 'g-1', policy } });
-      assert.deepEqual(filterHosts(hosts, req, ctx, ALL_FILTERS).map((h) => h.name), ['a', 'b'], String(policy));
-      assert.ok(ALL_FILTERS.every((f) => !f.appliesTo || !/ServerGroup/.test(f.name) || !f.appliesTo(req)), 'no group filter applies');
+      assert.deepEqual(
+        filterHosts(hosts, req, ctx, ALL_FILTERS).map((h) => h.name),
+        ['a', 'b'],
+        String(policy),
+      );
+      assert.ok(
+        ALL_FILTERS.every((f) => !f.appliesTo || !/ServerGroup/.test(f.name) || !f.appliesTo(req)),
+        'no group filter applies',
+      );
     }
   });
 
   it('filterHosts keeps the hosts passing every filter; explainFilters tells which filter emptied the list', () => {
     const hosts = [host('a'), host('b', { up: false }), host('c', { ramMb: 256 })];
-    assert.deepEqual(filterHosts(hosts, request({ ramMb: 512 }), noGroup, ALL_FILTERS).map((h) => h.name), ['a']);
+    assert.deepEqual(
+      filterHosts(hosts, request({ ramMb: 512 }), noGroup, ALL_FILTERS).map((h) => h.name),
+      ['a'],
+    );
     assert.deepEqual(filterHosts(hosts, request({ ramMb: 1 << 20 }), noGroup, ALL_FILTERS), []);
     const trail = explainFilters(hosts, request({ ramMb: 1 << 20 }), noGroup, ALL_FILTERS);
     assert.deepEqual(trail.slice(0, 2), [
@@ -100,7 +110,12 @@ describe('scheduler filters', () => {
         used: { vcpus: i % 9, ramMb: (i * 997) % 16384, diskGb: i % 100 },
       }),
     );
-    const ctx = { groupHosts: new Map([['h1', 1], ['h2', 1]]) };
+    const ctx = {
+      groupHosts: new Map([
+        ['h1', 1],
+        ['h2', 1],
+      ]),
+    };
     const requests = [
       request(),
       request({ availabilityZone: 'az2', ramMb: 4096 }),
@@ -115,7 +130,10 @@ describe('scheduler filters', () => {
   });
 
   it('filtersByName resolves configured names and rejects unknown ones', () => {
-    assert.deepEqual(filtersByName('ComputeFilter, RamFilter').map((f) => f.name), ['ComputeFilter', 'RamFilter']);
+    assert.deepEqual(
+      filtersByName('ComputeFilter, RamFilter').map((f) => f.name),
+      ['ComputeFilter', 'RamFilter'],
+    );
     assert.throws(() => filtersByName('NopeFilter'), /unknown filter NopeFilter/);
   });
 });

@@ -25,13 +25,22 @@ describe('scheduler request spec', () => {
     assert.throws(() => toPlacementRequest(spec({ instanceUuid: '' }), 2), InvalidArgumentError);
     assert.throws(() => toPlacementRequest(spec({ flavor: undefined }), 2), InvalidArgumentError);
     assert.throws(() => toPlacementRequest(spec({ flavor: { name: 'x', vcpus: 0, ramMb: 1, diskGb: 0 } }), 2), /vcpus/);
-    assert.throws(() => toPlacementRequest(spec({ flavor: { name: 'x', vcpus: 1, ramMb: 0, diskGb: 0 } }), 2), /ram_mb/);
+    assert.throws(
+      () => toPlacementRequest(spec({ flavor: { name: 'x', vcpus: 1, ramMb: 0, diskGb: 0 } }), 2),
+      /ram_mb/,
+    );
   });
 
   it('keeps a group with a policy; hard policies get the placement script name', () => {
-    const r = toPlacementRequest(spec({ serverGroup: { uuid: 'g', policy: GroupPolicy.GROUP_POLICY_ANTI_AFFINITY } }), 2);
+    const r = toPlacementRequest(
+      spec({ serverGroup: { uuid: 'g', policy: GroupPolicy.GROUP_POLICY_ANTI_AFFINITY } }),
+      2,
+    );
     assert.equal(hardPolicyName(r), 'anti-affinity');
-    const soft = toPlacementRequest(spec({ serverGroup: { uuid: 'g', policy: GroupPolicy.GROUP_POLICY_SOFT_AFFINITY } }), 2);
+    const soft = toPlacementRequest(
+      spec({ serverGroup: { uuid: 'g', policy: GroupPolicy.GROUP_POLICY_SOFT_AFFINITY } }),
+      2,
+    );
     assert.equal(hardPolicyName(soft), '');
     assert.throws(
       () => toPlacementRequest(spec({ serverGroup: { uuid: '', policy: GroupPolicy.GROUP_POLICY_AFFINITY } }), 2),

@@ -5,7 +5,12 @@ import { host, noGroup, request } from './fixtures.js';
 
 const used = (ramMb: number, vcpus = 0, diskGb = 0) => ({ used: { vcpus, ramMb, diskGb } });
 const only = (over: Partial<typeof DEFAULT_MULTIPLIERS>) => ({
-  ram: 0, cpu: 0, disk: 0, softAffinity: 0, softAntiAffinity: 0, ...over,
+  ram: 0,
+  cpu: 0,
+  disk: 0,
+  softAffinity: 0,
+  softAntiAffinity: 0,
+  ...over,
 });
 
 describe('scheduler weighers', () => {
@@ -18,17 +23,26 @@ describe('scheduler weighers', () => {
   it('RAM weigher spreads by default: the host with most free RAM first', () => {
     const hosts = [host('a', used(8000)), host('b', used(1000)), host('c', used(4000))];
     const ranked = weighHosts(hosts, request(), noGroup, createWeighers(DEFAULT_MULTIPLIERS));
-    assert.deepEqual(ranked.map((w) => w.host.name), ['b', 'c', 'a']);
+    assert.deepEqual(
+      ranked.map((w) => w.host.name),
+      ['b', 'c', 'a'],
+    );
   });
 
   it('a negative RAM multiplier stacks: the fullest host first', () => {
     const hosts = [host('a', used(8000)), host('b', used(1000)), host('c', used(4000))];
     const ranked = weighHosts(hosts, request(), noGroup, createWeighers(only({ ram: -1 })));
-    assert.deepEqual(ranked.map((w) => w.host.name), ['a', 'c', 'b']);
+    assert.deepEqual(
+      ranked.map((w) => w.host.name),
+      ['a', 'c', 'b'],
+    );
   });
 
   it('free RAM counts the allocation ratio', () => {
-    const hosts = [host('a', { ramMb: 1000, ramAllocationRatio: 2 }), host('b', { ramMb: 1500, ramAllocationRatio: 1 })];
+    const hosts = [
+      host('a', { ramMb: 1000, ramAllocationRatio: 2 }),
+      host('b', { ramMb: 1500, ramAllocationRatio: 1 }),
+    ];
     const ranked = weighHosts(hosts, request(), noGroup, createWeighers(only({ ram: 1 })));
     assert.equal(ranked[0]?.host.name, 'a');
   });
@@ -58,15 +72,21 @@ describe('scheduler weighers', () => {
   });
 
   it('a limit returns the same best hosts as a full ranking, ties in input order', () => {
-    const hosts = Array.from({ length: 50 }, (_, i) => host(`h${i}`, used((i * 7919) % 13 * 1000)));
+    const hosts = Array.from({ length: 50 }, (_, i) => host(`h${i}`, used(((i * 7919) % 13) * 1000)));
     const w = createWeighers(DEFAULT_MULTIPLIERS);
     const full = weighHosts(hosts, request(), noGroup, w).map((x) => x.host.name);
     for (const limit of [1, 3, 10, 49]) {
-      assert.deepEqual(weighHosts(hosts, request(), noGroup, w, limit).map((x) => x.host.name), full.slice(0, limit));
+      assert.deepEqual(
+        weighHosts(hosts, request(), noGroup, w, limit).map((x) => x.host.name),
+        full.slice(0, limit),
+      );
     }
   });
 
   it('zero multipliers drop their weigher', () => {
-    assert.deepEqual(createWeighers(only({ ram: 1 })).map((w) => w.name), ['RAMWeigher']);
+    assert.deepEqual(
+      createWeighers(only({ ram: 1 })).map((w) => w.name),
+      ['RAMWeigher'],
+    );
   });
 });

@@ -47,7 +47,10 @@ describe('migration leases against real Redis', function () {
 
     await new Promise((r) => setTimeout(r, 400)); // a stopped renewing: it died
     const c = { ...b, holder: 'gw-c' };
-    const [byB, byC] = await Promise.all([holdMigrationLease(redis, m.uuid, b, 'take'), holdMigrationLease(redis, m.uuid, c, 'take')]);
+    const [byB, byC] = await Promise.all([
+      holdMigrationLease(redis, m.uuid, b, 'take'),
+      holdMigrationLease(redis, m.uuid, c, 'take'),
+    ]);
     assert.notEqual(byB, byC, 'exactly one taker');
     await releaseMigrationLease(redis, m.uuid, byB ? b.holder : c.holder);
     assert.equal(await holdMigrationLease(redis, m.uuid, a, 'take'), true, 'free again once released');

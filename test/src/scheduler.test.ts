@@ -52,7 +52,10 @@ describe('scheduler replicas against real Redis', function () {
   let clients: pb.SchedulerClient[];
 
   const select = (i: number, s: pb.RequestSpec) =>
-    callUnary(clients[i % clients.length].selectDestinations.bind(clients[i % clients.length]), { spec: s, consumerUuid: '' });
+    callUnary(clients[i % clients.length].selectDestinations.bind(clients[i % clients.length]), {
+      spec: s,
+      consumerUuid: '',
+    });
   const release = (i: number, consumerUuid: string) =>
     callUnary(clients[i % clients.length].releaseAllocation.bind(clients[i % clients.length]), { consumerUuid });
 
@@ -62,7 +65,9 @@ describe('scheduler replicas against real Redis', function () {
     redis = createRedis(server.url);
     // Refresh often so tests that change hosts do not wait; staleness is still exercised.
     const env = { SCHEDULER_HOST_REFRESH_MS: '200', SCHEDULER_NUM_ALTERNATES: '2' };
-    replicas = await Promise.all([0, 1].map((i) => startSchedulerReplica({ redisUrl: server.url, env, name: `scheduler-${i}` })));
+    replicas = await Promise.all(
+      [0, 1].map((i) => startSchedulerReplica({ redisUrl: server.url, env, name: `scheduler-${i}` })),
+    );
     clients = replicas.map((r) => new pb.SchedulerClient(r.address, credentials.createInsecure()));
   });
 
@@ -96,7 +101,9 @@ describe('scheduler replicas against real Redis', function () {
     const results = await Promise.allSettled(flavors.map((flavor, i) => select(i, spec(`race-inst-${i}`, { flavor }))));
 
     const placed = results.filter((r) => r.status === 'fulfilled');
-    const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [{ err: r.reason as unknown, flavor: flavors[i] }] : []));
+    const failed = results.flatMap((r, i) =>
+      r.status === 'rejected' ? [{ err: r.reason as unknown, flavor: flavors[i] }] : [],
+    );
     assert.ok(placed.length > 100, `only ${placed.length} placed`);
     assert.ok(failed.length > 0, 'the cluster should have filled up');
     for (const f of failed) {
@@ -116,7 +123,11 @@ describe('scheduler replicas against real Redis', function () {
           h.allocated.ramMb + flavor.ramMb <= h.capacity.ramMb &&
           h.allocated.diskGb + flavor.diskGb <= h.capacity.diskGb,
       );
-      assert.deepEqual(fits.map((h) => h.host), [], `a ${flavor.name} was refused though it fits`);
+      assert.deepEqual(
+        fits.map((h) => h.host),
+        [],
+        `a ${flavor.name} was refused though it fits`,
+      );
     }
     for (const r of placed) {
       const [chosen, ...alternates] = r.value.selections;
@@ -136,11 +147,15 @@ describe('scheduler replicas against real Redis', function () {
     assert.equal((await auditPlacement(redis)).allocations, 1);
   });
 
-  it('a replayed request names the host its allocation is on, though that host is newer than the replica\'s view', async () => {
+  it("a replayed request names the host its allocation is on, though that host is newer than the replica's view", async () => {
     await registerHost(redis, simHost('seen-0'));
     await new Promise((r) => setTimeout(r, 500)); // both replicas have refreshed since
     await registerHost(redis, simHost('new-0'));
-    const claimed = await callUnary(clients[0].claimOnHost.bind(clients[0]), { spec: spec('replay-new'), host: 'new-0', consumerUuid: '' });
+    const claimed = await callUnary(clients[0].claimOnHost.bind(clients[0]), {
+      spec: spec('replay-new'),
+      host: 'new-0',
+      consumerUuid: '',
+    });
     // Replica 1 last read the hosts before new-0 existed: it tries seen-0 and finds the allocation.
     const replay = await select(1, spec('replay-new'));
     assert.equal(replay.selections[0]?.host, 'new-0');
@@ -193,7 +208,10 @@ describe('scheduler replicas against real Redis', function () {
       for (let i = 1; i <= 10; i++) {
         const r = await select(i, spec(`hb-${i}`));
         assert.equal(r.selections[0]?.host, 'hb-alive');
-        assert.ok(r.selections.every((s) => s.host === 'hb-alive'), 'a down host offered as alternate');
+        assert.ok(
+          r.selections.every((s) => s.host === 'hb-alive'),
+          'a down host offered as alternate',
+        );
       }
     } finally {
       clearInterval(beat);
@@ -204,7 +222,11 @@ describe('scheduler replicas against real Redis', function () {
     for (let i = 0; i < 6; i++) await registerHost(redis, simHost(`rel-${i}`));
     const group = { uuid: 'group-rel', policy: pb.GroupPolicy.GROUP_POLICY_ANTI_AFFINITY };
     const ids = Array.from({ length: 20 }, (_, i) => `rel-inst-${i}`);
-    await Promise.all(ids.map((id, i) => select(i, spec(id, { flavor: i % 2 ? MEDIUM : SMALL, serverGroup: i < 4 ? group : undefined }))));
+    await Promise.all(
+      ids.map((id, i) =>
+        select(i, spec(id, { flavor: i % 2 ? MEDIUM : SMALL, serverGroup: i < 4 ? group : undefined })),
+      ),
+    );
     assert.equal((await auditPlacement(redis)).allocations, 20);
 
     // Every consumer released twice at once, once through each replica: exactly one wins.

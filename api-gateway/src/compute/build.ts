@@ -50,7 +50,12 @@ export function requestSpec(req: Pick<BuildRequest, 'instance' | 'image' | 'grou
   return {
     instanceUuid: i.uuid,
     projectId: i.projectId,
-    flavor: { name: i.flavor.name, vcpus: i.flavor.vcpus, ramMb: i.flavor.ramMb, diskGb: i.flavor.diskGb + i.flavor.ephemeralGb },
+    flavor: {
+      name: i.flavor.name,
+      vcpus: i.flavor.vcpus,
+      ramMb: i.flavor.ramMb,
+      diskGb: i.flavor.diskGb + i.flavor.ephemeralGb,
+    },
     image: {
       id: image.id,
       architecture: imageArchitecture(image),
@@ -63,14 +68,24 @@ export function requestSpec(req: Pick<BuildRequest, 'instance' | 'image' | 'grou
   };
 }
 
-export function spawnRequest(req: Pick<BuildRequest, 'instance' | 'image'>, allocationId: string): compute.SpawnRequest {
+export function spawnRequest(
+  req: Pick<BuildRequest, 'instance' | 'image'>,
+  allocationId: string,
+): compute.SpawnRequest {
   const { instance: i, image } = req;
   return compute.SpawnRequest.fromPartial({
     instanceUuid: i.uuid,
     name: i.name,
     projectId: i.projectId,
     userId: i.userId,
-    flavor: { id: i.flavor.id, name: i.flavor.name, vcpus: i.flavor.vcpus, ramMb: i.flavor.ramMb, diskGb: i.flavor.diskGb, extraSpecs: i.flavor.extraSpecs },
+    flavor: {
+      id: i.flavor.id,
+      name: i.flavor.name,
+      vcpus: i.flavor.vcpus,
+      ramMb: i.flavor.ramMb,
+      diskGb: i.flavor.diskGb,
+      extraSpecs: i.flavor.extraSpecs,
+    },
     image: {
       id: image.id,
       name: image.name,
@@ -109,9 +124,12 @@ export class Builder {
     const spec = requestSpec(req);
     let selections: scheduler.Selection[];
     try {
-      selections = await req.action.event('conductor_schedule_and_build_instances', '', () => this.d.scheduler.selectDestinations(spec));
+      selections = await req.action.event('conductor_schedule_and_build_instances', '', () =>
+        this.d.scheduler.selectDestinations(spec),
+      );
     } catch (err) {
-      const message = err instanceof NoValidHostError ? err.message : `Build of instance ${uuid} failed: ${errorMessage(err)}`;
+      const message =
+        err instanceof NoValidHostError ? err.message : `Build of instance ${uuid} failed: ${errorMessage(err)}`;
       return this.fail(uuid, message, err instanceof NoValidHostError ? '' : errorMessage(err));
     }
     let current: scheduler.Selection | undefined = selections[0];
@@ -143,7 +161,10 @@ export class Builder {
       try {
         return await this.d.scheduler.claimOnHost(spec, alt.host);
       } catch (err) {
-        this.d.logger.info({ instance: spec.instanceUuid, host: alt.host, err: errorMessage(err) }, 'alternate refused');
+        this.d.logger.info(
+          { instance: spec.instanceUuid, host: alt.host, err: errorMessage(err) },
+          'alternate refused',
+        );
       }
     }
     try {
@@ -162,7 +183,12 @@ export class Builder {
     try {
       await instances.update(
         uuid,
-        { host: sel.host, node: sel.host, taskState: TaskState.SPAWNING, availabilityZone: sel.availabilityZone || req.instance.availabilityZone },
+        {
+          host: sel.host,
+          node: sel.host,
+          taskState: TaskState.SPAWNING,
+          availabilityZone: sel.availabilityZone || req.instance.availabilityZone,
+        },
         { vmState: [VmState.BUILDING], taskState: [TaskState.SCHEDULING, TaskState.SPAWNING] },
       );
     } catch (err) {
@@ -180,7 +206,11 @@ export class Builder {
       logger.warn({ instance: uuid, host: sel.host, err: errorMessage(err) }, 'spawn failed; rescheduling');
       await this.cleanUp(uuid, sel.address);
       try {
-        await instances.update(uuid, { host: '', node: '', taskState: TaskState.SCHEDULING }, { taskState: [TaskState.SPAWNING] });
+        await instances.update(
+          uuid,
+          { host: '', node: '', taskState: TaskState.SCHEDULING },
+          { taskState: [TaskState.SPAWNING] },
+        );
       } catch (err2) {
         deletedMeanwhile(err2);
         return { ok: false, aborted: true, error: 'deleted' };

@@ -14,12 +14,16 @@ export class SchedulerRpc {
     target: string,
     private readonly timeoutMs = 30_000,
   ) {
-    this.client = new scheduler.SchedulerClient(target, credentials.createInsecure(), { 'grpc.service_config': ROUND_ROBIN });
+    this.client = new scheduler.SchedulerClient(target, credentials.createInsecure(), {
+      'grpc.service_config': ROUND_ROBIN,
+    });
   }
 
   /** Claims for `consumerUuid` (default: the spec's instance). */
   selectDestinations(spec: scheduler.RequestSpec, consumerUuid = ''): Promise<scheduler.Selection[]> {
-    return callUnary(this.client.selectDestinations.bind(this.client), { spec, consumerUuid }, this.timeoutMs).then((r) => r.selections);
+    return callUnary(this.client.selectDestinations.bind(this.client), { spec, consumerUuid }, this.timeoutMs).then(
+      (r) => r.selections,
+    );
   }
 
   claimOnHost(spec: scheduler.RequestSpec, host: string, consumerUuid = ''): Promise<scheduler.Selection> {
@@ -47,7 +51,11 @@ export class ComputeRpc {
     private readonly spawnTimeoutMs: number,
   ) {}
 
-  private call<Req, Res>(method: Parameters<typeof callUnary<Req, Res>>[0], req: Req, timeoutMs = this.timeoutMs): Promise<Res> {
+  private call<Req, Res>(
+    method: Parameters<typeof callUnary<Req, Res>>[0],
+    req: Req,
+    timeoutMs = this.timeoutMs,
+  ): Promise<Res> {
     return callUnary(method.bind(this.client), req, timeoutMs);
   }
 
@@ -110,7 +118,10 @@ export class ComputeRpc {
    * Runs the migration on the source node: `onProgress` sees each report; resolves with the last
    * (the outcome). No deadline: a migration takes as long as the guest's dirtying makes it.
    */
-  liveMigrate(req: compute.LiveMigrateRequest, onProgress: (p: compute.MigrationProgress) => void): Promise<compute.MigrationProgress> {
+  liveMigrate(
+    req: compute.LiveMigrateRequest,
+    onProgress: (p: compute.MigrationProgress) => void,
+  ): Promise<compute.MigrationProgress> {
     return new Promise((resolve, reject) => {
       let last: compute.MigrationProgress | undefined;
       const stream = this.client.liveMigrate(req);
@@ -119,7 +130,9 @@ export class ComputeRpc {
         onProgress(p);
       });
       stream.on('error', reject);
-      stream.on('end', () => (last ? resolve(last) : reject(new Error('the source node ended the migration without an outcome'))));
+      stream.on('end', () =>
+        last ? resolve(last) : reject(new Error('the source node ended the migration without an outcome')),
+      );
     });
   }
 }

@@ -81,7 +81,10 @@ export class FlavorStore {
 
   /** Adds or replaces extra specs; undefined when the flavor is gone. */
   async setExtraSpecs(id: string, specs: Record<string, string>): Promise<Flavor | undefined> {
-    return changeJsonField<Flavor>(this.redis, redisKeys.flavors(), id, (f) => ({ ...f, extraSpecs: { ...f.extraSpecs, ...specs } }));
+    return changeJsonField<Flavor>(this.redis, redisKeys.flavors(), id, (f) => ({
+      ...f,
+      extraSpecs: { ...f.extraSpecs, ...specs },
+    }));
   }
 
   /** Removes one extra spec; false when the flavor or the key is absent. */

@@ -89,7 +89,9 @@ export class InstanceActions {
 
   /** The instance's actions, newest first (Nova's order). */
   async list(uuid: string): Promise<InstanceAction[]> {
-    const all = Object.values(await this.redis.hgetall(redisKeys.instanceActions(uuid))).map((raw) => JSON.parse(raw) as InstanceAction);
+    const all = Object.values(await this.redis.hgetall(redisKeys.instanceActions(uuid))).map(
+      (raw) => JSON.parse(raw) as InstanceAction,
+    );
     return all.sort((a, b) => b.startTime.localeCompare(a.startTime) || b.requestId.localeCompare(a.requestId));
   }
 
@@ -111,7 +113,13 @@ export class InstanceActions {
     return index;
   }
 
-  async finishEvent(uuid: string, requestId: string, index: number, result: 'Success' | 'Error', traceback: string | null): Promise<void> {
+  async finishEvent(
+    uuid: string,
+    requestId: string,
+    index: number,
+    result: 'Success' | 'Error',
+    traceback: string | null,
+  ): Promise<void> {
     await this.change(uuid, requestId, (a) => {
       const e = a.events[index];
       if (!e) return;
@@ -126,10 +134,16 @@ export class InstanceActions {
    * Ends the events still open in the newest `action` of the instance: for an action whose
    * request's task died with its gateway, by whoever took the work over (the only writer left).
    */
-  async finishOpenEvents(uuid: string, action: string, result: 'Success' | 'Error', traceback: string | null): Promise<void> {
+  async finishOpenEvents(
+    uuid: string,
+    action: string,
+    result: 'Success' | 'Error',
+    traceback: string | null,
+  ): Promise<void> {
     const open = (await this.list(uuid)).find((a) => a.action === action);
     if (!open) return;
-    for (const [index, e] of open.events.entries()) if (e.finishTime === null) await this.finishEvent(uuid, open.requestId, index, result, traceback);
+    for (const [index, e] of open.events.entries())
+      if (e.finishTime === null) await this.finishEvent(uuid, open.requestId, index, result, traceback);
   }
 
   private async change(uuid: string, requestId: string, fn: (a: InstanceAction) => void): Promise<void> {

@@ -31,7 +31,11 @@ export class KeypairStore {
   /** Stores a new keypair: 409 when the user has one of that name, 403 over the user's quota. */
   async create(kp: Omit<Keypair, 'id'>, limit: number): Promise<Keypair> {
     const stored: Keypair = { ...kp, id: await this.redis.incr(redisKeys.seq('keypair')) };
-    const outcome = await CREATE.run(this.redis, [redisKeys.keypairs(kp.userId)], [kp.name, JSON.stringify(stored), limit]);
+    const outcome = await CREATE.run(
+      this.redis,
+      [redisKeys.keypairs(kp.userId)],
+      [kp.name, JSON.stringify(stored), limit],
+    );
     if (outcome === 'exists') throw conflict(`Key pair '${kp.name}' already exists.`);
     if (outcome === 'quota') throw overQuota('key pairs');
     return stored;
@@ -44,7 +48,9 @@ export class KeypairStore {
 
   /** The user's keypairs by name. */
   async list(userId: string): Promise<Keypair[]> {
-    const all = Object.values(await this.redis.hgetall(redisKeys.keypairs(userId))).map((raw) => JSON.parse(raw) as Keypair);
+    const all = Object.values(await this.redis.hgetall(redisKeys.keypairs(userId))).map(
+      (raw) => JSON.parse(raw) as Keypair,
+    );
     return all.sort((a, b) => a.name.localeCompare(b.name));
   }
 

@@ -84,7 +84,8 @@ export class LiveMigrations {
    * runs in the background.
    */
   async start(rec: InstanceRecord, req: LiveMigrationRequest, ctx: ActionContext): Promise<MigrationRecord> {
-    if (req.host !== null && req.host === rec.host) throw badRequest(`Unable to migrate instance (${rec.uuid}) to current host (${rec.host}).`);
+    if (req.host !== null && req.host === rec.host)
+      throw badRequest(`Unable to migrate instance (${rec.uuid}) to current host (${rec.host}).`);
     const source = rec.host ? await getHost(this.d.redis, rec.host) : undefined;
     if (!source?.up) throw badRequest(`Compute service of ${rec.host} is unavailable at this time.`);
     if (req.host !== null) {
@@ -93,13 +94,21 @@ export class LiveMigrations {
       if (!dest.up) throw badRequest(`Compute service of ${req.host} is unavailable at this time.`);
     }
     const image = await getImage(this.d.redis, rec.imageId);
-    if (!image) throw badRequest(`Image ${rec.imageId} of instance ${rec.uuid} could not be found: the destination cannot rebuild its disk.`);
+    if (!image)
+      throw badRequest(
+        `Image ${rec.imageId} of instance ${rec.uuid} could not be found: the destination cannot rebuild its disk.`,
+      );
     const group = rec.serverGroup ? await this.d.serverGroups.get(rec.serverGroup) : undefined;
 
     try {
-      await this.d.instances.update(rec.uuid, { taskState: TaskState.MIGRATING }, { vmState: MIGRATABLE, taskState: [null] });
+      await this.d.instances.update(
+        rec.uuid,
+        { taskState: TaskState.MIGRATING },
+        { vmState: MIGRATABLE, taskState: [null] },
+      );
     } catch (err) {
-      if (err instanceof InstanceStateConflictError) throw conflict(invalidStateMessage('live_migration', rec.uuid, err.attr, err.state));
+      if (err instanceof InstanceStateConflictError)
+        throw conflict(invalidStateMessage('live_migration', rec.uuid, err.attr, err.state));
       throw err;
     }
     const migration = await createMigration(
@@ -123,7 +132,11 @@ export class LiveMigrations {
     );
     const lease = this.keepLease(migration.uuid);
     try {
-      const spec = { ...requestSpec({ instance: rec, image, group }), availabilityZone: rec.requestedAvailabilityZone, ignoreHosts: [rec.host] };
+      const spec = {
+        ...requestSpec({ instance: rec, image, group }),
+        availabilityZone: rec.requestedAvailabilityZone,
+        ignoreHosts: [rec.host],
+      };
       let dest: scheduler.Selection;
       let blockMigration: boolean;
       // A storage refusal of a host the scheduler picked, reported if no other host will do.
@@ -148,7 +161,11 @@ export class LiveMigrations {
         const reason = shared
           ? 'Block migration can not be used with shared storage.'
           : `${dest.host} is not on shared storage: Shared storage live-migration requires either shared storage or boot-from-volume with no local disks.`;
-        await this.d.scheduler.releaseAllocation(migration.uuid).catch((err: unknown) => this.d.logger.error({ err: errorMessage(err) }, 'cannot release the destination claim'));
+        await this.d.scheduler
+          .releaseAllocation(migration.uuid)
+          .catch((err: unknown) =>
+            this.d.logger.error({ err: errorMessage(err) }, 'cannot release the destination claim'),
+          );
         if (req.host !== null) {
           await this.refused(rec, migration, reason);
           throw badRequest(reason);
@@ -157,7 +174,13 @@ export class LiveMigrations {
         skipped = reason;
         spec.ignoreHosts.push(dest.host);
       }
-      const placed = { status: 'preparing', destCompute: dest.host, destNode: dest.host, destHost: dest.address, blockMigration } as const;
+      const placed = {
+        status: 'preparing',
+        destCompute: dest.host,
+        destNode: dest.host,
+        destHost: dest.address,
+        blockMigration,
+      } as const;
       const started: MigrationRecord = { ...migration, ...placed };
       await updateMigration(this.d.redis, migration.uuid, placed);
       const action = await this.d.actions.start(rec.uuid, 'live-migration', ctx);
@@ -173,7 +196,9 @@ export class LiveMigrations {
   /** A migration refused before it started: recorded as an error, the instance free again. */
   private async refused(rec: InstanceRecord, m: MigrationRecord, reason: string): Promise<void> {
     await updateMigration(this.d.redis, m.uuid, { status: 'error', error: reason });
-    await this.d.instances.update(rec.uuid, { taskState: null }, { taskState: [TaskState.MIGRATING] }).catch(() => undefined);
+    await this.d.instances
+      .update(rec.uuid, { taskState: null }, { taskState: [TaskState.MIGRATING] })
+      .catch(() => undefined);
   }
 
   /**
@@ -187,24 +212,42 @@ export class LiveMigrations {
     try {
       probe = await destNode.checkCanLiveMigrateDestination(rec.uuid);
     } catch (err) {
-      this.d.logger.warn({ instance: rec.uuid, dest: dest.host, err: errorMessage(err) }, 'shared storage check failed on the destination');
+      this.d.logger.warn(
+        { instance: rec.uuid, dest: dest.host, err: errorMessage(err) },
+        'shared storage check failed on the destination',
+      );
       return false;
     }
     try {
-      return (await this.d.clients.at(sourceAddress).checkCanLiveMigrateSource({ instanceUuid: rec.uuid, fileName: probe.fileName })).sharedStorage;
+      return (
+        await this.d.clients
+          .at(sourceAddress)
+          .checkCanLiveMigrateSource({ instanceUuid: rec.uuid, fileName: probe.fileName })
+      ).sharedStorage;
     } catch (err) {
-      this.d.logger.warn({ instance: rec.uuid, source: rec.host, err: errorMessage(err) }, 'shared storage check failed on the source');
+      this.d.logger.warn(
+        { instance: rec.uuid, source: rec.host, err: errorMessage(err) },
+        'shared storage check failed on the source',
+      );
       return false;
     } finally {
-      await destNode.cleanupLiveMigrationCheck(probe).catch((err: unknown) =>
-        this.d.logger.warn({ dest: dest.host, probe: probe.fileName, err: errorMessage(err) }, 'cannot remove the shared storage probe'),
-      );
+      await destNode
+        .cleanupLiveMigrationCheck(probe)
+        .catch((err: unknown) =>
+          this.d.logger.warn(
+            { dest: dest.host, probe: probe.fileName, err: errorMessage(err) },
+            'cannot remove the shared storage probe',
+          ),
+        );
     }
   }
 
   /** Sweeps for abandoned migrations now and then every lease period, until stopSweeping. */
   startSweeping(): void {
-    const sweep = () => void this.sweep().catch((err: unknown) => this.d.logger.warn({ err: errorMessage(err) }, 'live migration sweep failed'));
+    const sweep = () =>
+      void this.sweep().catch((err: unknown) =>
+        this.d.logger.warn({ err: errorMessage(err) }, 'live migration sweep failed'),
+      );
     this.sweeper ??= setInterval(sweep, this.lease.ttlMs);
     this.sweeper.unref();
     sweep();
@@ -230,18 +273,25 @@ export class LiveMigrations {
   /** Nova's force_complete: the source switches over now. */
   async forceComplete(m: MigrationRecord): Promise<void> {
     if (m.status !== 'running') {
-      throw badRequest(`Migration ${m.id} state of instance ${m.instanceUuid} is ${m.status}. Cannot force_complete while the migration is in this state.`);
+      throw badRequest(
+        `Migration ${m.id} state of instance ${m.instanceUuid} is ${m.status}. Cannot force_complete while the migration is in this state.`,
+      );
     }
-    await this.callSource(m, (n) => n.forceCompleteLiveMigration({ instanceUuid: m.instanceUuid, migrationId: m.uuid }));
+    await this.callSource(m, (n) =>
+      n.forceCompleteLiveMigration({ instanceUuid: m.instanceUuid, migrationId: m.uuid }),
+    );
   }
 
   /** Aborts a migration that has not switched over: the guest stays on the source. */
   async abort(m: MigrationRecord): Promise<void> {
     if (!['queued', 'preparing', 'running'].includes(m.status)) {
-      throw badRequest(`Migration ${m.id} state of instance ${m.instanceUuid} is ${m.status}. Cannot abort live migration while the migration is in this state.`);
+      throw badRequest(
+        `Migration ${m.id} state of instance ${m.instanceUuid} is ${m.status}. Cannot abort live migration while the migration is in this state.`,
+      );
     }
     await updateMigration(this.d.redis, m.uuid, { status: 'cancelling' }, ['queued', 'preparing', 'running']);
-    if (m.status === 'running') await this.callSource(m, (n) => n.abortLiveMigration({ instanceUuid: m.instanceUuid, migrationId: m.uuid }));
+    if (m.status === 'running')
+      await this.callSource(m, (n) => n.abortLiveMigration({ instanceUuid: m.instanceUuid, migrationId: m.uuid }));
     // Before it runs, the background task sees 'cancelling' and stops there.
   }
 
@@ -263,21 +313,37 @@ export class LiveMigrations {
   private keepLease(uuid: string): { end: () => Promise<void> } {
     return keepLease(this.d.redis, redisKeys.migrationLease(uuid), this.lease, {
       lost: () => this.d.logger.warn({ migration: uuid }, 'another gateway took over this live migration'),
-      failed: (err) => this.d.logger.warn({ migration: uuid, err: errorMessage(err) }, 'cannot renew the live migration lease'),
+      failed: (err) =>
+        this.d.logger.warn({ migration: uuid, err: errorMessage(err) }, 'cannot renew the live migration lease'),
     });
   }
 
   private logFor(m: MigrationRecord): Logger {
-    return this.d.logger.child({ instance: m.instanceUuid, migration: m.uuid, source: m.sourceCompute, dest: m.destCompute });
+    return this.d.logger.child({
+      instance: m.instanceUuid,
+      migration: m.uuid,
+      source: m.sourceCompute,
+      dest: m.destCompute,
+    });
   }
 
-  private async run(rec: InstanceRecord, m: MigrationRecord, spawn: compute.SpawnRequest, action: ActionRecorder): Promise<void> {
+  private async run(
+    rec: InstanceRecord,
+    m: MigrationRecord,
+    spawn: compute.SpawnRequest,
+    action: ActionRecorder,
+  ): Promise<void> {
     const destNode = this.d.clients.at(m.destHost);
     let outcome: Outcome;
     let reason = '';
     try {
       await action.event('compute_pre_live_migration', m.destCompute, () =>
-        destNode.prepareLiveMigration({ instance: spawn, migrationId: m.uuid, sourceHost: rec.host, blockMigration: m.blockMigration }),
+        destNode.prepareLiveMigration({
+          instance: spawn,
+          migrationId: m.uuid,
+          sourceHost: rec.host,
+          blockMigration: m.blockMigration,
+        }),
       );
       // An abort that came while the destination was being prepared ends it here.
       if (!(await updateMigration(this.d.redis, m.uuid, { status: 'running' }, ['preparing']))) throw new Cancelled();
@@ -285,7 +351,14 @@ export class LiveMigrations {
       if (!source?.address) throw new Error(`source host ${rec.host} is not registered`);
       const last = await action.event('compute_live_migration', rec.host, () =>
         this.d.clients.at(source.address).liveMigrate(
-          { instanceUuid: rec.uuid, migrationId: m.uuid, destHost: m.destCompute, blockMigration: m.blockMigration, downtimeLimitMs: 0, maxBandwidthBytesPerS: 0 },
+          {
+            instanceUuid: rec.uuid,
+            migrationId: m.uuid,
+            destHost: m.destCompute,
+            blockMigration: m.blockMigration,
+            downtimeLimitMs: 0,
+            maxBandwidthBytesPerS: 0,
+          },
           () => undefined, // the source node records progress in Redis itself
         ),
       );
@@ -315,7 +388,12 @@ export class LiveMigrations {
     const reason = 'the API gateway driving the migration stopped before it ended';
     const outcome = await this.conclude(m, cancelled ? 'cancelled' : 'error', reason);
     // The dead gateway's task left the action's events open (compute_live_migration): end them.
-    await this.d.actions.finishOpenEvents(m.instanceUuid, 'live-migration', outcome === 'completed' ? 'Success' : 'Error', outcome === 'completed' ? null : reason);
+    await this.d.actions.finishOpenEvents(
+      m.instanceUuid,
+      'live-migration',
+      outcome === 'completed' ? 'Success' : 'Error',
+      outcome === 'completed' ? null : reason,
+    );
   }
 
   /**
@@ -326,7 +404,10 @@ export class LiveMigrations {
   private async sourceMigrating(m: MigrationRecord): Promise<boolean> {
     const source = await getHost(this.d.redis, m.sourceCompute);
     if (!source?.up) return false;
-    const info = await this.d.clients.at(source.address).instanceInfo(m.instanceUuid).catch(() => undefined);
+    const info = await this.d.clients
+      .at(source.address)
+      .instanceInfo(m.instanceUuid)
+      .catch(() => undefined);
     return info?.task === 'migrating';
   }
 
@@ -334,7 +415,10 @@ export class LiveMigrations {
   private async conclude(m: MigrationRecord, outcome: Outcome, reason: string): Promise<Outcome> {
     if (outcome !== 'completed') {
       // Whatever was lost on the way, the owner key says where the guest runs; settle it.
-      if ((await settleOutcome(this.d.redis, redisKeys.migrationOutcome(m.uuid)).catch(() => 'aborted')) === 'committed') outcome = 'completed';
+      if (
+        (await settleOutcome(this.d.redis, redisKeys.migrationOutcome(m.uuid)).catch(() => 'aborted')) === 'committed'
+      )
+        outcome = 'completed';
     }
     if (outcome === 'completed') await this.finish(m);
     else await this.rollback(m, outcome, reason);
@@ -362,7 +446,10 @@ export class LiveMigrations {
         const live = Object.values(VmState).filter((s) => s !== VmState.DELETED);
         await this.d.instances.update(m.instanceUuid, moved, { vmState: live }).catch(() => undefined);
       } else if (err instanceof NotFoundError) {
-        await this.d.clients.at(m.destHost).destroy(m.instanceUuid).catch((e: unknown) => log.warn({ err: errorMessage(e) }, 'cannot destroy the migrated guest'));
+        await this.d.clients
+          .at(m.destHost)
+          .destroy(m.instanceUuid)
+          .catch((e: unknown) => log.warn({ err: errorMessage(e) }, 'cannot destroy the migrated guest'));
         await this.d.scheduler.releaseAllocation(m.instanceUuid);
       } else {
         throw err;
@@ -380,10 +467,19 @@ export class LiveMigrations {
       await this.d.clients
         .at(m.destHost)
         .rollbackLiveMigration({ instanceUuid: m.instanceUuid, migrationId: m.uuid })
-        .catch((err: unknown) => log.warn({ err: errorMessage(err) }, 'destination rollback failed; its agent discards the VM when it is back'));
+        .catch((err: unknown) =>
+          log.warn(
+            { err: errorMessage(err) },
+            'destination rollback failed; its agent discards the VM when it is back',
+          ),
+        );
     }
-    await this.d.scheduler.releaseAllocation(m.uuid).catch((err: unknown) => log.error({ err: errorMessage(err) }, 'cannot release the destination claim'));
-    await this.d.instances.update(m.instanceUuid, { taskState: null }, { taskState: [TaskState.MIGRATING] }).catch(() => undefined);
+    await this.d.scheduler
+      .releaseAllocation(m.uuid)
+      .catch((err: unknown) => log.error({ err: errorMessage(err) }, 'cannot release the destination claim'));
+    await this.d.instances
+      .update(m.instanceUuid, { taskState: null }, { taskState: [TaskState.MIGRATING] })
+      .catch(() => undefined);
     await updateMigration(this.d.redis, m.uuid, { status: outcome, error: reason }, MIGRATION_IN_PROGRESS);
   }
 }

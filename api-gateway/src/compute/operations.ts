@@ -42,20 +42,26 @@ export class Operations {
     try {
       await this.d.instances.update(rec.uuid, { taskState: t.task }, { vmState: t.from, taskState: t.fromTask });
     } catch (err) {
-      if (err instanceof InstanceStateConflictError) throw conflict(invalidStateMessage(t.name, rec.uuid, err.attr, err.state));
+      if (err instanceof InstanceStateConflictError)
+        throw conflict(invalidStateMessage(t.name, rec.uuid, err.attr, err.state));
       throw err;
     }
     const action = await this.d.actions.start(rec.uuid, t.name, ctx);
     this.d.tasks.run(rec.uuid, t.name, async () => {
       try {
-        const info = await action.event(`compute_${t.name}_instance`, rec.host, async () => call(await this.node(rec), rec.uuid));
+        const info = await action.event(`compute_${t.name}_instance`, rec.host, async () =>
+          call(await this.node(rec), rec.uuid),
+        );
         await this.d.instances.update(
           rec.uuid,
           { vmState: t.to, taskState: null, powerState: info.powerState },
           { taskState: [t.task] },
         );
       } catch (err) {
-        this.d.logger.warn({ instance: rec.uuid, action: t.name, err: errorMessage(err) }, 'action failed; reverting task_state');
+        this.d.logger.warn(
+          { instance: rec.uuid, action: t.name, err: errorMessage(err) },
+          'action failed; reverting task_state',
+        );
         await this.d.instances.update(rec.uuid, { taskState: null }, { taskState: [t.task] }).catch(() => undefined);
       }
     });
@@ -78,9 +84,13 @@ export class Operations {
 
   /** Marks the instance deleting and removes it in the background: Destroy, release the claim, DELETED, gone. */
   async delete(rec: InstanceRecord, ctx: ActionContext): Promise<void> {
-    await this.d.instances.update(rec.uuid, { taskState: TaskState.DELETING }, {
-      vmState: Object.values(VmState).filter((s) => s !== VmState.DELETED),
-    });
+    await this.d.instances.update(
+      rec.uuid,
+      { taskState: TaskState.DELETING },
+      {
+        vmState: Object.values(VmState).filter((s) => s !== VmState.DELETED),
+      },
+    );
     const action = await this.d.actions.start(rec.uuid, 'delete', ctx);
     this.d.tasks.run(rec.uuid, 'delete', () =>
       action.event('compute_terminate_instance', rec.host, () => this.finishDelete(rec.uuid)).catch(() => undefined),

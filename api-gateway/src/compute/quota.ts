@@ -32,7 +32,12 @@ export type QuotaResource = (typeof QUOTA_RESOURCES)[number];
 export type QuotaLimits = Record<QuotaResource, number>;
 
 /** Network quotas Nova still shows below 2.36 (Neutron's business; never enforced here). */
-export const NETWORK_QUOTAS = { fixed_ips: -1, floating_ips: -1, security_group_rules: -1, security_groups: -1 } as const;
+export const NETWORK_QUOTAS = {
+  fixed_ips: -1,
+  floating_ips: -1,
+  security_group_rules: -1,
+  security_groups: -1,
+} as const;
 
 export interface QuotaUsage {
   instances: number;
@@ -52,9 +57,16 @@ export function usageOf(instances: readonly InstanceRecord[], except: ReadonlySe
 }
 
 /** Throws Nova's 403 "Quota exceeded for ..." when `count` more servers of `flavor` do not fit. */
-export function checkQuota(limits: Pick<QuotaLimits, 'instances' | 'cores' | 'ram'>, usage: QuotaUsage, flavor: Flavor, count: number): void {
+export function checkQuota(
+  limits: Pick<QuotaLimits, 'instances' | 'cores' | 'ram'>,
+  usage: QuotaUsage,
+  flavor: Flavor,
+  count: number,
+): void {
   const want = { instances: count, cores: flavor.vcpus * count, ram: flavor.ramMb * count };
-  const overs = (['instances', 'cores', 'ram'] as const).filter((r) => limits[r] >= 0 && usage[r] + want[r] > limits[r]);
+  const overs = (['instances', 'cores', 'ram'] as const).filter(
+    (r) => limits[r] >= 0 && usage[r] + want[r] > limits[r],
+  );
   if (overs.length === 0) return;
   const list = (f: (r: (typeof overs)[number]) => number) => overs.map(f).join(', ');
   throw forbidden(
@@ -163,10 +175,19 @@ export class Quotas {
     const limits = await this.limits(first.projectId);
     const reply = (await CREATE_WITHIN_QUOTA.run(
       this.redis,
-      [redisKeys.projectInstances(first.projectId), redisKeys.instances(), ...records.map((r) => redisKeys.instance(r.uuid))],
+      [
+        redisKeys.projectInstances(first.projectId),
+        redisKeys.instances(),
+        ...records.map((r) => redisKeys.instance(r.uuid)),
+      ],
       [
         redisKeys.instance(''),
-        JSON.stringify({ instances: limits.instances, cores: limits.cores, ram: limits.ram, members: limits.server_group_members }),
+        JSON.stringify({
+          instances: limits.instances,
+          cores: limits.cores,
+          ram: limits.ram,
+          members: limits.server_group_members,
+        }),
         JSON.stringify({ cores: flavor.vcpus, ram: flavor.ramMb }),
         minCount,
         first.serverGroup,

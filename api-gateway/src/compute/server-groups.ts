@@ -44,7 +44,11 @@ export class ServerGroupStore {
   /** Stores a new group unless its project already has `limit` groups (Nova's 403). */
   async create(g: Omit<ServerGroup, 'id' | 'createdAt'>, limit: number): Promise<ServerGroup> {
     const group: ServerGroup = { ...g, id: randomUUID(), createdAt: new Date().toISOString() };
-    const ok = await CREATE.run(this.redis, [redisKeys.serverGroups()], [group.id, JSON.stringify(group), g.projectId, limit]);
+    const ok = await CREATE.run(
+      this.redis,
+      [redisKeys.serverGroups()],
+      [group.id, JSON.stringify(group), g.projectId, limit],
+    );
     if (ok !== 1) throw overQuota('server groups');
     return group;
   }

@@ -106,7 +106,11 @@ export function generateKeypair(comment: string): { publicKey: string; privateKe
     len.writeUInt32BE(b.length);
     return Buffer.concat([len, b]);
   };
-  const blob = Buffer.concat([field(Buffer.from('ssh-rsa')), field(mpint(jwk.e as string)), field(mpint(jwk.n as string))]);
+  const blob = Buffer.concat([
+    field(Buffer.from('ssh-rsa')),
+    field(mpint(jwk.e as string)),
+    field(mpint(jwk.n as string)),
+  ]);
   return {
     publicKey: `ssh-rsa ${blob.toString('base64')} ${comment}`,
     privateKey: privateKey.export({ type: 'pkcs1', format: 'pem' }) as string,

@@ -37,7 +37,14 @@ export function vmStatesForStatus(status: string): VmState[] | undefined {
 }
 
 /** Statuses whose responses include `progress` (Nova's _progress_statuses). */
-export const PROGRESS_STATUSES: ReadonlySet<Status> = new Set(['ACTIVE', 'BUILD', 'REBUILD', 'RESIZE', 'VERIFY_RESIZE', 'MIGRATING']);
+export const PROGRESS_STATUSES: ReadonlySet<Status> = new Set([
+  'ACTIVE',
+  'BUILD',
+  'REBUILD',
+  'RESIZE',
+  'VERIFY_RESIZE',
+  'MIGRATING',
+]);
 
 export interface Transition {
   /** Nova's name for the operation, as its messages quote it. */
@@ -52,7 +59,13 @@ const idle = [null] as const;
 
 export const TRANSITIONS = {
   start: { name: 'start', from: [VmState.STOPPED], fromTask: idle, task: TaskState.POWERING_ON, to: VmState.ACTIVE },
-  stop: { name: 'stop', from: [VmState.ACTIVE, VmState.ERROR], fromTask: idle, task: TaskState.POWERING_OFF, to: VmState.STOPPED },
+  stop: {
+    name: 'stop',
+    from: [VmState.ACTIVE, VmState.ERROR],
+    fromTask: idle,
+    task: TaskState.POWERING_OFF,
+    to: VmState.STOPPED,
+  },
   rebootSoft: {
     name: 'reboot',
     from: [VmState.ACTIVE],
@@ -69,13 +82,24 @@ export const TRANSITIONS = {
   },
   pause: { name: 'pause', from: [VmState.ACTIVE], fromTask: idle, task: TaskState.PAUSING, to: VmState.PAUSED },
   unpause: { name: 'unpause', from: [VmState.PAUSED], fromTask: idle, task: TaskState.UNPAUSING, to: VmState.ACTIVE },
-  suspend: { name: 'suspend', from: [VmState.ACTIVE], fromTask: idle, task: TaskState.SUSPENDING, to: VmState.SUSPENDED },
+  suspend: {
+    name: 'suspend',
+    from: [VmState.ACTIVE],
+    fromTask: idle,
+    task: TaskState.SUSPENDING,
+    to: VmState.SUSPENDED,
+  },
   resume: { name: 'resume', from: [VmState.SUSPENDED], fromTask: idle, task: TaskState.RESUMING, to: VmState.ACTIVE },
 } as const satisfies Record<string, Transition>;
 
 export type TransitionName = keyof typeof TRANSITIONS;
 
 /** Nova's InstanceInvalidState message for the 409. */
-export function invalidStateMessage(action: string, uuid: string, attr: 'vm_state' | 'task_state', state: string): string {
+export function invalidStateMessage(
+  action: string,
+  uuid: string,
+  attr: 'vm_state' | 'task_state',
+  state: string,
+): string {
   return `Cannot '${action}' instance ${uuid} while it is in ${attr} ${state || 'None'}`;
 }

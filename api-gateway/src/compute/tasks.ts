@@ -44,7 +44,7 @@ export class Tasks {
     const key = redisKeys.instanceTaskLease(instanceUuid);
     const log = this.logger.child({ instance: instanceUuid, task: what });
     // This gateway's own lease counts as free: its queue already put this task after the last.
-    for (let told = false; ; ) {
+    for (let told = false; ;) {
       try {
         if (await holdLease(redis, key, lease, 'renew')) break;
       } catch (err) {

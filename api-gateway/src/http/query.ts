@@ -31,7 +31,12 @@ export function flag(q: Query, name: string): boolean {
  * One page of `items` after `marker` (400 "marker [x] not found" when unknown, as Nova), and
  * whether it is full: Nova then adds a "next" link, whether or not more items follow.
  */
-export function paginate<T>(items: readonly T[], idOf: (t: T) => string, q: Query, maxLimit: number): { page: T[]; more: boolean } {
+export function paginate<T>(
+  items: readonly T[],
+  idOf: (t: T) => string,
+  q: Query,
+  maxLimit: number,
+): { page: T[]; more: boolean } {
   const limit = limitOf(q, maxLimit);
   const marker = param(q, 'marker');
   let start = 0;

@@ -50,7 +50,8 @@ function toApiError(err: unknown, request: FastifyRequest): ApiError {
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
       return new ApiError(400, 'Malformed request body');
   }
-  if (err instanceof SyntaxError || fe.code === 'FST_ERR_CTP_INVALID_CONTENT_LENGTH') return new ApiError(400, 'Malformed request body');
+  if (err instanceof SyntaxError || fe.code === 'FST_ERR_CTP_INVALID_CONTENT_LENGTH')
+    return new ApiError(400, 'Malformed request body');
   const status = fe.statusCode ?? 500;
   if (status >= 400 && status < 500) return new ApiError(status, fe.message ?? 'Bad request');
   return new ApiError(500, 'Unexpected API Error. Please report this to the cloud operator and attach the API log.');
@@ -71,7 +72,15 @@ export function buildServer(gw: Gateway): FastifyInstance {
     // /identity/v3 and /identity/v3/ (and every other path with or without the slash) are one route.
     routerOptions: { ignoreTrailingSlash: true },
     // Nova rejects unknown keys and wrong types instead of dropping or coercing them.
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false, allErrors: false, allowUnionTypes: true } },
+    ajv: {
+      customOptions: {
+        removeAdditional: false,
+        coerceTypes: false,
+        useDefaults: false,
+        allErrors: false,
+        allowUnionTypes: true,
+      },
+    },
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     return503OnClosing: true,
@@ -119,7 +128,10 @@ export function buildServer(gw: Gateway): FastifyInstance {
     const e = toApiError(err, request);
     if (e.status >= 500) request.log.error({ err }, 'request failed');
     else request.log.info({ status: e.status, message: e.message }, 'request refused');
-    void reply.code(e.status).headers(e.headers).send(errorBody(request.api, e.status, e.message));
+    void reply
+      .code(e.status)
+      .headers(e.headers)
+      .send(errorBody(request.api, e.status, e.message));
   });
 
   app.setNotFoundHandler((request, reply) => {

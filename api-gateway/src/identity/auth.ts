@@ -6,7 +6,11 @@ import { baseUrl } from '../http/base-url.js';
 import { ApiError } from '../http/errors.js';
 import { callerOf, type Caller } from '../policy.js';
 
-export async function authenticate(gw: Gateway, request: FastifyRequest, opts: { projectScoped?: boolean } = {}): Promise<Caller> {
+export async function authenticate(
+  gw: Gateway,
+  request: FastifyRequest,
+  opts: { projectScoped?: boolean } = {},
+): Promise<Caller> {
   const header = request.headers['x-auth-token'];
   const token = await gw.tokens.validate(Array.isArray(header) ? header[0] : header);
   if (!token || (opts.projectScoped && !token.project)) {

@@ -31,16 +31,32 @@ async function ensure<T>(find: () => Promise<T | undefined>, create: () => Promi
 export async function bootstrapIdentity(store: IdentityStore, opts: BootstrapOptions, log?: Logger): Promise<void> {
   await ensure(
     () => store.domains.get(DEFAULT_DOMAIN_ID),
-    () => store.domains.create({ id: DEFAULT_DOMAIN_ID, name: 'Default', description: 'The default domain', enabled: true }),
+    () =>
+      store.domains.create({
+        id: DEFAULT_DOMAIN_ID,
+        name: 'Default',
+        description: 'The default domain',
+        enabled: true,
+      }),
   );
   const roles: Role[] = [];
   for (const name of BOOTSTRAP_ROLES) {
-    roles.push(await ensure(() => store.roles.findByName('', name), () => store.roles.create({ name, description: '' })));
+    roles.push(
+      await ensure(
+        () => store.roles.findByName('', name),
+        () => store.roles.create({ name, description: '' }),
+      ),
+    );
   }
   const project: Project = await ensure(
     () => store.projects.findByName(DEFAULT_DOMAIN_ID, opts.adminProject),
     () =>
-      store.projects.create({ name: opts.adminProject, domainId: DEFAULT_DOMAIN_ID, description: 'Bootstrap project', enabled: true }),
+      store.projects.create({
+        name: opts.adminProject,
+        domainId: DEFAULT_DOMAIN_ID,
+        description: 'Bootstrap project',
+        enabled: true,
+      }),
   );
   let user: User = await ensure(
     () => store.users.findByName(DEFAULT_DOMAIN_ID, opts.adminUser),
@@ -54,7 +70,11 @@ export async function bootstrapIdentity(store: IdentityStore, opts: BootstrapOpt
       }),
   );
   if (!(await verifyPassword(opts.adminPassword, user.passwordHash)) || !user.enabled) {
-    user = await store.users.update(user, { ...user, enabled: true, passwordHash: await hashPassword(opts.adminPassword) });
+    user = await store.users.update(user, {
+      ...user,
+      enabled: true,
+      passwordHash: await hashPassword(opts.adminPassword),
+    });
   }
   await store.grant(project.id, user.id, roles[0].id);
   log?.info({ user: user.name, project: project.name }, 'identity bootstrapped');

@@ -66,7 +66,11 @@ export class Table<T extends { id: string; name: string }> {
 
   async create(entity: Omit<T, 'id'> & { id?: string }): Promise<T> {
     const e = { ...entity, id: entity.id ?? randomUUID().replace(/-/g, '') } as T;
-    const claimed = await this.redis.hsetnx(redisKeys.identityNames(this.kind), this.nameKey(this.scopeOf(e), e.name), e.id);
+    const claimed = await this.redis.hsetnx(
+      redisKeys.identityNames(this.kind),
+      this.nameKey(this.scopeOf(e), e.name),
+      e.id,
+    );
     if (!claimed) throw this.duplicate(e);
     const created = await this.redis.hsetnx(redisKeys.identity(this.kind), e.id, JSON.stringify(e));
     if (!created) {
@@ -83,7 +87,9 @@ export class Table<T extends { id: string; name: string }> {
 
   async list(): Promise<T[]> {
     const all = await this.redis.hvals(redisKeys.identity(this.kind));
-    return all.map((raw) => JSON.parse(raw) as T).sort((a, b) => a.name.localeCompare(b.name) || a.id.localeCompare(b.id));
+    return all
+      .map((raw) => JSON.parse(raw) as T)
+      .sort((a, b) => a.name.localeCompare(b.name) || a.id.localeCompare(b.id));
   }
 
   async findByName(scope: string, name: string): Promise<T | undefined> {
@@ -212,7 +218,8 @@ export class IdentityStore {
   }
 
   async deleteProject(project: Project): Promise<void> {
-    for (const a of await this.assignments({ projectId: project.id })) await this.revoke(a.projectId, a.userId, a.roleId);
+    for (const a of await this.assignments({ projectId: project.id }))
+      await this.revoke(a.projectId, a.userId, a.roleId);
     await this.projects.delete(project);
   }
 

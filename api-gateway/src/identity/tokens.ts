@@ -77,7 +77,15 @@ export class TokenService {
     if (!user?.enabled) return undefined;
     const userDomain = await this.identity.domains.get(user.domainId);
     if (!userDomain?.enabled) return undefined;
-    const base = { token, user, userDomain, methods: s.methods, issuedAt: s.issuedAt, expiresAt: s.expiresAt, auditId: s.auditId };
+    const base = {
+      token,
+      user,
+      userDomain,
+      methods: s.methods,
+      issuedAt: s.issuedAt,
+      expiresAt: s.expiresAt,
+      auditId: s.auditId,
+    };
     if (!s.projectId) return { ...base, roles: [] };
     const project = await this.identity.projects.get(s.projectId);
     if (!project?.enabled) return undefined;

@@ -5,7 +5,19 @@ import type { ImageRecord } from '@hypernova/common';
 import { badRequest, forbidden } from '../http/errors.js';
 import { isUuid } from '../http/validation.js';
 
-export const DISK_FORMATS = ['ami', 'ari', 'aki', 'vhd', 'vhdx', 'vmdk', 'raw', 'qcow2', 'vdi', 'iso', 'ploop'] as const;
+export const DISK_FORMATS = [
+  'ami',
+  'ari',
+  'aki',
+  'vhd',
+  'vhdx',
+  'vmdk',
+  'raw',
+  'qcow2',
+  'vdi',
+  'iso',
+  'ploop',
+] as const;
 export const CONTAINER_FORMATS = ['ami', 'ari', 'aki', 'bare', 'ovf', 'ova', 'docker', 'compressed'] as const;
 export const VISIBILITIES = ['public', 'private', 'shared', 'community'] as const;
 
@@ -38,7 +50,9 @@ function str(name: string, v: unknown, max = 255): string {
 function oneOf<T extends string>(name: string, v: unknown, allowed: readonly T[], nullable: boolean): T | '' {
   if (v === null && nullable) return '';
   if (typeof v !== 'string' || !(allowed as readonly string[]).includes(v)) {
-    throw schemaError(`${JSON.stringify(v)} is not one of ${JSON.stringify(nullable ? [...allowed, null] : allowed)} (${name})`);
+    throw schemaError(
+      `${JSON.stringify(v)} is not one of ${JSON.stringify(nullable ? [...allowed, null] : allowed)} (${name})`,
+    );
   }
   return v as T;
 }
@@ -49,7 +63,8 @@ function bool(name: string, v: unknown): boolean {
 }
 
 function nonNegative(name: string, v: unknown): number {
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw schemaError(`${JSON.stringify(v)} is not a non-negative integer (${name})`);
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0)
+    throw schemaError(`${JSON.stringify(v)} is not a non-negative integer (${name})`);
   return v;
 }
 
@@ -71,12 +86,15 @@ type Setter = (rec: ImageRecord, value: unknown, w: Writer) => ImageRecord;
 /** Base attributes and how a value lands in the record; anything else is a custom property. */
 const BASE: Record<string, Setter> = {
   name: (r, v) => ({ ...r, name: v === null ? '' : str('name', v) }),
-  visibility: (r, v) => ({ ...r, visibility: oneOf('visibility', v, VISIBILITIES, false) as ImageRecord['visibility'] }),
+  visibility: (r, v) => ({
+    ...r,
+    visibility: oneOf('visibility', v, VISIBILITIES, false) as ImageRecord['visibility'],
+  }),
   protected: (r, v) => ({ ...r, protected: bool('protected', v) }),
   os_hidden: (r, v) => ({ ...r, hidden: bool('os_hidden', v) }),
   owner: (r, v, w) => {
     const owner = v === null ? '' : str('owner', v);
-    if (!w.isAdmin && owner !== w.projectId) throw forbidden('You are not permitted to modify \'owner\' on this image.');
+    if (!w.isAdmin && owner !== w.projectId) throw forbidden("You are not permitted to modify 'owner' on this image.");
     return { ...r, owner };
   },
   disk_format: (r, v) => {
@@ -162,6 +180,7 @@ export function imageFromCreateBody(body: Record<string, unknown>, w: Writer, id
 /** The id a create body asks for (a UUID), or undefined for a fresh one. */
 export function requestedId(body: Record<string, unknown>): string | undefined {
   if (body.id === undefined) return undefined;
-  if (typeof body.id !== 'string' || !isUuid(body.id) || body.id.length !== 36) throw schemaError(`${JSON.stringify(body.id)} is not a 'uuid' (id)`);
+  if (typeof body.id !== 'string' || !isUuid(body.id) || body.id.length !== 36)
+    throw schemaError(`${JSON.stringify(body.id)} is not a 'uuid' (id)`);
   return body.id.toLowerCase();
 }

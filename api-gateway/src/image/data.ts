@@ -41,7 +41,8 @@ export class ImageData {
   constructor(private readonly nats: NatsConnection | undefined) {}
 
   private open(): Promise<ObjectStore> {
-    if (!this.nats || this.nats.isClosed()) return Promise.reject(new ApiError(503, 'The image store is not reachable.'));
+    if (!this.nats || this.nats.isClosed())
+      return Promise.reject(new ApiError(503, 'The image store is not reachable.'));
     this.store ??= openImageStore(this.nats).catch((err: unknown) => {
       this.store = undefined; // try again on the next request
       throw err;
@@ -58,7 +59,9 @@ export class ImageData {
     const digester = new Digester(cap);
     source.on('error', (err) => digester.destroy(err));
     // The client hanging up mid-body is an error for the upload, not an end of file.
-    source.on('aborted', () => digester.destroy(new ApiError(400, 'The client closed the connection during the upload.')));
+    source.on('aborted', () =>
+      digester.destroy(new ApiError(400, 'The client closed the connection during the upload.')),
+    );
     source.pipe(digester);
     try {
       await store.put({ name }, Readable.toWeb(digester) as unknown as ReadableStream<Uint8Array>);

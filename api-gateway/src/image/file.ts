@@ -15,9 +15,14 @@ const isStream = (body: unknown): body is Readable => typeof (body as Readable |
 
 export function registerImageFileRoutes(app: FastifyInstance, gw: Gateway): void {
   /** Moves the image from `from` to the record `to` makes; false when it no longer exists. */
-  async function transition(id: string, from: ImageRecord['status'], to: (rec: ImageRecord) => ImageRecord): Promise<boolean> {
+  async function transition(
+    id: string,
+    from: ImageRecord['status'],
+    to: (rec: ImageRecord) => ImageRecord,
+  ): Promise<boolean> {
     const out = await changeImage(gw.redis, id, (rec) => {
-      if (rec.status !== from) throw conflict(`Image status transition from ${rec.status} to ${to(rec).status} is not allowed`);
+      if (rec.status !== from)
+        throw conflict(`Image status transition from ${rec.status} to ${to(rec).status} is not allowed`);
       return to(rec);
     });
     return out !== undefined;
@@ -33,7 +38,8 @@ export function registerImageFileRoutes(app: FastifyInstance, gw: Gateway): void
       throw badRequest('Properties disk_format, container_format must be set prior to saving data.');
     }
     const id = image.id;
-    if (!(await transition(id, 'queued', (rec) => ({ ...rec, status: 'saving' })))) throw notFound(`No image found with ID ${id}`);
+    if (!(await transition(id, 'queued', (rec) => ({ ...rec, status: 'saving' }))))
+      throw notFound(`No image found with ID ${id}`);
     let digest;
     try {
       digest = await gw.imageData.upload(id, request.body, gw.config.imageSizeCap);
@@ -53,7 +59,10 @@ export function registerImageFileRoutes(app: FastifyInstance, gw: Gateway): void
     })).catch(() => false);
     if (!saved) {
       await gw.imageData.remove(id).catch(() => undefined);
-      throw new ApiError(410, `Image ${id} could not be found after upload. The image may have been deleted during the upload.`);
+      throw new ApiError(
+        410,
+        `Image ${id} could not be found after upload. The image may have been deleted during the upload.`,
+      );
     }
     return reply.code(204).send();
   });

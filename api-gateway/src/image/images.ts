@@ -45,17 +45,21 @@ async function change(gw: Gateway, id: string, fn: (rec: ImageRecord) => ImageRe
 }
 
 export function registerImageRoutes(app: FastifyInstance, gw: Gateway): void {
-  app.post<{ Body: Record<string, unknown> }>('/images', { schema: { body: { type: 'object' } } }, async (request, reply) => {
-    const c = caller(request);
-    enforce(c, 'image:add_image');
-    checkVisibility(c, request.body.visibility);
-    const id = requestedId(request.body) ?? randomUUID();
-    const now = new Date().toISOString();
-    const rec = imageFromCreateBody(request.body, c, id, now);
-    const stored = await registerImage(gw.redis, rec, { exclusive: true });
-    void reply.code(201).header('Location', `/v2/images/${id}`);
-    return imageView(stored);
-  });
+  app.post<{ Body: Record<string, unknown> }>(
+    '/images',
+    { schema: { body: { type: 'object' } } },
+    async (request, reply) => {
+      const c = caller(request);
+      enforce(c, 'image:add_image');
+      checkVisibility(c, request.body.visibility);
+      const id = requestedId(request.body) ?? randomUUID();
+      const now = new Date().toISOString();
+      const rec = imageFromCreateBody(request.body, c, id, now);
+      const stored = await registerImage(gw.redis, rec, { exclusive: true });
+      void reply.code(201).header('Location', `/v2/images/${id}`);
+      return imageView(stored);
+    },
+  );
 
   app.get('/images', async (request: FastifyRequest) => {
     const c = caller(request);
@@ -63,7 +67,12 @@ export function registerImageRoutes(app: FastifyInstance, gw: Gateway): void {
     const q = queryOf(request);
     const images = sortImages(filterImages(await listImages(gw.redis), q, c), q);
     const { page, next } = pageOfImages(images, q, gw.config.maxListLimit);
-    return { images: page.map(imageView), first: '/v2/images', schema: '/v2/schemas/images', ...(next ? { next } : {}) };
+    return {
+      images: page.map(imageView),
+      first: '/v2/images',
+      schema: '/v2/schemas/images',
+      ...(next ? { next } : {}),
+    };
   });
 
   app.get<{ Params: { id: string } }>('/images/:id', async (request) => {
@@ -98,7 +107,9 @@ export function registerImageRoutes(app: FastifyInstance, gw: Gateway): void {
     });
     // The record is gone first, so no new server can pick the image while its bytes go.
     if (removed.location) {
-      await gw.imageData.remove(removed.location).catch((err: unknown) => request.log.warn({ err, image: removed.id }, 'image data not removed'));
+      await gw.imageData
+        .remove(removed.location)
+        .catch((err: unknown) => request.log.warn({ err, image: removed.id }, 'image data not removed'));
     }
     return reply.code(204).send();
   });
@@ -110,7 +121,9 @@ export function registerImageRoutes(app: FastifyInstance, gw: Gateway): void {
     checkOwner(image, c, 'modify_image');
     const { tag } = request.params;
     if (tag.length > 255) throw badRequest('Tag too long (255 characters at most).');
-    await change(gw, image.id, (rec) => ((rec.tags ?? []).includes(tag) ? rec : setAttribute(rec, 'tags', [...(rec.tags ?? []), tag], c)));
+    await change(gw, image.id, (rec) =>
+      (rec.tags ?? []).includes(tag) ? rec : setAttribute(rec, 'tags', [...(rec.tags ?? []), tag], c),
+    );
     return reply.code(204).send();
   });
 

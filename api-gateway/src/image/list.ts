@@ -27,7 +27,18 @@ const ATTRIBUTES: Record<string, (i: ImageRecord) => Value> = {
 };
 
 /** Query keys that are not property filters. */
-const CONTROL = new Set(['limit', 'marker', 'sort_key', 'sort_dir', 'sort', 'tag', 'size_min', 'size_max', 'member_status', 'visibility']);
+const CONTROL = new Set([
+  'limit',
+  'marker',
+  'sort_key',
+  'sort_dir',
+  'sort',
+  'tag',
+  'size_min',
+  'size_max',
+  'member_status',
+  'visibility',
+]);
 
 const all = (q: Query, name: string): string[] => {
   const v = q[name];
@@ -87,13 +98,15 @@ interface SortKey {
 
 function sortKeys(q: Query): SortKey[] {
   const check = (key: string, dir: string): SortKey => {
-    if (!(key in ATTRIBUTES)) throw badRequest(`Unsupported sort_key. Acceptable values: ${Object.keys(ATTRIBUTES).join(', ')}`);
+    if (!(key in ATTRIBUTES))
+      throw badRequest(`Unsupported sort_key. Acceptable values: ${Object.keys(ATTRIBUTES).join(', ')}`);
     if (dir !== 'asc' && dir !== 'desc') throw badRequest(`Invalid sort direction: ${dir}`);
     return { key, dir };
   };
   const sort = param(q, 'sort');
   if (sort !== undefined) {
-    if (q.sort_key !== undefined || q.sort_dir !== undefined) throw badRequest('The "sort" parameter cannot be combined with sort_key or sort_dir.');
+    if (q.sort_key !== undefined || q.sort_dir !== undefined)
+      throw badRequest('The "sort" parameter cannot be combined with sort_key or sort_dir.');
     return sort.split(',').map((part) => {
       const [key, dir = 'desc'] = part.trim().split(':');
       return check(key, dir);
@@ -101,7 +114,8 @@ function sortKeys(q: Query): SortKey[] {
   }
   const keys = all(q, 'sort_key');
   const dirs = all(q, 'sort_dir');
-  if (dirs.length > Math.max(keys.length, 1)) throw badRequest('The number of sort_dir values exceeds the number of sort_key values.');
+  if (dirs.length > Math.max(keys.length, 1))
+    throw badRequest('The number of sort_dir values exceeds the number of sort_key values.');
   if (keys.length === 0) return [check('created_at', dirs[0] ?? 'desc')];
   return keys.map((k, n) => check(k, dirs[n] ?? dirs[0] ?? 'desc'));
 }
@@ -127,7 +141,11 @@ export function sortImages(images: readonly ImageRecord[], q: Query): ImageRecor
 }
 
 /** One page after `marker` and the "next" link when the page is full. */
-export function pageOfImages(images: readonly ImageRecord[], q: Query, maxLimit: number): { page: ImageRecord[]; next?: string } {
+export function pageOfImages(
+  images: readonly ImageRecord[],
+  q: Query,
+  maxLimit: number,
+): { page: ImageRecord[]; next?: string } {
   const rawLimit = param(q, 'limit');
   if (rawLimit !== undefined && !/^-?\d+$/.test(rawLimit)) throw badRequest('limit param must be an integer');
   if (rawLimit !== undefined && Number(rawLimit) < 0) throw badRequest('limit param must be positive');

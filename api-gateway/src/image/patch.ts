@@ -22,10 +22,11 @@ const OPS: readonly Op[] = ['add', 'replace', 'remove'];
 
 /** The attribute a JSON pointer names; only single-segment paths exist for images (locations are not offered). */
 function attributeOf(path: unknown): string {
-  if (typeof path !== 'string' || !path.startsWith('/')) throw badRequest(`Invalid JSON pointer for this resource: '${String(path)}'`);
+  if (typeof path !== 'string' || !path.startsWith('/'))
+    throw badRequest(`Invalid JSON pointer for this resource: '${String(path)}'`);
   const segments = path.slice(1).split('/');
   const root = segments[0].replace(/~1/g, '/').replace(/~0/g, '~');
-  if (root === 'locations') throw forbidden('It\'s not allowed to update locations.');
+  if (root === 'locations') throw forbidden("It's not allowed to update locations.");
   if (segments.length !== 1 || root === '') throw badRequest(`Invalid JSON pointer for this resource: '${path}'`);
   return root;
 }
@@ -34,13 +35,15 @@ function attributeOf(path: unknown): string {
 export function parsePatch(body: unknown, mediaType: string): Change[] {
   if (!Array.isArray(body)) throw badRequest('Request body must be a JSON array of operation objects.');
   return body.map((raw: unknown) => {
-    if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw badRequest('Operations must be JSON objects.');
+    if (raw === null || typeof raw !== 'object' || Array.isArray(raw))
+      throw badRequest('Operations must be JSON objects.');
     const o = raw as Record<string, unknown>;
     let op: unknown;
     let path: unknown;
     if (mediaType === JSON_PATCH_V20) {
       const named = OPS.filter((k) => k in o);
-      if (named.length !== 1) throw badRequest(`Operation objects must contain exactly one member named "add", "remove", or "replace".`);
+      if (named.length !== 1)
+        throw badRequest(`Operation objects must contain exactly one member named "add", "remove", or "replace".`);
       op = named[0];
       path = o[named[0]];
     } else {
@@ -51,8 +54,10 @@ export function parsePatch(body: unknown, mediaType: string): Change[] {
     const allowedKeys = mediaType === JSON_PATCH_V20 ? [op as string, 'value'] : ['op', 'path', 'value'];
     const extra = Object.keys(o).filter((k) => !allowedKeys.includes(k));
     if (extra.length > 0) throw badRequest(`Operation contains unexpected members: ${extra.join(', ')}.`);
-    if (op !== 'remove' && !('value' in o)) throw badRequest(`Operation "${String(op)}" requires a member named "value".`);
-    if (op === 'remove' && 'value' in o) throw badRequest('Operation "remove" must not contain a member named "value".');
+    if (op !== 'remove' && !('value' in o))
+      throw badRequest(`Operation "${String(op)}" requires a member named "value".`);
+    if (op === 'remove' && 'value' in o)
+      throw badRequest('Operation "remove" must not contain a member named "value".');
     return { op: op as Op, attribute: attributeOf(path), ...(op === 'remove' ? {} : { value: o.value }) };
   });
 }

@@ -34,7 +34,11 @@ export function registerImageApi(app: FastifyInstance, gw: Gateway): void {
         await authenticate(gw, request, { projectScoped: true });
       });
       v2.addContentTypeParser('application/octet-stream', (_request, payload, done) => done(null, payload));
-      v2.addContentTypeParser([JSON_PATCH_V21, JSON_PATCH_V20], { parseAs: 'string' }, v2.getDefaultJsonParser('error', 'error'));
+      v2.addContentTypeParser(
+        [JSON_PATCH_V21, JSON_PATCH_V20],
+        { parseAs: 'string' },
+        v2.getDefaultJsonParser('error', 'error'),
+      );
       registerImageRoutes(v2, gw);
       registerImageFileRoutes(v2, gw);
     },

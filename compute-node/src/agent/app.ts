@@ -107,11 +107,18 @@ export async function startComputeAgent(config: AgentConfig, logger?: Logger): P
     // Adopt before serving: calls must find the instances a previous agent left running.
     await manager.start();
     cleanups.push(() => manager.stop());
-    const migrations = new LiveMigrations(manager, redis, name, { natsUrl: config.natsUrl, redisUrl: config.redisUrl }, {
-      downtimeLimitMs: config.migrationDowntimeLimitMs,
-      maxBandwidth: config.migrationMaxBandwidth,
-      verify: config.migrationVerify,
-    }, log);
+    const migrations = new LiveMigrations(
+      manager,
+      redis,
+      name,
+      { natsUrl: config.natsUrl, redisUrl: config.redisUrl },
+      {
+        downtimeLimitMs: config.migrationDowntimeLimitMs,
+        maxBandwidth: config.migrationMaxBandwidth,
+        verify: config.migrationVerify,
+      },
+      log,
+    );
     const grpc = await startGrpcServer({
       services: [{ definition: compute.ComputeService, implementation: computeServer(manager, migrations, log) }],
       address: config.grpcAddress,
@@ -119,7 +126,8 @@ export async function startComputeAgent(config: AgentConfig, logger?: Logger): P
     });
     cleanups.push(() => grpc.close(2000));
     const bindHost = config.grpcAddress.slice(0, config.grpcAddress.lastIndexOf(':'));
-    const advertised = config.advertiseAddress || `${bindHost === '0.0.0.0' || bindHost === '' ? name : bindHost}:${grpc.port}`;
+    const advertised =
+      config.advertiseAddress || `${bindHost === '0.0.0.0' || bindHost === '' ? name : bindHost}:${grpc.port}`;
     const host = hostSpec(config, name, advertised);
     const heartbeat = await startHostHeartbeat(redis, host, {
       intervalMs: config.heartbeatIntervalMs,
@@ -127,7 +135,16 @@ export async function startComputeAgent(config: AgentConfig, logger?: Logger): P
       logger: log,
     });
     const metricsServer = config.metricsPort >= 0 ? await serveMetrics(registry, config.metricsPort) : undefined;
-    log.info({ host: name, address: advertised, grpcPort: grpc.port, metricsPort: metricsServer?.port, instances: manager.list().length }, 'compute agent ready');
+    log.info(
+      {
+        host: name,
+        address: advertised,
+        grpcPort: grpc.port,
+        metricsPort: metricsServer?.port,
+        instances: manager.list().length,
+      },
+      'compute agent ready',
+    );
     return {
       host,
       grpc,

@@ -27,7 +27,8 @@ export class ImageCache {
 
   /** The cached file of `image`, downloading it first when missing. */
   fetch(image: CachedImageRef): Promise<string> {
-    if (!/^[A-Za-z0-9._-]+$/.test(image.id)) return Promise.reject(new Error(`bad image id ${JSON.stringify(image.id)}`));
+    if (!/^[A-Za-z0-9._-]+$/.test(image.id))
+      return Promise.reject(new Error(`bad image id ${JSON.stringify(image.id)}`));
     const path = join(this.dir, image.id);
     if (existsSync(path)) {
       this.metrics.imageCache.inc({ result: 'hit' });
@@ -46,7 +47,12 @@ export class ImageCache {
     const started = Date.now();
     const tmp = `${path}.part-${process.pid}`;
     try {
-      const size = await getImageObject(await openImageStore(this.nc), image.location, tmp, image.checksum || undefined);
+      const size = await getImageObject(
+        await openImageStore(this.nc),
+        image.location,
+        tmp,
+        image.checksum || undefined,
+      );
       renameSync(tmp, path);
       this.metrics.imageCache.inc({ result: 'miss' });
       this.logger.info({ image: image.id, size, ms: Date.now() - started }, 'image cached');

@@ -3,7 +3,15 @@
 // Redis; the destination (ComputeManager.prepareIncoming) has a VM process waiting for the
 // stream. The VM processes talk to each other over NATS and flip the instance's ownership in
 // Redis themselves; the agents set them up and clean up after them.
-import { MIGRATION_IN_PROGRESS, errorMessage, redisKeys, updateMigration, type Logger, type MigrationProgressFields, type Redis } from '@hypernova/common';
+import {
+  MIGRATION_IN_PROGRESS,
+  errorMessage,
+  redisKeys,
+  updateMigration,
+  type Logger,
+  type MigrationProgressFields,
+  type Redis,
+} from '@hypernova/common';
 import type { compute } from '@hypernova/proto';
 import { redisOwnership } from '../migration/index.js';
 import type { ComputeManager, MigrationEndpoints } from './manager.js';
@@ -91,7 +99,10 @@ export class LiveMigrations {
    * Resolves with the last one: completed (the instance is gone from here), failed or cancelled
    * (it still runs here).
    */
-  async migrate(req: compute.LiveMigrateRequest, onProgress: (p: compute.MigrationProgress) => void): Promise<compute.MigrationProgress> {
+  async migrate(
+    req: compute.LiveMigrateRequest,
+    onProgress: (p: compute.MigrationProgress) => void,
+  ): Promise<compute.MigrationProgress> {
     const id = req.migrationId;
     const uuid = req.instanceUuid;
     const vm = this.manager.get(uuid);
@@ -122,17 +133,25 @@ export class LiveMigrations {
       );
     };
     this.logger.info({ instance: uuid, migration: id, dest: req.destHost }, 'live migration starting');
-    const end = await vm.serialize('migrating', () => vm.migrateOut(args, (d) => report(toProgress(id, 'active', d)), ownership.resolveOutcome));
+    const end = await vm.serialize('migrating', () =>
+      vm.migrateOut(args, (d) => report(toProgress(id, 'active', d)), ownership.resolveOutcome),
+    );
     const last = toProgress(id, end.status, end.data);
     // Without block migration the destination runs on the same disk.
     if (end.status === 'completed') await this.manager.forget(uuid, !req.blockMigration);
-    this.logger.info({ instance: uuid, migration: id, status: end.status, err: last.error || undefined }, 'live migration ended');
+    this.logger.info(
+      { instance: uuid, migration: id, status: end.status, err: last.error || undefined },
+      'live migration ended',
+    );
     onProgress(last);
     return last;
   }
 
   /** Source: cancels (migrate_cancel) or forces the switch-over of the running migration. */
-  async control(ref: compute.MigrationRef, command: 'migrate_cancel' | 'migrate-force-complete'): Promise<compute.MigrationProgress> {
+  async control(
+    ref: compute.MigrationRef,
+    command: 'migrate_cancel' | 'migrate-force-complete',
+  ): Promise<compute.MigrationProgress> {
     const vm = this.manager.get(ref.instanceUuid);
     await vm.migrationControl(command);
     const q = await vm.migrationControl('query-migrate');

@@ -14,7 +14,9 @@ if (process.argv.includes('--help')) {
 const config = loadConfig(agentSettings);
 const logger = createLogger('compute', { level: config.logLevel });
 const agent = await startComputeAgent(config, logger);
-process.stdout.write(`COMPUTE_READY host=${agent.host.name} port=${agent.grpc.port} metrics=${agent.metrics?.port ?? -1}\n`);
+process.stdout.write(
+  `COMPUTE_READY host=${agent.host.name} port=${agent.grpc.port} metrics=${agent.metrics?.port ?? -1}\n`,
+);
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {

@@ -189,7 +189,10 @@ export class ManagedVm {
       await this.refreshStatus();
       return true;
     } catch (err) {
-      this.env.logger.warn({ instance: this.uuid, err: (err as Error).message }, 'cannot reach the VM process control socket');
+      this.env.logger.warn(
+        { instance: this.uuid, err: (err as Error).message },
+        'cannot reach the VM process control socket',
+      );
       return this.alive();
     }
   }
@@ -260,7 +263,11 @@ export class ManagedVm {
       this.save({ state: 'active', migrationId: undefined, sourceDisk: undefined, launchedAtMs: Date.now() });
       this.env.onIncomingSettled(this, true);
     } else if (data.status === 'failed' || data.status === 'cancelled') {
-      this.env.onIncomingSettled(this, false, typeof data.error === 'string' ? data.error : `migration ${String(data.status)}`);
+      this.env.onIncomingSettled(
+        this,
+        false,
+        typeof data.error === 'string' ? data.error : `migration ${String(data.status)}`,
+      );
     }
   }
 
@@ -478,7 +485,8 @@ export class ManagedVm {
         const unwatch = this.watchEvents((e) => {
           const data = e.data ?? {};
           if (e.event === 'MIGRATION_PROGRESS') onProgress(data);
-          else if (e.event === 'MIGRATION' && MIGRATION_ENDS.has(data.status as string)) resolve({ status: data.status as MigrationEnd['status'], data });
+          else if (e.event === 'MIGRATION' && MIGRATION_ENDS.has(data.status as string))
+            resolve({ status: data.status as MigrationEnd['status'], data });
         });
         deathPoll = setInterval(() => {
           if (!this.alive()) resolve('died');
@@ -510,7 +518,9 @@ export class ManagedVm {
   }
 
   /** A migration command that must not wait behind the running migration (cancel, force-complete). */
-  migrationControl(command: 'migrate_cancel' | 'migrate-force-complete' | 'query-migrate'): Promise<Record<string, unknown>> {
+  migrationControl(
+    command: 'migrate_cancel' | 'migrate-force-complete' | 'query-migrate',
+  ): Promise<Record<string, unknown>> {
     return this.execute(command);
   }
 

@@ -68,7 +68,9 @@ export class ComputeManager {
     mkdirSync(this.disksDir, { recursive: true });
     const longest = new InstanceDir(join(this.instancesDir, '00000000-0000-0000-0000-000000000000')).controlSocket;
     if (longest.length > MAX_SOCKET_PATH) {
-      throw new InvalidArgumentError(`state dir ${opts.stateDir} is too long for unix socket paths under it (${longest.length} > ${MAX_SOCKET_PATH})`);
+      throw new InvalidArgumentError(
+        `state dir ${opts.stateDir} is too long for unix socket paths under it (${longest.length} > ${MAX_SOCKET_PATH})`,
+      );
     }
     this.env = {
       host: opts.host,
@@ -117,11 +119,11 @@ export class ComputeManager {
     const orphan = await this.orphanOf(meta.uuid);
     if (orphan) {
       if (this.opts.orphanAction === 'reap') {
-        this.logger.warn({ instance: meta.uuid }, 'instance is not this host\'s any more; destroying it');
+        this.logger.warn({ instance: meta.uuid }, "instance is not this host's any more; destroying it");
         // Another host's instance now (a migration over shared storage this agent did not see end): its disk is theirs.
         await this.destroy(meta.uuid, orphan === 'elsewhere' && dir.diskDir !== dir.path);
       } else {
-        this.logger.warn({ instance: meta.uuid }, 'instance is not this host\'s any more; left alone');
+        this.logger.warn({ instance: meta.uuid }, "instance is not this host's any more; left alone");
       }
     }
   }
@@ -133,7 +135,10 @@ export class ComputeManager {
       if (!rec || rec.vmState === 'deleted') return 'gone';
       return rec.host !== this.opts.host ? 'elsewhere' : undefined;
     } catch (err) {
-      this.logger.warn({ instance: uuid, err: errorMessage(err) }, 'cannot read the instance record; keeping the instance');
+      this.logger.warn(
+        { instance: uuid, err: errorMessage(err) },
+        'cannot read the instance record; keeping the instance',
+      );
       return undefined;
     }
   }
@@ -144,7 +149,10 @@ export class ComputeManager {
       this.updateGauges();
       return;
     }
-    this.logger.warn({ instance: vm.uuid, err: error }, 'incoming live migration failed; discarding the prepared instance');
+    this.logger.warn(
+      { instance: vm.uuid, err: error },
+      'incoming live migration failed; discarding the prepared instance',
+    );
     await this.discardIncoming(vm.uuid);
   }
 
@@ -168,7 +176,8 @@ export class ComputeManager {
 
   private updateGauges(): void {
     const counts = new Map<string, number>();
-    for (const name of Object.keys(compute.PowerState)) if (!/^\d+$/.test(name) && name !== 'UNRECOGNIZED') counts.set(name, 0);
+    for (const name of Object.keys(compute.PowerState))
+      if (!/^\d+$/.test(name) && name !== 'UNRECOGNIZED') counts.set(name, 0);
     for (const vm of this.vms.values()) {
       const name = compute.powerStateToJSON(vm.powerState());
       counts.set(name, (counts.get(name) ?? 0) + 1);
@@ -220,7 +229,10 @@ export class ComputeManager {
    * left alone here: the VM process opens it only when the stream ends. The instance stays
    * 'incoming' until the migration completes.
    */
-  async prepareIncoming(req: compute.PrepareLiveMigrationRequest, endpoints: MigrationEndpoints): Promise<compute.InstanceInfo> {
+  async prepareIncoming(
+    req: compute.PrepareLiveMigrationRequest,
+    endpoints: MigrationEndpoints,
+  ): Promise<compute.InstanceInfo> {
     const spec = req.instance;
     if (!spec) throw new InvalidArgumentError('PrepareLiveMigration needs the instance');
     if (!req.migrationId) throw new InvalidArgumentError('PrepareLiveMigration needs the migration id');
@@ -233,9 +245,14 @@ export class ComputeManager {
       destination: this.opts.host,
       blk: req.blockMigration,
     };
-    return this.create(spec, 'migrating', (vm, diskSize) => vm.launchIncoming(req.migrationId, args, req.blockMigration ? undefined : diskSize), {
-      sharedDisk: !req.blockMigration,
-    });
+    return this.create(
+      spec,
+      'migrating',
+      (vm, diskSize) => vm.launchIncoming(req.migrationId, args, req.blockMigration ? undefined : diskSize),
+      {
+        sharedDisk: !req.blockMigration,
+      },
+    );
   }
 
   // ---- live migration prechecks: is the instances path shared? ----
@@ -304,10 +321,13 @@ export class ComputeManager {
         const [base, kernel] = await Promise.all([this.images.fetch(cacheRef(image)), this.kernelOf(image)]);
         const size = overlaySize(base, image.diskFormat, flavor.diskGb);
         if (opts.sharedDisk && !existsSync(dir.disk)) {
-          throw new ConflictError(`the disk of instance ${uuid} is not on this host's instances path ${this.disksDir}: not shared storage`);
+          throw new ConflictError(
+            `the disk of instance ${uuid} is not on this host's instances path ${this.disksDir}: not shared storage`,
+          );
         }
         // A block migration over a shared instances path would overwrite the source's live disk.
-        if (!opts.sharedDisk && existsSync(dir.disk)) throw new ConflictError(`instance ${uuid} already has a disk at ${dir.disk} (shared storage?)`);
+        if (!opts.sharedDisk && existsSync(dir.disk))
+          throw new ConflictError(`instance ${uuid} already has a disk at ${dir.disk} (shared storage?)`);
         dir.create();
         if (!opts.sharedDisk) createOverlay(dir.disk, base, image.diskFormat, size);
         vm.meta.kernel = kernel;

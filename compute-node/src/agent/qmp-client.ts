@@ -113,7 +113,12 @@ export class QmpClient extends EventEmitter<QmpClientEvents> {
     this.socket.destroy();
   }
 
-  private send(command: string, args: Record<string, unknown> | undefined, timeoutMs: number, isConsole: boolean): Promise<unknown> {
+  private send(
+    command: string,
+    args: Record<string, unknown> | undefined,
+    timeoutMs: number,
+    isConsole: boolean,
+  ): Promise<unknown> {
     if (this.closedFlag) return Promise.reject(new Error(`control connection closed (${command})`));
     const id = this.nextId++;
     return new Promise((resolve, reject) => {

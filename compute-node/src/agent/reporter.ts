@@ -48,7 +48,8 @@ export class StateReporter {
   /** Writes the change now; true when done or no longer applicable, false to try again. */
   async apply(uuid: string, change: ObservedChange): Promise<boolean> {
     const rec = await getInstance(this.redis, uuid);
-    if (!rec || rec.host !== this.host || !RUNNING_STATES.includes(rec.vmState as (typeof RUNNING_STATES)[number])) return true;
+    if (!rec || rec.host !== this.host || !RUNNING_STATES.includes(rec.vmState as (typeof RUNNING_STATES)[number]))
+      return true;
     const patch: InstancePatch =
       change.kind === 'shutoff'
         ? { vmState: VmState.STOPPED, powerState: PowerState.POWER_STATE_SHUTDOWN, taskState: null }
@@ -56,12 +57,20 @@ export class StateReporter {
             vmState: VmState.ERROR,
             powerState: change.panicked ? PowerState.POWER_STATE_CRASHED : PowerState.POWER_STATE_SHUTDOWN,
             taskState: null,
-            fault: { code: 500, message: change.fault, details: `reported by compute host ${this.host}`, created: new Date().toISOString() },
+            fault: {
+              code: 500,
+              message: change.fault,
+              details: `reported by compute host ${this.host}`,
+              created: new Date().toISOString(),
+            },
           };
     try {
       const updated = await updateInstance(this.redis, uuid, patch, { vmState: RUNNING_STATES, taskState: [null] });
       publishInstanceEvent(this.nc, updated);
-      this.logger.info({ instance: uuid, vmState: updated.vmState, fault: updated.fault?.message }, 'instance state reported');
+      this.logger.info(
+        { instance: uuid, vmState: updated.vmState, fault: updated.fault?.message },
+        'instance state reported',
+      );
       return true;
     } catch (err) {
       if (err instanceof NotFoundError) return true;

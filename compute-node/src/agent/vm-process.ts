@@ -36,7 +36,18 @@ export function vmRunArgs(l: VmLaunch): string[] {
   if (l.append) args.push('--append', l.append);
   if (l.disk) args.push('--disk', `${l.disk},format=qcow2${l.diskSize === undefined ? '' : `,size=${l.diskSize}`}`);
   // The keyboard is how system_powerdown (stop, soft reboot) reaches the guest's init.
-  args.push('--rng', '--keyboard', '--console', 'none', '--serial-log', l.serialLog, '--control', `unix:${l.controlSocket}`, '--name', l.name);
+  args.push(
+    '--rng',
+    '--keyboard',
+    '--console',
+    'none',
+    '--serial-log',
+    l.serialLog,
+    '--control',
+    `unix:${l.controlSocket}`,
+    '--name',
+    l.name,
+  );
   if (l.incoming) args.push('--incoming', l.incoming);
   return args;
 }
@@ -59,14 +70,20 @@ export function defaultVmCommand(): string[] {
  * heap instead of unmapping them, so reusing them costs no page faults (tens of µs each on some
  * hosts, in the middle of a migration); the price is memory a busy VM process keeps after a burst.
  */
-export const VM_PROCESS_ENV = { GLIBC_TUNABLES: 'glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=1073741824' };
+export const VM_PROCESS_ENV = {
+  GLIBC_TUNABLES: 'glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=1073741824',
+};
 
 export function startVmProcess(command: readonly string[], launch: VmLaunch): StartedVm {
   const [exe, ...pre] = command;
   if (!exe) throw new Error('empty VM command');
   const out = openSync(launch.log, 'a');
   try {
-    const child = spawn(exe, [...pre, ...vmRunArgs(launch)], { detached: true, stdio: ['ignore', out, out], env: { ...process.env, ...VM_PROCESS_ENV } });
+    const child = spawn(exe, [...pre, ...vmRunArgs(launch)], {
+      detached: true,
+      stdio: ['ignore', out, out],
+      env: { ...process.env, ...VM_PROCESS_ENV },
+    });
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
       child.once('exit', (code, signal) => resolve({ code, signal }));
       child.once('error', () => resolve({ code: null, signal: null }));

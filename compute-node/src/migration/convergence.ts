@@ -143,7 +143,8 @@ export class Convergence {
       if (est <= GOOD_ENOUGH_MS) return decide(true, 'remaining data fits a minimal pause');
       if (est > previous * SHRINK) {
         // Before settling for this pause, give the sender a larger share once more if it can have one.
-        if (this.opts.autoConverge && this.raiseShare()) return decide(false, `fits the limit; sender share raised to ${this.pumpBudgetMs} ms per turn`);
+        if (this.opts.autoConverge && this.raiseShare())
+          return decide(false, `fits the limit; sender share raised to ${this.pumpBudgetMs} ms per turn`);
         return decide(true, 'fits the downtime limit and no longer shrinking');
       }
       if (this.fittingRounds >= MAX_FITTING_ROUNDS) return decide(true, 'fits the downtime limit');
@@ -169,7 +170,8 @@ export class Convergence {
     }
     if (this.deflate && r.deflateRatio > 0.9) this.deflate = false; // it did not pay
     const o = this.opts;
-    this.throttle = this.throttle === 0 ? o.throttleInitial : Math.min(o.throttleMax, this.throttle + o.throttleIncrement);
+    this.throttle =
+      this.throttle === 0 ? o.throttleInitial : Math.min(o.throttleMax, this.throttle + o.throttleIncrement);
     return `not converging: guest throttled to ${Math.round(this.throttle * 100)} %`;
   }
 }

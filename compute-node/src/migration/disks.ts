@@ -67,7 +67,8 @@ export class DiskCopy {
     this.logging = true;
     this.disks.forEach((d, i) => {
       d.dirtyLog!.start(DISK_BLOCK);
-      for (const e of allocatedExtents(d)) this.queues[i]!.addRange(Math.floor(e.offset / DISK_BLOCK), Math.ceil((e.offset + e.length) / DISK_BLOCK));
+      for (const e of allocatedExtents(d))
+        this.queues[i]!.addRange(Math.floor(e.offset / DISK_BLOCK), Math.ceil((e.offset + e.length) / DISK_BLOCK));
     });
     this.totalBytes = this.remainingBlocks * DISK_BLOCK;
   }
@@ -148,7 +149,7 @@ function writeRecord(buf: Buffer, pos: number, disk: number, kind: DiskKind, off
 /** The destination's side: writes a Disk body's records into its disks; returns the bytes written or an error message. */
 export function applyDiskRecords(body: Buffer, disks: readonly BlockBackend[]): number | string {
   let bytes = 0;
-  for (let pos = 0; pos < body.length; ) {
+  for (let pos = 0; pos < body.length;) {
     if (pos + DISK_RECORD > body.length) return 'truncated disk record';
     const i = body.readUInt16LE(pos);
     const kind = body.readUInt8(pos + 2);
@@ -157,7 +158,8 @@ export function applyDiskRecords(body: Buffer, disks: readonly BlockBackend[]): 
     pos += DISK_RECORD;
     const disk = disks[i];
     if (!disk) return `disk ${i} does not exist`;
-    if (length === 0 || offset + length > disk.sizeBytes) return `disk ${i}: range ${offset}+${length} outside the disk`;
+    if (length === 0 || offset + length > disk.sizeBytes)
+      return `disk ${i}: range ${offset}+${length} outside the disk`;
     try {
       if (kind === DiskKind.Zero) {
         disk.writeZeroes!(offset, length, true);

@@ -37,7 +37,13 @@
 export { MigrationSource, type SourceOptions, type SourceResult } from './sender.js';
 export { MigrationDestination, type DestinationOptions, type DestinationResult, type SharedDisks } from './receiver.js';
 export { redisOwnership, type RedisOwnershipOptions } from './ownership.js';
-export { MigrationError, type MigrationErrorCode, type MigrationProgress, type MigrationStatus, type RejectCounters } from './types.js';
+export {
+  MigrationError,
+  type MigrationErrorCode,
+  type MigrationProgress,
+  type MigrationStatus,
+  type RejectCounters,
+} from './types.js';
 export type { Tap } from './transport.js';
 export { Endpoint } from './transport.js';
 export * as wire from './wire.js';

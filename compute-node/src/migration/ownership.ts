@@ -27,7 +27,10 @@ export interface RedisOwnershipOptions {
 }
 
 /** commit for MigrationDestination and resolveOutcome for MigrationSource, backed by Redis. */
-export function redisOwnership(redis: Redis, o: RedisOwnershipOptions): {
+export function redisOwnership(
+  redis: Redis,
+  o: RedisOwnershipOptions,
+): {
   commit: () => Promise<void>;
   resolveOutcome: () => Promise<'committed' | 'aborted'>;
 } {
@@ -35,7 +38,10 @@ export function redisOwnership(redis: Redis, o: RedisOwnershipOptions): {
   return {
     async commit() {
       const r = await COMMIT.run(redis, [o.ownerKey, o.outcomeKey], [o.source, o.destination, ttl]);
-      if (r !== 'committed') throw new Error(r === 'aborted' ? 'the source already gave up this migration' : `the instance is not owned by ${o.source}`);
+      if (r !== 'committed')
+        throw new Error(
+          r === 'aborted' ? 'the source already gave up this migration' : `the instance is not owned by ${o.source}`,
+        );
     },
     resolveOutcome: () => settleOutcome(redis, o.outcomeKey, ttl),
   };

@@ -330,7 +330,16 @@ export class PageEncoder {
         // date as it goes, so a page found too changed for a delta must go whole in this frame.
         if (pos + RECORD + PAGE_SIZE > end) break;
         const t0 = performance.now();
-        const len = encodeDelta(src.bytes, src.words, off >>> 2, cache.slab(page), cache.wordOf(page), buf, pos + RECORD, MAX_DELTA);
+        const len = encodeDelta(
+          src.bytes,
+          src.words,
+          off >>> 2,
+          cache.slab(page),
+          cache.wordOf(page),
+          buf,
+          pos + RECORD,
+          MAX_DELTA,
+        );
         if (len === 0) {
           st.unchangedPages++;
         } else if (len > 0) {
@@ -432,7 +441,7 @@ export function inflateBody(body: Buffer, maxBytes: number): Buffer | string {
  * zero runs; writing it would cost a memset of all of it.
  */
 function zeroPages(ram: GuestRam, first: number, end: number): void {
-  for (let p = first; p < end; ) {
+  for (let p = first; p < end;) {
     if (ram.isKnownZero(p)) {
       p++;
       continue;

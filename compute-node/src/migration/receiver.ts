@@ -145,8 +145,11 @@ export class MigrationDestination {
     this.disks = opts.disks ?? [];
     this.rx = new ReceiveWindow(opts.window ?? 32, NACK_INTERVAL_MS);
     this.maxBody = Math.max(1 << 20, nc.info?.max_payload ?? 0);
-    this.endpoint = new Endpoint(nc, { prefix: this.prefix, tag: this.tag, role: 'destination', tap: opts.tap }, (f) => this.onFrame(f), (e) =>
-      this.fail(e),
+    this.endpoint = new Endpoint(
+      nc,
+      { prefix: this.prefix, tag: this.tag, role: 'destination', tap: opts.tap },
+      (f) => this.onFrame(f),
+      (e) => this.fail(e),
     );
     this.finished = new Promise((resolve, reject) => (this.settle = { resolve, reject }));
     // Callers that only await listen() must not see an unhandled rejection.
@@ -180,7 +183,7 @@ export class MigrationDestination {
 
   private async prefault(): Promise<void> {
     const bytes = this.machine.ram.bytes;
-    for (let off = 0; off < bytes.length; ) {
+    for (let off = 0; off < bytes.length;) {
       // A chunk per turn: the process stays responsive (its control socket, other VMs).
       const end = Math.min(bytes.length, off + (8 << 20));
       for (; off < end; off += PAGE_SIZE) bytes[off] = bytes[off]!;
@@ -214,7 +217,13 @@ export class MigrationDestination {
       case MsgType.Hello:
         return this.onHello(f);
       case MsgType.Abort:
-        return this.fail(new MigrationError('aborted', `source aborted: ${parseJson<{ reason?: string }>(f.body)?.reason ?? 'no reason given'}`), false);
+        return this.fail(
+          new MigrationError(
+            'aborted',
+            `source aborted: ${parseJson<{ reason?: string }>(f.body)?.reason ?? 'no reason given'}`,
+          ),
+          false,
+        );
       case MsgType.Bye:
         return this.stopResult();
       case MsgType.Prepare:
@@ -245,24 +254,39 @@ export class MigrationDestination {
       this.phase = 'receiving';
       this.lastFrameAt = performance.now();
       const stall = this.opts.stallTimeoutMs ?? 20_000;
-      this.stallTimer = setInterval(() => {
-        const idle = performance.now() - this.lastFrameAt;
-        if (this.phase === 'receiving' && idle > stall) this.fail(new MigrationError('stalled', `no frame from the source for ${Math.round(idle)} ms`));
-      }, Math.min(1000, stall / 4));
+      this.stallTimer = setInterval(
+        () => {
+          const idle = performance.now() - this.lastFrameAt;
+          if (this.phase === 'receiving' && idle > stall)
+            this.fail(new MigrationError('stalled', `no frame from the source for ${Math.round(idle)} ms`));
+        },
+        Math.min(1000, stall / 4),
+      );
     }
     // A repeated Hello (our Ready was lost) gets the same answer.
     if (this.phase === 'receiving' && this.rx.expected === 1) {
-      this.endpoint.send(encodeJson(MsgType.Ready, this.tag, this.endpoint.nextControlSeq(), { limit: this.rx.limit, window: this.rx.window }));
+      this.endpoint.send(
+        encodeJson(MsgType.Ready, this.tag, this.endpoint.nextControlSeq(), {
+          limit: this.rx.limit,
+          window: this.rx.window,
+        }),
+      );
     }
   }
 
   private checkHello(h: HelloBody): string | undefined {
     if (h.pageSize !== PAGE_SIZE) return `page size ${h.pageSize}, expected ${PAGE_SIZE}`;
-    if (h.ramBytes !== this.machine.ram.size) return `source RAM is ${h.ramBytes} bytes, destination has ${this.machine.ram.size}`;
+    if (h.ramBytes !== this.machine.ram.size)
+      return `source RAM is ${h.ramBytes} bytes, destination has ${this.machine.ram.size}`;
     const mine = this.machine.config as unknown as Record<string, unknown>;
     const diff = Object.keys(mine).filter((k) => h.config?.[k] !== mine[k]);
-    if (diff.length) return `machine config differs: ${diff.map((k) => `${k} ${String(h.config?.[k])} vs ${String(mine[k])}`).join(', ')}`;
-    const copied = sizesDiffer('disk', h.disks, this.disks.map((d) => d.sizeBytes));
+    if (diff.length)
+      return `machine config differs: ${diff.map((k) => `${k} ${String(h.config?.[k])} vs ${String(mine[k])}`).join(', ')}`;
+    const copied = sizesDiffer(
+      'disk',
+      h.disks,
+      this.disks.map((d) => d.sizeBytes),
+    );
     if (copied) return copied;
     for (const [i, d] of this.disks.entries()) {
       if (d.readOnly || !d.writeZeroes) return `disk ${i} is not writable here (read-only, or no write-zeroes)`;
@@ -283,7 +307,8 @@ export class MigrationDestination {
       return;
     }
     if (cls === 'gap') {
-      if (this.rx.shouldNack(performance.now())) this.endpoint.send(encodeNack(this.tag, this.endpoint.nextControlSeq(), this.rx.expected));
+      if (this.rx.shouldNack(performance.now()))
+        this.endpoint.send(encodeNack(this.tag, this.endpoint.nextControlSeq(), this.rx.expected));
       return;
     }
     this.bytesReceived += f.body.length + HEADER_SIZE;
@@ -320,7 +345,11 @@ export class MigrationDestination {
       if (!end) throw new MigrationError('protocol', 'malformed End frame');
       if (this.hello?.digest) {
         const mine = createHash('sha256').update(this.machine.ram.bytes).digest('hex');
-        if (mine !== end.digest) throw new MigrationError('verify', `verify: RAM digest ${mine.slice(0, 16)}… differs from the source's ${String(end.digest).slice(0, 16)}…`);
+        if (mine !== end.digest)
+          throw new MigrationError(
+            'verify',
+            `verify: RAM digest ${mine.slice(0, 16)}… differs from the source's ${String(end.digest).slice(0, 16)}…`,
+          );
       }
       try {
         this.opts.sharedDisks?.attach();
@@ -364,7 +393,10 @@ export class MigrationDestination {
     this.sendResult();
     // The source needs the result to let go of its copy: repeat it until it says Bye.
     const until = performance.now() + RESULT_RESEND_FOR_MS;
-    this.resultTimer = setInterval(() => (performance.now() > until ? this.stopResult() : this.sendResult()), RESULT_RESEND_MS);
+    this.resultTimer = setInterval(
+      () => (performance.now() > until ? this.stopResult() : this.sendResult()),
+      RESULT_RESEND_MS,
+    );
     this.settle.resolve({
       id: this.id,
       resumedAt,
@@ -377,7 +409,8 @@ export class MigrationDestination {
   }
 
   private sendResult(): void {
-    if (this.result) this.endpoint.send(encodeJson(MsgType.Result, this.tag, this.endpoint.nextControlSeq(), this.result));
+    if (this.result)
+      this.endpoint.send(encodeJson(MsgType.Result, this.tag, this.endpoint.nextControlSeq(), this.result));
   }
 
   private stopResult(): void {
@@ -408,7 +441,8 @@ export class MigrationDestination {
     if (this.phase === 'completing' && !fromComplete) return;
     this.phase = 'failed';
     clearInterval(this.stallTimer);
-    if (tellSource) this.endpoint.send(encodeJson(MsgType.Abort, this.tag, this.endpoint.nextControlSeq(), { reason: e.message }));
+    if (tellSource)
+      this.endpoint.send(encodeJson(MsgType.Abort, this.tag, this.endpoint.nextControlSeq(), { reason: e.message }));
     // Stay subscribed a little while when a result is owed (the source may ask again), else go.
     if (this.result) this.resultTimer = setTimeout(() => this.stopResult(), RESULT_RESEND_FOR_MS);
     else this.endpoint.close();

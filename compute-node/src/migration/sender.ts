@@ -170,7 +170,10 @@ export class MigrationSource {
     this.batchBytes = Math.max(PAGE_SIZE * 2, opts.batchBytes ?? 512 * 1024);
     const cachePages = Math.floor((opts.deltaCacheBytes ?? ram.size) / PAGE_SIZE);
     this.disks = new DiskCopy(opts.disks ?? [], Math.max(this.batchBytes, DISK_BLOCK + DISK_RECORD));
-    this.encoder = new PageEncoder({ batchBytes: this.batchBytes, cache: cachePages > 0 ? new PageCache(ram.pages, cachePages) : undefined });
+    this.encoder = new PageEncoder({
+      batchBytes: this.batchBytes,
+      cache: cachePages > 0 ? new PageCache(ram.pages, cachePages) : undefined,
+    });
     this.convergence = new Convergence({
       ...DEFAULT_CONVERGENCE,
       downtimeLimitMs: opts.downtimeLimitMs ?? DEFAULT_CONVERGENCE.downtimeLimitMs,
@@ -179,7 +182,12 @@ export class MigrationSource {
       throttleIncrement: opts.throttleIncrement ?? DEFAULT_CONVERGENCE.throttleIncrement,
     });
     this.limiter = new RateLimiter(opts.maxBandwidth ?? Infinity);
-    this.endpoint = new Endpoint(nc, { prefix: this.prefix, tag: this.tag, role: 'source', tap: opts.tap }, (f) => this.onFrame(f), (e) => this.fail(e));
+    this.endpoint = new Endpoint(
+      nc,
+      { prefix: this.prefix, tag: this.tag, role: 'source', tap: opts.tap },
+      (f) => this.onFrame(f),
+      (e) => this.fail(e),
+    );
     this.window = new SendWindow(
       { rtoMs: opts.rtoMs ?? 500, stallTimeoutMs: opts.stallTimeoutMs ?? 15_000 },
       (frame) => this.endpoint.send(frame),
@@ -342,12 +350,17 @@ export class MigrationSource {
         this.encoder.reserve(Math.min(r.limit, Math.ceil((written * RAW_WIRE) / this.batchBytes)) + 1);
         return;
       }
-      if (performance.now() > deadline) throw new MigrationError('timeout', `no answer from the destination on ${this.prefix}`);
+      if (performance.now() > deadline)
+        throw new MigrationError('timeout', `no answer from the destination on ${this.prefix}`);
     }
   }
 
   /** Sends the frames `next` encodes (until it has none) as credit allows, yielding to the guest every budget. */
-  private async pump(type: MsgType, next: (deadline: number) => EncodedFrame | undefined, budgetMs: () => number): Promise<void> {
+  private async pump(
+    type: MsgType,
+    next: (deadline: number) => EncodedFrame | undefined,
+    budgetMs: () => number,
+  ): Promise<void> {
     let turn = performance.now();
     for (;;) {
       if (this.failure) throw this.failure;
@@ -464,7 +477,11 @@ export class MigrationSource {
     const resultAt = wallNow();
     ram.stopDirtyLog();
     this.disks.stop();
-    if (!result.committed) throw new MigrationError(result.error?.startsWith('verify') ? 'verify' : 'commit', result.error ?? 'destination did not commit');
+    if (!result.committed)
+      throw new MigrationError(
+        result.error?.startsWith('verify') ? 'verify' : 'commit',
+        result.error ?? 'destination did not commit',
+      );
     this.endpoint.send(encode(MsgType.Bye, this.tag, this.endpoint.nextControlSeq()));
     const upper = resultAt - pausedAt;
     const guestView = result.resumedAt !== undefined ? result.resumedAt - pausedAt : NaN;
@@ -507,7 +524,9 @@ export class MigrationSource {
     // An abort from the destination means it did not commit; silence is settled by the hook.
     if (r?.code === 'aborted') return { committed: false, error: r.message };
     const outcome = this.opts.resolveOutcome ? await this.opts.resolveOutcome() : 'aborted';
-    return outcome === 'committed' ? { committed: true } : { committed: false, error: r?.message ?? `no result from the destination in ${timeoutMs} ms` };
+    return outcome === 'committed'
+      ? { committed: true }
+      : { committed: false, error: r?.message ?? `no result from the destination in ${timeoutMs} ms` };
   }
 
   private onFrame(f: Frame): void {
@@ -521,7 +540,12 @@ export class MigrationSource {
         this.preparedWaiter?.();
         return;
       case MsgType.Refuse:
-        this.fail(new MigrationError('refused', `destination refused: ${parseJson<{ error?: string }>(f.body)?.error ?? 'no reason given'}`));
+        this.fail(
+          new MigrationError(
+            'refused',
+            `destination refused: ${parseJson<{ error?: string }>(f.body)?.error ?? 'no reason given'}`,
+          ),
+        );
         return;
       case MsgType.Credit: {
         const c = decodeCredit(f.body);
@@ -539,7 +563,12 @@ export class MigrationSource {
         return;
       }
       case MsgType.Abort:
-        this.fail(new MigrationError('aborted', `destination aborted: ${parseJson<{ reason?: string }>(f.body)?.reason ?? 'no reason given'}`));
+        this.fail(
+          new MigrationError(
+            'aborted',
+            `destination aborted: ${parseJson<{ reason?: string }>(f.body)?.reason ?? 'no reason given'}`,
+          ),
+        );
         return;
       default:
         return;
@@ -585,7 +614,9 @@ export class MigrationSource {
     this.machine.setThrottle(0);
     if (this.pausedByUs) this.machine.resume();
     if (this.handshakeDone()) {
-      this.endpoint.send(encodeJson(MsgType.Abort, this.tag, this.endpoint.nextControlSeq(), { reason: this.failure.message }));
+      this.endpoint.send(
+        encodeJson(MsgType.Abort, this.tag, this.endpoint.nextControlSeq(), { reason: this.failure.message }),
+      );
     }
     this.status = this.failure.code === 'aborted' ? 'aborted' : 'failed';
     const progress = this.progress();
@@ -602,13 +633,17 @@ export class MigrationSource {
     const cache = this.encoder.cache;
     const st = this.encoder.stats;
     const disk = this.disks.remainingBlocks * (DISK_BLOCK + DISK_RECORD);
-    if (!cache || cache.size === 0) return { remainingWireBytes: disk + this.dirty.count * RAW_WIRE, remainingCpuMs: 0 };
+    if (!cache || cache.size === 0)
+      return { remainingWireBytes: disk + this.dirty.count * RAW_WIRE, remainingCpuMs: 0 };
     const diffed = st.deltaPages + st.unchangedPages;
     const bytesPerDelta = diffed > 0 ? st.deltaBytes / diffed : 64;
     // Diffing here, about as much again to apply there.
     const msPerDelta = diffed > 0 ? (2 * st.deltaMs) / diffed : 0.005;
     const cached = this.dirty.countWhere((p) => cache.has(p));
-    return { remainingWireBytes: disk + cached * bytesPerDelta + (this.dirty.count - cached) * RAW_WIRE, remainingCpuMs: cached * msPerDelta };
+    return {
+      remainingWireBytes: disk + cached * bytesPerDelta + (this.dirty.count - cached) * RAW_WIRE,
+      remainingCpuMs: cached * msPerDelta,
+    };
   }
 
   private overheadMs(bandwidth: number): number {

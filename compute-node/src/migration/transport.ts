@@ -56,7 +56,8 @@ export function sizeReceiveBuffers(nc: NatsConnection): boolean {
     parse.call(this, buf);
     const gathering = this.msgBuf;
     const size = this.ma?.size;
-    if (gathering && typeof size === 'number' && typeof gathering.grow === 'function' && gathering.capacity < size) gathering.grow(size - gathering.length);
+    if (gathering && typeof size === 'number' && typeof gathering.grow === 'function' && gathering.capacity < size)
+      gathering.grow(size - gathering.length);
   };
   sizedParsers.add(proto);
   return true;
@@ -111,7 +112,8 @@ export class Endpoint {
   }
 
   private connectionClosed(err: Error | void): void {
-    if (!this.closed) this.onError(new MigrationError('connection', `NATS connection closed${err ? `: ${err.message}` : ''}`));
+    if (!this.closed)
+      this.onError(new MigrationError('connection', `NATS connection closed${err ? `: ${err.message}` : ''}`));
   }
 
   /** Sequence number for this side's next control frame. */
@@ -143,10 +145,22 @@ export class Endpoint {
     const whole = frameBufferOf(frame);
     // The frame must be all of what was sealed there (not a part a test tap cut out): the bytes
     // after it are then free, and so are those before.
-    if (!whole || frame.byteOffset !== whole.byteOffset || frame.length < HEADER_SIZE || frame.length !== HEADER_SIZE + whole.readUInt32LE(16)) return false;
+    if (
+      !whole ||
+      frame.byteOffset !== whole.byteOffset ||
+      frame.length < HEADER_SIZE ||
+      frame.length !== HEADER_SIZE + whole.readUInt32LE(16)
+    )
+      return false;
     const protocol = (this.nc as unknown as { protocol?: Partial<NatsProtocol> }).protocol;
-    if (typeof protocol?.sendCommand !== 'function' || typeof protocol.outBytes !== 'number' || typeof protocol.outMsgs !== 'number') return false;
-    if (protocol.noMorePublishing !== false || this.nc.isClosed() || frame.length > (this.nc.info?.max_payload ?? 0)) return false;
+    if (
+      typeof protocol?.sendCommand !== 'function' ||
+      typeof protocol.outBytes !== 'number' ||
+      typeof protocol.outMsgs !== 'number'
+    )
+      return false;
+    if (protocol.noMorePublishing !== false || this.nc.isClosed() || frame.length > (this.nc.info?.max_payload ?? 0))
+      return false;
     const line = `PUB ${this.sendSubject} ${frame.length}\r\n`;
     const lineBytes = Buffer.byteLength(line);
     if (lineBytes > ROOM_BEFORE) return false;

@@ -2,15 +2,7 @@
 // counters of frames it refused.
 
 export type MigrationErrorCode =
-  | 'aborted'
-  | 'refused'
-  | 'stalled'
-  | 'connection'
-  | 'protocol'
-  | 'state'
-  | 'verify'
-  | 'commit'
-  | 'timeout';
+  'aborted' | 'refused' | 'stalled' | 'connection' | 'protocol' | 'state' | 'verify' | 'commit' | 'timeout';
 
 export class MigrationError extends Error {
   override readonly name = 'MigrationError';

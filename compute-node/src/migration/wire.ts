@@ -45,7 +45,8 @@ export const enum Flag {
   Deflated = 1,
 }
 
-export const isDataType = (t: number): boolean => t === MsgType.Pages || t === MsgType.Disk || t === MsgType.State || t === MsgType.End;
+export const isDataType = (t: number): boolean =>
+  t === MsgType.Pages || t === MsgType.Disk || t === MsgType.State || t === MsgType.End;
 
 /** A 32-bit tag of the migration id (collisions only cost a counted, checksummed rejection later). */
 export function migrationTag(id: string): number {
@@ -104,7 +105,13 @@ export function seal(buf: Buffer, bodyLength: number, type: MsgType, tag: number
 }
 
 /** A whole frame from a body held elsewhere (control messages, state). */
-export function encode(type: MsgType, tag: number, seq: number, body: Uint8Array = new Uint8Array(0), flags = 0): Buffer {
+export function encode(
+  type: MsgType,
+  tag: number,
+  seq: number,
+  body: Uint8Array = new Uint8Array(0),
+  flags = 0,
+): Buffer {
   const buf = frameBuffer(body.length);
   buf.set(body, HEADER_SIZE);
   return seal(buf, body.length, type, tag, seq, flags);
@@ -126,7 +133,12 @@ export function decode(data: Uint8Array, tag: number): Frame | Reject {
   const head = Buffer.from(b.subarray(0, HEADER_SIZE));
   head.writeUInt32LE(0, 20);
   if (crc32(b.subarray(HEADER_SIZE), crc32(head)) !== sum) return 'corrupt';
-  return { type: b.readUInt8(5) as MsgType, flags: b.readUInt16LE(6), seq: b.readUInt32LE(12), body: b.subarray(HEADER_SIZE) };
+  return {
+    type: b.readUInt8(5) as MsgType,
+    flags: b.readUInt16LE(6),
+    seq: b.readUInt32LE(12),
+    body: b.subarray(HEADER_SIZE),
+  };
 }
 
 export function parseJson<T>(body: Buffer): T | undefined {

@@ -52,9 +52,17 @@ function migrationTarget(args: Record<string, unknown>): MigrationTarget {
   const missing = OWNERSHIP_KEYS.filter((k) => args[k] === undefined);
   if (missing.length === OWNERSHIP_KEYS.length) return target;
   if (missing.length) {
-    throw new CommandError('GenericError', `Parameters 'redis', 'instance', 'source' and 'destination' go together: '${missing.join("', '")}' missing`);
+    throw new CommandError(
+      'GenericError',
+      `Parameters 'redis', 'instance', 'source' and 'destination' go together: '${missing.join("', '")}' missing`,
+    );
   }
-  const [redis, instance, source, destination] = OWNERSHIP_KEYS.map((k) => nonEmpty(args, k)) as [string, string, string, string];
+  const [redis, instance, source, destination] = OWNERSHIP_KEYS.map((k) => nonEmpty(args, k)) as [
+    string,
+    string,
+    string,
+    string,
+  ];
   return { ...target, ownership: { redis, instance, source, destination } };
 }
 
@@ -70,8 +78,12 @@ function migrationParams(args: Record<string, unknown>): MigrationParams {
   if (limit !== undefined && !(limit >= MIN_DOWNTIME_LIMIT_MS)) {
     throw new CommandError('GenericError', `Parameter 'downtime-limit' must be at least ${MIN_DOWNTIME_LIMIT_MS} ms`);
   }
-  if (bandwidth !== undefined && !(bandwidth >= 0)) throw new CommandError('GenericError', "Parameter 'max-bandwidth' must be bytes/s, 0 for no cap");
-  return { ...(limit === undefined ? {} : { downtimeLimitMs: limit }), ...(bandwidth === undefined ? {} : { maxBandwidth: bandwidth }) };
+  if (bandwidth !== undefined && !(bandwidth >= 0))
+    throw new CommandError('GenericError', "Parameter 'max-bandwidth' must be bytes/s, 0 for no cap");
+  return {
+    ...(limit === undefined ? {} : { downtimeLimitMs: limit }),
+    ...(bandwidth === undefined ? {} : { maxBandwidth: bandwidth }),
+  };
 }
 
 /** Keys one send-key presses together at most (a chord, not a text). */
@@ -79,10 +91,12 @@ const MAX_KEYS = 16;
 
 /** QKeyCode names → evdev key codes, checked. */
 function keyCodes(names: readonly string[], what: (i: number) => string): number[] {
-  if (names.length < 1 || names.length > MAX_KEYS) throw new CommandError('GenericError', `Parameter 'keys' must list 1 to ${MAX_KEYS} keys`);
+  if (names.length < 1 || names.length > MAX_KEYS)
+    throw new CommandError('GenericError', `Parameter 'keys' must list 1 to ${MAX_KEYS} keys`);
   return names.map((name, i) => {
     const code = Object.hasOwn(QCODE_KEYS, name) ? QCODE_KEYS[name] : undefined;
-    if (code === undefined) throw new CommandError('GenericError', `Parameter '${what(i)}' does not accept value '${name}'`);
+    if (code === undefined)
+      throw new CommandError('GenericError', `Parameter '${what(i)}' does not accept value '${name}'`);
     return code;
   });
 }
@@ -91,9 +105,15 @@ function keyCodes(names: readonly string[], what: (i: number) => string): number
 function qcodeKeys(keys: unknown[]): number[] {
   const names = keys.map((k, i) => {
     const kv = k as { type?: unknown; data?: unknown } | null;
-    if (typeof kv !== 'object' || kv === null || Array.isArray(kv)) throw new CommandError('GenericError', `Invalid parameter type for 'keys[${i}]', expected: object`);
-    if (kv.type !== 'qcode') throw new CommandError('GenericError', `Parameter 'keys[${i}].type' must be 'qcode' (key numbers are not supported)`);
-    if (typeof kv.data !== 'string') throw new CommandError('GenericError', `Invalid parameter type for 'keys[${i}].data', expected: string`);
+    if (typeof kv !== 'object' || kv === null || Array.isArray(kv))
+      throw new CommandError('GenericError', `Invalid parameter type for 'keys[${i}]', expected: object`);
+    if (kv.type !== 'qcode')
+      throw new CommandError(
+        'GenericError',
+        `Parameter 'keys[${i}].type' must be 'qcode' (key numbers are not supported)`,
+      );
+    if (typeof kv.data !== 'string')
+      throw new CommandError('GenericError', `Invalid parameter type for 'keys[${i}].data', expected: string`);
     return kv.data;
   });
   return keyCodes(names, (i) => `keys[${i}].data`);
@@ -116,16 +136,28 @@ export const COMMANDS: Record<string, CommandSpec> = {
   'dirty-log-start': { run: (vm) => (vm.dirtyLogStart(), ok) },
   'dirty-log-fetch': { run: (vm) => vm.dirtyLogFetch() },
   'dirty-log-stop': { run: (vm) => (vm.dirtyLogStop(), ok) },
-  'migrate-incoming': { args: migrationTargetArgs, run: async (vm, a, client) => (await vm.migration.incoming(migrationTarget(a), client), ok) },
+  'migrate-incoming': {
+    args: migrationTargetArgs,
+    run: async (vm, a, client) => (await vm.migration.incoming(migrationTarget(a), client), ok),
+  },
   migrate: {
     args: { ...migrationTargetArgs, ...migrationParameterArgs, verify: { type: 'boolean', optional: true } },
-    run: async (vm, a) => (await vm.migration.outgoing({ ...migrationTarget(a), ...migrationParams(a), verify: a.verify === true }), ok),
+    run: async (vm, a) => (
+      await vm.migration.outgoing({ ...migrationTarget(a), ...migrationParams(a), verify: a.verify === true }),
+      ok
+    ),
   },
   'query-migrate': { run: (vm) => vm.migration.query() },
   migrate_cancel: { run: (vm) => (vm.migration.cancel(), ok) },
-  'migrate-set-parameters': { args: migrationParameterArgs, run: (vm, a) => (vm.migration.setParameters(migrationParams(a)), ok) },
+  'migrate-set-parameters': {
+    args: migrationParameterArgs,
+    run: (vm, a) => (vm.migration.setParameters(migrationParams(a)), ok),
+  },
   'migrate-force-complete': { run: (vm) => (vm.migration.forceComplete(), ok) },
-  'human-monitor-command': { args: { 'command-line': { type: 'string' }, 'cpu-index': { type: 'number', optional: true } }, run: (vm, a) => hmp(vm, a['command-line'] as string) },
+  'human-monitor-command': {
+    args: { 'command-line': { type: 'string' }, 'cpu-index': { type: 'number', optional: true } },
+    run: (vm, a) => hmp(vm, a['command-line'] as string),
+  },
 };
 
 /** Checks `args` against the command's declaration. */
@@ -159,7 +191,8 @@ async function hmp(vm: VmProcess, line: string): Promise<string> {
         const s = vm.statusInfo();
         return `VM status: ${s.status}\r\n`;
       }
-      if (arg === 'version') return `${greeting().QMP.version.package} ${Object.values(greeting().QMP.version.qemu).join('.')}\r\n`;
+      if (arg === 'version')
+        return `${greeting().QMP.version.package} ${Object.values(greeting().QMP.version.qemu).join('.')}\r\n`;
       return `unknown info: '${arg}'\r\n`;
     case 'stop':
       vm.stop();

@@ -7,7 +7,14 @@
 import type { Server, Socket } from 'node:net';
 import { checkArgs, COMMANDS } from './commands.js';
 import type { Supervisor } from './migration.js';
-import { CommandError, greeting, LineSplitter, type QmpCommand, type QmpErrorClass, type QmpEvent } from './protocol.js';
+import {
+  CommandError,
+  greeting,
+  LineSplitter,
+  type QmpCommand,
+  type QmpErrorClass,
+  type QmpEvent,
+} from './protocol.js';
 import { closeUnix, listenUnix } from './unix-socket.js';
 import type { VmProcess } from './vm-process.js';
 
@@ -148,7 +155,10 @@ class Connection implements Supervisor {
     const extra = Object.keys(m).find((k) => !QMP_MEMBERS.has(k));
     if (extra !== undefined) return reject(`QMP input member '${extra}' is unexpected`, m.id);
     if (typeof m.execute !== 'string') return reject("QMP input member 'execute' must be a string", m.id);
-    if (m.arguments !== undefined && (typeof m.arguments !== 'object' || m.arguments === null || Array.isArray(m.arguments))) {
+    if (
+      m.arguments !== undefined &&
+      (typeof m.arguments !== 'object' || m.arguments === null || Array.isArray(m.arguments))
+    ) {
       return reject("QMP input member 'arguments' must be an object", m.id);
     }
     return m as unknown as QmpCommand;

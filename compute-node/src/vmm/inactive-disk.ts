@@ -3,7 +3,15 @@
 // from the declared size, but the image is not opened, so none of its metadata (our qcow2 code
 // caches L1, L2 and refcount tables) is read before the source has paused the guest and flushed
 // the image. activate() opens it; until then any I/O fails.
-import { allocatedExtents, BlockError, openDisk, serialFromPath, type BlockBackend, type DirtyLog, type Extent } from '@hypernova/hypervisor';
+import {
+  allocatedExtents,
+  BlockError,
+  openDisk,
+  serialFromPath,
+  type BlockBackend,
+  type DirtyLog,
+  type Extent,
+} from '@hypernova/hypervisor';
 import type { DiskSpec } from './options.js';
 
 export class InactiveDisk implements BlockBackend {
@@ -32,13 +40,18 @@ export class InactiveDisk implements BlockBackend {
     const image = openDisk(this.spec.path, { format: this.spec.format, readOnly: this.spec.readOnly });
     if (image.sizeBytes !== this.sizeBytes) {
       image.close();
-      throw new BlockError('EFORMAT', `image is ${image.sizeBytes} bytes, the guest was given ${this.sizeBytes}`, this.spec.path);
+      throw new BlockError(
+        'EFORMAT',
+        `image is ${image.sizeBytes} bytes, the guest was given ${this.sizeBytes}`,
+        this.spec.path,
+      );
     }
     this.image = image;
   }
 
   private get open(): BlockBackend {
-    if (!this.image) throw new BlockError('ECLOSED', 'disk not open yet (an incoming migration opens it at its end)', this.spec.path);
+    if (!this.image)
+      throw new BlockError('ECLOSED', 'disk not open yet (an incoming migration opens it at its end)', this.spec.path);
     return this.image;
   }
 

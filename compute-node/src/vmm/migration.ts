@@ -6,7 +6,13 @@ import type { NatsConnection, Redis } from '@hypernova/common';
 import type { BlockBackend, Machine } from '@hypernova/hypervisor';
 import type { MigrationDestination, MigrationError, MigrationProgress, MigrationSource } from '../migration/index.js';
 import type { EventBus } from './events.js';
-import { CommandError, type MigrationEventData, type MigrationInfo, type MigrationProgressInfo, type RunStatus } from './protocol.js';
+import {
+  CommandError,
+  type MigrationEventData,
+  type MigrationInfo,
+  type MigrationProgressInfo,
+  type RunStatus,
+} from './protocol.js';
 
 /** How often an outgoing migration reports its progress (the library's default is 250 ms). */
 const PROGRESS_INTERVAL_MS = 500;
@@ -70,7 +76,9 @@ export interface MigrationHost {
   activateDisks(): void;
 }
 
-type Active = { kind: 'outgoing'; source: MigrationSource; cancelled: boolean } | { kind: 'incoming'; destination: MigrationDestination };
+type Active =
+  | { kind: 'outgoing'; source: MigrationSource; cancelled: boolean }
+  | { kind: 'incoming'; destination: MigrationDestination };
 
 export class Migrations {
   private info: MigrationInfo = { status: 'none' };
@@ -94,7 +102,10 @@ export class Migrations {
   async incoming(target: MigrationTarget, supervisor: Supervisor): Promise<void> {
     const status = this.host.status();
     if (status !== 'inmigrate') {
-      throw new CommandError('GenericError', `migrate-incoming needs a VM started with --incoming defer and no guest yet; the status is '${status}'`);
+      throw new CommandError(
+        'GenericError',
+        `migrate-incoming needs a VM started with --incoming defer and no guest yet; the status is '${status}'`,
+      );
     }
     this.checkIdle();
     const disks = this.host.disks;
@@ -112,7 +123,9 @@ export class Migrations {
     const destination = new links.lib.MigrationDestination(this.host.machine, links.nc, {
       id: target.id,
       disks: target.blk ? disks : undefined,
-      sharedDisks: target.blk ? undefined : { sizes: disks.map((d) => d.sizeBytes), attach: () => this.host.activateDisks() },
+      sharedDisks: target.blk
+        ? undefined
+        : { sizes: disks.map((d) => d.sizeBytes), attach: () => this.host.activateDisks() },
       // abort() cannot stop a destination that already has everything: the commit checks too.
       commit: async () => {
         if (!supervised) throw new Error('the supervisor went away');
@@ -153,9 +166,11 @@ export class Migrations {
   /** migrate: returns once the connections are up; the migration runs in the background. */
   async outgoing(req: OutgoingRequest): Promise<void> {
     const status = this.host.status();
-    if (status !== 'running' && status !== 'paused') throw new CommandError('GenericError', `migrate needs a running or paused guest; the status is '${status}'`);
+    if (status !== 'running' && status !== 'paused')
+      throw new CommandError('GenericError', `migrate needs a running or paused guest; the status is '${status}'`);
     this.checkIdle();
-    if (this.host.machine.ram.dirtyLogActive) throw new CommandError('GenericError', 'the dirty log is in use: dirty-log-stop first');
+    if (this.host.machine.ram.dirtyLogActive)
+      throw new CommandError('GenericError', 'the dirty log is in use: dirty-log-stop first');
     const links = await Links.open(req);
     const source = new links.lib.MigrationSource(this.host.machine, links.nc, {
       id: req.id,
@@ -175,7 +190,12 @@ export class Migrations {
       .then(
         (r) => {
           this.host.departed();
-          this.end('completed', { total_ms: Math.round(r.totalMs), downtime_ms: round1(r.downtimeMs), transferred_bytes: r.transferredBytes, rounds: r.rounds });
+          this.end('completed', {
+            total_ms: Math.round(r.totalMs),
+            downtime_ms: round1(r.downtimeMs),
+            transferred_bytes: r.transferredBytes,
+            rounds: r.rounds,
+          });
         },
         (e: MigrationError) => {
           this.host.stayed();
@@ -189,7 +209,8 @@ export class Migrations {
   cancel(): void {
     const active = this.outgoingActive('migrate_cancel');
     active.cancelled = active.source.abort('cancelled by request');
-    if (!active.cancelled) throw new CommandError('GenericError', 'too late to cancel: the migration is already ending');
+    if (!active.cancelled)
+      throw new CommandError('GenericError', 'too late to cancel: the migration is already ending');
   }
 
   /** migrate-force-complete: pause the guest and copy what is left now. */
@@ -212,11 +233,16 @@ export class Migrations {
   }
 
   private checkIdle(): void {
-    if (this.active) throw new CommandError('GenericError', `a migration is already in progress (${this.active.kind}, status ${this.info.status})`);
+    if (this.active)
+      throw new CommandError(
+        'GenericError',
+        `a migration is already in progress (${this.active.kind}, status ${this.info.status})`,
+      );
   }
 
   private outgoingActive(command: string): Extract<Active, { kind: 'outgoing' }> {
-    if (this.active?.kind !== 'outgoing') throw new CommandError('GenericError', `${command}: no outgoing migration is in progress`);
+    if (this.active?.kind !== 'outgoing')
+      throw new CommandError('GenericError', `${command}: no outgoing migration is in progress`);
     return this.active;
   }
 
@@ -277,7 +303,10 @@ function progressInfo(p: MigrationProgress): MigrationProgressInfo {
 }
 
 /** The migration library and the cluster clients, loaded at the first migration: most VM processes never migrate, and loading them costs every VM ~0.3 s of start-up and ~20 MiB. */
-const loadLibraries = async () => ({ common: await import('@hypernova/common'), lib: await import('../migration/index.js') });
+const loadLibraries = async () => ({
+  common: await import('@hypernova/common'),
+  lib: await import('../migration/index.js'),
+});
 type Libraries = Awaited<ReturnType<typeof loadLibraries>>;
 
 /** One migration's connections: NATS for the stream, Redis (when ownership is checked) for the commit point. */

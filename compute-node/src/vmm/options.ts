@@ -79,13 +79,18 @@ export function parseDiskSpec(spec: string): DiskSpec {
   const [[path, pathValue], ...rest] = splitSpec(spec);
   // `file=PATH` is accepted as in QEMU's -drive; otherwise the first item is the path.
   const disk: DiskSpec = { path: path === 'file' && pathValue !== undefined ? pathValue : path!, readOnly: false };
-  if (!disk.path || (pathValue !== undefined && path !== 'file')) throw new UsageError(`--disk '${spec}': the first item must be the image path`);
+  if (!disk.path || (pathValue !== undefined && path !== 'file'))
+    throw new UsageError(`--disk '${spec}': the first item must be the image path`);
   for (const [key, value] of rest) {
     if (key === 'format' && (value === 'raw' || value === 'qcow2')) disk.format = value;
     else if (key === 'readonly' && (value === undefined || value === 'on' || value === 'true')) disk.readOnly = true;
     else if (key === 'readonly' && (value === 'off' || value === 'false')) disk.readOnly = false;
-    else if (key === 'size' && value !== undefined && /^[1-9]\d*$/.test(value) && Number.isSafeInteger(Number(value))) disk.size = Number(value);
-    else throw new UsageError(`--disk '${spec}': unknown option '${value === undefined ? key : `${key}=${value}`}' (format=qcow2|raw, readonly, size=BYTES)`);
+    else if (key === 'size' && value !== undefined && /^[1-9]\d*$/.test(value) && Number.isSafeInteger(Number(value)))
+      disk.size = Number(value);
+    else
+      throw new UsageError(
+        `--disk '${spec}': unknown option '${value === undefined ? key : `${key}=${value}`}' (format=qcow2|raw, readonly, size=BYTES)`,
+      );
   }
   return disk;
 }
@@ -138,13 +143,20 @@ export function parseVmArgs(argv: string[]): VmOptions {
   if (!values.kernel) throw new UsageError('--kernel is required');
   const memoryMiB = Number(values.memory);
   if (!/^\d+$/.test(values.memory)) throw new UsageError(`--memory '${values.memory}' is not a whole number of MiB`);
-  if (values.console !== 'stdio' && values.console !== 'none') throw new UsageError(`--console must be stdio or none, not '${values.console}'`);
-  if (values.control !== undefined && !values.control.startsWith('unix:')) throw new UsageError(`--control must be unix:PATH, not '${values.control}'`);
+  if (values.console !== 'stdio' && values.console !== 'none')
+    throw new UsageError(`--console must be stdio or none, not '${values.console}'`);
+  if (values.control !== undefined && !values.control.startsWith('unix:'))
+    throw new UsageError(`--control must be unix:PATH, not '${values.control}'`);
   const control = values.control?.slice(5);
   if (control === '') throw new UsageError('--control unix: needs a path');
   const incoming: Incoming | undefined =
-    values.incoming === undefined ? undefined : values.incoming === 'defer' ? { kind: 'defer' } : { kind: 'file', path: values.incoming };
-  if (incoming?.kind === 'defer' && control === undefined) throw new UsageError('--incoming defer needs --control (loadvm comes through it)');
+    values.incoming === undefined
+      ? undefined
+      : values.incoming === 'defer'
+        ? { kind: 'defer' }
+        : { kind: 'file', path: values.incoming };
+  if (incoming?.kind === 'defer' && control === undefined)
+    throw new UsageError('--incoming defer needs --control (loadvm comes through it)');
   const nets = values.net.map(parseNetSpec);
   const disks = values.disk.map(parseDiskSpec);
   const slots = disks.length + nets.length + (values.rng ? 1 : 0) + (values.keyboard ? 1 : 0);

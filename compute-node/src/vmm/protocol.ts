@@ -168,10 +168,18 @@ export interface MigrationEventData {
   rounds?: number;
 }
 
-export type EventName = 'STOP' | 'RESUME' | 'RESET' | 'POWERDOWN' | 'SHUTDOWN' | 'GUEST_PANICKED' | 'MIGRATION' | 'MIGRATION_PROGRESS';
+export type EventName =
+  'STOP' | 'RESUME' | 'RESET' | 'POWERDOWN' | 'SHUTDOWN' | 'GUEST_PANICKED' | 'MIGRATION' | 'MIGRATION_PROGRESS';
 
 /** SHUTDOWN and RESET reasons, as QEMU's ShutdownCause. */
-export type ShutdownReason = 'host-qmp-quit' | 'host-qmp-system-reset' | 'host-signal' | 'host-ui' | 'host-error' | 'guest-shutdown' | 'guest-reset';
+export type ShutdownReason =
+  | 'host-qmp-quit'
+  | 'host-qmp-system-reset'
+  | 'host-signal'
+  | 'host-ui'
+  | 'host-error'
+  | 'guest-shutdown'
+  | 'guest-reset';
 
 /** A command failed: becomes an error reply, never takes the process down. */
 export class CommandError extends Error {

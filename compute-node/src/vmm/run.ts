@@ -34,7 +34,13 @@ export async function runVmProcess(argv: string[], hooks: RunHooks = {}): Promis
   // Guest output must not kill the VM when whoever reads stdout goes away.
   const onStdoutError = (): void => {};
   process.stdout.on('error', onStdoutError);
-  const term = opts.console === 'stdio' ? hooks.attachTerminal?.((b) => vm.sendInput(b), () => vm.shutdown('host-ui')) : undefined;
+  const term =
+    opts.console === 'stdio'
+      ? hooks.attachTerminal?.(
+          (b) => vm.sendInput(b),
+          () => vm.shutdown('host-ui'),
+        )
+      : undefined;
   try {
     return await vm.run();
   } finally {

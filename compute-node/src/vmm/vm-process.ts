@@ -24,7 +24,14 @@ import { Migrations } from './migration.js';
 import { SocketNetBackend, UnpluggedNetBackend } from './net-socket.js';
 import type { NetSpec, VmOptions } from './options.js';
 import { requestPowerdown, sendSysrq, type PowerdownTarget } from './powerdown.js';
-import { CommandError, type DirtyLogFetch, type RunStatus, type ShutdownReason, type StatusInfo, type VmStats } from './protocol.js';
+import {
+  CommandError,
+  type DirtyLogFetch,
+  type RunStatus,
+  type ShutdownReason,
+  type StatusInfo,
+  type VmStats,
+} from './protocol.js';
 import { readStateFile, writeFileAtomic } from './state-file.js';
 import { StatsSampler } from './stats.js';
 
@@ -67,12 +74,16 @@ export class VmProcess {
     private readonly keyboard: VirtioInput | undefined,
     devices: VirtioDevice[],
   ) {
-    this.watch = new ConsoleWatch((message) => this.events.emit('GUEST_PANICKED', { action: 'run', info: { message } }));
+    this.watch = new ConsoleWatch((message) =>
+      this.events.emit('GUEST_PANICKED', { action: 'run', info: { message } }),
+    );
     if (options.serialLog !== undefined) {
       try {
         this.serialLog = openSync(options.serialLog, 'a');
       } catch (e) {
-        throw new Error(`cannot open serial log '${options.serialLog}': ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+        throw new Error(
+          `cannot open serial log '${options.serialLog}': ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+        );
       }
     }
     this.machine = new Machine(images, {
@@ -107,7 +118,9 @@ export class VmProcess {
       kernel: readInput(options.kernel, 'kernel'),
       initrd: options.initrd === undefined ? undefined : readInput(options.initrd, 'initrd'),
       append: options.append,
-      bios: (options.bios === 'builtin' || options.bios === 'none' ? options.bios : readInput(options.bios, 'firmware')) as BiosChoice,
+      bios: (options.bios === 'builtin' || options.bios === 'none'
+        ? options.bios
+        : readInput(options.bios, 'firmware')) as BiosChoice,
       dtb: options.dtb === undefined ? undefined : readInput(options.dtb, 'device tree'),
     };
     const disks: BlockBackend[] = [];
@@ -243,7 +256,8 @@ export class VmProcess {
     const kb = this.keyboard;
     if (!kb) throw new CommandError('GenericError', 'the VM has no keyboard: start it with --keyboard');
     if (!kb.driverReady) throw new CommandError('GenericError', 'the guest has no keyboard driver running (yet)');
-    if (!kb.send(keyPress(codes))) throw new CommandError('GenericError', 'the guest is not reading its keyboard: too many key events wait already');
+    if (!kb.send(keyPress(codes)))
+      throw new CommandError('GenericError', 'the guest is not reading its keyboard: too many key events wait already');
   }
 
   /** Sends break + key on the serial line (Linux: a magic SysRq); false if the guest never took earlier input. */
@@ -279,17 +293,23 @@ export class VmProcess {
   /** For requests to the guest: there must be one, and here. */
   private checkRunnable(): void {
     this.checkAlive();
-    if (this.status === 'inmigrate') throw new CommandError('GenericError', 'the guest has no state yet: load one with loadvm');
+    if (this.status === 'inmigrate')
+      throw new CommandError('GenericError', 'the guest has no state yet: load one with loadvm');
     this.checkNotMigrated();
   }
 
   private checkNotMigrated(): void {
-    if (this.status === 'postmigrate') throw new CommandError('GenericError', 'the guest has migrated to another host (status postmigrate): only quit is left');
+    if (this.status === 'postmigrate')
+      throw new CommandError(
+        'GenericError',
+        'the guest has migrated to another host (status postmigrate): only quit is left',
+      );
   }
 
   /** A migration reads the guest's RAM and devices (and uses the dirty log): nothing may rewrite them or resume the guest meanwhile. */
   private checkNoMigration(): void {
-    if (this.migration.inProgress) throw new CommandError('GenericError', 'a migration is in progress: wait for it to end, or migrate_cancel');
+    if (this.migration.inProgress)
+      throw new CommandError('GenericError', 'a migration is in progress: wait for it to end, or migrate_cancel');
   }
 
   // --- migration (migration.ts runs it; these are its effects on the run state) ---
@@ -402,7 +422,8 @@ export class VmProcess {
     this.checkAlive();
     this.checkNoMigration();
     const ram = this.machine.ram;
-    if (!ram.dirtyLogActive) throw new CommandError('GenericError', 'dirty logging is not active: dirty-log-start first');
+    if (!ram.dirtyLogActive)
+      throw new CommandError('GenericError', 'dirty logging is not active: dirty-log-start first');
     const pages = ram.fetchDirtyLog();
     this.dirtyPagesTotal += pages.length;
     return { pages, page_size: 4096, ram_base: ram.base };

@@ -40,7 +40,11 @@ function serial(text: string): void {
 
 function event(name: string, data: Record<string, unknown> = {}): void {
   const now = Date.now();
-  const msg = JSON.stringify({ event: name, data, timestamp: { seconds: Math.floor(now / 1000), microseconds: (now % 1000) * 1000 } });
+  const msg = JSON.stringify({
+    event: name,
+    data,
+    timestamp: { seconds: Math.floor(now / 1000), microseconds: (now % 1000) * 1000 },
+  });
   for (const c of clients) c.write(msg + '\n');
 }
 
@@ -53,7 +57,9 @@ if (values.incoming) {
   beat = (JSON.parse(readFileSync(values.incoming, 'utf8')) as { beat: number }).beat;
   serial(`restored at heartbeat ${beat}\n`);
 } else {
-  serial(`fake VM ${values.name} kernel=${values.kernel} memory=${values.memory} append=${values.append ?? ''}\nBOOT-OK\n`);
+  serial(
+    `fake VM ${values.name} kernel=${values.kernel} memory=${values.memory} append=${values.append ?? ''}\nBOOT-OK\n`,
+  );
 }
 setInterval(() => {
   if (running) serial(`heartbeat ${++beat}\n`);
@@ -103,7 +109,11 @@ const commands: Record<string, (args: Record<string, unknown>, socket: Socket) =
 
 const server = createServer((socket) => {
   clients.add(socket);
-  socket.write(JSON.stringify({ QMP: { version: { qemu: { major: 0, minor: 1, micro: 0 }, package: 'fake' }, capabilities: [] } }) + '\n');
+  socket.write(
+    JSON.stringify({
+      QMP: { version: { qemu: { major: 0, minor: 1, micro: 0 }, package: 'fake' }, capabilities: [] },
+    }) + '\n',
+  );
   let buf = '';
   let raw = false;
   socket.on('data', (chunk) => {
@@ -118,7 +128,12 @@ const server = createServer((socket) => {
       const msg = JSON.parse(line) as { execute: string; arguments?: Record<string, unknown>; id?: unknown };
       const fn = commands[msg.execute];
       if (!fn) {
-        socket.write(JSON.stringify({ error: { class: 'CommandNotFound', desc: `The command ${msg.execute} has not been found` }, id: msg.id }) + '\n');
+        socket.write(
+          JSON.stringify({
+            error: { class: 'CommandNotFound', desc: `The command ${msg.execute} has not been found` },
+            id: msg.id,
+          }) + '\n',
+        );
         continue;
       }
       socket.write(JSON.stringify({ return: fn(msg.arguments ?? {}, socket), id: msg.id }) + '\n');

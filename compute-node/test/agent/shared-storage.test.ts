@@ -36,7 +36,13 @@ describe('agent: shared storage probe', () => {
 
   it('refuses names that are not probes (no lookups or removals elsewhere)', () => {
     mkdirSync(join(root, 'disk'));
-    for (const bad of ['../etc/passwd', 'disk', '.hn-shared-probe-x', '.hn-shared-probe-00000000-0000-0000-0000-000000000000/..', '']) {
+    for (const bad of [
+      '../etc/passwd',
+      'disk',
+      '.hn-shared-probe-x',
+      '.hn-shared-probe-00000000-0000-0000-0000-000000000000/..',
+      '',
+    ]) {
       assert.throws(() => seesProbe(root, bad), /invalid shared storage probe name/);
       assert.throws(() => removeProbe(root, bad), /invalid shared storage probe name/);
     }

@@ -117,7 +117,10 @@ describe('migration: block migration', function () {
     const src = track(await dirtierVm({ memoryMiB: 32, wssMiB: 4, rateMiBs: 10, devices: [new VirtioBlk(srcDisk)] }));
     const dst = track(src.destination([new VirtioBlk(dstDisk)]));
     // A capped link makes the migration take a while, so the guest writes during it.
-    const m = await startMigration(src, dst, ncA, ncB, { source: { disks: [srcDisk], maxBandwidth: 40 * MiB }, destination: { disks: [dstDisk] } });
+    const m = await startMigration(src, dst, ncA, ncB, {
+      source: { disks: [srcDisk], maxBandwidth: 40 * MiB },
+      destination: { disks: [dstDisk] },
+    });
     const stopWriting = guestWrites(src, srcDisk);
     const r = await m.result;
     stopWriting();
@@ -126,8 +129,14 @@ describe('migration: block migration', function () {
     const s = r.source as SourceResult;
     const d = r.destination as DestinationResult;
     const p = s.progress;
-    assert.ok(p.diskTotalBytes > 0 && p.diskTotalBytes < DISK, `round 1 copied the overlay only: ${p.diskTotalBytes} bytes`);
-    assert.ok(p.diskProcessedBytes > p.diskTotalBytes, `blocks written during the migration went again (${s.rounds} rounds)`);
+    assert.ok(
+      p.diskTotalBytes > 0 && p.diskTotalBytes < DISK,
+      `round 1 copied the overlay only: ${p.diskTotalBytes} bytes`,
+    );
+    assert.ok(
+      p.diskProcessedBytes > p.diskTotalBytes,
+      `blocks written during the migration went again (${s.rounds} rounds)`,
+    );
     assert.equal(p.diskRemainingBytes, 0);
     assert.ok(d.diskBytesApplied >= p.diskTotalBytes);
     assert.ok(!dst.machine.isPaused);
@@ -145,7 +154,9 @@ describe('migration: block migration', function () {
     const srcDisks = [overlay('a-src.qcow2'), rawDisk('b-src.raw', 4 * MiB)];
     for (const disk of srcDisks) scribble(disk, 20);
     const dstDisks = [overlay('a-dst.qcow2'), rawDisk('b-dst.raw', 4 * MiB)];
-    const src = track(await dirtierVm({ memoryMiB: 32, wssMiB: 4, rateMiBs: 10, devices: srcDisks.map((x) => new VirtioBlk(x)) }));
+    const src = track(
+      await dirtierVm({ memoryMiB: 32, wssMiB: 4, rateMiBs: 10, devices: srcDisks.map((x) => new VirtioBlk(x)) }),
+    );
     const dst = track(src.destination(dstDisks.map((x) => new VirtioBlk(x))));
     const seen = new Set<number>();
     const m = await startMigration(src, dst, ncA, ncB, {
@@ -184,12 +195,23 @@ describe('migration: block migration', function () {
     const src = track(await dirtierVm({ memoryMiB: 32, wssMiB: 4, rateMiBs: 10, devices: [new VirtioBlk(srcDisk)] }));
     const cases: { name: string; disks: BlockBackend[] | undefined; error: RegExp }[] = [
       { name: 'no disks', disks: undefined, error: /1 disk\(s\), destination has 0/ },
-      { name: 'two disks', disks: [overlay('r-dst2a.qcow2'), overlay('r-dst2b.qcow2')], error: /1 disk\(s\), destination has 2/ },
-      { name: 'a smaller disk', disks: [overlay('r-dst-small.qcow2', DISK / 2)], error: /disk 0 is \d+ bytes at the source, \d+ here/ },
+      {
+        name: 'two disks',
+        disks: [overlay('r-dst2a.qcow2'), overlay('r-dst2b.qcow2')],
+        error: /1 disk\(s\), destination has 2/,
+      },
+      {
+        name: 'a smaller disk',
+        disks: [overlay('r-dst-small.qcow2', DISK / 2)],
+        error: /disk 0 is \d+ bytes at the source, \d+ here/,
+      },
     ];
     for (const c of cases) {
       const dst = track(src.destination(c.disks?.map((x) => new VirtioBlk(x))));
-      const m = await startMigration(src, dst, ncA, ncB, { source: { disks: [srcDisk] }, destination: { disks: c.disks } });
+      const m = await startMigration(src, dst, ncA, ncB, {
+        source: { disks: [srcDisk] },
+        destination: { disks: c.disks },
+      });
       const r = await m.result;
       assert.ok(r.source instanceof MigrationError && r.source.code === 'refused', `${c.name}: ${String(r.source)}`);
       assert.match(r.source.message, c.error);
@@ -199,7 +221,10 @@ describe('migration: block migration', function () {
     // Someone else logging the disk (a backup, say): the source refuses and leaves that log alone.
     srcDisk.dirtyLog!.start(4096);
     const dst = track(src.destination([new VirtioBlk(overlay('r-dst-ok.qcow2'))]));
-    const m = await startMigration(src, dst, ncA, ncB, { source: { disks: [srcDisk] }, destination: { disks: disks.slice(-1) } });
+    const m = await startMigration(src, dst, ncA, ncB, {
+      source: { disks: [srcDisk] },
+      destination: { disks: disks.slice(-1) },
+    });
     // The source gives up before it says hello: the destination hears nothing, its owner discards it.
     while (m.source.progress().status !== 'failed') await sleep(10);
     m.destination.abort();
@@ -232,7 +257,8 @@ describe('migration: block migration', function () {
       writers.push(
         setInterval(() => {
           if (vm.machine.isPaused) return;
-          for (let i = 0; i < 4; i++) d.write((Math.floor(Math.random() * (DISK / 65536 - 1)) * 65536) | 512, randomBytes(4096));
+          for (let i = 0; i < 4; i++)
+            d.write((Math.floor(Math.random() * (DISK / 65536 - 1)) * 65536) | 512, randomBytes(4096));
         }, 10),
       );
     }
@@ -245,7 +271,9 @@ describe('migration: block migration', function () {
 
     it('copies no disk data; the destination opens the disk after End and reads all the guest wrote; qemu-img check passes', async () => {
       const disk = sharedOverlay('shared.qcow2');
-      const src = track(await dirtierVm({ memoryMiB: 32, wssMiB: 4, rateMiBs: 10, devices: [new VirtioBlk(disk.src)] }));
+      const src = track(
+        await dirtierVm({ memoryMiB: 32, wssMiB: 4, rateMiBs: 10, devices: [new VirtioBlk(disk.src)] }),
+      );
       const dst = track(src.destination([new VirtioBlk(disk.dst)]));
       let attachedWhile: { sourcePaused: boolean } | undefined;
       const m = await startMigration(src, dst, ncA, ncB, {
@@ -281,7 +309,9 @@ describe('migration: block migration', function () {
 
     it('a failure after End leaves the guest on the source with its open disk; the destination wrote nothing', async () => {
       const disk = sharedOverlay('fail.qcow2');
-      const src = track(await dirtierVm({ memoryMiB: 32, wssMiB: 4, rateMiBs: 10, devices: [new VirtioBlk(disk.src)] }));
+      const src = track(
+        await dirtierVm({ memoryMiB: 32, wssMiB: 4, rateMiBs: 10, devices: [new VirtioBlk(disk.src)] }),
+      );
       const dst = track(src.destination([new VirtioBlk(disk.dst)]));
       clusterWrites(src, disk.src);
       const m = await startMigration(src, dst, ncA, ncB, {
@@ -313,7 +343,9 @@ describe('migration: block migration', function () {
 
     it('refuses a destination expecting other shared disks; the source runs on', async () => {
       const disk = sharedOverlay('refuse.qcow2');
-      const src = track(await dirtierVm({ memoryMiB: 32, wssMiB: 4, rateMiBs: 10, devices: [new VirtioBlk(disk.src)] }));
+      const src = track(
+        await dirtierVm({ memoryMiB: 32, wssMiB: 4, rateMiBs: 10, devices: [new VirtioBlk(disk.src)] }),
+      );
       const dst = track(src.destination([new VirtioBlk(disk.dst)]));
       const m = await startMigration(src, dst, ncA, ncB, {
         source: { sharedDisks: [disk.src] },

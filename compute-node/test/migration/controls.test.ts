@@ -4,7 +4,17 @@
 import { strict as assert } from 'node:assert';
 import type { NatsConnection } from 'nats';
 import { MigrationError, wire, type MigrationProgress, type SourceResult } from '../../src/migration/index.js';
-import { assertConsecutive, dirtierVm, harness, heartbeats, natsConnection, sleep, startMigration, Vm, type InfraServer } from './rig.js';
+import {
+  assertConsecutive,
+  dirtierVm,
+  harness,
+  heartbeats,
+  natsConnection,
+  sleep,
+  startMigration,
+  Vm,
+  type InfraServer,
+} from './rig.js';
 
 describe('migration: controls', function () {
   this.timeout(120_000);
@@ -44,7 +54,9 @@ describe('migration: controls', function () {
     await sleep(300);
     const id = `progress-${Date.now()}`;
     const events: MigrationProgress[] = [];
-    const sub = ncB.subscribe(`hn.migration.${id}.progress`, { callback: (_e, msg) => events.push(msg.json<MigrationProgress>()) });
+    const sub = ncB.subscribe(`hn.migration.${id}.progress`, {
+      callback: (_e, msg) => events.push(msg.json<MigrationProgress>()),
+    });
     await ncB.flush();
     const m = await startMigration(src, dst, ncA, ncB, { id });
     const r = await m.result;
@@ -54,7 +66,10 @@ describe('migration: controls', function () {
     assert.ok(events.some((e) => e.status === 'running' && e.round >= 1 && e.totalBytes === 32 << 20));
     const last = events.at(-1)!;
     assert.equal(last.status, 'completed');
-    assert.ok(last.downtimeMs! >= 0 && last.transferredBytes > 8 << 20 && last.remainingBytes === 0, JSON.stringify(last));
+    assert.ok(
+      last.downtimeMs! >= 0 && last.transferredBytes > 8 << 20 && last.remainingBytes === 0,
+      JSON.stringify(last),
+    );
     assert.ok(!(r.source instanceof Error), String(r.source));
     assert.ok(!(r.destination instanceof Error), String(r.destination));
     const s = r.source as SourceResult;
@@ -91,7 +106,14 @@ describe('migration: controls', function () {
     // guest fits it.
     const throttles: number[] = [];
     const m = await startMigration(src, dst, ncA, ncB, {
-      source: { deltaCacheBytes: 0, downtimeLimitMs: 20, maxBandwidth: 64 << 20, throttleInitial: 0.5, throttleIncrement: 0.2, onProgress: (p) => throttles.push(p.throttle) },
+      source: {
+        deltaCacheBytes: 0,
+        downtimeLimitMs: 20,
+        maxBandwidth: 64 << 20,
+        throttleInitial: 0.5,
+        throttleIncrement: 0.2,
+        onProgress: (p) => throttles.push(p.throttle),
+      },
     });
     const r = await m.result;
     assert.ok(!(r.source instanceof Error), String(r.source));

@@ -63,7 +63,7 @@ describe('migration: disk records', () => {
     const bodies = transfer(copy, dst);
     const zeroRuns = bodies.flatMap((b) => {
       const runs: number[] = [];
-      for (let pos = 0; pos < b.length; ) {
+      for (let pos = 0; pos < b.length;) {
         const kind = b.readUInt8(pos + 2);
         const length = b.readUInt32LE(pos + 4);
         if (kind === DiskKind.Zero) runs.push(length);
@@ -115,6 +115,9 @@ describe('migration: disk records', () => {
     assert.match(String(applyDiskRecords(record(0, DiskKind.Zero, MiB - 512, 1024), dst)), /outside the disk/);
     assert.match(String(applyDiskRecords(record(0, DiskKind.Data, 0, 512), dst)), /truncated disk data/);
     assert.match(String(applyDiskRecords(record(0, 9, 0, 512), dst)), /unknown disk record kind 9/);
-    assert.match(String(applyDiskRecords(record(0, DiskKind.Zero, 0, 512).subarray(0, 10), dst)), /truncated disk record/);
+    assert.match(
+      String(applyDiskRecords(record(0, DiskKind.Zero, 0, 512).subarray(0, 10), dst)),
+      /truncated disk record/,
+    );
   });
 });

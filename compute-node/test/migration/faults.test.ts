@@ -5,7 +5,17 @@
 import { strict as assert } from 'node:assert';
 import type { NatsConnection } from 'nats';
 import { MigrationError, wire, type SourceResult } from '../../src/migration/index.js';
-import { assertConsecutive, dirtierVm, harness, heartbeats, natsConnection, sleep, startMigration, Vm, type InfraServer } from './rig.js';
+import {
+  assertConsecutive,
+  dirtierVm,
+  harness,
+  heartbeats,
+  natsConnection,
+  sleep,
+  startMigration,
+  Vm,
+  type InfraServer,
+} from './rig.js';
 
 describe('migration: faults', function () {
   this.timeout(180_000);
@@ -110,7 +120,10 @@ describe('migration: faults', function () {
       assert.ok(d.rejected.forged >= 2, `destination forged ${JSON.stringify(d.rejected)}`);
       assert.ok(d.rejected.corrupt >= 2, `destination corrupt ${JSON.stringify(d.rejected)}`);
       assert.ok(d.rejected.replayed >= 1, `destination replayed ${JSON.stringify(d.rejected)}`);
-      assert.ok(s.progress.rejected.replayed >= 1 && s.progress.rejected.corrupt >= 1, `source ${JSON.stringify(s.progress.rejected)}`);
+      assert.ok(
+        s.progress.rejected.replayed >= 1 && s.progress.rejected.corrupt >= 1,
+        `source ${JSON.stringify(s.progress.rejected)}`,
+      );
       await dst.waitFor(/heartbeat \d+[\s\S]*heartbeat \d+/, 10_000);
       assert.doesNotMatch(src.log + dst.log, /MEMCHECK-FAIL/);
       assertConsecutive(heartbeats(src.log + dst.log));
@@ -138,7 +151,10 @@ describe('migration: faults', function () {
       assert.ok(!(r.destination instanceof Error), String(r.destination));
       assert.equal(preparedDropped, 1, 'the destination answered the one Prepare');
       const prepare = sent.indexOf(wire.MsgType.Prepare);
-      assert.ok(prepare >= 0 && prepare < sent.indexOf(wire.MsgType.State), `Prepare before the state: ${sent.slice(-6).join(',')}`);
+      assert.ok(
+        prepare >= 0 && prepare < sent.indexOf(wire.MsgType.State),
+        `Prepare before the state: ${sent.slice(-6).join(',')}`,
+      );
       await dst.waitFor(/heartbeat \d+[\s\S]*heartbeat \d+/, 10_000);
       assertConsecutive(heartbeats(src.log + dst.log));
     });

@@ -9,7 +9,13 @@ describe('migration flow control', () => {
     const released: Buffer[] = [];
     let acked = 0;
     let stalled: MigrationError | undefined;
-    const w = new SendWindow(opts, (f) => resent.push(f.readUInt32LE(0)), (b) => (acked += b), (f) => released.push(f), (e) => (stalled = e));
+    const w = new SendWindow(
+      opts,
+      (f) => resent.push(f.readUInt32LE(0)),
+      (b) => (acked += b),
+      (f) => released.push(f),
+      (e) => (stalled = e),
+    );
     const send = (): void => {
       const f = Buffer.alloc(100);
       f.writeUInt32LE(w.nextSeq, 0);
@@ -61,7 +67,10 @@ describe('migration flow control', () => {
     s.w.onNack(3);
     assert.deepEqual(s.resent, [3, 4]);
     s.w.onCredit(4, 14);
-    assert.deepEqual(s.released.map((f) => f.readUInt32LE(0)), [1, 2]);
+    assert.deepEqual(
+      s.released.map((f) => f.readUInt32LE(0)),
+      [1, 2],
+    );
     assert.equal(s.acked(), 400);
     s.w.close();
   });

@@ -6,7 +6,17 @@ import type { NatsConnection } from 'nats';
 import { Redis } from 'ioredis';
 import { redisKeys } from '@hypernova/common';
 import { redisOwnership, type SourceOptions, type SourceResult } from '../../src/migration/index.js';
-import { assertConsecutive, harness, heartbeats, linuxVm, natsConnection, sleep, startMigration, type InfraServer, type Vm } from './rig.js';
+import {
+  assertConsecutive,
+  harness,
+  heartbeats,
+  linuxVm,
+  natsConnection,
+  sleep,
+  startMigration,
+  type InfraServer,
+  type Vm,
+} from './rig.js';
 
 describe('migration: Linux guest', function () {
   this.timeout(300_000);
@@ -104,7 +114,10 @@ describe('migration: Linux guest', function () {
     assert.ok(mtime <= pause.mtime + (performance.now() - pause.at) * 10_000 + 10_000, 'guest time jumped ahead');
     // The timer armed at the pause came along (or has fired here already and been re-armed later).
     const armed = a.machine.sbi!.timerDeadline;
-    assert.ok(Number.isFinite(armed) && b.machine.sbi!.timerDeadline >= armed, `timer ${b.machine.sbi!.timerDeadline} vs ${armed}`);
+    assert.ok(
+      Number.isFinite(armed) && b.machine.sbi!.timerDeadline >= armed,
+      `timer ${b.machine.sbi!.timerDeadline} vs ${armed}`,
+    );
     const last = heartbeats(a.log).at(-1)!;
     const resumedAt = performance.now();
     await b.waitFor(new RegExp(`heartbeat ${last + 2}\\b`), 10_000);

@@ -19,7 +19,12 @@ describe('migration ownership in Redis', function () {
 
   const setup = async (name: string) => {
     await redis.set(`owner:${name}`, 'a');
-    return redisOwnership(redis, { ownerKey: `owner:${name}`, outcomeKey: `outcome:${name}`, source: 'a', destination: 'b' });
+    return redisOwnership(redis, {
+      ownerKey: `owner:${name}`,
+      outcomeKey: `outcome:${name}`,
+      source: 'a',
+      destination: 'b',
+    });
   };
 
   it('commit flips the owner; a later resolution sees it committed', async () => {
@@ -47,7 +52,7 @@ describe('migration ownership in Redis', function () {
     }
   });
 
-  it('a commit for an instance that is not the source\'s is refused', async () => {
+  it("a commit for an instance that is not the source's is refused", async () => {
     const o = await setup('three');
     await redis.set('owner:three', 'elsewhere');
     await assert.rejects(o.commit(), /not owned by a/);

@@ -1,7 +1,16 @@
 // Page records: zero runs, raw pages and deltas against the copy the destination holds.
 import { strict as assert } from 'node:assert';
 import { GuestRam } from '@hypernova/hypervisor';
-import { applyDelta, applyRecords, encodeDelta, inflateBody, PageCache, PageEncoder, ramSource, type PageQueue } from '../../src/migration/pages.js';
+import {
+  applyDelta,
+  applyRecords,
+  encodeDelta,
+  inflateBody,
+  PageCache,
+  PageEncoder,
+  ramSource,
+  type PageQueue,
+} from '../../src/migration/pages.js';
 import { Flag, HEADER_SIZE } from '../../src/migration/wire.js';
 
 const PAGE = 4096;
@@ -79,7 +88,7 @@ describe('migration page records', () => {
     assert.equal(transfer(enc, src, dst, dirty.slice(1, 150)).length, 0);
     enc.deflate = true;
     const packed = transfer(enc, src, dst, dirty.slice(150));
-    assert.ok(packed[0]! < 50 * PAGE / 10, `deflated to ${packed[0]}`);
+    assert.ok(packed[0]! < (50 * PAGE) / 10, `deflated to ${packed[0]}`);
     assert.deepEqual(dst.bytes, src.bytes);
   });
 
@@ -108,7 +117,10 @@ describe('migration page records', () => {
     assert.equal(applyRecords(run, ram), 10);
     assert.ok(ram.bytes.every((b) => b === 0));
     // Untouched pages were not written (a fresh destination's RAM costs no memset, no faults).
-    assert.deepEqual([2, 4, 7, 11].map((p) => ram.isKnownZero(p)), [true, true, true, true]);
+    assert.deepEqual(
+      [2, 4, 7, 11].map((p) => ram.isKnownZero(p)),
+      [true, true, true, true],
+    );
   });
 
   it('malformed records are refused', () => {

@@ -70,7 +70,8 @@ export class Vm {
     for (;;) {
       const m = this.log.match(re);
       if (m) return m;
-      if (performance.now() > deadline) throw new Error(`no ${re} after ${ms} ms; console tail:\n${this.log.slice(-1500)}`);
+      if (performance.now() > deadline)
+        throw new Error(`no ${re} after ${ms} ms; console tail:\n${this.log.slice(-1500)}`);
       await sleep(20);
     }
   }
@@ -81,7 +82,13 @@ export class Vm {
 }
 
 /** The bare-metal migration benchmark guest (guest/baremetal/bench/dirtier.c), ready to go. */
-export async function dirtierVm(o: { memoryMiB: number; wssMiB: number; rateMiBs: number; beatMs?: number; devices?: VirtioDevice[] }): Promise<Vm> {
+export async function dirtierVm(o: {
+  memoryMiB: number;
+  wssMiB: number;
+  rateMiBs: number;
+  beatMs?: number;
+  devices?: VirtioDevice[];
+}): Promise<Vm> {
   const kernel = readFileSync(join(await ensureBaremetal(), 'dirtier.elf'));
   const append = `hn.wss_mib=${o.wssMiB} hn.dirty_mib_s=${o.rateMiBs} hn.beat_ms=${o.beatMs ?? 100}`;
   const vm = new Vm({ kernel, bios: 'none', append }, o.memoryMiB, { devices: o.devices });
@@ -105,7 +112,8 @@ export function heartbeats(log: string): number[] {
 /** Every value from the first to the last exactly once, in order. */
 export function assertConsecutive(beats: number[]): void {
   for (let i = 1; i < beats.length; i++) {
-    if (beats[i] !== beats[i - 1]! + 1) throw new Error(`heartbeats not consecutive at ${i}: ${beats.slice(Math.max(0, i - 3), i + 3).join(', ')}`);
+    if (beats[i] !== beats[i - 1]! + 1)
+      throw new Error(`heartbeats not consecutive at ${i}: ${beats.slice(Math.max(0, i - 3), i + 3).join(', ')}`);
   }
 }
 
@@ -130,7 +138,11 @@ export async function startMigration(
   const destination = new MigrationDestination(dst.machine, ncDestination, { id, ...opts.destination });
   await destination.listen();
   const source = new MigrationSource(src.machine, ncSource, { id, verify: true, ...opts.source });
-  const settle = <T>(p: Promise<T>): Promise<T | Error> => p.catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))));
-  const result = Promise.all([settle(source.run()), settle(destination.finished)]).then(([s, d]) => ({ source: s, destination: d }));
+  const settle = <T>(p: Promise<T>): Promise<T | Error> =>
+    p.catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))));
+  const result = Promise.all([settle(source.run()), settle(destination.finished)]).then(([s, d]) => ({
+    source: s,
+    destination: d,
+  }));
   return { source, destination, result };
 }

@@ -12,7 +12,12 @@ describe('migration transport', () => {
   function fakeNats() {
     const commands: Uint8Array[] = [];
     const published: Uint8Array[] = [];
-    const protocol = { sendCommand: (b: Uint8Array) => void commands.push(b), noMorePublishing: false, outMsgs: 0, outBytes: 0 };
+    const protocol = {
+      sendCommand: (b: Uint8Array) => void commands.push(b),
+      noMorePublishing: false,
+      outMsgs: 0,
+      outBytes: 0,
+    };
     const nc = {
       protocol,
       info: { max_payload: 1 << 20 },
@@ -24,7 +29,12 @@ describe('migration transport', () => {
 
   it('sends a sealed frame as one buffer, PUB line and CRLF written around it, without a copy', () => {
     const f = fakeNats();
-    const e = new Endpoint(f.nc, { prefix: 'p', tag, role: 'source' }, () => {}, (err) => assert.fail(err));
+    const e = new Endpoint(
+      f.nc,
+      { prefix: 'p', tag, role: 'source' },
+      () => {},
+      (err) => assert.fail(err),
+    );
     const frame = encode(MsgType.Pages, tag, 1, Buffer.alloc(5000, 7));
     e.send(frame);
     assert.equal(f.published.length, 0);
@@ -38,7 +48,12 @@ describe('migration transport', () => {
 
   it('publishes anything else the ordinary way: other bytes, part of a frame, or a connection draining', () => {
     const f = fakeNats();
-    const e = new Endpoint(f.nc, { prefix: 'p', tag, role: 'destination' }, () => {}, (err) => assert.fail(err));
+    const e = new Endpoint(
+      f.nc,
+      { prefix: 'p', tag, role: 'destination' },
+      () => {},
+      (err) => assert.fail(err),
+    );
     const frame = encode(MsgType.Credit, tag, 1, Buffer.alloc(8));
     const copy = Buffer.from(frame);
     e.send(copy);
@@ -56,7 +71,11 @@ describe('migration transport', () => {
     const nats = await (await harness()).startNats();
     const [a, b] = [await natsConnection(nats.url, 'a'), await natsConnection(nats.url, 'b')];
     try {
-      assert.equal(sizeReceiveBuffers(b), true, 'nats.js internals as expected (check sizeReceiveBuffers when upgrading nats.js)');
+      assert.equal(
+        sizeReceiveBuffers(b),
+        true,
+        'nats.js internals as expected (check sizeReceiveBuffers when upgrading nats.js)',
+      );
       const size = 512 * 1024;
       const got: Uint8Array[] = [];
       b.subscribe('big', { callback: (_e, m) => void got.push(m.data) });
@@ -71,7 +90,8 @@ describe('migration transport', () => {
       got.forEach((m, i) => assert.deepEqual(Buffer.from(m), sent[i]));
       // Grown by doubling, the last buffer of a 512 KiB message is about 700 KiB; sized, it is the
       // message plus what its first socket read held (at most 64 KiB).
-      for (const m of got) assert.ok(m.buffer.byteLength <= size + 64 * 1024, `gathered in ${m.buffer.byteLength} bytes`);
+      for (const m of got)
+        assert.ok(m.buffer.byteLength <= size + 64 * 1024, `gathered in ${m.buffer.byteLength} bytes`);
     } finally {
       await a.close();
       await b.close();

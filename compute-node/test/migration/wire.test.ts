@@ -1,6 +1,14 @@
 // The frame format: what passes, and why the rest is refused.
 import { strict as assert } from 'node:assert';
-import { decode, encode, encodeCredit, decodeCredit, HEADER_SIZE, migrationTag, MsgType } from '../../src/migration/wire.js';
+import {
+  decode,
+  encode,
+  encodeCredit,
+  decodeCredit,
+  HEADER_SIZE,
+  migrationTag,
+  MsgType,
+} from '../../src/migration/wire.js';
 
 describe('migration wire frames', () => {
   const tag = migrationTag('mig-1');

@@ -39,7 +39,8 @@ describe('VM process control protocol', function () {
     assert.deepEqual(await qmp.execute('qmp_capabilities'), {});
     assert.deepEqual(await qmp.execute('query-status'), { running: true, status: 'running', singlestep: false });
     const names = (await qmp.execute<{ name: string }[]>('query-commands')).map((c) => c.name);
-    for (const n of ['stop', 'cont', 'savevm', 'loadvm', 'dirty-log-fetch', 'console', 'query-stats']) assert.ok(names.includes(n), n);
+    for (const n of ['stop', 'cont', 'savevm', 'loadvm', 'dirty-log-fetch', 'console', 'query-stats'])
+      assert.ok(names.includes(n), n);
   });
 
   it('shows the VM name in the process title', () => {
@@ -59,16 +60,34 @@ describe('VM process control protocol', function () {
       ['{"execute": "query-status", "arguments": [], "id": 3}', /'arguments' must be an object/],
       ['{"execute": "no-such-command", "id": "x"}', /has not been found/, 'CommandNotFound'],
       ['{"execute": "savevm", "id": 5}', /'path' is missing/],
-      ['{"execute": "savevm", "arguments": {"path": 7}, "id": 6}', /Invalid parameter type for 'path', expected: string/],
+      [
+        '{"execute": "savevm", "arguments": {"path": 7}, "id": 6}',
+        /Invalid parameter type for 'path', expected: string/,
+      ],
       ['{"execute": "savevm", "arguments": {"path": "/tmp/x", "extra": true}, "id": 7}', /'extra' is unexpected/],
       ['{"execute": "savevm", "arguments": {"path": ""}, "id": 8}', /must not be empty/],
-      ['{"execute": "loadvm", "arguments": {"path": "/nonexistent/state"}, "id": 9}', /cannot read \/nonexistent\/state: ENOENT/],
+      [
+        '{"execute": "loadvm", "arguments": {"path": "/nonexistent/state"}, "id": 9}',
+        /cannot read \/nonexistent\/state: ENOENT/,
+      ],
       ['{"execute": "dirty-log-fetch", "id": 10}', /dirty logging is not active/],
-      ['{"execute": "send-key", "arguments": {"keys": "ctrl"}, "id": 11}', /Invalid parameter type for 'keys', expected: array/],
+      [
+        '{"execute": "send-key", "arguments": {"keys": "ctrl"}, "id": 11}',
+        /Invalid parameter type for 'keys', expected: array/,
+      ],
       ['{"execute": "send-key", "arguments": {"keys": []}, "id": 12}', /'keys' must list 1 to 16 keys/],
-      ['{"execute": "send-key", "arguments": {"keys": [{"type": "number", "data": 29}]}, "id": 13}', /'keys\[0\]\.type' must be 'qcode'/],
-      ['{"execute": "send-key", "arguments": {"keys": [{"type": "qcode", "data": "ctrl"}, {"type": "qcode", "data": "toString"}]}, "id": 14}', /'keys\[1\]\.data' does not accept value 'toString'/],
-      ['{"execute": "send-key", "arguments": {"keys": [{"type": "qcode", "data": "ctrl"}]}, "id": 15}', /the VM has no keyboard: start it with --keyboard/],
+      [
+        '{"execute": "send-key", "arguments": {"keys": [{"type": "number", "data": 29}]}, "id": 13}',
+        /'keys\[0\]\.type' must be 'qcode'/,
+      ],
+      [
+        '{"execute": "send-key", "arguments": {"keys": [{"type": "qcode", "data": "ctrl"}, {"type": "qcode", "data": "toString"}]}, "id": 14}',
+        /'keys\[1\]\.data' does not accept value 'toString'/,
+      ],
+      [
+        '{"execute": "send-key", "arguments": {"keys": [{"type": "qcode", "data": "ctrl"}]}, "id": 15}',
+        /the VM has no keyboard: start it with --keyboard/,
+      ],
       ['\u0000\u00ff garbage \u0001', /JSON parse error/],
     ];
     raw.send(cases.map(([line]) => `${line}\n`).join(''));
@@ -103,7 +122,9 @@ describe('VM process control protocol', function () {
     const b = await QmpClient.connect(sock);
     const [ea, eb] = [new EventLog(a), new EventLog(b)];
     const results = await Promise.all(
-      Array.from({ length: 40 }, (_, i) => (i % 2 ? a : b).execute<{ status: string }>(i % 5 === 0 ? 'query-stats' : 'query-status')),
+      Array.from({ length: 40 }, (_, i) =>
+        (i % 2 ? a : b).execute<{ status: string }>(i % 5 === 0 ? 'query-stats' : 'query-status'),
+      ),
     );
     results.forEach((r, i) => assert.ok(i % 5 === 0 ? 'instructions' in r : r.status === 'running', JSON.stringify(r)));
     await a.execute('stop');
@@ -166,11 +187,15 @@ describe('VM process control protocol', function () {
     v.kill('SIGKILL');
     assert.deepEqual(await v.exited, { code: null, signal: 'SIGKILL' });
     assert.ok(lstatSync(sock).isSocket(), 'kill -9 leaves the socket file');
-    const next = startVm(['--bios', 'none', '--kernel', kernel, '--memory', '16', '--console', 'none'], { control: sock });
+    const next = startVm(['--bios', 'none', '--kernel', kernel, '--memory', '16', '--console', 'none'], {
+      control: sock,
+    });
     const c = await next.qmp();
     assert.equal((await c.execute<{ status: string }>('query-status')).status, 'running');
     // A live socket is never taken over.
-    const thief = startVm(['--bios', 'none', '--kernel', kernel, '--memory', '16', '--console', 'none'], { control: sock });
+    const thief = startVm(['--bios', 'none', '--kernel', kernel, '--memory', '16', '--console', 'none'], {
+      control: sock,
+    });
     assert.deepEqual(await thief.exited, { code: 1, signal: null });
     assert.match(thief.err, /control socket .* is in use by another process/);
     // SIGTERM from a supervisor: a clean shutdown.
@@ -183,7 +208,9 @@ describe('VM process control protocol', function () {
 
   it('refuses to start on a path that is not a socket, and on bad flags, with status 1', async () => {
     const plain = fileIn(tmp.dir, 'plain-file', Buffer.from('keep me'));
-    const v = startVm(['--bios', 'none', '--kernel', kernel, '--memory', '16', '--console', 'none'], { control: plain });
+    const v = startVm(['--bios', 'none', '--kernel', kernel, '--memory', '16', '--console', 'none'], {
+      control: plain,
+    });
     assert.deepEqual(await v.exited, { code: 1, signal: null });
     assert.match(v.err, /exists and is not a socket/);
     assert.ok(existsSync(plain));
@@ -202,7 +229,10 @@ describe('VM process control protocol', function () {
   });
 
   it('a process waiting for loadvm is inmigrate and refuses cont and savevm', async () => {
-    const v = startVm(['--bios', 'none', '--kernel', kernel, '--memory', '16', '--console', 'none', '--incoming', 'defer'], { control: sock });
+    const v = startVm(
+      ['--bios', 'none', '--kernel', kernel, '--memory', '16', '--console', 'none', '--incoming', 'defer'],
+      { control: sock },
+    );
     const c = await v.qmp();
     assert.deepEqual(await c.execute('query-status'), { running: false, status: 'inmigrate', singlestep: false });
     await assert.rejects(c.execute('cont'), (e: QmpError) => /loadvm/.test(e.message));

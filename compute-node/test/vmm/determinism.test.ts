@@ -46,7 +46,11 @@ function fingerprint(m: Machine): { sections: { name: string; data: unknown }[];
   // A CSR is 32 bits however the number holding it is signed (boot writes 0xffffffff, a restore -1).
   const cpu = header.sections.find((s) => s.name === 'cpu')!.data as { csr: Record<string, number> };
   for (const k of Object.keys(cpu.csr)) cpu.csr[k] = cpu.csr[k]! >>> 0;
-  return { sections: header.sections, ram: createHash('sha256').update(m.ram.bytes).digest('hex'), instret: m.hart.instret };
+  return {
+    sections: header.sections,
+    ram: createHash('sha256').update(m.ram.bytes).digest('hex'),
+    instret: m.hart.instret,
+  };
 }
 
 describe('VM determinism across save and restore', function () {

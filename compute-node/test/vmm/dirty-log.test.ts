@@ -18,7 +18,10 @@ describe('VM process dirty log', function () {
     const kernel = fileIn(tmp.dir, 'dirtier.elf', dirtierElf());
     const disk = fileIn(tmp.dir, 'disk.raw', Buffer.alloc(64 << 10, 0xa5));
     const sock = join(tmp.dir, 'vm.sock');
-    const vm = startVm(['--bios', 'none', '--kernel', kernel, '--memory', '64', '--console', 'none', '--disk', `${disk},format=raw`], { control: sock });
+    const vm = startVm(
+      ['--bios', 'none', '--kernel', kernel, '--memory', '64', '--console', 'none', '--disk', `${disk},format=raw`],
+      { control: sock },
+    );
     const qmp = await vm.qmp();
     const con = await vm.qmp();
     const { socket, initial } = await con.console();
@@ -43,7 +46,11 @@ describe('VM process dirty log', function () {
 
     socket.write('2');
     await until('phase2 status 00000000');
-    assert.deepEqual(await fetch(), [...DMA_PAGES.data, DMA_PAGES.status, DMA_PAGES.used].sort((x, y) => x - y), 'virtio-blk DMA');
+    assert.deepEqual(
+      await fetch(),
+      [...DMA_PAGES.data, DMA_PAGES.status, DMA_PAGES.used].sort((x, y) => x - y),
+      'virtio-blk DMA',
+    );
 
     const stats = await qmp.execute<{ dirty_pages_total: number; dirty_log_active: boolean }>('query-stats');
     assert.equal(stats.dirty_pages_total, CPU_PAGES.length + 5);

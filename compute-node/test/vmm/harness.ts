@@ -25,13 +25,21 @@ export function fileIn(dir: string, name: string, bytes: Uint8Array): string {
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Waits until `test(contents of path)` holds (a serial log being appended to). */
-export async function waitFile<T>(path: string, test: (text: string) => T | undefined | false, ms: number, vm?: VmUnderTest): Promise<T> {
+export async function waitFile<T>(
+  path: string,
+  test: (text: string) => T | undefined | false,
+  ms: number,
+  vm?: VmUnderTest,
+): Promise<T> {
   const deadline = Date.now() + ms;
   for (;;) {
     const text = existsSync(path) ? readFileSync(path, 'latin1') : '';
     const r = test(text);
     if (r) return r;
-    if (vm?.exit) throw new Error(`VM exited (${JSON.stringify(vm.exit)}) first; ${path}:\n${text.slice(-3000)}\nstderr:\n${vm.err}`);
+    if (vm?.exit)
+      throw new Error(
+        `VM exited (${JSON.stringify(vm.exit)}) first; ${path}:\n${text.slice(-3000)}\nstderr:\n${vm.err}`,
+      );
     if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting on ${path}:\n${text.slice(-3000)}`);
     await sleep(100);
   }
@@ -75,8 +83,12 @@ export class VmUnderTest {
     for (;;) {
       const r = test(this.out);
       if (r) return r;
-      if (this.exit) throw new Error(`VM exited (${JSON.stringify(this.exit)}) first; stdout:\n${this.out.slice(-2000)}\nstderr:\n${this.err}`);
-      if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms; stdout:\n${this.out.slice(-2000)}\nstderr:\n${this.err}`);
+      if (this.exit)
+        throw new Error(
+          `VM exited (${JSON.stringify(this.exit)}) first; stdout:\n${this.out.slice(-2000)}\nstderr:\n${this.err}`,
+        );
+      if (Date.now() > deadline)
+        throw new Error(`timed out after ${ms} ms; stdout:\n${this.out.slice(-2000)}\nstderr:\n${this.err}`);
       await new Promise<void>((r) => {
         const t = setTimeout(r, Math.max(0, Math.min(250, deadline - Date.now())));
         this.waiters.push(() => {
@@ -136,7 +148,10 @@ export class EventLog {
         this.cursor = i + 1;
         return this.events[i]!;
       }
-      if (Date.now() > deadline) throw new Error(`no ${name} event within ${ms} ms (got ${this.events.map((e) => e.event).join(', ') || 'none'})`);
+      if (Date.now() > deadline)
+        throw new Error(
+          `no ${name} event within ${ms} ms (got ${this.events.map((e) => e.event).join(', ') || 'none'})`,
+        );
       await sleep(20);
     }
   }
@@ -174,7 +189,9 @@ export class RawClient {
   async replies(n: number, ms = 10_000): Promise<Record<string, unknown>[]> {
     const deadline = Date.now() + ms;
     for (;;) {
-      const got = this.lines.filter((l) => !(l as Record<string, unknown>).event && !(l as Record<string, unknown>).QMP);
+      const got = this.lines.filter(
+        (l) => !(l as Record<string, unknown>).event && !(l as Record<string, unknown>).QMP,
+      );
       if (got.length >= n) {
         // Consume them.
         for (const g of got.slice(0, n)) this.lines.splice(this.lines.indexOf(g), 1);

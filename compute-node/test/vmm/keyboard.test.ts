@@ -9,7 +9,9 @@ import { ensureLinuxGuest } from '@hypernova/guest';
 import { EventLog, fileIn, killAll, sleep, startVm, tempDir, waitFile } from './harness.js';
 import { tickerElf } from './programs.js';
 
-const qcodes = (...names: string[]): { keys: { type: string; data: string }[] } => ({ keys: names.map((data) => ({ type: 'qcode', data })) });
+const qcodes = (...names: string[]): { keys: { type: string; data: string }[] } => ({
+  keys: names.map((data) => ({ type: 'qcode', data })),
+});
 
 describe('VM process with a keyboard and the Linux guest', function () {
   this.timeout(600_000);
@@ -21,13 +23,32 @@ describe('VM process with a keyboard and the Linux guest', function () {
 
   it('send-key reaches the kernel, and after a restore system_powerdown makes init power off', async () => {
     const { image } = await ensureLinuxGuest();
-    const flags = (log: string): string[] => ['--kernel', image, '--append', 'console=ttyS0', '--memory', '64', '--keyboard', '--console', 'none', '--serial-log', log];
-    const [logA, logB, state] = ['a.log', 'b.log', 'kbd.state'].map((f) => join(tmp.dir, f)) as [string, string, string];
+    const flags = (log: string): string[] => [
+      '--kernel',
+      image,
+      '--append',
+      'console=ttyS0',
+      '--memory',
+      '64',
+      '--keyboard',
+      '--console',
+      'none',
+      '--serial-log',
+      log,
+    ];
+    const [logA, logB, state] = ['a.log', 'b.log', 'kbd.state'].map((f) => join(tmp.dir, f)) as [
+      string,
+      string,
+      string,
+    ];
 
     const a = startVm(flags(logA), { control: join(tmp.dir, 'a.sock') });
     const qa = await a.qmp();
     const boot = await waitFile(logA, (t) => /^heartbeat 1\r?$/m.test(t) && t, 300_000, a);
-    assert.match(boot, /input: Hypernova Virtio Keyboard as \/devices\/platform\/soc\/[0-9a-f]+\.virtio_mmio\/virtio0\/input\/input0/);
+    assert.match(
+      boot,
+      /input: Hypernova Virtio Keyboard as \/devices\/platform\/soc\/[0-9a-f]+\.virtio_mmio\/virtio0\/input\/input0/,
+    );
     assert.deepEqual(await qa.execute('send-key', qcodes('alt', 'sysrq', 'h')), {});
     await waitFile(logA, (t) => /sysrq: HELP : /.test(t), 30_000, a);
     assert.equal(await qa.execute('human-monitor-command', { 'command-line': 'sendkey alt-sysrq-h' }), '');
@@ -52,7 +73,9 @@ describe('VM process with a keyboard and the Linux guest', function () {
 
   it('a guest without a keyboard driver: send-key says so; system_powerdown (the SysRq fallback) leaves it running', async () => {
     const kernel = fileIn(tmp.dir, 'ticker.elf', tickerElf(1_000_000));
-    const vm = startVm(['--bios', 'none', '--kernel', kernel, '--memory', '16', '--keyboard'], { control: join(tmp.dir, 'ticker.sock') });
+    const vm = startVm(['--bios', 'none', '--kernel', kernel, '--memory', '16', '--keyboard'], {
+      control: join(tmp.dir, 'ticker.sock'),
+    });
     const q = await vm.qmp();
     const events = new EventLog(q);
     const ticks = (o: string): number => o.match(/^tick /gm)?.length ?? 0;
@@ -63,7 +86,11 @@ describe('VM process with a keyboard and the Linux guest', function () {
     await sleep(500);
     const before = ticks(vm.out);
     await vm.waitOut((o) => ticks(o) > before + 2);
-    assert.equal((await q.execute<{ status: string }>('query-status')).status, 'running', 'the program ignored the break and runs on');
+    assert.equal(
+      (await q.execute<{ status: string }>('query-status')).status,
+      'running',
+      'the program ignored the break and runs on',
+    );
     await q.execute('quit');
     assert.deepEqual(await vm.exited, { code: 0, signal: null });
   });

@@ -29,10 +29,23 @@ describe('VM process with the Linux guest', function () {
     const { image } = await ensureLinuxGuest();
     // The guest rewrites 1 MiB a second and checks each page holds what it wrote last time.
     const flags = (log: string): string[] => [
-      '--kernel', image, '--append', 'console=ttyS0 hn.dirty_mib_s=1 hn.wss_mib=2', '--memory', '64', '--rng',
-      '--console', 'none', '--serial-log', log,
+      '--kernel',
+      image,
+      '--append',
+      'console=ttyS0 hn.dirty_mib_s=1 hn.wss_mib=2',
+      '--memory',
+      '64',
+      '--rng',
+      '--console',
+      'none',
+      '--serial-log',
+      log,
     ];
-    const [logA, logB, state] = ['a.log', 'b.log', 'linux.state'].map((f) => join(tmp.dir, f)) as [string, string, string];
+    const [logA, logB, state] = ['a.log', 'b.log', 'linux.state'].map((f) => join(tmp.dir, f)) as [
+      string,
+      string,
+      string,
+    ];
 
     const a = startVm([...flags(logA), '--name', 'linux-a'], { control: join(tmp.dir, 'a.sock') });
     const qa = await a.qmp();
@@ -50,7 +63,10 @@ describe('VM process with the Linux guest', function () {
     assert.equal(await qa.execute('human-monitor-command', { 'command-line': 'sysrq c' }), '');
     const panic = await ea.next('GUEST_PANICKED', 30_000);
     assert.equal(panic.data?.action, 'run');
-    assert.match(String((panic.data?.info as { message: string }).message), /Kernel panic - not syncing: sysrq triggered crash/);
+    assert.match(
+      String((panic.data?.info as { message: string }).message),
+      /Kernel panic - not syncing: sysrq triggered crash/,
+    );
     await qa.execute('quit');
     assert.deepEqual(await a.exited, { code: 0, signal: null });
 
@@ -62,9 +78,16 @@ describe('VM process with the Linux guest', function () {
     assert.equal(first, n + 1, 'the restored guest goes on from where it was saved');
     await waitFile(logB, (t) => last(heartbeats(t)) >= n + 11, 60_000, b);
     const seconds = (Date.now() - started) / 1000;
-    assert.ok(seconds > 9 && seconds < 40, `10 heartbeats took ${seconds} s (paced by guest time; a loaded host only delays them)`);
+    assert.ok(
+      seconds > 9 && seconds < 40,
+      `10 heartbeats took ${seconds} s (paced by guest time; a loaded host only delays them)`,
+    );
     const log = await waitFile(logB, (t) => t, 1000);
-    assert.deepEqual(heartbeats(log), Array.from({ length: heartbeats(log).length }, (_, i) => n + 1 + i), 'no heartbeat lost or repeated');
+    assert.deepEqual(
+      heartbeats(log),
+      Array.from({ length: heartbeats(log).length }, (_, i) => n + 1 + i),
+      'no heartbeat lost or repeated',
+    );
     assert.doesNotMatch(log, /MEMCHECK-FAIL|BOOT-OK|Oops|panic/, 'restored memory checks out; no reboot');
 
     await qb.execute('system_powerdown');
@@ -84,14 +107,35 @@ describe('VM process with the Linux guest', function () {
     // catches the file system with writes in flight, in the page cache and on the disk.
     const append = `console=ttyS0 root=/dev/vda rw rdinit=/none ${runArgs(['/bin/disktest,write,/data/f,1M,7', '/bin/disktest,churn,/data/churn'])}`;
     const flags = (log: string): string[] => [
-      '--kernel', rootfs.linux.image, '--append', append, '--memory', '64', '--disk', `${root},format=raw`,
-      '--console', 'none', '--serial-log', log,
+      '--kernel',
+      rootfs.linux.image,
+      '--append',
+      append,
+      '--memory',
+      '64',
+      '--disk',
+      `${root},format=raw`,
+      '--console',
+      'none',
+      '--serial-log',
+      log,
     ];
-    const [logA, logB, state] = ['disk-a.log', 'disk-b.log', 'disk.state'].map((f) => join(tmp.dir, f)) as [string, string, string];
+    const [logA, logB, state] = ['disk-a.log', 'disk-b.log', 'disk.state'].map((f) => join(tmp.dir, f)) as [
+      string,
+      string,
+      string,
+    ];
 
     const a = startVm(flags(logA), { control: join(tmp.dir, 'disk-a.sock') });
     const qa = await a.qmp();
-    const fnv = await waitFile(logA, (t) => /synced[\s\S]*churning/.test(t) && /DISK-OK write path=\/data\/f bytes=1048576 seed=7 fnv=([0-9a-f]{8})/.exec(t)?.[1], 300_000, a);
+    const fnv = await waitFile(
+      logA,
+      (t) =>
+        /synced[\s\S]*churning/.test(t) &&
+        /DISK-OK write path=\/data\/f bytes=1048576 seed=7 fnv=([0-9a-f]{8})/.exec(t)?.[1],
+      300_000,
+      a,
+    );
     await sleep(1000);
     await qa.execute('stop');
     await qa.execute('savevm', { path: state });

@@ -17,7 +17,13 @@ import { Qcow2 } from '@hypernova/hypervisor';
 import { fsck, readExt2File, runArgs } from '@hypernova/hypervisor/dist/test/virtio-guest/guest.js';
 import { patternBytes } from '@hypernova/hypervisor/dist/test/virtio-guest/pattern.js';
 import { QmpClient, QmpError } from '../../src/agent/qmp-client.js';
-import type { MigrationEventData, MigrationInfo, MigrationProgressInfo, StatusInfo, VmStats } from '../../src/vmm/protocol.js';
+import type {
+  MigrationEventData,
+  MigrationInfo,
+  MigrationProgressInfo,
+  StatusInfo,
+  VmStats,
+} from '../../src/vmm/protocol.js';
 import { harness, type InfraServer } from '../migration/rig.js';
 import { EventLog, fileIn, killAll, sleep, startVm, tempDir, type VmUnderTest } from './harness.js';
 import { tickerElf } from './programs.js';
@@ -76,7 +82,11 @@ interface Side {
  * statuses of its MIGRATION events, the last one's data, and where the next migration's start.
  * (Not EventLog.next: that reads on from the last event taken, of any name.)
  */
-async function migrationEnd(events: EventLog, from = 0, ms = 60_000): Promise<{ statuses: string[]; end: MigrationEventData; next: number }> {
+async function migrationEnd(
+  events: EventLog,
+  from = 0,
+  ms = 60_000,
+): Promise<{ statuses: string[]; end: MigrationEventData; next: number }> {
   const deadline = Date.now() + ms;
   for (;;) {
     const statuses: string[] = [];
@@ -87,7 +97,8 @@ async function migrationEnd(events: EventLog, from = 0, ms = 60_000): Promise<{ 
       statuses.push(data.status);
       if (data.status !== 'setup' && data.status !== 'active') return { statuses, end: data, next: i + 1 };
     }
-    if (Date.now() > deadline) throw new Error(`no end of migration within ${ms} ms: ${JSON.stringify(events.events.slice(from))}`);
+    if (Date.now() > deadline)
+      throw new Error(`no end of migration within ${ms} ms: ${JSON.stringify(events.events.slice(from))}`);
     await sleep(20);
   }
 }
@@ -96,7 +107,8 @@ async function migrationEnd(events: EventLog, from = 0, ms = 60_000): Promise<{ 
 async function eventAfter(events: EventLog, name: string, from = 0, ms = 30_000): Promise<void> {
   const deadline = Date.now() + ms;
   while (!events.events.some((e, i) => i >= from && e.event === name)) {
-    if (Date.now() > deadline) throw new Error(`no ${name} within ${ms} ms: ${JSON.stringify(events.events.slice(from))}`);
+    if (Date.now() > deadline)
+      throw new Error(`no ${name} within ${ms} ms: ${JSON.stringify(events.events.slice(from))}`);
     await sleep(20);
   }
 }
@@ -141,7 +153,9 @@ describe('VM process live migration', function () {
   }
 
   async function side(extra: string[] = []): Promise<Side> {
-    const vm = startVm(['--bios', 'none', '--kernel', kernel, '--memory', '16', ...extra], { control: join(tmp.dir, `vm${++n}.sock`) });
+    const vm = startVm(['--bios', 'none', '--kernel', kernel, '--memory', '16', ...extra], {
+      control: join(tmp.dir, `vm${++n}.sock`),
+    });
     const qmp = await connect(vm);
     return { vm, qmp, events: new EventLog(qmp) };
   }
@@ -155,7 +169,12 @@ describe('VM process live migration', function () {
     return { src, dst, instance, id: `${instance}-m` };
   }
 
-  const ownership = (instance: string): Record<string, string> => ({ redis: redisServer.url, instance, source: 'node-a', destination: 'node-b' });
+  const ownership = (instance: string): Record<string, string> => ({
+    redis: redisServer.url,
+    instance,
+    source: 'node-a',
+    destination: 'node-b',
+  });
   const status = async (s: Side): Promise<string> => (await s.qmp.execute<StatusInfo>('query-status')).status;
 
   /** The guest keeps counting past `from` (and so runs) in `s`. */
@@ -168,8 +187,12 @@ describe('VM process live migration', function () {
 
     const out = await migrationEnd(src.events);
     assert.deepEqual(out.statuses, ['setup', 'active', 'completed']);
-    assert.ok(out.end.total_ms! > 0 && out.end.downtime_ms! >= 0 && out.end.transferred_bytes! > 0 && out.end.rounds! >= 1, JSON.stringify(out.end));
-    const progress = src.events.events.find((e) => e.event === 'MIGRATION_PROGRESS')!.data as unknown as MigrationProgressInfo;
+    assert.ok(
+      out.end.total_ms! > 0 && out.end.downtime_ms! >= 0 && out.end.transferred_bytes! > 0 && out.end.rounds! >= 1,
+      JSON.stringify(out.end),
+    );
+    const progress = src.events.events.find((e) => e.event === 'MIGRATION_PROGRESS')!
+      .data as unknown as MigrationProgressInfo;
     for (const f of PROGRESS_FIELDS) assert.ok(f in progress, `MIGRATION_PROGRESS has ${f}`);
     assert.equal(progress.total_bytes, 16 << 20);
     assert.deepEqual(src.events.events.find((e) => e.event === 'STOP')?.data, {});
@@ -181,7 +204,11 @@ describe('VM process live migration', function () {
     assert.equal(await redis.get(redisKeys.migrationOutcome(id)), 'committed');
 
     assert.deepEqual(await dst.qmp.execute('query-status'), { running: true, status: 'running', singlestep: false });
-    assert.deepEqual(await src.qmp.execute('query-status'), { running: false, status: 'postmigrate', singlestep: false });
+    assert.deepEqual(await src.qmp.execute('query-status'), {
+      running: false,
+      status: 'postmigrate',
+      singlestep: false,
+    });
     const info = await src.qmp.execute<MigrationInfo>('query-migrate');
     assert.equal(info.status, 'completed');
     for (const f of [...PROGRESS_FIELDS, 'downtime_ms']) assert.ok(f in info, `query-migrate has ${f}`);
@@ -192,7 +219,11 @@ describe('VM process live migration', function () {
     const before = await dst.qmp.execute<VmStats>('query-stats');
     // Ticks after `before` (it may already have printed some): the instruction count must grow.
     await ticksOn(dst, Math.max(last, lastTick(dst.vm.out)));
-    assert.equal(lastTick(dst.vm.out.split('\n').find((l) => l.startsWith('tick')) ?? ''), last + 1, 'the first tick there is the next one');
+    assert.equal(
+      lastTick(dst.vm.out.split('\n').find((l) => l.startsWith('tick')) ?? ''),
+      last + 1,
+      'the first tick there is the next one',
+    );
     assert.doesNotMatch(dst.vm.out, /ticker: start/);
     assert.ok((await dst.qmp.execute<VmStats>('query-stats')).instructions > before.instructions);
 
@@ -200,7 +231,10 @@ describe('VM process live migration', function () {
     for (const [cmd, args] of [['cont'], ['system_reset'], ['loadvm', { path: join(tmp.dir, 'none') }]] as const) {
       await rejects(src.qmp.execute(cmd, args), /migrated to another host/);
     }
-    await rejects(src.qmp.execute('migrate', { id: `${id}-again`, uri: nats.url }), /running or paused guest; the status is 'postmigrate'/);
+    await rejects(
+      src.qmp.execute('migrate', { id: `${id}-again`, uri: nats.url }),
+      /running or paused guest; the status is 'postmigrate'/,
+    );
     assert.equal(lastTick(src.vm.out), last, 'the source guest never ran again');
     await src.qmp.execute('quit');
     assert.equal((await src.vm.exited).code, 0);
@@ -217,15 +251,35 @@ describe('VM process live migration', function () {
       [src, 'migrate', { uri: nats.url }, /'id' is missing/],
       [src, 'migrate', { id: 5, uri: nats.url }, /Invalid parameter type for 'id', expected: string/],
       [src, 'migrate', { ...target, verify: 'yes' }, /Invalid parameter type for 'verify', expected: boolean/],
-      [src, 'migrate', { ...target, 'downtime-limit': '300' }, /Invalid parameter type for 'downtime-limit', expected: number/],
+      [
+        src,
+        'migrate',
+        { ...target, 'downtime-limit': '300' },
+        /Invalid parameter type for 'downtime-limit', expected: number/,
+      ],
       [src, 'migrate', { ...target, 'downtime-limit': 0 }, /'downtime-limit' must be at least 10 ms/],
       [src, 'migrate', { ...target, speed: 1 }, /'speed' is unexpected/],
       [src, 'migrate', { ...target, uri: '' }, /'uri' must not be empty/],
-      [src, 'migrate', { ...target, redis: redisServer.url }, /go together: 'instance', 'source', 'destination' missing/],
-      [dst, 'migrate-incoming', { ...target, ...ownership(instance), destination: undefined }, /go together: 'destination' missing/],
+      [
+        src,
+        'migrate',
+        { ...target, redis: redisServer.url },
+        /go together: 'instance', 'source', 'destination' missing/,
+      ],
+      [
+        dst,
+        'migrate-incoming',
+        { ...target, ...ownership(instance), destination: undefined },
+        /go together: 'destination' missing/,
+      ],
       [dst, 'migrate-incoming', { ...target, blk: 'yes' }, /Invalid parameter type for 'blk', expected: boolean/],
       [src, 'migrate', { ...target, uri: 'nats://127.0.0.1:1' }, /cannot connect to NATS at nats:\/\/127.0.0.1:1/],
-      [dst, 'migrate-incoming', { ...target, ...ownership(instance), redis: 'redis://127.0.0.1:1' }, /cannot connect to Redis at redis:\/\/127.0.0.1:1/],
+      [
+        dst,
+        'migrate-incoming',
+        { ...target, ...ownership(instance), redis: 'redis://127.0.0.1:1' },
+        /cannot connect to Redis at redis:\/\/127.0.0.1:1/,
+      ],
       [src, 'migrate-set-parameters', { 'max-bandwidth': -1 }, /'max-bandwidth' must be bytes\/s/],
       [src, 'migrate_cancel', undefined, /no outgoing migration is in progress/],
       [src, 'migrate-force-complete', undefined, /no outgoing migration is in progress/],
@@ -237,14 +291,20 @@ describe('VM process live migration', function () {
     for (const s of [src, dst]) assert.deepEqual(await s.qmp.execute('query-migrate'), { status: 'none' });
     assert.equal(await status(src), 'running');
     assert.equal(await status(dst), 'inmigrate');
-    assert.deepEqual([...src.events.events, ...dst.events.events].filter((e) => e.event.startsWith('MIGRATION')), []);
+    assert.deepEqual(
+      [...src.events.events, ...dst.events.events].filter((e) => e.event.startsWith('MIGRATION')),
+      [],
+    );
 
     // One migration at a time: here the source waits for a destination that is not listening.
     await src.qmp.execute('migrate', { id: `${id}-nobody`, uri: nats.url });
     await rejects(src.qmp.execute('migrate', target), /a migration is already in progress \(outgoing, status setup\)/);
     await rejects(src.qmp.execute('dirty-log-start'), /a migration is in progress/);
     await dst.qmp.execute('migrate-incoming', target);
-    await rejects(dst.qmp.execute('migrate-incoming', target), /a migration is already in progress \(incoming, status active\)/);
+    await rejects(
+      dst.qmp.execute('migrate-incoming', target),
+      /a migration is already in progress \(incoming, status active\)/,
+    );
     await rejects(dst.qmp.execute('loadvm', { path: join(tmp.dir, 'none') }), /a migration is in progress/);
     assert.deepEqual(await src.qmp.execute('migrate_cancel'), {});
     const out = await migrationEnd(src.events);
@@ -327,7 +387,10 @@ describe('VM process live migration', function () {
     await dst.qmp.execute('migrate-incoming', { id: retry, uri: nats.url, ...ownership(instance) });
     await src.qmp.execute('migrate', { id: retry, uri: nats.url, ...ownership(instance), 'max-bandwidth': SLOW });
     await eventAfter(src.events, 'MIGRATION_PROGRESS', srcFrom);
-    assert.deepEqual(await src.qmp.execute('migrate-set-parameters', { 'downtime-limit': 500, 'max-bandwidth': 0 }), {});
+    assert.deepEqual(
+      await src.qmp.execute('migrate-set-parameters', { 'downtime-limit': 500, 'max-bandwidth': 0 }),
+      {},
+    );
     assert.deepEqual(await src.qmp.execute('migrate-force-complete'), {});
     assert.deepEqual((await migrationEnd(src.events, srcFrom)).statuses, ['setup', 'active', 'completed']);
     assert.equal((await src.qmp.execute<MigrationInfo>('query-migrate')).downtime_limit_ms, 500);
@@ -349,8 +412,13 @@ describe('VM process live migration', function () {
     const srcQmp = await connect(src);
     const srcEvents = new EventLog(srcQmp);
     // Written and synced, then churning (writes in flight, in the page cache and in the overlay's caches).
-    await src.waitOut((o) => /DISK-OK write path=\/data\/f bytes=1048576 seed=7/.test(o) && /churning/.test(o), 300_000);
-    const dst = startVm([...flags, '--disk', `${disk},format=qcow2,size=${size}`, '--incoming', 'defer'], { control: join(tmp.dir, `vm${++n}.sock`) });
+    await src.waitOut(
+      (o) => /DISK-OK write path=\/data\/f bytes=1048576 seed=7/.test(o) && /churning/.test(o),
+      300_000,
+    );
+    const dst = startVm([...flags, '--disk', `${disk},format=qcow2,size=${size}`, '--incoming', 'defer'], {
+      control: join(tmp.dir, `vm${++n}.sock`),
+    });
     const dstQmp = await connect(dst);
     const dstEvents = new EventLog(dstQmp);
     const instance = `vmm-shared-${n}-${Date.now()}`;
@@ -358,7 +426,13 @@ describe('VM process live migration', function () {
     const id = `${instance}-m`;
     await dstQmp.execute('migrate-incoming', { id, uri: nats.url, ...ownership(instance), blk: false });
     // A capped link keeps the migration going for a few seconds while the guest writes.
-    await srcQmp.execute('migrate', { id, uri: nats.url, ...ownership(instance), blk: false, 'max-bandwidth': 16 << 20 });
+    await srcQmp.execute('migrate', {
+      id,
+      uri: nats.url,
+      ...ownership(instance),
+      blk: false,
+      'max-bandwidth': 16 << 20,
+    });
     // Open there means End came, and the source paused the guest before it sent End.
     let closedWhileRunning = 0;
     while ((await srcQmp.execute<MigrationInfo>('query-migrate')).status !== 'completed') {
@@ -368,7 +442,10 @@ describe('VM process live migration', function () {
       else if (running) closedWhileRunning++;
       await sleep(100);
     }
-    assert.ok(closedWhileRunning > 3, `saw the disk closed at the destination ${closedWhileRunning} times while the source ran`);
+    assert.ok(
+      closedWhileRunning > 3,
+      `saw the disk closed at the destination ${closedWhileRunning} times while the source ran`,
+    );
     const out = await migrationEnd(srcEvents);
     assert.equal(out.end.status, 'completed', JSON.stringify(out.end));
     assert.equal((await migrationEnd(dstEvents)).end.status, 'completed');
@@ -380,7 +457,10 @@ describe('VM process live migration', function () {
     // The guest goes on writing its file system at the destination.
     const i0 = (await dstQmp.execute<VmStats>('query-stats')).instructions;
     await sleep(5000);
-    assert.ok((await dstQmp.execute<VmStats>('query-stats')).instructions - i0 > 5e6, 'the guest runs at the destination');
+    assert.ok(
+      (await dstQmp.execute<VmStats>('query-stats')).instructions - i0 > 5e6,
+      'the guest runs at the destination',
+    );
     assert.doesNotMatch(dst.out, /EXT[24]-fs error|I\/O error|panic|BOOT-OK/, dst.out.slice(-2000));
     await srcQmp.execute('quit');
     await dstQmp.execute('system_powerdown');
@@ -392,6 +472,9 @@ describe('VM process live migration', function () {
     qemuImg(['convert', '-f', 'qcow2', '-O', 'raw', disk, raw]);
     const check = fsck(raw);
     assert.equal(check.status, 0, check.output);
-    assert.ok(readExt2File(raw, '/data/f', join(tmp.dir, 'shared-f.out')).equals(patternBytes(7, 1 << 20)), '/data/f holds what the guest wrote');
+    assert.ok(
+      readExt2File(raw, '/data/f', join(tmp.dir, 'shared-f.out')).equals(patternBytes(7, 1 << 20)),
+      '/data/f holds what the guest wrote',
+    );
   });
 });

@@ -40,7 +40,11 @@ describe('VM network sockets', function () {
   it('a hub floods broadcasts, learns MACs and forwards unicast to one port only', async () => {
     const path = join(tmp.dir, 'hub.sock');
     const hub = await NetHub.listen(path);
-    const [a, b, c] = [1, 2, 3].map(() => SocketNetBackend.connect(path)) as [SocketNetBackend, SocketNetBackend, SocketNetBackend];
+    const [a, b, c] = [1, 2, 3].map(() => SocketNetBackend.connect(path)) as [
+      SocketNetBackend,
+      SocketNetBackend,
+      SocketNetBackend,
+    ];
     const [ia, ib, ic] = [inbox(a), inbox(b), inbox(c)];
     await eventually(() => hub.portCount === 3 && a.connected && b.connected && c.connected, 'three ports');
     a.send(frame(BROADCAST, 1, 'hello all'));
@@ -85,7 +89,10 @@ describe('VM network sockets', function () {
     const heard = inbox(listener);
     const peer = connect(path);
     const fromUs: Uint8Array[] = [];
-    const reader = new FrameReader((f) => fromUs.push(Buffer.from(f)), () => {});
+    const reader = new FrameReader(
+      (f) => fromUs.push(Buffer.from(f)),
+      () => {},
+    );
     peer.on('data', (d: Buffer) => reader.push(d));
     await eventually(() => listener.connected, 'peer connected');
     const f = frame(1, 2, 'raw');

@@ -131,12 +131,24 @@ export function dirtierElf(): Uint8Array {
   const desc = pageAddr(QUEUE_PAGE);
   const avail = desc + 0x100;
   const regs: [number, number][] = [
-    [0x070, 0], [0x070, 1], [0x070, 3],
-    [0x024, 1], [0x020, 1], [0x024, 0], [0x020, 0], // VERSION_1 only
+    [0x070, 0],
+    [0x070, 1],
+    [0x070, 3],
+    [0x024, 1],
+    [0x020, 1],
+    [0x024, 0],
+    [0x020, 0], // VERSION_1 only
     [0x070, 0xb],
-    [0x030, 0], [0x038, QUEUE_SIZE],
-    [0x080, desc], [0x084, 0], [0x090, avail], [0x094, 0], [0x0a0, pageAddr(DMA_PAGES.used)], [0x0a4, 0],
-    [0x044, 1], [0x070, 0xf],
+    [0x030, 0],
+    [0x038, QUEUE_SIZE],
+    [0x080, desc],
+    [0x084, 0],
+    [0x090, avail],
+    [0x094, 0],
+    [0x0a0, pageAddr(DMA_PAGES.used)],
+    [0x0a4, 0],
+    [0x044, 1],
+    [0x070, 0xf],
     [0x050, 0],
   ];
   a.emit(A.li(s0, VIRTIO0));

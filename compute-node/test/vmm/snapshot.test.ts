@@ -39,7 +39,11 @@ describe('VM process save and restore', function () {
     assert.ok(size < 64 << 10, `a 16 MiB guest using a few pages saves small (${size} bytes): zero pages are left out`);
     await qa.execute('quit');
     assert.equal((await a.exited).code, 0);
-    assert.deepEqual(readdirSync(tmp.dir).filter((f) => f.includes('.tmp')), [], 'no temporary file left');
+    assert.deepEqual(
+      readdirSync(tmp.dir).filter((f) => f.includes('.tmp')),
+      [],
+      'no temporary file left',
+    );
 
     await sleep(2000);
     const b = startVm([...base(), '--incoming', saved()], { control: join(tmp.dir, 'b.sock') });
@@ -50,7 +54,11 @@ describe('VM process save and restore', function () {
     const firstMs = performance.now() - t0;
     await b.waitOut((o) => lastTick(o) >= n + 3, 10_000);
     const thenMs = performance.now() - t0 - firstMs;
-    assert.equal(lastTick(b.out.split('\n').find((l) => l.startsWith('tick')) ?? ''), n + 1, 'the first tick after restore is n+1');
+    assert.equal(
+      lastTick(b.out.split('\n').find((l) => l.startsWith('tick')) ?? ''),
+      n + 1,
+      'the first tick after restore is n+1',
+    );
     assert.doesNotMatch(b.out, /ticker: start/, 'restored, not rebooted');
     // The timer armed before the save fires within its period of guest time, and guest time
     // did not jump by the 2 s on disk (which would fire ticks in a burst). Upper bounds are
@@ -66,7 +74,11 @@ describe('VM process save and restore', function () {
     const good = readFileSync(saved());
     const bad: [string, Uint8Array | 'dir' | 'elf', RegExp][] = [
       ['truncated', good.subarray(0, good.length >> 1), /truncated|checksum/],
-      ['one byte flipped', Buffer.from(good).fill(good[good.length >> 1]! ^ 0xff, good.length >> 1, (good.length >> 1) + 1), /corrupt|checksum/],
+      [
+        'one byte flipped',
+        Buffer.from(good).fill(good[good.length >> 1]! ^ 0xff, good.length >> 1, (good.length >> 1) + 1),
+        /corrupt|checksum/,
+      ],
       ['empty', new Uint8Array(0), /not a Hypernova snapshot/],
       ['an ELF file', 'elf', /not a Hypernova snapshot/],
       ['a directory', 'dir', /not a regular file/],
@@ -74,12 +86,15 @@ describe('VM process save and restore', function () {
     const c = startVm([...base(), '--incoming', 'defer'], { control: join(tmp.dir, 'c.sock') });
     const qc = await c.qmp();
     for (const [what, bytes, message] of bad) {
-      const path = bytes === 'dir' ? tmp.dir : bytes === 'elf' ? kernel : fileIn(tmp.dir, `bad-${what.replace(/ /g, '-')}`, bytes);
+      const path =
+        bytes === 'dir' ? tmp.dir : bytes === 'elf' ? kernel : fileIn(tmp.dir, `bad-${what.replace(/ /g, '-')}`, bytes);
       await assert.rejects(qc.execute('loadvm', { path }), (e: Error) => message.test(e.message), what);
       assert.equal((await qc.execute<{ status: string }>('query-status')).status, 'inmigrate', what);
     }
     // A snapshot of another machine (64 MiB instead of 16) is refused by config, not by accident.
-    const big = startVm(['--bios', 'none', '--kernel', kernel, '--memory', '64', '--console', 'none'], { control: join(tmp.dir, 'big.sock') });
+    const big = startVm(['--bios', 'none', '--kernel', kernel, '--memory', '64', '--console', 'none'], {
+      control: join(tmp.dir, 'big.sock'),
+    });
     const qbig = await big.qmp();
     const foreign = join(tmp.dir, 'foreign.state');
     await qbig.execute('savevm', { path: foreign });

@@ -53,7 +53,13 @@ export class BlockError extends Error {
 
 /** Throws ERANGE unless [offset, offset + length) lies within a disk of `size` bytes. */
 export function checkRange(size: number, offset: number, length: number, path?: string): void {
-  if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > size) {
+  if (
+    !Number.isSafeInteger(offset) ||
+    !Number.isSafeInteger(length) ||
+    offset < 0 ||
+    length < 0 ||
+    offset + length > size
+  ) {
     throw new BlockError('ERANGE', `request [${offset}, +${length}) is outside the disk of ${size} bytes`, path);
   }
 }

@@ -24,7 +24,8 @@ export class DirtyLog {
   /** Starts tracking in blocks of `granularity` bytes (block i = [i * granularity, +granularity)). */
   start(granularity: number): void {
     if (this.bits) throw new BlockError('EUNSUPPORTED', 'the disk dirty log is already in use');
-    if (!Number.isSafeInteger(granularity) || granularity <= 0) throw new BlockError('ERANGE', `invalid dirty log granularity ${granularity}`);
+    if (!Number.isSafeInteger(granularity) || granularity <= 0)
+      throw new BlockError('ERANGE', `invalid dirty log granularity ${granularity}`);
     this.blockBytes = granularity;
     this.bits = new Uint8Array(Math.ceil(this.sizeBytes / granularity));
     this.marked = [];

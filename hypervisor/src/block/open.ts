@@ -30,7 +30,9 @@ export function detectFormat(path: string): DiskFormat {
     fd = openSync(path, 'r');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new BlockError(code === 'ENOENT' ? 'ENOENT' : 'EIO', `cannot open: ${(e as Error).message}`, path, { cause: e });
+    throw new BlockError(code === 'ENOENT' ? 'ENOENT' : 'EIO', `cannot open: ${(e as Error).message}`, path, {
+      cause: e,
+    });
   }
   try {
     const magic = Buffer.alloc(4);
@@ -46,7 +48,14 @@ interface Link {
   real: string;
 }
 
-function openLink(path: string, format: DiskFormat | undefined, readOnly: boolean, id: string | undefined, above: Link[], maxDepth: number): BlockBackend {
+function openLink(
+  path: string,
+  format: DiskFormat | undefined,
+  readOnly: boolean,
+  id: string | undefined,
+  above: Link[],
+  maxDepth: number,
+): BlockBackend {
   let real: string;
   try {
     real = realpathSync(path);

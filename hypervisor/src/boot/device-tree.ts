@@ -119,7 +119,10 @@ export function buildVirtDeviceTree(cfg: VirtDeviceTreeConfig): Uint8Array {
   soc.children.push(plic);
   plic.cells('riscv,ndev', PLIC_NDEV).u64('reg', MemoryMap.plic.base, MemoryMap.plic.size);
   plic.cells('interrupts-extended', intcPh, CPU_IRQ.MEI, intcPh, CPU_IRQ.SEI).flag('interrupt-controller');
-  plic.strings('compatible', 'sifive,plic-1.0.0', 'riscv,plic0').cells('#address-cells', 0).cells('#interrupt-cells', 1);
+  plic
+    .strings('compatible', 'sifive,plic-1.0.0', 'riscv,plic0')
+    .cells('#address-cells', 0)
+    .cells('#interrupt-cells', 1);
   soc
     .add(`clint@${hexAddr(MemoryMap.clint.base)}`)
     .cells('interrupts-extended', intcPh, CPU_IRQ.MSI, intcPh, CPU_IRQ.MTI)
@@ -128,4 +131,3 @@ export function buildVirtDeviceTree(cfg: VirtDeviceTreeConfig): Uint8Array {
 
   return encodeFdt(root);
 }
-

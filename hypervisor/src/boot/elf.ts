@@ -29,7 +29,12 @@ const MACHINES: Record<number, string> = {
   243: 'RISC-V',
   258: 'LoongArch',
 };
-const TYPES: Record<number, string> = { 0: 'no file type', 1: 'a relocatable object', 3: 'a shared object or PIE', 4: 'a core dump' };
+const TYPES: Record<number, string> = {
+  0: 'no file type',
+  1: 'a relocatable object',
+  3: 'a shared object or PIE',
+  4: 'a core dump',
+};
 
 export interface ElfSegment {
   /** Physical load address (p_paddr, as QEMU loads them). */
@@ -73,14 +78,18 @@ export function parseElf(bytes: Uint8Array): ElfImage {
   if (cls === 2 && machine === EM_RISCV) {
     throw new BootImageError('64-bit RISC-V ELF (RV64): this machine runs 32-bit RISC-V (RV32) code');
   }
-  if (machine !== EM_RISCV) throw new BootImageError(`ELF for ${machineName}, not RISC-V (e_machine ${machine}, expected ${EM_RISCV})`);
+  if (machine !== EM_RISCV)
+    throw new BootImageError(`ELF for ${machineName}, not RISC-V (e_machine ${machine}, expected ${EM_RISCV})`);
   if (cls !== 1) throw new BootImageError(`ELF class ${cls} is not 32-bit (ELFCLASS32)`);
   if (data !== 1) throw new BootImageError('big-endian ELF: RISC-V code is little-endian');
-  if (bytes.length < EHDR_SIZE) throw new BootImageError(`truncated ELF: ${bytes.length} bytes, header needs ${EHDR_SIZE}`);
+  if (bytes.length < EHDR_SIZE)
+    throw new BootImageError(`truncated ELF: ${bytes.length} bytes, header needs ${EHDR_SIZE}`);
 
   const type = v.getUint16(16, true);
   if (type !== ET_EXEC) {
-    throw new BootImageError(`ELF is ${TYPES[type] ?? `type ${type}`}, not an executable (ET_EXEC) linked at fixed addresses`);
+    throw new BootImageError(
+      `ELF is ${TYPES[type] ?? `type ${type}`}, not an executable (ET_EXEC) linked at fixed addresses`,
+    );
   }
   const entry = v.getUint32(24, true);
   const phoff = v.getUint32(28, true);
@@ -95,7 +104,9 @@ export function parseElf(bytes: Uint8Array): ElfImage {
   if (phnum === 0) throw new BootImageError('ELF has no program headers: nothing to load');
   if (phentsize < PHDR_SIZE) throw new BootImageError(`ELF program header size ${phentsize} is below ${PHDR_SIZE}`);
   if (!within(phoff, phnum * phentsize)) {
-    throw new BootImageError(`truncated ELF: ${phnum} program headers at ${hex(phoff)} run past the end of the file (${bytes.length} bytes)`);
+    throw new BootImageError(
+      `truncated ELF: ${phnum} program headers at ${hex(phoff)} run past the end of the file (${bytes.length} bytes)`,
+    );
   }
 
   const segments: ElfSegment[] = [];
@@ -112,21 +123,33 @@ export function parseElf(bytes: Uint8Array): ElfImage {
     };
     if (seg.filesz > seg.memsz) throw new BootImageError(`segment ${i} has filesz ${seg.filesz} > memsz ${seg.memsz}`);
     if (!within(seg.offset, seg.filesz)) {
-      throw new BootImageError(`truncated ELF: segment ${i} (${seg.filesz} bytes at file offset ${hex(seg.offset)}) runs past the end of the file (${bytes.length} bytes)`);
+      throw new BootImageError(
+        `truncated ELF: segment ${i} (${seg.filesz} bytes at file offset ${hex(seg.offset)}) runs past the end of the file (${bytes.length} bytes)`,
+      );
     }
-    if (seg.paddr + seg.memsz > 0x1_0000_0000) throw new BootImageError(`segment ${i} at ${hex(seg.paddr)} wraps past 4 GiB`);
+    if (seg.paddr + seg.memsz > 0x1_0000_0000)
+      throw new BootImageError(`segment ${i} at ${hex(seg.paddr)} wraps past 4 GiB`);
     segments.push(seg);
   }
   if (segments.length === 0) throw new BootImageError('ELF has no PT_LOAD segment: nothing to load');
 
-  const symbols = shnum === 0 || shoff === 0 ? new Map<string, number>() : readSymbols(bytes, v, shoff, shnum, shentsize);
+  const symbols =
+    shnum === 0 || shoff === 0 ? new Map<string, number>() : readSymbols(bytes, v, shoff, shnum, shentsize);
   return { entry, segments, symbols, rvc: (flags & EF_RISCV_RVC) !== 0, floatAbi: (flags & EF_RISCV_FLOAT_ABI) >>> 1 };
 }
 
-function readSymbols(bytes: Uint8Array, v: DataView, shoff: number, shnum: number, shentsize: number): Map<string, number> {
+function readSymbols(
+  bytes: Uint8Array,
+  v: DataView,
+  shoff: number,
+  shnum: number,
+  shentsize: number,
+): Map<string, number> {
   if (shentsize < SHDR_SIZE) throw new BootImageError(`ELF section header size ${shentsize} is below ${SHDR_SIZE}`);
   if (shoff + shnum * shentsize > bytes.length) {
-    throw new BootImageError(`truncated ELF: section headers at ${hex(shoff)} run past the end of the file (${bytes.length} bytes)`);
+    throw new BootImageError(
+      `truncated ELF: section headers at ${hex(shoff)} run past the end of the file (${bytes.length} bytes)`,
+    );
   }
   const section = (i: number) => {
     const o = shoff + i * shentsize;
@@ -165,7 +188,10 @@ function readSymbols(bytes: Uint8Array, v: DataView, shoff: number, shnum: numbe
 export const ramRange = (ram: GuestRam) => `${hex(ram.base)}..${hex(ram.base + ram.size)}`;
 
 /** Loads an ELF executable's segments into RAM (copy, then zero-fill to memsz). */
-export function loadElf(ram: GuestRam, bytes: Uint8Array): { entry: number; symbols: Map<string, number>; end: number } {
+export function loadElf(
+  ram: GuestRam,
+  bytes: Uint8Array,
+): { entry: number; symbols: Map<string, number>; end: number } {
   const elf = parseElf(bytes);
   for (const s of elf.segments) {
     if (s.memsz > 0 && ram.offsetOf(s.paddr, s.memsz) < 0) {

@@ -234,7 +234,8 @@ interface Header {
  * Throws a DtbError saying what is wrong.
  */
 function checkHeader(bytes: Uint8Array): Header {
-  if (bytes.length < HEADER_SIZE) throw new DtbError(`${bytes.length} bytes is too short for a device tree blob header`);
+  if (bytes.length < HEADER_SIZE)
+    throw new DtbError(`${bytes.length} bytes is too short for a device tree blob header`);
   const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const magic = v.getUint32(0);
   if (magic !== FDT_MAGIC) {

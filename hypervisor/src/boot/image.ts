@@ -28,7 +28,8 @@ export function parseLinuxImageHeader(bytes: Uint8Array): LinuxImageHeader | und
   const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const u64 = (at: number, what: string) => {
     const x = v.getBigUint64(at, true);
-    if (x > BigInt(Number.MAX_SAFE_INTEGER)) throw new BootImageError(`Linux Image header: implausible ${what} 0x${x.toString(16)}`);
+    if (x > BigInt(Number.MAX_SAFE_INTEGER))
+      throw new BootImageError(`Linux Image header: implausible ${what} 0x${x.toString(16)}`);
     return Number(x);
   };
   return {
@@ -47,7 +48,9 @@ export function loadRaw(ram: GuestRam, bytes: Uint8Array, addr: number, what = '
   }
   const off = ram.offsetOf(addr, len);
   if (off < 0) {
-    throw new BootImageError(`${what} of ${len} bytes at 0x${(addr >>> 0).toString(16)} does not fit in RAM ${ramRange(ram)}`);
+    throw new BootImageError(
+      `${what} of ${len} bytes at 0x${(addr >>> 0).toString(16)} does not fit in RAM ${ramRange(ram)}`,
+    );
   }
   ram.bytes.set(bytes, off);
   ram.noteWriteRange(off, len);

@@ -17,7 +17,8 @@ export class Bus {
   map(base: number, size: number, device: MmioDevice): void {
     const end = base + size;
     for (const w of this.windows) {
-      if (base < w.end && w.base < end) throw new Error(`${device.name} overlaps ${w.device.name} at 0x${base.toString(16)}`);
+      if (base < w.end && w.base < end)
+        throw new Error(`${device.name} overlaps ${w.device.name} at 0x${base.toString(16)}`);
     }
     if (base < this.ram.base + this.ram.size && this.ram.base < end) throw new Error(`${device.name} overlaps RAM`);
     this.windows.push({ base, end, device });

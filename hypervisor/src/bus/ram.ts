@@ -45,7 +45,8 @@ export class GuestRam {
     readonly base: number,
     readonly size: number,
   ) {
-    if (size <= 0 || size % PAGE_SIZE !== 0) throw new RangeError(`RAM size ${size} must be a positive multiple of 4 KiB`);
+    if (size <= 0 || size % PAGE_SIZE !== 0)
+      throw new RangeError(`RAM size ${size} must be a positive multiple of 4 KiB`);
     this.bytes = new Uint8Array(size);
     this.view = new DataView(this.bytes.buffer);
     this.pages = size >>> PAGE_SHIFT;

@@ -5,15 +5,50 @@ import type { Hart } from './hart.js';
 import { Mip } from './mip.js';
 
 export const enum Csr {
-  sstatus = 0x100, sie = 0x104, stvec = 0x105, scounteren = 0x106, senvcfg = 0x10a,
-  sscratch = 0x140, sepc = 0x141, scause = 0x142, stval = 0x143, sip = 0x144, satp = 0x180,
-  mstatus = 0x300, misa = 0x301, medeleg = 0x302, mideleg = 0x303, mie = 0x304, mtvec = 0x305,
-  mcounteren = 0x306, menvcfg = 0x30a, mstatush = 0x310, menvcfgh = 0x31a, mcountinhibit = 0x320,
-  mscratch = 0x340, mepc = 0x341, mcause = 0x342, mtval = 0x343, mip = 0x344,
-  pmpcfg0 = 0x3a0, pmpaddr0 = 0x3b0,
-  mcycle = 0xb00, minstret = 0xb02, mcycleh = 0xb80, minstreth = 0xb82,
-  cycle = 0xc00, time = 0xc01, instret = 0xc02, cycleh = 0xc80, timeh = 0xc81, instreth = 0xc82,
-  mvendorid = 0xf11, marchid = 0xf12, mimpid = 0xf13, mhartid = 0xf14, mconfigptr = 0xf15,
+  sstatus = 0x100,
+  sie = 0x104,
+  stvec = 0x105,
+  scounteren = 0x106,
+  senvcfg = 0x10a,
+  sscratch = 0x140,
+  sepc = 0x141,
+  scause = 0x142,
+  stval = 0x143,
+  sip = 0x144,
+  satp = 0x180,
+  mstatus = 0x300,
+  misa = 0x301,
+  medeleg = 0x302,
+  mideleg = 0x303,
+  mie = 0x304,
+  mtvec = 0x305,
+  mcounteren = 0x306,
+  menvcfg = 0x30a,
+  mstatush = 0x310,
+  menvcfgh = 0x31a,
+  mcountinhibit = 0x320,
+  mscratch = 0x340,
+  mepc = 0x341,
+  mcause = 0x342,
+  mtval = 0x343,
+  mip = 0x344,
+  pmpcfg0 = 0x3a0,
+  pmpaddr0 = 0x3b0,
+  mcycle = 0xb00,
+  minstret = 0xb02,
+  mcycleh = 0xb80,
+  minstreth = 0xb82,
+  cycle = 0xc00,
+  time = 0xc01,
+  instret = 0xc02,
+  cycleh = 0xc80,
+  timeh = 0xc81,
+  instreth = 0xc82,
+  mvendorid = 0xf11,
+  marchid = 0xf12,
+  mimpid = 0xf13,
+  mhartid = 0xf14,
+  mconfigptr = 0xf15,
 }
 
 export const Mstatus = {
@@ -33,8 +68,19 @@ export const Mstatus = {
 const MPP_SHIFT = 11;
 
 /** Bits software may change; FS/VS/XS stay 0 (no F, V or custom state), so SD stays 0 too. */
-const MSTATUS_WRITABLE = Mstatus.SIE | Mstatus.MIE | Mstatus.SPIE | Mstatus.MPIE | Mstatus.SPP | Mstatus.MPP |
-  Mstatus.MPRV | Mstatus.SUM | Mstatus.MXR | Mstatus.TVM | Mstatus.TW | Mstatus.TSR;
+const MSTATUS_WRITABLE =
+  Mstatus.SIE |
+  Mstatus.MIE |
+  Mstatus.SPIE |
+  Mstatus.MPIE |
+  Mstatus.SPP |
+  Mstatus.MPP |
+  Mstatus.MPRV |
+  Mstatus.SUM |
+  Mstatus.MXR |
+  Mstatus.TVM |
+  Mstatus.TW |
+  Mstatus.TSR;
 const SSTATUS_VIEW = Mstatus.SIE | Mstatus.SPIE | Mstatus.SPP | Mstatus.SUM | Mstatus.MXR;
 /** Exceptions that can be delegated: all but ecall from M and the reserved codes 10 and 14. */
 const MEDELEG_WRITABLE = 0xb3ff;
@@ -62,36 +108,71 @@ function counterAllowed(h: Hart, index: number): boolean {
 export function csrRead(h: Hart, csr: number): CsrResult {
   if (((csr >>> 8) & 3) > h.priv) return ILLEGAL;
   switch (csr) {
-    case Csr.sstatus: return h.mstatus & SSTATUS_VIEW;
-    case Csr.sie: return h.mie & h.mideleg;
-    case Csr.stvec: return h.stvec;
-    case Csr.scounteren: return h.scounteren;
-    case Csr.senvcfg: return h.senvcfg;
-    case Csr.sscratch: return h.sscratch;
-    case Csr.sepc: return h.sepc;
-    case Csr.scause: return h.scause;
-    case Csr.stval: return h.stval;
-    case Csr.sip: return h.mip & h.mideleg;
+    case Csr.sstatus:
+      return h.mstatus & SSTATUS_VIEW;
+    case Csr.sie:
+      return h.mie & h.mideleg;
+    case Csr.stvec:
+      return h.stvec;
+    case Csr.scounteren:
+      return h.scounteren;
+    case Csr.senvcfg:
+      return h.senvcfg;
+    case Csr.sscratch:
+      return h.sscratch;
+    case Csr.sepc:
+      return h.sepc;
+    case Csr.scause:
+      return h.scause;
+    case Csr.stval:
+      return h.stval;
+    case Csr.sip:
+      return h.mip & h.mideleg;
     case Csr.satp:
       if (h.priv === Priv.Supervisor && h.mstatus & Mstatus.TVM) return ILLEGAL;
       return h.satp;
-    case Csr.mstatus: return h.mstatus;
-    case Csr.misa: return MISA;
-    case Csr.medeleg: return h.medeleg;
-    case Csr.mideleg: return h.mideleg;
-    case Csr.mie: return h.mie;
-    case Csr.mtvec: return h.mtvec;
-    case Csr.mcounteren: return h.mcounteren;
-    case Csr.menvcfg: return h.menvcfg;
-    case Csr.mstatush: case Csr.menvcfgh: case Csr.mcountinhibit: return 0;
-    case Csr.mscratch: return h.mscratch;
-    case Csr.mepc: return h.mepc;
-    case Csr.mcause: return h.mcause;
-    case Csr.mtval: return h.mtval;
-    case Csr.mip: return h.mip;
-    case Csr.mvendorid: case Csr.marchid: case Csr.mimpid: case Csr.mhartid: case Csr.mconfigptr: return 0;
-    case Csr.mcycle: case Csr.minstret: return lo32(h.retired());
-    case Csr.mcycleh: case Csr.minstreth: return hi32(h.retired());
+    case Csr.mstatus:
+      return h.mstatus;
+    case Csr.misa:
+      return MISA;
+    case Csr.medeleg:
+      return h.medeleg;
+    case Csr.mideleg:
+      return h.mideleg;
+    case Csr.mie:
+      return h.mie;
+    case Csr.mtvec:
+      return h.mtvec;
+    case Csr.mcounteren:
+      return h.mcounteren;
+    case Csr.menvcfg:
+      return h.menvcfg;
+    case Csr.mstatush:
+    case Csr.menvcfgh:
+    case Csr.mcountinhibit:
+      return 0;
+    case Csr.mscratch:
+      return h.mscratch;
+    case Csr.mepc:
+      return h.mepc;
+    case Csr.mcause:
+      return h.mcause;
+    case Csr.mtval:
+      return h.mtval;
+    case Csr.mip:
+      return h.mip;
+    case Csr.mvendorid:
+    case Csr.marchid:
+    case Csr.mimpid:
+    case Csr.mhartid:
+    case Csr.mconfigptr:
+      return 0;
+    case Csr.mcycle:
+    case Csr.minstret:
+      return lo32(h.retired());
+    case Csr.mcycleh:
+    case Csr.minstreth:
+      return hi32(h.retired());
   }
   if (csr >= Csr.pmpcfg0 && csr < Csr.pmpcfg0 + 4) return h.pmpcfg[csr - Csr.pmpcfg0]!;
   if (csr >= Csr.pmpaddr0 && csr < Csr.pmpaddr0 + 16) return h.pmpaddr[csr - Csr.pmpaddr0]!;
@@ -113,15 +194,33 @@ export function csrRead(h: Hart, csr: number): CsrResult {
 export function csrWrite(h: Hart, csr: number, v: number): boolean {
   if (((csr >>> 8) & 3) > h.priv || csr >>> 10 === 3) return false;
   switch (csr) {
-    case Csr.sstatus: setMstatus(h, (h.mstatus & ~SSTATUS_VIEW) | (v & SSTATUS_VIEW)); return true;
-    case Csr.sie: h.mie = (h.mie & ~h.mideleg) | (v & h.mideleg & MIE_WRITABLE); return true;
-    case Csr.stvec: h.stvec = legalTvec(v); return true;
-    case Csr.scounteren: h.scounteren = v; return true;
-    case Csr.senvcfg: h.senvcfg = v & 1; return true;
-    case Csr.sscratch: h.sscratch = v; return true;
-    case Csr.sepc: h.sepc = v & ~3; return true;
-    case Csr.scause: h.scause = v; return true;
-    case Csr.stval: h.stval = v; return true;
+    case Csr.sstatus:
+      setMstatus(h, (h.mstatus & ~SSTATUS_VIEW) | (v & SSTATUS_VIEW));
+      return true;
+    case Csr.sie:
+      h.mie = (h.mie & ~h.mideleg) | (v & h.mideleg & MIE_WRITABLE);
+      return true;
+    case Csr.stvec:
+      h.stvec = legalTvec(v);
+      return true;
+    case Csr.scounteren:
+      h.scounteren = v;
+      return true;
+    case Csr.senvcfg:
+      h.senvcfg = v & 1;
+      return true;
+    case Csr.sscratch:
+      h.sscratch = v;
+      return true;
+    case Csr.sepc:
+      h.sepc = v & ~3;
+      return true;
+    case Csr.scause:
+      h.scause = v;
+      return true;
+    case Csr.stval:
+      h.stval = v;
+      return true;
     case Csr.sip: {
       // Only SSIP is writable from S-mode (when delegated).
       const mask = Mip.SSIP & h.mideleg;
@@ -135,25 +234,57 @@ export function csrWrite(h: Hart, csr: number, v: number): boolean {
       h.satp = v & 0x803f_ffff;
       h.translationChanged(true);
       return true;
-    case Csr.mstatus: setMstatus(h, v); return true;
-    case Csr.misa: return true;
-    case Csr.medeleg: h.medeleg = v & MEDELEG_WRITABLE; return true;
-    case Csr.mideleg: h.mideleg = v & MIDELEG_WRITABLE; return true;
-    case Csr.mie: h.mie = v & MIE_WRITABLE; return true;
-    case Csr.mtvec: h.mtvec = legalTvec(v); return true;
-    case Csr.mcounteren: h.mcounteren = v; return true;
-    case Csr.menvcfg: h.menvcfg = v & 1; return true;
-    case Csr.mstatush: case Csr.menvcfgh: case Csr.mcountinhibit: return true;
-    case Csr.mscratch: h.mscratch = v; return true;
-    case Csr.mepc: h.mepc = v & ~3; return true;
-    case Csr.mcause: h.mcause = v; return true;
-    case Csr.mtval: h.mtval = v; return true;
+    case Csr.mstatus:
+      setMstatus(h, v);
+      return true;
+    case Csr.misa:
+      return true;
+    case Csr.medeleg:
+      h.medeleg = v & MEDELEG_WRITABLE;
+      return true;
+    case Csr.mideleg:
+      h.mideleg = v & MIDELEG_WRITABLE;
+      return true;
+    case Csr.mie:
+      h.mie = v & MIE_WRITABLE;
+      return true;
+    case Csr.mtvec:
+      h.mtvec = legalTvec(v);
+      return true;
+    case Csr.mcounteren:
+      h.mcounteren = v;
+      return true;
+    case Csr.menvcfg:
+      h.menvcfg = v & 1;
+      return true;
+    case Csr.mstatush:
+    case Csr.menvcfgh:
+    case Csr.mcountinhibit:
+      return true;
+    case Csr.mscratch:
+      h.mscratch = v;
+      return true;
+    case Csr.mepc:
+      h.mepc = v & ~3;
+      return true;
+    case Csr.mcause:
+      h.mcause = v;
+      return true;
+    case Csr.mtval:
+      h.mtval = v;
+      return true;
     case Csr.mip:
       h.mipSoft = (h.mipSoft & ~MIP_SOFT) | (v & MIP_SOFT);
       h.updateMip();
       return true;
-    case Csr.mcycle: case Csr.minstret: h.setRetired(hi32(h.retired()) * 2 ** 32 + (v >>> 0)); return true;
-    case Csr.mcycleh: case Csr.minstreth: h.setRetired((v >>> 0) * 2 ** 32 + (lo32(h.retired()) >>> 0)); return true;
+    case Csr.mcycle:
+    case Csr.minstret:
+      h.setRetired(hi32(h.retired()) * 2 ** 32 + (v >>> 0));
+      return true;
+    case Csr.mcycleh:
+    case Csr.minstreth:
+      h.setRetired((v >>> 0) * 2 ** 32 + (lo32(h.retired()) >>> 0));
+      return true;
   }
   if (csr >= Csr.pmpcfg0 && csr < Csr.pmpcfg0 + 4) {
     const i = csr - Csr.pmpcfg0;
@@ -168,7 +299,7 @@ export function csrWrite(h: Hart, csr: number, v: number): boolean {
   }
   if (csr >= Csr.pmpaddr0 && csr < Csr.pmpaddr0 + 16) {
     const i = csr - Csr.pmpaddr0;
-    if (!(((h.pmpcfg[i >>> 2]! >>> ((i & 3) * 8)) & PMP_LOCK))) h.pmpaddr[i] = v;
+    if (!((h.pmpcfg[i >>> 2]! >>> ((i & 3) * 8)) & PMP_LOCK)) h.pmpaddr[i] = v;
     return true;
   }
   if ((csr >= 0xb03 && csr <= 0xb1f) || (csr >= 0xb83 && csr <= 0xb9f) || (csr >= 0x323 && csr <= 0x33f)) return true;
@@ -189,7 +320,7 @@ function legalTvec(v: number): number {
   return (v & 3) === 1 ? v & ~2 : v & ~3;
 }
 
-const lo32 = (n: number): number => n % 2 ** 32 | 0;
+const lo32 = (n: number): number => (n % 2 ** 32) | 0;
 const hi32 = (n: number): number => Math.floor(n / 2 ** 32) | 0;
 
 export const mppOf = (mstatus: number): Priv => ((mstatus >>> MPP_SHIFT) & 3) as Priv;

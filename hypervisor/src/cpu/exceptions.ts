@@ -29,5 +29,13 @@ export const enum Access {
   Execute = 2,
 }
 
-export const PAGE_FAULT: Record<Access, Cause> = [Cause.LoadPageFault, Cause.StorePageFault, Cause.InstructionPageFault];
-export const ACCESS_FAULT: Record<Access, Cause> = [Cause.LoadAccessFault, Cause.StoreAccessFault, Cause.InstructionAccessFault];
+export const PAGE_FAULT: Record<Access, Cause> = [
+  Cause.LoadPageFault,
+  Cause.StorePageFault,
+  Cause.InstructionPageFault,
+];
+export const ACCESS_FAULT: Record<Access, Cause> = [
+  Cause.LoadAccessFault,
+  Cause.StoreAccessFault,
+  Cause.InstructionAccessFault,
+];

@@ -5,7 +5,13 @@ import type { HartInterruptPins } from '../bus/device.js';
 import { PageFlag, type GuestRam, type RamWriteListener } from '../bus/ram.js';
 import type { Clock } from '../clock.js';
 import { Csr, csrRead, csrWrite, ILLEGAL, Mstatus, mppOf } from './csr.js';
-import { Access, ACCESS_FAULT as ACCESS_FAULT_CAUSE, Cause, PAGE_FAULT as PAGE_FAULT_CAUSE, Priv } from './exceptions.js';
+import {
+  Access,
+  ACCESS_FAULT as ACCESS_FAULT_CAUSE,
+  Cause,
+  PAGE_FAULT as PAGE_FAULT_CAUSE,
+  Priv,
+} from './exceptions.js';
 import { compileBlock, MAX_BLOCK, threadBlock, type Block } from './jit.js';
 import { translate, PAGE_FAULT } from './mmu.js';
 import { entryOffset, TLB_MASK, TlbSet } from './tlb.js';
@@ -15,8 +21,17 @@ import { enterTrap, mret, sret, takeInterrupt } from './trap.js';
 export type EcallHandler = (h: Hart) => boolean;
 
 const enum Amo {
-  Add = 0x00, Swap = 0x01, Lr = 0x02, Sc = 0x03, Xor = 0x04, Or = 0x08, And = 0x0c,
-  Min = 0x10, Max = 0x14, Minu = 0x18, Maxu = 0x1c,
+  Add = 0x00,
+  Swap = 0x01,
+  Lr = 0x02,
+  Sc = 0x03,
+  Xor = 0x04,
+  Or = 0x08,
+  And = 0x0c,
+  Min = 0x10,
+  Max = 0x14,
+  Minu = 0x18,
+  Maxu = 0x1c,
 }
 
 /**
@@ -41,12 +56,28 @@ export class Hart implements HartInterruptPins, RamWriteListener {
   pc = 0;
   priv: Priv = Priv.Machine;
   mstatus = 0;
-  mtvec = 0; mepc = 0; mcause = 0; mtval = 0; mscratch = 0;
-  medeleg = 0; mideleg = 0; mie = 0;
+  mtvec = 0;
+  mepc = 0;
+  mcause = 0;
+  mtval = 0;
+  mscratch = 0;
+  medeleg = 0;
+  mideleg = 0;
+  mie = 0;
   /** mip as software sees it: mipHw (CLINT, PLIC, SBI timer) | mipSoft (bits written by software). */
-  mip = 0; mipHw = 0; mipSoft = 0;
-  stvec = 0; sepc = 0; scause = 0; stval = 0; sscratch = 0; satp = 0;
-  mcounteren = 0; scounteren = 0; menvcfg = 0; senvcfg = 0;
+  mip = 0;
+  mipHw = 0;
+  mipSoft = 0;
+  stvec = 0;
+  sepc = 0;
+  scause = 0;
+  stval = 0;
+  sscratch = 0;
+  satp = 0;
+  mcounteren = 0;
+  scounteren = 0;
+  menvcfg = 0;
+  senvcfg = 0;
   readonly pmpcfg = new Int32Array(4);
   readonly pmpaddr = new Int32Array(16);
   /** Instructions executed; the guest's minstret is instret + retiredOffset. */
@@ -59,8 +90,11 @@ export class Hart implements HartInterruptPins, RamWriteListener {
 
   // --- execution machinery (read by translated code) ---
   trapped = false;
-  readonly m8: Int8Array; readonly mu8: Uint8Array;
-  readonly m16: Int16Array; readonly mu16: Uint16Array; readonly m32: Int32Array;
+  readonly m8: Int8Array;
+  readonly mu8: Uint8Array;
+  readonly m16: Int16Array;
+  readonly mu16: Uint16Array;
+  readonly m32: Int32Array;
   private readonly tlbM = new TlbSet();
   private readonly tlbS = new TlbSet();
   private readonly tlbU = new TlbSet();
@@ -68,7 +102,12 @@ export class Hart implements HartInterruptPins, RamWriteListener {
   private readonly tlbSum = new TlbSet();
   private readonly tlbSets = [this.tlbM, this.tlbS, this.tlbU, this.tlbSum];
   private dataSet = this.tlbM;
-  rT!: Int32Array; rO!: Int32Array; wT!: Int32Array; wO!: Int32Array; xT!: Int32Array; xO!: Int32Array;
+  rT!: Int32Array;
+  rO!: Int32Array;
+  wT!: Int32Array;
+  wO!: Int32Array;
+  xT!: Int32Array;
+  xO!: Int32Array;
   private dataPriv: Priv = Priv.Machine;
   /** Translated blocks per RAM page, indexed by word offset in the page; `single` holds one-instruction blocks. */
   private readonly blocks: (PageBlocks | undefined)[];
@@ -91,8 +130,11 @@ export class Hart implements HartInterruptPins, RamWriteListener {
     readonly clock: Clock,
   ) {
     const buf = ram.bytes.buffer;
-    this.m8 = new Int8Array(buf); this.mu8 = new Uint8Array(buf);
-    this.m16 = new Int16Array(buf); this.mu16 = new Uint16Array(buf); this.m32 = new Int32Array(buf);
+    this.m8 = new Int8Array(buf);
+    this.mu8 = new Uint8Array(buf);
+    this.m16 = new Int16Array(buf);
+    this.mu16 = new Uint16Array(buf);
+    this.m32 = new Int32Array(buf);
     this.blocks = new Array<PageBlocks | undefined>(ram.pages);
     this.single = new Array<PageBlocks | undefined>(ram.pages);
     ram.listener = this;
@@ -102,11 +144,28 @@ export class Hart implements HartInterruptPins, RamWriteListener {
   reset(pc: number): void {
     this.x.fill(0);
     this.pc = pc | 0;
-    this.mstatus = 0; this.mtvec = 0; this.mepc = 0; this.mcause = 0; this.mtval = 0; this.mscratch = 0;
-    this.medeleg = 0; this.mideleg = 0; this.mie = 0; this.mipSoft = 0;
-    this.stvec = 0; this.sepc = 0; this.scause = 0; this.stval = 0; this.sscratch = 0; this.satp = 0;
-    this.mcounteren = 0; this.scounteren = 0; this.menvcfg = 0; this.senvcfg = 0;
-    this.pmpcfg.fill(0); this.pmpaddr.fill(0);
+    this.mstatus = 0;
+    this.mtvec = 0;
+    this.mepc = 0;
+    this.mcause = 0;
+    this.mtval = 0;
+    this.mscratch = 0;
+    this.medeleg = 0;
+    this.mideleg = 0;
+    this.mie = 0;
+    this.mipSoft = 0;
+    this.stvec = 0;
+    this.sepc = 0;
+    this.scause = 0;
+    this.stval = 0;
+    this.sscratch = 0;
+    this.satp = 0;
+    this.mcounteren = 0;
+    this.scounteren = 0;
+    this.menvcfg = 0;
+    this.senvcfg = 0;
+    this.pmpcfg.fill(0);
+    this.pmpaddr.fill(0);
     this.reservation = -1;
     this.wfi = false;
     this.updateMip();
@@ -171,7 +230,8 @@ export class Hart implements HartInterruptPins, RamWriteListener {
     const block = one
       ? threadBlock(view, pc, host, 1, Infinity, () => {})
       : threadBlock(view, pc, host, MAX_BLOCK, HOT_BLOCK_RUNS, () => {
-          if (perPage.code[slot] === block && perPage.pcs[slot] === pc) perPage.code[slot] = compileBlock(view, pc, host, MAX_BLOCK);
+          if (perPage.code[slot] === block && perPage.pcs[slot] === pc)
+            perPage.code[slot] = compileBlock(view, pc, host, MAX_BLOCK);
         });
     perPage.code[slot] = block;
     perPage.pcs[slot] = pc;
@@ -240,8 +300,12 @@ export class Hart implements HartInterruptPins, RamWriteListener {
     const fetch = this.tlbFor(this.priv, false);
     this.dataPriv = this.priv === Priv.Machine && this.mstatus & Mstatus.MPRV ? mppOf(this.mstatus) : this.priv;
     const data = (this.dataSet = this.tlbFor(this.dataPriv, true));
-    this.xT = fetch.xTag; this.xO = fetch.xOff;
-    this.rT = data.rTag; this.rO = data.rOff; this.wT = data.wTag; this.wO = data.wOff;
+    this.xT = fetch.xTag;
+    this.xO = fetch.xOff;
+    this.rT = data.rTag;
+    this.rO = data.rOff;
+    this.wT = data.wTag;
+    this.wO = data.wOff;
   }
 
   // --- interrupts (HartInterruptPins) ---
@@ -496,15 +560,33 @@ export class Hart implements HartInterruptPins, RamWriteListener {
     if (this.trapped) return;
     let v: number;
     switch (op) {
-      case Amo.Swap: v = src; break;
-      case Amo.Add: v = (old + src) | 0; break;
-      case Amo.Xor: v = old ^ src; break;
-      case Amo.And: v = old & src; break;
-      case Amo.Or: v = old | src; break;
-      case Amo.Min: v = old < src ? old : src; break;
-      case Amo.Max: v = old > src ? old : src; break;
-      case Amo.Minu: v = old >>> 0 < src >>> 0 ? old : src; break;
-      case Amo.Maxu: v = old >>> 0 > src >>> 0 ? old : src; break;
+      case Amo.Swap:
+        v = src;
+        break;
+      case Amo.Add:
+        v = (old + src) | 0;
+        break;
+      case Amo.Xor:
+        v = old ^ src;
+        break;
+      case Amo.And:
+        v = old & src;
+        break;
+      case Amo.Or:
+        v = old | src;
+        break;
+      case Amo.Min:
+        v = old < src ? old : src;
+        break;
+      case Amo.Max:
+        v = old > src ? old : src;
+        break;
+      case Amo.Minu:
+        v = old >>> 0 < src >>> 0 ? old : src;
+        break;
+      case Amo.Maxu:
+        v = old >>> 0 > src >>> 0 ? old : src;
+        break;
       default:
         this.raise(Cause.IllegalInstruction, 0);
         return;

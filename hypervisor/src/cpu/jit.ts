@@ -19,7 +19,10 @@ const helpers = {
   mulhu(a: number, b: number): number {
     a >>>= 0;
     b >>>= 0;
-    const a0 = a & 0xffff, a1 = a >>> 16, b0 = b & 0xffff, b1 = b >>> 16;
+    const a0 = a & 0xffff,
+      a1 = a >>> 16,
+      b0 = b & 0xffff,
+      b1 = b >>> 16;
     const mid = a1 * b0 + ((a0 * b0) >>> 16);
     const mid2 = (mid & 0xffff) + a0 * b1;
     return (a1 * b1 + Math.floor(mid / 65536) + Math.floor(mid2 / 65536)) | 0;
@@ -70,10 +73,16 @@ const system = (at: At, call: string): Emitted => ({
 const ok = (code: string): Emitted => ({ code, ends: false });
 
 const LOADS: Record<number, [width: 1 | 2 | 4, signed: boolean, view: string, shift: number]> = {
-  0: [1, true, 'm8', 0], 1: [2, true, 'm16', 1], 2: [4, true, 'm32', 2], 4: [1, false, 'mu8', 0], 5: [2, false, 'mu16', 1],
+  0: [1, true, 'm8', 0],
+  1: [2, true, 'm16', 1],
+  2: [4, true, 'm32', 2],
+  4: [1, false, 'mu8', 0],
+  5: [2, false, 'mu16', 1],
 };
 const STORES: Record<number, [width: 1 | 2 | 4, view: string, shift: number]> = {
-  0: [1, 'm8', 0], 1: [2, 'm16', 1], 2: [4, 'm32', 2],
+  0: [1, 'm8', 0],
+  1: [2, 'm16', 1],
+  2: [4, 'm32', 2],
 };
 
 function load(insn: number, at: At): Emitted {
@@ -109,12 +118,24 @@ function opImm(insn: number, at: At): Emitted {
   const f7 = d.funct7(insn);
   let e: string;
   switch (d.funct3(insn)) {
-    case 0: e = `(${a} + ${v}) | 0`; break;
-    case 2: e = `${a} < ${v} ? 1 : 0`; break;
-    case 3: e = `(${a} >>> 0) < (${v} >>> 0) ? 1 : 0`; break;
-    case 4: e = `${a} ^ ${v}`; break;
-    case 6: e = `${a} | ${v}`; break;
-    case 7: e = `${a} & ${v}`; break;
+    case 0:
+      e = `(${a} + ${v}) | 0`;
+      break;
+    case 2:
+      e = `${a} < ${v} ? 1 : 0`;
+      break;
+    case 3:
+      e = `(${a} >>> 0) < (${v} >>> 0) ? 1 : 0`;
+      break;
+    case 4:
+      e = `${a} ^ ${v}`;
+      break;
+    case 6:
+      e = `${a} | ${v}`;
+      break;
+    case 7:
+      e = `${a} & ${v}`;
+      break;
     case 1:
       if (f7 !== 0 || shamt > 31) return illegal(at, insn);
       e = `${a} << ${at.v(shamt)}`;
@@ -136,15 +157,26 @@ function op(insn: number, at: At): Emitted {
   const f3 = d.funct3(insn);
   let e: string | undefined;
   if (f7 === 0) {
-    e = [`(${a} + ${b}) | 0`, `${a} << (${b} & 31)`, `${a} < ${b} ? 1 : 0`, `(${a} >>> 0) < (${b} >>> 0) ? 1 : 0`,
-      `${a} ^ ${b}`, `(${a} >>> (${b} & 31)) | 0`, `${a} | ${b}`, `${a} & ${b}`][f3];
+    e = [
+      `(${a} + ${b}) | 0`,
+      `${a} << (${b} & 31)`,
+      `${a} < ${b} ? 1 : 0`,
+      `(${a} >>> 0) < (${b} >>> 0) ? 1 : 0`,
+      `${a} ^ ${b}`,
+      `(${a} >>> (${b} & 31)) | 0`,
+      `${a} | ${b}`,
+      `${a} & ${b}`,
+    ][f3];
   } else if (f7 === 0x20) {
     if (f3 === 0) e = `(${a} - ${b}) | 0`;
     if (f3 === 5) e = `${a} >> (${b} & 31)`;
   } else if (f7 === 1) {
     // M extension: division never traps; results for /0 and overflow are fixed by the spec.
     e = [
-      `Math.imul(${a}, ${b})`, `H.mulh(${a}, ${b})`, `H.mulhsu(${a}, ${b})`, `H.mulhu(${a}, ${b})`,
+      `Math.imul(${a}, ${b})`,
+      `H.mulh(${a}, ${b})`,
+      `H.mulhsu(${a}, ${b})`,
+      `H.mulhu(${a}, ${b})`,
       `${b} === 0 ? -1 : ${a} === -2147483648 && ${b} === -1 ? ${a} : (${a} / ${b}) | 0`,
       `${b} === 0 ? -1 : ((${a} >>> 0) / (${b} >>> 0)) | 0`,
       `${b} === 0 ? ${a} : ${b} === -1 ? 0 : (${a} % ${b}) | 0`,
@@ -168,9 +200,10 @@ function branch(insn: number, at: At): Emitted {
   const cond = BRANCH_CONDITIONS[d.funct3(insn)];
   if (!cond) return illegal(at, insn);
   // pc is 4-aligned, so whether the target is misaligned depends on the offset alone.
-  const taken = d.immB(insn) & 3
-    ? `c.instret += ${at.k(0)}; c.pc = ${at.pc(0)}; c.raise(0, ${at.pc(d.immB(insn))}); c.trapped = false; return 1;`
-    : `c.instret += ${at.k(1)}; c.pc = ${at.pc(d.immB(insn))}; return 1;`;
+  const taken =
+    d.immB(insn) & 3
+      ? `c.instret += ${at.k(0)}; c.pc = ${at.pc(0)}; c.raise(0, ${at.pc(d.immB(insn))}); c.trapped = false; return 1;`
+      : `c.instret += ${at.k(1)}; c.pc = ${at.pc(d.immB(insn))}; return 1;`;
   return ok(`if (${cond(reg(at, d.rs1(insn)), reg(at, d.rs2(insn)))}) { ${taken} }`);
 }
 
@@ -198,18 +231,25 @@ function amo(insn: number, at: At): Emitted {
   const f5 = insn >>> 27;
   if (f5 === 0x02 && d.rs2(insn) !== 0) return illegal(at, insn);
   if (![0x00, 0x01, 0x02, 0x03, 0x04, 0x08, 0x0c, 0x10, 0x14, 0x18, 0x1c].includes(f5)) return illegal(at, insn);
-  return ok(`c.pc = ${at.pc(0)}; c.amo(${f5}, ${at.v(d.rd(insn))}, ${reg(at, d.rs1(insn))}, ${reg(at, d.rs2(insn))}); ${exitOnTrap(at)}`);
+  return ok(
+    `c.pc = ${at.pc(0)}; c.amo(${f5}, ${at.v(d.rd(insn))}, ${reg(at, d.rs1(insn))}, ${reg(at, d.rs2(insn))}); ${exitOnTrap(at)}`,
+  );
 }
 
 function systemInsn(insn: number, at: At): Emitted {
   const f3 = d.funct3(insn);
   if (f3 === 0) {
     switch (insn) {
-      case 0x0000_0073: return system(at, 'c.ecall()');
-      case 0x0010_0073: return raise(at, 3, at.pc(0));
-      case 0x1020_0073: return system(at, `c.xret(false, ${at.v(insn)})`);
-      case 0x3020_0073: return system(at, `c.xret(true, ${at.v(insn)})`);
-      case 0x1050_0073: return system(at, `c.wfiInsn(${at.v(insn)})`);
+      case 0x0000_0073:
+        return system(at, 'c.ecall()');
+      case 0x0010_0073:
+        return raise(at, 3, at.pc(0));
+      case 0x1020_0073:
+        return system(at, `c.xret(false, ${at.v(insn)})`);
+      case 0x3020_0073:
+        return system(at, `c.xret(true, ${at.v(insn)})`);
+      case 0x1050_0073:
+        return system(at, `c.wfiInsn(${at.v(insn)})`);
     }
     if (d.funct7(insn) === 0x09 && d.rd(insn) === 0) return system(at, `c.sfenceVma(${at.v(insn)})`);
     return illegal(at, insn);
@@ -230,24 +270,36 @@ function systemInsn(insn: number, at: At): Emitted {
 
 function emit(insn: number, at: At): Emitted {
   switch (d.opcode(insn)) {
-    case 0x37: return ok(set(at, d.rd(insn), at.v(d.immU(insn) | 0)));
-    case 0x17: return ok(set(at, d.rd(insn), at.pc(d.immU(insn) | 0)));
-    case 0x6f: return jal(insn, at);
-    case 0x67: return jalr(insn, at);
-    case 0x63: return branch(insn, at);
-    case 0x03: return load(insn, at);
-    case 0x23: return store(insn, at);
-    case 0x13: return opImm(insn, at);
-    case 0x33: return op(insn, at);
+    case 0x37:
+      return ok(set(at, d.rd(insn), at.v(d.immU(insn) | 0)));
+    case 0x17:
+      return ok(set(at, d.rd(insn), at.pc(d.immU(insn) | 0)));
+    case 0x6f:
+      return jal(insn, at);
+    case 0x67:
+      return jalr(insn, at);
+    case 0x63:
+      return branch(insn, at);
+    case 0x03:
+      return load(insn, at);
+    case 0x23:
+      return store(insn, at);
+    case 0x13:
+      return opImm(insn, at);
+    case 0x33:
+      return op(insn, at);
     case 0x0f:
       // FENCE orders nothing on one hart; FENCE.I needs no flush because stores to translated
       // code already drop it, but it ends the block so the next fetch sees the new code.
       if (d.funct3(insn) === 0) return ok('');
       if (d.funct3(insn) === 1) return { code: `c.instret += ${at.k(1)}; c.pc = ${at.pc(4)}; return 1;`, ends: true };
       return illegal(at, insn);
-    case 0x2f: return amo(insn, at);
-    case 0x73: return systemInsn(insn, at);
-    default: return illegal(at, insn);
+    case 0x2f:
+      return amo(insn, at);
+    case 0x73:
+      return systemInsn(insn, at);
+    default:
+      return illegal(at, insn);
   }
 }
 
@@ -321,7 +373,11 @@ function cold(insn: number): Cold {
   let t = templateIndex.get(key);
   if (t === undefined) {
     t = templates.length;
-    templates.push(new Function('H', `return function (c, o, j) { ${PROLOGUE} ${code} return j + ${3 + ops.length}; };`)(helpers) as Template);
+    templates.push(
+      new Function('H', `return function (c, o, j) { ${PROLOGUE} ${code} return j + ${3 + ops.length}; };`)(
+        helpers,
+      ) as Template,
+    );
     templateIndex.set(key, t);
   }
   const e: Cold = { t, ops, ends };
@@ -337,7 +393,14 @@ const scratch = new Int32Array(MAX_BLOCK * 16);
  * Cold tier: the block as an operand stream run through instruction templates. After `hot` runs,
  * `onHot` is called once (to compile and install the hot-tier block).
  */
-export function threadBlock(ram: DataView, pc: number, host: number, max: number, hot: number, onHot: () => void): Block {
+export function threadBlock(
+  ram: DataView,
+  pc: number,
+  host: number,
+  max: number,
+  hot: number,
+  onHot: () => void,
+): Block {
   let n = 0;
   const fallThrough = forEachInstruction(ram, host, max, (insn, k) => {
     const e = cold(insn);
@@ -353,7 +416,7 @@ export function threadBlock(ram: DataView, pc: number, host: number, max: number
   let runs = 0;
   return (c: unknown) => {
     if (++runs === hot) onHot();
-    for (let j = 0; j < o.length; ) if ((j = templates[o[j]!]!(c, o, j)) === 1) return;
+    for (let j = 0; j < o.length;) if ((j = templates[o[j]!]!(c, o, j)) === 1) return;
     const h = c as { instret: number; pc: number };
     h.instret += fallThrough;
     h.pc = next;

@@ -4,7 +4,13 @@ import { Access, Priv } from './exceptions.js';
 import { Mstatus } from './csr.js';
 import type { GuestRam } from '../bus/ram.js';
 
-const PTE_V = 1, PTE_R = 2, PTE_W = 4, PTE_X = 8, PTE_U = 16, PTE_A = 64, PTE_D = 128;
+const PTE_V = 1,
+  PTE_R = 2,
+  PTE_W = 4,
+  PTE_X = 8,
+  PTE_U = 16,
+  PTE_A = 64,
+  PTE_D = 128;
 
 /** Walk outcomes that are not a physical address. */
 export const PAGE_FAULT = -1;
@@ -20,7 +26,14 @@ const PA_LIMIT = 2 ** 32;
  * Translates `va` for `access` at privilege `priv` with the given satp and mstatus.
  * Returns the physical address (below 4 GiB, see PA_LIMIT) or PAGE_FAULT / ACCESS_FAULT.
  */
-export function translate(ram: GuestRam, satp: number, mstatus: number, va: number, access: Access, priv: Priv): number {
+export function translate(
+  ram: GuestRam,
+  satp: number,
+  mstatus: number,
+  va: number,
+  access: Access,
+  priv: Priv,
+): number {
   if (priv === Priv.Machine || satp >>> 31 === 0) return va >>> 0;
   let table = (satp & 0x3f_ffff) * 4096;
   let level = 1;
@@ -56,9 +69,7 @@ export function translate(ram: GuestRam, satp: number, mstatus: number, va: numb
   }
   // A 4 MiB superpage must be aligned: its low PPN must be zero.
   if (level === 1 && (pte >>> 10) & 0x3ff) return PAGE_FAULT;
-  const pa = level === 1
-    ? (pte >>> 20) * 0x40_0000 + (va & 0x3f_ffff)
-    : (pte >>> 10) * 4096 + (va & 0xfff);
+  const pa = level === 1 ? (pte >>> 20) * 0x40_0000 + (va & 0x3f_ffff) : (pte >>> 10) * 4096 + (va & 0xfff);
   if (pa >= PA_LIMIT) return ACCESS_FAULT;
   const needed = PTE_A | (access === Access.Write ? PTE_D : 0);
   if ((pte & needed) !== needed) {

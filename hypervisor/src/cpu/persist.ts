@@ -7,8 +7,27 @@ import type { Hart } from './hart.js';
 export const CPU_STATE_VERSION = 1;
 
 const CSR_FIELDS = [
-  'mstatus', 'mtvec', 'mepc', 'mcause', 'mtval', 'mscratch', 'medeleg', 'mideleg', 'mie', 'mipHw', 'mipSoft',
-  'stvec', 'sepc', 'scause', 'stval', 'sscratch', 'satp', 'mcounteren', 'scounteren', 'menvcfg', 'senvcfg',
+  'mstatus',
+  'mtvec',
+  'mepc',
+  'mcause',
+  'mtval',
+  'mscratch',
+  'medeleg',
+  'mideleg',
+  'mie',
+  'mipHw',
+  'mipSoft',
+  'stvec',
+  'sepc',
+  'scause',
+  'stval',
+  'sscratch',
+  'satp',
+  'mcounteren',
+  'scounteren',
+  'menvcfg',
+  'senvcfg',
 ] as const;
 type CsrField = (typeof CSR_FIELDS)[number];
 
@@ -51,9 +70,19 @@ const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isSaf
 export function restoreCpu(h: Hart, s: StateSection): void {
   const d = expectSection<CpuState>(s, 'cpu', CPU_STATE_VERSION);
   const ok =
-    Array.isArray(d.x) && d.x.length === 32 && d.x.every(isInt) && isInt(d.pc) && [0, 1, 3].includes(d.priv) &&
-    CSR_FIELDS.every((f) => isInt(d.csr?.[f])) && Array.isArray(d.pmpcfg) && d.pmpcfg.length === 4 &&
-    Array.isArray(d.pmpaddr) && d.pmpaddr.length === 16 && isInt(d.instret) && isInt(d.retiredOffset) && isInt(d.reservation);
+    Array.isArray(d.x) &&
+    d.x.length === 32 &&
+    d.x.every(isInt) &&
+    isInt(d.pc) &&
+    [0, 1, 3].includes(d.priv) &&
+    CSR_FIELDS.every((f) => isInt(d.csr?.[f])) &&
+    Array.isArray(d.pmpcfg) &&
+    d.pmpcfg.length === 4 &&
+    Array.isArray(d.pmpaddr) &&
+    d.pmpaddr.length === 16 &&
+    isInt(d.instret) &&
+    isInt(d.retiredOffset) &&
+    isInt(d.reservation);
   if (!ok) throw new StateError('cpu state is malformed');
   h.x.set(d.x);
   h.x[0] = 0;

@@ -9,7 +9,7 @@ const PRIORITY = [11, 3, 7, 9, 1, 5];
 
 export function enterTrap(h: Hart, cause: number, tval: number, interrupt: boolean): void {
   const from = h.priv;
-  const delegated = from <= Priv.Supervisor && ((((interrupt ? h.mideleg : h.medeleg) >>> cause) & 1) === 1);
+  const delegated = from <= Priv.Supervisor && (((interrupt ? h.mideleg : h.medeleg) >>> cause) & 1) === 1;
   let s = h.mstatus;
   if (delegated) {
     h.scause = (interrupt ? 0x8000_0000 : 0) | cause;

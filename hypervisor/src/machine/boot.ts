@@ -32,7 +32,12 @@ const MODE_S = 1;
 export const ISA_STRING = 'rv32ima_zicsr_zifencei_zihintpause';
 
 /** Loads a kernel or firmware image at `addr` (ELFs go where their headers say). */
-function place(ram: GuestRam, bytes: Uint8Array, addr: number, what: string): { entry: number; symbols: Map<string, number>; end: number } {
+function place(
+  ram: GuestRam,
+  bytes: Uint8Array,
+  addr: number,
+  what: string,
+): { entry: number; symbols: Map<string, number>; end: number } {
   try {
     if (isElf(bytes)) return loadElf(ram, bytes);
     const { end } = loadRaw(ram, bytes, addr, what);

@@ -25,7 +25,15 @@ import { restoreSyscon, saveSyscon } from '../devices/syscon/persist.js';
 import { restoreUart, saveUart } from '../devices/uart/persist.js';
 import { restoreSbi, saveSbi } from '../firmware/sbi/persist.js';
 import { StateError, type StateSection } from '../state/section.js';
-import { checkSnapshotRam, decodeDeviceState, decodeSnapshotHeader, encodeDeviceState, encodeSnapshot, loadSnapshotRam, type SnapshotHeader } from '../state/snapshot.js';
+import {
+  checkSnapshotRam,
+  decodeDeviceState,
+  decodeSnapshotHeader,
+  encodeDeviceState,
+  encodeSnapshot,
+  loadSnapshotRam,
+  type SnapshotHeader,
+} from '../state/snapshot.js';
 import { loadBoot } from './boot.js';
 import { checkConfig, DEFAULT_CONFIG, type BootImages, type MachineConfig } from './config.js';
 
@@ -100,7 +108,12 @@ export class Machine {
     this.bus.map(MemoryMap.clint.base, MemoryMap.clint.size, this.clint);
     this.bus.map(MemoryMap.plic.base, MemoryMap.plic.size, this.plic);
     this.bus.map(MemoryMap.uart0.base, MemoryMap.uart0.size, this.uart);
-    this.virtio = createVirtioSlots(this.ram, (irq) => this.plic.line(irq), options.devices ?? [], this.config.virtioSlots);
+    this.virtio = createVirtioSlots(
+      this.ram,
+      (irq) => this.plic.line(irq),
+      options.devices ?? [],
+      this.config.virtioSlots,
+    );
     for (const slot of this.virtio) this.bus.map(slot.base, slot.size, slot.mmio);
 
     if (images.bios === 'builtin') {
@@ -149,7 +162,13 @@ export class Machine {
 
   /** Every device's state, the CPU first: restoring the CPU re-bases the virtual clock's instret. */
   private sections(): StateSection[] {
-    const list: StateSection[] = [saveCpu(this.hart), saveClint(this.clint), savePlic(this.plic), saveUart(this.uart), saveSyscon(this.syscon)];
+    const list: StateSection[] = [
+      saveCpu(this.hart),
+      saveClint(this.clint),
+      savePlic(this.plic),
+      saveUart(this.uart),
+      saveSyscon(this.syscon),
+    ];
     if (this.sbi) list.push(saveSbi(this.sbi));
     if (this.htif) list.push(saveHtif(this.htif));
     for (const slot of this.virtio) list.push(saveVirtio(slot.mmio));
@@ -197,16 +216,22 @@ export class Machine {
 
   /** Checks saved state is for this machine's config and devices; returns its sections by name. */
   private matchSections(header: SnapshotHeader): Map<string, StateSection> {
-    const mismatch = (Object.keys(this.config) as (keyof MachineConfig)[]).filter((k) => header.config[k] !== this.config[k]);
+    const mismatch = (Object.keys(this.config) as (keyof MachineConfig)[]).filter(
+      (k) => header.config[k] !== this.config[k],
+    );
     if (mismatch.length) {
-      throw new StateError(`snapshot machine config differs: ${mismatch.map((k) => `${k} ${String(header.config[k])} vs ${String(this.config[k])}`).join(', ')}`);
+      throw new StateError(
+        `snapshot machine config differs: ${mismatch.map((k) => `${k} ${String(header.config[k])} vs ${String(this.config[k])}`).join(', ')}`,
+      );
     }
     const byName = new Map(header.sections.map((sec) => [sec?.name, sec]));
     const mine = this.sections();
     const missing = mine.filter((sec) => !byName.has(sec.name)).map((sec) => sec.name);
     const extra = [...byName.keys()].filter((n) => !mine.some((sec) => sec.name === n));
     if (missing.length || extra.length) {
-      throw new StateError(`snapshot devices differ: missing ${missing.join(', ') || 'none'}, unknown ${extra.join(', ') || 'none'}`);
+      throw new StateError(
+        `snapshot devices differ: missing ${missing.join(', ') || 'none'}, unknown ${extra.join(', ') || 'none'}`,
+      );
     }
     return byName as Map<string, StateSection>;
   }
@@ -330,7 +355,8 @@ export class Machine {
       // A hart that went to sleep goes straight to sleep(), which gives the event loop its turn
       // while it waits: no extra turn per wake-up. Unless the loop has not had one for a slice
       // (a guest whose timer is always already due would never wait).
-      if (this.hart.wfi && !deterministic && !this.exit && !this.rebootRequested && now - yieldedAt < SLICE_MS) continue;
+      if (this.hart.wfi && !deterministic && !this.exit && !this.rebootRequested && now - yieldedAt < SLICE_MS)
+        continue;
       await new Promise<void>((r) => setImmediate(r));
       yieldedAt = performance.now();
     }

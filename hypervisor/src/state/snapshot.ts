@@ -96,7 +96,12 @@ function decodeHeader(buf: Uint8Array, magic: Buffer, what: string): { header: S
   } catch {
     throw new StateError(`${what} header is not valid JSON`);
   }
-  if (typeof header !== 'object' || header === null || !Array.isArray(header.sections) || typeof header.config !== 'object') {
+  if (
+    typeof header !== 'object' ||
+    header === null ||
+    !Array.isArray(header.sections) ||
+    typeof header.config !== 'object'
+  ) {
     throw new StateError(`${what} header is malformed`);
   }
   return { header, ramOffset: 16 + len };

@@ -93,8 +93,14 @@ describe('block/dirty', () => {
       t.drv.driverOk();
       const sectors = BLOCK / 512;
       disk.dirtyLog!.start(BLOCK);
-      assert.equal(blkRequest(vq, BlkReq.OUT, 1 * sectors + 3, { out: new Uint8Array(1024).fill(1) }).status, BlkStatus.OK);
-      assert.equal(blkRequest(vq, BlkReq.WRITE_ZEROES, 0, { out: dwzSegment(7 * sectors, sectors + 1, 1) }).status, BlkStatus.OK);
+      assert.equal(
+        blkRequest(vq, BlkReq.OUT, 1 * sectors + 3, { out: new Uint8Array(1024).fill(1) }).status,
+        BlkStatus.OK,
+      );
+      assert.equal(
+        blkRequest(vq, BlkReq.WRITE_ZEROES, 0, { out: dwzSegment(7 * sectors, sectors + 1, 1) }).status,
+        BlkStatus.OK,
+      );
       assert.equal(blkRequest(vq, BlkReq.DISCARD, 0, { out: dwzSegment(30 * sectors, sectors) }).status, BlkStatus.OK);
       assert.equal(blkRequest(vq, BlkReq.IN, 50 * sectors, { inLen: 512 }).status, BlkStatus.OK); // reads are not changes
       assert.deepEqual(disk.dirtyLog!.fetch(), [1, 7, 8, 30]);

@@ -41,7 +41,11 @@ export function qemuImgOk(...args: string[]): string {
   return r.stdout;
 }
 
-export function tempDir(prefix = 'hypernova-block-'): { dir: string; path: (name: string) => string; remove: () => void } {
+export function tempDir(prefix = 'hypernova-block-'): {
+  dir: string;
+  path: (name: string) => string;
+  remove: () => void;
+} {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   return { dir, path: (name) => join(dir, name), remove: () => rmSync(dir, { recursive: true, force: true }) };
 }

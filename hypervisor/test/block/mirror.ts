@@ -36,7 +36,10 @@ export class Mirror {
       const to = Math.min(sector + 512, offset + length) - offset;
       const a = now.subarray(from, to);
       const before = this.ref.subarray(offset + from, offset + to);
-      assert.ok(Buffer.compare(a, before) === 0 || a.every((x) => x === 0), `discarded sector at ${sector} reads neither as before nor as zeroes`);
+      assert.ok(
+        Buffer.compare(a, before) === 0 || a.every((x) => x === 0),
+        `discarded sector at ${sector} reads neither as before nor as zeroes`,
+      );
     }
     this.ref.set(now, offset);
   }

@@ -67,15 +67,42 @@ describe('block/qcow2 bad input', () => {
   });
 
   describe('broken headers', () => {
-    it('bad magic', () => refusedAtOpen(damaged((p) => patch(p, 0, (b) => b.write('QFI\0', 'latin1'))), 'EFORMAT', /not a qcow2 image/));
-    it('unknown version', () => refusedAtOpen(damaged((p) => patch(p, 4, (b) => b.writeUInt32BE(4))), 'EUNSUPPORTED', /version 4/));
+    it('bad magic', () =>
+      refusedAtOpen(
+        damaged((p) => patch(p, 0, (b) => b.write('QFI\0', 'latin1'))),
+        'EFORMAT',
+        /not a qcow2 image/,
+      ));
+    it('unknown version', () =>
+      refusedAtOpen(
+        damaged((p) => patch(p, 4, (b) => b.writeUInt32BE(4))),
+        'EUNSUPPORTED',
+        /version 4/,
+      ));
     it('cluster_bits out of range', () => {
-      refusedAtOpen(damaged((p) => patch(p, 20, (b) => b.writeUInt32BE(8))), 'EFORMAT', /cluster_bits 8/);
-      refusedAtOpen(damaged((p) => patch(p, 20, (b) => b.writeUInt32BE(40))), 'EFORMAT', /cluster_bits 40/);
+      refusedAtOpen(
+        damaged((p) => patch(p, 20, (b) => b.writeUInt32BE(8))),
+        'EFORMAT',
+        /cluster_bits 8/,
+      );
+      refusedAtOpen(
+        damaged((p) => patch(p, 20, (b) => b.writeUInt32BE(40))),
+        'EFORMAT',
+        /cluster_bits 40/,
+      );
     });
-    it('header_length not a multiple of 8', () => refusedAtOpen(damaged((p) => patch(p, 100, (b) => b.writeUInt32BE(107))), 'EFORMAT', /header_length 107/));
+    it('header_length not a multiple of 8', () =>
+      refusedAtOpen(
+        damaged((p) => patch(p, 100, (b) => b.writeUInt32BE(107))),
+        'EFORMAT',
+        /header_length 107/,
+      ));
     it('unknown incompatible feature bit', () => {
-      refusedAtOpen(damaged((p) => patch(p, 72, (b) => b.writeBigUInt64BE(1n << 5n))), 'EUNSUPPORTED', /incompatible feature.*bit 5/);
+      refusedAtOpen(
+        damaged((p) => patch(p, 72, (b) => b.writeBigUInt64BE(1n << 5n))),
+        'EUNSUPPORTED',
+        /incompatible feature.*bit 5/,
+      );
     });
     it('unknown incompatible feature named in the feature table', () => {
       // Our feature table's first entry names incompatible bit 0; rename it to bit 9 and set bit 9.
@@ -89,14 +116,36 @@ describe('block/qcow2 bad input', () => {
       });
       refusedAtOpen(p, 'EUNSUPPORTED', /bit 9 \("frobnication"\)/);
     });
-    it('encryption', () => refusedAtOpen(damaged((p) => patch(p, 32, (b) => b.writeUInt32BE(2))), 'EUNSUPPORTED', /encrypted.*LUKS/));
+    it('encryption', () =>
+      refusedAtOpen(
+        damaged((p) => patch(p, 32, (b) => b.writeUInt32BE(2))),
+        'EUNSUPPORTED',
+        /encrypted.*LUKS/,
+      ));
     it('external data file and extended L2 entries', () => {
-      refusedAtOpen(damaged((p) => patch(p, 72, (b) => b.writeBigUInt64BE(4n))), 'EUNSUPPORTED', /external data file/);
-      refusedAtOpen(damaged((p) => patch(p, 72, (b) => b.writeBigUInt64BE(16n))), 'EUNSUPPORTED', /extended L2/);
+      refusedAtOpen(
+        damaged((p) => patch(p, 72, (b) => b.writeBigUInt64BE(4n))),
+        'EUNSUPPORTED',
+        /external data file/,
+      );
+      refusedAtOpen(
+        damaged((p) => patch(p, 72, (b) => b.writeBigUInt64BE(16n))),
+        'EUNSUPPORTED',
+        /extended L2/,
+      );
     });
-    it('refcount_order beyond 64-bit refcounts', () => refusedAtOpen(damaged((p) => patch(p, 96, (b) => b.writeUInt32BE(7))), 'EFORMAT', /refcount_order 7/));
+    it('refcount_order beyond 64-bit refcounts', () =>
+      refusedAtOpen(
+        damaged((p) => patch(p, 96, (b) => b.writeUInt32BE(7))),
+        'EFORMAT',
+        /refcount_order 7/,
+      ));
     it('a header extension running past the header cluster', () => {
-      refusedAtOpen(damaged((p) => patch(p, 112 + 4, (b) => b.writeUInt32BE(0x20000))), 'ECORRUPT', /header extension .* overflows/);
+      refusedAtOpen(
+        damaged((p) => patch(p, 112 + 4, (b) => b.writeUInt32BE(0x20000))),
+        'ECORRUPT',
+        /header extension .* overflows/,
+      );
     });
     it('a backing file name outside the header cluster', () => {
       const p = damaged((p) =>
@@ -107,7 +156,12 @@ describe('block/qcow2 bad input', () => {
       );
       refusedAtOpen(p, 'ECORRUPT', /backing file name .* not within the header cluster/);
     });
-    it('an L1 table too small for the virtual size', () => refusedAtOpen(damaged((p) => patch(p, 24, (b) => b.writeBigUInt64BE(1n << 40n))), 'ECORRUPT', /L1 table of 1 entries is too small/));
+    it('an L1 table too small for the virtual size', () =>
+      refusedAtOpen(
+        damaged((p) => patch(p, 24, (b) => b.writeBigUInt64BE(1n << 40n))),
+        'ECORRUPT',
+        /L1 table of 1 entries is too small/,
+      ));
   });
 
   describe('the dirty and corrupt bits', () => {
@@ -130,10 +184,30 @@ describe('block/qcow2 bad input', () => {
   });
 
   describe('table and cluster offsets', () => {
-    it('misaligned L1 table', () => refusedAtOpen(damaged((p) => patch(p, 40, (b) => b.writeBigUInt64BE(BigInt(L.l1 + 8)))), 'ECORRUPT', /L1 table offset .* not aligned/));
-    it('L1 table beyond the file', () => refusedAtOpen(damaged((p) => patch(p, 40, (b) => b.writeBigUInt64BE(0x100000n))), 'ECORRUPT', /L1 table .* beyond the end of the file/));
-    it('refcount table beyond the file', () => refusedAtOpen(damaged((p) => patch(p, 48, (b) => b.writeBigUInt64BE(0x7770000n))), 'ECORRUPT', /refcount table .* beyond the end/));
-    it('refcount block beyond the file', () => refusedAtOpen(damaged((p) => patch(p, L.rt, (b) => b.writeBigUInt64BE(0x990000n))), 'ECORRUPT', /refcount table entry 0 .* beyond the end of the file/));
+    it('misaligned L1 table', () =>
+      refusedAtOpen(
+        damaged((p) => patch(p, 40, (b) => b.writeBigUInt64BE(BigInt(L.l1 + 8)))),
+        'ECORRUPT',
+        /L1 table offset .* not aligned/,
+      ));
+    it('L1 table beyond the file', () =>
+      refusedAtOpen(
+        damaged((p) => patch(p, 40, (b) => b.writeBigUInt64BE(0x100000n))),
+        'ECORRUPT',
+        /L1 table .* beyond the end of the file/,
+      ));
+    it('refcount table beyond the file', () =>
+      refusedAtOpen(
+        damaged((p) => patch(p, 48, (b) => b.writeBigUInt64BE(0x7770000n))),
+        'ECORRUPT',
+        /refcount table .* beyond the end/,
+      ));
+    it('refcount block beyond the file', () =>
+      refusedAtOpen(
+        damaged((p) => patch(p, L.rt, (b) => b.writeBigUInt64BE(0x990000n))),
+        'ECORRUPT',
+        /refcount table entry 0 .* beyond the end of the file/,
+      ));
     it('snapshot table beyond the file', () => {
       const p = damaged((p) =>
         patch(p, 60, (b) => {
@@ -154,17 +228,42 @@ describe('block/qcow2 bad input', () => {
       assert.equal(sha256(path), before, 'file unchanged');
     }
 
-    it('L2 table beyond the file', () => refusedAtRead(damaged((p) => patch(p, L.l1, (b) => b.writeBigUInt64BE(0x8000000000f00000n))), /L2 table .* beyond the end of the file/));
-    it('misaligned L2 table', () => refusedAtRead(damaged((p) => patch(p, L.l1, (b) => b.writeBigUInt64BE(0x8000000000048000n))), /L2 table .* not cluster aligned/));
-    it('L2 table on top of the refcount table', () => refusedAtRead(damaged((p) => patch(p, L.l1, (b) => b.writeBigUInt64BE(BigInt(0x8000000000000000n) | BigInt(L.rt)))), /overlaps the refcount table/));
-    it('data cluster beyond the file', () => refusedAtRead(damaged((p) => patch(p, L.l2, (b) => b.writeBigUInt64BE(0x8000000000f00000n))), /beyond the end of the file .*truncated/, 2 << 20));
-    it('misaligned data cluster', () => refusedAtRead(damaged((p) => patch(p, L.l2, (b) => b.writeBigUInt64BE(0x8000000000058000n))), /unaligned host offset/, 2 << 20));
+    it('L2 table beyond the file', () =>
+      refusedAtRead(
+        damaged((p) => patch(p, L.l1, (b) => b.writeBigUInt64BE(0x8000000000f00000n))),
+        /L2 table .* beyond the end of the file/,
+      ));
+    it('misaligned L2 table', () =>
+      refusedAtRead(
+        damaged((p) => patch(p, L.l1, (b) => b.writeBigUInt64BE(0x8000000000048000n))),
+        /L2 table .* not cluster aligned/,
+      ));
+    it('L2 table on top of the refcount table', () =>
+      refusedAtRead(
+        damaged((p) => patch(p, L.l1, (b) => b.writeBigUInt64BE(BigInt(0x8000000000000000n) | BigInt(L.rt)))),
+        /overlaps the refcount table/,
+      ));
+    it('data cluster beyond the file', () =>
+      refusedAtRead(
+        damaged((p) => patch(p, L.l2, (b) => b.writeBigUInt64BE(0x8000000000f00000n))),
+        /beyond the end of the file .*truncated/,
+        2 << 20,
+      ));
+    it('misaligned data cluster', () =>
+      refusedAtRead(
+        damaged((p) => patch(p, L.l2, (b) => b.writeBigUInt64BE(0x8000000000058000n))),
+        /unaligned host offset/,
+        2 << 20,
+      ));
 
     it('a data cluster mapped onto the L1 table is never written over', () => {
       const p = damaged((p) => patch(p, L.l2, (b) => b.writeBigUInt64BE(0x8000000000000000n | BigInt(L.l1))));
       const before = sha256(p);
       const img = openDisk(p);
-      assert.throws(() => img.write(100, new Uint8Array(10).fill(1)), isBlockError('ECORRUPT', /holds the L1 table; refusing to overwrite metadata/));
+      assert.throws(
+        () => img.write(100, new Uint8Array(10).fill(1)),
+        isBlockError('ECORRUPT', /holds the L1 table; refusing to overwrite metadata/),
+      );
       assert.throws(() => img.write(3 << 20, new Uint8Array(10)), isBlockError('ECORRUPT', /writes refused/));
       img.close();
       assert.equal(sha256(p), before, 'file unchanged');
@@ -182,7 +281,10 @@ describe('block/qcow2 bad input', () => {
       patch(p, L.l2 + 8, (b) => b.writeBigUInt64BE(BigInt(L.data))); // entry 1 -> cluster of entry 0, not "copied"
       const r = checkQcow2(p);
       assert.ok(r.corruptions > 0);
-      assert.ok(r.messages.some((m) => /ERROR: overflow cluster offset=0x50000/.test(m)), r.messages.join('\n'));
+      assert.ok(
+        r.messages.some((m) => /ERROR: overflow cluster offset=0x50000/.test(m)),
+        r.messages.join('\n'),
+      );
       if (hasQemuImg()) {
         const q = qemuImg('check', p);
         assert.equal(q.status, 2, 'qemu-img also calls it a corruption');
@@ -195,14 +297,22 @@ describe('block/qcow2 bad input', () => {
     it('a loop a -> b -> a, and an image backed by itself', () => {
       Qcow2.create(tmp.path('loop-a.qcow2'), { size: 1 << 20, backingFile: 'loop-b.qcow2', backingFormat: 'qcow2' });
       Qcow2.create(tmp.path('loop-b.qcow2'), { size: 1 << 20, backingFile: 'loop-a.qcow2', backingFormat: 'qcow2' });
-      assert.throws(() => openDisk(tmp.path('loop-a.qcow2')), isBlockError('ELOOP', /backing file loop: .*loop-a.qcow2 -> .*loop-b.qcow2 -> .*loop-a.qcow2/));
+      assert.throws(
+        () => openDisk(tmp.path('loop-a.qcow2')),
+        isBlockError('ELOOP', /backing file loop: .*loop-a.qcow2 -> .*loop-b.qcow2 -> .*loop-a.qcow2/),
+      );
       Qcow2.create(tmp.path('self.qcow2'), { size: 1 << 20, backingFile: 'self.qcow2' });
       assert.throws(() => openDisk(tmp.path('self.qcow2')), isBlockError('ELOOP', /backing file loop/));
     });
 
     it('a chain deeper than the limit', () => {
       Qcow2.create(tmp.path('deep0.qcow2'), { size: 1 << 20 });
-      for (let i = 1; i <= 20; i++) Qcow2.create(tmp.path(`deep${i}.qcow2`), { size: 1 << 20, backingFile: `deep${i - 1}.qcow2`, backingFormat: 'qcow2' });
+      for (let i = 1; i <= 20; i++)
+        Qcow2.create(tmp.path(`deep${i}.qcow2`), {
+          size: 1 << 20,
+          backingFile: `deep${i - 1}.qcow2`,
+          backingFormat: 'qcow2',
+        });
       assert.throws(() => openDisk(tmp.path('deep20.qcow2')), isBlockError('ELOOP', /deeper than 16/));
       openDisk(tmp.path('deep20.qcow2'), { maxChainDepth: 20 }).close();
       openDisk(tmp.path('deep10.qcow2')).close();
@@ -210,7 +320,10 @@ describe('block/qcow2 bad input', () => {
 
     it('a missing backing file', () => {
       Qcow2.create(tmp.path('orphan.qcow2'), { size: 1 << 20, backingFile: 'gone.qcow2' });
-      assert.throws(() => openDisk(tmp.path('orphan.qcow2')), isBlockError('ENOENT', /gone.qcow2: backing file of .*orphan.qcow2 not found/));
+      assert.throws(
+        () => openDisk(tmp.path('orphan.qcow2')),
+        isBlockError('ENOENT', /gone.qcow2: backing file of .*orphan.qcow2 not found/),
+      );
     });
 
     it('a backing file that is not in the format the overlay says', () => {
@@ -225,12 +338,25 @@ describe('block/qcow2 bad input', () => {
       const p = damaged((p) => truncateSync(p, 50));
       refusedAtOpen(p, 'EFORMAT', /too short/);
     });
-    it('cut inside the refcount table', () => refusedAtOpen(damaged((p) => truncateSync(p, L.rt + 100)), 'ECORRUPT', /table .* beyond the end of the file/));
-    it('cut inside the L1 table', () => refusedAtOpen(damaged((p) => truncateSync(p, L.l1 + 4)), 'ECORRUPT', /L1 table .* beyond the end of the file/));
+    it('cut inside the refcount table', () =>
+      refusedAtOpen(
+        damaged((p) => truncateSync(p, L.rt + 100)),
+        'ECORRUPT',
+        /table .* beyond the end of the file/,
+      ));
+    it('cut inside the L1 table', () =>
+      refusedAtOpen(
+        damaged((p) => truncateSync(p, L.l1 + 4)),
+        'ECORRUPT',
+        /L1 table .* beyond the end of the file/,
+      ));
     it('cut before the data: the read finds it', () => {
       const p = damaged((p) => truncateSync(p, L.data));
       const img = openDisk(p, { readOnly: true });
-      assert.throws(() => img.read(0, new Uint8Array(512)), isBlockError('ECORRUPT', /beyond the end of the file .*truncated/));
+      assert.throws(
+        () => img.read(0, new Uint8Array(512)),
+        isBlockError('ECORRUPT', /beyond the end of the file .*truncated/),
+      );
       img.close();
     });
   });

@@ -87,7 +87,19 @@ describe('block/qcow2 interop with qemu-img', function () {
       top.fill(0, MiB, 2 * MiB);
       top.set(new Rng(9).bytes(300_000), 4 * MiB + 1234);
       writeFileSync(tmp.path('zt.raw'), top);
-      qemuImgOk('convert', '-f', 'raw', '-O', 'qcow2', '-B', 'zb.qcow2', '-F', 'qcow2', tmp.path('zt.raw'), tmp.path('zt.qcow2'));
+      qemuImgOk(
+        'convert',
+        '-f',
+        'raw',
+        '-O',
+        'qcow2',
+        '-B',
+        'zb.qcow2',
+        '-F',
+        'qcow2',
+        tmp.path('zt.raw'),
+        tmp.path('zt.qcow2'),
+      );
       const img = openDisk(tmp.path('zt.qcow2'), { readOnly: true }) as Qcow2;
       assert.equal(img.clusterKind(MiB), 'zero', 'qemu wrote a zero cluster');
       img.close();
@@ -96,12 +108,39 @@ describe('block/qcow2 interop with qemu-img', function () {
   });
 
   describe('images we write pass qemu-img check and compare', () => {
-    const cases: { name: string; clusterBits?: number; refcountBits?: number; size: number; ops: number; maxLen: number }[] = [
+    const cases: {
+      name: string;
+      clusterBits?: number;
+      refcountBits?: number;
+      size: number;
+      ops: number;
+      maxLen: number;
+    }[] = [
       { name: 'default 64 KiB clusters', size: 32 * MiB, ops: 300, maxLen: 200_000 },
       { name: '512 B clusters', clusterBits: 9, size: 4 * MiB, ops: 300, maxLen: 10_000 },
-      { name: '4 KiB clusters, 1-bit refcounts', clusterBits: 12, refcountBits: 1, size: 8 * MiB, ops: 200, maxLen: 40_000 },
-      { name: '2 MiB clusters, 64-bit refcounts', clusterBits: 21, refcountBits: 64, size: 40 * MiB, ops: 60, maxLen: 3 * MiB },
-      { name: 'odd size, not a multiple of the cluster size', clusterBits: 16, size: 5 * MiB + 3 * 512, ops: 200, maxLen: 100_000 },
+      {
+        name: '4 KiB clusters, 1-bit refcounts',
+        clusterBits: 12,
+        refcountBits: 1,
+        size: 8 * MiB,
+        ops: 200,
+        maxLen: 40_000,
+      },
+      {
+        name: '2 MiB clusters, 64-bit refcounts',
+        clusterBits: 21,
+        refcountBits: 64,
+        size: 40 * MiB,
+        ops: 60,
+        maxLen: 3 * MiB,
+      },
+      {
+        name: 'odd size, not a multiple of the cluster size',
+        clusterBits: 16,
+        size: 5 * MiB + 3 * 512,
+        ops: 200,
+        maxLen: 100_000,
+      },
     ];
     cases.forEach((c, i) => {
       it(c.name, () => {
@@ -161,7 +200,12 @@ describe('block/qcow2 interop with qemu-img', function () {
       const baseData = patterned(3 * MiB + 512, 16 * 1024, new Rng(500), 0.9);
       writeFileSync(tmp.path('rb.raw'), baseData);
       const baseHash = sha256(tmp.path('rb.raw'));
-      Qcow2.create(tmp.path('rov.qcow2'), { size: 5 * MiB, clusterBits: 15, backingFile: 'rb.raw', backingFormat: 'raw' });
+      Qcow2.create(tmp.path('rov.qcow2'), {
+        size: 5 * MiB,
+        clusterBits: 15,
+        backingFile: 'rb.raw',
+        backingFormat: 'raw',
+      });
       const m = new Mirror(openDisk(tmp.path('rov.qcow2')), baseData);
       m.verify();
       m.scribble(new Rng(501), 200, 100_000, { zeroes: true, discards: true });
@@ -209,7 +253,12 @@ describe('block/qcow2 interop with qemu-img', function () {
       assert.equal(b[3 * 64 * 1024 + 99], 7);
       img.close();
       assertClean(p);
-      const map = JSON.parse(qemuImgOk('map', '--output=json', p)) as { start: number; zero: boolean; data: boolean; offset?: number }[];
+      const map = JSON.parse(qemuImgOk('map', '--output=json', p)) as {
+        start: number;
+        zero: boolean;
+        data: boolean;
+        offset?: number;
+      }[];
       const first = map.find((e) => e.start === 0)!;
       assert.equal(first.zero, true);
     });

@@ -41,12 +41,27 @@ describe('block/raw', () => {
     RawBackend.create(p, 4096);
     const ro = openDisk(p, { readOnly: true });
     assert.equal(ro.readOnly, true);
-    assert.throws(() => ro.read(4000, new Uint8Array(200)), (e: unknown) => e instanceof BlockError && e.code === 'ERANGE');
-    assert.throws(() => ro.read(-1, new Uint8Array(1)), (e: unknown) => e instanceof BlockError && e.code === 'ERANGE');
-    assert.throws(() => ro.write(0, new Uint8Array(1)), (e: unknown) => e instanceof BlockError && e.code === 'EROFS');
+    assert.throws(
+      () => ro.read(4000, new Uint8Array(200)),
+      (e: unknown) => e instanceof BlockError && e.code === 'ERANGE',
+    );
+    assert.throws(
+      () => ro.read(-1, new Uint8Array(1)),
+      (e: unknown) => e instanceof BlockError && e.code === 'ERANGE',
+    );
+    assert.throws(
+      () => ro.write(0, new Uint8Array(1)),
+      (e: unknown) => e instanceof BlockError && e.code === 'EROFS',
+    );
     ro.close();
-    assert.throws(() => ro.read(0, new Uint8Array(1)), (e: unknown) => e instanceof BlockError && e.code === 'ECLOSED');
-    assert.throws(() => openDisk(tmp.path('missing.raw')), (e: unknown) => e instanceof BlockError && e.code === 'ENOENT');
+    assert.throws(
+      () => ro.read(0, new Uint8Array(1)),
+      (e: unknown) => e instanceof BlockError && e.code === 'ECLOSED',
+    );
+    assert.throws(
+      () => openDisk(tmp.path('missing.raw')),
+      (e: unknown) => e instanceof BlockError && e.code === 'ENOENT',
+    );
   });
 
   it('has a GET_ID serial of at most 20 bytes, derived from the name or given', () => {

@@ -53,7 +53,10 @@ describe('virt device tree', () => {
       all.map((c) => [c.name, c.getCells('interrupts')![0]]),
       [8, 7, 6, 5, 4, 3, 2, 1].map((i) => [`virtio_mmio@${(0x1000_0000 + 0x1000 * i).toString(16)}`, i]),
     );
-    assert.deepEqual(names(2).map((c) => c.name), ['virtio_mmio@10002000', 'virtio_mmio@10001000']);
+    assert.deepEqual(
+      names(2).map((c) => c.name),
+      ['virtio_mmio@10002000', 'virtio_mmio@10001000'],
+    );
     assert.deepEqual(names(0), []);
     assert.throws(() => buildVirtDeviceTree({ ...base, virtioSlots: 9 }), /virtioSlots 9 is not in 0..8/);
   });
@@ -61,7 +64,12 @@ describe('virt device tree', () => {
   it('passes the initrd, bootargs and an rng seed in /chosen', () => {
     const seed = Uint8Array.from({ length: 32 }, (_, i) => i);
     const chosen = decodeFdt(
-      buildVirtDeviceTree({ ...base, bootargs: 'root=/dev/vda', initrd: { start: 0x8200_0000, end: 0x8210_0000 }, rngSeed: seed }),
+      buildVirtDeviceTree({
+        ...base,
+        bootargs: 'root=/dev/vda',
+        initrd: { start: 0x8200_0000, end: 0x8210_0000 },
+        rngSeed: seed,
+      }),
     ).root.find('/chosen')!;
     assert.deepEqual(chosen.getCells('linux,initrd-start'), [0x8200_0000]);
     assert.deepEqual(chosen.getCells('linux,initrd-end'), [0x8210_0000]);

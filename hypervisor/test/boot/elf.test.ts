@@ -30,7 +30,10 @@ describe('ELF loader', () => {
     assert.equal(r.end, RAM_BASE + 0x1100);
     assert.deepEqual(ram.bytes.subarray(0, 8), code);
     assert.deepEqual(ram.bytes.subarray(0x1000, 0x1004), Uint8Array.from([1, 2, 3, 0]));
-    assert.ok(ram.bytes.subarray(0x1003, 0x1100).every((x) => x === 0), 'BSS zeroed');
+    assert.ok(
+      ram.bytes.subarray(0x1003, 0x1100).every((x) => x === 0),
+      'BSS zeroed',
+    );
     assert.equal(ram.bytes[0x1100], 0xaa, 'nothing past memsz');
   });
 
@@ -44,10 +47,16 @@ describe('ELF loader', () => {
   it('refuses a segment that does not fit in RAM, naming both ranges', () => {
     const ram = new GuestRam(RAM_BASE, 0x10_0000);
     const big = buildElf({ segments: [{ paddr: RAM_BASE + 0xf_f000, data: code, memsz: 0x2000 }] });
-    assert.throws(() => loadElf(ram, big), /segment at 0x800ff000 size 8192 does not fit in RAM 0x80000000\.\.0x80100000/);
+    assert.throws(
+      () => loadElf(ram, big),
+      /segment at 0x800ff000 size 8192 does not fit in RAM 0x80000000\.\.0x80100000/,
+    );
     const low = buildElf({ segments: [{ paddr: 0x1000, data: code }] });
     assert.throws(() => loadElf(ram, low), /segment at 0x1000 size 8 does not fit in RAM/);
-    assert.ok(ram.bytes.every((x) => x === 0), 'nothing copied when a segment does not fit');
+    assert.ok(
+      ram.bytes.every((x) => x === 0),
+      'nothing copied when a segment does not fit',
+    );
   });
 
   it('says what a foreign or damaged file is', () => {
@@ -62,12 +71,19 @@ describe('ELF loader', () => {
       [buildElf({ ...ok, type: 1 }), /relocatable object/],
       [buildElf({ segments: [] }), /no program headers/],
       [buildElf(ok).subarray(0, 40), /truncated ELF: 40 bytes/],
-      [buildElf(ok).subarray(0, 70), /truncated ELF: 1 program headers at 0x34 run past the end of the file \(70 bytes\)/],
+      [
+        buildElf(ok).subarray(0, 70),
+        /truncated ELF: 1 program headers at 0x34 run past the end of the file \(70 bytes\)/,
+      ],
       [buildElf(ok).subarray(0, 90), /truncated ELF: segment 0 \(8 bytes at file offset 0x54\) runs past the end/],
       [buildElf(ok).subarray(0, buildElf(ok).length - 10), /truncated ELF: section headers/],
     ];
     for (const [bytes, message] of cases) {
-      assert.throws(() => parseElf(bytes), (e: Error) => e instanceof BootImageError && message.test(e.message), `${message}`);
+      assert.throws(
+        () => parseElf(bytes),
+        (e: Error) => e instanceof BootImageError && message.test(e.message),
+        `${message}`,
+      );
     }
   });
 

@@ -10,14 +10,22 @@ function sampleTree(): FdtNode {
   const ctlPh = ph.assign(ctl);
   ctl.u64('reg', 0x1000, 0x1_0000_0000).flag('interrupt-controller').strings('compatible', 'a,b', 'c');
   ctl.cells('#interrupt-cells', 1).cells('#address-cells', 0);
-  root.add('dev@2000').u64('reg', 0x2000, 0x100).cells('interrupt-parent', ctlPh).cells('interrupts', 5).strings('status', 'okay');
+  root
+    .add('dev@2000')
+    .u64('reg', 0x2000, 0x100)
+    .cells('interrupt-parent', ctlPh)
+    .cells('interrupts', 5)
+    .strings('status', 'okay');
   root.add('chosen').strings('bootargs', 'console=ttyS0 quiet');
   return root;
 }
 
 describe('FDT writer and reader', () => {
   it('round-trips a tree with phandles, 64-bit cells, string lists and reservations', () => {
-    const dtb = encodeFdt(sampleTree(), { reservations: [{ address: 0x8000_0000, size: 0x20_0000 }], bootCpuidPhys: 0 });
+    const dtb = encodeFdt(sampleTree(), {
+      reservations: [{ address: 0x8000_0000, size: 0x20_0000 }],
+      bootCpuidPhys: 0,
+    });
     const fdt = decodeFdt(dtb);
     assert.deepEqual(fdt.reservations, [{ address: 0x8000_0000, size: 0x20_0000 }]);
     assert.deepEqual(fdt.root.find('/ctl@1000')?.getCells('reg'), [0, 0x1000, 1, 0]);
@@ -41,7 +49,9 @@ describe('FDT writer and reader', () => {
 
   it('is decompiled by dtc without warnings', function () {
     if (!hasTool('dtc')) this.skip();
-    const { dts, warnings, status } = dtc(encodeFdt(sampleTree(), { reservations: [{ address: 0x8000_0000, size: 0x1000 }] }));
+    const { dts, warnings, status } = dtc(
+      encodeFdt(sampleTree(), { reservations: [{ address: 0x8000_0000, size: 0x1000 }] }),
+    );
     assert.equal(status, 0);
     assert.deepEqual(warnings, []);
     assert.match(dts, /\/memreserve\/\s+0x0000000080000000 0x0000000000001000;/);
@@ -65,8 +75,14 @@ describe('FDT writer and reader', () => {
 
     it('names what is wrong with a bad one', () => {
       assert.throws(() => validateDtb(new Uint8Array(10)), /too short/);
-      assert.throws(() => validateDtb(new TextEncoder().encode('/dts-v1/; / { model = "some source, not a blob"; };')), /magic 0x2f647473, expected 0xd00dfeed/);
-      assert.throws(() => validateDtb(good.subarray(0, good.length - 8)), /truncated device tree blob: header says \d+ bytes, file has \d+/);
+      assert.throws(
+        () => validateDtb(new TextEncoder().encode('/dts-v1/; / { model = "some source, not a blob"; };')),
+        /magic 0x2f647473, expected 0xd00dfeed/,
+      );
+      assert.throws(
+        () => validateDtb(good.subarray(0, good.length - 8)),
+        /truncated device tree blob: header says \d+ bytes, file has \d+/,
+      );
       assert.throws(() => validateDtb(patched(20, 3)), /unsupported device tree version 3/);
       assert.throws(() => validateDtb(patched(8, good.length - 4)), /structure block .* is outside the blob/);
       assert.throws(() => validateDtb(patched(12, good.length + 100)), /strings block/);

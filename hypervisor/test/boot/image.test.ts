@@ -21,7 +21,12 @@ function linuxImage(opts: { magic?: boolean; magic2?: boolean } = {}): Uint8Arra
 
 describe('raw images', () => {
   it('recognises a Linux RISC-V Image by either magic', () => {
-    assert.deepEqual(parseLinuxImageHeader(linuxImage()), { textOffset: 0x40_0000, imageSize: 0x1_2000, flags: 0, version: 2 });
+    assert.deepEqual(parseLinuxImageHeader(linuxImage()), {
+      textOffset: 0x40_0000,
+      imageSize: 0x1_2000,
+      flags: 0,
+      version: 2,
+    });
     assert.ok(parseLinuxImageHeader(linuxImage({ magic: false })));
     assert.ok(parseLinuxImageHeader(linuxImage({ magic2: false })));
   });
@@ -48,9 +53,14 @@ describe('raw images', () => {
     const ram = new GuestRam(RAM_BASE, 0x1_0000);
     assert.throws(
       () => loadRaw(ram, new Uint8Array(0x1_0001), RAM_BASE, 'kernel'),
-      (e: Error) => e instanceof BootImageError && /kernel of 65537 bytes is larger than RAM \(65536 bytes, 0x80000000\.\.0x80010000\)/.test(e.message),
+      (e: Error) =>
+        e instanceof BootImageError &&
+        /kernel of 65537 bytes is larger than RAM \(65536 bytes, 0x80000000\.\.0x80010000\)/.test(e.message),
     );
-    assert.throws(() => loadRaw(ram, new Uint8Array(0x100), RAM_BASE + 0xff80, 'initrd'), /initrd of 256 bytes at 0x8000ff80 does not fit in RAM 0x80000000\.\.0x80010000/);
+    assert.throws(
+      () => loadRaw(ram, new Uint8Array(0x100), RAM_BASE + 0xff80, 'initrd'),
+      /initrd of 256 bytes at 0x8000ff80 does not fit in RAM 0x80000000\.\.0x80010000/,
+    );
     assert.throws(() => loadRaw(ram, new Uint8Array(1), 0x1000), /does not fit in RAM/);
   });
 });

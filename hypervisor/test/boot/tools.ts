@@ -38,7 +38,23 @@ export function qemuVirtDtb(opts: { memMiB: number; append: string; initrdBytes:
     const cpu = 'rv32,c=false,f=false,d=false,h=false,sstc=false,zba=false,zbb=false,zbc=false,zbs=false';
     const r = spawnSync(
       'qemu-system-riscv32',
-      ['-M', `virt,dumpdtb=${out}`, '-cpu', cpu, '-m', `${opts.memMiB}M`, '-bios', 'none', '-nographic', '-kernel', kernel, '-initrd', initrd, '-append', opts.append],
+      [
+        '-M',
+        `virt,dumpdtb=${out}`,
+        '-cpu',
+        cpu,
+        '-m',
+        `${opts.memMiB}M`,
+        '-bios',
+        'none',
+        '-nographic',
+        '-kernel',
+        kernel,
+        '-initrd',
+        initrd,
+        '-append',
+        opts.append,
+      ],
       { encoding: 'utf8' },
     );
     if (r.status !== 0) throw new Error(`qemu failed: ${r.stderr}`);

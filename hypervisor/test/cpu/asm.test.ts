@@ -102,7 +102,7 @@ const KNOWN: Record<string, number> = {
   'amoadd.w a0, a2, (a1)': 0x00c5_a52f,
   'csrrw a0, mstatus, a1': 0x3005_9573,
   'sfence.vma': 0x1200_0073,
-  'mret': 0x3020_0073,
+  mret: 0x3020_0073,
   'srai a0, a1, 31': 0x41f5_d513,
 };
 
@@ -112,8 +112,16 @@ function gnuAssemble(lines: string[]): number[] | undefined {
     const src = join(dir, 'a.s');
     writeFileSync(src, `.option norvc\n${lines.join('\n')}\n`);
     try {
-      execFileSync('riscv64-unknown-elf-as', ['-march=rv32ima_zicsr_zifencei', '-mabi=ilp32', '-o', join(dir, 'a.o'), src], { stdio: 'pipe' });
-      execFileSync('riscv64-unknown-elf-objcopy', ['-O', 'binary', '-j', '.text', join(dir, 'a.o'), join(dir, 'a.bin')], { stdio: 'pipe' });
+      execFileSync(
+        'riscv64-unknown-elf-as',
+        ['-march=rv32ima_zicsr_zifencei', '-mabi=ilp32', '-o', join(dir, 'a.o'), src],
+        { stdio: 'pipe' },
+      );
+      execFileSync(
+        'riscv64-unknown-elf-objcopy',
+        ['-O', 'binary', '-j', '.text', join(dir, 'a.o'), join(dir, 'a.bin')],
+        { stdio: 'pipe' },
+      );
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw e;

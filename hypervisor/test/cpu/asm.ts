@@ -5,9 +5,32 @@
 // in asm.test.ts.
 
 /** ABI register names, for readable tests. */
-export const zero = 0, ra = 1, sp = 2, gp = 3, tp = 4, t0 = 5, t1 = 6, t2 = 7, s0 = 8, s1 = 9;
-export const a0 = 10, a1 = 11, a2 = 12, a3 = 13, a4 = 14, a5 = 15, a6 = 16, a7 = 17;
-export const s2 = 18, s3 = 19, s4 = 20, s5 = 21, t3 = 28, t4 = 29, t5 = 30, t6 = 31;
+export const zero = 0,
+  ra = 1,
+  sp = 2,
+  gp = 3,
+  tp = 4,
+  t0 = 5,
+  t1 = 6,
+  t2 = 7,
+  s0 = 8,
+  s1 = 9;
+export const a0 = 10,
+  a1 = 11,
+  a2 = 12,
+  a3 = 13,
+  a4 = 14,
+  a5 = 15,
+  a6 = 16,
+  a7 = 17;
+export const s2 = 18,
+  s3 = 19,
+  s4 = 20,
+  s5 = 21,
+  t3 = 28,
+  t4 = 29,
+  t5 = 30,
+  t6 = 31;
 
 function checkReg(r: number): number {
   if (!Number.isInteger(r) || r < 0 || r > 31) throw new RangeError(`bad register ${r}`);
@@ -32,7 +55,13 @@ const iType = (op: number, f3: number, rd: number, rs1: number, imm: number): nu
 function sType(f3: number, rs2: number, rs1: number, imm: number): number {
   signed(imm, 12);
   return (
-    ((((imm >> 5) & 0x7f) << 25) | (checkReg(rs2) << 20) | (checkReg(rs1) << 15) | (f3 << 12) | ((imm & 31) << 7) | 0x23) >>> 0
+    ((((imm >> 5) & 0x7f) << 25) |
+      (checkReg(rs2) << 20) |
+      (checkReg(rs1) << 15) |
+      (f3 << 12) |
+      ((imm & 31) << 7) |
+      0x23) >>>
+    0
   );
 }
 
@@ -40,8 +69,15 @@ function bType(f3: number, rs1: number, rs2: number, off: number): number {
   signed(off, 13, 2);
   const imm = off & 0x1fff;
   return (
-    (((imm >> 12) << 31) | (((imm >> 5) & 0x3f) << 25) | (checkReg(rs2) << 20) | (checkReg(rs1) << 15) | (f3 << 12) |
-      (((imm >> 1) & 0xf) << 8) | (((imm >> 11) & 1) << 7) | 0x63) >>> 0
+    (((imm >> 12) << 31) |
+      (((imm >> 5) & 0x3f) << 25) |
+      (checkReg(rs2) << 20) |
+      (checkReg(rs1) << 15) |
+      (f3 << 12) |
+      (((imm >> 1) & 0xf) << 8) |
+      (((imm >> 11) & 1) << 7) |
+      0x63) >>>
+    0
   );
 }
 
@@ -60,8 +96,13 @@ export function jal(rd: number, off: number): number {
   signed(off, 21, 2);
   const imm = off & 0x1f_ffff;
   return (
-    (((imm >> 20) << 31) | (((imm >> 1) & 0x3ff) << 21) | (((imm >> 11) & 1) << 20) | (((imm >> 12) & 0xff) << 12) |
-      (checkReg(rd) << 7) | 0x6f) >>> 0
+    (((imm >> 20) << 31) |
+      (((imm >> 1) & 0x3ff) << 21) |
+      (((imm >> 11) & 1) << 20) |
+      (((imm >> 12) & 0xff) << 12) |
+      (checkReg(rd) << 7) |
+      0x6f) >>>
+    0
   );
 }
 export const jalr = (rd: number, rs1: number, imm: number): number => iType(0x67, 0, rd, rs1, imm);
@@ -131,8 +172,17 @@ export const remu = (rd: number, rs1: number, rs2: number): number => rType(0x33
 
 /** AMO funct5 values (unprivileged spec, table of the A extension). */
 export const AmoOp = {
-  add: 0x00, swap: 0x01, lr: 0x02, sc: 0x03, xor: 0x04, or: 0x08, and: 0x0c,
-  min: 0x10, max: 0x14, minu: 0x18, maxu: 0x1c,
+  add: 0x00,
+  swap: 0x01,
+  lr: 0x02,
+  sc: 0x03,
+  xor: 0x04,
+  or: 0x08,
+  and: 0x0c,
+  min: 0x10,
+  max: 0x14,
+  minu: 0x18,
+  maxu: 0x1c,
 } as const;
 
 /** Any A-extension instruction: `amo<op>.w rd, rs2, (rs1)`. */
@@ -188,11 +238,40 @@ export function li(rd: number, value: number): [number, number] {
 
 /** Common CSR numbers (privileged spec, tables 2.2–2.5). */
 export const CSR = {
-  sstatus: 0x100, sie: 0x104, stvec: 0x105, scounteren: 0x106, sscratch: 0x140, sepc: 0x141, scause: 0x142,
-  stval: 0x143, sip: 0x144, satp: 0x180,
-  mstatus: 0x300, misa: 0x301, medeleg: 0x302, mideleg: 0x303, mie: 0x304, mtvec: 0x305, mcounteren: 0x306,
-  mscratch: 0x340, mepc: 0x341, mcause: 0x342, mtval: 0x343, mip: 0x344,
-  mcycle: 0xb00, minstret: 0xb02, mcycleh: 0xb80, minstreth: 0xb82,
-  cycle: 0xc00, time: 0xc01, instret: 0xc02, cycleh: 0xc80, timeh: 0xc81, instreth: 0xc82,
-  mvendorid: 0xf11, marchid: 0xf12, mimpid: 0xf13, mhartid: 0xf14,
+  sstatus: 0x100,
+  sie: 0x104,
+  stvec: 0x105,
+  scounteren: 0x106,
+  sscratch: 0x140,
+  sepc: 0x141,
+  scause: 0x142,
+  stval: 0x143,
+  sip: 0x144,
+  satp: 0x180,
+  mstatus: 0x300,
+  misa: 0x301,
+  medeleg: 0x302,
+  mideleg: 0x303,
+  mie: 0x304,
+  mtvec: 0x305,
+  mcounteren: 0x306,
+  mscratch: 0x340,
+  mepc: 0x341,
+  mcause: 0x342,
+  mtval: 0x343,
+  mip: 0x344,
+  mcycle: 0xb00,
+  minstret: 0xb02,
+  mcycleh: 0xb80,
+  minstreth: 0xb82,
+  cycle: 0xc00,
+  time: 0xc01,
+  instret: 0xc02,
+  cycleh: 0xc80,
+  timeh: 0xc81,
+  instreth: 0xc82,
+  mvendorid: 0xf11,
+  marchid: 0xf12,
+  mimpid: 0xf13,
+  mhartid: 0xf14,
 } as const;

@@ -30,7 +30,8 @@ function expectLegal(insn: number, priv: Priv, setup: (rig: Rig) => void = () =>
   const rig = new Rig();
   setup(rig);
   rig.exec([insn], priv);
-  const want = priv === Priv.Machine ? { cause: 0, epc: 0, tval: 0 } : { cause: Cause.EcallFromU + priv, epc: CODE + 4, tval: 0 };
+  const want =
+    priv === Priv.Machine ? { cause: 0, epc: 0, tval: 0 } : { cause: Cause.EcallFromU + priv, epc: CODE + 4, tval: 0 };
   assert.deepEqual(rig.mTrap(), want, `0x${insn.toString(16)} in priv ${priv}`);
   return rig;
 }
@@ -39,9 +40,13 @@ describe('CSRs', () => {
   describe('the six instructions', () => {
     it('csrrw/csrrs/csrrc return the old value and write, set, clear', () => {
       const rig = new Rig().exec([
-        li(a1, 0xf0f0), csrw(CSR.mscratch, a1),
-        li(a2, 0x0ff0), A.csrrs(a0, CSR.mscratch, a2), csrr(a3, CSR.mscratch),
-        A.csrrc(a4, CSR.mscratch, a1), csrr(a1, CSR.mscratch),
+        li(a1, 0xf0f0),
+        csrw(CSR.mscratch, a1),
+        li(a2, 0x0ff0),
+        A.csrrs(a0, CSR.mscratch, a2),
+        csrr(a3, CSR.mscratch),
+        A.csrrc(a4, CSR.mscratch, a1),
+        csrr(a1, CSR.mscratch),
       ]);
       assert.equal(rig.x(a0), 0xf0f0);
       assert.equal(rig.x(a3), 0xfff0);
@@ -50,8 +55,11 @@ describe('CSRs', () => {
     });
     it('the immediate forms use a zero-extended 5-bit uimm', () => {
       const rig = new Rig().exec([
-        A.csrrwi(a0, CSR.mscratch, 31), A.csrrsi(a1, CSR.mscratch, 0), A.csrrci(a2, CSR.mscratch, 5),
-        A.csrrsi(a3, CSR.mscratch, 16), csrr(a4, CSR.mscratch),
+        A.csrrwi(a0, CSR.mscratch, 31),
+        A.csrrsi(a1, CSR.mscratch, 0),
+        A.csrrci(a2, CSR.mscratch, 5),
+        A.csrrsi(a3, CSR.mscratch, 16),
+        csrr(a4, CSR.mscratch),
       ]);
       assert.equal(rig.x(a0), 0);
       assert.equal(rig.x(a1), 31);
@@ -60,7 +68,13 @@ describe('CSRs', () => {
       assert.equal(rig.x(a4), 26);
     });
     it('csrrw with rd = x0 writes; rd = rs1 reads the old value and writes the old rs1', () => {
-      const rig = new Rig().exec([li(a1, 123), csrw(CSR.mscratch, a1), li(a1, 456), A.csrrw(a1, CSR.mscratch, a1), csrr(a2, CSR.mscratch)]);
+      const rig = new Rig().exec([
+        li(a1, 123),
+        csrw(CSR.mscratch, a1),
+        li(a1, 456),
+        A.csrrw(a1, CSR.mscratch, a1),
+        csrr(a2, CSR.mscratch),
+      ]);
       assert.equal(rig.x(a1), 123);
       assert.equal(rig.x(a2), 456);
     });
@@ -96,16 +110,23 @@ describe('CSRs', () => {
   describe('privilege', () => {
     // [csr, lowest privilege that may read it]
     const LEVELS: Array<[string, number, Priv]> = [
-      ['mstatus', CSR.mstatus, Priv.Machine], ['mscratch', CSR.mscratch, Priv.Machine], ['mhartid', CSR.mhartid, Priv.Machine],
-      ['minstret', CSR.minstret, Priv.Machine], ['mip', CSR.mip, Priv.Machine],
-      ['sstatus', CSR.sstatus, Priv.Supervisor], ['sscratch', CSR.sscratch, Priv.Supervisor], ['satp', CSR.satp, Priv.Supervisor],
+      ['mstatus', CSR.mstatus, Priv.Machine],
+      ['mscratch', CSR.mscratch, Priv.Machine],
+      ['mhartid', CSR.mhartid, Priv.Machine],
+      ['minstret', CSR.minstret, Priv.Machine],
+      ['mip', CSR.mip, Priv.Machine],
+      ['sstatus', CSR.sstatus, Priv.Supervisor],
+      ['sscratch', CSR.sscratch, Priv.Supervisor],
+      ['satp', CSR.satp, Priv.Supervisor],
       ['sip', CSR.sip, Priv.Supervisor],
     ];
     for (const [name, csr, lowest] of LEVELS) {
       it(`${name} is readable from privilege ${lowest} up and illegal below`, () => {
         for (const priv of [Priv.User, Priv.Supervisor, Priv.Machine]) {
           if (priv >= lowest) expectLegal(csrr(a0, csr), priv);
-          else for (const insn of [csrr(a0, csr), A.csrrw(zero, csr, zero), A.csrrsi(zero, csr, 1)]) expectIllegal(insn, priv);
+          else
+            for (const insn of [csrr(a0, csr), A.csrrw(zero, csr, zero), A.csrrsi(zero, csr, 1)])
+              expectIllegal(insn, priv);
         }
       });
     }
@@ -138,7 +159,13 @@ describe('CSRs', () => {
       assert.equal(rig.hart.mstatus >>> 0, SSTATUS_VIEW | (Priv.Supervisor << 11));
     });
     it('csrrc on sstatus from M clears only the S fields', () => {
-      const rig = new Rig().exec([li(a1, ALL), csrw(CSR.mstatus, a1), csrw(CSR.sstatus, zero), A.csrrc(zero, CSR.sstatus, a1), csrr(a0, CSR.mstatus)]);
+      const rig = new Rig().exec([
+        li(a1, ALL),
+        csrw(CSR.mstatus, a1),
+        csrw(CSR.sstatus, zero),
+        A.csrrc(zero, CSR.sstatus, a1),
+        csrr(a0, CSR.mstatus),
+      ]);
       assert.equal(rig.u(a0), MSTATUS_WRITABLE & ~SSTATUS_VIEW);
     });
   });
@@ -146,8 +173,13 @@ describe('CSRs', () => {
   describe('interrupt registers', () => {
     it('mie keeps the six standard bits; mideleg only the S interrupts; medeleg all but ecall-from-M and reserved codes', () => {
       const rig = new Rig().exec([
-        li(a1, ALL), csrw(CSR.mie, a1), csrw(CSR.mideleg, a1), csrw(CSR.medeleg, a1),
-        csrr(a0, CSR.mie), csrr(a2, CSR.mideleg), csrr(a3, CSR.medeleg),
+        li(a1, ALL),
+        csrw(CSR.mie, a1),
+        csrw(CSR.mideleg, a1),
+        csrw(CSR.medeleg, a1),
+        csrr(a0, CSR.mie),
+        csrr(a2, CSR.mideleg),
+        csrr(a3, CSR.medeleg),
       ]);
       assert.equal(rig.u(a0), ALL_INTERRUPTS);
       assert.equal(rig.u(a2), S_INTERRUPTS);
@@ -157,8 +189,14 @@ describe('CSRs', () => {
       const rig = new Rig();
       rig.hart.setPending(Mip.MTIP | Mip.STIP | Mip.SEIP, true);
       rig.exec([
-        li(a1, ALL), csrw(CSR.mie, a1), li(a1, Mip.SSIP | Mip.STIP), csrw(CSR.mideleg, a1),
-        csrr(a0, CSR.sie), csrr(a2, CSR.sip), csrr(a3, CSR.mip), csrw(CSR.mie, zero), // so the final wfi sleeps
+        li(a1, ALL),
+        csrw(CSR.mie, a1),
+        li(a1, Mip.SSIP | Mip.STIP),
+        csrw(CSR.mideleg, a1),
+        csrr(a0, CSR.sie),
+        csrr(a2, CSR.sip),
+        csrr(a3, CSR.mip),
+        csrw(CSR.mie, zero), // so the final wfi sleeps
       ]);
       assert.equal(rig.u(a0), Mip.SSIP | Mip.STIP);
       assert.equal(rig.u(a2), Mip.STIP);
@@ -166,8 +204,15 @@ describe('CSRs', () => {
     });
     it('sie writes reach only delegated bits of mie', () => {
       const rig = new Rig().exec([
-        li(a1, Mip.SSIP), csrw(CSR.mideleg, a1), li(a1, Mip.MTIP), csrw(CSR.mie, a1),
-        li(a1, ALL), csrw(CSR.sie, a1), csrr(a0, CSR.mie), csrw(CSR.sie, zero), csrr(a2, CSR.mie),
+        li(a1, Mip.SSIP),
+        csrw(CSR.mideleg, a1),
+        li(a1, Mip.MTIP),
+        csrw(CSR.mie, a1),
+        li(a1, ALL),
+        csrw(CSR.sie, a1),
+        csrr(a0, CSR.mie),
+        csrw(CSR.sie, zero),
+        csrr(a2, CSR.mie),
       ]);
       assert.equal(rig.u(a0), Mip.MTIP | Mip.SSIP);
       assert.equal(rig.u(a2), Mip.MTIP);
@@ -182,7 +227,7 @@ describe('CSRs', () => {
       rig.exec([csrw(CSR.mip, zero), csrr(a0, CSR.mip)]);
       assert.equal(rig.u(a0), Mip.MTIP | Mip.SEIP);
     });
-    it('csrs/csrc on mip modify only the software-writable bits, not a device\'s SEIP level', () => {
+    it("csrs/csrc on mip modify only the software-writable bits, not a device's SEIP level", () => {
       // Privileged spec, mip: "Only the software-writable SEIP bit participates in the
       // read-modify-write sequence of a CSRRS or CSRRC instruction." An M firmware doing
       // csrs mip, STIP while the PLIC asserts SEIP must not latch SEIP once the PLIC lets go.
@@ -216,16 +261,30 @@ describe('CSRs', () => {
 
   describe('identification and WARL registers', () => {
     it('misa is RV32 with A, I, M, S, U and ignores writes', () => {
-      const rig = new Rig().exec([li(a1, 0), csrw(CSR.misa, a1), csrr(a0, CSR.misa), csrr(a2, CSR.mhartid), csrr(a3, CSR.mvendorid)]);
+      const rig = new Rig().exec([
+        li(a1, 0),
+        csrw(CSR.misa, a1),
+        csrr(a0, CSR.misa),
+        csrr(a2, CSR.mhartid),
+        csrr(a3, CSR.mvendorid),
+      ]);
       assert.equal(rig.u(a0), 0x4014_1101);
       assert.equal(rig.x(a2), 0);
       assert.equal(rig.x(a3), 0);
     });
     it('mtvec/stvec keep direct and vectored modes and drop reserved ones; mepc/sepc drop bits 1:0', () => {
       const rig = new Rig().exec([
-        li(a1, 0x8000_1001), csrw(CSR.mtvec, a1), csrr(a0, CSR.mtvec),
-        li(a1, 0x8000_1002), csrw(CSR.stvec, a1), csrr(a2, CSR.stvec),
-        li(a1, 0x8000_1003), csrw(CSR.mepc, a1), csrr(a3, CSR.mepc), csrw(CSR.sepc, a1), csrr(a4, CSR.sepc),
+        li(a1, 0x8000_1001),
+        csrw(CSR.mtvec, a1),
+        csrr(a0, CSR.mtvec),
+        li(a1, 0x8000_1002),
+        csrw(CSR.stvec, a1),
+        csrr(a2, CSR.stvec),
+        li(a1, 0x8000_1003),
+        csrw(CSR.mepc, a1),
+        csrr(a3, CSR.mepc),
+        csrw(CSR.sepc, a1),
+        csrr(a4, CSR.sepc),
       ]);
       assert.equal(rig.u(a0), 0x8000_1001);
       assert.equal(rig.u(a2) & 3, 0, 'mode 2 is reserved');
@@ -235,10 +294,21 @@ describe('CSRs', () => {
     it('pmpcfg and pmpaddr read back; a locked entry ignores writes to itself and its address', () => {
       const LOCK = 0x80;
       const rig = new Rig().exec([
-        li(a1, 0x1f1f_1f1f), csrw(0x3a0, a1), li(a1, 0x1234_5678), csrw(0x3b0, a1), csrw(0x3b1, a1),
-        li(a1, LOCK | 0x1f), csrw(0x3a0, a1), // entry 0 locked, entries 1..3 cleared
-        li(a1, -1), csrw(0x3b0, a1), csrw(0x3b1, a1), csrw(0x3a0, a1),
-        csrr(a0, 0x3a0), csrr(a2, 0x3b0), csrr(a3, 0x3b1), csrr(a4, 0x3bf),
+        li(a1, 0x1f1f_1f1f),
+        csrw(0x3a0, a1),
+        li(a1, 0x1234_5678),
+        csrw(0x3b0, a1),
+        csrw(0x3b1, a1),
+        li(a1, LOCK | 0x1f),
+        csrw(0x3a0, a1), // entry 0 locked, entries 1..3 cleared
+        li(a1, -1),
+        csrw(0x3b0, a1),
+        csrw(0x3b1, a1),
+        csrw(0x3a0, a1),
+        csrr(a0, 0x3a0),
+        csrr(a2, 0x3b0),
+        csrr(a3, 0x3b1),
+        csrr(a4, 0x3bf),
       ]);
       assert.equal(rig.u(a0), 0xffff_ff9f, 'byte 0 kept, bytes 1..3 written');
       assert.equal(rig.u(a2), 0x1234_5678, 'pmpaddr0 locked');
@@ -253,13 +323,26 @@ describe('CSRs', () => {
 
   describe('counters', () => {
     it('instret and cycle count the instructions retired before the reading one', () => {
-      const rig = new Rig().exec([A.nop(), A.nop(), csrr(a0, CSR.instret), csrr(a1, CSR.cycle), csrr(a2, CSR.minstret), csrr(a3, CSR.instreth)]);
+      const rig = new Rig().exec([
+        A.nop(),
+        A.nop(),
+        csrr(a0, CSR.instret),
+        csrr(a1, CSR.cycle),
+        csrr(a2, CSR.minstret),
+        csrr(a3, CSR.instreth),
+      ]);
       assert.deepEqual([rig.x(a0), rig.x(a1), rig.x(a2), rig.x(a3)], [2, 3, 4, 0]);
     });
     it('a minstret write is what the next instruction sees; minstreth sets the high half', () => {
       const rig = new Rig().exec([
-        li(a1, -2), csrw(CSR.minstret, a1), csrr(a0, CSR.minstret), addi(a1, zero, 5), csrw(CSR.minstreth, a1),
-        csrr(a2, CSR.instreth), csrr(a3, CSR.instret), csrr(a4, CSR.cycleh),
+        li(a1, -2),
+        csrw(CSR.minstret, a1),
+        csrr(a0, CSR.minstret),
+        addi(a1, zero, 5),
+        csrw(CSR.minstreth, a1),
+        csrr(a2, CSR.instreth),
+        csrr(a3, CSR.instret),
+        csrr(a4, CSR.cycleh),
       ]);
       assert.equal(rig.x(a0), -2);
       assert.equal(rig.x(a2), 5);
@@ -281,12 +364,20 @@ describe('CSRs', () => {
 
     // [priv, mcounteren, scounteren, allowed]: U needs both enables, S only mcounteren's.
     const GATES: Array<[Priv, number, number, boolean]> = [
-      [Priv.Supervisor, 0, ALL, false], [Priv.Supervisor, ALL, 0, true],
-      [Priv.User, ALL, 0, false], [Priv.User, 0, ALL, false], [Priv.User, ALL, ALL, true],
+      [Priv.Supervisor, 0, ALL, false],
+      [Priv.Supervisor, ALL, 0, true],
+      [Priv.User, ALL, 0, false],
+      [Priv.User, 0, ALL, false],
+      [Priv.User, ALL, ALL, true],
     ];
     const COUNTERS: Array<[string, number, number]> = [
-      ['cycle', CSR.cycle, 0], ['time', CSR.time, 1], ['instret', CSR.instret, 2],
-      ['cycleh', CSR.cycleh, 0], ['timeh', CSR.timeh, 1], ['instreth', CSR.instreth, 2], ['hpmcounter3', 0xc03, 3],
+      ['cycle', CSR.cycle, 0],
+      ['time', CSR.time, 1],
+      ['instret', CSR.instret, 2],
+      ['cycleh', CSR.cycleh, 0],
+      ['timeh', CSR.timeh, 1],
+      ['instreth', CSR.instreth, 2],
+      ['hpmcounter3', 0xc03, 3],
     ];
     for (const [priv, m, s, allowed] of GATES) {
       it(`from ${priv === Priv.User ? 'U' : 'S'} with mcounteren=${m ? 'all' : 0}, scounteren=${s ? 'all' : 0}: ${allowed ? 'readable' : 'illegal'}`, () => {

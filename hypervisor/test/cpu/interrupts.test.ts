@@ -78,7 +78,11 @@ describe('interrupts', () => {
       const h = rig.hart;
       assert.equal(h.priv, to === 'M' ? Priv.Machine : Priv.Supervisor);
       assert.equal(h.pc >>> 0, to === 'M' ? M_TRAP : S_TRAP);
-      assert.deepEqual(to === 'M' ? rig.mTrap() : rig.sTrap(), { cause: (INTERRUPT | cause) >>> 0, epc: CODE + 4, tval: 0 });
+      assert.deepEqual(to === 'M' ? rig.mTrap() : rig.sTrap(), {
+        cause: (INTERRUPT | cause) >>> 0,
+        epc: CODE + 4,
+        tval: 0,
+      });
       if (to === 'S') assert.equal(h.mstatus & Mstatus.SPP, priv === Priv.Supervisor ? Mstatus.SPP : 0);
       else assert.equal((h.mstatus >>> 11) & 3, priv);
     });
@@ -118,8 +122,18 @@ describe('interrupts', () => {
     rig.hart.mideleg = Mip.SSIP;
     rig.hart.mie = Mip.SSIP;
     const user = CODE + 0x400;
-    rig.load(Array.from({ length: 4 }, () => A.nop()), user);
-    rig.load([li(a1, user), csrw(CSR.mepc, a1), csrw(CSR.mstatus, zero), addi(a1, zero, Mip.SSIP), A.csrrs(zero, CSR.mip, a1), A.mret()]);
+    rig.load(
+      Array.from({ length: 4 }, () => A.nop()),
+      user,
+    );
+    rig.load([
+      li(a1, user),
+      csrw(CSR.mepc, a1),
+      csrw(CSR.mstatus, zero),
+      addi(a1, zero, Mip.SSIP),
+      A.csrrs(zero, CSR.mip, a1),
+      A.mret(),
+    ]);
     rig.start().step(7);
     // Pending in M (not taken there: delegated), taken as soon as mret drops to U.
     assert.equal(rig.hart.priv, Priv.Supervisor);

@@ -17,8 +17,12 @@ describe('memory', () => {
     const BYTES = [0x81, 0x82, 0x83, 0x84, 0x85, 0x86, 0x87, 0x88];
     // [op, offset, value]: little-endian, sign- or zero-extended.
     const LOADS: Array<[string, (rd: number, rs1: number, imm: number) => number, number, number]> = [
-      ['lh', A.lh, 1, -0x7c7e], ['lhu', A.lhu, 1, 0x8382], ['lh', A.lh, 3, -0x7a7c],
-      ['lw', A.lw, 1, -0x7a7b7c7e], ['lw', A.lw, 2, -0x797a7b7d], ['lw', A.lw, 3, -0x78797a7c],
+      ['lh', A.lh, 1, -0x7c7e],
+      ['lhu', A.lhu, 1, 0x8382],
+      ['lh', A.lh, 3, -0x7a7c],
+      ['lw', A.lw, 1, -0x7a7b7c7e],
+      ['lw', A.lw, 2, -0x797a7b7d],
+      ['lw', A.lw, 3, -0x78797a7c],
     ];
     for (const [name, op, off, want] of LOADS) {
       it(`${name} at +${off}`, () => {
@@ -31,7 +35,10 @@ describe('memory', () => {
     }
     it('sh and sw at odd addresses write the right bytes', () => {
       const rig = new Rig().exec([li(s0, DATA), li(a0, 0x4433_2211), A.sw(a0, s0, 1), A.sh(a0, s0, 7)]);
-      assert.deepEqual(Array.from({ length: 10 }, (_, i) => rig.read8(DATA + i)), [0, 0x11, 0x22, 0x33, 0x44, 0, 0, 0x11, 0x22, 0]);
+      assert.deepEqual(
+        Array.from({ length: 10 }, (_, i) => rig.read8(DATA + i)),
+        [0, 0x11, 0x22, 0x33, 0x44, 0, 0, 0x11, 0x22, 0],
+      );
     });
     it('a word across a page boundary (physically contiguous)', () => {
       const rig = new Rig();
@@ -58,12 +65,18 @@ describe('memory', () => {
       rig.ram.dmaWrite(DATA, Uint8Array.from([3, 4]));
       rig.exec([li(s0, va + 0xffe), lw(a0, s0, 0), li(a1, 0x0d0c_0b0a), sw(a1, s0, 0)], Priv.Supervisor);
       assert.equal(rig.u(a0), 0x0403_0201);
-      assert.deepEqual([rig.read8(DATA + 0x1ffe), rig.read8(DATA + 0x1fff), rig.read8(DATA), rig.read8(DATA + 1)], [0x0a, 0x0b, 0x0c, 0x0d]);
+      assert.deepEqual(
+        [rig.read8(DATA + 0x1ffe), rig.read8(DATA + 0x1fff), rig.read8(DATA), rig.read8(DATA + 1)],
+        [0x0a, 0x0b, 0x0c, 0x0d],
+      );
     });
     it('when the second page faults, tval is the address of the part that faulted', () => {
       // Privileged spec, mtval: "the virtual address of the portion of the access that caused the
       // fault". Reporting the access's own address would make an OS fault in the wrong page, forever.
-      for (const [store, cause] of [[false, Cause.LoadPageFault], [true, Cause.StorePageFault]] as const) {
+      for (const [store, cause] of [
+        [false, Cause.LoadPageFault],
+        [true, Cause.StorePageFault],
+      ] as const) {
         const { rig, pt, va } = splitPages();
         pt.setPte(va + 0x1000, 0);
         rig.exec([li(s0, va + 0xffd), store ? sw(a1, s0, 0) : lw(a0, s0, 0)], Priv.Supervisor);
@@ -132,8 +145,14 @@ describe('memory', () => {
       const dev = new Recorder();
       rig.bus.map(0x1000_0000, 0x100, dev);
       rig.exec([
-        li(s0, 0x1000_0000), li(a1, -2), A.lw(a0, s0, 8), A.lb(a2, s0, 1), A.lhu(a3, s0, 2),
-        A.sw(a1, s0, 4), A.sb(a1, s0, 5), A.sh(a1, s0, 6),
+        li(s0, 0x1000_0000),
+        li(a1, -2),
+        A.lw(a0, s0, 8),
+        A.lb(a2, s0, 1),
+        A.lhu(a3, s0, 2),
+        A.sw(a1, s0, 4),
+        A.sb(a1, s0, 5),
+        A.sh(a1, s0, 6),
       ]);
       assert.equal(rig.u(a0), 0xfedc_ba98);
       assert.equal(rig.x(a2), -0x68, 'lb sign-extends the low byte 0x98');
@@ -144,7 +163,9 @@ describe('memory', () => {
     it('a device can stop run() from a register write', () => {
       const rig = new Rig();
       rig.bus.map(0x1000_0000, 0x100, {
-        name: 'stopper', read: () => 0, write: () => rig.hart.stop(),
+        name: 'stopper',
+        read: () => 0,
+        write: () => rig.hart.stop(),
       });
       rig.load([li(s0, 0x1000_0000), sw(zero, s0, 0), j(0)]);
       rig.start().hart.run(1_000_000);
@@ -167,15 +188,28 @@ describe('memory', () => {
 
     it('reports exactly the pages CPU stores wrote (sw, sh, sb, AMO, SC, misaligned across pages)', () => {
       const rig = logging([
-        li(s0, DATA), A.sw(zero, s0, 0), A.sw(zero, s0, 4), // page 0 of DATA, twice
-        li(s0, DATA + 0x1000), A.sh(zero, s0, 2),
-        li(s0, DATA + 0x2000), A.sb(zero, s0, 3),
-        li(s0, DATA + 0x3000), A.amoadd_w(zero, zero, s0),
-        li(s0, DATA + 0x4000), A.lr_w(a0, s0), A.sc_w(a1, zero, s0),
-        li(s0, DATA + 0x5ffe), A.sw(zero, s0, 0), // DATA+5 and DATA+6
-        li(s0, DATA + 0x8000), A.lw(a0, s0, 0), A.lr_w(a0, s0), // loads dirty nothing
+        li(s0, DATA),
+        A.sw(zero, s0, 0),
+        A.sw(zero, s0, 4), // page 0 of DATA, twice
+        li(s0, DATA + 0x1000),
+        A.sh(zero, s0, 2),
+        li(s0, DATA + 0x2000),
+        A.sb(zero, s0, 3),
+        li(s0, DATA + 0x3000),
+        A.amoadd_w(zero, zero, s0),
+        li(s0, DATA + 0x4000),
+        A.lr_w(a0, s0),
+        A.sc_w(a1, zero, s0),
+        li(s0, DATA + 0x5ffe),
+        A.sw(zero, s0, 0), // DATA+5 and DATA+6
+        li(s0, DATA + 0x8000),
+        A.lw(a0, s0, 0),
+        A.lr_w(a0, s0), // loads dirty nothing
       ]);
-      assert.deepEqual(run(rig), [0, 1, 2, 3, 4, 5, 6].map((p) => pageOf(DATA) + p));
+      assert.deepEqual(
+        run(rig),
+        [0, 1, 2, 3, 4, 5, 6].map((p) => pageOf(DATA) + p),
+      );
     });
 
     it('reports pages that were written before logging started (their write TLB entries are dropped)', () => {
@@ -221,9 +255,16 @@ describe('memory', () => {
       const target = CODE + 0x40;
       rig.load([addi(a0, a0, 1), A.jalr(zero, s1, 0)], target);
       rig.exec([
-        li(s0, target), A.auipc(s1, 0), addi(s1, s1, 12), A.jalr(zero, s0, 0), // run it once; come back here
-        li(a1, addi(a0, a0, 100)), sw(a1, s0, 0), fence_i(),
-        A.auipc(s1, 0), addi(s1, s1, 12), A.jalr(zero, s0, 0), // run it again
+        li(s0, target),
+        A.auipc(s1, 0),
+        addi(s1, s1, 12),
+        A.jalr(zero, s0, 0), // run it once; come back here
+        li(a1, addi(a0, a0, 100)),
+        sw(a1, s0, 0),
+        fence_i(),
+        A.auipc(s1, 0),
+        addi(s1, s1, 12),
+        A.jalr(zero, s0, 0), // run it again
       ]);
       assert.equal(rig.x(a0), 101);
     });
@@ -232,9 +273,17 @@ describe('memory', () => {
       const rig = new Rig();
       const page = DATA + 0x1000;
       const ret = A.jalr(zero, s1, 0);
-      const body = (insn: number): number[] => [
-        li(a1, insn), sw(a1, s0, 0), li(a1, ret), sw(a1, s0, 4), fence_i(), A.auipc(s1, 0), addi(s1, s1, 12), A.jalr(zero, s0, 0),
-      ].flat();
+      const body = (insn: number): number[] =>
+        [
+          li(a1, insn),
+          sw(a1, s0, 0),
+          li(a1, ret),
+          sw(a1, s0, 4),
+          fence_i(),
+          A.auipc(s1, 0),
+          addi(s1, s1, 12),
+          A.jalr(zero, s0, 0),
+        ].flat();
       rig.exec([li(s0, page), ...body(addi(a0, zero, 5)), A.mv(a2, a0), ...body(addi(a0, zero, 7))]);
       assert.deepEqual([rig.x(a2), rig.x(a0)], [5, 7]);
     });
@@ -244,9 +293,16 @@ describe('memory', () => {
       const target = CODE + 0x40;
       rig.load([addi(a0, a0, 1), A.jalr(zero, s1, 0)], target);
       rig.exec([
-        li(s0, target), A.auipc(s1, 0), addi(s1, s1, 12), A.jalr(zero, s0, 0),
-        li(a1, addi(a0, a0, 10)), A.amoswap_w(zero, a1, s0), fence_i(),
-        A.auipc(s1, 0), addi(s1, s1, 12), A.jalr(zero, s0, 0),
+        li(s0, target),
+        A.auipc(s1, 0),
+        addi(s1, s1, 12),
+        A.jalr(zero, s0, 0),
+        li(a1, addi(a0, a0, 10)),
+        A.amoswap_w(zero, a1, s0),
+        fence_i(),
+        A.auipc(s1, 0),
+        addi(s1, s1, 12),
+        A.jalr(zero, s0, 0),
       ]);
       assert.equal(rig.x(a0), 11);
     });
@@ -262,11 +318,22 @@ describe('memory', () => {
       rig.hart.satp = pt.satp;
       rig.hart.translationChanged(true);
       rig.load([addi(a0, a0, 1), A.jalr(zero, s1, 0)], pa);
-      rig.exec([
-        li(s0, codeVa), A.auipc(s1, 0), addi(s1, s1, 12), A.jalr(zero, s0, 0),
-        li(t0, dataVa), li(a1, addi(a0, a0, 10)), sw(a1, t0, 0), fence_i(),
-        A.auipc(s1, 0), addi(s1, s1, 12), A.jalr(zero, s0, 0),
-      ], Priv.Supervisor);
+      rig.exec(
+        [
+          li(s0, codeVa),
+          A.auipc(s1, 0),
+          addi(s1, s1, 12),
+          A.jalr(zero, s0, 0),
+          li(t0, dataVa),
+          li(a1, addi(a0, a0, 10)),
+          sw(a1, t0, 0),
+          fence_i(),
+          A.auipc(s1, 0),
+          addi(s1, s1, 12),
+          A.jalr(zero, s0, 0),
+        ],
+        Priv.Supervisor,
+      );
       assert.equal(rig.x(a0), 11);
     });
 

@@ -169,7 +169,7 @@ export const RWX = Pte.R | Pte.W | Pte.X;
 /** Accessed and dirty already set, so a test that is not about A/D sees no PTE writes. */
 export const AD = Pte.A | Pte.D;
 
-export const satpFor = (rootPa: number): number => (0x8000_0000 | (rootPa / 4096)) | 0;
+export const satpFor = (rootPa: number): number => 0x8000_0000 | (rootPa / 4096) | 0;
 
 /** Builds Sv32 tables in the rig's RAM: a root page, and second-level pages taken from a bump allocator. */
 export class PageTables {

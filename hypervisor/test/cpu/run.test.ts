@@ -40,7 +40,7 @@ describe('run', () => {
       assert.equal(rig.x(a0), 501);
     });
 
-    it('a trapping instruction does not count; its handler\'s instructions do', () => {
+    it("a trapping instruction does not count; its handler's instructions do", () => {
       const rig = new Rig();
       rig.load([A.csrr(t6, CSR.mepc), addi(t6, t6, 4), csrw(CSR.mepc, t6), A.mret()], M_TRAP);
       rig.load([A.ebreak(), addi(a0, a0, 1), A.ebreak(), addi(a0, a0, 1)]);
@@ -109,13 +109,22 @@ describe('run', () => {
      * of random code (CODE is 4 MiB aligned), so a wild jump does not leave the fuzz walking zeros.
      */
     const skipper = (epc: number, ret: number): number[] => [
-      csrr(t6, epc), addi(t6, t6, 4), A.slli(t6, t6, 18), A.srli(t6, t6, 18), A.lui(t5, CODE >>> 12), A.or(t6, t6, t5), csrw(epc, t6), ret,
+      csrr(t6, epc),
+      addi(t6, t6, 4),
+      A.slli(t6, t6, 18),
+      A.srli(t6, t6, 18),
+      A.lui(t5, CODE >>> 12),
+      A.or(t6, t6, t5),
+      csrw(epc, t6),
+      ret,
     ];
 
     // [mode, seed]: random words as a whole program; must run 100k instructions without throwing.
     // [mode, Sv32 on, seed]
     const FUZZ: Array<[Priv, boolean, number]> = [1, 2, 3, 4].flatMap((seed): Array<[Priv, boolean, number]> => [
-      [Priv.Machine, false, seed], [Priv.Supervisor, false, seed + 100], [Priv.Supervisor, true, seed + 200],
+      [Priv.Machine, false, seed],
+      [Priv.Supervisor, false, seed + 100],
+      [Priv.Supervisor, true, seed + 200],
     ]);
     for (const [priv, paging, seed] of FUZZ) {
       const mode = priv === Priv.Machine ? 'M' : paging ? 'S with Sv32' : 'S';
@@ -125,10 +134,12 @@ describe('run', () => {
         const next = randomWords(seed);
         // 16 KiB of random instructions; the rest of RAM stays zero (illegal), which handlers skip.
         // Most random words are illegal: give 7 in 8 a real major opcode so the other fields get fuzzed.
-        rig.load(Array.from({ length: 4096 }, () => {
-          const w = next();
-          return (next() & 7 ? (w & ~0x7f) | OPCODES[(w >>> 0) % OPCODES.length]! : w) >>> 0;
-        }));
+        rig.load(
+          Array.from({ length: 4096 }, () => {
+            const w = next();
+            return (next() & 7 ? (w & ~0x7f) | OPCODES[(w >>> 0) % OPCODES.length]! : w) >>> 0;
+          }),
+        );
         rig.load(skipper(CSR.mepc, A.mret()), M_TRAP);
         rig.load(skipper(CSR.sepc, A.sret()), S_TRAP);
         if (priv === Priv.Supervisor) {
@@ -137,7 +148,11 @@ describe('run', () => {
         }
         if (paging) {
           // RAM identity-mapped by one superpage (random stores may well rewrite the tables).
-          const pt = new PageTables(rig, RAM_BASE + 0x4_0000, RAM_BASE + 0x4_1000).mapSuper(RAM_BASE, RAM_BASE, RWX | AD);
+          const pt = new PageTables(rig, RAM_BASE + 0x4_0000, RAM_BASE + 0x4_1000).mapSuper(
+            RAM_BASE,
+            RAM_BASE,
+            RWX | AD,
+          );
           rig.hart.satp = pt.satp;
           rig.hart.translationChanged(true);
         }
@@ -160,7 +175,7 @@ describe('run', () => {
       rig.ram.dmaWrite(root, new Uint8Array(Int32Array.from({ length: 2048 }, next).buffer));
       rig.load([A.lw(a0, a0, 0), A.sw(a0, a0, 0), A.jalr(zero, a0, 0)]);
       for (let i = 0; i < 200; i++) {
-        rig.hart.satp = (0x8000_0000 | (root / 4096) | (next() & 1)) | 0;
+        rig.hart.satp = 0x8000_0000 | (root / 4096) | (next() & 1) | 0;
         rig.hart.translationChanged(true);
         rig.hart.x[a0] = next();
         rig.start(CODE, Priv.Machine);

@@ -34,7 +34,13 @@ describe('RV32A', () => {
         // Per case: memory word = old, a0 = amo(old, src), then results: [a0, new memory word].
         const program: Array<number | readonly number[]> = [li(s0, DATA), li(s1, RESULTS)];
         for (const [old, src] of pairs) {
-          program.push(li(a1, old), [sw(a1, s0, 0)], li(a2, src), [op(a0, a2, s0), lw(a3, s0, 0), sw(a0, s1, 0), sw(a3, s1, 4), addi(s1, s1, 8)]);
+          program.push(li(a1, old), [sw(a1, s0, 0)], li(a2, src), [
+            op(a0, a2, s0),
+            lw(a3, s0, 0),
+            sw(a0, s1, 0),
+            sw(a3, s1, 4),
+            addi(s1, s1, 8),
+          ]);
         }
         rig.exec(program);
         pairs.forEach(([old, src], i) => {
@@ -56,7 +62,12 @@ describe('RV32A', () => {
     it('aq and rl bits do not change the result', () => {
       const rig = new Rig();
       rig.write32(DATA, 5);
-      rig.exec([li(s0, DATA), addi(a2, zero, 3), A.amo(A.AmoOp.add, a0, a2, s0, true, true), A.lr_w(a1, s0, true, false)]);
+      rig.exec([
+        li(s0, DATA),
+        addi(a2, zero, 3),
+        A.amo(A.AmoOp.add, a0, a2, s0, true, true),
+        A.lr_w(a1, s0, true, false),
+      ]);
       assert.equal(rig.x(a0), 5);
       assert.equal(rig.x(a1), 8);
     });
@@ -120,7 +131,12 @@ describe('RV32A', () => {
     });
 
     it('lr with rs2 != 0 and amo with funct3 != 2 or an undefined funct5 are illegal', () => {
-      for (const insn of [A.lr_w(a0, s0) | (1 << 20), A.amoadd_w(a0, a1, s0) ^ (1 << 12), A.amo(0x05, a0, a1, s0), A.amo(0x1e, a0, a1, s0)]) {
+      for (const insn of [
+        A.lr_w(a0, s0) | (1 << 20),
+        A.amoadd_w(a0, a1, s0) ^ (1 << 12),
+        A.amo(0x05, a0, a1, s0),
+        A.amo(0x1e, a0, a1, s0),
+      ]) {
         const rig = new Rig();
         rig.exec([li(s0, DATA), insn]);
         assert.deepEqual(rig.mTrap(), { cause: Cause.IllegalInstruction, epc: CODE + 8, tval: insn >>> 0 });

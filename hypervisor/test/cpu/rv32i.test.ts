@@ -82,13 +82,19 @@ describe('RV32I', () => {
     }
     for (const [name, op, model] of SHIFT_OPS) {
       it(`${name} by every amount 0..31`, () => {
-        const pairs = [-0x1234_5679, 0x4321_8765, -1, 1].flatMap((a) => Array.from({ length: 32 }, (_, s): [number, number] => [a, s]));
+        const pairs = [-0x1234_5679, 0x4321_8765, -1, 1].flatMap((a) =>
+          Array.from({ length: 32 }, (_, s): [number, number] => [a, s]),
+        );
         const got = evalOp((rd, rs1, _rs2, s) => op(rd, rs1, s), pairs);
         pairs.forEach(([a, s], i) => assert.equal(got[i], model(a, s), `${name} ${a}, ${s}`));
       });
     }
     it('shift-immediate encodings with imm[5] set or a bad funct7 are illegal', () => {
-      for (const insn of [A.slli(a0, a0, 1) | (1 << 25), A.srli(a0, a0, 1) | (1 << 25), A.srai(a0, a0, 1) | (1 << 26)]) {
+      for (const insn of [
+        A.slli(a0, a0, 1) | (1 << 25),
+        A.srli(a0, a0, 1) | (1 << 25),
+        A.srai(a0, a0, 1) | (1 << 26),
+      ]) {
         const rig = new Rig().exec([insn]);
         assert.deepEqual(rig.mTrap(), { cause: Cause.IllegalInstruction, epc: CODE, tval: insn >>> 0 });
       }
@@ -118,10 +124,21 @@ describe('RV32I', () => {
       rig.write32(DATA + 4, 0x1234);
       rig.exec([
         li(s0, DATA),
-        A.addi(zero, zero, 5), A.lui(zero, 0x12345), A.auipc(zero, 1), A.add(zero, s0, s0), A.lw(zero, s0, 0),
-        A.mul(zero, s0, s0), A.csrrs(zero, A.CSR.mscratch, s0), A.amoadd_w(zero, s0, s0), A.jal(zero, 4),
-        A.auipc(t0, 0), A.jalr(zero, t0, 8), A.nop(),
-        A.addi(a0, zero, 0), A.add(a1, zero, zero), A.sw(zero, s0, 4),
+        A.addi(zero, zero, 5),
+        A.lui(zero, 0x12345),
+        A.auipc(zero, 1),
+        A.add(zero, s0, s0),
+        A.lw(zero, s0, 0),
+        A.mul(zero, s0, s0),
+        A.csrrs(zero, A.CSR.mscratch, s0),
+        A.amoadd_w(zero, s0, s0),
+        A.jal(zero, 4),
+        A.auipc(t0, 0),
+        A.jalr(zero, t0, 8),
+        A.nop(),
+        A.addi(a0, zero, 0),
+        A.add(a1, zero, zero),
+        A.sw(zero, s0, 4),
       ]);
       assert.equal(rig.hart.x[0], 0);
       assert.equal(rig.x(a0), 0);
@@ -139,11 +156,18 @@ describe('RV32I', () => {
     };
     const LOADS: Array<[string, (rd: number, rs1: number, imm: number) => number, number, number]> = [
       // [name, op, offset, value]
-      ['lb', A.lb, 0, -128], ['lb', A.lb, 1, 127], ['lb', A.lb, 2, -1],
-      ['lbu', A.lbu, 0, 0x80], ['lbu', A.lbu, 2, 0xff],
-      ['lh', A.lh, 0, 0x7f80], ['lh', A.lh, 2, 0x01ff], ['lh', A.lh, 6, -0x8000],
-      ['lhu', A.lhu, 6, 0x8000], ['lhu', A.lhu, 2, 0x01ff],
-      ['lw', A.lw, 0, 0x01ff7f80], ['lw', A.lw, 4, -0x7fffedcc],
+      ['lb', A.lb, 0, -128],
+      ['lb', A.lb, 1, 127],
+      ['lb', A.lb, 2, -1],
+      ['lbu', A.lbu, 0, 0x80],
+      ['lbu', A.lbu, 2, 0xff],
+      ['lh', A.lh, 0, 0x7f80],
+      ['lh', A.lh, 2, 0x01ff],
+      ['lh', A.lh, 6, -0x8000],
+      ['lhu', A.lhu, 6, 0x8000],
+      ['lhu', A.lhu, 2, 0x01ff],
+      ['lw', A.lw, 0, 0x01ff7f80],
+      ['lw', A.lw, 4, -0x7fffedcc],
     ];
     for (const [name, op, off, want] of LOADS) {
       it(`${name} at +${off} gives ${want} (sign or zero extension)`, () => {
@@ -155,8 +179,12 @@ describe('RV32I', () => {
     }
     it('stores write only their own bytes', () => {
       const rig = rigWithData().exec([
-        li(s0, DATA), li(a0, 0x1122_3344),
-        A.sb(a0, s0, 1), A.sh(a0, s0, 4), A.sw(a0, s0, 8), A.sb(a0, s0, 8),
+        li(s0, DATA),
+        li(a0, 0x1122_3344),
+        A.sb(a0, s0, 1),
+        A.sh(a0, s0, 4),
+        A.sw(a0, s0, 8),
+        A.sb(a0, s0, 8),
       ]);
       const got = Array.from({ length: 12 }, (_, i) => rig.read8(DATA + i));
       assert.deepEqual(got, [0x80, 0x44, 0xff, 0x01, 0x44, 0x33, 0x00, 0x80, 0x44, 0x33, 0x22, 0x11]);
@@ -171,7 +199,12 @@ describe('RV32I', () => {
       assert.equal(rig.x(s0), -0x7fffedcc);
     });
     it('undefined load and store widths are illegal', () => {
-      for (const insn of [A.lw(a0, s0, 0) | (3 << 12), A.lw(a0, s0, 0) | (6 << 12), A.sw(a0, s0, 0) | (3 << 12), A.sw(a0, s0, 0) | (4 << 12)]) {
+      for (const insn of [
+        A.lw(a0, s0, 0) | (3 << 12),
+        A.lw(a0, s0, 0) | (6 << 12),
+        A.sw(a0, s0, 0) | (3 << 12),
+        A.sw(a0, s0, 0) | (4 << 12),
+      ]) {
         const rig = new Rig().exec([insn]);
         assert.deepEqual(rig.mTrap(), { cause: Cause.IllegalInstruction, epc: CODE, tval: insn >>> 0 });
       }
@@ -191,7 +224,14 @@ describe('RV32I', () => {
       it(`${name} taken and not taken, as a side exit in the middle of a block`, () => {
         for (const [a, b] of allPairs([0, 1, -1, INT_MIN, INT_MAX])) {
           // a0 = 1 only on the fall-through path; the branch sits mid-block after the li's.
-          const rig = new Rig().exec([li(a1, a), li(a2, b), addi(a0, zero, 0), op(a1, a2, 8), addi(a0, zero, 1), addi(a3, zero, 9)]);
+          const rig = new Rig().exec([
+            li(a1, a),
+            li(a2, b),
+            addi(a0, zero, 0),
+            op(a1, a2, 8),
+            addi(a0, zero, 1),
+            addi(a3, zero, 9),
+          ]);
           const t = taken(a, b);
           assert.equal(rig.x(a0), 1 - t, `${name} ${a}, ${b}`);
           assert.equal(rig.x(a3), 9, 'the target executes');
@@ -201,14 +241,20 @@ describe('RV32I', () => {
       });
     }
     it('a backward branch loops', () => {
-      const rig = new Rig().exec([addi(a0, zero, 10), addi(a1, zero, 0), addi(a1, a1, 3), addi(a0, a0, -1), A.bne(a0, zero, -8)]);
+      const rig = new Rig().exec([
+        addi(a0, zero, 10),
+        addi(a1, zero, 0),
+        addi(a1, a1, 3),
+        addi(a0, a0, -1),
+        A.bne(a0, zero, -8),
+      ]);
       assert.equal(rig.x(a1), 30);
       assert.equal(rig.hart.instret, 2 + 3 * 10 + 1);
     });
     it('a taken branch to an address with bit 1 set raises instruction-address-misaligned at the branch', () => {
       const rig = new Rig().exec([A.nop(), A.beq(zero, zero, 6)]);
       assert.deepEqual(rig.mTrap(), { cause: Cause.InstructionMisaligned, epc: CODE + 4, tval: CODE + 10 });
-      assert.equal(rig.hart.instret, 2, 'the nop and the handler\'s wfi retire, the branch does not');
+      assert.equal(rig.hart.instret, 2, "the nop and the handler's wfi retire, the branch does not");
     });
     it('a not-taken branch to a misaligned address does not trap', () => {
       const rig = new Rig().exec([A.bne(zero, zero, 6), addi(a0, zero, 1)]);

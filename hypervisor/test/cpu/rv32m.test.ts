@@ -49,7 +49,10 @@ const HAND: Array<[string, (rd: number, rs1: number, rs2: number) => number, num
 describe('RV32M', () => {
   const next = randomWords(0x5eed);
   // Random values with random magnitudes, so small, mid-size and full-width operands all occur.
-  const random = Array.from({ length: 300 }, (): [number, number] => [next() >> (next() & 31), next() >> (next() & 31)]);
+  const random = Array.from({ length: 300 }, (): [number, number] => [
+    next() >> (next() & 31),
+    next() >> (next() & 31),
+  ]);
 
   for (const [name, op, model] of OPS) {
     it(`${name} matches BigInt over edge and random values`, () => {

@@ -58,17 +58,30 @@ const { R, W, X } = Pte;
 
 // [privilege, leaf flags (V added), mstatus bits, access, outcome]
 const PERMISSIONS: Array<[Priv, number, number, Kind, number | 'ok']> = [
-  [S, R, 0, 'load', 'ok'], [S, R, 0, 'store', Cause.StorePageFault], [S, R, 0, 'fetch', Cause.InstructionPageFault],
-  [S, R | W, 0, 'store', 'ok'], [S, X, 0, 'fetch', 'ok'], [S, X, 0, 'load', Cause.LoadPageFault],
-  [S, X, Mstatus.MXR, 'load', 'ok'], [S, X, Mstatus.MXR, 'store', Cause.StorePageFault],
-  [S, RWX | Pte.U, 0, 'load', Cause.LoadPageFault], [S, RWX | Pte.U, 0, 'store', Cause.StorePageFault],
-  [S, RWX | Pte.U, Mstatus.SUM, 'load', 'ok'], [S, RWX | Pte.U, Mstatus.SUM, 'store', 'ok'],
+  [S, R, 0, 'load', 'ok'],
+  [S, R, 0, 'store', Cause.StorePageFault],
+  [S, R, 0, 'fetch', Cause.InstructionPageFault],
+  [S, R | W, 0, 'store', 'ok'],
+  [S, X, 0, 'fetch', 'ok'],
+  [S, X, 0, 'load', Cause.LoadPageFault],
+  [S, X, Mstatus.MXR, 'load', 'ok'],
+  [S, X, Mstatus.MXR, 'store', Cause.StorePageFault],
+  [S, RWX | Pte.U, 0, 'load', Cause.LoadPageFault],
+  [S, RWX | Pte.U, 0, 'store', Cause.StorePageFault],
+  [S, RWX | Pte.U, Mstatus.SUM, 'load', 'ok'],
+  [S, RWX | Pte.U, Mstatus.SUM, 'store', 'ok'],
   [S, RWX | Pte.U, Mstatus.SUM, 'fetch', Cause.InstructionPageFault],
-  [S, W, 0, 'load', Cause.LoadPageFault], [S, W | X, 0, 'store', Cause.StorePageFault], // W without R is reserved
-  [U, Pte.U | R, 0, 'load', 'ok'], [U, Pte.U | R | W, 0, 'store', 'ok'], [U, Pte.U | X, 0, 'fetch', 'ok'],
-  [U, Pte.U | X, 0, 'load', Cause.LoadPageFault], [U, Pte.U | X, Mstatus.MXR, 'load', 'ok'],
-  [U, RWX, 0, 'load', Cause.LoadPageFault], [U, RWX, Mstatus.SUM, 'load', Cause.LoadPageFault],
-  [U, RWX, 0, 'store', Cause.StorePageFault], [U, RWX, 0, 'fetch', Cause.InstructionPageFault],
+  [S, W, 0, 'load', Cause.LoadPageFault],
+  [S, W | X, 0, 'store', Cause.StorePageFault], // W without R is reserved
+  [U, Pte.U | R, 0, 'load', 'ok'],
+  [U, Pte.U | R | W, 0, 'store', 'ok'],
+  [U, Pte.U | X, 0, 'fetch', 'ok'],
+  [U, Pte.U | X, 0, 'load', Cause.LoadPageFault],
+  [U, Pte.U | X, Mstatus.MXR, 'load', 'ok'],
+  [U, RWX, 0, 'load', Cause.LoadPageFault],
+  [U, RWX, Mstatus.SUM, 'load', Cause.LoadPageFault],
+  [U, RWX, 0, 'store', Cause.StorePageFault],
+  [U, RWX, 0, 'fetch', Cause.InstructionPageFault],
 ];
 
 describe('Sv32', () => {
@@ -101,7 +114,11 @@ describe('Sv32', () => {
       ['a pointer at level 0', (pt) => pt.map(VA, TARGET, RWX | AD).setPte(VA, ((TARGET / 4096) << 10) | Pte.V)],
       ['a level-1 pointer with W but not R', (pt) => pt.map(VA, TARGET, RWX | AD).setPte(VA, pt.pte(VA, 1) | Pte.W, 1)],
     ];
-    const FAULT: Record<Kind, number> = { load: Cause.LoadPageFault, store: Cause.StorePageFault, fetch: Cause.InstructionPageFault };
+    const FAULT: Record<Kind, number> = {
+      load: Cause.LoadPageFault,
+      store: Cause.StorePageFault,
+      fetch: Cause.InstructionPageFault,
+    };
     for (const [what, breakIt] of BROKEN) {
       it(`${what}: page fault of the access's type with tval = the address`, () => {
         for (const kind of ['load', 'store', 'fetch'] as const) {
@@ -123,8 +140,15 @@ describe('Sv32', () => {
   });
 
   describe('physical addresses that are not RAM', () => {
-    const ACCESS_FAULT: Record<Kind, number> = { load: Cause.LoadAccessFault, store: Cause.StoreAccessFault, fetch: Cause.InstructionAccessFault };
-    for (const [what, pa] of [['a hole in the 32-bit map', 0x4000_0000], ['above 4 GiB (34-bit PA)', 0x1_8000_0000 + (TARGET - RAM_BASE)]] as const) {
+    const ACCESS_FAULT: Record<Kind, number> = {
+      load: Cause.LoadAccessFault,
+      store: Cause.StoreAccessFault,
+      fetch: Cause.InstructionAccessFault,
+    };
+    for (const [what, pa] of [
+      ['a hole in the 32-bit map', 0x4000_0000],
+      ['above 4 GiB (34-bit PA)', 0x1_8000_0000 + (TARGET - RAM_BASE)],
+    ] as const) {
       it(`a leaf pointing at ${what} gives access faults with tval = the virtual address`, () => {
         for (const kind of ['load', 'store', 'fetch'] as const) {
           const { rig, pt } = paged();
@@ -142,7 +166,7 @@ describe('Sv32', () => {
     });
     it('a page table outside RAM gives an access fault', () => {
       const { rig } = paged();
-      rig.hart.satp = (0x8000_0000 | (0x4000_0000 / 4096)) | 0;
+      rig.hart.satp = 0x8000_0000 | (0x4000_0000 / 4096) | 0;
       rig.hart.translationChanged(true);
       rig.hart.mtvec = M_TRAP;
       rig.load([li(a1, VA), lw(a0, a1, 0)], CODE);
@@ -163,7 +187,9 @@ describe('Sv32', () => {
       for (const kind of ['load', 'store', 'fetch'] as const) {
         const { rig, pt } = paged();
         pt.mapSuper(VA, RAM_BASE + 0x1000, RWX | AD);
-        const cause = { load: Cause.LoadPageFault, store: Cause.StorePageFault, fetch: Cause.InstructionPageFault }[kind];
+        const cause = { load: Cause.LoadPageFault, store: Cause.StorePageFault, fetch: Cause.InstructionPageFault }[
+          kind
+        ];
         assert.deepEqual(probe(rig, S, kind, VA + OFF), expected(S, kind, VA + OFF, cause), kind);
       }
     });
@@ -171,7 +197,11 @@ describe('Sv32', () => {
 
   describe('accessed and dirty bits', () => {
     it('a load sets A, a store sets A and D, a fetch sets A', () => {
-      for (const [kind, want] of [['load', Pte.A], ['store', AD], ['fetch', Pte.A]] as const) {
+      for (const [kind, want] of [
+        ['load', Pte.A],
+        ['store', AD],
+        ['fetch', Pte.A],
+      ] as const) {
         const { rig, pt } = paged();
         pt.map(VA, TARGET, RWX);
         probe(rig, S, kind, VA + OFF);
@@ -206,10 +236,19 @@ describe('Sv32', () => {
       const other = TARGET + 0x1000;
       rig.write32(other + OFF, 0xabcd);
       const newPte = ((other / 4096) << 10) | R | W | AD | Pte.V;
-      rig.exec([
-        li(a1, VA + OFF), lw(a0, a1, 0), li(t0, pt.pteAddress(VA)), li(a2, newPte), sw(a2, t0, 0),
-        lw(a3, a1, 0), ...flush, lw(a4, a1, 0),
-      ], S);
+      rig.exec(
+        [
+          li(a1, VA + OFF),
+          lw(a0, a1, 0),
+          li(t0, pt.pteAddress(VA)),
+          li(a2, newPte),
+          sw(a2, t0, 0),
+          lw(a3, a1, 0),
+          ...flush,
+          lw(a4, a1, 0),
+        ],
+        S,
+      );
       return rig;
     }
     it('keeps using a cached translation after the PTE changes, until sfence.vma', () => {
@@ -236,17 +275,40 @@ describe('Sv32', () => {
       pt2.map(VA, TARGET + 0x1000, R | AD);
       rig.write32(TARGET + 0x1000, 0x2222);
       rig.write32(TARGET, 0x1111);
-      rig.exec([li(a1, VA), lw(a0, a1, 0), li(t0, pt2.satp), csrw(CSR.satp, t0), lw(a2, a1, 0),
-        csrw(CSR.satp, zero), li(a1, TARGET), lw(a3, a1, 0)], S);
+      rig.exec(
+        [
+          li(a1, VA),
+          lw(a0, a1, 0),
+          li(t0, pt2.satp),
+          csrw(CSR.satp, t0),
+          lw(a2, a1, 0),
+          csrw(CSR.satp, zero),
+          li(a1, TARGET),
+          lw(a3, a1, 0),
+        ],
+        S,
+      );
       assert.deepEqual([rig.x(a0), rig.x(a2), rig.x(a3)], [0x1111, 0x2222, 0x1111]);
     });
     it('pages that share a TLB slot (256 pages apart) and the top page of the address space stay apart', () => {
       const { rig, pt } = paged();
       const far = VA + 256 * 4096;
       const top = 0xffff_f000;
-      pt.map(VA, TARGET, R | W | AD).map(far, TARGET + 0x1000, R | W | AD).map(top, TARGET + 0x2000, R | W | AD);
+      pt.map(VA, TARGET, R | W | AD)
+        .map(far, TARGET + 0x1000, R | W | AD)
+        .map(top, TARGET + 0x2000, R | W | AD);
       [0x111, 0x222, 0x333].forEach((v, i) => rig.write32(TARGET + 0x1000 * i + 8, v));
-      const loads = [li(a1, VA), li(a2, far), li(a3, top), lw(a0, a1, 8), lw(a4, a2, 8), lw(t0, a3, 8), lw(a0, a1, 8), sw(t0, a2, 12), lw(a4, a2, 8)];
+      const loads = [
+        li(a1, VA),
+        li(a2, far),
+        li(a3, top),
+        lw(a0, a1, 8),
+        lw(a4, a2, 8),
+        lw(t0, a3, 8),
+        lw(a0, a1, 8),
+        sw(t0, a2, 12),
+        lw(a4, a2, 8),
+      ];
       rig.exec(loads, S);
       assert.deepEqual([rig.x(a0), rig.x(a4), rig.x(t0)], [0x111, 0x222, 0x333]);
       assert.equal(rig.read32(TARGET + 0x1000 + 12), 0x333);
@@ -262,7 +324,10 @@ describe('Sv32', () => {
       const { rig, pt } = paged();
       pt.map(VA, TARGET, R | Pte.U | AD);
       rig.hart.mstatus = Mstatus.SUM;
-      rig.exec([li(a1, VA + OFF), lw(a0, a1, 0), li(t0, Mstatus.SUM), A.csrrc(zero, CSR.sstatus, t0), lw(a3, a1, 0)], S);
+      rig.exec(
+        [li(a1, VA + OFF), lw(a0, a1, 0), li(t0, Mstatus.SUM), A.csrrc(zero, CSR.sstatus, t0), lw(a3, a1, 0)],
+        S,
+      );
       assert.equal(rig.x(a0), ecall());
       assert.deepEqual(rig.mTrap(), { cause: Cause.LoadPageFault, epc: CODE + 24, tval: VA + OFF });
     });
@@ -274,7 +339,15 @@ describe('Sv32', () => {
       pt.map(VA, TARGET, R | W | AD);
       rig.hart.mstatus = Mstatus.MPRV | (S << 11);
       rig.hart.translationChanged(false);
-      rig.exec([li(a1, VA + OFF), lw(a0, a1, 0), li(a2, 5), sw(a2, a1, 4), csrw(CSR.mstatus, zero), li(a1, TARGET + OFF), lw(a3, a1, 4)]);
+      rig.exec([
+        li(a1, VA + OFF),
+        lw(a0, a1, 0),
+        li(a2, 5),
+        sw(a2, a1, 4),
+        csrw(CSR.mstatus, zero),
+        li(a1, TARGET + OFF),
+        lw(a3, a1, 4),
+      ]);
       assert.equal(rig.x(a0), ecall());
       assert.equal(rig.x(a3), 5);
     });

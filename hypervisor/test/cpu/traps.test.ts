@@ -9,7 +9,11 @@ import { CODE, M_TRAP, Rig, S_TRAP } from './rig.js';
 
 const MPP_SHIFT = 11;
 const mppOf = (mstatus: number): number => (mstatus >>> MPP_SHIFT) & 3;
-const PRIVS: Array<[string, Priv]> = [['U', Priv.User], ['S', Priv.Supervisor], ['M', Priv.Machine]];
+const PRIVS: Array<[string, Priv]> = [
+  ['U', Priv.User],
+  ['S', Priv.Supervisor],
+  ['M', Priv.Machine],
+];
 
 describe('traps', () => {
   describe('entry into M', () => {
@@ -23,7 +27,7 @@ describe('traps', () => {
         assert.equal(rig.hart.priv, Priv.Machine);
         assert.equal(rig.hart.pc >>> 0, M_TRAP + 4, 'the handler ran');
         assert.equal(mppOf(rig.hart.mstatus), priv);
-        assert.equal(rig.hart.instret, 2, 'the nop and the handler\'s wfi: ecall does not retire');
+        assert.equal(rig.hart.instret, 2, "the nop and the handler's wfi: ecall does not retire");
       });
     }
 
@@ -40,7 +44,7 @@ describe('traps', () => {
       const rig = new Rig().exec([addi(a0, zero, 1), addi(a0, a0, 1), bad, addi(a0, a0, 1)]);
       assert.deepEqual(rig.mTrap(), { cause: Cause.IllegalInstruction, epc: CODE + 8, tval: bad });
       assert.equal(rig.x(a0), 2);
-      assert.equal(rig.hart.instret, 3, 'two addi and the handler\'s wfi');
+      assert.equal(rig.hart.instret, 3, "two addi and the handler's wfi");
     });
 
     it('MPIE takes MIE, MIE is cleared', () => {

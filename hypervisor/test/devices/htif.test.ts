@@ -14,7 +14,10 @@ const MAGIC = BASE + 0x2000;
 function setup(ram = new GuestRam(BASE, 0x4000), fromhost: number | null = FROMHOST) {
   const exits: number[] = [];
   const out: number[] = [];
-  const htif = new Htif(ram, TOHOST, fromhost ?? undefined, { exit: (c) => exits.push(c), putchar: (b) => out.push(b) });
+  const htif = new Htif(ram, TOHOST, fromhost ?? undefined, {
+    exit: (c) => exits.push(c),
+    putchar: (b) => out.push(b),
+  });
   /** A guest store: the word lands in RAM, then the CPU's slow path reports it. */
   const store32 = (addr: number, value: number) => {
     ram.view.setUint32(addr - BASE, value >>> 0, true);
@@ -87,7 +90,8 @@ describe('HTIF', () => {
     const t = setup();
     const msg = new TextEncoder().encode('hello\n');
     t.ram.bytes.set(msg, MAGIC + 0x100 - BASE);
-    const magic = (...words: number[]) => words.forEach((w, i) => t.ram.view.setBigUint64(MAGIC - BASE + 8 * i, BigInt(w), true));
+    const magic = (...words: number[]) =>
+      words.forEach((w, i) => t.ram.view.setBigUint64(MAGIC - BASE + 8 * i, BigInt(w), true));
 
     magic(HTIF_SYS_WRITE, 1, MAGIC + 0x100, msg.length);
     t.store64(TOHOST, BigInt(MAGIC));

@@ -44,7 +44,7 @@ describe('PLIC', () => {
     plic.line(95).set(true);
     assert.equal(plic.read(PlicReg.PENDING, 4), 1 << 10);
     assert.equal(plic.read(PlicReg.PENDING + 4, 4), 1 << 1);
-    assert.equal(plic.read(PlicReg.PENDING + 8, 4), 1 << 31 >>> 0);
+    assert.equal(plic.read(PlicReg.PENDING + 8, 4), (1 << 31) >>> 0);
     plic.write(PlicReg.PENDING, 4, 0);
     assert.equal(plic.read(PlicReg.PENDING, 4), 1 << 10);
     plic.line(10).set(false);

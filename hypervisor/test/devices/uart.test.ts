@@ -167,7 +167,11 @@ describe('UART ns16550a', () => {
     assert.ok(!irq.level);
     const got: number[] = [];
     while (rd(R.LSR) & LSR_DR) got.push(rd(R.RBR_THR_DLL));
-    assert.deepEqual(got, Array.from({ length: 16 }, (_, i) => i), 'the 17th byte was lost');
+    assert.deepEqual(
+      got,
+      Array.from({ length: 16 }, (_, i) => i),
+      'the 17th byte was lost',
+    );
     wr(R.MCR, 0x08);
     while (rd(R.LSR) & LSR_DR) got.push(rd(R.RBR_THR_DLL));
     assert.deepEqual(got.slice(16), [...text('host')], 'host input arrives once loopback ends');

@@ -8,7 +8,11 @@ import { ensureBaremetal, ensureLinuxGuest } from '@hypernova/guest';
 import { Machine, type BiosChoice } from '../../src/index.js';
 
 /** Boots until `done(log)` holds, then powers the machine off; returns the console log. */
-async function bootUntil(bios: BiosChoice, append: string, done: (log: string) => boolean): Promise<{ log: string; machine: Machine }> {
+async function bootUntil(
+  bios: BiosChoice,
+  append: string,
+  done: (log: string) => boolean,
+): Promise<{ log: string; machine: Machine }> {
   const { image } = await ensureLinuxGuest();
   let log = '';
   const machine: Machine = new Machine(

@@ -10,7 +10,10 @@ import { Machine } from '../../src/index.js';
 describe('machine reset', () => {
   it('puts the CLINT, PLIC and UART back in their power-on state', async () => {
     let reboots = 0;
-    const m = new Machine({ kernel: Uint8Array.of(0x6f, 0, 0, 0), bios: 'none' }, { config: { memoryMiB: 16 }, console: () => {}, onReboot: () => reboots++ }); // j .
+    const m = new Machine(
+      { kernel: Uint8Array.of(0x6f, 0, 0, 0), bios: 'none' },
+      { config: { memoryMiB: 16 }, console: () => {}, onReboot: () => reboots++ },
+    ); // j .
     m.clint.write(ClintReg.MSIP, 4, 1);
     m.clint.write(ClintReg.MTIMECMP_HI, 4, 0);
     m.clint.write(ClintReg.MTIMECMP_LO, 4, 0);
@@ -38,7 +41,10 @@ describe('machine reset', () => {
 
   it("disarms the VMM SBI's S-mode timer", async () => {
     // A kernel left with a timer armed through SBI (deadline 0: STIP pending) until the reboot.
-    const m = new Machine({ kernel: Uint8Array.of(0x6f, 0, 0, 0), bios: 'builtin' }, { config: { memoryMiB: 16 }, console: () => {} }); // j .
+    const m = new Machine(
+      { kernel: Uint8Array.of(0x6f, 0, 0, 0), bios: 'builtin' },
+      { config: { memoryMiB: 16 }, console: () => {} },
+    ); // j .
     const sbi = m.sbi!;
     sbi.timerDeadline = 0;
     sbi.updateTimer();

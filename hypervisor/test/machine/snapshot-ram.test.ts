@@ -18,7 +18,8 @@ function program(): Uint8Array {
   return out;
 }
 
-const newMachine = (): Machine => new Machine({ kernel: program(), bios: 'none' }, { config: { memoryMiB: 16 }, console: () => {} });
+const newMachine = (): Machine =>
+  new Machine({ kernel: program(), bios: 'none' }, { config: { memoryMiB: 16 }, console: () => {} });
 const page = (m: Machine, p: number): Uint8Array => m.ram.bytes.subarray(p * PAGE_SIZE, (p + 1) * PAGE_SIZE);
 const word = (m: Machine, addr: number): number => m.ram.view.getUint32(addr - RAM_BASE, true);
 

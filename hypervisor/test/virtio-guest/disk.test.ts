@@ -77,7 +77,10 @@ describe('virtio-blk with the Linux guest', function () {
     const run = await runGuest({ append, devices: [disk] });
     disk.backend.close();
     assert.ok(!run.timedOut, run.log);
-    lineOf(run.log, new RegExp(`DISK-OK write path=/data/beats bytes=16384 seed=5 fnv=${fnv1a(patternBytes(5, 16384))}`));
+    lineOf(
+      run.log,
+      new RegExp(`DISK-OK write path=/data/beats bytes=16384 seed=5 fnv=${fnv1a(patternBytes(5, 16384))}`),
+    );
     lineOf(run.log, /heartbeat 6\r?\nhn: powering off/);
     assert.doesNotMatch(run.log, /DISK-FAIL/);
     const raw = tmp.path('records.raw');
@@ -122,7 +125,11 @@ describe('virtio-blk with the Linux guest', function () {
       qemuImgOk('create', '-q', '-f', 'qcow2', '-b', 'interop-base.qcow2', '-F', 'qcow2', overlay);
       const baseHash = sha256(base);
       const onQemu = async (...commands: string[]): Promise<string> => {
-        const r = await runQemuGuest({ kernel, append: rootAppend(...commands), drives: [{ file: overlay, format: 'qcow2' }] });
+        const r = await runQemuGuest({
+          kernel,
+          append: rootAppend(...commands),
+          drives: [{ file: overlay, format: 'qcow2' }],
+        });
         assert.ok(!r.timedOut && r.code === 0, r.output);
         return r.output;
       };
@@ -139,7 +146,10 @@ describe('virtio-blk with the Linux guest', function () {
       lineOf(ours.log, diskOk('write', '/data/ours', 12));
       assert.match(qemuImgOk('check', overlay), /No errors were found/);
 
-      lineOf(await onQemu('/bin/disktest,verify,/data/ours,1M,12', '/bin/disktest,verify,/data/qemu,1M,11'), diskOk('verify', '/data/ours', 12));
+      lineOf(
+        await onQemu('/bin/disktest,verify,/data/ours,1M,12', '/bin/disktest,verify,/data/qemu,1M,11'),
+        diskOk('verify', '/data/ours', 12),
+      );
       assert.equal(sha256(base), baseHash, 'the base image changed');
     });
   });
@@ -167,7 +177,8 @@ describe('virtio-blk with the Linux guest', function () {
       child.on('error', reject);
       child.on('exit', (code, signal) => {
         if (signal === 'SIGKILL' && killed) resolve(log);
-        else reject(new Error(`the VM process ended with ${signal ?? `exit code ${code}`} before it was killed:\n${log}`));
+        else
+          reject(new Error(`the VM process ended with ${signal ?? `exit code ${code}`} before it was killed:\n${log}`));
       });
     });
   }

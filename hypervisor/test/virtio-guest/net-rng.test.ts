@@ -19,13 +19,18 @@ describe('virtio-net and virtio-rng with two Linux guests', function () {
 
   before(async () => {
     const append = initramfsAppend(`/bin/rngtest,${RNG_BYTES}`, `/bin/nettest,eth0,${FRAMES},120`);
-    runs = await Promise.all(nics.map((nic) => runGuest({ append, devices: [nic, new VirtioRng()], timeoutMs: 300_000 })));
+    runs = await Promise.all(
+      nics.map((nic) => runGuest({ append, devices: [nic, new VirtioRng()], timeoutMs: 300_000 })),
+    );
     for (const r of runs) assert.ok(!r.timedOut, r.log);
   });
 
   it('the two guests exchange every frame over virtio-net, broadcast first and then unicast', () => {
     runs.forEach((r, i) => {
-      const [, sent, received, bad] = lineOf(r.log, new RegExp(`NET-OK mac=${MACS[i]} peer=${MACS[1 - i]} count=${FRAMES} sent=(\\d+) received=(\\d+) bad=(\\d+)`));
+      const [, sent, received, bad] = lineOf(
+        r.log,
+        new RegExp(`NET-OK mac=${MACS[i]} peer=${MACS[1 - i]} count=${FRAMES} sent=(\\d+) received=(\\d+) bad=(\\d+)`),
+      );
       assert.equal(Number(bad), 0, r.log);
       assert.ok(Number(received) >= FRAMES, r.log);
       assert.ok(Number(sent) >= FRAMES, r.log);
@@ -43,7 +48,10 @@ describe('virtio-net and virtio-rng with two Linux guests', function () {
   it('each guest reads entropy from /dev/hwrng, served by virtio-rng', () => {
     const firsts = runs.map((r) => {
       lineOf(r.log, /rngtest: current rng virtio_rng\.0/);
-      const [, distinct, ones, first] = lineOf(r.log, new RegExp(`RNG-OK bytes=${RNG_BYTES} distinct=(\\d+) ones=(\\d+) fnv=[0-9a-f]{8} first=([0-9a-f]{32})`));
+      const [, distinct, ones, first] = lineOf(
+        r.log,
+        new RegExp(`RNG-OK bytes=${RNG_BYTES} distinct=(\\d+) ones=(\\d+) fnv=[0-9a-f]{8} first=([0-9a-f]{32})`),
+      );
       // 8 KiB of random bytes: all 256 values but with probability ~1e-10; half the bits set, within ~10 sigma.
       assert.ok(Number(distinct) >= 250, `distinct byte values: ${distinct}`);
       const bits = RNG_BYTES * 8;

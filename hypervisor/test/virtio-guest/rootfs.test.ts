@@ -24,13 +24,18 @@ describe('guest root filesystem image', function () {
     const bin = join(rootfs.linux.dir, 'bin');
     assert.ok(readExt2File(rootfs.image, '/sbin/init', tmp.path('init')).equals(readFileSync(join(bin, 'init'))));
     for (const program of ['disktest', 'diskbench', 'nettest', 'rngtest']) {
-      assert.ok(readExt2File(rootfs.image, `/bin/${program}`, tmp.path(program)).equals(readFileSync(join(bin, program))), program);
+      assert.ok(
+        readExt2File(rootfs.image, `/bin/${program}`, tmp.path(program)).equals(readFileSync(join(bin, program))),
+        program,
+      );
     }
   });
 
   it('builds to the same bytes again', () => {
     const out = tmp.path('again');
-    const r = spawnSync('bash', [join(guestDir, 'rootfs', 'build-rootfs.sh'), out, join(rootfs.linux.dir, 'bin')], { encoding: 'utf8' });
+    const r = spawnSync('bash', [join(guestDir, 'rootfs', 'build-rootfs.sh'), out, join(rootfs.linux.dir, 'bin')], {
+      encoding: 'utf8',
+    });
     assert.equal(r.status, 0, r.stderr);
     assert.equal(sha256(join(out, 'rootfs.ext2')), sha256(rootfs.image));
   });

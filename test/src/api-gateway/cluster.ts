@@ -81,7 +81,10 @@ export class Cluster {
 
   /** A gateway in this process on the cluster's Redis, NATS and scheduler; the caller closes it. */
   startGateway(env: Record<string, string> = {}): Promise<GatewayApp> {
-    return startGateway(loadConfig(gatewaySettings, this.gatewayEnv(env)), createLogger('api-gateway', { level: LOG_LEVEL }));
+    return startGateway(
+      loadConfig(gatewaySettings, this.gatewayEnv(env)),
+      createLogger('api-gateway', { level: LOG_LEVEL }),
+    );
   }
 
   async addNode(name: string, opts: FakeNodeOptions = {}): Promise<FakeComputeNode> {
@@ -130,7 +133,10 @@ export class Cluster {
   /** Creates a project and a user holding `role` on it; returns the user's token. */
   async tenant(name: string, role = 'member'): Promise<{ projectId: string; userId: string; token: string }> {
     const t = this.adminToken;
-    const project = await this.request('POST', '/identity/v3/projects', { token: t, body: { project: { name, domain_id: 'default' } } });
+    const project = await this.request('POST', '/identity/v3/projects', {
+      token: t,
+      body: { project: { name, domain_id: 'default' } },
+    });
     const user = await this.request('POST', '/identity/v3/users', {
       token: t,
       body: { user: { name: `${name}-user`, password: `${name}-pw`, domain_id: 'default' } },
@@ -138,7 +144,11 @@ export class Cluster {
     const roles = await this.request('GET', `/identity/v3/roles?name=${role}`, { token: t });
     const projectId = project.body.project.id as string;
     const userId = user.body.user.id as string;
-    const put = await this.request('PUT', `/identity/v3/projects/${projectId}/users/${userId}/roles/${roles.body.roles[0].id}`, { token: t });
+    const put = await this.request(
+      'PUT',
+      `/identity/v3/projects/${projectId}/users/${userId}/roles/${roles.body.roles[0].id}`,
+      { token: t },
+    );
     if (put.status !== 204) throw new Error(`role grant: ${put.status} ${put.text}`);
     return { projectId, userId, token: await this.token(`${name}-user`, `${name}-pw`, name) };
   }
@@ -148,7 +158,10 @@ export class Cluster {
   }
 
   /** Creates a server and returns its id (without waiting). */
-  async createServer(name: string, opts: { token?: string; flavorRef?: string; extra?: object; hints?: object } = {}): Promise<string> {
+  async createServer(
+    name: string,
+    opts: { token?: string; flavorRef?: string; extra?: object; hints?: object } = {},
+  ): Promise<string> {
     const res = await this.compute('POST', '/servers', {
       token: opts.token ?? this.adminToken,
       body: {
@@ -161,12 +174,17 @@ export class Cluster {
   }
 
   /** Polls GET /servers/{id} until `done` holds for the body (or 404 when done is 'gone'). */
-  async waitServer(id: string, done: ((server: any) => boolean) | 'gone', opts: { token?: string; timeoutMs?: number } = {}): Promise<any> {
+  async waitServer(
+    id: string,
+    done: ((server: any) => boolean) | 'gone',
+    opts: { token?: string; timeoutMs?: number } = {},
+  ): Promise<any> {
     const deadline = Date.now() + (opts.timeoutMs ?? 10_000);
     let last: ApiResponse | undefined;
     while (Date.now() < deadline) {
       last = await this.compute('GET', `/servers/${id}`, { token: opts.token ?? this.adminToken });
-      if (done === 'gone' ? last.status === 404 : last.status === 200 && done(last.body.server)) return last.body?.server;
+      if (done === 'gone' ? last.status === 404 : last.status === 200 && done(last.body.server))
+        return last.body?.server;
       await new Promise((r) => setTimeout(r, 50));
     }
     throw new Error(`server ${id} not there after waiting: ${last?.status} ${last?.text}`);

@@ -28,7 +28,9 @@ describe('api-gateway: server update, filters, flavors, services, zones, migrati
   it('renames a server with PUT, answering the base server keys', async () => {
     const id = await c.createServer('before');
     await c.waitStatus(id, 'ACTIVE');
-    const res = await c.compute('PUT', `/servers/${id}`, { body: { server: { name: 'after', accessIPv4: '10.0.0.7' } } });
+    const res = await c.compute('PUT', `/servers/${id}`, {
+      body: { server: { name: 'after', accessIPv4: '10.0.0.7' } },
+    });
     assert.equal(res.status, 200, res.text);
     assert.equal(res.body.server.name, 'after');
     assert.equal(res.body.server.accessIPv4, '10.0.0.7');
@@ -38,7 +40,10 @@ describe('api-gateway: server update, filters, flavors, services, zones, migrati
       assert.equal((await c.compute('PUT', `/servers/${id}`, { body })).status, 400, JSON.stringify(body));
     }
     const m = await c.tenant('renamer');
-    assert.equal((await c.compute('PUT', `/servers/${id}`, { token: m.token, body: { server: { name: 'x' } } })).status, 404);
+    assert.equal(
+      (await c.compute('PUT', `/servers/${id}`, { token: m.token, body: { server: { name: 'x' } } })).status,
+      404,
+    );
     await deleteAll();
   });
 
@@ -47,16 +52,28 @@ describe('api-gateway: server update, filters, flavors, services, zones, migrati
     const b = await c.createServer('alpha-2', { extra: { availability_zone: 'az2' } });
     const d = await c.createServer('beta');
     const hosts = new Map<string, string>();
-    for (const [id, name] of [[a, 'alpha-1'], [b, 'alpha-2'], [d, 'beta']]) hosts.set(name, (await c.waitStatus(id, 'ACTIVE'))['OS-EXT-SRV-ATTR:host']);
+    for (const [id, name] of [
+      [a, 'alpha-1'],
+      [b, 'alpha-2'],
+      [d, 'beta'],
+    ])
+      hosts.set(name, (await c.waitStatus(id, 'ACTIVE'))['OS-EXT-SRV-ATTR:host']);
     await c.compute('POST', `/servers/${d}/action`, { body: { 'os-stop': null } });
     await c.waitStatus(d, 'SHUTOFF');
-    const names = async (q: string) => (await c.compute('GET', `/servers?${q}`)).body.servers.map((s: any) => s.name).sort();
+    const names = async (q: string) =>
+      (await c.compute('GET', `/servers?${q}`)).body.servers.map((s: any) => s.name).sort();
     assert.deepEqual(await names('name=alpha'), ['alpha-1', 'alpha-2']);
     assert.deepEqual(await names('name=^beta$'), ['beta']);
     assert.deepEqual(await names('status=SHUTOFF'), ['beta']);
     assert.deepEqual(await names('status=ACTIVE&name=alpha'), ['alpha-1', 'alpha-2']);
     for (const host of ['node-1', 'node-2']) {
-      assert.deepEqual(await names(`host=${host}`), [...hosts].filter(([, h]) => h === host).map(([n]) => n).sort());
+      assert.deepEqual(
+        await names(`host=${host}`),
+        [...hosts]
+          .filter(([, h]) => h === host)
+          .map(([n]) => n)
+          .sort(),
+      );
     }
     assert.equal(hosts.get('alpha-2'), 'node-2', 'az2 is node-2');
     const page = await c.compute('GET', '/servers/detail?limit=1&name=alpha');
@@ -70,7 +87,7 @@ describe('api-gateway: server update, filters, flavors, services, zones, migrati
     await deleteAll();
   });
 
-  it('shows 2.3\'s extra server attributes to admins, and `locked` from 2.9', async () => {
+  it("shows 2.3's extra server attributes to admins, and `locked` from 2.9", async () => {
     const id = await c.createServer('versioned');
     await c.waitStatus(id, 'ACTIVE');
     const v21 = (await c.compute('GET', `/servers/${id}`)).body.server;
@@ -91,30 +108,53 @@ describe('api-gateway: server update, filters, flavors, services, zones, migrati
   });
 
   it('manages flavor extra specs (admin) and keeps flavor names unique under racing creates', async () => {
-    const set = await c.compute('POST', '/flavors/1/os-extra_specs', { body: { extra_specs: { 'hw:cpu_policy': 'shared', 'quota:disk_read_bytes_sec': 1000 } } });
+    const set = await c.compute('POST', '/flavors/1/os-extra_specs', {
+      body: { extra_specs: { 'hw:cpu_policy': 'shared', 'quota:disk_read_bytes_sec': 1000 } },
+    });
     assert.equal(set.status, 200, set.text);
     assert.deepEqual(set.body.extra_specs, { 'hw:cpu_policy': 'shared', 'quota:disk_read_bytes_sec': '1000' });
-    const put = await c.compute('PUT', '/flavors/1/os-extra_specs/hw:cpu_policy', { body: { 'hw:cpu_policy': 'dedicated' } });
+    const put = await c.compute('PUT', '/flavors/1/os-extra_specs/hw:cpu_policy', {
+      body: { 'hw:cpu_policy': 'dedicated' },
+    });
     assert.deepEqual(put.body, { 'hw:cpu_policy': 'dedicated' });
     assert.equal((await c.compute('PUT', '/flavors/1/os-extra_specs/a', { body: { b: 'x' } })).status, 400);
     assert.deepEqual((await c.compute('GET', '/flavors/1/os-extra_specs')).body.extra_specs, {
       'hw:cpu_policy': 'dedicated',
       'quota:disk_read_bytes_sec': '1000',
     });
-    assert.deepEqual((await c.compute('GET', '/flavors/1/os-extra_specs/hw:cpu_policy')).body, { 'hw:cpu_policy': 'dedicated' });
+    assert.deepEqual((await c.compute('GET', '/flavors/1/os-extra_specs/hw:cpu_policy')).body, {
+      'hw:cpu_policy': 'dedicated',
+    });
     assert.equal((await c.compute('DELETE', '/flavors/1/os-extra_specs/quota:disk_read_bytes_sec')).status, 200);
     assert.equal((await c.compute('DELETE', '/flavors/1/os-extra_specs/quota:disk_read_bytes_sec')).status, 404);
-    assert.equal((await c.compute('POST', '/flavors/1/os-extra_specs', { body: { extra_specs: { 'bad/key': 'x' } } })).status, 400);
-    assert.equal((await c.compute('POST', '/flavors/999/os-extra_specs', { body: { extra_specs: { a: 'x' } } })).status, 404);
+    assert.equal(
+      (await c.compute('POST', '/flavors/1/os-extra_specs', { body: { extra_specs: { 'bad/key': 'x' } } })).status,
+      400,
+    );
+    assert.equal(
+      (await c.compute('POST', '/flavors/999/os-extra_specs', { body: { extra_specs: { a: 'x' } } })).status,
+      404,
+    );
     const m = await c.tenant('spec-reader');
     assert.equal((await c.compute('GET', '/flavors/1/os-extra_specs', { token: m.token })).status, 200);
-    assert.equal((await c.compute('POST', '/flavors/1/os-extra_specs', { token: m.token, body: { extra_specs: { a: 'x' } } })).status, 403);
-    assert.equal((await c.compute('DELETE', '/flavors/1/os-extra_specs/hw:cpu_policy', { token: m.token })).status, 403);
+    assert.equal(
+      (await c.compute('POST', '/flavors/1/os-extra_specs', { token: m.token, body: { extra_specs: { a: 'x' } } }))
+        .status,
+      403,
+    );
+    assert.equal(
+      (await c.compute('DELETE', '/flavors/1/os-extra_specs/hw:cpu_policy', { token: m.token })).status,
+      403,
+    );
     assert.equal((await c.compute('DELETE', '/flavors/1', { token: m.token })).status, 403);
     await c.compute('DELETE', '/flavors/1/os-extra_specs/hw:cpu_policy');
 
     const racers = await Promise.all(
-      Array.from({ length: 8 }, (_, i) => c.compute('POST', '/flavors', { body: { flavor: { name: 'contested', ram: 64, vcpus: 1, disk: 1, id: `c${i}` } } })),
+      Array.from({ length: 8 }, (_, i) =>
+        c.compute('POST', '/flavors', {
+          body: { flavor: { name: 'contested', ram: 64, vcpus: 1, disk: 1, id: `c${i}` } },
+        }),
+      ),
     );
     assert.deepEqual(racers.map((r) => r.status).sort(), [200, 409, 409, 409, 409, 409, 409, 409]);
     const winner = racers.find((r) => r.status === 200)?.body.flavor.id;
@@ -124,16 +164,37 @@ describe('api-gateway: server update, filters, flavors, services, zones, migrati
   it('disables, enables and (at 2.11) forces down services; the scheduler avoids a forced-down host', async () => {
     const list = await c.compute('GET', '/os-services', { headers: at('2.11') });
     assert.equal(list.headers.get('openstack-api-version'), 'compute 2.11');
-    assert.deepEqual(list.body.services.map((s: any) => s.forced_down), [false, false]);
+    assert.deepEqual(
+      list.body.services.map((s: any) => s.forced_down),
+      [false, false],
+    );
     assert.equal((await c.compute('GET', '/os-services')).body.services[0].forced_down, undefined, 'not before 2.11');
 
-    const reason = await c.compute('PUT', '/os-services/disable-log-reason', { body: { host: 'node-1', binary: 'nova-compute', disabled_reason: 'maintenance' } });
-    assert.deepEqual(reason.body.service, { host: 'node-1', binary: 'nova-compute', status: 'disabled', disabled_reason: 'maintenance' });
+    const reason = await c.compute('PUT', '/os-services/disable-log-reason', {
+      body: { host: 'node-1', binary: 'nova-compute', disabled_reason: 'maintenance' },
+    });
+    assert.deepEqual(reason.body.service, {
+      host: 'node-1',
+      binary: 'nova-compute',
+      status: 'disabled',
+      disabled_reason: 'maintenance',
+    });
     assert.equal((await c.compute('GET', '/os-services?host=node-1')).body.services[0].disabled_reason, 'maintenance');
     await c.compute('PUT', '/os-services/enable', { body: { host: 'node-1', binary: 'nova-compute' } });
 
-    assert.equal((await c.compute('PUT', '/os-services/force-down', { body: { host: 'node-1', binary: 'nova-compute', forced_down: true } })).status, 404, 'force-down needs 2.11');
-    const down = await c.compute('PUT', '/os-services/force-down', { headers: at('2.11'), body: { host: 'node-1', binary: 'nova-compute', forced_down: true } });
+    assert.equal(
+      (
+        await c.compute('PUT', '/os-services/force-down', {
+          body: { host: 'node-1', binary: 'nova-compute', forced_down: true },
+        })
+      ).status,
+      404,
+      'force-down needs 2.11',
+    );
+    const down = await c.compute('PUT', '/os-services/force-down', {
+      headers: at('2.11'),
+      body: { host: 'node-1', binary: 'nova-compute', forced_down: true },
+    });
     assert.equal(down.status, 200, down.text);
     assert.deepEqual(down.body.service, { host: 'node-1', binary: 'nova-compute', forced_down: true });
     const shown = (await c.compute('GET', '/os-services?host=node-1', { headers: at('2.11') })).body.services[0];
@@ -143,10 +204,21 @@ describe('api-gateway: server update, filters, flavors, services, zones, migrati
     await new Promise((r) => setTimeout(r, 300)); // the scheduler re-reads host states every 100 ms
     const ids = [await c.createServer('f1'), await c.createServer('f2')];
     for (const id of ids) assert.equal((await c.waitStatus(id, 'ACTIVE'))['OS-EXT-SRV-ATTR:host'], 'node-2');
-    const up = await c.compute('PUT', '/os-services/force-down', { headers: at('2.11'), body: { host: 'node-1', binary: 'nova-compute', forced_down: false } });
+    const up = await c.compute('PUT', '/os-services/force-down', {
+      headers: at('2.11'),
+      body: { host: 'node-1', binary: 'nova-compute', forced_down: false },
+    });
     assert.equal(up.body.service.forced_down, false);
     assert.equal((await c.compute('GET', '/os-services?host=node-1')).body.services[0].state, 'up');
-    assert.equal((await c.compute('PUT', '/os-services/force-down', { headers: at('2.11'), body: { host: 'node-1', binary: 'nova-compute' } })).status, 400);
+    assert.equal(
+      (
+        await c.compute('PUT', '/os-services/force-down', {
+          headers: at('2.11'),
+          body: { host: 'node-1', binary: 'nova-compute' },
+        })
+      ).status,
+      400,
+    );
     await deleteAll();
   });
 
@@ -179,8 +251,14 @@ describe('api-gateway: server update, filters, flavors, services, zones, migrati
     const body = { 'os-migrateLive': { host: null, block_migration: false, disk_over_commit: false } };
     const member = await c.compute('POST', `/servers/${id}/action`, { token: m.token, body });
     assert.equal(member.status, 403);
-    assert.equal(member.body.forbidden.message, "Policy doesn't allow os_compute_api:os-migrate-server:migrate_live to be performed.");
-    assert.equal((await c.compute('POST', `/servers/${id}/action`, { body: { 'os-migrateLive': { host: null } } })).status, 400);
+    assert.equal(
+      member.body.forbidden.message,
+      "Policy doesn't allow os_compute_api:os-migrate-server:migrate_live to be performed.",
+    );
+    assert.equal(
+      (await c.compute('POST', `/servers/${id}/action`, { body: { 'os-migrateLive': { host: null } } })).status,
+      400,
+    );
     assert.equal((await c.compute('POST', `/servers/${id}/action`, { body: { 'os-migrateLive': null } })).status, 400);
     await deleteAll();
   });

@@ -77,7 +77,9 @@ export class FakeComputeNode {
     const holder: { node?: FakeComputeNode } = {};
     const grpc = await startGrpcServer({
       address: '127.0.0.1:0',
-      services: [{ definition: compute.ComputeService, implementation: implementation(() => holder.node as FakeComputeNode) }],
+      services: [
+        { definition: compute.ComputeService, implementation: implementation(() => holder.node as FakeComputeNode) },
+      ],
     });
     const spec: HostSpec = {
       name,
@@ -123,7 +125,10 @@ export class FakeComputeNode {
       info.task = '';
       this.outgoing.delete(req.instanceUuid);
     });
-    this.outgoing.set(req.instanceUuid, run.catch(() => undefined));
+    this.outgoing.set(
+      req.instanceUuid,
+      run.catch(() => undefined),
+    );
     return run;
   }
 
@@ -133,12 +138,27 @@ export class FakeComputeNode {
     return this.instances.delete(uuid);
   }
 
-  private async runMigration(req: compute.LiveMigrateRequest, report: (p: compute.MigrationProgress) => void): Promise<void> {
+  private async runMigration(
+    req: compute.LiveMigrateRequest,
+    report: (p: compute.MigrationProgress) => void,
+  ): Promise<void> {
     const progress = (status: string, error = '') =>
-      compute.MigrationProgress.fromPartial({ migrationId: req.migrationId, status, memoryTotalBytes: 64 << 20, memoryRemainingBytes: 1 << 20, round: 2, error });
+      compute.MigrationProgress.fromPartial({
+        migrationId: req.migrationId,
+        status,
+        memoryTotalBytes: 64 << 20,
+        memoryRemainingBytes: 1 << 20,
+        round: 2,
+        error,
+      });
     report(progress('active'));
     // As a real source node does: the progress goes into the migration's record.
-    await updateMigration(this.redis, req.migrationId, { memoryTotalBytes: 64 << 20, memoryRemainingBytes: 1 << 20, round: 2 }, MIGRATION_IN_PROGRESS);
+    await updateMigration(
+      this.redis,
+      req.migrationId,
+      { memoryTotalBytes: 64 << 20, memoryRemainingBytes: 1 << 20, round: 2 },
+      MIGRATION_IN_PROGRESS,
+    );
     const how = await new Promise<'timer' | 'forced' | 'cancelled'>((resolve) => {
       const timer = setTimeout(() => resolve('timer'), this.migrateMs);
       this.migrating.set(req.instanceUuid, (h) => (clearTimeout(timer), resolve(h)));
@@ -168,7 +188,10 @@ export class FakeComputeNode {
 }
 
 function implementation(node: () => FakeComputeNode): compute.ComputeServer {
-  const call = <Req extends { instanceUuid: string }, Res>(method: string, fn: (n: FakeComputeNode, req: Req) => Res | Promise<Res>) =>
+  const call = <Req extends { instanceUuid: string }, Res>(
+    method: string,
+    fn: (n: FakeComputeNode, req: Req) => Res | Promise<Res>,
+  ) =>
     unary<Req, Res>(async (req) => {
       const n = node();
       n.calls.push(`${method} ${req.instanceUuid}`);
@@ -191,19 +214,37 @@ function implementation(node: () => FakeComputeNode): compute.ComputeServer {
       n.instances.set(req.instanceUuid, info);
       return info;
     }),
-    destroy: call('Destroy', async (n, req: compute.DestroyRequest) => ({ existed: await n.destroy(req.instanceUuid) })),
-    reboot: call('Reboot', (n, req: compute.RebootRequest) => n.setPower(req.instanceUuid, PowerState.POWER_STATE_RUNNING)),
+    destroy: call('Destroy', async (n, req: compute.DestroyRequest) => ({
+      existed: await n.destroy(req.instanceUuid),
+    })),
+    reboot: call('Reboot', (n, req: compute.RebootRequest) =>
+      n.setPower(req.instanceUuid, PowerState.POWER_STATE_RUNNING),
+    ),
     stop: call('Stop', (n, req: compute.StopRequest) => n.setPower(req.instanceUuid, PowerState.POWER_STATE_SHUTDOWN)),
     start: call('Start', (n, req: compute.InstanceRef) => n.setPower(req.instanceUuid, PowerState.POWER_STATE_RUNNING)),
     pause: call('Pause', (n, req: compute.InstanceRef) => n.setPower(req.instanceUuid, PowerState.POWER_STATE_PAUSED)),
-    unpause: call('Unpause', (n, req: compute.InstanceRef) => n.setPower(req.instanceUuid, PowerState.POWER_STATE_RUNNING)),
-    suspend: call('Suspend', (n, req: compute.InstanceRef) => n.setPower(req.instanceUuid, PowerState.POWER_STATE_SUSPENDED)),
-    resume: call('Resume', (n, req: compute.InstanceRef) => n.setPower(req.instanceUuid, PowerState.POWER_STATE_RUNNING)),
+    unpause: call('Unpause', (n, req: compute.InstanceRef) =>
+      n.setPower(req.instanceUuid, PowerState.POWER_STATE_RUNNING),
+    ),
+    suspend: call('Suspend', (n, req: compute.InstanceRef) =>
+      n.setPower(req.instanceUuid, PowerState.POWER_STATE_SUSPENDED),
+    ),
+    resume: call('Resume', (n, req: compute.InstanceRef) =>
+      n.setPower(req.instanceUuid, PowerState.POWER_STATE_RUNNING),
+    ),
     getConsoleOutput: call('GetConsoleOutput', (n, req: compute.ConsoleOutputRequest) => {
       n.info(req.instanceUuid);
       const lines = ['OpenSBI-less boot', 'Linux version 6.1 (riscv32)', 'init: started', 'BOOT-OK', ''];
       const text = lines.join('\n');
-      return { output: req.lines === undefined ? text : text.split('\n').slice(-req.lines - 1).join('\n') };
+      return {
+        output:
+          req.lines === undefined
+            ? text
+            : text
+                .split('\n')
+                .slice(-req.lines - 1)
+                .join('\n'),
+      };
     }),
     getInstanceInfo: call('GetInstanceInfo', (n, req: compute.InstanceRef) => n.info(req.instanceUuid)),
     listInstances: unary(async () => ({ instances: [...node().instances.values()] })),
@@ -227,7 +268,11 @@ function implementation(node: () => FakeComputeNode): compute.ComputeServer {
       const n = node();
       n.calls.push(`PrepareLiveMigration ${req.instance?.instanceUuid}`);
       n.prepared.push(req);
-      const info = compute.InstanceInfo.fromPartial({ instanceUuid: req.instance?.instanceUuid, host: n.name, powerState: PowerState.POWER_STATE_RUNNING });
+      const info = compute.InstanceInfo.fromPartial({
+        instanceUuid: req.instance?.instanceUuid,
+        host: n.name,
+        powerState: PowerState.POWER_STATE_RUNNING,
+      });
       n.instances.set(info.instanceUuid, info);
       return info;
     }),
@@ -240,8 +285,14 @@ function implementation(node: () => FakeComputeNode): compute.ComputeServer {
         (err: Error) => stream.emit('error', { code: grpcStatus.NOT_FOUND, details: err.message }),
       );
     },
-    abortLiveMigration: call('AbortLiveMigration', (n, req: compute.MigrationRef) => n.endMigration(req.instanceUuid, 'cancelled')),
-    forceCompleteLiveMigration: call('ForceCompleteLiveMigration', (n, req: compute.MigrationRef) => n.endMigration(req.instanceUuid, 'forced')),
-    rollbackLiveMigration: call('RollbackLiveMigration', (n, req: compute.MigrationRef) => ({ existed: n.instances.delete(req.instanceUuid) })),
+    abortLiveMigration: call('AbortLiveMigration', (n, req: compute.MigrationRef) =>
+      n.endMigration(req.instanceUuid, 'cancelled'),
+    ),
+    forceCompleteLiveMigration: call('ForceCompleteLiveMigration', (n, req: compute.MigrationRef) =>
+      n.endMigration(req.instanceUuid, 'forced'),
+    ),
+    rollbackLiveMigration: call('RollbackLiveMigration', (n, req: compute.MigrationRef) => ({
+      existed: n.instances.delete(req.instanceUuid),
+    })),
   };
 }

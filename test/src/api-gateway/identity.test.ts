@@ -28,7 +28,9 @@ describe('api-gateway: identity (Keystone v3)', function () {
   });
 
   it('issues a project-scoped token with roles and a catalog of compute, image and identity', async () => {
-    const res = await c.request('POST', '/identity/v3/auth/tokens', { body: passwordAuth('admin', ADMIN_PASSWORD, 'admin') });
+    const res = await c.request('POST', '/identity/v3/auth/tokens', {
+      body: passwordAuth('admin', ADMIN_PASSWORD, 'admin'),
+    });
     assert.equal(res.status, 201);
     assert.ok(res.headers.get('x-subject-token'));
     const t = res.body.token;
@@ -45,11 +47,15 @@ describe('api-gateway: identity (Keystone v3)', function () {
     assert.equal(pub('compute').url, `${c.gateway.url}/compute/v2.1`);
     assert.equal(pub('image').url, `${c.gateway.url}/image`);
     assert.equal(pub('identity').url, `${c.gateway.url}/identity`);
-    for (const s of t.catalog) for (const e of s.endpoints) assert.ok(e.region === 'RegionOne' && e.region_id === 'RegionOne');
+    for (const s of t.catalog)
+      for (const e of s.endpoints) assert.ok(e.region === 'RegionOne' && e.region_id === 'RegionOne');
   });
 
   it('accepts users and projects by id and domains by name, as Tempest sends them', async () => {
-    const tok = await c.request('GET', '/identity/v3/auth/tokens', { token: c.adminToken, headers: { 'x-subject-token': c.adminToken } });
+    const tok = await c.request('GET', '/identity/v3/auth/tokens', {
+      token: c.adminToken,
+      headers: { 'x-subject-token': c.adminToken },
+    });
     const { user, project } = tok.body.token;
     const res = await c.request('POST', '/identity/v3/auth/tokens', {
       body: {
@@ -63,7 +69,10 @@ describe('api-gateway: identity (Keystone v3)', function () {
     const byName = await c.request('POST', '/identity/v3/auth/tokens', {
       body: {
         auth: {
-          identity: { methods: ['password'], password: { user: { name: 'admin', password: ADMIN_PASSWORD, domain: { name: 'Default' } } } },
+          identity: {
+            methods: ['password'],
+            password: { user: { name: 'admin', password: ADMIN_PASSWORD, domain: { name: 'Default' } } },
+          },
           scope: { project: { name: 'admin', domain: { name: 'Default' } } },
         },
       },
@@ -71,7 +80,7 @@ describe('api-gateway: identity (Keystone v3)', function () {
     assert.equal(byName.status, 201);
   });
 
-  it('refuses a wrong password with Keystone\'s 401 body', async () => {
+  it("refuses a wrong password with Keystone's 401 body", async () => {
     const res = await c.request('POST', '/identity/v3/auth/tokens', { body: passwordAuth('admin', 'wrong', 'admin') });
     assert.equal(res.status, 401);
     assert.deepEqual(res.body, {
@@ -82,12 +91,21 @@ describe('api-gateway: identity (Keystone v3)', function () {
   });
 
   it('validates tokens with GET and HEAD, and answers 404 for an unknown subject', async () => {
-    const get = await c.request('GET', '/identity/v3/auth/tokens', { token: c.adminToken, headers: { 'x-subject-token': c.adminToken } });
+    const get = await c.request('GET', '/identity/v3/auth/tokens', {
+      token: c.adminToken,
+      headers: { 'x-subject-token': c.adminToken },
+    });
     assert.equal(get.status, 200);
     assert.equal(get.body.token.project.name, 'admin');
-    const head = await c.request('HEAD', '/identity/v3/auth/tokens', { token: c.adminToken, headers: { 'x-subject-token': c.adminToken } });
+    const head = await c.request('HEAD', '/identity/v3/auth/tokens', {
+      token: c.adminToken,
+      headers: { 'x-subject-token': c.adminToken },
+    });
     assert.equal(head.status, 200);
-    const bad = await c.request('GET', '/identity/v3/auth/tokens', { token: c.adminToken, headers: { 'x-subject-token': 'forged' } });
+    const bad = await c.request('GET', '/identity/v3/auth/tokens', {
+      token: c.adminToken,
+      headers: { 'x-subject-token': 'forged' },
+    });
     assert.equal(bad.status, 404);
     assert.equal(bad.body.error.code, 404);
   });
@@ -105,7 +123,10 @@ describe('api-gateway: identity (Keystone v3)', function () {
 
   it('revokes a token with DELETE /auth/tokens', async () => {
     const t = await c.token('admin', ADMIN_PASSWORD, 'admin');
-    const del = await c.request('DELETE', '/identity/v3/auth/tokens', { token: c.adminToken, headers: { 'x-subject-token': t } });
+    const del = await c.request('DELETE', '/identity/v3/auth/tokens', {
+      token: c.adminToken,
+      headers: { 'x-subject-token': t },
+    });
     assert.equal(del.status, 204);
     assert.equal((await c.compute('GET', '/servers', { token: t })).status, 401);
   });
@@ -141,15 +162,24 @@ describe('api-gateway: identity (Keystone v3)', function () {
 
   it('creates, lists, shows and deletes projects, users and roles; grants roles', async () => {
     const t = c.adminToken;
-    const p = await c.request('POST', '/identity/v3/projects', { token: t, body: { project: { name: 'crud', domain_id: 'default', enabled: true } } });
+    const p = await c.request('POST', '/identity/v3/projects', {
+      token: t,
+      body: { project: { name: 'crud', domain_id: 'default', enabled: true } },
+    });
     assert.equal(p.status, 201);
     assert.equal(p.body.project.name, 'crud');
     const dup = await c.request('POST', '/identity/v3/projects', { token: t, body: { project: { name: 'crud' } } });
     assert.equal(dup.status, 409);
     assert.equal(dup.body.error.code, 409);
     const list = await c.request('GET', '/identity/v3/projects?name=crud', { token: t });
-    assert.deepEqual(list.body.projects.map((x: any) => x.id), [p.body.project.id]);
-    const u = await c.request('POST', '/identity/v3/users', { token: t, body: { user: { name: 'crud-user', password: 'pw', default_project_id: p.body.project.id } } });
+    assert.deepEqual(
+      list.body.projects.map((x: any) => x.id),
+      [p.body.project.id],
+    );
+    const u = await c.request('POST', '/identity/v3/users', {
+      token: t,
+      body: { user: { name: 'crud-user', password: 'pw', default_project_id: p.body.project.id } },
+    });
     assert.equal(u.status, 201);
     assert.equal(u.body.user.password, undefined);
     const r = await c.request('POST', '/identity/v3/roles', { token: t, body: { role: { name: 'observer' } } });
@@ -157,11 +187,22 @@ describe('api-gateway: identity (Keystone v3)', function () {
     const grant = `/identity/v3/projects/${p.body.project.id}/users/${u.body.user.id}/roles/${r.body.role.id}`;
     assert.equal((await c.request('PUT', grant, { token: t })).status, 204);
     assert.equal((await c.request('HEAD', grant, { token: t })).status, 204);
-    const assignments = await c.request('GET', `/identity/v3/role_assignments?user.id=${u.body.user.id}&include_names=1`, { token: t });
-    assert.deepEqual(assignments.body.role_assignments.map((a: any) => [a.role.name, a.scope.project.name]), [['observer', 'crud']]);
+    const assignments = await c.request(
+      'GET',
+      `/identity/v3/role_assignments?user.id=${u.body.user.id}&include_names=1`,
+      { token: t },
+    );
+    assert.deepEqual(
+      assignments.body.role_assignments.map((a: any) => [a.role.name, a.scope.project.name]),
+      [['observer', 'crud']],
+    );
     assert.equal((await c.request('DELETE', grant, { token: t })).status, 204);
     assert.equal((await c.request('HEAD', grant, { token: t })).status, 404);
-    for (const path of [`/identity/v3/users/${u.body.user.id}`, `/identity/v3/roles/${r.body.role.id}`, `/identity/v3/projects/${p.body.project.id}`]) {
+    for (const path of [
+      `/identity/v3/users/${u.body.user.id}`,
+      `/identity/v3/roles/${r.body.role.id}`,
+      `/identity/v3/projects/${p.body.project.id}`,
+    ]) {
       assert.equal((await c.request('DELETE', path, { token: t })).status, 204);
       const gone = await c.request('GET', path, { token: t });
       assert.equal(gone.status, 404);
@@ -173,9 +214,15 @@ describe('api-gateway: identity (Keystone v3)', function () {
 
   it('gives members 403 on the admin API, and role changes take effect on existing tokens', async () => {
     const m = await c.tenant('ident-member');
-    const res = await c.request('POST', '/identity/v3/projects', { token: m.token, body: { project: { name: 'nope' } } });
+    const res = await c.request('POST', '/identity/v3/projects', {
+      token: m.token,
+      body: { project: { name: 'nope' } },
+    });
     assert.equal(res.status, 403);
-    assert.equal(res.body.error.message, 'You are not authorized to perform the requested action: identity:create_project.');
+    assert.equal(
+      res.body.error.message,
+      'You are not authorized to perform the requested action: identity:create_project.',
+    );
     assert.equal((await c.compute('GET', '/servers', { token: m.token })).status, 200);
     // Members read their own project and themselves (Keystone's default policy), nothing else.
     assert.equal((await c.request('GET', `/identity/v3/projects/${m.projectId}`, { token: m.token })).status, 200);
@@ -185,10 +232,18 @@ describe('api-gateway: identity (Keystone v3)', function () {
     assert.equal((await c.request('GET', `/identity/v3/users/${other.userId}`, { token: m.token })).status, 403);
     assert.equal((await c.request('GET', '/identity/v3/projects/nope', { token: m.token })).status, 403);
     // Revoke the member's only role: the token no longer stands for anything.
-    const roles = await c.request('GET', `/identity/v3/projects/${m.projectId}/users/${m.userId}/roles`, { token: c.adminToken });
-    await c.request('DELETE', `/identity/v3/projects/${m.projectId}/users/${m.userId}/roles/${roles.body.roles[0].id}`, { token: c.adminToken });
+    const roles = await c.request('GET', `/identity/v3/projects/${m.projectId}/users/${m.userId}/roles`, {
+      token: c.adminToken,
+    });
+    await c.request(
+      'DELETE',
+      `/identity/v3/projects/${m.projectId}/users/${m.userId}/roles/${roles.body.roles[0].id}`,
+      { token: c.adminToken },
+    );
     assert.equal((await c.compute('GET', '/servers', { token: m.token })).status, 401);
-    const again = await c.request('POST', '/identity/v3/auth/tokens', { body: passwordAuth('ident-member-user', 'ident-member-pw', 'ident-member') });
+    const again = await c.request('POST', '/identity/v3/auth/tokens', {
+      body: passwordAuth('ident-member-user', 'ident-member-pw', 'ident-member'),
+    });
     assert.equal(again.status, 401);
   });
 });

@@ -41,7 +41,11 @@ describe('api-gateway: Glance v2 images in the JetStream object store', function
   }
 
   const upload = (id: string, data: Uint8Array, token = c.adminToken) =>
-    glance('PUT', `/images/${id}/file`, { token, rawBody: data, headers: { 'content-type': 'application/octet-stream' } });
+    glance('PUT', `/images/${id}/file`, {
+      token,
+      rawBody: data,
+      headers: { 'content-type': 'application/octet-stream' },
+    });
 
   /** The object's info when the store holds it (deleted objects leave a tombstone). */
   async function storedObject(name: string) {
@@ -96,7 +100,9 @@ describe('api-gateway: Glance v2 images in the JetStream object store', function
     assert.equal(await getImageObject(await openImageStore(nc), img.id, dest, md5), data.length);
     assert.ok(readFileSync(dest).equals(data));
 
-    const res = await fetch(`${c.gateway.url}/image/v2/images/${img.id}/file`, { headers: { 'x-auth-token': c.adminToken } });
+    const res = await fetch(`${c.gateway.url}/image/v2/images/${img.id}/file`, {
+      headers: { 'x-auth-token': c.adminToken },
+    });
     assert.equal(res.status, 200);
     assert.equal(res.headers.get('content-md5'), md5);
     assert.equal(res.headers.get('content-length'), String(data.length));
@@ -139,7 +145,16 @@ describe('api-gateway: Glance v2 images in the JetStream object store', function
   it('lists with limit, marker and next links, filters by name and properties, sorts', async () => {
     const ids: string[] = [];
     for (const n of ['page-a', 'page-b', 'page-c', 'page-d', 'page-e']) {
-      ids.push((await create({ name: n, disk_format: 'raw', container_format: 'bare', tier: n === 'page-c' ? 'gold' : 'plain' })).id);
+      ids.push(
+        (
+          await create({
+            name: n,
+            disk_format: 'raw',
+            container_format: 'bare',
+            tier: n === 'page-c' ? 'gold' : 'plain',
+          })
+        ).id,
+      );
     }
     const seen: string[] = [];
     let path: string | undefined = '/v2/images?limit=2&sort_key=name&sort_dir=asc&tier=in:plain,gold';
@@ -156,12 +171,21 @@ describe('api-gateway: Glance v2 images in the JetStream object store', function
     assert.deepEqual(seen, ['page-a', 'page-b', 'page-c', 'page-d', 'page-e']);
     assert.equal(pages, 3);
     const byName = await glance('GET', '/images?name=page-c');
-    assert.deepEqual(byName.body.images.map((i: any) => i.id), [ids[2]]);
-    assert.deepEqual((await glance('GET', '/images?tier=gold')).body.images.map((i: any) => i.name), ['page-c']);
+    assert.deepEqual(
+      byName.body.images.map((i: any) => i.id),
+      [ids[2]],
+    );
+    assert.deepEqual(
+      (await glance('GET', '/images?tier=gold')).body.images.map((i: any) => i.name),
+      ['page-c'],
+    );
     const newest = await glance('GET', '/images?limit=1');
     assert.notEqual(newest.body.images[0].name, 'hypernova-guest', 'newest first by default');
     const desc = await glance('GET', '/images?sort=name:desc&name=in:page-a,page-b');
-    assert.deepEqual(desc.body.images.map((i: any) => i.name), ['page-b', 'page-a']);
+    assert.deepEqual(
+      desc.body.images.map((i: any) => i.name),
+      ['page-b', 'page-a'],
+    );
     assert.equal((await glance('GET', '/images?limit=-1')).status, 400);
     assert.equal((await glance('GET', '/images?limit=x')).status, 400);
     assert.equal((await glance('GET', '/images?marker=00000000-0000-0000-0000-000000000000')).status, 400);
@@ -169,7 +193,7 @@ describe('api-gateway: Glance v2 images in the JetStream object store', function
     for (const id of ids) assert.equal((await glance('DELETE', `/images/${id}`)).status, 204);
   });
 
-  it('updates images by JSON patch in both of Glance\'s media types', async () => {
+  it("updates images by JSON patch in both of Glance's media types", async () => {
     const img = await create({ name: 'patchable', disk_format: 'raw', container_format: 'bare', stage: 'one' });
     let res = await patch(img.id, [
       { op: 'replace', path: '/name', value: 'patched' },
@@ -187,7 +211,10 @@ describe('api-gateway: Glance v2 images in the JetStream object store', function
     res = await patch(img.id, [{ add: '/hw_rescue_device', value: 'disk' }], c.adminToken, PATCH_V20);
     assert.equal(res.status, 200, res.text);
     assert.equal(res.body.hw_rescue_device, 'disk');
-    assert.equal((await patch(img.id, [{ add: '/hw_rescue_device', value: 'x' }], c.adminToken, PATCH_V20)).status, 409);
+    assert.equal(
+      (await patch(img.id, [{ add: '/hw_rescue_device', value: 'x' }], c.adminToken, PATCH_V20)).status,
+      409,
+    );
     assert.equal((await patch(img.id, [{ op: 'replace', path: '/status', value: 'active' }])).status, 403);
     assert.equal((await patch(img.id, [{ op: 'replace', path: '/nothing', value: 'x' }])).status, 409);
     assert.equal((await patch(img.id, [{ op: 'remove', path: '/name' }])).status, 403);
@@ -220,11 +247,20 @@ describe('api-gateway: Glance v2 images in the JetStream object store', function
   it('shows members public images and their own, and lets only owners and admins change them', async () => {
     const a = await c.tenant('img-alpha');
     const b = await c.tenant('img-beta');
-    const own = await create({ name: 'alpha-private', visibility: 'private', disk_format: 'raw', container_format: 'bare' }, a.token);
+    const own = await create(
+      { name: 'alpha-private', visibility: 'private', disk_format: 'raw', container_format: 'bare' },
+      a.token,
+    );
     assert.equal(own.owner, a.projectId);
-    const pub = await create({ name: 'admin-public', visibility: 'public', disk_format: 'raw', container_format: 'bare' });
+    const pub = await create({
+      name: 'admin-public',
+      visibility: 'public',
+      disk_format: 'raw',
+      container_format: 'bare',
+    });
 
-    const seenBy = async (token: string) => (await glance('GET', '/images', { token })).body.images.map((i: any) => i.name);
+    const seenBy = async (token: string) =>
+      (await glance('GET', '/images', { token })).body.images.map((i: any) => i.name);
     assert.ok((await seenBy(a.token)).includes('alpha-private'));
     assert.ok(!(await seenBy(b.token)).includes('alpha-private'));
     assert.ok((await seenBy(b.token)).includes('admin-public'));
@@ -240,9 +276,18 @@ describe('api-gateway: Glance v2 images in the JetStream object store', function
     assert.equal((await glance('DELETE', `/images/${pub.id}`, { token: a.token })).status, 403);
     assert.equal((await upload(pub.id, Buffer.from('x'), a.token)).status, 403);
     assert.equal((await patch(pub.id, [{ op: 'replace', path: '/name', value: 'mine' }], a.token)).status, 403);
-    assert.equal((await glance('POST', '/images', { token: a.token, body: { name: 'x', owner: b.projectId } })).status, 403);
-    assert.equal((await glance('POST', '/images', { token: a.token, body: { name: 'x', status: 'active' } })).status, 403);
-    assert.equal((await glance('POST', '/images', { token: a.token, body: { name: 'x', id: 'not-a-uuid' } })).status, 400);
+    assert.equal(
+      (await glance('POST', '/images', { token: a.token, body: { name: 'x', owner: b.projectId } })).status,
+      403,
+    );
+    assert.equal(
+      (await glance('POST', '/images', { token: a.token, body: { name: 'x', status: 'active' } })).status,
+      403,
+    );
+    assert.equal(
+      (await glance('POST', '/images', { token: a.token, body: { name: 'x', id: 'not-a-uuid' } })).status,
+      400,
+    );
     const dup = await glance('POST', '/images', { body: { name: 'dup', id: own.id } });
     assert.equal(dup.status, 409);
 

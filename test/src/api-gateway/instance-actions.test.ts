@@ -16,7 +16,9 @@ describe('api-gateway: instance actions and their events', function () {
   });
 
   it('records create, stop, start, pause, unpause, suspend, resume and reboot with their events', async () => {
-    const created = await c.compute('POST', '/servers', { body: { server: { name: 'recorded', imageRef: c.image.id, flavorRef: '1' } } });
+    const created = await c.compute('POST', '/servers', {
+      body: { server: { name: 'recorded', imageRef: c.image.id, flavorRef: '1' } },
+    });
     const id = created.body.server.id;
     const createRequest = created.headers.get('x-compute-request-id');
     await c.waitStatus(id, 'ACTIVE');
@@ -84,11 +86,15 @@ describe('api-gateway: instance actions and their events', function () {
       const id = await c.createServer('doomed');
       await c.waitStatus(id, 'ERROR');
       const [create] = (await c.compute('GET', `/servers/${id}/os-instance-actions`)).body.instanceActions;
-      const shown = (await c.compute('GET', `/servers/${id}/os-instance-actions/${create.request_id}`)).body.instanceAction;
+      const shown = (await c.compute('GET', `/servers/${id}/os-instance-actions/${create.request_id}`)).body
+        .instanceAction;
       assert.equal(shown.message, 'Error');
       const failed = shown.events.filter((e: any) => e.result === 'Error');
       assert.ok(failed.length > 0);
-      assert.ok(failed.some((e: any) => /disk on fire/.test(e.traceback ?? '')), JSON.stringify(shown.events));
+      assert.ok(
+        failed.some((e: any) => /disk on fire/.test(e.traceback ?? '')),
+        JSON.stringify(shown.events),
+      );
       await c.compute('DELETE', `/servers/${id}`);
       await c.waitServer(id, 'gone');
     } finally {
@@ -96,7 +102,7 @@ describe('api-gateway: instance actions and their events', function () {
     }
   });
 
-  it('shows members their own servers\' actions without events (admin-only in Nova\'s policy)', async () => {
+  it("shows members their own servers' actions without events (admin-only in Nova's policy)", async () => {
     const m = await c.tenant('acting-member');
     const id = await c.createServer('mine', { token: m.token });
     await c.waitStatus(id, 'ACTIVE', m.token);

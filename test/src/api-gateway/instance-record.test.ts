@@ -63,15 +63,26 @@ describe('instance record (common) against real Redis', function () {
     const rec = record('i-1');
     await createInstance(redis, rec);
     assert.deepEqual(await getInstance(redis, 'i-1'), rec);
-    assert.deepEqual((await listInstances(redis, { projectId: 'p1' })).map((i) => i.uuid), ['i-1']);
-    assert.deepEqual((await listInstances(redis, { host: 'h1' })).map((i) => i.uuid), ['i-1']);
+    assert.deepEqual(
+      (await listInstances(redis, { projectId: 'p1' })).map((i) => i.uuid),
+      ['i-1'],
+    );
+    assert.deepEqual(
+      (await listInstances(redis, { host: 'h1' })).map((i) => i.uuid),
+      ['i-1'],
+    );
   });
 
   it('lets exactly one of many racing transitions win (auto-pipelined client)', async () => {
     await createInstance(redis, record('i-race'));
     const results = await Promise.allSettled(
       Array.from({ length: 50 }, () =>
-        updateInstance(redis, 'i-race', { taskState: TaskState.POWERING_OFF }, { vmState: [VmState.ACTIVE], taskState: [null] }),
+        updateInstance(
+          redis,
+          'i-race',
+          { taskState: TaskState.POWERING_OFF },
+          { vmState: [VmState.ACTIVE], taskState: [null] },
+        ),
       ),
     );
     assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1);
@@ -81,11 +92,21 @@ describe('instance record (common) against real Redis', function () {
   it('names vm_state before task_state in a conflict, and 404s a missing instance', async () => {
     await createInstance(redis, { ...record('i-c'), vmState: VmState.PAUSED, taskState: TaskState.UNPAUSING });
     await assert.rejects(
-      updateInstance(redis, 'i-c', { taskState: TaskState.POWERING_ON }, { vmState: [VmState.STOPPED], taskState: [null] }),
+      updateInstance(
+        redis,
+        'i-c',
+        { taskState: TaskState.POWERING_ON },
+        { vmState: [VmState.STOPPED], taskState: [null] },
+      ),
       (err: InstanceStateConflictError) => err.attr === 'vm_state' && err.state === 'paused',
     );
     await assert.rejects(
-      updateInstance(redis, 'i-c', { taskState: TaskState.UNPAUSING }, { vmState: [VmState.PAUSED], taskState: [null] }),
+      updateInstance(
+        redis,
+        'i-c',
+        { taskState: TaskState.UNPAUSING },
+        { vmState: [VmState.PAUSED], taskState: [null] },
+      ),
       (err: InstanceStateConflictError) => err.attr === 'task_state' && err.state === 'unpausing',
     );
     await assert.rejects(updateInstance(redis, 'nope', { taskState: null }), NotFoundError);

@@ -13,7 +13,10 @@ function ed25519Key(comment: string): { line: string; fingerprint: string } {
   const field = (b: Buffer) => Buffer.concat([Buffer.from([0, 0, 0, b.length]), b]);
   const blob = Buffer.concat([field(Buffer.from('ssh-ed25519')), field(x)]);
   const md5 = createHash('md5').update(blob).digest('hex');
-  return { line: `ssh-ed25519 ${blob.toString('base64')} ${comment}`, fingerprint: md5.match(/../g)?.join(':') as string };
+  return {
+    line: `ssh-ed25519 ${blob.toString('base64')} ${comment}`,
+    fingerprint: md5.match(/../g)?.join(':') as string,
+  };
 }
 
 const at = (v: string) => ({ headers: { 'X-OpenStack-Nova-API-Version': v } });
@@ -39,17 +42,24 @@ describe('api-gateway: keypairs', function () {
     assert.ok(kp.user_id);
     assert.equal(kp.type, undefined, 'no type before 2.2');
     // The generated public key is a valid OpenSSH key: importing it elsewhere gives the same fingerprint.
-    const reimport = await c.compute('POST', '/os-keypairs', { body: { keypair: { name: 'reimported', public_key: kp.public_key } } });
+    const reimport = await c.compute('POST', '/os-keypairs', {
+      body: { keypair: { name: 'reimported', public_key: kp.public_key } },
+    });
     assert.equal(reimport.body.keypair.fingerprint, kp.fingerprint);
     assert.equal(reimport.body.keypair.private_key, undefined);
 
     const key = ed25519Key('me@host');
-    const imp = await c.compute('POST', '/os-keypairs', { body: { keypair: { name: 'imported key', public_key: key.line } } });
+    const imp = await c.compute('POST', '/os-keypairs', {
+      body: { keypair: { name: 'imported key', public_key: key.line } },
+    });
     assert.equal(imp.status, 200, imp.text);
     assert.equal(imp.body.keypair.fingerprint, key.fingerprint);
 
     const list = await c.compute('GET', '/os-keypairs');
-    assert.deepEqual(list.body.keypairs.map((k: any) => k.keypair.name), ['generated', 'imported key', 'reimported']);
+    assert.deepEqual(
+      list.body.keypairs.map((k: any) => k.keypair.name),
+      ['generated', 'imported key', 'reimported'],
+    );
     assert.deepEqual(Object.keys(list.body.keypairs[0].keypair).sort(), ['fingerprint', 'name', 'public_key']);
     const shown = await c.compute('GET', '/os-keypairs/imported%20key');
     assert.equal(shown.body.keypair.public_key, key.line);
@@ -90,10 +100,17 @@ describe('api-gateway: keypairs', function () {
 
   it('answers 2.2 with the type, 201 and 204, and lets admins act for other users at 2.10', async () => {
     const key = ed25519Key('typed');
-    const created = await c.compute('POST', '/os-keypairs', { ...at('2.2'), body: { keypair: { name: 'typed', public_key: key.line, type: 'ssh' } } });
+    const created = await c.compute('POST', '/os-keypairs', {
+      ...at('2.2'),
+      body: { keypair: { name: 'typed', public_key: key.line, type: 'ssh' } },
+    });
     assert.equal(created.status, 201);
     assert.equal(created.body.keypair.type, 'ssh');
-    assert.equal((await c.compute('GET', '/os-keypairs', at('2.2'))).body.keypairs.find((k: any) => k.keypair.name === 'typed').keypair.type, 'ssh');
+    assert.equal(
+      (await c.compute('GET', '/os-keypairs', at('2.2'))).body.keypairs.find((k: any) => k.keypair.name === 'typed')
+        .keypair.type,
+      'ssh',
+    );
     assert.equal((await c.compute('DELETE', '/os-keypairs/typed', at('2.2'))).status, 204);
 
     const m = await c.tenant('keyholder');
@@ -103,20 +120,28 @@ describe('api-gateway: keypairs', function () {
     });
     assert.equal(forOther.status, 201, forOther.text);
     assert.equal(forOther.body.keypair.user_id, m.userId);
-    assert.deepEqual((await c.compute('GET', '/os-keypairs', { token: m.token })).body.keypairs.map((k: any) => k.keypair.name), ['given']);
+    assert.deepEqual(
+      (await c.compute('GET', '/os-keypairs', { token: m.token })).body.keypairs.map((k: any) => k.keypair.name),
+      ['given'],
+    );
     assert.equal((await c.compute('GET', `/os-keypairs/given?user_id=${m.userId}`, at('2.10'))).status, 200);
-    assert.equal((await c.compute('GET', '/os-keypairs/given')).status, 404, 'not the admin\'s own');
+    assert.equal((await c.compute('GET', '/os-keypairs/given')).status, 404, "not the admin's own");
     // Members see only their own keypairs.
     const other = await c.tenant('keyholder-2');
     const peek = await c.compute('GET', `/os-keypairs?user_id=${other.userId}`, { token: m.token, ...at('2.10') });
     assert.equal(peek.status, 403);
-    const userIdBefore = await c.compute('POST', '/os-keypairs', { body: { keypair: { name: 'y', user_id: m.userId } } });
+    const userIdBefore = await c.compute('POST', '/os-keypairs', {
+      body: { keypair: { name: 'y', user_id: m.userId } },
+    });
     assert.equal(userIdBefore.status, 400, 'user_id needs 2.10');
   });
 
   it('boots a server with key_name, shown in the server body', async () => {
     const m = await c.tenant('booter');
-    await c.compute('POST', '/os-keypairs', { token: m.token, body: { keypair: { name: 'login', public_key: ed25519Key('b').line } } });
+    await c.compute('POST', '/os-keypairs', {
+      token: m.token,
+      body: { keypair: { name: 'login', public_key: ed25519Key('b').line } },
+    });
     const id = await c.createServer('keyed', { token: m.token, extra: { key_name: 'login' } });
     const s = await c.waitStatus(id, 'ACTIVE', m.token);
     assert.equal(s.key_name, 'login');
@@ -124,7 +149,7 @@ describe('api-gateway: keypairs', function () {
       token: m.token,
       body: { server: { name: 'x', imageRef: c.image.id, flavorRef: '1', key_name: 'generated' } },
     });
-    assert.equal(wrong.status, 400, 'another user\'s keypair is not usable');
+    assert.equal(wrong.status, 400, "another user's keypair is not usable");
     assert.equal(wrong.body.badRequest.message, 'Invalid key_name provided.');
     await c.compute('DELETE', `/servers/${id}`, { token: m.token });
     await c.waitServer(id, 'gone', { token: m.token });

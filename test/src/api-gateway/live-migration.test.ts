@@ -17,7 +17,9 @@ const at = (v: string) => ({ 'X-OpenStack-Nova-API-Version': v });
 const live21 = (host: string | null = null, block: boolean | string = true) => ({
   'os-migrateLive': { host, block_migration: block, disk_over_commit: false },
 });
-const live25 = (host: string | null = null, block: boolean | string = 'auto') => ({ 'os-migrateLive': { host, block_migration: block } });
+const live25 = (host: string | null = null, block: boolean | string = 'auto') => ({
+  'os-migrateLive': { host, block_migration: block },
+});
 
 describe('api-gateway: live migration (stand-in nodes)', function () {
   this.timeout(60_000);
@@ -42,7 +44,8 @@ describe('api-gateway: live migration (stand-in nodes)', function () {
   });
 
   const node = (name: string): FakeComputeNode => c.nodes.find((n) => n.name === name)!;
-  const hostOf = async (id: string): Promise<string> => (await c.compute('GET', `/servers/${id}`)).body.server['OS-EXT-SRV-ATTR:host'];
+  const hostOf = async (id: string): Promise<string> =>
+    (await c.compute('GET', `/servers/${id}`)).body.server['OS-EXT-SRV-ATTR:host'];
 
   /** A server on node-1 or node-2 (node-3 is too small for flavor 1), and the other of the two. */
   async function server(name: string): Promise<{ id: string; host: string; other: string }> {
@@ -55,7 +58,8 @@ describe('api-gateway: live migration (stand-in nodes)', function () {
   async function migration(id: string, status: string): Promise<any> {
     const deadline = Date.now() + 10_000;
     for (;;) {
-      const all = (await c.compute('GET', `/os-migrations?instance_uuid=${id}`, { headers: at('2.23') })).body.migrations;
+      const all = (await c.compute('GET', `/os-migrations?instance_uuid=${id}`, { headers: at('2.23') })).body
+        .migrations;
       if (all[0]?.status === status) return all[0];
       if (Date.now() > deadline) throw new Error(`migration of ${id}: ${JSON.stringify(all)}`);
       await new Promise((r) => setTimeout(r, 50));
@@ -80,13 +84,16 @@ describe('api-gateway: live migration (stand-in nodes)', function () {
     const shown = await c.compute('GET', `/servers/${id}/migrations/${m.id}`, { headers: at('2.23') });
     assert.equal(shown.status, 200, shown.text);
     assert.deepEqual(Object.keys(shown.body.migration).sort(), Object.keys(m).sort());
-    const running = await c.waitServer(id, () => true).then(async () => {
-      for (;;) {
-        const x = (await c.compute('GET', `/servers/${id}/migrations/${m.id}`, { headers: at('2.23') })).body.migration;
-        if (x.memory_total_bytes > 0) return x;
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    });
+    const running = await c
+      .waitServer(id, () => true)
+      .then(async () => {
+        for (;;) {
+          const x = (await c.compute('GET', `/servers/${id}/migrations/${m.id}`, { headers: at('2.23') })).body
+            .migration;
+          if (x.memory_total_bytes > 0) return x;
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      });
     assert.equal(running.memory_total_bytes, 64 << 20, 'the source node records its progress');
     // A second migration of the same instance meanwhile: 409.
     assert.equal((await c.compute('POST', `/servers/${id}/action`, { body: live21() })).status, 409);
@@ -96,7 +103,10 @@ describe('api-gateway: live migration (stand-in nodes)', function () {
     const done = await migration(id, 'completed');
     assert.equal(done.migration_type, 'live-migration');
     assert.equal(done.links, undefined, 'links only while in progress');
-    assert.equal((await c.compute('GET', `/servers/${id}/migrations`, { headers: at('2.23') })).body.migrations.length, 0);
+    assert.equal(
+      (await c.compute('GET', `/servers/${id}/migrations`, { headers: at('2.23') })).body.migrations.length,
+      0,
+    );
     assert.equal((await c.compute('GET', `/servers/${id}/migrations/${m.id}`, { headers: at('2.23') })).status, 404);
     // The claim moved: the instance's allocation is on the destination, the migration's is gone.
     assert.equal(await c.redis.hget(redisKeys.allocation(id), 'host'), other);
@@ -121,14 +131,28 @@ describe('api-gateway: live migration (stand-in nodes)', function () {
     const m = await migration(id, 'running');
     assert.equal(m.links.length, 2, 'in-progress live migrations have links at 2.23');
     assert.ok(m.links[0].href.endsWith(`/servers/${id}/migrations/${m.id}`));
-    assert.equal((await c.compute('POST', `/servers/${id}/migrations/${m.id}/action`, { body: { force_complete: null }, headers: at('2.21') })).status, 404);
-    const forced = await c.compute('POST', `/servers/${id}/migrations/${m.id}/action`, { body: { force_complete: null }, headers: at('2.22') });
+    assert.equal(
+      (
+        await c.compute('POST', `/servers/${id}/migrations/${m.id}/action`, {
+          body: { force_complete: null },
+          headers: at('2.21'),
+        })
+      ).status,
+      404,
+    );
+    const forced = await c.compute('POST', `/servers/${id}/migrations/${m.id}/action`, {
+      body: { force_complete: null },
+      headers: at('2.22'),
+    });
     assert.equal(forced.status, 202, forced.text);
     const s = await c.waitStatus(id, 'ACTIVE');
     assert.equal(s['OS-EXT-SRV-ATTR:host'], other);
     await migration(id, 'completed');
     // Now it is over, force_complete is refused.
-    const late = await c.compute('POST', `/servers/${id}/migrations/${m.id}/action`, { body: { force_complete: null }, headers: at('2.22') });
+    const late = await c.compute('POST', `/servers/${id}/migrations/${m.id}/action`, {
+      body: { force_complete: null },
+      headers: at('2.22'),
+    });
     assert.equal(late.status, 400, late.text);
   });
 
@@ -184,7 +208,11 @@ describe('api-gateway: live migration (stand-in nodes)', function () {
     const claims = await c.redis.smembers(redisKeys.hostAllocations(other));
     assert.deepEqual(claims, [], 'the destination claim was released');
     assert.equal(await c.redis.get(redisKeys.instanceOwner(id)), host);
-    assert.equal((await c.compute('DELETE', `/servers/${id}/migrations/${m.id}`, { headers: at('2.24') })).status, 400, 'not in progress any more');
+    assert.equal(
+      (await c.compute('DELETE', `/servers/${id}/migrations/${m.id}`, { headers: at('2.24') })).status,
+      400,
+      'not in progress any more',
+    );
   });
 
   it('a failing migration leaves the instance ACTIVE on the source, the migration in error', async () => {
@@ -199,7 +227,10 @@ describe('api-gateway: live migration (stand-in nodes)', function () {
     assert.equal(await c.redis.hget(redisKeys.allocation(id), 'host'), host);
     assert.equal(node(m.dest_compute).instances.has(id), false);
     const events = (await c.compute('GET', `/servers/${id}/os-instance-actions`)).body.instanceActions;
-    assert.ok(events.some((a: any) => a.action === 'live-migration'), JSON.stringify(events));
+    assert.ok(
+      events.some((a: any) => a.action === 'live-migration'),
+      JSON.stringify(events),
+    );
   });
 
   /** An admin request to a gateway other than the cluster's. */
@@ -217,7 +248,8 @@ describe('api-gateway: live migration (stand-in nodes)', function () {
     }
   };
   /** The instance's (only) migration record as stored, with what the API does not show (uuid, error). */
-  const record = async (id: string): Promise<MigrationRecord> => (await listMigrations(c.redis, { instanceUuid: id }))[0]!;
+  const record = async (id: string): Promise<MigrationRecord> =>
+    (await listMigrations(c.redis, { instanceUuid: id }))[0]!;
   const migratingOn = (host: string, id: string) => node(host).instances.get(id)?.task === 'migrating';
   /** The compute_live_migration event of the server's newest live-migration action, once it ended. */
   async function liveMigrationEvent(id: string): Promise<any> {
@@ -225,7 +257,8 @@ describe('api-gateway: live migration (stand-in nodes)', function () {
     await until('the compute_live_migration event to end', async () => {
       const actions = (await c.compute('GET', `/servers/${id}/os-instance-actions`)).body.instanceActions;
       const requestId = actions.find((a: any) => a.action === 'live-migration').request_id;
-      const events = (await c.compute('GET', `/servers/${id}/os-instance-actions/${requestId}`)).body.instanceAction.events;
+      const events = (await c.compute('GET', `/servers/${id}/os-instance-actions/${requestId}`)).body.instanceAction
+        .events;
       event = events.find((e: any) => e.event === 'compute_live_migration');
       return event?.finish_time != null;
     });
@@ -259,7 +292,11 @@ describe('api-gateway: live migration (stand-in nodes)', function () {
     try {
       // The dead gateway's lease lapses within a second; a sweep takes the migration over while
       // the source still runs it (lease holders are host/pid/random).
-      await until('the migration to be taken over', async () => (await c.redis.get(redisKeys.migrationLease(uuid)))?.startsWith(`${hostname()}/${process.pid}/`) ?? false);
+      await until(
+        'the migration to be taken over',
+        async () =>
+          (await c.redis.get(redisKeys.migrationLease(uuid)))?.startsWith(`${hostname()}/${process.pid}/`) ?? false,
+      );
       assert.ok(migratingOn(host, id), 'taken over while the source still migrates');
       const s = await c.waitStatus(id, 'ACTIVE');
       assert.equal(s['OS-EXT-SRV-ATTR:host'], other);
@@ -272,7 +309,11 @@ describe('api-gateway: live migration (stand-in nodes)', function () {
       assert.equal(node(host).instances.has(id), false);
       assert.equal(node(other).instances.has(id), true);
       assert.equal(await c.redis.zcard(redisKeys.migrationsInProgress()), 0);
-      assert.equal((await liveMigrationEvent(id)).result, 'Success', 'the dead gateway\'s open event ended by the one that took over');
+      assert.equal(
+        (await liveMigrationEvent(id)).result,
+        'Success',
+        "the dead gateway's open event ended by the one that took over",
+      );
     } finally {
       await next.close();
     }
@@ -294,10 +335,18 @@ describe('api-gateway: live migration (stand-in nodes)', function () {
       assert.equal(s['OS-EXT-SRV-ATTR:host'], host);
       assert.equal(await c.redis.get(redisKeys.instanceOwner(id)), host);
       assert.equal(await c.redis.hget(redisKeys.allocation(id), 'host'), host);
-      assert.deepEqual(await c.redis.smembers(redisKeys.hostAllocations(other)), [], 'the destination claim was released');
+      assert.deepEqual(
+        await c.redis.smembers(redisKeys.hostAllocations(other)),
+        [],
+        'the destination claim was released',
+      );
       assert.equal(node(other).instances.has(id), false);
       assert.equal((await liveMigrationEvent(id)).result, 'Error');
-      assert.equal(node(other).calls.filter((x) => x === `RollbackLiveMigration ${id}`).length, 1, 'rolled back by one gateway only');
+      assert.equal(
+        node(other).calls.filter((x) => x === `RollbackLiveMigration ${id}`).length,
+        1,
+        'rolled back by one gateway only',
+      );
     } finally {
       await Promise.all(next.map((g) => g.close()));
     }
@@ -359,8 +408,13 @@ describe('api-gateway: live migration (stand-in nodes)', function () {
 
   it("answers bad requests with Nova's 4xx and changes nothing", async () => {
     const { id, host } = await server('checked');
-    const post = (body: unknown, headers = at('2.1'), token?: string) => c.compute('POST', `/servers/${id}/action`, { body, headers, ...(token ? { token } : {}) });
-    const expect = async (res: Promise<{ status: number; body: any; text: string }>, status: number, message?: RegExp) => {
+    const post = (body: unknown, headers = at('2.1'), token?: string) =>
+      c.compute('POST', `/servers/${id}/action`, { body, headers, ...(token ? { token } : {}) });
+    const expect = async (
+      res: Promise<{ status: number; body: any; text: string }>,
+      status: number,
+      message?: RegExp,
+    ) => {
       const r = await res;
       assert.equal(r.status, status, r.text);
       if (message) assert.match(Object.values(r.body as object)[0].message, message);
@@ -370,9 +424,16 @@ describe('api-gateway: live migration (stand-in nodes)', function () {
     await expect(post(live21('node-3')), 400, /No valid host was found/);
     await expect(post(live21(null, false)), 400, /node-\d is not on shared storage/);
     await expect(post(live21(null, 'auto')), 400, /block_migration/);
-    await expect(post(live25(), at('2.25')).then((r) => r), 202);
+    await expect(
+      post(live25(), at('2.25')).then((r) => r),
+      202,
+    );
     await c.waitStatus(id, 'ACTIVE');
-    await expect(post({ 'os-migrateLive': { host: null, block_migration: true, disk_over_commit: false } }, at('2.25')), 400, /disk_over_commit/);
+    await expect(
+      post({ 'os-migrateLive': { host: null, block_migration: true, disk_over_commit: false } }, at('2.25')),
+      400,
+      /disk_over_commit/,
+    );
     await expect(post({ 'os-migrateLive': { host: null, block_migration: 'sometimes' } }, at('2.25')), 400);
     const member = await c.tenant('not-admin');
     await expect(post(live21(), at('2.1'), member.token), 403);
@@ -390,6 +451,9 @@ describe('api-gateway: live migration (stand-in nodes)', function () {
     await c.waitStatus(id, 'SHUTOFF');
     await expect(post(live21()), 409, /Cannot 'live_migration' instance .* while it is in vm_state stopped/);
     const records = (await c.compute('GET', `/os-migrations?instance_uuid=${id}`)).body.migrations;
-    assert.ok(records.every((r: any) => r.status === 'completed' || r.status === 'error'), JSON.stringify(records));
+    assert.ok(
+      records.every((r: any) => r.status === 'completed' || r.status === 'error'),
+      JSON.stringify(records),
+    );
   });
 });

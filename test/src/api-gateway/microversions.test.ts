@@ -26,7 +26,11 @@ describe('api-gateway: microversions 2.12-2.21', function () {
   }
 
   const createGroup = async (policy: string, v = '2.15', token?: string) =>
-    c.compute('POST', '/os-server-groups', { token: token ?? c.adminToken, headers: at(v), body: { server_group: { name: policy, policies: [policy] } } });
+    c.compute('POST', '/os-server-groups', {
+      token: token ?? c.adminToken,
+      headers: at(v),
+      body: { server_group: { name: policy, policies: [policy] } },
+    });
 
   it('2.13: server groups show their project and user; 2.15: soft policies only from 2.15', async () => {
     const m = await c.tenant('grouper');
@@ -34,7 +38,10 @@ describe('api-gateway: microversions 2.12-2.21', function () {
     assert.equal(g.status, 200, g.text);
     assert.equal(g.body.server_group.project_id, m.projectId);
     assert.equal(g.body.server_group.user_id, m.userId);
-    const old = await c.compute('GET', `/os-server-groups/${g.body.server_group.id}`, { token: m.token, headers: at('2.12') });
+    const old = await c.compute('GET', `/os-server-groups/${g.body.server_group.id}`, {
+      token: m.token,
+      headers: at('2.12'),
+    });
     assert.equal(old.body.server_group.project_id, undefined);
     assert.equal(old.body.server_group.user_id, undefined);
     for (const policy of ['soft-affinity', 'soft-anti-affinity']) {
@@ -60,7 +67,8 @@ describe('api-gateway: microversions 2.12-2.21', function () {
     assert.deepEqual([...new Set(hosts)].sort(), ['node-1', 'node-2'], hosts.join());
     // The hard policy with the same members left no host: the fourth member fails.
     const hard = (await createGroup('anti-affinity')).body.server_group.id;
-    for (let i = 0; i < 2; i++) await c.waitStatus(await c.createServer(`ha${i}`, { hints: { group: hard } }), 'ACTIVE');
+    for (let i = 0; i < 2; i++)
+      await c.waitStatus(await c.createServer(`ha${i}`, { hints: { group: hard } }), 'ACTIVE');
     await c.waitStatus(await c.createServer('ha-extra', { hints: { group: hard } }), 'ERROR');
 
     // Soft affinity: the member's host disabled, the next member still builds, elsewhere.
@@ -82,8 +90,12 @@ describe('api-gateway: microversions 2.12-2.21', function () {
 
   it('2.19: descriptions on create and update, null when unset, the name when created below 2.19', async () => {
     const create = (server: object, v = '2.19') =>
-      c.compute('POST', '/servers', { headers: at(v), body: { server: { name: 'd', imageRef: c.image.id, flavorRef: '1', ...server } } });
-    const show = async (id: string, v = '2.19') => (await c.compute('GET', `/servers/${id}`, { headers: at(v) })).body.server;
+      c.compute('POST', '/servers', {
+        headers: at(v),
+        body: { server: { name: 'd', imageRef: c.image.id, flavorRef: '1', ...server } },
+      });
+    const show = async (id: string, v = '2.19') =>
+      (await c.compute('GET', `/servers/${id}`, { headers: at(v) })).body.server;
     const described = (await create({ description: 'my server' })).body.server.id;
     const blank = (await create({ description: '' })).body.server.id;
     const none = (await create({})).body.server.id;
@@ -93,10 +105,13 @@ describe('api-gateway: microversions 2.12-2.21', function () {
     assert.equal((await show(none)).description, null);
     assert.equal((await show(old)).description, 'named', 'Nova sets the name below 2.19');
     assert.equal((await show(described, '2.18')).description, undefined);
-    const inList = (await c.compute('GET', '/servers/detail', { headers: at('2.19') })).body.servers.find((s: any) => s.id === described);
+    const inList = (await c.compute('GET', '/servers/detail', { headers: at('2.19') })).body.servers.find(
+      (s: any) => s.id === described,
+    );
     assert.equal(inList.description, 'my server');
 
-    const put = (id: string, server: object, v = '2.19') => c.compute('PUT', `/servers/${id}`, { headers: at(v), body: { server } });
+    const put = (id: string, server: object, v = '2.19') =>
+      c.compute('PUT', `/servers/${id}`, { headers: at(v), body: { server } });
     const changed = await put(described, { description: 'renamed' });
     assert.equal(changed.status, 200, changed.text);
     assert.equal(changed.body.server.description, 'renamed');
@@ -104,7 +119,12 @@ describe('api-gateway: microversions 2.12-2.21', function () {
     assert.equal((await show(described)).description, null);
     assert.equal((await put(none, { name: 'still' })).body.server.description, null, 'a rename keeps it');
 
-    for (const bad of [{ description: 'x'.repeat(256) }, { description: 'two\nlines' }, { description: 'bell\u0007' }, { description: 5 }]) {
+    for (const bad of [
+      { description: 'x'.repeat(256) },
+      { description: 'two\nlines' },
+      { description: 'bell\u0007' },
+      { description: 5 },
+    ]) {
       assert.equal((await create(bad)).status, 400, JSON.stringify(bad));
       assert.equal((await put(none, bad)).status, 400, JSON.stringify(bad));
     }
@@ -117,15 +137,20 @@ describe('api-gateway: microversions 2.12-2.21', function () {
     await deleteAll();
   });
 
-  it('2.16: host_status for admins from the host\'s enabled, forced_down and heartbeat', async () => {
+  it("2.16: host_status for admins from the host's enabled, forced_down and heartbeat", async () => {
     const id = await c.createServer('hs');
     const host = (await c.waitStatus(id, 'ACTIVE'))['OS-EXT-SRV-ATTR:host'];
-    const status = async (v = '2.16') => (await c.compute('GET', `/servers/${id}`, { headers: at(v) })).body.server.host_status;
+    const status = async (v = '2.16') =>
+      (await c.compute('GET', `/servers/${id}`, { headers: at(v) })).body.server.host_status;
     assert.equal(await status(), 'UP');
     assert.equal(await status('2.15'), undefined);
     await c.compute('PUT', '/os-services/disable', { body: { host, binary: 'nova-compute' } });
     assert.equal(await status(), 'MAINTENANCE');
-    const force = (down: boolean) => c.compute('PUT', '/os-services/force-down', { headers: at('2.11'), body: { host, binary: 'nova-compute', forced_down: down } });
+    const force = (down: boolean) =>
+      c.compute('PUT', '/os-services/force-down', {
+        headers: at('2.11'),
+        body: { host, binary: 'nova-compute', forced_down: down },
+      });
     await force(true);
     assert.equal(await status(), 'DOWN', 'forced down wins over disabled');
     await force(false);
@@ -145,8 +170,12 @@ describe('api-gateway: microversions 2.12-2.21', function () {
     const m = await c.tenant('hs-member');
     const mine = await c.createServer('hs-member', { token: m.token });
     await c.waitStatus(mine, 'ACTIVE', m.token);
-    assert.equal((await c.compute('GET', `/servers/${mine}`, { token: m.token, headers: at('2.16') })).body.server.host_status, undefined);
-    const memberList = (await c.compute('GET', '/servers/detail', { token: m.token, headers: at('2.21') })).body.servers;
+    assert.equal(
+      (await c.compute('GET', `/servers/${mine}`, { token: m.token, headers: at('2.16') })).body.server.host_status,
+      undefined,
+    );
+    const memberList = (await c.compute('GET', '/servers/detail', { token: m.token, headers: at('2.21') })).body
+      .servers;
     assert.ok(memberList.every((s: any) => !('host_status' in s)));
     c.nodes.forEach((n) => (n.failSpawn = 'refused'));
     const failed = await c.createServer('hs-failed');
@@ -162,45 +191,79 @@ describe('api-gateway: microversions 2.12-2.21', function () {
     const m = await c.tenant('dumper');
     const id = await c.createServer('dump', { token: m.token });
     await c.waitStatus(id, 'ACTIVE', m.token);
-    const dump = (body: unknown, v = '2.17', server = id) => c.compute('POST', `/servers/${server}/action`, { token: m.token, headers: at(v), body });
+    const dump = (body: unknown, v = '2.17', server = id) =>
+      c.compute('POST', `/servers/${server}/action`, { token: m.token, headers: at(v), body });
     const res = await dump({ trigger_crash_dump: null });
     assert.equal(res.status, 400);
     assert.equal(res.body.badRequest.message, 'Triggering crash dump is not supported');
-    assert.equal((await dump({ trigger_crash_dump: null }, '2.16')).body.badRequest.message, 'There is no such action: trigger_crash_dump');
+    assert.equal(
+      (await dump({ trigger_crash_dump: null }, '2.16')).body.badRequest.message,
+      'There is no such action: trigger_crash_dump',
+    );
     assert.match((await dump({ trigger_crash_dump: {} })).body.badRequest.message, /is not of type 'null'/);
-    assert.equal((await dump({ trigger_crash_dump: null }, '2.17', '00000000-0000-0000-0000-000000000000')).status, 404);
+    assert.equal(
+      (await dump({ trigger_crash_dump: null }, '2.17', '00000000-0000-0000-0000-000000000000')).status,
+      404,
+    );
     const other = await c.tenant('not-dumper');
-    assert.equal((await c.compute('POST', `/servers/${id}/action`, { token: other.token, headers: at('2.17'), body: { trigger_crash_dump: null } })).status, 404);
+    assert.equal(
+      (
+        await c.compute('POST', `/servers/${id}/action`, {
+          token: other.token,
+          headers: at('2.17'),
+          body: { trigger_crash_dump: null },
+        })
+      ).status,
+      404,
+    );
     await c.compute('POST', `/servers/${id}/action`, { token: m.token, body: { 'os-stop': null } });
     await c.waitStatus(id, 'SHUTOFF', m.token);
     const stopped = await dump({ trigger_crash_dump: null });
     assert.equal(stopped.status, 409);
-    assert.equal(stopped.body.conflictingRequest.message, `Cannot 'trigger_crash_dump' instance ${id} while it is in vm_state stopped`);
+    assert.equal(
+      stopped.body.conflictingRequest.message,
+      `Cannot 'trigger_crash_dump' instance ${id} while it is in vm_state stopped`,
+    );
     await deleteAll();
   });
 
-  it('2.21: a deleted server\'s actions stay readable by its project and admins', async () => {
+  it("2.21: a deleted server's actions stay readable by its project and admins", async () => {
     const m = await c.tenant('deleter');
     const id = await c.createServer('short-lived', { token: m.token });
     await c.waitStatus(id, 'ACTIVE', m.token);
     await c.compute('DELETE', `/servers/${id}`, { token: m.token });
     await c.waitServer(id, 'gone');
-    const list = (token: string, v: string) => c.compute('GET', `/servers/${id}/os-instance-actions`, { token, headers: at(v) });
+    const list = (token: string, v: string) =>
+      c.compute('GET', `/servers/${id}/os-instance-actions`, { token, headers: at(v) });
     assert.equal((await list(m.token, '2.20')).status, 404);
     const actions = await list(m.token, '2.21');
     assert.equal(actions.status, 200, actions.text);
-    assert.deepEqual(actions.body.instanceActions.map((a: any) => a.action), ['delete', 'create']);
+    assert.deepEqual(
+      actions.body.instanceActions.map((a: any) => a.action),
+      ['delete', 'create'],
+    );
     const del = actions.body.instanceActions[0];
-    const shown = await c.compute('GET', `/servers/${id}/os-instance-actions/${del.request_id}`, { token: m.token, headers: at('2.21') });
+    const shown = await c.compute('GET', `/servers/${id}/os-instance-actions/${del.request_id}`, {
+      token: m.token,
+      headers: at('2.21'),
+    });
     assert.equal(shown.status, 200, shown.text);
     assert.equal(shown.body.instanceAction.action, 'delete');
-    const asAdmin = await c.compute('GET', `/servers/${id}/os-instance-actions/${del.request_id}`, { headers: at('2.21') });
+    const asAdmin = await c.compute('GET', `/servers/${id}/os-instance-actions/${del.request_id}`, {
+      headers: at('2.21'),
+    });
     assert.ok(asAdmin.body.instanceAction.events.length > 0, 'admins see the events');
-    assert.equal((await c.compute('GET', `/servers/${id}/os-instance-actions/req-nope`, { token: m.token, headers: at('2.21') })).status, 404);
+    assert.equal(
+      (await c.compute('GET', `/servers/${id}/os-instance-actions/req-nope`, { token: m.token, headers: at('2.21') }))
+        .status,
+      404,
+    );
     const other = await c.tenant('not-deleter');
     assert.equal((await list(other.token, '2.21')).status, 404, 'another project cannot read them');
     assert.equal((await list(c.adminToken, '2.21')).status, 200);
-    const unknown = await c.compute('GET', '/servers/00000000-0000-0000-0000-000000000000/os-instance-actions', { headers: at('2.21') });
+    const unknown = await c.compute('GET', '/servers/00000000-0000-0000-0000-000000000000/os-instance-actions', {
+      headers: at('2.21'),
+    });
     assert.equal(unknown.status, 404);
   });
 });

@@ -41,9 +41,15 @@ describe('api-gateway: openstack CLI smoke test', function () {
     const token = JSON.parse(await ok(['token', 'issue', '-f', 'json']));
     assert.ok(token.id && token.project_id && token.user_id);
     const flavors = JSON.parse(await ok(['flavor', 'list', '-f', 'json'])) as { Name: string }[];
-    assert.deepEqual(flavors.map((f) => f.Name), ['m1.tiny', 'm1.small', 'm1.medium', 'm1.large']);
+    assert.deepEqual(
+      flavors.map((f) => f.Name),
+      ['m1.tiny', 'm1.small', 'm1.medium', 'm1.large'],
+    );
     const images = JSON.parse(await ok(['image', 'list', '-f', 'json'])) as { Name: string }[];
-    assert.deepEqual(images.map((i) => i.Name), ['hypernova-guest']);
+    assert.deepEqual(
+      images.map((i) => i.Name),
+      ['hypernova-guest'],
+    );
   });
 
   it('uploads, shows, downloads and deletes an image with image create --file', async () => {
@@ -53,7 +59,21 @@ describe('api-gateway: openstack CLI smoke test', function () {
       const data = randomBytes(512 * 1024);
       writeFileSync(file, data);
       const created = JSON.parse(
-        await ok(['image', 'create', '--file', file, '--disk-format', 'raw', '--container-format', 'bare', '--property', 'architecture=riscv32', '-f', 'json', 'uploaded']),
+        await ok([
+          'image',
+          'create',
+          '--file',
+          file,
+          '--disk-format',
+          'raw',
+          '--container-format',
+          'bare',
+          '--property',
+          'architecture=riscv32',
+          '-f',
+          'json',
+          'uploaded',
+        ]),
       );
       const shown = JSON.parse(await ok(['image', 'show', '-f', 'json', 'uploaded']));
       assert.equal(shown.id, created.id);
@@ -73,10 +93,31 @@ describe('api-gateway: openstack CLI smoke test', function () {
   });
 
   it('creates a server with --wait, lists, shows, stops, reads its console and deletes it', async () => {
-    const created = JSON.parse(await ok(['server', 'create', '--image', 'hypernova-guest', '--flavor', 'm1.tiny', '--wait', '-f', 'json', 'vm1']));
+    const created = JSON.parse(
+      await ok([
+        'server',
+        'create',
+        '--image',
+        'hypernova-guest',
+        '--flavor',
+        'm1.tiny',
+        '--wait',
+        '-f',
+        'json',
+        'vm1',
+      ]),
+    );
     assert.equal(created.status, 'ACTIVE');
-    const list = JSON.parse(await ok(['server', 'list', '-f', 'json'])) as { Name: string; Status: string; Image: string; Flavor: string }[];
-    assert.deepEqual(list.map((s) => [s.Name, s.Status, s.Image, s.Flavor]), [['vm1', 'ACTIVE', 'hypernova-guest', 'm1.tiny']]);
+    const list = JSON.parse(await ok(['server', 'list', '-f', 'json'])) as {
+      Name: string;
+      Status: string;
+      Image: string;
+      Flavor: string;
+    }[];
+    assert.deepEqual(
+      list.map((s) => [s.Name, s.Status, s.Image, s.Flavor]),
+      [['vm1', 'ACTIVE', 'hypernova-guest', 'm1.tiny']],
+    );
     assert.match(await ok(['console', 'log', 'show', 'vm1']), /BOOT-OK/);
     await ok(['server', 'stop', 'vm1']);
     await c.waitStatus(created.id, 'SHUTOFF');

@@ -10,7 +10,12 @@ describe('api-gateway: quotas', function () {
   let c: Cluster;
 
   before(async () => {
-    c = await Cluster.start({ nodes: [{ vcpus: 64, ramMb: 8192 }, { vcpus: 64, ramMb: 8192 }] });
+    c = await Cluster.start({
+      nodes: [
+        { vcpus: 64, ramMb: 8192 },
+        { vcpus: 64, ramMb: 8192 },
+      ],
+    });
   });
   after(async () => {
     await c?.stop();
@@ -43,34 +48,71 @@ describe('api-gateway: quotas', function () {
 
     const other = await c.tenant('quota-other');
     assert.equal((await c.compute('GET', `/os-quota-sets/${m.projectId}`, { token: other.token })).status, 403);
-    const memberUpdate = await c.compute('PUT', `/os-quota-sets/${m.projectId}`, { token: m.token, body: { quota_set: { instances: 50 } } });
+    const memberUpdate = await c.compute('PUT', `/os-quota-sets/${m.projectId}`, {
+      token: m.token,
+      body: { quota_set: { instances: 50 } },
+    });
     assert.equal(memberUpdate.status, 403);
-    assert.equal(memberUpdate.body.forbidden.message, "Policy doesn't allow os_compute_api:os-quota-sets:update to be performed.");
+    assert.equal(
+      memberUpdate.body.forbidden.message,
+      "Policy doesn't allow os_compute_api:os-quota-sets:update to be performed.",
+    );
 
-    const updated = await c.compute('PUT', `/os-quota-sets/${m.projectId}`, { body: { quota_set: { instances: 5, cores: '8' } } });
+    const updated = await c.compute('PUT', `/os-quota-sets/${m.projectId}`, {
+      body: { quota_set: { instances: 5, cores: '8' } },
+    });
     assert.equal(updated.status, 200, updated.text);
     assert.equal(updated.body.quota_set.instances, 5);
     assert.equal(updated.body.quota_set.cores, 8);
     assert.equal(updated.body.quota_set.id, undefined);
     const below = await c.compute('PUT', `/os-quota-sets/${m.projectId}`, { body: { quota_set: { instances: 0 } } });
     assert.equal(below.status, 400);
-    assert.equal(below.body.badRequest.message, 'Quota limit 0 for instances must be greater than or equal to already used and reserved 1.');
-    assert.equal((await c.compute('PUT', `/os-quota-sets/${m.projectId}`, { body: { quota_set: { instances: 0, force: true } } })).status, 200);
-    for (const bad of [{ instances: -2 }, { instances: '-5' }, { instances: 'many' }, { unicorns: 1 }, { instances: 1.5 }]) {
-      assert.equal((await c.compute('PUT', `/os-quota-sets/${m.projectId}`, { body: { quota_set: bad } })).status, 400, JSON.stringify(bad));
+    assert.equal(
+      below.body.badRequest.message,
+      'Quota limit 0 for instances must be greater than or equal to already used and reserved 1.',
+    );
+    assert.equal(
+      (await c.compute('PUT', `/os-quota-sets/${m.projectId}`, { body: { quota_set: { instances: 0, force: true } } }))
+        .status,
+      200,
+    );
+    for (const bad of [
+      { instances: -2 },
+      { instances: '-5' },
+      { instances: 'many' },
+      { unicorns: 1 },
+      { instances: 1.5 },
+    ]) {
+      assert.equal(
+        (await c.compute('PUT', `/os-quota-sets/${m.projectId}`, { body: { quota_set: bad } })).status,
+        400,
+        JSON.stringify(bad),
+      );
     }
-    assert.equal((await c.compute('PUT', '/os-quota-sets/no-such-project', { body: { quota_set: { instances: 1 } } })).status, 400);
+    assert.equal(
+      (await c.compute('PUT', '/os-quota-sets/no-such-project', { body: { quota_set: { instances: 1 } } })).status,
+      400,
+    );
 
     const limits = await c.compute('GET', '/limits', { token: m.token });
     assert.equal(limits.body.limits.absolute.maxTotalInstances, 0);
     assert.equal(limits.body.limits.absolute.totalInstancesUsed, 1);
     assert.equal(limits.body.limits.absolute.totalRAMUsed, 128);
-    const refused = await c.compute('POST', '/servers', { token: m.token, body: { server: { name: 'no', imageRef: c.image.id, flavorRef: '1' } } });
+    const refused = await c.compute('POST', '/servers', {
+      token: m.token,
+      body: { server: { name: 'no', imageRef: c.image.id, flavorRef: '1' } },
+    });
     assert.equal(refused.status, 403);
-    assert.equal(refused.body.forbidden.message, 'Quota exceeded for instances: Requested 1, but already used 1 of 0 instances');
+    assert.equal(
+      refused.body.forbidden.message,
+      'Quota exceeded for instances: Requested 1, but already used 1 of 0 instances',
+    );
 
     assert.equal((await c.compute('DELETE', `/os-quota-sets/${m.projectId}`)).status, 202);
-    assert.equal((await c.compute('GET', `/os-quota-sets/${m.projectId}`, { token: m.token })).body.quota_set.instances, 10);
+    assert.equal(
+      (await c.compute('GET', `/os-quota-sets/${m.projectId}`, { token: m.token })).body.quota_set.instances,
+      10,
+    );
     await deleteAll(m.token);
   });
 
@@ -79,7 +121,10 @@ describe('api-gateway: quotas', function () {
     await c.compute('PUT', `/os-quota-sets/${m.projectId}`, { body: { quota_set: { instances: 3 } } });
     const results = await Promise.all(
       Array.from({ length: 12 }, (_, i) =>
-        c.compute('POST', '/servers', { token: m.token, body: { server: { name: `racer-${i}`, imageRef: c.image.id, flavorRef: '1' } } }),
+        c.compute('POST', '/servers', {
+          token: m.token,
+          body: { server: { name: `racer-${i}`, imageRef: c.image.id, flavorRef: '1' } },
+        }),
       ),
     );
     const statuses = results.map((r) => r.status);
@@ -94,7 +139,7 @@ describe('api-gateway: quotas', function () {
     await c.compute('PUT', `/os-quota-sets/${m.projectId}`, { body: { quota_set: { instances: 3 } } });
     const res = await c.compute('POST', '/servers', {
       token: m.token,
-      body: { server: { name: 'batch', imageRef: c.image.id, flavorRef: '1', min_count: 2, max_count: 5 }, },
+      body: { server: { name: 'batch', imageRef: c.image.id, flavorRef: '1', min_count: 2, max_count: 5 } },
     });
     assert.equal(res.status, 202, res.text);
     const names = (await c.compute('GET', '/servers', { token: m.token })).body.servers.map((s: any) => s.name).sort();
@@ -122,20 +167,32 @@ describe('api-gateway: quotas', function () {
     await c.compute('PUT', `/os-quota-sets/${m.projectId}`, {
       body: { quota_set: { cores: 2, server_groups: 1, server_group_members: 1 } },
     });
-    const big = await c.compute('POST', '/servers', { token: m.token, body: { server: { name: 'big', imageRef: c.image.id, flavorRef: '1', max_count: 3, min_count: 3 } } });
+    const big = await c.compute('POST', '/servers', {
+      token: m.token,
+      body: { server: { name: 'big', imageRef: c.image.id, flavorRef: '1', max_count: 3, min_count: 3 } },
+    });
     assert.equal(big.status, 403);
     assert.equal(big.body.forbidden.message, 'Quota exceeded for cores: Requested 3, but already used 0 of 2 cores');
 
-    const g = await c.compute('POST', '/os-server-groups', { token: m.token, body: { server_group: { name: 'g', policies: ['affinity'] } } });
+    const g = await c.compute('POST', '/os-server-groups', {
+      token: m.token,
+      body: { server_group: { name: 'g', policies: ['affinity'] } },
+    });
     assert.equal(g.status, 200);
-    const g2 = await c.compute('POST', '/os-server-groups', { token: m.token, body: { server_group: { name: 'g2', policies: ['affinity'] } } });
+    const g2 = await c.compute('POST', '/os-server-groups', {
+      token: m.token,
+      body: { server_group: { name: 'g2', policies: ['affinity'] } },
+    });
     assert.equal(g2.status, 403);
     assert.equal(g2.body.forbidden.message, 'Quota exceeded, too many server groups.');
     const gid = g.body.server_group.id;
     const first = await c.createServer('member-1', { token: m.token, hints: { group: gid } });
     const second = await c.compute('POST', '/servers', {
       token: m.token,
-      body: { server: { name: 'member-2', imageRef: c.image.id, flavorRef: '1' }, 'os:scheduler_hints': { group: gid } },
+      body: {
+        server: { name: 'member-2', imageRef: c.image.id, flavorRef: '1' },
+        'os:scheduler_hints': { group: gid },
+      },
     });
     assert.equal(second.status, 403);
     assert.equal(second.body.forbidden.message, 'Quota exceeded, too many servers in group.');

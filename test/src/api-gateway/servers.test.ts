@@ -31,9 +31,11 @@ describe('api-gateway: servers through scheduler and compute gRPC', function () 
     for (const s of list.body.servers) await c.waitServer(s.id, 'gone');
   }
 
-  it('creates a server that goes BUILD -> ACTIVE on a node, with Nova\'s body', async () => {
+  it("creates a server that goes BUILD -> ACTIVE on a node, with Nova's body", async () => {
     const res = await c.compute('POST', '/servers', {
-      body: { server: { name: 'vm1', imageRef: c.image.id, flavorRef: '1', networks: 'none', metadata: { role: 'test' } } },
+      body: {
+        server: { name: 'vm1', imageRef: c.image.id, flavorRef: '1', networks: 'none', metadata: { role: 'test' } },
+      },
     });
     assert.equal(res.status, 202);
     const id = res.body.server.id;
@@ -76,7 +78,13 @@ describe('api-gateway: servers through scheduler and compute gRPC', function () 
     await c.waitServer(id, 'gone');
     await new Promise((r) => setTimeout(r, 100));
     await nc.close();
-    assert.deepEqual(seen, ['building/scheduling', 'building/spawning', 'active/null', 'active/deleting', 'deleted/null']);
+    assert.deepEqual(seen, [
+      'building/scheduling',
+      'building/spawning',
+      'active/null',
+      'active/deleting',
+      'deleted/null',
+    ]);
   });
 
   it('retries the spawn on an alternate host when the first one fails, releasing the first claim', async () => {
@@ -111,7 +119,7 @@ describe('api-gateway: servers through scheduler and compute gRPC', function () 
     await deleteAll();
   });
 
-  it('answers No valid host (ERROR with Nova\'s fault) when nothing fits', async () => {
+  it("answers No valid host (ERROR with Nova's fault) when nothing fits", async () => {
     // m1.large (512 MiB) fills a 512 MiB node: two fit, the third finds no host.
     const id = await c.createServer('huge', { flavorRef: '4' });
     await c.waitStatus(id, 'ACTIVE');
@@ -140,7 +148,7 @@ describe('api-gateway: servers through scheduler and compute gRPC', function () 
     assert.equal((await auditPlacement(c.redis)).allocations, 0);
   });
 
-  it('runs actions through the node and enforces Nova\'s state rules', async () => {
+  it("runs actions through the node and enforces Nova's state rules", async () => {
     const id = await c.createServer('acting');
     await c.waitStatus(id, 'ACTIVE');
     const act = (body: unknown) => c.compute('POST', `/servers/${id}/action`, { body });
@@ -162,7 +170,10 @@ describe('api-gateway: servers through scheduler and compute gRPC', function () 
     s = await c.waitStatus(id, 'PAUSED');
     assert.equal(s['OS-EXT-STS:power_state'], 3);
     const suspendPaused = await act({ suspend: null });
-    assert.equal(suspendPaused.body.conflictingRequest.message, `Cannot 'suspend' instance ${id} while it is in vm_state paused`);
+    assert.equal(
+      suspendPaused.body.conflictingRequest.message,
+      `Cannot 'suspend' instance ${id} while it is in vm_state paused`,
+    );
     assert.equal((await act({ unpause: {} })).status, 202);
     await c.waitStatus(id, 'ACTIVE');
 
@@ -192,7 +203,19 @@ describe('api-gateway: servers through scheduler and compute gRPC', function () 
 
     const node = c.nodes.find((n) => n.instances.has(id));
     const calls = node?.calls.filter((x) => x.endsWith(id)).map((x) => x.split(' ')[0]);
-    assert.deepEqual(calls, ['Spawn', 'Stop', 'Start', 'Pause', 'Unpause', 'Suspend', 'Resume', 'Reboot', 'GetConsoleOutput', 'GetConsoleOutput', 'GetConsoleOutput']);
+    assert.deepEqual(calls, [
+      'Spawn',
+      'Stop',
+      'Start',
+      'Pause',
+      'Unpause',
+      'Suspend',
+      'Resume',
+      'Reboot',
+      'GetConsoleOutput',
+      'GetConsoleOutput',
+      'GetConsoleOutput',
+    ]);
     await deleteAll();
   });
 
@@ -208,22 +231,34 @@ describe('api-gateway: servers through scheduler and compute gRPC', function () 
     assert.equal(sa['OS-EXT-SRV-ATTR:host'], undefined, 'host attributes are admin-only');
 
     const listA = await c.compute('GET', '/servers/detail', { token: a.token });
-    assert.deepEqual(listA.body.servers.map((s: any) => s.id), [ida]);
+    assert.deepEqual(
+      listA.body.servers.map((s: any) => s.id),
+      [ida],
+    );
     const other = await c.compute('GET', `/servers/${idb}`, { token: a.token });
     assert.equal(other.status, 404);
     assert.deepEqual(other.body, { itemNotFound: { code: 404, message: `Instance ${idb} could not be found.` } });
     assert.equal((await c.compute('DELETE', `/servers/${idb}`, { token: a.token })).status, 404);
-    assert.equal((await c.compute('POST', `/servers/${idb}/action`, { token: a.token, body: { 'os-stop': null } })).status, 404);
+    assert.equal(
+      (await c.compute('POST', `/servers/${idb}/action`, { token: a.token, body: { 'os-stop': null } })).status,
+      404,
+    );
 
     const allTenants = await c.compute('GET', '/servers?all_tenants=True', { token: a.token });
     assert.equal(allTenants.status, 403);
-    assert.equal(allTenants.body.forbidden.message, "Policy doesn't allow os_compute_api:servers:index:get_all_tenants to be performed.");
+    assert.equal(
+      allTenants.body.forbidden.message,
+      "Policy doesn't allow os_compute_api:servers:index:get_all_tenants to be performed.",
+    );
     const adminAll = await c.compute('GET', '/servers?all_tenants=1');
     assert.deepEqual(adminAll.body.servers.map((s: any) => s.id).sort(), [ida, idb].sort());
     const adminOwn = await c.compute('GET', '/servers');
     assert.deepEqual(adminOwn.body.servers, []);
     const byTenant = await c.compute('GET', `/servers/detail?all_tenants=1&tenant_id=${b.projectId}`);
-    assert.deepEqual(byTenant.body.servers.map((s: any) => s.id), [idb]);
+    assert.deepEqual(
+      byTenant.body.servers.map((s: any) => s.id),
+      [idb],
+    );
     const byName = await c.compute('GET', '/servers?name=a-v', { token: a.token });
     assert.equal(byName.body.servers.length, 1);
     const missing = await c.compute('GET', '/servers?name=nothing', { token: a.token });
@@ -232,9 +267,15 @@ describe('api-gateway: servers through scheduler and compute gRPC', function () 
     for (const path of ['/os-hypervisors', '/os-hypervisors/detail', '/os-services']) {
       const res = await c.compute('GET', path, { token: a.token });
       assert.equal(res.status, 403, path);
-      assert.match(res.body.forbidden.message, /^Policy doesn't allow os_compute_api:os-(hypervisors|services):list(-detail)? to be performed\.$/);
+      assert.match(
+        res.body.forbidden.message,
+        /^Policy doesn't allow os_compute_api:os-(hypervisors|services):list(-detail)? to be performed\.$/,
+      );
     }
-    const flavorCreate = await c.compute('POST', '/flavors', { token: a.token, body: { flavor: { name: 'x', ram: 64, vcpus: 1, disk: 1 } } });
+    const flavorCreate = await c.compute('POST', '/flavors', {
+      token: a.token,
+      body: { flavor: { name: 'x', ram: 64, vcpus: 1, disk: 1 } },
+    });
     assert.equal(flavorCreate.status, 403);
     await deleteAll();
   });
@@ -259,7 +300,9 @@ describe('api-gateway: servers through scheduler and compute gRPC', function () 
   });
 
   it('places server group members by policy (anti-affinity on distinct hosts)', async () => {
-    const g = await c.compute('POST', '/os-server-groups', { body: { server_group: { name: 'spread', policies: ['anti-affinity'] } } });
+    const g = await c.compute('POST', '/os-server-groups', {
+      body: { server_group: { name: 'spread', policies: ['anti-affinity'] } },
+    });
     assert.equal(g.status, 200);
     const gid = g.body.server_group.id;
     const x = await c.createServer('g1', { hints: { group: gid } });
@@ -273,7 +316,10 @@ describe('api-gateway: servers through scheduler and compute gRPC', function () 
     const shown = await c.compute('GET', `/os-server-groups/${gid}`);
     assert.deepEqual(shown.body.server_group.members.sort(), [x, y, z].sort());
     const bad = await c.compute('POST', '/servers', {
-      body: { server: { name: 'nogroup', imageRef: c.image.id, flavorRef: '1' }, 'os:scheduler_hints': { group: '00000000-0000-0000-0000-000000000000' } },
+      body: {
+        server: { name: 'nogroup', imageRef: c.image.id, flavorRef: '1' },
+        'os:scheduler_hints': { group: '00000000-0000-0000-0000-000000000000' },
+      },
     });
     assert.equal(bad.status, 400);
     await deleteAll();
@@ -283,10 +329,13 @@ describe('api-gateway: servers through scheduler and compute gRPC', function () 
     const id = await c.createServer('counted', { flavorRef: '2' });
     const s = await c.waitStatus(id, 'ACTIVE');
     const list = await c.compute('GET', '/os-hypervisors');
-    assert.deepEqual(list.body.hypervisors.map((h: any) => [h.hypervisor_hostname, h.state, h.status]), [
-      ['node-1', 'up', 'enabled'],
-      ['node-2', 'up', 'enabled'],
-    ]);
+    assert.deepEqual(
+      list.body.hypervisors.map((h: any) => [h.hypervisor_hostname, h.state, h.status]),
+      [
+        ['node-1', 'up', 'enabled'],
+        ['node-2', 'up', 'enabled'],
+      ],
+    );
     const detail = await c.compute('GET', '/os-hypervisors/detail');
     const h = detail.body.hypervisors.find((x: any) => x.hypervisor_hostname === s['OS-EXT-SRV-ATTR:host']);
     assert.equal(h.vcpus, 4);
@@ -313,7 +362,9 @@ describe('api-gateway: servers through scheduler and compute gRPC', function () 
       ],
     );
     assert.match(services.body.services[0].updated_at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}$/);
-    const disable = await c.compute('PUT', '/os-services/disable', { body: { host: 'node-1', binary: 'nova-compute' } });
+    const disable = await c.compute('PUT', '/os-services/disable', {
+      body: { host: 'node-1', binary: 'nova-compute' },
+    });
     assert.equal(disable.body.service.status, 'disabled');
     assert.equal((await c.compute('GET', '/os-services?host=node-1')).body.services[0].status, 'disabled');
     await c.compute('PUT', '/os-services/enable', { body: { host: 'node-1', binary: 'nova-compute' } });
@@ -336,11 +387,17 @@ describe('api-gateway: servers through scheduler and compute gRPC', function () 
     assert.equal((await c.compute('GET', '/flavors/m1.tiny')).status, 404);
     assert.deepEqual((await c.compute('GET', '/flavors/1/os-extra_specs')).body, { extra_specs: {} });
     const created = await c.compute('POST', '/flavors', {
-      body: { flavor: { name: 'rv.micro', ram: 32, vcpus: 1, disk: 0, id: 'micro', 'os-flavor-access:is_public': 'False' } },
+      body: {
+        flavor: { name: 'rv.micro', ram: 32, vcpus: 1, disk: 0, id: 'micro', 'os-flavor-access:is_public': 'False' },
+      },
     });
     assert.equal(created.status, 200);
     assert.equal(created.body.flavor['os-flavor-access:is_public'], false);
-    assert.equal((await c.compute('POST', '/flavors', { body: { flavor: { name: 'rv.micro', ram: 32, vcpus: 1, disk: 0 } } })).status, 409);
+    assert.equal(
+      (await c.compute('POST', '/flavors', { body: { flavor: { name: 'rv.micro', ram: 32, vcpus: 1, disk: 0 } } }))
+        .status,
+      409,
+    );
     const m = await c.tenant('flavor-viewer');
     assert.equal((await c.compute('GET', '/flavors/micro', { token: m.token })).status, 404);
     assert.equal((await c.compute('DELETE', '/flavors/micro')).status, 202);
@@ -365,7 +422,10 @@ describe('api-gateway: servers through scheduler and compute gRPC', function () 
     assert.equal(doc.body.version.id, 'v2.1');
     assert.equal(doc.body.version.status, 'CURRENT');
     const versions = await c.request('GET', '/compute/');
-    assert.deepEqual(versions.body.versions.map((v: any) => v.id), ['v2.0', 'v2.1']);
+    assert.deepEqual(
+      versions.body.versions.map((v: any) => v.id),
+      ['v2.0', 'v2.1'],
+    );
     assert.equal((await c.request('GET', '/compute/v2/')).body.version.id, 'v2.0');
 
     const plain = await c.compute('GET', '/flavors');
@@ -386,20 +446,26 @@ describe('api-gateway: servers through scheduler and compute gRPC', function () 
     const tooNew = await c.compute('GET', '/servers', { headers: { 'X-OpenStack-Nova-API-Version': '2.92' } });
     assert.equal(tooNew.status, 406);
     assert.deepEqual(tooNew.body, {
-      computeFault: { code: 406, message: 'Version 2.92 is not supported by the API. Minimum is 2.1 and maximum is 2.25.' },
+      computeFault: {
+        code: 406,
+        message: 'Version 2.92 is not supported by the API. Minimum is 2.1 and maximum is 2.25.',
+      },
     });
     const garbage = await c.compute('GET', '/servers', { headers: { 'OpenStack-API-Version': 'compute two' } });
     assert.equal(garbage.status, 400);
   });
 
-  it('enforces the instance quota with Nova\'s 403', async () => {
+  it("enforces the instance quota with Nova's 403", async () => {
     const q = await c.tenant('quota');
     const res = await c.compute('POST', '/servers', {
       token: q.token,
       body: { server: { name: 'many', imageRef: c.image.id, flavorRef: '1', min_count: 11, max_count: 11 } },
     });
     assert.equal(res.status, 403);
-    assert.equal(res.body.forbidden.message, 'Quota exceeded for instances: Requested 11, but already used 0 of 10 instances');
+    assert.equal(
+      res.body.forbidden.message,
+      'Quota exceeded for instances: Requested 11, but already used 0 of 10 instances',
+    );
   });
 
   it('deletes a server while it is still building: the build stops, nothing is left behind', async () => {
@@ -414,7 +480,7 @@ describe('api-gateway: servers through scheduler and compute gRPC', function () 
     assert.equal((await auditPlacement(c.redis)).allocations, 0);
   });
 
-  it('deletes locally when the server\'s node is gone, releasing its claim', async () => {
+  it("deletes locally when the server's node is gone, releasing its claim", async () => {
     const lone = await c.addNode('node-3', { availabilityZone: 'az3' });
     const id = await c.createServer('orphan', { extra: { availability_zone: 'az3' } });
     const s = await c.waitStatus(id, 'ACTIVE');

@@ -50,7 +50,9 @@ describe('cluster with real VMs (Linux guest)', function () {
     const servers = await Promise.all(ids.map((id) => c.waitStatus(id, 'ACTIVE', 60_000)));
     assert.equal(new Set(servers.map(hostOf)).size, 3, 'spread over the three nodes');
     await Promise.all(ids.map((id) => waitConsole(id, /BOOT-OK/, 240_000)));
-    console.log(`      ${INSTANCES} instances ACTIVE with BOOT-OK after ${Math.round((Date.now() - started) / 1000)} s`);
+    console.log(
+      `      ${INSTANCES} instances ACTIVE with BOOT-OK after ${Math.round((Date.now() - started) / 1000)} s`,
+    );
   });
 
   it('shows a VM process killed with kill -9 as ERROR within seconds', async () => {
@@ -95,7 +97,11 @@ describe('cluster with real VMs (Linux guest)', function () {
 
   it('boots the guest image set with its root disk (kernel_id image + qcow2 overlay over the ext2 base)', async () => {
     const rootfs = await ensureRootfs();
-    const image = await registerGuestImageSet(c.nc, c.redis, { kernel: rootfs.linux.image, rootDisk: rootfs.image, rootDiskFormat: 'raw' });
+    const image = await registerGuestImageSet(c.nc, c.redis, {
+      kernel: rootfs.linux.image,
+      rootDisk: rootfs.image,
+      rootDiskFormat: 'raw',
+    });
     assert.ok(image.properties.kernel_id, 'the disk image names its kernel');
     const id = await c.createServer('rooted', { imageRef: image.id });
     await c.waitStatus(id, 'ACTIVE', 60_000);

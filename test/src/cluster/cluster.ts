@@ -22,7 +22,14 @@ import {
 } from '@hypernova/common';
 import { gatewaySettings, startGateway, type GatewayApp } from '@hypernova/api-gateway';
 import { compute } from '@hypernova/proto';
-import { startInfra, startProcess, startSchedulerReplica, type Infra, type ManagedProcess, type SchedulerReplica } from '../harness/index.js';
+import {
+  startInfra,
+  startProcess,
+  startSchedulerReplica,
+  type Infra,
+  type ManagedProcess,
+  type SchedulerReplica,
+} from '../harness/index.js';
 
 export const ADMIN_PASSWORD = 'cluster-test-secret';
 
@@ -129,13 +136,24 @@ export class TestCluster {
     try {
       for (let i = 0; i < 2; i++) {
         c.schedulers.push(
-          await startSchedulerReplica({ redisUrl: infra.redis.url, name: `scheduler-${i + 1}`, env: { SCHEDULER_HOST_REFRESH_MS: '200' } }),
+          await startSchedulerReplica({
+            redisUrl: infra.redis.url,
+            name: `scheduler-${i + 1}`,
+            env: { SCHEDULER_HOST_REFRESH_MS: '200' },
+          }),
         );
       }
       await Promise.all(Array.from({ length: opts.nodes ?? 3 }, (_, i) => c.addAgent(`node-${i + 1}`, opts.agent)));
-      c.gateway = await startGateway(loadConfig(gatewaySettings, c.gatewayEnv()), createLogger('api-gateway', { level: process.env.TEST_LOG_LEVEL ?? 'silent' }));
+      c.gateway = await startGateway(
+        loadConfig(gatewaySettings, c.gatewayEnv()),
+        createLogger('api-gateway', { level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
+      );
       let kernel = opts.kernel;
-      if (!kernel) writeFileSync((kernel = join(dir, 'fake-kernel')), 'not a kernel: the stand-in VM never runs it\n'.repeat(1000));
+      if (!kernel)
+        writeFileSync(
+          (kernel = join(dir, 'fake-kernel')),
+          'not a kernel: the stand-in VM never runs it\n'.repeat(1000),
+        );
       c.image = await registerGuestImageSet(c.nc, c.redis, { kernel });
       c.adminToken = await c.token('admin', ADMIN_PASSWORD, 'admin');
       // The schedulers re-read hosts every 200 ms.
@@ -204,7 +222,12 @@ export class TestCluster {
   }
 
   /** `await cluster.rpc(agent, 'getInstanceInfo', { instanceUuid })` */
-  rpc<K extends keyof compute.ComputeClient>(agent: AgentProcess, method: K, request: unknown, timeoutMs = 30_000): Promise<any> {
+  rpc<K extends keyof compute.ComputeClient>(
+    agent: AgentProcess,
+    method: K,
+    request: unknown,
+    timeoutMs = 30_000,
+  ): Promise<any> {
     const client = this.computeClient(agent.address);
     return callUnary((client[method] as any).bind(client), request, timeoutMs);
   }
@@ -231,10 +254,19 @@ export class TestCluster {
 
   // ---- the API, as the OpenStack clients speak it ----
 
-  async request(method: string, path: string, body?: unknown, token = this.adminToken): Promise<{ status: number; body: any; headers: Headers }> {
+  async request(
+    method: string,
+    path: string,
+    body?: unknown,
+    token = this.adminToken,
+  ): Promise<{ status: number; body: any; headers: Headers }> {
     const headers: Record<string, string> = { accept: 'application/json', 'x-auth-token': token };
     if (body !== undefined) headers['content-type'] = 'application/json';
-    const res = await fetch(this.gateway.url + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    const res = await fetch(this.gateway.url + path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
     const text = await res.text();
     return { status: res.status, body: text ? JSON.parse(text) : undefined, headers: res.headers };
   }
@@ -255,9 +287,18 @@ export class TestCluster {
   }
 
   /** POST /servers; returns the id. */
-  async createServer(name: string, opts: { flavorRef?: string; imageRef?: string; hints?: object; extra?: object } = {}): Promise<string> {
+  async createServer(
+    name: string,
+    opts: { flavorRef?: string; imageRef?: string; hints?: object; extra?: object } = {},
+  ): Promise<string> {
     const res = await this.request('POST', '/compute/v2.1/servers', {
-      server: { name, imageRef: opts.imageRef ?? this.image.id, flavorRef: opts.flavorRef ?? '1', networks: 'none', ...opts.extra },
+      server: {
+        name,
+        imageRef: opts.imageRef ?? this.image.id,
+        flavorRef: opts.flavorRef ?? '1',
+        networks: 'none',
+        ...opts.extra,
+      },
       ...(opts.hints ? { 'os:scheduler_hints': opts.hints } : {}),
     });
     if (res.status !== 202) throw new Error(`create ${name}: ${res.status} ${JSON.stringify(res.body)}`);
@@ -276,7 +317,10 @@ export class TestCluster {
     for (;;) {
       last = await this.server(id);
       if (last && done(last)) return last;
-      if (Date.now() > deadline) throw new Error(`server ${id}: still ${JSON.stringify(last && { status: last.status, task: last['OS-EXT-STS:task_state'], fault: last.fault })}`);
+      if (Date.now() > deadline)
+        throw new Error(
+          `server ${id}: still ${JSON.stringify(last && { status: last.status, task: last['OS-EXT-STS:task_state'], fault: last.fault })}`,
+        );
       await new Promise((r) => setTimeout(r, 100));
     }
   }

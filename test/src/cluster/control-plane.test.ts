@@ -6,13 +6,7 @@
 import { strict as assert } from 'node:assert';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  getHost,
-  listHosts,
-  redisKeys,
-  subjects,
-  type InstanceEvent,
-} from '@hypernova/common';
+import { getHost, listHosts, redisKeys, subjects, type InstanceEvent } from '@hypernova/common';
 import { compute } from '@hypernova/proto';
 import { Qcow2 } from '@hypernova/hypervisor/dist/src/block/index.js';
 import { TestCluster } from './cluster.js';
@@ -52,7 +46,10 @@ describe('cluster control plane (stand-in VMs, real Redis/NATS/schedulers/agents
 
   it('registers every node with its capacity and traits, alive', async () => {
     const hosts = await listHosts(c.redis);
-    assert.deepEqual(hosts.map((h) => h.name), ['node-1', 'node-2', 'node-3']);
+    assert.deepEqual(
+      hosts.map((h) => h.name),
+      ['node-1', 'node-2', 'node-3'],
+    );
     for (const h of hosts) {
       assert.equal(h.up, true);
       assert.equal(h.enabled, true);
@@ -78,7 +75,11 @@ describe('cluster control plane (stand-in VMs, real Redis/NATS/schedulers/agents
     });
     const flavor = { id: '1', name: 'm1.tiny', vcpus: 1, ramMb: 64, diskGb: 1, extraSpecs: {} };
     const uuids = ['aaaaaaaa-0000-4000-8000-000000000001', 'aaaaaaaa-0000-4000-8000-000000000002'];
-    const infos = await Promise.all(uuids.map((instanceUuid) => c.rpc(node, 'spawn', compute.SpawnRequest.fromPartial({ instanceUuid, name: 'direct', flavor, image }))));
+    const infos = await Promise.all(
+      uuids.map((instanceUuid) =>
+        c.rpc(node, 'spawn', compute.SpawnRequest.fromPartial({ instanceUuid, name: 'direct', flavor, image })),
+      ),
+    );
     for (const info of infos) {
       assert.equal(info.powerState, compute.PowerState.POWER_STATE_RUNNING);
       assert.equal(info.host, 'node-1');
@@ -86,7 +87,10 @@ describe('cluster control plane (stand-in VMs, real Redis/NATS/schedulers/agents
     }
     const cached = join(node.stateDir, 'images', c.image.id);
     assert.equal(statSync(cached).size, c.image.size, 'pulled once into the cache, checksum verified');
-    const disk = Qcow2.open(join(node.stateDir, 'instances', uuids[0], 'disk.qcow2'), { readOnly: true, ignoreBacking: true });
+    const disk = Qcow2.open(join(node.stateDir, 'instances', uuids[0], 'disk.qcow2'), {
+      readOnly: true,
+      ignoreBacking: true,
+    });
     assert.equal(disk.backingPath, cached, 'the instance disk is an overlay over the cached base image');
     assert.equal(disk.sizeBytes, 2 ** 30, 'sized to the flavor');
     disk.close();
@@ -96,13 +100,21 @@ describe('cluster control plane (stand-in VMs, real Redis/NATS/schedulers/agents
     const out = await c.rpc(node, 'getConsoleOutput', { instanceUuid: uuids[0], lines: 100 });
     assert.match(out.output, /BOOT-OK/);
     assert.match(out.output, new RegExp(`kernel=${cached}`), 'boots the cached kernel');
-    for (const instanceUuid of uuids) assert.deepEqual(await c.rpc(node, 'destroy', { instanceUuid, keepDisks: false }), { existed: true });
+    for (const instanceUuid of uuids)
+      assert.deepEqual(await c.rpc(node, 'destroy', { instanceUuid, keepDisks: false }), { existed: true });
     assert.deepEqual(await c.rpc(node, 'destroy', { instanceUuid: uuids[0], keepDisks: false }), { existed: false });
     assert.equal(existsSync(join(node.stateDir, 'instances', uuids[0])), false);
     await assert.rejects(c.rpc(node, 'getInstanceInfo', { instanceUuid: uuids[0] }), /could not be found/);
     // A damaged download (wrong checksum) fails the spawn and leaves nothing behind.
     const bad = { ...image, id: 'bad-image', checksum: '0'.repeat(32) };
-    await assert.rejects(c.rpc(node, 'spawn', compute.SpawnRequest.fromPartial({ instanceUuid: uuids[0], name: 'bad', flavor, image: bad })), /checksum/);
+    await assert.rejects(
+      c.rpc(
+        node,
+        'spawn',
+        compute.SpawnRequest.fromPartial({ instanceUuid: uuids[0], name: 'bad', flavor, image: bad }),
+      ),
+      /checksum/,
+    );
     assert.equal(existsSync(join(node.stateDir, 'instances', uuids[0])), false);
     assert.equal(existsSync(join(node.stateDir, 'images', 'bad-image')), false);
   });
@@ -124,7 +136,8 @@ describe('cluster control plane (stand-in VMs, real Redis/NATS/schedulers/agents
     for (const [body, status] of steps) {
       assert.equal((await c.action(id, body)).status, 202, JSON.stringify(body));
       await c.waitStatus(id, status);
-      if (status === 'SUSPENDED' || status === 'SHUTOFF') assert.equal(node.vmPids().has(id), false, `${status}: no VM process`);
+      if (status === 'SUSPENDED' || status === 'SHUTOFF')
+        assert.equal(node.vmPids().has(id), false, `${status}: no VM process`);
     }
     assert.match(node.consoleLog(id), /restored at heartbeat \d+/, 'resume restored the saved state');
     await c.deleteServer(id);
@@ -133,7 +146,9 @@ describe('cluster control plane (stand-in VMs, real Redis/NATS/schedulers/agents
   });
 
   it('anti-affinity spreads a server group over distinct hosts; one more finds no valid host', async () => {
-    const g = await c.request('POST', '/compute/v2.1/os-server-groups', { server_group: { name: 'spread', policies: ['anti-affinity'] } });
+    const g = await c.request('POST', '/compute/v2.1/os-server-groups', {
+      server_group: { name: 'spread', policies: ['anti-affinity'] },
+    });
     assert.equal(g.status, 200);
     const hints = { group: g.body.server_group.id };
     const ids = await Promise.all([1, 2, 3].map((i) => c.createServer(`aa-${i}`, { hints })));
@@ -147,13 +162,18 @@ describe('cluster control plane (stand-in VMs, real Redis/NATS/schedulers/agents
   it('a full cluster answers No valid host instead of over-committing', async () => {
     // m1.large: 2 vCPUs, 512 MB; each node has 4 vCPUs and 1024 MB, so 6 fit.
     const ids = await Promise.all(Array.from({ length: 7 }, (_, i) => c.createServer(`big-${i}`, { flavorRef: '4' })));
-    const final = await Promise.all(ids.map((id) => c.waitServer(id, (s) => ['ACTIVE', 'ERROR'].includes(s.status) && !s['OS-EXT-STS:task_state'])));
+    const final = await Promise.all(
+      ids.map((id) => c.waitServer(id, (s) => ['ACTIVE', 'ERROR'].includes(s.status) && !s['OS-EXT-STS:task_state'])),
+    );
     assert.equal(final.filter((s) => s.status === 'ACTIVE').length, 6);
     const failed = final.filter((s) => s.status === 'ERROR');
     assert.equal(failed.length, 1);
     assert.match(failed[0].fault.message, /No valid host was found/);
     for (const h of await listHosts(c.redis)) {
-      assert.ok(h.used.vcpus <= h.vcpus && h.used.ramMb <= h.ramMb, `${h.name} over capacity: ${JSON.stringify(h.used)}`);
+      assert.ok(
+        h.used.vcpus <= h.vcpus && h.used.ramMb <= h.ramMb,
+        `${h.name} over capacity: ${JSON.stringify(h.used)}`,
+      );
     }
   });
 
@@ -173,7 +193,10 @@ describe('cluster control plane (stand-in VMs, real Redis/NATS/schedulers/agents
     assert.match(after.fault.message, /VM process exited unexpectedly \(killed by SIGKILL\)/);
     await sleep(100);
     sub.unsubscribe();
-    assert.ok(events.some((e) => e.vmState === 'error'), 'state change published on NATS');
+    assert.ok(
+      events.some((e) => e.vmState === 'error'),
+      'state change published on NATS',
+    );
     // From ERROR, a hard reboot brings it back (a new VM process).
     assert.equal((await c.action(id, { reboot: { type: 'HARD' } })).status, 202);
     await c.waitStatus(id, 'ACTIVE');
@@ -237,7 +260,9 @@ describe('cluster control plane (stand-in VMs, real Redis/NATS/schedulers/agents
 
   it('a compute node that vanishes mid-spawn leaves the instance in ERROR with its claim released', async () => {
     // A fourth node alone in its zone, whose spawns are slow enough to kill it during one.
-    const slow = await c.addAgent('node-4', { env: { COMPUTE_AVAILABILITY_ZONE: 'slow', COMPUTE_SPAWN_DELAY_MS: '3000' } });
+    const slow = await c.addAgent('node-4', {
+      env: { COMPUTE_AVAILABILITY_ZONE: 'slow', COMPUTE_SPAWN_DELAY_MS: '3000' },
+    });
     await sleep(500);
     const id = await c.createServer('orphan', { extra: { availability_zone: 'slow' } });
     await c.waitServer(id, (s) => s['OS-EXT-STS:task_state'] === 'spawning' && hostOf(s) === 'node-4');

@@ -36,14 +36,16 @@ function pidsMentioning(needle: string): number[] {
 }
 
 function childrenOf(ppid: number): number[] {
-  return readdirSync('/proc').filter((p) => {
-    try {
-      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
-      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === ppid;
-    } catch {
-      return false;
-    }
-  }).map(Number);
+  return readdirSync('/proc')
+    .filter((p) => {
+      try {
+        const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+        return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === ppid;
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
 }
 
 describe('hypernova cluster up (local launcher)', function () {
@@ -77,7 +79,16 @@ describe('hypernova cluster up (local launcher)', function () {
     const env = Object.fromEntries(
       [...readFileSync(openrc, 'utf8').matchAll(/^export (\w+)='([^']*)'$/gm)].map((m) => [m[1], m[2]]),
     );
-    for (const k of ['OS_AUTH_URL', 'OS_USERNAME', 'OS_PASSWORD', 'OS_PROJECT_NAME', 'OS_USER_DOMAIN_ID', 'OS_PROJECT_DOMAIN_ID', 'OS_IDENTITY_API_VERSION', 'OS_REGION_NAME']) {
+    for (const k of [
+      'OS_AUTH_URL',
+      'OS_USERNAME',
+      'OS_PASSWORD',
+      'OS_PROJECT_NAME',
+      'OS_USER_DOMAIN_ID',
+      'OS_PROJECT_DOMAIN_ID',
+      'OS_IDENTITY_API_VERSION',
+      'OS_REGION_NAME',
+    ]) {
       assert.ok(env[k], `${k} in openrc`);
     }
     assert.equal(env.OS_PASSWORD, 'launcher-test');
@@ -86,7 +97,12 @@ describe('hypernova cluster up (local launcher)', function () {
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({
         auth: {
-          identity: { methods: ['password'], password: { user: { name: env.OS_USERNAME, password: env.OS_PASSWORD, domain: { id: env.OS_USER_DOMAIN_ID } } } },
+          identity: {
+            methods: ['password'],
+            password: {
+              user: { name: env.OS_USERNAME, password: env.OS_PASSWORD, domain: { id: env.OS_USER_DOMAIN_ID } },
+            },
+          },
           scope: { project: { name: env.OS_PROJECT_NAME, domain: { id: env.OS_PROJECT_DOMAIN_ID } } },
         },
       }),
@@ -97,7 +113,11 @@ describe('hypernova cluster up (local launcher)', function () {
     const hv = (await (await fetch(`${computeUrl}/os-hypervisors`, { headers: { 'x-auth-token': token } })).json()) as {
       hypervisors: { hypervisor_hostname: string; state: string }[];
     };
-    assert.deepEqual(hv.hypervisors.map((h) => `${h.hypervisor_hostname}:${h.state}`).sort(), ['node-1:up', 'node-2:up', 'node-3:up']);
+    assert.deepEqual(hv.hypervisors.map((h) => `${h.hypervisor_hostname}:${h.state}`).sort(), [
+      'node-1:up',
+      'node-2:up',
+      'node-3:up',
+    ]);
     for (const name of ['nats', 'redis', 'scheduler-1', 'scheduler-2', 'node-1', 'node-2', 'node-3', 'api-gateway']) {
       assert.ok(existsSync(join(dir, 'logs', `${name}.log`)), `${name}.log`);
     }

@@ -14,7 +14,14 @@ import { rmSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { ensureLinuxGuest, ensureRootfs } from '@hypernova/guest';
-import { getImage, getInstance, listMigrations, redisKeys, registerGuestImageSet, setHostEnabled } from '@hypernova/common';
+import {
+  getImage,
+  getInstance,
+  listMigrations,
+  redisKeys,
+  registerGuestImageSet,
+  setHostEnabled,
+} from '@hypernova/common';
 import { spawnRequest } from '@hypernova/api-gateway/dist/src/compute/build.js';
 import { fnv1a, patternBytes, writeFileContent } from '@hypernova/hypervisor/dist/test/virtio-guest/pattern.js';
 import { startGatewayProcess } from '../harness/index.js';
@@ -22,7 +29,9 @@ import { TestCluster, type AgentProcess } from './cluster.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const at = (v: string) => ({ 'X-OpenStack-Nova-API-Version': v });
-const MIGRATE = (host: string | null = null) => ({ 'os-migrateLive': { host, block_migration: true, disk_over_commit: false } });
+const MIGRATE = (host: string | null = null) => ({
+  'os-migrateLive': { host, block_migration: true, disk_over_commit: false },
+});
 /** node-3 streams at 4 MiB/s: migrations away from it last long enough to interfere with. */
 const SLOW_NODE = 'node-3';
 const ROUNDS = Number(process.env.HYPERNOVA_MIGRATION_TEST_ROUNDS ?? 20);
@@ -150,7 +159,10 @@ describe('live migration on a 3-node cluster (real Linux guests)', function () {
     await sleep(500); // the schedulers re-read hosts every 200 ms
   }
 
-  async function boot(name: string, opts: { imageRef?: string; slow?: boolean } = {}): Promise<{ id: string; col: ConsoleCollector }> {
+  async function boot(
+    name: string,
+    opts: { imageRef?: string; slow?: boolean } = {},
+  ): Promise<{ id: string; col: ConsoleCollector }> {
     if (opts.slow) await place(true);
     let id: string;
     try {
@@ -207,16 +219,25 @@ describe('live migration on a 3-node cluster (real Linux guests)', function () {
     const raw = join(c.dir, `${id}.raw`);
     execFileSync('qemu-img', ['convert', '-O', 'raw', disk, raw]);
     execFileSync('e2fsck', ['-fn', raw], { stdio: 'pipe', env: SBIN_PATH });
-    assert.ok(ext2File(raw, '/sbin/init').equals(ext2File(rootImage, '/sbin/init')), '/sbin/init reads the same as in the image');
+    assert.ok(
+      ext2File(raw, '/sbin/init').equals(ext2File(rootImage, '/sbin/init')),
+      '/sbin/init reads the same as in the image',
+    );
     const { path, bytes, seed } = BEATS_FILE;
-    assert.match(col.text(), new RegExp(`DISK-OK write path=${path} bytes=${bytes} seed=${seed} fnv=${fnv1a(patternBytes(seed, bytes))}`));
+    assert.match(
+      col.text(),
+      new RegExp(`DISK-OK write path=${path} bytes=${bytes} seed=${seed} fnv=${fnv1a(patternBytes(seed, bytes))}`),
+    );
     const beats = Math.max(...col.heartbeats());
     const file = ext2File(raw, path);
     // The power-off (sysrq s, u, o) may catch init writing the next record, never reported.
     if (!file.equals(writeFileContent(bytes, seed, beats + 1))) {
       const want = writeFileContent(bytes, seed, beats);
       const at = want.findIndex((b, i) => file[i] !== b);
-      assert.ok(file.equals(want), `${path} after heartbeat ${beats}: ${file.length} bytes, first wrong at ${at} (record ${at >> 12})`);
+      assert.ok(
+        file.equals(want),
+        `${path} after heartbeat ${beats}: ${file.length} bytes, first wrong at ${at} (record ${at >> 12})`,
+      );
     }
     rmSync(raw);
   }
@@ -244,7 +265,12 @@ describe('live migration on a 3-node cluster (real Linux guests)', function () {
     const rec = (await getInstance(c.redis, id))!;
     const instance = spawnRequest({ instance: rec, image: (await getImage(c.redis, rec.imageId))! }, randomUUID());
     const ref = { instanceUuid: id, migrationId: randomUUID() };
-    const prepared = c.rpc(dest, 'prepareLiveMigration', { instance, migrationId: ref.migrationId, sourceHost: from, blockMigration: true });
+    const prepared = c.rpc(dest, 'prepareLiveMigration', {
+      instance,
+      migrationId: ref.migrationId,
+      sourceHost: from,
+      blockMigration: true,
+    });
     await sleep(20); // the prepare is under way: image, overlay, then the VM process
     const rolledBack = await c.rpc(dest, 'rollbackLiveMigration', ref);
     await prepared.catch(() => undefined);
@@ -268,7 +294,10 @@ describe('live migration on a 3-node cluster (real Linux guests)', function () {
     const a = await boot('ping');
     const b = await boot('pong');
     for (let i = 0; i < ROUNDS; i++) {
-      const [ma, mb] = await Promise.all([migrate(a.id, i % 2 ? 'node-1' : 'node-2').catch((e) => e), i < 2 ? migrate(b.id) : undefined]);
+      const [ma, mb] = await Promise.all([
+        migrate(a.id, i % 2 ? 'node-1' : 'node-2').catch((e) => e),
+        i < 2 ? migrate(b.id) : undefined,
+      ]);
       if (ma instanceof Error || ma.status !== 'completed') {
         // The scheduler may have put the guest on the host this round names: then it is a 400.
         assert.match(String(ma.message ?? ma.status), /current host|completed/);
@@ -278,7 +307,8 @@ describe('live migration on a 3-node cluster (real Linux guests)', function () {
     await a.col.waitBeats(2);
     a.col.assertIntact();
     b.col.assertIntact();
-    const done = (await c.request('GET', `/compute/v2.1/os-migrations?instance_uuid=${a.id}&status=completed`)).body.migrations;
+    const done = (await c.request('GET', `/compute/v2.1/os-migrations?instance_uuid=${a.id}&status=completed`)).body
+      .migrations;
     assert.ok(done.length >= ROUNDS - 1, `${done.length} completed migrations`);
     // A record a second: some land while a migration runs, and must go again as dirty blocks.
     await Promise.all([assertDiskIntact(a.id, a.col), assertDiskIntact(b.id, b.col)]);
@@ -325,7 +355,10 @@ describe('live migration on a 3-node cluster (real Linux guests)', function () {
       await waitMigrationStatus(id, 'cancelled');
       await staysOnSource();
       const others = c.agents.filter((a) => a.name !== SLOW_NODE);
-      assert.ok(others.every((a) => !a.vmPids().has(id)), 'the destination VM is gone');
+      assert.ok(
+        others.every((a) => !a.vmPids().has(id)),
+        'the destination VM is gone',
+      );
 
       m = await startMigration();
       // The source node records its progress as it goes (about every 500 ms).
@@ -333,7 +366,9 @@ describe('live migration on a 3-node cluster (real Linux guests)', function () {
       for (let tries = 0; !(body?.migration?.memory_total_bytes > 0); tries++) {
         assert.ok(tries < 100, `no progress recorded: ${JSON.stringify(body)}`);
         await sleep(100);
-        const res = await fetch(`${c.gateway.url}/compute/v2.1/servers/${id}/migrations/${m.id}`, { headers: { 'x-auth-token': c.adminToken, ...at('2.23') } });
+        const res = await fetch(`${c.gateway.url}/compute/v2.1/servers/${id}/migrations/${m.id}`, {
+          headers: { 'x-auth-token': c.adminToken, ...at('2.23') },
+        });
         body = await res.json();
       }
       assert.ok(body.migration.memory_processed_bytes > 0, JSON.stringify(body));
@@ -452,7 +487,8 @@ describe('live migration on a 3-node cluster (real Linux guests)', function () {
     before(async () => {
       sharedDir = join(c.dir, 'shared-instances');
       const env = { COMPUTE_MIGRATION_VERIFY: 'true', COMPUTE_AVAILABILITY_ZONE: ZONE };
-      for (const name of ['node-4', 'node-5']) await c.addAgent(name, { vcpus: 8, ramMb: 2048, env: { ...env, COMPUTE_INSTANCES_DIR: sharedDir } });
+      for (const name of ['node-4', 'node-5'])
+        await c.addAgent(name, { vcpus: 8, ramMb: 2048, env: { ...env, COMPUTE_INSTANCES_DIR: sharedDir } });
       // In the same zone, storage of its own and the most free RAM (the scheduler's first pick):
       // taken out while the guest is placed, back for the migration.
       await c.addAgent(LONER, { vcpus: 8, ramMb: 8192, env });
@@ -470,7 +506,9 @@ describe('live migration on a 3-node cluster (real Linux guests)', function () {
       const inode = statSync(disk).ino;
       await setHostEnabled(c.redis, LONER, true);
       await sleep(500);
-      const res = await c.action(id, { 'os-migrateLive': { host: null, block_migration: false, disk_over_commit: false } });
+      const res = await c.action(id, {
+        'os-migrateLive': { host: null, block_migration: false, disk_over_commit: false },
+      });
       assert.equal(res.status, 202, JSON.stringify(res.body));
       await c.waitServer(id, (s) => s['OS-EXT-STS:task_state'] === null && s.status !== 'MIGRATING', 60_000);
       const m = await lastMigration(id);

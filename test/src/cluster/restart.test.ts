@@ -7,7 +7,15 @@
 import { strict as assert } from 'node:assert';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
-import { connectNats, getInstances, listHosts, redisKeys, subjects, type InstanceEvent, type NatsConnection } from '@hypernova/common';
+import {
+  connectNats,
+  getInstances,
+  listHosts,
+  redisKeys,
+  subjects,
+  type InstanceEvent,
+  type NatsConnection,
+} from '@hypernova/common';
 import { TestCluster } from './cluster.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -62,14 +70,21 @@ describe('cluster across NATS and Redis restarts (stand-in VMs, real Redis/NATS/
     assert.equal(res.status, 200);
     const listed = new Set((res.body.servers as { id: string }[]).map((s) => s.id));
     for (const id of ids) assert.ok(listed.has(id), `${id} listed`);
-    assert.deepEqual((await getInstances(c.redis, ids)).map((r) => r.uuid), ids);
+    assert.deepEqual(
+      (await getInstances(c.redis, ids)).map((r) => r.uuid),
+      ids,
+    );
   }
 
   /**
    * Crashes a server (`crash`) while two creates are building and `settled[0]` is stopping; then
    * every operation ends as asked, every record is kept and the guests answer on their consoles.
    */
-  async function crashMidOperations(prefix: string, settled: string[], crash: () => Promise<void>): Promise<{ building: string[]; restartedAt: number }> {
+  async function crashMidOperations(
+    prefix: string,
+    settled: string[],
+    crash: () => Promise<void>,
+  ): Promise<{ building: string[]; restartedAt: number }> {
     const building = await Promise.all([3, 4].map((i) => c.createServer(`${prefix}-${i}`, warm)));
     assert.equal((await c.action(settled[0], { 'os-stop': null })).status, 202);
     await crash();
@@ -86,7 +101,11 @@ describe('cluster across NATS and Redis restarts (stand-in VMs, real Redis/NATS/
   /** Both agents heartbeat after `since` (their alive key holds the time of the last beat). */
   async function assertHeartbeatsAfter(since: number): Promise<void> {
     for (const a of c.agents) {
-      await waitFor(`a heartbeat of ${a.name}`, async () => Number(await c.redis.get(redisKeys.hostAlive(a.name))) > since, 5000);
+      await waitFor(
+        `a heartbeat of ${a.name}`,
+        async () => Number(await c.redis.get(redisKeys.hostAlive(a.name))) > since,
+        5000,
+      );
     }
     for (const h of await listHosts(c.redis)) assert.equal(h.up, true, h.name);
   }
@@ -115,18 +134,34 @@ describe('cluster across NATS and Redis restarts (stand-in VMs, real Redis/NATS/
       const newId = await c.createServer('after-nats', cold);
       const s = await c.waitStatus(newId, 'ACTIVE');
       assert.equal(s['OS-EXT-SRV-ATTR:host'], 'node-2');
-      assert.equal(statSync(join(c.agent('node-2').stateDir, 'images', c.image.id)).size, c.image.size, 'image pulled into node-2');
+      assert.equal(
+        statSync(join(c.agent('node-2').stateDir, 'images', c.image.id)).size,
+        c.image.size,
+        'image pulled into node-2',
+      );
       assert.match(await c.consoleOutput(newId), /BOOT-OK/);
       // Glance's upload and download through the gateway's reconnected store.
-      const img = await c.request('POST', '/image/v2/images', { name: 'after-nats', disk_format: 'raw', container_format: 'bare' });
+      const img = await c.request('POST', '/image/v2/images', {
+        name: 'after-nats',
+        disk_format: 'raw',
+        container_format: 'bare',
+      });
       assert.equal(img.status, 201);
       const data = 'uploaded after the NATS restart\n'.repeat(100);
       assert.equal((await imageFile('PUT', img.body.id, data)).status, 204);
       assert.equal(await (await imageFile('GET', img.body.id)).text(), data);
 
-      const seen = (w: { events: InstanceEvent[] }, uuid: string, vmState: string) => w.events.some((e) => e.uuid === uuid && e.vmState === vmState);
-      for (const [w, who] of [[late, 'a new client'], [early, 'a subscription from before the restart']] as const) {
-        await waitFor(`events on ${who}`, () => seen(w, settled[0], 'active') && seen(w, settled[1], 'error') && seen(w, newId, 'active'), 3000);
+      const seen = (w: { events: InstanceEvent[] }, uuid: string, vmState: string) =>
+        w.events.some((e) => e.uuid === uuid && e.vmState === vmState);
+      for (const [w, who] of [
+        [late, 'a new client'],
+        [early, 'a subscription from before the restart'],
+      ] as const) {
+        await waitFor(
+          `events on ${who}`,
+          () => seen(w, settled[0], 'active') && seen(w, settled[1], 'error') && seen(w, newId, 'active'),
+          3000,
+        );
       }
       late.stop();
       early.stop();
@@ -140,7 +175,9 @@ describe('cluster across NATS and Redis restarts (stand-in VMs, real Redis/NATS/
     const settled = await Promise.all([1, 2].map((i) => c.createServer(`redis-${i}`, warm)));
     await Promise.all(settled.map((id) => c.waitStatus(id, 'ACTIVE')));
 
-    const { building, restartedAt } = await crashMidOperations('redis', settled, () => c.infra.redis.restart({ crash: true }));
+    const { building, restartedAt } = await crashMidOperations('redis', settled, () =>
+      c.infra.redis.restart({ crash: true }),
+    );
 
     assert.equal((await c.action(settled[0], { 'os-start': null })).status, 202);
     await c.waitStatus(settled[0], 'ACTIVE');

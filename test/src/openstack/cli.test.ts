@@ -31,7 +31,9 @@ function clusterUp(dir: string): { child: ChildProcess; ready: Promise<string>; 
     };
     child.stdout?.on('data', onData);
     child.stderr?.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`hypernova cluster up exited (${code}) before it was ready:\n${out}`)));
+    child.once('exit', (code) =>
+      reject(new Error(`hypernova cluster up exited (${code}) before it was ready:\n${out}`)),
+    );
   });
   return { child, ready, output: () => out };
 }
@@ -94,7 +96,10 @@ describe('openstack CLI end to end on a local 3-node cluster', function () {
     const created = await os.json(['server', 'create', '--image', 'guest', '--flavor', 'm1.small', '--wait', 'vm1']);
     assert.equal(created.status, 'ACTIVE');
     const list = await os.json(['server', 'list']);
-    assert.deepEqual(list.map((s: any) => [s.Name, s.Status, s.Image, s.Flavor]), [['vm1', 'ACTIVE', 'guest', 'm1.small']]);
+    assert.deepEqual(
+      list.map((s: any) => [s.Name, s.Status, s.Image, s.Flavor]),
+      [['vm1', 'ACTIVE', 'guest', 'm1.small']],
+    );
     const shown = await server('vm1');
     assert.equal(shown.id, created.id);
     assert.match(shown['OS-EXT-SRV-ATTR:host'], /^node-[123]$/);
@@ -125,11 +130,17 @@ describe('openstack CLI end to end on a local 3-node cluster', function () {
     );
     const create = events[events.length - 1];
     const shown = await os.json(['server', 'event', 'show', 'vm1', create['Request ID']]);
-    assert.ok(shown.events.some((e: any) => e.event === 'compute__do_build_and_run_instance' && e.result === 'Success'), JSON.stringify(shown.events));
+    assert.ok(
+      shown.events.some((e: any) => e.event === 'compute__do_build_and_run_instance' && e.result === 'Success'),
+      JSON.stringify(shown.events),
+    );
   });
 
   it('live-migrates vm1 with server migrate --live-migration --block-migration --wait; it runs on at another host', async () => {
-    const beats = async () => [...(await os.run('openstack', ['console', 'log', 'show', 'vm1'])).out.matchAll(/heartbeat (\d+)/g)].map((m) => Number(m[1]));
+    const beats = async () =>
+      [...(await os.run('openstack', ['console', 'log', 'show', 'vm1'])).out.matchAll(/heartbeat (\d+)/g)].map((m) =>
+        Number(m[1]),
+      );
     const before = (await server('vm1'))['OS-EXT-SRV-ATTR:host'];
     const lastBefore = Math.max(0, ...(await beats()));
     // At 2.1 (the OSC default) instance disks must travel: they are local to each node.
@@ -155,8 +166,14 @@ describe('openstack CLI end to end on a local 3-node cluster', function () {
   it('shows hypervisors (with usage), compute services, flavors and images', async () => {
     const hypervisors = await os.json(['hypervisor', 'list', '--long']);
     assert.deepEqual(hypervisors.map((h: any) => h['Hypervisor Hostname']).sort(), ['node-1', 'node-2', 'node-3']);
-    assert.equal(hypervisors.reduce((n: number, h: any) => n + h['vCPUs Used'], 0), 1);
-    assert.equal(hypervisors.reduce((n: number, h: any) => n + h['Memory MB Used'], 0), 128);
+    assert.equal(
+      hypervisors.reduce((n: number, h: any) => n + h['vCPUs Used'], 0),
+      1,
+    );
+    assert.equal(
+      hypervisors.reduce((n: number, h: any) => n + h['Memory MB Used'], 0),
+      128,
+    );
     const services = await os.json(['compute', 'service', 'list']);
     assert.deepEqual(services.map((s: any) => [s.Binary, s.Host, s.State]).sort(), [
       ['nova-compute', 'node-1', 'up'],
@@ -174,10 +191,20 @@ describe('openstack CLI end to end on a local 3-node cluster', function () {
     const disk = join(dir, 'guest-disk.img');
     await os.ok(['image', 'save', '--file', disk, 'guest']);
     const uploaded = await os.json([
-      'image', 'create', '--file', disk, '--disk-format', 'raw', '--container-format', 'bare',
-      '--property', `kernel_id=${guest.properties.kernel_id}`,
-      '--property', `os_command_line=${guest.properties.os_command_line}`,
-      '--property', 'architecture=riscv32',
+      'image',
+      'create',
+      '--file',
+      disk,
+      '--disk-format',
+      'raw',
+      '--container-format',
+      'bare',
+      '--property',
+      `kernel_id=${guest.properties.kernel_id}`,
+      '--property',
+      `os_command_line=${guest.properties.os_command_line}`,
+      '--property',
+      'architecture=riscv32',
       'uploaded',
     ]);
     const shown = await os.json(['image', 'show', uploaded.id]);
@@ -186,8 +213,22 @@ describe('openstack CLI end to end on a local 3-node cluster', function () {
     assert.equal(shown.checksum, guest.checksum);
 
     const group = await os.json(['server', 'group', 'create', '--policy', 'anti-affinity', 'spread']);
-    for (const [name, image] of [['g1', 'uploaded'], ['g2', 'guest']]) {
-      const s = await os.json(['server', 'create', '--image', image, '--flavor', 'm1.small', '--hint', `group=${group.id}`, '--wait', name]);
+    for (const [name, image] of [
+      ['g1', 'uploaded'],
+      ['g2', 'guest'],
+    ]) {
+      const s = await os.json([
+        'server',
+        'create',
+        '--image',
+        image,
+        '--flavor',
+        'm1.small',
+        '--hint',
+        `group=${group.id}`,
+        '--wait',
+        name,
+      ]);
       assert.equal(s.status, 'ACTIVE');
     }
     const [h1, h2] = [(await server('g1'))['OS-EXT-SRV-ATTR:host'], (await server('g2'))['OS-EXT-SRV-ATTR:host']];
@@ -201,7 +242,10 @@ describe('openstack CLI end to end on a local 3-node cluster', function () {
   it('manages keypairs, quotas and limits', async () => {
     const key = await os.ok(['keypair', 'create', 'e2e-key']);
     assert.match(key, /BEGIN RSA PRIVATE KEY/);
-    assert.deepEqual((await os.json(['keypair', 'list'])).map((k: any) => k.Name), ['e2e-key']);
+    assert.deepEqual(
+      (await os.json(['keypair', 'list'])).map((k: any) => k.Name),
+      ['e2e-key'],
+    );
     const limits = await os.json(['limits', 'show', '--absolute']);
     const used = limits.find((l: any) => l.Name === 'totalInstancesUsed');
     assert.equal(used.Value, 3);
@@ -215,7 +259,7 @@ describe('openstack CLI end to end on a local 3-node cluster', function () {
     await os.ok(['user', 'create', '--password', 'demo-pw', '--project', 'demo', 'demo']);
     await os.ok(['role', 'add', '--project', 'demo', '--user', 'demo', 'member']);
     const member = { OS_USERNAME: 'demo', OS_PASSWORD: 'demo-pw', OS_PROJECT_NAME: 'demo' };
-    assert.deepEqual(await os.json(['server', 'list'], member), [], 'members do not see the admin\'s servers');
+    assert.deepEqual(await os.json(['server', 'list'], member), [], "members do not see the admin's servers");
     const demoId = (await os.json(['project', 'show', 'demo'])).id;
     await os.fails(['hypervisor', 'list'], 403, member);
     await os.fails(['compute', 'service', 'list'], 403, member);
@@ -226,7 +270,10 @@ describe('openstack CLI end to end on a local 3-node cluster', function () {
     const hidden = await os.run('openstack', ['server', 'show', 'vm1'], member);
     assert.notEqual(hidden.code, 0);
     assert.match(hidden.out, /No server with a name or ID of 'vm1' exists/);
-    const mine = await os.json(['server', 'create', '--image', 'guest', '--flavor', 'm1.tiny', '--wait', 'demo-vm'], member);
+    const mine = await os.json(
+      ['server', 'create', '--image', 'guest', '--flavor', 'm1.tiny', '--wait', 'demo-vm'],
+      member,
+    );
     assert.equal(mine.status, 'ACTIVE');
     await os.ok(['server', 'delete', '--wait', 'demo-vm'], member);
   });
@@ -241,6 +288,10 @@ describe('openstack CLI end to end on a local 3-node cluster', function () {
     await os.ok(['server', 'delete', '--wait', 'vm1', 'g1', 'g2']);
     assert.deepEqual(await os.json(['server', 'list']), []);
     const hypervisors = await os.json(['hypervisor', 'list', '--long']);
-    assert.equal(hypervisors.reduce((n: number, h: any) => n + h['Memory MB Used'], 0), 0, 'every claim released');
+    assert.equal(
+      hypervisors.reduce((n: number, h: any) => n + h['Memory MB Used'], 0),
+      0,
+      'every claim released',
+    );
   });
 });

@@ -17,7 +17,10 @@ export function ensureClients(): { ok: true } | { ok: false; reason: string } {
   if (works('openstack') && works('nova')) return { ok: true };
   const root = process.getuid?.() === 0;
   if (!root && spawnSync('sudo', ['-n', 'true'], { stdio: 'ignore' }).status !== 0) {
-    return { ok: false, reason: `${CLI_PACKAGES.join(' and ')} are not installed, and this user cannot install packages (not root, no password-less sudo)` };
+    return {
+      ok: false,
+      reason: `${CLI_PACKAGES.join(' and ')} are not installed, and this user cannot install packages (not root, no password-less sudo)`,
+    };
   }
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   const run = (args: string[]) => {
@@ -27,7 +30,10 @@ export function ensureClients(): { ok: true } | { ok: false; reason: string } {
   run(['apt-get', 'update', '-qq']);
   const install = run(['apt-get', 'install', '-y', '-qq', '--no-install-recommends', ...CLI_PACKAGES]);
   if (install.status !== 0 || !works('openstack') || !works('nova')) {
-    return { ok: false, reason: `installing ${CLI_PACKAGES.join(' ')} with apt-get failed (status ${install.status}); the OpenStack clients are unavailable` };
+    return {
+      ok: false,
+      reason: `installing ${CLI_PACKAGES.join(' ')} with apt-get failed (status ${install.status}); the OpenStack clients are unavailable`,
+    };
   }
   return { ok: true };
 }
@@ -52,11 +58,27 @@ export class OpenStackCli {
   constructor(private readonly osEnv: Record<string, string>) {}
 
   /** Runs `command args` (openstack or nova); never throws, the exit code tells. */
-  run(command: 'openstack' | 'nova', args: string[], env: Record<string, string> = {}, timeoutMs = 300_000): Promise<CliResult> {
-    const fullEnv = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', OS_AUTH_TYPE: 'password', OS_INTERFACE: 'public', ...this.osEnv, ...env };
+  run(
+    command: 'openstack' | 'nova',
+    args: string[],
+    env: Record<string, string> = {},
+    timeoutMs = 300_000,
+  ): Promise<CliResult> {
+    const fullEnv = {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '/tmp',
+      OS_AUTH_TYPE: 'password',
+      OS_INTERFACE: 'public',
+      ...this.osEnv,
+      ...env,
+    };
     return new Promise((resolve) =>
-      execFile(command, args, { env: fullEnv, timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) =>
-        resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, out: stdout + stderr }),
+      execFile(
+        command,
+        args,
+        { env: fullEnv, timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 },
+        (err, stdout, stderr) =>
+          resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, out: stdout + stderr }),
       ),
     );
   }
@@ -78,7 +100,11 @@ export class OpenStackCli {
   async fails(args: string[], status: number, env?: Record<string, string>): Promise<string> {
     const r = await this.run('openstack', args, env);
     assert.notEqual(r.code, 0, `openstack ${args.join(' ')} should have failed:\n${r.out}`);
-    assert.match(r.out, new RegExp(`(HTTP ${status}\\b|\\b${status}: Client Error)`), `openstack ${args.join(' ')}:\n${r.out}`);
+    assert.match(
+      r.out,
+      new RegExp(`(HTTP ${status}\\b|\\b${status}: Client Error)`),
+      `openstack ${args.join(' ')}:\n${r.out}`,
+    );
     return r.out;
   }
 }

@@ -22,11 +22,13 @@ export function registerAvailabilityZoneRoutes(app: FastifyInstance, gw: Gateway
     enforce(caller(request), 'os_compute_api:os-availability-zone:list');
     const byZone = await zones();
     return {
-      availabilityZoneInfo: [...byZone].sort(([a], [b]) => a.localeCompare(b)).map(([zoneName, hosts]) => ({
-        zoneName,
-        zoneState: { available: available(hosts) },
-        hosts: null,
-      })),
+      availabilityZoneInfo: [...byZone]
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([zoneName, hosts]) => ({
+          zoneName,
+          zoneState: { available: available(hosts) },
+          hosts: null,
+        })),
     };
   });
 
@@ -35,7 +37,9 @@ export function registerAvailabilityZoneRoutes(app: FastifyInstance, gw: Gateway
     const byZone = await zones();
     const all = [...byZone.values()].flat();
     const beats = all.length > 0 ? await gw.redis.mget(...all.map((h) => redisKeys.hostAlive(h.name))) : [];
-    const updatedAt = new Map(all.map((h, i) => [h.name, beats[i] ? isoMicros(new Date(Number(beats[i])).toISOString()) : null]));
+    const updatedAt = new Map(
+      all.map((h, i) => [h.name, beats[i] ? isoMicros(new Date(Number(beats[i])).toISOString()) : null]),
+    );
     const now = isoMicros(new Date().toISOString());
     const service = (ok: boolean, active: boolean, at: string | null) => ({ available: ok, active, updated_at: at });
     return {
@@ -44,13 +48,19 @@ export function registerAvailabilityZoneRoutes(app: FastifyInstance, gw: Gateway
         {
           zoneName: 'internal',
           zoneState: { available: true },
-          hosts: { 'api-gateway': { 'nova-scheduler': service(true, true, now), 'nova-conductor': service(true, true, now) } },
+          hosts: {
+            'api-gateway': { 'nova-scheduler': service(true, true, now), 'nova-conductor': service(true, true, now) },
+          },
         },
-        ...[...byZone].sort(([a], [b]) => a.localeCompare(b)).map(([zoneName, hosts]) => ({
-          zoneName,
-          zoneState: { available: available(hosts) },
-          hosts: Object.fromEntries(hosts.map((h) => [h.name, { 'nova-compute': service(h.up, h.enabled, updatedAt.get(h.name) ?? null) }])),
-        })),
+        ...[...byZone]
+          .sort(([a], [b]) => a.localeCompare(b))
+          .map(([zoneName, hosts]) => ({
+            zoneName,
+            zoneState: { available: available(hosts) },
+            hosts: Object.fromEntries(
+              hosts.map((h) => [h.name, { 'nova-compute': service(h.up, h.enabled, updatedAt.get(h.name) ?? null) }]),
+            ),
+          })),
       ],
     };
   });

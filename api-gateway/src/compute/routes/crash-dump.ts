@@ -17,15 +17,25 @@ export const CRASH_DUMP_ACTION = 'trigger_crash_dump';
 const FROM: readonly string[] = [VmState.ACTIVE, VmState.PAUSED, 'rescued', 'resized', VmState.ERROR];
 
 /** Whether this request is the 2.17 action; it then only ever throws (400, 403, 404 or 409). */
-export const isCrashDump = (request: FastifyRequest, action: string) => action === CRASH_DUMP_ACTION && request.microversion.atLeast(17);
+export const isCrashDump = (request: FastifyRequest, action: string) =>
+  action === CRASH_DUMP_ACTION && request.microversion.atLeast(17);
 
-export async function triggerCrashDump(gw: Gateway, request: FastifyRequest<{ Params: { id: string } }>, arg: unknown): Promise<never> {
+export async function triggerCrashDump(
+  gw: Gateway,
+  request: FastifyRequest<{ Params: { id: string } }>,
+  arg: unknown,
+): Promise<never> {
   const c = caller(request);
   enforce(c, 'os_compute_api:servers:trigger_crash_dump');
   // Nova's schema: the argument must be null.
-  if (arg !== null) throw badRequest(`Invalid input for field/attribute ${CRASH_DUMP_ACTION}. Value: ${JSON.stringify(arg)}. ${JSON.stringify(arg)} is not of type 'null'`);
+  if (arg !== null)
+    throw badRequest(
+      `Invalid input for field/attribute ${CRASH_DUMP_ACTION}. Value: ${JSON.stringify(arg)}. ${JSON.stringify(arg)} is not of type 'null'`,
+    );
   const rec = await loadServer(gw, c, request.params.id);
-  if (!FROM.includes(rec.vmState)) throw conflict(invalidStateMessage(CRASH_DUMP_ACTION, rec.uuid, 'vm_state', rec.vmState));
-  if (rec.taskState !== null) throw conflict(invalidStateMessage(CRASH_DUMP_ACTION, rec.uuid, 'task_state', rec.taskState));
+  if (!FROM.includes(rec.vmState))
+    throw conflict(invalidStateMessage(CRASH_DUMP_ACTION, rec.uuid, 'vm_state', rec.vmState));
+  if (rec.taskState !== null)
+    throw conflict(invalidStateMessage(CRASH_DUMP_ACTION, rec.uuid, 'task_state', rec.taskState));
   throw badRequest('Triggering crash dump is not supported');
 }

@@ -18,7 +18,12 @@ const FALSE = ['False', 'FALSE', 'false', '0', 'OFF', 'Off', 'off', 'NO', 'No', 
 /** Nova's parameter_types.boolean: a JSON boolean or one of its spellings as a string. */
 const booleanSchema = { anyOf: [{ type: 'boolean' }, { type: 'string', enum: [...TRUE, ...FALSE] }] };
 const toBool = (v: unknown) => v === true || (typeof v === 'string' && TRUE.includes(v));
-const nonNegative = (min: number) => ({ type: ['integer', 'string'], pattern: '^ *[0-9]+ *$', minimum: min, maximum: 2147483647 });
+const nonNegative = (min: number) => ({
+  type: ['integer', 'string'],
+  pattern: '^ *[0-9]+ *$',
+  minimum: min,
+  maximum: 2147483647,
+});
 
 const createSchema = {
   type: 'object',
@@ -52,8 +57,14 @@ const specsSchema = {
   propertyNames: { pattern: '^[a-zA-Z0-9-_:. ]{1,255}$' },
   additionalProperties: { type: ['string', 'number', 'boolean'], maxLength: 255 },
 } as const;
-const extraSpecsSchema = { type: 'object', required: ['extra_specs'], additionalProperties: false, properties: { extra_specs: specsSchema } } as const;
-const asStrings = (specs: Record<string, string | number | boolean>) => Object.fromEntries(Object.entries(specs).map(([k, v]) => [k, String(v)]));
+const extraSpecsSchema = {
+  type: 'object',
+  required: ['extra_specs'],
+  additionalProperties: false,
+  properties: { extra_specs: specsSchema },
+} as const;
+const asStrings = (specs: Record<string, string | number | boolean>) =>
+  Object.fromEntries(Object.entries(specs).map(([k, v]) => [k, String(v)]));
 
 export function registerFlavorRoutes(app: FastifyInstance, gw: Gateway): void {
   async function find(id: string, c: Caller): Promise<Flavor> {
@@ -110,7 +121,8 @@ export function registerFlavorRoutes(app: FastifyInstance, gw: Gateway): void {
     async (request) => {
       enforce(caller(request), 'os_compute_api:os-flavor-extra-specs:create');
       const specs = asStrings(request.body.extra_specs);
-      if (!(await gw.flavors.setExtraSpecs(request.params.id, specs))) throw notFound(`Flavor ${request.params.id} could not be found.`);
+      if (!(await gw.flavors.setExtraSpecs(request.params.id, specs)))
+        throw notFound(`Flavor ${request.params.id} could not be found.`);
       return { extra_specs: specs };
     },
   );
@@ -132,7 +144,8 @@ export function registerFlavorRoutes(app: FastifyInstance, gw: Gateway): void {
     enforce(caller(request), 'os_compute_api:os-flavor-extra-specs:delete');
     const { id, key } = request.params;
     if (!(await gw.flavors.get(id))) throw notFound(`Flavor ${id} could not be found.`);
-    if (!(await gw.flavors.deleteExtraSpec(id, key))) throw notFound(`Flavor ${id} has no extra specs with key ${key}.`);
+    if (!(await gw.flavors.deleteExtraSpec(id, key)))
+      throw notFound(`Flavor ${id} has no extra specs with key ${key}.`);
     return reply.code(200).send();
   });
 
@@ -159,7 +172,8 @@ export function registerFlavorRoutes(app: FastifyInstance, gw: Gateway): void {
 
   app.delete<{ Params: { id: string } }>('/flavors/:id', async (request, reply) => {
     enforce(caller(request), 'os_compute_api:os-flavor-manage:delete');
-    if (!(await gw.flavors.delete(request.params.id))) throw notFound(`Flavor ${request.params.id} could not be found.`);
+    if (!(await gw.flavors.delete(request.params.id)))
+      throw notFound(`Flavor ${request.params.id} could not be found.`);
     return reply.code(202).send();
   });
 }

@@ -27,14 +27,31 @@ export function registerHypervisorRoutes(app: FastifyInstance, gw: Gateway): voi
   app.get('/os-hypervisors/detail', async (request) => {
     enforce(caller(request), 'os_compute_api:os-hypervisors:list-detail');
     const { page } = paginate(await hostsWithIds(), (h) => String(h.id), queryOf(request), gw.config.maxListLimit);
-    return { hypervisors: await Promise.all(page.map(async ({ host, id }) => hypervisorDetail(host, id, await runningVms(host.name)))) };
+    return {
+      hypervisors: await Promise.all(
+        page.map(async ({ host, id }) => hypervisorDetail(host, id, await runningVms(host.name))),
+      ),
+    };
   });
 
   app.get('/os-hypervisors/statistics', async (request) => {
     enforce(caller(request), 'os_compute_api:os-hypervisors:statistics');
-    const all = await Promise.all((await hostsWithIds()).map(async ({ host, id }) => hypervisorDetail(host, id, await runningVms(host.name))));
-    const sum = (k: 'vcpus' | 'memory_mb' | 'local_gb' | 'vcpus_used' | 'memory_mb_used' | 'local_gb_used' | 'free_ram_mb' | 'free_disk_gb' | 'running_vms' | 'disk_available_least') =>
-      all.reduce((n, h) => n + h[k], 0);
+    const all = await Promise.all(
+      (await hostsWithIds()).map(async ({ host, id }) => hypervisorDetail(host, id, await runningVms(host.name))),
+    );
+    const sum = (
+      k:
+        | 'vcpus'
+        | 'memory_mb'
+        | 'local_gb'
+        | 'vcpus_used'
+        | 'memory_mb_used'
+        | 'local_gb_used'
+        | 'free_ram_mb'
+        | 'free_disk_gb'
+        | 'running_vms'
+        | 'disk_available_least',
+    ) => all.reduce((n, h) => n + h[k], 0);
     return {
       hypervisor_statistics: {
         count: all.length,

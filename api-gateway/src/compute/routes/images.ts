@@ -19,7 +19,11 @@ export function registerImageRoutes(app: FastifyInstance, gw: Gateway): void {
     const status = param(q, 'status')?.toUpperCase();
     const base = baseUrl(gw.config.publicUrl, request);
     const images = (await listImages(gw.redis)).filter(
-      (i) => visibleImage(i, c) && i.status !== 'deleted' && (name === undefined || i.name === name) && (status === undefined || imageDetail(i, base).status === status),
+      (i) =>
+        visibleImage(i, c) &&
+        i.status !== 'deleted' &&
+        (name === undefined || i.name === name) &&
+        (status === undefined || imageDetail(i, base).status === status),
     );
     const { page, more } = paginate(images, (i) => i.id, q, gw.config.maxListLimit);
     return {

@@ -37,12 +37,15 @@ export function registerInstanceActionRoutes(app: FastifyInstance, gw: Gateway):
     return { instanceActions: (await gw.actions.list(uuid)).map(instanceActionView) };
   });
 
-  app.get<{ Params: { id: string; requestId: string } }>('/servers/:id/os-instance-actions/:requestId', async (request) => {
-    const c = caller(request);
-    enforce(c, 'os_compute_api:os-instance-actions:show');
-    const uuid = await serverOf(gw, request, c, request.params.id);
-    const action = await gw.actions.get(uuid, request.params.requestId);
-    if (!action) throw notFound(`Action for request_id ${request.params.requestId} on instance ${uuid} not found`);
-    return { instanceAction: instanceActionDetail(action, allowed(c, 'os_compute_api:os-instance-actions:events')) };
-  });
+  app.get<{ Params: { id: string; requestId: string } }>(
+    '/servers/:id/os-instance-actions/:requestId',
+    async (request) => {
+      const c = caller(request);
+      enforce(c, 'os_compute_api:os-instance-actions:show');
+      const uuid = await serverOf(gw, request, c, request.params.id);
+      const action = await gw.actions.get(uuid, request.params.requestId);
+      if (!action) throw notFound(`Action for request_id ${request.params.requestId} on instance ${uuid} not found`);
+      return { instanceAction: instanceActionDetail(action, allowed(c, 'os_compute_api:os-instance-actions:events')) };
+    },
+  );
 }

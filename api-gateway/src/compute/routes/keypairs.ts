@@ -38,7 +38,8 @@ export function registerKeypairRoutes(app: FastifyInstance, gw: Gateway): void {
   /** Whose keypairs: the caller's, or (2.10, admins) the ?user_id= / body user's. */
   function owner(request: FastifyRequest, c: Caller, requested: string | undefined, action: string): string {
     if (requested === undefined || requested === c.userId) return c.userId;
-    if (!request.microversion.atLeast(10)) throw badRequest(`Invalid input: user_id is not supported before microversion 2.10`);
+    if (!request.microversion.atLeast(10))
+      throw badRequest(`Invalid input: user_id is not supported before microversion 2.10`);
     enforce(c, `os_compute_api:os-keypairs:${action}:other_user`);
     return requested;
   }
@@ -48,12 +49,18 @@ export function registerKeypairRoutes(app: FastifyInstance, gw: Gateway): void {
     enforce(c, 'os_compute_api:os-keypairs:create');
     const mv = request.microversion;
     const b = request.body.keypair;
-    for (const [key, since] of [['type', 2], ['user_id', 10]] as const) {
+    for (const [key, since] of [
+      ['type', 2],
+      ['user_id', 10],
+    ] as const) {
       if (b[key] !== undefined && !mv.atLeast(since)) {
-        throw badRequest(`Invalid input for field/attribute keypair. Value: ${JSON.stringify(b)}. Additional properties are not allowed ('${key}' was unexpected)`);
+        throw badRequest(
+          `Invalid input for field/attribute keypair. Value: ${JSON.stringify(b)}. Additional properties are not allowed ('${key}' was unexpected)`,
+        );
       }
     }
-    if (b.name.trim() === '') throw badRequest('Keypair data is invalid: Keypair name must be string and between 1 and 255 characters long');
+    if (b.name.trim() === '')
+      throw badRequest('Keypair data is invalid: Keypair name must be string and between 1 and 255 characters long');
     const userId = owner(request, c, b.user_id, 'create');
     const type = b.type ?? 'ssh';
     let publicKey = b.public_key;
@@ -64,7 +71,14 @@ export function registerKeypairRoutes(app: FastifyInstance, gw: Gateway): void {
     }
     const limits = await gw.quotas.limits(c.projectId);
     const kp = await gw.keypairs.create(
-      { name: b.name, userId, type, publicKey, fingerprint: fingerprint(publicKey, type), createdAt: new Date().toISOString() },
+      {
+        name: b.name,
+        userId,
+        type,
+        publicKey,
+        fingerprint: fingerprint(publicKey, type),
+        createdAt: new Date().toISOString(),
+      },
       limits.key_pairs,
     );
     void reply.code(mv.atLeast(2) ? 201 : 200);
@@ -91,7 +105,8 @@ export function registerKeypairRoutes(app: FastifyInstance, gw: Gateway): void {
     const c = caller(request);
     enforce(c, 'os_compute_api:os-keypairs:delete');
     const userId = owner(request, c, param(queryOf(request), 'user_id'), 'delete');
-    if (!(await gw.keypairs.delete(userId, request.params.name))) throw notFound(`Keypair ${request.params.name} not found for user ${userId}`);
+    if (!(await gw.keypairs.delete(userId, request.params.name)))
+      throw notFound(`Keypair ${request.params.name} not found for user ${userId}`);
     return reply.code(request.microversion.atLeast(2) ? 204 : 202).send();
   });
 }

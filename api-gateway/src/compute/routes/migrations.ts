@@ -20,12 +20,18 @@ function sinceVersion(request: FastifyRequest, minor: number): void {
 }
 
 /** The server's in-progress live migration `mid`; Nova's 404 otherwise. */
-async function loadMigration(gw: Gateway, request: FastifyRequest<{ Params: Params }>, policy: string): Promise<MigrationRecord> {
+async function loadMigration(
+  gw: Gateway,
+  request: FastifyRequest<{ Params: Params }>,
+  policy: string,
+): Promise<MigrationRecord> {
   const c = caller(request);
   enforce(c, policy);
   const rec = await loadServer(gw, c, request.params.id);
   const { mid } = request.params;
-  const m = /^\d+$/.test(mid) ? (await gw.migrations.forInstance(rec.uuid)).find((x) => x.id === Number(mid)) : undefined;
+  const m = /^\d+$/.test(mid)
+    ? (await gw.migrations.forInstance(rec.uuid)).find((x) => x.id === Number(mid))
+    : undefined;
   if (!m) throw notFound(`Migration ${mid} does not exist for instance ${rec.uuid}.`);
   return m;
 }
@@ -55,7 +61,9 @@ export function registerMigrationRoutes(app: FastifyInstance, gw: Gateway): void
     const c = caller(request);
     enforce(c, 'os_compute_api:servers:migrations:index');
     const rec = await loadServer(gw, c, request.params.id);
-    const live = (await gw.migrations.forInstance(rec.uuid)).filter((m) => m.migrationType === 'live-migration' && inProgress(m));
+    const live = (await gw.migrations.forInstance(rec.uuid)).filter(
+      (m) => m.migrationType === 'live-migration' && inProgress(m),
+    );
     return { migrations: live.map(serverMigrationView) };
   });
 
@@ -73,8 +81,13 @@ export function registerMigrationRoutes(app: FastifyInstance, gw: Gateway): void
       sinceVersion(request, 22);
       const [action, arg] = Object.entries(request.body)[0]!;
       if (action !== 'force_complete') throw badRequest(`There is no such action: ${action}`);
-      if (arg !== null && !(typeof arg === 'object' && !Array.isArray(arg) && Object.keys(arg as object).length === 0)) {
-        throw badRequest(`Invalid input for field/attribute force_complete. Value: ${JSON.stringify(arg)}. Expected null or {}`);
+      if (
+        arg !== null &&
+        !(typeof arg === 'object' && !Array.isArray(arg) && Object.keys(arg as object).length === 0)
+      ) {
+        throw badRequest(
+          `Invalid input for field/attribute force_complete. Value: ${JSON.stringify(arg)}. Expected null or {}`,
+        );
       }
       const m = await loadMigration(gw, request, 'os_compute_api:servers:migrations:force_complete');
       await gw.liveMigrations.forceComplete(m);

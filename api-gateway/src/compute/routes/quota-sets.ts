@@ -67,7 +67,10 @@ export function registerQuotaSetRoutes(app: FastifyInstance, gw: Gateway): void 
       for (const [k, v] of Object.entries(values)) {
         const n = Number(v);
         // The schema checks a string's digits but only a number's minimum.
-        if (n < -1 || n > 2147483647) throw badRequest(`Invalid input for field/attribute ${k}. Value: ${JSON.stringify(v)}. ${n} is out of range -1 .. 2147483647`);
+        if (n < -1 || n > 2147483647)
+          throw badRequest(
+            `Invalid input for field/attribute ${k}. Value: ${JSON.stringify(v)}. ${n} is out of range -1 .. 2147483647`,
+          );
         if ((QUOTA_RESOURCES as readonly string[]).includes(k)) wanted[k as QuotaResource] = n;
       }
       if (!forced) {
@@ -75,7 +78,9 @@ export function registerQuotaSetRoutes(app: FastifyInstance, gw: Gateway): void 
         for (const [r, limit] of Object.entries(wanted) as [QuotaResource, number][]) {
           const minimum = used[r] ?? 0;
           if (limit >= 0 && limit < minimum) {
-            throw badRequest(`Quota limit ${limit} for ${r} must be greater than or equal to already used and reserved ${minimum}.`);
+            throw badRequest(
+              `Quota limit ${limit} for ${r} must be greater than or equal to already used and reserved ${minimum}.`,
+            );
           }
         }
       }

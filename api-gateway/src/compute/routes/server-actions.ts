@@ -24,15 +24,19 @@ interface StateAction {
 }
 
 function noArgument(action: string, arg: Arg): void {
-  const ok = arg === null || (typeof arg === 'object' && !Array.isArray(arg) && Object.keys(arg as object).length === 0);
-  if (!ok) throw badRequest(`Invalid input for field/attribute ${action}. Value: ${JSON.stringify(arg)}. Expected null or {}`);
+  const ok =
+    arg === null || (typeof arg === 'object' && !Array.isArray(arg) && Object.keys(arg as object).length === 0);
+  if (!ok)
+    throw badRequest(`Invalid input for field/attribute ${action}. Value: ${JSON.stringify(arg)}. Expected null or {}`);
 }
 
 function rebootType(arg: Arg): 'SOFT' | 'HARD' {
   const type = arg !== null && typeof arg === 'object' ? (arg as Record<string, unknown>).type : undefined;
   const extra = arg !== null && typeof arg === 'object' ? Object.keys(arg as object).filter((k) => k !== 'type') : [];
   if (typeof type !== 'string' || !/^(soft|hard)$/i.test(type) || extra.length > 0) {
-    throw badRequest(`Invalid input for field/attribute type. Value: ${JSON.stringify(type ?? null)}. It must be SOFT or HARD`);
+    throw badRequest(
+      `Invalid input for field/attribute type. Value: ${JSON.stringify(type ?? null)}. It must be SOFT or HARD`,
+    );
   }
   return type.toUpperCase() as 'SOFT' | 'HARD';
 }
@@ -54,14 +58,16 @@ const STATE_ACTIONS: Record<string, StateAction> = {
     policy: 'os_compute_api:servers:reboot',
     transition: (arg) => (rebootType(arg) === 'HARD' ? 'rebootHard' : 'rebootSoft'),
     call: (arg) => {
-      const type = rebootType(arg) === 'HARD' ? compute.RebootType.REBOOT_TYPE_HARD : compute.RebootType.REBOOT_TYPE_SOFT;
+      const type =
+        rebootType(arg) === 'HARD' ? compute.RebootType.REBOOT_TYPE_HARD : compute.RebootType.REBOOT_TYPE_SOFT;
       return (n, u) => n.reboot(u, type);
     },
   },
 };
 
 /** Nova's parameter_types.boolean: a JSON boolean or one of its string spellings. */
-const isBoolean = (v: unknown) => typeof v === 'boolean' || (typeof v === 'string' && /^(true|false|t|f|yes|no|y|n|on|off|1|0)$/i.test(v));
+const isBoolean = (v: unknown) =>
+  typeof v === 'boolean' || (typeof v === 'string' && /^(true|false|t|f|yes|no|y|n|on|off|1|0)$/i.test(v));
 
 const asBoolean = (v: unknown): boolean => v === true || (typeof v === 'string' && /^(true|t|yes|y|on|1)$/i.test(v));
 
@@ -70,16 +76,20 @@ const asBoolean = (v: unknown): boolean => v === true || (typeof v === 'string' 
  * 2.24; from 2.25 block_migration may be "auto" and disk_over_commit is gone.
  */
 function liveMigrationRequest(arg: Arg, mv: Microversion): LiveMigrationRequest {
-  const o = arg !== null && typeof arg === 'object' && !Array.isArray(arg) ? (arg as Record<string, unknown>) : undefined;
-  const bad = (detail: string) => badRequest(`Invalid input for field/attribute os-migrateLive. Value: ${JSON.stringify(arg)}. ${detail}`);
+  const o =
+    arg !== null && typeof arg === 'object' && !Array.isArray(arg) ? (arg as Record<string, unknown>) : undefined;
+  const bad = (detail: string) =>
+    badRequest(`Invalid input for field/attribute os-migrateLive. Value: ${JSON.stringify(arg)}. ${detail}`);
   if (!o) throw bad(`${JSON.stringify(arg)} is not of type 'object'`);
   const keys = mv.atLeast(25) ? ['host', 'block_migration'] : ['host', 'block_migration', 'disk_over_commit'];
   for (const key of keys) if (!(key in o)) throw bad(`'${key}' is a required property`);
   const extra = Object.keys(o).find((k) => !keys.includes(k));
   if (extra) throw bad(`Additional properties are not allowed ('${extra}' was unexpected)`);
-  if (o.host !== null && (typeof o.host !== 'string' || o.host.length === 0 || o.host.length > 255)) throw bad('host must be a host name or null');
+  if (o.host !== null && (typeof o.host !== 'string' || o.host.length === 0 || o.host.length > 255))
+    throw bad('host must be a host name or null');
   const auto = mv.atLeast(25) && o.block_migration === 'auto';
-  if (!auto && !isBoolean(o.block_migration)) throw bad(`block_migration must be a boolean${mv.atLeast(25) ? " or 'auto'" : ''}`);
+  if (!auto && !isBoolean(o.block_migration))
+    throw bad(`block_migration must be a boolean${mv.atLeast(25) ? " or 'auto'" : ''}`);
   if (!mv.atLeast(25) && !isBoolean(o.disk_over_commit)) throw bad('disk_over_commit must be a boolean');
   return { host: o.host as string | null, blockMigration: auto ? 'auto' : asBoolean(o.block_migration) };
 }
@@ -94,7 +104,9 @@ function consoleLength(arg: Arg): number | undefined {
   if (raw === undefined || raw === null) return undefined;
   const n = typeof raw === 'number' ? raw : typeof raw === 'string' && /^-?\d+$/.test(raw) ? Number(raw) : NaN;
   if (!Number.isSafeInteger(n) || n < -1) {
-    throw badRequest(`Invalid input for field/attribute length. Value: ${JSON.stringify(raw)}. It must be an integer >= -1`);
+    throw badRequest(
+      `Invalid input for field/attribute length. Value: ${JSON.stringify(raw)}. It must be an integer >= -1`,
+    );
   }
   return n === -1 ? undefined : n;
 }
@@ -112,7 +124,12 @@ export function registerServerActionRoutes(app: FastifyInstance, gw: Gateway): v
         enforce(c, stateAction.policy);
         const transition = stateAction.transition(arg);
         const call = stateAction.call(arg);
-        await gw.operations.act(await loadServer(gw, c, request.params.id), transition, call, actionContext(request, c));
+        await gw.operations.act(
+          await loadServer(gw, c, request.params.id),
+          transition,
+          call,
+          actionContext(request, c),
+        );
         return reply.code(202).send();
       }
       if (action === 'os-migrateLive') {

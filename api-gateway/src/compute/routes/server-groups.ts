@@ -35,7 +35,9 @@ const createSchema = {
 
 export function registerServerGroupRoutes(app: FastifyInstance, gw: Gateway): void {
   async function members(g: ServerGroup): Promise<string[]> {
-    return (await gw.instances.list({ projectId: g.projectId })).filter((i) => i.serverGroup === g.id).map((i) => i.uuid);
+    return (await gw.instances.list({ projectId: g.projectId }))
+      .filter((i) => i.serverGroup === g.id)
+      .map((i) => i.uuid);
   }
 
   async function find(id: string, c: Caller): Promise<ServerGroup> {
@@ -53,10 +55,15 @@ export function registerServerGroupRoutes(app: FastifyInstance, gw: Gateway): vo
       const mv = request.microversion;
       const { name, policies } = request.body.server_group;
       if (!mv.atLeast(15) && !HARD.includes(policies[0])) {
-        throw badRequest(`Invalid input for field/attribute 0. Value: ${JSON.stringify(policies[0])}. ${JSON.stringify(policies[0])} is not one of ${JSON.stringify(HARD)}`);
+        throw badRequest(
+          `Invalid input for field/attribute 0. Value: ${JSON.stringify(policies[0])}. ${JSON.stringify(policies[0])} is not one of ${JSON.stringify(HARD)}`,
+        );
       }
       const limits = await gw.quotas.limits(c.projectId);
-      const g = await gw.serverGroups.create({ name, policy: policies[0], projectId: c.projectId, userId: c.userId }, limits.server_groups);
+      const g = await gw.serverGroups.create(
+        { name, policy: policies[0], projectId: c.projectId, userId: c.userId },
+        limits.server_groups,
+      );
       return { server_group: serverGroupView(g, [], mv) };
     },
   );
@@ -68,7 +75,11 @@ export function registerServerGroupRoutes(app: FastifyInstance, gw: Gateway): vo
     const all = c.isAdmin && flag(q, 'all_projects');
     const groups = (await gw.serverGroups.list()).filter((g) => all || g.projectId === c.projectId);
     const { page } = paginate(groups, (g) => g.id, q, gw.config.maxListLimit);
-    return { server_groups: await Promise.all(page.map(async (g) => serverGroupView(g, await members(g), request.microversion))) };
+    return {
+      server_groups: await Promise.all(
+        page.map(async (g) => serverGroupView(g, await members(g), request.microversion)),
+      ),
+    };
   });
 
   app.get<{ Params: { id: string } }>('/os-server-groups/:id', async (request) => {

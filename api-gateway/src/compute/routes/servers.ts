@@ -33,7 +33,12 @@ import { serverBase, serverDetail, serverSummary } from '../views/servers.js';
 
 const nameSchema = { type: 'string', minLength: 1, maxLength: 255, pattern: '^\\S([\\s\\S]*\\S)?$' };
 /** Nova's parameter_types.description (2.19): null, or up to 255 printable characters (no control or line/paragraph separators). */
-const descriptionSchema = { type: ['string', 'null'], minLength: 0, maxLength: 255, pattern: '^[^\\p{C}\\p{Zl}\\p{Zp}]*$' };
+const descriptionSchema = {
+  type: ['string', 'null'],
+  minLength: 0,
+  maxLength: 255,
+  pattern: '^[^\\p{C}\\p{Zl}\\p{Zp}]*$',
+};
 const countSchema = { type: ['integer', 'string'], pattern: '^[0-9]+$', minimum: 1 };
 const hintsSchema = {
   type: 'object',
@@ -62,7 +67,12 @@ const createSchema = {
               items: {
                 type: 'object',
                 additionalProperties: false,
-                properties: { uuid: { type: 'string' }, port: { type: ['string', 'null'] }, fixed_ip: { type: 'string' }, tag: { type: 'string' } },
+                properties: {
+                  uuid: { type: 'string' },
+                  port: { type: ['string', 'null'] },
+                  fixed_ip: { type: 'string' },
+                  tag: { type: 'string' },
+                },
               },
             },
           ],
@@ -140,12 +150,19 @@ interface UpdateBody {
 /** `description` is a 2.19 key: below it the schema has none, so Nova's additionalProperties 400. */
 function checkDescription(request: FastifyRequest, server: { description?: unknown }): void {
   if (server.description !== undefined && !request.microversion.atLeast(19)) {
-    throw badRequest(`Invalid input for field/attribute server. Value: ${JSON.stringify(server)}. Additional properties are not allowed ('description' was unexpected)`);
+    throw badRequest(
+      `Invalid input for field/attribute server. Value: ${JSON.stringify(server)}. Additional properties are not allowed ('description' was unexpected)`,
+    );
   }
 }
 
 /** The hosts a body's host_status is computed from: only at 2.16+ and for whom the policy allows. */
-async function hostsFor(gw: Gateway, request: FastifyRequest, c: Caller, records: readonly InstanceRecord[]): Promise<ReadonlyMap<string, HostState> | undefined> {
+async function hostsFor(
+  gw: Gateway,
+  request: FastifyRequest,
+  c: Caller,
+  records: readonly InstanceRecord[],
+): Promise<ReadonlyMap<string, HostState> | undefined> {
   if (!request.microversion.atLeast(16) || !allowed(c, 'os_compute_api:servers:show:host_status')) return undefined;
   const names = [...new Set(records.map((i) => i.host).filter(Boolean))];
   return new Map((await readHosts(gw.redis, names)).map((h) => [h.name, h]));
@@ -158,7 +175,12 @@ const truthy = (v: unknown) => v === true || (typeof v === 'string' && /^(1|t|tr
 
 /** A DNS label from the display name, as Nova sanitizes hostnames. */
 function hostnameOf(name: string): string {
-  const h = name.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 63).replace(/-+$/, '');
+  const h = name
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 63)
+    .replace(/-+$/, '');
   return h || 'server';
 }
 
@@ -257,11 +279,14 @@ export function registerServerRoutes(app: FastifyInstance, gw: Gateway): void {
       const n = s.networks[0];
       throw badRequest(n.port ? `Port ${n.port} could not be found.` : `Network ${n.uuid ?? ''} could not be found.`);
     }
-    if (s.key_name !== undefined && !(await gw.keypairs.get(c.userId, s.key_name))) throw badRequest('Invalid key_name provided.');
+    if (s.key_name !== undefined && !(await gw.keypairs.get(c.userId, s.key_name)))
+      throw badRequest('Invalid key_name provided.');
     const limits = await gw.quotas.limits(c.projectId);
     const metadata = s.metadata ?? {};
     if (limits.metadata_items >= 0 && Object.keys(metadata).length > limits.metadata_items) {
-      throw forbidden(`Quota exceeded for metadata_items: Requested ${Object.keys(metadata).length}, but already used 0 of ${limits.metadata_items} metadata_items`);
+      throw forbidden(
+        `Quota exceeded for metadata_items: Requested ${Object.keys(metadata).length}, but already used 0 of ${limits.metadata_items} metadata_items`,
+      );
     }
     if (s.user_data !== undefined && !/^[A-Za-z0-9+/]*={0,2}$/.test(s.user_data.replace(/\s+/g, ''))) {
       throw badRequest('Userdata content cannot be decoded');
@@ -383,30 +408,38 @@ export function registerServerRoutes(app: FastifyInstance, gw: Gateway): void {
     const rec = await loadServer(gw, c, request.params.id);
     const admin = allowed(c, 'os_compute_api:os-extended-server-attributes');
     const hosts = await hostsFor(gw, request, c, [rec]);
-    return { server: serverDetail(rec, baseUrl(gw.config.publicUrl, request), { admin, mv: request.microversion, hosts }) };
+    return {
+      server: serverDetail(rec, baseUrl(gw.config.publicUrl, request), { admin, mv: request.microversion, hosts }),
+    };
   });
 
-  app.put<{ Params: { id: string }; Body: UpdateBody }>('/servers/:id', { schema: { body: updateSchema } }, async (request) => {
-    const c = caller(request);
-    enforce(c, 'os_compute_api:servers:update');
-    checkDescription(request, request.body.server);
-    const rec = await loadServer(gw, c, request.params.id);
-    const { name, description, accessIPv4, accessIPv6 } = request.body.server;
-    const patch = {
-      ...(name !== undefined ? { name } : {}),
-      // null clears it (Nova's "remove description").
-      ...(description !== undefined ? { description } : {}),
-      ...(accessIPv4 !== undefined ? { accessIPv4 } : {}),
-      ...(accessIPv6 !== undefined ? { accessIPv6 } : {}),
-    };
-    // The update applies whatever the state, as in Nova, unless the server is gone or going.
-    const updated = await gw.instances.update(rec.uuid, patch, {
-      vmState: Object.values(VmState).filter((v) => v !== VmState.DELETED),
-    });
-    const admin = allowed(c, 'os_compute_api:os-extended-server-attributes');
-    // Below 2.75 Nova answers an update with the base keys only.
-    return { server: serverBase(updated, baseUrl(gw.config.publicUrl, request), { admin, mv: request.microversion }) };
-  });
+  app.put<{ Params: { id: string }; Body: UpdateBody }>(
+    '/servers/:id',
+    { schema: { body: updateSchema } },
+    async (request) => {
+      const c = caller(request);
+      enforce(c, 'os_compute_api:servers:update');
+      checkDescription(request, request.body.server);
+      const rec = await loadServer(gw, c, request.params.id);
+      const { name, description, accessIPv4, accessIPv6 } = request.body.server;
+      const patch = {
+        ...(name !== undefined ? { name } : {}),
+        // null clears it (Nova's "remove description").
+        ...(description !== undefined ? { description } : {}),
+        ...(accessIPv4 !== undefined ? { accessIPv4 } : {}),
+        ...(accessIPv6 !== undefined ? { accessIPv6 } : {}),
+      };
+      // The update applies whatever the state, as in Nova, unless the server is gone or going.
+      const updated = await gw.instances.update(rec.uuid, patch, {
+        vmState: Object.values(VmState).filter((v) => v !== VmState.DELETED),
+      });
+      const admin = allowed(c, 'os_compute_api:os-extended-server-attributes');
+      // Below 2.75 Nova answers an update with the base keys only.
+      return {
+        server: serverBase(updated, baseUrl(gw.config.publicUrl, request), { admin, mv: request.microversion }),
+      };
+    },
+  );
 
   app.delete<{ Params: { id: string } }>('/servers/:id', async (request, reply) => {
     const c = caller(request);

@@ -46,7 +46,9 @@ export function registerServiceRoutes(app: FastifyInstance, gw: Gateway): void {
     const beats = hosts.length > 0 ? await gw.redis.mget(...hosts.map((h) => redisKeys.hostAlive(h.name))) : [];
     return {
       services: hosts
-        .map((h, i) => serviceView(h, ids.get(h.name) as number, beats[i] ? Number(beats[i]) : undefined, request.microversion))
+        .map((h, i) =>
+          serviceView(h, ids.get(h.name) as number, beats[i] ? Number(beats[i]) : undefined, request.microversion),
+        )
         .sort((a, b) => a.id - b.id),
     };
   });
@@ -64,8 +66,12 @@ export function registerServiceRoutes(app: FastifyInstance, gw: Gateway): void {
       if (!forceDown && !['enable', 'disable', 'disable-log-reason'].includes(action)) throw notFound('Unknown action');
       const { host, binary, disabled_reason: reason, forced_down: forcedDown } = request.body;
       if (forceDown !== (forcedDown !== undefined)) {
-        throw badRequest(`Invalid input for field/attribute forced_down. Value: ${JSON.stringify(forcedDown ?? null)}. ` +
-          (forceDown ? "'forced_down' is a required property" : "Additional properties are not allowed ('forced_down' was unexpected)"));
+        throw badRequest(
+          `Invalid input for field/attribute forced_down. Value: ${JSON.stringify(forcedDown ?? null)}. ` +
+            (forceDown
+              ? "'forced_down' is a required property"
+              : "Additional properties are not allowed ('forced_down' was unexpected)"),
+        );
       }
       if (binary !== 'nova-compute' || !(await getHost(gw.redis, host))) {
         throw notFound(`Service ${binary} on host ${host} could not be found.`);
@@ -78,7 +84,12 @@ export function registerServiceRoutes(app: FastifyInstance, gw: Gateway): void {
       const enabled = action === 'enable';
       await setHostEnabled(gw.redis, host, enabled, reason ?? '');
       return {
-        service: { host, binary, status: enabled ? 'enabled' : 'disabled', ...(action === 'disable-log-reason' ? { disabled_reason: reason } : {}) },
+        service: {
+          host,
+          binary,
+          status: enabled ? 'enabled' : 'disabled',
+          ...(action === 'disable-log-reason' ? { disabled_reason: reason } : {}),
+        },
       };
     },
   );

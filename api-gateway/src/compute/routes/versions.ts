@@ -8,7 +8,9 @@ import { MAX_VERSION, MIN_VERSION } from '../microversion.js';
 
 // With no microversion above 2.1 Nova's "Kilo style" empty strings are advertised: clients then send none.
 const range = () =>
-  MAX_VERSION.compare(MIN_VERSION) === 0 ? { version: '', min_version: '' } : { version: `${MAX_VERSION}`, min_version: `${MIN_VERSION}` };
+  MAX_VERSION.compare(MIN_VERSION) === 0
+    ? { version: '', min_version: '' }
+    : { version: `${MAX_VERSION}`, min_version: `${MIN_VERSION}` };
 
 function v21(base: string) {
   return {

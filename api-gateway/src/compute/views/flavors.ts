@@ -2,7 +2,11 @@
 import type { Flavor } from '../flavors.js';
 import { resourceLinks } from './links.js';
 
-export const flavorSummary = (f: Flavor, base: string) => ({ id: f.id, name: f.name, links: resourceLinks(base, 'flavors', f.id) });
+export const flavorSummary = (f: Flavor, base: string) => ({
+  id: f.id,
+  name: f.name,
+  links: resourceLinks(base, 'flavors', f.id),
+});
 
 export const flavorDetail = (f: Flavor, base: string) => ({
   id: f.id,

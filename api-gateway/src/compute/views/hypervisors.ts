@@ -13,7 +13,12 @@ export function versionNumber(v: string): number {
 const state = (h: HostState) => (h.up ? 'up' : 'down');
 const status = (h: HostState) => (h.enabled ? 'enabled' : 'disabled');
 
-export const hypervisorSummary = (h: HostState, id: number) => ({ id, hypervisor_hostname: h.name, state: state(h), status: status(h) });
+export const hypervisorSummary = (h: HostState, id: number) => ({
+  id,
+  hypervisor_hostname: h.name,
+  state: state(h),
+  status: status(h),
+});
 
 export function hypervisorDetail(h: HostState, id: number, runningVms: number) {
   return {

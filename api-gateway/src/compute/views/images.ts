@@ -2,12 +2,22 @@
 import type { ImageRecord } from '@hypernova/common';
 import { isoSeconds, resourceLinks } from './links.js';
 
-const STATUS: Record<string, string> = { active: 'ACTIVE', queued: 'SAVING', saving: 'SAVING', deleted: 'DELETED', pending_delete: 'DELETED', killed: 'ERROR' };
+const STATUS: Record<string, string> = {
+  active: 'ACTIVE',
+  queued: 'SAVING',
+  saving: 'SAVING',
+  deleted: 'DELETED',
+  pending_delete: 'DELETED',
+  killed: 'ERROR',
+};
 
 export const imageSummary = (i: ImageRecord, base: string) => ({ id: i.id, name: i.name, links: imageLinks(i, base) });
 
 function imageLinks(i: ImageRecord, base: string) {
-  return [...resourceLinks(base, 'images', i.id), { rel: 'alternate', type: 'application/vnd.openstack.image', href: `${base}/image/v2/images/${i.id}` }];
+  return [
+    ...resourceLinks(base, 'images', i.id),
+    { rel: 'alternate', type: 'application/vnd.openstack.image', href: `${base}/image/v2/images/${i.id}` },
+  ];
 }
 
 export function imageDetail(i: ImageRecord, base: string) {

@@ -16,7 +16,14 @@ export function bookmark(base: string, collection: string, id: string) {
 }
 
 /** {"<name>_links": [next]} when the page is full, else nothing. */
-export function pageLinks(name: string, base: string, path: string, q: Query, lastId: string | undefined, full: boolean) {
+export function pageLinks(
+  name: string,
+  base: string,
+  path: string,
+  q: Query,
+  lastId: string | undefined,
+  full: boolean,
+) {
   if (!full || lastId === undefined) return {};
   const params = new URLSearchParams();
   for (const [k, v] of Object.entries(q)) {
@@ -29,4 +36,5 @@ export function pageLinks(name: string, base: string, path: string, q: Query, la
 
 /** Nova's ISO 8601 forms: "2012-08-20T21:11:09Z" (created/updated) and "2012-08-20T21:11:09.000000" (usage times). */
 export const isoSeconds = (iso: string) => (iso ? iso.replace(/\.\d+Z$/, 'Z') : null);
-export const isoMicros = (iso: string) => (iso ? iso.replace(/(\.(\d{3}))?Z$/, (_m, _f, ms: string | undefined) => `.${ms ?? '000'}000`) : null);
+export const isoMicros = (iso: string) =>
+  iso ? iso.replace(/(\.(\d{3}))?Z$/, (_m, _f, ms: string | undefined) => `.${ms ?? '000'}000`) : null;

@@ -8,10 +8,19 @@ import type { Microversion } from '../microversion.js';
 import { PROGRESS_STATUSES, statusOf } from '../state-machine.js';
 import { bookmark, isoMicros, isoSeconds, resourceLinks } from './links.js';
 
-export const serverSummary = (i: InstanceRecord, base: string) => ({ id: i.uuid, name: i.name, links: resourceLinks(base, 'servers', i.uuid) });
+export const serverSummary = (i: InstanceRecord, base: string) => ({
+  id: i.uuid,
+  name: i.name,
+  links: resourceLinks(base, 'servers', i.uuid),
+});
 
 /** Nova's hostId: an opaque per-project digest of the host, so tenants can tell co-located servers apart. */
-const hostId = (i: InstanceRecord) => (i.host ? createHash('sha224').update(i.projectId + i.host).digest('hex') : '');
+const hostId = (i: InstanceRecord) =>
+  i.host
+    ? createHash('sha224')
+        .update(i.projectId + i.host)
+        .digest('hex')
+    : '';
 
 export const instanceName = (i: Pick<InstanceRecord, 'id'>) => `instance-${i.id.toString(16).padStart(8, '0')}`;
 

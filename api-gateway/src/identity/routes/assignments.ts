@@ -45,7 +45,9 @@ export function registerAssignmentRoutes(app: FastifyInstance, gw: Gateway): voi
     enforce(caller(request), 'identity:check_grant');
     const { project, user, role } = await resolve(request.params);
     if (!(await identity.hasRole(project.id, user.id, (role as Role).id))) {
-      throw notFound(`Could not find role assignment with role: ${role?.id}, user or group: ${user.id}, project, domain, or system: ${project.id}.`);
+      throw notFound(
+        `Could not find role assignment with role: ${role?.id}, user or group: ${user.id}, project, domain, or system: ${project.id}.`,
+      );
     }
     return reply.code(204).send();
   });
@@ -54,7 +56,9 @@ export function registerAssignmentRoutes(app: FastifyInstance, gw: Gateway): voi
     enforce(caller(request), 'identity:revoke_grant');
     const { project, user, role } = await resolve(request.params);
     if (!(await identity.revoke(project.id, user.id, (role as Role).id))) {
-      throw notFound(`Could not find role assignment with role: ${role?.id}, user or group: ${user.id}, project, domain, or system: ${project.id}.`);
+      throw notFound(
+        `Could not find role assignment with role: ${role?.id}, user or group: ${user.id}, project, domain, or system: ${project.id}.`,
+      );
     }
     return reply.code(204).send();
   });
@@ -64,7 +68,11 @@ export function registerAssignmentRoutes(app: FastifyInstance, gw: Gateway): voi
     const { project, user } = await resolve(request.params);
     const base = baseUrl(gw.config.publicUrl, request);
     const roles = await identity.directRoles(project.id, user.id);
-    return collection('roles', roles.map((r) => roleView(r, base)), `${base}/identity/v3/projects/${project.id}/users/${user.id}/roles`);
+    return collection(
+      'roles',
+      roles.map((r) => roleView(r, base)),
+      `${base}/identity/v3/projects/${project.id}/users/${user.id}/roles`,
+    );
   });
 
   app.get('/role_assignments', async (request) => {
@@ -82,12 +90,21 @@ export function registerAssignmentRoutes(app: FastifyInstance, gw: Gateway): voi
     const items = await Promise.all(
       list.map(async (a) => {
         const [role, user, project] = names
-          ? await Promise.all([identity.roles.get(a.roleId), identity.users.get(a.userId), identity.projects.get(a.projectId)])
+          ? await Promise.all([
+              identity.roles.get(a.roleId),
+              identity.users.get(a.userId),
+              identity.projects.get(a.projectId),
+            ])
           : [];
         return {
           role: { id: a.roleId, ...(role ? { name: role.name } : {}) },
           user: { id: a.userId, ...(user ? { name: user.name, domain: await domain(user.domainId) } : {}) },
-          scope: { project: { id: a.projectId, ...(project ? { name: project.name, domain: await domain(project.domainId) } : {}) } },
+          scope: {
+            project: {
+              id: a.projectId,
+              ...(project ? { name: project.name, domain: await domain(project.domainId) } : {}),
+            },
+          },
           links: { assignment: `${base}/identity/v3/projects/${a.projectId}/users/${a.userId}/roles/${a.roleId}` },
         };
       }),

@@ -35,7 +35,10 @@ const refSchema = {
   properties: {
     id: { type: 'string', maxLength: 64 },
     name: { type: 'string', maxLength: 255 },
-    domain: { type: 'object', properties: { id: { type: 'string', maxLength: 64 }, name: { type: 'string', maxLength: 255 } } },
+    domain: {
+      type: 'object',
+      properties: { id: { type: 'string', maxLength: 64 }, name: { type: 'string', maxLength: 255 } },
+    },
   },
 } as const;
 
@@ -56,7 +59,11 @@ const authSchema = {
               type: 'object',
               required: ['user'],
               properties: {
-                user: { ...refSchema, required: ['password'], properties: { ...refSchema.properties, password: { type: 'string', maxLength: 4096 } } },
+                user: {
+                  ...refSchema,
+                  required: ['password'],
+                  properties: { ...refSchema.properties, password: { type: 'string', maxLength: 4096 } },
+                },
               },
             },
             token: { type: 'object', required: ['id'], properties: { id: { type: 'string', maxLength: 512 } } },
@@ -130,15 +137,20 @@ export function registerAuthRoutes(app: FastifyInstance, gw: Gateway): void {
     return project;
   }
 
-  const catalogFor = (ctx: TokenContext, base: string) => (ctx.project ? buildCatalog(base, gw.config.region) : undefined);
+  const catalogFor = (ctx: TokenContext, base: string) =>
+    ctx.project ? buildCatalog(base, gw.config.region) : undefined;
 
-  app.post<{ Body: AuthBody }>('/auth/tokens', { schema: { body: authSchema }, config: { public: true } }, async (request, reply) => {
-    const { user, methods } = await authenticateUser(request.body.auth.identity);
-    const project = await scopeProject(user, request.body.auth.scope);
-    const ctx = await tokens.issue(user, project, methods);
-    void reply.code(201).header('X-Subject-Token', ctx.token);
-    return tokenView(ctx, catalogFor(ctx, baseUrl(gw.config.publicUrl, request)));
-  });
+  app.post<{ Body: AuthBody }>(
+    '/auth/tokens',
+    { schema: { body: authSchema }, config: { public: true } },
+    async (request, reply) => {
+      const { user, methods } = await authenticateUser(request.body.auth.identity);
+      const project = await scopeProject(user, request.body.auth.scope);
+      const ctx = await tokens.issue(user, project, methods);
+      void reply.code(201).header('X-Subject-Token', ctx.token);
+      return tokenView(ctx, catalogFor(ctx, baseUrl(gw.config.publicUrl, request)));
+    },
+  );
 
   async function subject(headers: Record<string, string | string[] | undefined>): Promise<TokenContext> {
     const raw = headers['x-subject-token'];
@@ -152,7 +164,8 @@ export function registerAuthRoutes(app: FastifyInstance, gw: Gateway): void {
   app.get('/auth/tokens', async (request, reply) => {
     const c = caller(request);
     const ctx = await subject(request.headers);
-    if (!c.isAdmin && ctx.user.id !== c.userId) throw forbidden('You are not authorized to perform the requested action: identity:validate_token.');
+    if (!c.isAdmin && ctx.user.id !== c.userId)
+      throw forbidden('You are not authorized to perform the requested action: identity:validate_token.');
     void reply.header('X-Subject-Token', ctx.token);
     const nocatalog = param(queryOf(request), 'nocatalog') !== undefined;
     return tokenView(ctx, nocatalog ? undefined : catalogFor(ctx, baseUrl(gw.config.publicUrl, request)));
@@ -161,7 +174,8 @@ export function registerAuthRoutes(app: FastifyInstance, gw: Gateway): void {
   app.delete('/auth/tokens', async (request, reply) => {
     const c = caller(request);
     const ctx = await subject(request.headers);
-    if (!c.isAdmin && ctx.user.id !== c.userId) throw forbidden('You are not authorized to perform the requested action: identity:revoke_token.');
+    if (!c.isAdmin && ctx.user.id !== c.userId)
+      throw forbidden('You are not authorized to perform the requested action: identity:revoke_token.');
     await tokens.revoke(ctx.token);
     return reply.code(204).send();
   });
@@ -169,11 +183,18 @@ export function registerAuthRoutes(app: FastifyInstance, gw: Gateway): void {
   app.get('/auth/projects', async (request) => {
     const base = baseUrl(gw.config.publicUrl, request);
     const projects = await identity.projectsOf(caller(request).userId);
-    return collection('projects', projects.filter((p) => p.enabled).map((p) => projectView(p, base)), `${base}/identity/v3/auth/projects`);
+    return collection(
+      'projects',
+      projects.filter((p) => p.enabled).map((p) => projectView(p, base)),
+      `${base}/identity/v3/auth/projects`,
+    );
   });
 
   app.get('/auth/catalog', async (request) => {
     const base = baseUrl(gw.config.publicUrl, request);
-    return { catalog: buildCatalog(base, gw.config.region), links: { self: `${base}/identity/v3/auth/catalog`, previous: null, next: null } };
+    return {
+      catalog: buildCatalog(base, gw.config.region),
+      links: { self: `${base}/identity/v3/auth/catalog`, previous: null, next: null },
+    };
   });
 }

@@ -37,7 +37,13 @@ interface EntitySpec<T extends { id: string; name: string }> {
 const str = (max: number) => ({ type: 'string', maxLength: max });
 const nullableStr = (max: number) => ({ type: ['string', 'null'], maxLength: max });
 const name = { type: 'string', minLength: 1, maxLength: 255, pattern: '\\S' };
-const common = { name, description: nullableStr(65535), enabled: { type: 'boolean' }, options: { type: 'object' }, tags: { type: 'array' } };
+const common = {
+  name,
+  description: nullableStr(65535),
+  enabled: { type: 'boolean' },
+  options: { type: 'object' },
+  tags: { type: 'array' },
+};
 
 const text = (v: unknown, fallback: string) => (typeof v === 'string' ? v : fallback);
 const bool = (v: unknown, fallback: boolean) => (typeof v === 'boolean' ? v : fallback);
@@ -63,12 +69,23 @@ const DOMAINS: EntitySpec<Domain> = {
   table: (gw) => gw.identity.domains,
   view: domainView,
   properties: common,
-  create: async (b) => ({ name: b.name as string, description: text(b.description, ''), enabled: bool(b.enabled, true) }),
-  update: async (d, b) => ({ ...d, name: text(b.name, d.name), description: text(b.description, d.description), enabled: bool(b.enabled, d.enabled) }),
+  create: async (b) => ({
+    name: b.name as string,
+    description: text(b.description, ''),
+    enabled: bool(b.enabled, true),
+  }),
+  update: async (d, b) => ({
+    ...d,
+    name: text(b.name, d.name),
+    description: text(b.description, d.description),
+    enabled: bool(b.enabled, d.enabled),
+  }),
   matches: enabledMatches,
   beforeDelete: async (d, gw) => {
     if (d.enabled) throw forbidden('Cannot delete a domain that is enabled, please disable it first.');
-    const used = (await gw.identity.projects.list()).some((p) => p.domainId === d.id) || (await gw.identity.users.list()).some((u) => u.domainId === d.id);
+    const used =
+      (await gw.identity.projects.list()).some((p) => p.domainId === d.id) ||
+      (await gw.identity.users.list()).some((u) => u.domainId === d.id);
     if (used) throw new ApiError(409, `Domain ${d.id} still holds projects or users; delete them first.`);
   },
   remove: (d, gw) => gw.identity.domains.delete(d),
@@ -79,14 +96,24 @@ const PROJECTS: EntitySpec<Project> = {
   singular: 'project',
   table: (gw) => gw.identity.projects,
   view: projectView,
-  properties: { ...common, domain_id: str(64), parent_id: nullableStr(64), is_domain: { type: 'boolean', enum: [false] } },
+  properties: {
+    ...common,
+    domain_id: str(64),
+    parent_id: nullableStr(64),
+    is_domain: { type: 'boolean', enum: [false] },
+  },
   create: async (b, gw) => ({
     name: b.name as string,
     domainId: await domainOf(b, gw),
     description: text(b.description, ''),
     enabled: bool(b.enabled, true),
   }),
-  update: async (p, b) => ({ ...p, name: text(b.name, p.name), description: text(b.description, p.description), enabled: bool(b.enabled, p.enabled) }),
+  update: async (p, b) => ({
+    ...p,
+    name: text(b.name, p.name),
+    description: text(b.description, p.description),
+    enabled: bool(b.enabled, p.enabled),
+  }),
   matches: (p, q) => enabledMatches(p, q) && domainMatches(p, q),
   ownedBy: (p, c) => p.id === c.projectId,
   remove: (p, gw) => gw.identity.deleteProject(p),
@@ -119,7 +146,8 @@ const USERS: EntitySpec<User> = {
     name: text(b.name, u.name),
     enabled: bool(b.enabled, u.enabled),
     passwordHash: typeof b.password === 'string' ? await hashPassword(b.password) : u.passwordHash,
-    defaultProjectId: b.default_project_id === undefined ? u.defaultProjectId : text(b.default_project_id, '') || undefined,
+    defaultProjectId:
+      b.default_project_id === undefined ? u.defaultProjectId : text(b.default_project_id, '') || undefined,
     email: b.email === undefined ? u.email : text(b.email, '') || undefined,
     description: b.description === undefined ? u.description : text(b.description, '') || undefined,
   }),
@@ -139,7 +167,11 @@ const ROLES: EntitySpec<Role> = {
   remove: (r, gw) => gw.identity.deleteRole(r),
 };
 
-function register<T extends { id: string; name: string }>(app: FastifyInstance, gw: Gateway, spec: EntitySpec<T>): void {
+function register<T extends { id: string; name: string }>(
+  app: FastifyInstance,
+  gw: Gateway,
+  spec: EntitySpec<T>,
+): void {
   const { plural, singular } = spec;
   const table = spec.table(gw);
   const bodySchema = (required: string[]) => ({
@@ -155,20 +187,30 @@ function register<T extends { id: string; name: string }>(app: FastifyInstance, 
     return e;
   }
 
-  app.post<{ Body: Record<string, Body> }>(`/${plural}`, { schema: { body: bodySchema(['name']) } }, async (request, reply) => {
-    enforce(caller(request), `identity:create_${singular}`);
-    const created = await table.create(await spec.create(request.body[singular], gw));
-    void reply.code(201);
-    return { [singular]: spec.view(created, baseUrl(gw.config.publicUrl, request)) };
-  });
+  app.post<{ Body: Record<string, Body> }>(
+    `/${plural}`,
+    { schema: { body: bodySchema(['name']) } },
+    async (request, reply) => {
+      enforce(caller(request), `identity:create_${singular}`);
+      const created = await table.create(await spec.create(request.body[singular], gw));
+      void reply.code(201);
+      return { [singular]: spec.view(created, baseUrl(gw.config.publicUrl, request)) };
+    },
+  );
 
   app.get(`/${plural}`, async (request) => {
     enforce(caller(request), `identity:list_${plural}`);
     const q = queryOf(request);
     const wanted = param(q, 'name');
     const base = baseUrl(gw.config.publicUrl, request);
-    const items = (await table.list()).filter((e) => (wanted === undefined || e.name === wanted) && (spec.matches?.(e, q) ?? true));
-    return collection(plural, items.map((e) => spec.view(e, base)), `${base}/identity/v3/${plural}`);
+    const items = (await table.list()).filter(
+      (e) => (wanted === undefined || e.name === wanted) && (spec.matches?.(e, q) ?? true),
+    );
+    return collection(
+      plural,
+      items.map((e) => spec.view(e, base)),
+      `${base}/identity/v3/${plural}`,
+    );
   });
 
   app.get<{ Params: { id: string } }>(`/${plural}/:id`, { schema: { params: idParams } }, async (request) => {

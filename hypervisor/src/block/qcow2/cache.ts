@@ -41,7 +41,8 @@ export class TableCache {
   }
 
   markDirty(t: CachedTable): void {
-    if (this.tables.get(t.offset) !== t) throw new Error(`internal: table at 0x${t.offset.toString(16)} modified after eviction`);
+    if (this.tables.get(t.offset) !== t)
+      throw new Error(`internal: table at 0x${t.offset.toString(16)} modified after eviction`);
     t.dirty = true;
   }
 

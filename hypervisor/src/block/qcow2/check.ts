@@ -59,7 +59,12 @@ function check(file: HostFile, h: Qcow2Header): CheckReport {
   };
   const refcounts = Refcounts.load(
     file,
-    { clusterBits: h.clusterBits, refcountOrder: h.refcountOrder, tableOffset: h.refcountTableOffset, tableClusters: h.refcountTableClusters },
+    {
+      clusterBits: h.clusterBits,
+      refcountOrder: h.refcountOrder,
+      tableOffset: h.refcountTableOffset,
+      tableClusters: h.refcountTableClusters,
+    },
     { flushAll: () => {}, metadataAt: () => undefined },
     { strict: false, cacheTables: 64 },
   );
@@ -69,7 +74,9 @@ function check(file: HostFile, h: Qcow2Header): CheckReport {
     const last = Math.floor((offset + bytes - 1) / cs);
     for (let k = Math.floor(offset / cs); k <= last; k++) {
       if (k >= nbClusters) {
-        error(`ERROR: counting reference for region exceeding the end of the file by one cluster or more: offset 0x${hex(k * cs)} size 0x${hex(cs)}`);
+        error(
+          `ERROR: counting reference for region exceeding the end of the file by one cluster or more: offset 0x${hex(k * cs)} size 0x${hex(cs)}`,
+        );
         return;
       }
       if (computed[k]! >= refcounts.max) {
@@ -100,10 +107,12 @@ function check(file: HostFile, h: Qcow2Header): CheckReport {
   reference(h.refcountTableOffset, h.refcountTableClusters * cs);
   for (const bad of refcounts.badEntries) {
     if (bad.problem === 'reserved') error(`ERROR refcount table entry ${bad.index} has reserved bits set`);
-    else if (bad.problem === 'unaligned') error(`ERROR refcount block ${bad.index} is not cluster aligned; refcount table entry corrupted`);
+    else if (bad.problem === 'unaligned')
+      error(`ERROR refcount block ${bad.index} is not cluster aligned; refcount table entry corrupted`);
     else error(`ERROR refcount block ${bad.index} is outside image`);
   }
-  for (let i = 0; i < refcounts.tableEntries; i++) reference(refcounts.blockOffset(i), refcounts.blockOffset(i) ? cs : 0);
+  for (let i = 0; i < refcounts.tableEntries; i++)
+    reference(refcounts.blockOffset(i), refcounts.blockOffset(i) ? cs : 0);
   // Bitmaps count only while consistent: once a program without bitmap support (like us)
   // cleared the autoclear bit, their clusters are leaks, exactly as qemu-img sees them.
   if (h.bitmaps && h.autoclearFeatures & AUTOCLEAR_BITMAPS) walkBitmaps(file, h, reference);
@@ -190,7 +199,9 @@ function checkCopiedFlags(file: HostFile, h: Qcow2Header, refcounts: Refcounts, 
     if (e.l2Offset === 0 || e.problem || e.l2Offset % cs !== 0) continue;
     const rc = refcounts.get(e.l2Offset / cs);
     if ((rc === 1) !== e.copied) {
-      error(`ERROR OFLAG_COPIED L2 cluster: l1_index=${i} l1_entry=${l1v.getBigUint64(i * 8).toString(16)} refcount=${rc}`);
+      error(
+        `ERROR OFLAG_COPIED L2 cluster: l1_index=${i} l1_entry=${l1v.getBigUint64(i * 8).toString(16)} refcount=${rc}`,
+      );
     }
     if (e.l2Offset >= file.size) continue;
     file.readPadded(e.l2Offset, l2);
@@ -198,7 +209,8 @@ function checkCopiedFlags(file: HostFile, h: Qcow2Header, refcounts: Refcounts, 
       const d = readL2(l2v, j, h.clusterBits, h.version);
       if (d.kind === 'compressed' || d.problem || d.host === 0 || d.host % cs !== 0) continue;
       const drc = refcounts.get(d.host / cs);
-      if ((drc === 1) !== d.copied) error(`ERROR OFLAG_COPIED data cluster: l2_entry=${l2v.getBigUint64(j * 8).toString(16)} refcount=${drc}`);
+      if ((drc === 1) !== d.copied)
+        error(`ERROR OFLAG_COPIED data cluster: l2_entry=${l2v.getBigUint64(j * 8).toString(16)} refcount=${drc}`);
     }
   }
 }

@@ -24,11 +24,19 @@ export function createQcow2(path: string, opts: Qcow2CreateOptions): void {
   const refcountBits = opts.refcountBits ?? 16;
   const refcountOrder = Math.log2(refcountBits);
   if (!Number.isInteger(refcountOrder) || refcountOrder < 0 || refcountOrder > 6) {
-    throw new BlockError('EFORMAT', `refcount width must be a power of two between 1 and 64 bits (got ${refcountBits})`, path);
+    throw new BlockError(
+      'EFORMAT',
+      `refcount width must be a power of two between 1 and 64 bits (got ${refcountBits})`,
+      path,
+    );
   }
-  if (!Number.isSafeInteger(opts.size) || opts.size < 0) throw new BlockError('ERANGE', `invalid image size ${opts.size}`, path);
+  if (!Number.isSafeInteger(opts.size) || opts.size < 0)
+    throw new BlockError('ERANGE', `invalid image size ${opts.size}`, path);
   const size = Math.ceil(opts.size / 512) * 512;
-  if (opts.backingFile !== undefined && (opts.backingFile === '' || Buffer.byteLength(opts.backingFile) > MAX_BACKING_NAME)) {
+  if (
+    opts.backingFile !== undefined &&
+    (opts.backingFile === '' || Buffer.byteLength(opts.backingFile) > MAX_BACKING_NAME)
+  ) {
     throw new BlockError('EFORMAT', `backing file name must be 1..${MAX_BACKING_NAME} bytes`, path);
   }
   if (opts.backingFormat !== undefined && opts.backingFile === undefined) {
@@ -37,7 +45,8 @@ export function createQcow2(path: string, opts: Qcow2CreateOptions): void {
 
   const cs = 2 ** clusterBits;
   const l1Size = Math.ceil(size / (cs * (cs / 8)));
-  if (l1Size * 8 > MAX_L1_BYTES) throw new BlockError('ERANGE', `size ${size} needs an L1 table over 32 MiB; use a bigger cluster size`, path);
+  if (l1Size * 8 > MAX_L1_BYTES)
+    throw new BlockError('ERANGE', `size ${size} needs an L1 table over 32 MiB; use a bigger cluster size`, path);
   const l1Clusters = Math.ceil((l1Size * 8) / cs);
   const perBlock = (cs * 8) / refcountBits;
   // Layout: header | refcount table | refcount blocks | L1 table. Find the smallest table and

@@ -42,7 +42,12 @@ export function writeL1(v: DataView, index: number, l2Offset: number, copied: bo
   v.setUint32(index * 8 + 4, l2Offset % HI);
 }
 
-export function readL2(v: DataView, index: number, clusterBits: number, version: number): L2Entry & { problem: EntryProblem } {
+export function readL2(
+  v: DataView,
+  index: number,
+  clusterBits: number,
+  version: number,
+): L2Entry & { problem: EntryProblem } {
   const hi = v.getUint32(index * 8);
   const lo = v.getUint32(index * 8 + 4);
   const copied = (hi & COPIED_HI) !== 0;
@@ -59,18 +64,27 @@ export function readL2(v: DataView, index: number, clusterBits: number, version:
   let problem: EntryProblem;
   if (lo & 0x1fe) problem = `L2 entry points to an unaligned cluster (reserved bits 1..8 set)`;
   else if (zero && version < 3) problem = 'zero cluster flag in a version 2 image';
-  else if (host === 0 && copied && !zero) problem = 'L2 entry maps host offset 0 (only valid with an external data file)';
+  else if (host === 0 && copied && !zero)
+    problem = 'L2 entry maps host offset 0 (only valid with an external data file)';
   const kind: L2Kind = zero ? 'zero' : host === 0 ? 'unallocated' : 'normal';
   return { kind, host, copied, compressedBytes: 0, problem };
 }
 
 /** Writes a standard descriptor: host may be 0 only for an unallocated or plain zero cluster. */
-export function writeL2(v: DataView, index: number, host: number, flags: { copied?: boolean; zero?: boolean } = {}): void {
+export function writeL2(
+  v: DataView,
+  index: number,
+  host: number,
+  flags: { copied?: boolean; zero?: boolean } = {},
+): void {
   v.setUint32(index * 8, (flags.copied ? COPIED_HI : 0) | Math.floor(host / HI));
   v.setUint32(index * 8 + 4, (host % HI) | (flags.zero ? ZERO_LO : 0));
 }
 
 /** The raw 64-bit word, for messages in the style of qemu-img check. */
 export function rawEntryHex(v: DataView, index: number): string {
-  return v.getBigUint64(index * 8).toString(16).padStart(16, '0');
+  return v
+    .getBigUint64(index * 8)
+    .toString(16)
+    .padStart(16, '0');
 }

@@ -28,7 +28,8 @@ export const INCOMPAT_CORRUPT = 1n << 1n;
 export const INCOMPAT_EXTERNAL_DATA = 1n << 2n;
 export const INCOMPAT_COMPRESSION_TYPE = 1n << 3n;
 export const INCOMPAT_EXTENDED_L2 = 1n << 4n;
-const INCOMPAT_KNOWN = INCOMPAT_DIRTY | INCOMPAT_CORRUPT | INCOMPAT_EXTERNAL_DATA | INCOMPAT_COMPRESSION_TYPE | INCOMPAT_EXTENDED_L2;
+const INCOMPAT_KNOWN =
+  INCOMPAT_DIRTY | INCOMPAT_CORRUPT | INCOMPAT_EXTERNAL_DATA | INCOMPAT_COMPRESSION_TYPE | INCOMPAT_EXTENDED_L2;
 export const COMPAT_LAZY_REFCOUNTS = 1n << 0n;
 export const AUTOCLEAR_BITMAPS = 1n << 0n;
 
@@ -104,10 +105,14 @@ export function readHeader(file: HostFile): Qcow2Header {
   if (v.getUint32(0) !== QCOW2_MAGIC) fail('EFORMAT', 'not a qcow2 image (bad magic)');
   const version = v.getUint32(4);
   if (version !== 2 && version !== 3) fail('EUNSUPPORTED', `qcow2 version ${version} is not supported (only 2 and 3)`);
-  if (version === 3 && file.size < V3_HEADER_LENGTH) fail('EFORMAT', `file is too short (${file.size} bytes) for a qcow2 v3 header`);
+  if (version === 3 && file.size < V3_HEADER_LENGTH)
+    fail('EFORMAT', `file is too short (${file.size} bytes) for a qcow2 v3 header`);
   const clusterBits = v.getUint32(20);
   if (clusterBits < MIN_CLUSTER_BITS || clusterBits > MAX_CLUSTER_BITS) {
-    fail('EFORMAT', `cluster_bits ${clusterBits} is outside the supported range ${MIN_CLUSTER_BITS}..${MAX_CLUSTER_BITS}`);
+    fail(
+      'EFORMAT',
+      `cluster_bits ${clusterBits} is outside the supported range ${MIN_CLUSTER_BITS}..${MAX_CLUSTER_BITS}`,
+    );
   }
   const clusterSize = 2 ** clusterBits;
   const h: Qcow2Header = {
@@ -138,9 +143,13 @@ export function readHeader(file: HostFile): Qcow2Header {
     h.refcountOrder = v.getUint32(96);
     h.headerLength = v.getUint32(100);
     if (h.headerLength < V3_HEADER_LENGTH || h.headerLength % 8 !== 0 || h.headerLength > clusterSize) {
-      fail('EFORMAT', `header_length ${h.headerLength} is invalid (must be a multiple of 8 in ${V3_HEADER_LENGTH}..${clusterSize})`);
+      fail(
+        'EFORMAT',
+        `header_length ${h.headerLength} is invalid (must be a multiple of 8 in ${V3_HEADER_LENGTH}..${clusterSize})`,
+      );
     }
-    if (h.refcountOrder > 6) fail('EFORMAT', `refcount_order ${h.refcountOrder} is invalid (at most 6, i.e. 64-bit refcounts)`);
+    if (h.refcountOrder > 6)
+      fail('EFORMAT', `refcount_order ${h.refcountOrder} is invalid (at most 6, i.e. 64-bit refcounts)`);
   }
 
   // Everything else lives in cluster 0: the rest of the header, the extensions, the backing name.
@@ -153,15 +162,25 @@ export function readHeader(file: HostFile): Qcow2Header {
   checkFeatures(h, path);
 
   if (h.cryptMethod !== 0) {
-    fail('EUNSUPPORTED', `encrypted qcow2 images (${h.cryptMethod === 1 ? 'AES' : h.cryptMethod === 2 ? 'LUKS' : `method ${h.cryptMethod}`}) are not supported`);
+    fail(
+      'EUNSUPPORTED',
+      `encrypted qcow2 images (${h.cryptMethod === 1 ? 'AES' : h.cryptMethod === 2 ? 'LUKS' : `method ${h.cryptMethod}`}) are not supported`,
+    );
   }
   if (h.backingFileOffset !== 0) {
-    if (h.backingFileSize > MAX_BACKING_NAME) fail('EFORMAT', `backing file name is ${h.backingFileSize} bytes long (at most ${MAX_BACKING_NAME})`);
+    if (h.backingFileSize > MAX_BACKING_NAME)
+      fail('EFORMAT', `backing file name is ${h.backingFileSize} bytes long (at most ${MAX_BACKING_NAME})`);
     if (h.backingFileOffset < h.headerLength || h.backingFileOffset + h.backingFileSize > clusterSize) {
-      fail('ECORRUPT', `backing file name at 0x${h.backingFileOffset.toString(16)} (+${h.backingFileSize}) is not within the header cluster`);
+      fail(
+        'ECORRUPT',
+        `backing file name at 0x${h.backingFileOffset.toString(16)} (+${h.backingFileSize}) is not within the header cluster`,
+      );
     }
-    if (h.backingFileOffset + h.backingFileSize > file.size) fail('ECORRUPT', 'backing file name lies beyond the end of the file: image truncated?');
-    h.backingFile = Buffer.from(first.subarray(h.backingFileOffset, h.backingFileOffset + h.backingFileSize)).toString('utf8');
+    if (h.backingFileOffset + h.backingFileSize > file.size)
+      fail('ECORRUPT', 'backing file name lies beyond the end of the file: image truncated?');
+    h.backingFile = Buffer.from(first.subarray(h.backingFileOffset, h.backingFileOffset + h.backingFileSize)).toString(
+      'utf8',
+    );
     if (h.backingFile.includes('\0')) fail('ECORRUPT', 'backing file name contains a NUL byte');
   }
   checkTables(h, file.size, path);
@@ -179,9 +198,14 @@ function parseExtensions(h: Qcow2Header, first: Uint8Array, v: DataView, path: s
     if (type === EXT_END) return;
     const data = pos + 8;
     if (len > limit - data) {
-      throw new BlockError('ECORRUPT', `header extension 0x${type.toString(16)} at ${pos} (${len} bytes) overflows the header cluster`, path);
+      throw new BlockError(
+        'ECORRUPT',
+        `header extension 0x${type.toString(16)} at ${pos} (${len} bytes) overflows the header cluster`,
+        path,
+      );
     }
-    if (seen.has(type) && type !== 0) throw new BlockError('ECORRUPT', `header extension 0x${type.toString(16)} appears twice`, path);
+    if (seen.has(type) && type !== 0)
+      throw new BlockError('ECORRUPT', `header extension 0x${type.toString(16)} appears twice`, path);
     seen.add(type);
     const body = first.subarray(data, data + len);
     switch (type) {
@@ -236,33 +260,54 @@ function checkFeatures(h: Qcow2Header, path: string): void {
   }
   const typeBit = (h.incompatibleFeatures & INCOMPAT_COMPRESSION_TYPE) !== 0n;
   if (typeBit !== (h.compressionType !== 0)) {
-    throw new BlockError('ECORRUPT', `compression_type ${h.compressionType} disagrees with the compression type feature bit`, path);
+    throw new BlockError(
+      'ECORRUPT',
+      `compression_type ${h.compressionType} disagrees with the compression type feature bit`,
+      path,
+    );
   }
-  if (h.compressionType > 1) throw new BlockError('EUNSUPPORTED', `unknown compression type ${h.compressionType}`, path);
+  if (h.compressionType > 1)
+    throw new BlockError('EUNSUPPORTED', `unknown compression type ${h.compressionType}`, path);
 }
 
 /** Where the L1 table, refcount table and snapshot table are, checked against the file. */
 function checkTables(h: Qcow2Header, fileSize: number, path: string): void {
   const cs = 2 ** h.clusterBits;
   const within = (what: string, offset: number, bytes: number): void => {
-    if (offset % cs !== 0) throw new BlockError('ECORRUPT', `${what} offset 0x${offset.toString(16)} is not aligned to the ${cs}-byte cluster size`, path);
+    if (offset % cs !== 0)
+      throw new BlockError(
+        'ECORRUPT',
+        `${what} offset 0x${offset.toString(16)} is not aligned to the ${cs}-byte cluster size`,
+        path,
+      );
     if (offset === 0) throw new BlockError('ECORRUPT', `${what} overlaps the image header`, path);
     if (offset + bytes > fileSize) {
-      throw new BlockError('ECORRUPT', `${what} at 0x${offset.toString(16)} (+${bytes}) lies beyond the end of the file (${fileSize} bytes): image truncated?`, path);
+      throw new BlockError(
+        'ECORRUPT',
+        `${what} at 0x${offset.toString(16)} (+${bytes}) lies beyond the end of the file (${fileSize} bytes): image truncated?`,
+        path,
+      );
     }
   };
   if (h.size % 512 !== 0) throw new BlockError('EFORMAT', `virtual size ${h.size} is not a multiple of 512`, path);
   const l2Entries = cs / 8;
   const needL1 = Math.ceil(h.size / (cs * l2Entries));
-  if (h.l1Size * 8 > MAX_L1_BYTES) throw new BlockError('EUNSUPPORTED', `L1 table of ${h.l1Size} entries is too large`, path);
-  if (h.l1Size < needL1) throw new BlockError('ECORRUPT', `L1 table of ${h.l1Size} entries is too small for a ${h.size}-byte disk (needs ${needL1})`, path);
+  if (h.l1Size * 8 > MAX_L1_BYTES)
+    throw new BlockError('EUNSUPPORTED', `L1 table of ${h.l1Size} entries is too large`, path);
+  if (h.l1Size < needL1)
+    throw new BlockError(
+      'ECORRUPT',
+      `L1 table of ${h.l1Size} entries is too small for a ${h.size}-byte disk (needs ${needL1})`,
+      path,
+    );
   if (h.l1Size > 0) within('L1 table', h.l1TableOffset, h.l1Size * 8);
   if (h.refcountTableClusters === 0) throw new BlockError('ECORRUPT', 'refcount table is empty', path);
   if (h.refcountTableClusters * cs > MAX_REFCOUNT_TABLE_BYTES) {
     throw new BlockError('EUNSUPPORTED', `refcount table of ${h.refcountTableClusters} clusters is too large`, path);
   }
   within('refcount table', h.refcountTableOffset, h.refcountTableClusters * cs);
-  if (h.nbSnapshots > MAX_SNAPSHOTS) throw new BlockError('ECORRUPT', `${h.nbSnapshots} snapshots is more than the ${MAX_SNAPSHOTS} allowed`, path);
+  if (h.nbSnapshots > MAX_SNAPSHOTS)
+    throw new BlockError('ECORRUPT', `${h.nbSnapshots} snapshots is more than the ${MAX_SNAPSHOTS} allowed`, path);
   if (h.nbSnapshots > 0) within('snapshot table', h.snapshotsOffset, 40 * h.nbSnapshots);
 }
 
@@ -297,7 +342,8 @@ export function encodeHeader(n: NewHeader): Uint8Array {
   v.setUint32(100, WRITTEN_HEADER_LENGTH);
   let pos = WRITTEN_HEADER_LENGTH;
   const ext = (type: number, body: Uint8Array): void => {
-    if (pos + 8 + align(body.length, 8) > cs) throw new BlockError('EFORMAT', 'header extensions do not fit in one cluster');
+    if (pos + 8 + align(body.length, 8) > cs)
+      throw new BlockError('EFORMAT', 'header extensions do not fit in one cluster');
     v.setUint32(pos, type);
     v.setUint32(pos + 4, body.length);
     buf.set(body, pos + 8);
@@ -311,11 +357,13 @@ export function encodeHeader(n: NewHeader): Uint8Array {
     table.set(Buffer.from(f.name, 'utf8'), i * 48 + 2);
   });
   // The feature table is optional; skip it rather than fail when clusters are tiny.
-  if (pos + 8 + table.length + 8 + (n.backingFile ? Buffer.byteLength(n.backingFile) : 0) <= cs) ext(EXT_FEATURE_TABLE, table);
+  if (pos + 8 + table.length + 8 + (n.backingFile ? Buffer.byteLength(n.backingFile) : 0) <= cs)
+    ext(EXT_FEATURE_TABLE, table);
   pos += 8; // END extension: type 0, length 0 (already zero)
   if (n.backingFile !== undefined) {
     const name = Buffer.from(n.backingFile, 'utf8');
-    if (name.length > MAX_BACKING_NAME) throw new BlockError('EFORMAT', `backing file name is longer than ${MAX_BACKING_NAME} bytes`);
+    if (name.length > MAX_BACKING_NAME)
+      throw new BlockError('EFORMAT', `backing file name is longer than ${MAX_BACKING_NAME} bytes`);
     if (pos + name.length > cs) throw new BlockError('EFORMAT', 'backing file name does not fit in the header cluster');
     v.setBigUint64(8, BigInt(pos));
     v.setUint32(16, name.length);
@@ -327,7 +375,8 @@ export function encodeHeader(n: NewHeader): Uint8Array {
 
 function u64(v: DataView, at: number, what: string, path: string): number {
   const x = v.getBigUint64(at);
-  if (x > BigInt(Number.MAX_SAFE_INTEGER)) throw new BlockError('ECORRUPT', `${what} 0x${x.toString(16)} is out of range`, path);
+  if (x > BigInt(Number.MAX_SAFE_INTEGER))
+    throw new BlockError('ECORRUPT', `${what} 0x${x.toString(16)} is out of range`, path);
   return Number(x);
 }
 

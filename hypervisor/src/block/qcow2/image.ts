@@ -111,7 +111,8 @@ export class Qcow2 implements BlockBackend {
     );
     this.backingPath = header.backingFile === undefined ? undefined : resolveBackingPath(file.path, header.backingFile);
     if (this.backingPath !== undefined && !opts.ignoreBacking) {
-      if (!opts.openBacking) throw new BlockError('EUNSUPPORTED', 'image has a backing file; open it with openDisk', file.path);
+      if (!opts.openBacking)
+        throw new BlockError('EUNSUPPORTED', 'image has a backing file; open it with openDisk', file.path);
       const fmt = header.backingFormat;
       if (fmt !== undefined && fmt !== 'raw' && fmt !== 'qcow2') {
         throw new BlockError('EUNSUPPORTED', `backing file format "${fmt}" is not supported (raw or qcow2)`, file.path);
@@ -127,7 +128,11 @@ export class Qcow2 implements BlockBackend {
       const header = readHeader(file);
       if (!readOnly) {
         if (header.incompatibleFeatures & INCOMPAT_CORRUPT) {
-          throw new BlockError('ECORRUPT', 'image is marked corrupt and cannot be opened read/write (repair it with qemu-img check -r all)', path);
+          throw new BlockError(
+            'ECORRUPT',
+            'image is marked corrupt and cannot be opened read/write (repair it with qemu-img check -r all)',
+            path,
+          );
         }
         if (header.incompatibleFeatures & INCOMPAT_DIRTY) {
           throw new BlockError(
@@ -215,7 +220,7 @@ export class Qcow2 implements BlockBackend {
     this.checkOpen();
     checkRange(this.sizeBytes, offset, dst.length, this.file.path);
     const cs = this.clusterSize;
-    for (let pos = 0; pos < dst.length; ) {
+    for (let pos = 0; pos < dst.length;) {
       const g = offset + pos;
       const ci = Math.floor(g / cs);
       const inner = g % cs;
@@ -247,7 +252,7 @@ export class Qcow2 implements BlockBackend {
     this.dirtyLog.note(offset, src.length);
     this.guarded(() => {
       const cs = this.clusterSize;
-      for (let pos = 0; pos < src.length; ) {
+      for (let pos = 0; pos < src.length;) {
         const g = offset + pos;
         const inner = g % cs;
         const n = Math.min(cs - inner, src.length - pos);
@@ -352,7 +357,8 @@ export class Qcow2 implements BlockBackend {
     if (offset % this.clusterSize !== 0) this.corrupt(`${where} is not cluster aligned`);
     const clash = this.fixedMetadataAt(offset);
     if (clash) this.corrupt(`${where} overlaps ${clash}`);
-    if (offset + this.clusterSize > this.file.size) this.corrupt(`${where} lies beyond the end of the file (${this.file.size} bytes): image truncated?`);
+    if (offset + this.clusterSize > this.file.size)
+      this.corrupt(`${where} lies beyond the end of the file (${this.file.size} bytes): image truncated?`);
     const data = new Uint8Array(this.clusterSize);
     this.file.readExact(offset, data, where);
     return this.l2Cache.insert(offset, data, false);
@@ -485,9 +491,13 @@ export class Qcow2 implements BlockBackend {
   }
 
   /** Calls fn per cluster of the range; `whole` when the range covers all of the cluster the guest can see. */
-  private forClusters(offset: number, length: number, fn: (ci: number, inner: number, n: number, whole: boolean) => void): void {
+  private forClusters(
+    offset: number,
+    length: number,
+    fn: (ci: number, inner: number, n: number, whole: boolean) => void,
+  ): void {
     const cs = this.clusterSize;
-    for (let pos = 0; pos < length; ) {
+    for (let pos = 0; pos < length;) {
       const g = offset + pos;
       const ci = Math.floor(g / cs);
       const inner = g % cs;
@@ -508,9 +518,16 @@ export class Qcow2 implements BlockBackend {
   private decompress(e: L2Entry, ci: number): Uint8Array {
     if (this.lastCompressed?.host === e.host) return this.lastCompressed.data;
     if (this.header.compressionType !== 0) {
-      throw new BlockError('EUNSUPPORTED', `guest cluster ${ci} is zstd-compressed, which is not supported`, this.file.path);
+      throw new BlockError(
+        'EUNSUPPORTED',
+        `guest cluster ${ci} is zstd-compressed, which is not supported`,
+        this.file.path,
+      );
     }
-    if (e.host >= this.file.size) this.corrupt(`compressed guest cluster ${ci} at 0x${e.host.toString(16)} lies beyond the end of the file: image truncated?`);
+    if (e.host >= this.file.size)
+      this.corrupt(
+        `compressed guest cluster ${ci} at 0x${e.host.toString(16)} lies beyond the end of the file: image truncated?`,
+      );
     const len = e.compressedBytes - (e.host % 512);
     const src = new Uint8Array(Math.min(len, this.file.size - e.host));
     this.file.readPadded(e.host, src);
@@ -521,7 +538,8 @@ export class Qcow2 implements BlockBackend {
     } catch (err) {
       this.corrupt(`compressed guest cluster ${ci} does not decompress: ${(err as Error).message}`);
     }
-    if (out.length < this.clusterSize) this.corrupt(`compressed guest cluster ${ci} decompresses to ${out.length} bytes, not ${this.clusterSize}`);
+    if (out.length < this.clusterSize)
+      this.corrupt(`compressed guest cluster ${ci} decompresses to ${out.length} bytes, not ${this.clusterSize}`);
     const data = new Uint8Array(out.buffer, out.byteOffset, this.clusterSize);
     this.lastCompressed = { host: e.host, data };
     return data;
@@ -549,7 +567,8 @@ export class Qcow2 implements BlockBackend {
       }
       if (wrote) this.file.datasync();
       if (this.dirtyL1.size > 0) {
-        for (const i of [...this.dirtyL1].sort((a, b) => a - b)) this.file.write(this.header.l1TableOffset + i * 8, this.l1.subarray(i * 8, i * 8 + 8)); // 4. L1
+        for (const i of [...this.dirtyL1].sort((a, b) => a - b))
+          this.file.write(this.header.l1TableOffset + i * 8, this.l1.subarray(i * 8, i * 8 + 8)); // 4. L1
         this.dirtyL1.clear();
         this.file.datasync();
       }
@@ -579,18 +598,25 @@ export class Qcow2 implements BlockBackend {
     const rc = this.refcounts.describe(offset);
     if (rc) return rc;
     if (inRange(h.snapshotsOffset, this.snapshots.bytes)) return 'the snapshot table';
-    for (const s of this.snapshots.snapshots) if (inRange(s.l1Offset, s.l1Size * 8)) return `the L1 table of snapshot "${s.name}"`;
+    for (const s of this.snapshots.snapshots)
+      if (inRange(s.l1Offset, s.l1Size * 8)) return `the L1 table of snapshot "${s.name}"`;
     return undefined;
   }
 
   private checkDataCluster(host: number, ci: number, forWrite = false): void {
-    if (host % this.clusterSize !== 0) this.corrupt(`guest cluster ${ci} maps to unaligned host offset 0x${host.toString(16)}`);
+    if (host % this.clusterSize !== 0)
+      this.corrupt(`guest cluster ${ci} maps to unaligned host offset 0x${host.toString(16)}`);
     if (host >= this.file.size) {
-      this.corrupt(`guest cluster ${ci} maps to host offset 0x${host.toString(16)}, beyond the end of the file (${this.file.size} bytes): image truncated?`);
+      this.corrupt(
+        `guest cluster ${ci} maps to host offset 0x${host.toString(16)}, beyond the end of the file (${this.file.size} bytes): image truncated?`,
+      );
     }
     if (forWrite) {
       const clash = this.metadataAt(host);
-      if (clash) this.corrupt(`guest cluster ${ci} maps to host offset 0x${host.toString(16)}, which holds ${clash}; refusing to overwrite metadata`);
+      if (clash)
+        this.corrupt(
+          `guest cluster ${ci} maps to host offset 0x${host.toString(16)}, which holds ${clash}; refusing to overwrite metadata`,
+        );
     }
   }
 
@@ -624,7 +650,8 @@ export class Qcow2 implements BlockBackend {
   private checkWritable(): void {
     this.checkOpen();
     if (this.readOnly) throw new BlockError('EROFS', 'image is open read-only', this.file.path);
-    if (this.broken !== undefined) throw new BlockError('ECORRUPT', `writes refused after an earlier error (${this.broken})`);
+    if (this.broken !== undefined)
+      throw new BlockError('ECORRUPT', `writes refused after an earlier error (${this.broken})`);
   }
 }
 

@@ -79,7 +79,12 @@ export class Refcounts {
    * Reads the refcount table. Strict (for I/O) rejects a bad entry; lenient (for `check`)
    * records it in badEntries and treats its block as absent.
    */
-  static load(file: HostFile, layout: RefcountLayout, hooks: RefcountHooks, opts: { strict: boolean; cacheTables: number }): Refcounts {
+  static load(
+    file: HostFile,
+    layout: RefcountLayout,
+    hooks: RefcountHooks,
+    opts: { strict: boolean; cacheTables: number },
+  ): Refcounts {
     const cs = 2 ** layout.clusterBits;
     const raw = new Uint8Array(layout.tableClusters * cs);
     file.readExact(layout.tableOffset, raw, 'refcount table');
@@ -150,7 +155,11 @@ export class Refcounts {
       }
       const clash = this.hooks.metadataAt(c * this.clusterSize);
       if (clash) {
-        throw new BlockError('ECORRUPT', `cluster ${c} has refcount 0 but holds ${clash}: refcounts are corrupt`, this.file.path);
+        throw new BlockError(
+          'ECORRUPT',
+          `cluster ${c} has refcount 0 but holds ${clash}: refcounts are corrupt`,
+          this.file.path,
+        );
       }
       const b = this.loadBlock(ri)!;
       this.setEntry(b.view, c % this.perBlock, 1);
@@ -234,7 +243,8 @@ export class Refcounts {
     for (let ri = this.table.length - 1; ri >= 0; ri--) {
       const b = this.loadBlock(ri);
       if (!b) continue;
-      for (let i = this.perBlock - 1; i >= 0; i--) if (this.getEntry(b.view, i) !== 0) return ri * this.perBlock + i + 1;
+      for (let i = this.perBlock - 1; i >= 0; i--)
+        if (this.getEntry(b.view, i) !== 0) return ri * this.perBlock + i + 1;
     }
     return 0;
   }
@@ -245,7 +255,8 @@ export class Refcounts {
       const ri = Math.floor(c / this.perBlock);
       if (ri >= this.table.length || this.table[ri] === 0) return c;
       const b = this.loadBlock(ri)!;
-      for (let i = c % this.perBlock; i < this.perBlock; i++) if (this.getEntry(b.view, i) === 0) return ri * this.perBlock + i;
+      for (let i = c % this.perBlock; i < this.perBlock; i++)
+        if (this.getEntry(b.view, i) === 0) return ri * this.perBlock + i;
       c = (ri + 1) * this.perBlock;
     }
   }
@@ -259,7 +270,11 @@ export class Refcounts {
     const at = first === avoid ? first + 1 : first;
     const clash = this.hooks.metadataAt(at * this.clusterSize);
     if (clash) {
-      throw new BlockError('ECORRUPT', `refcount table has no block for cluster ${at}, which holds ${clash}: refcounts are corrupt`, this.file.path);
+      throw new BlockError(
+        'ECORRUPT',
+        `refcount table has no block for cluster ${at}, which holds ${clash}: refcounts are corrupt`,
+        this.file.path,
+      );
     }
     const offset = at * this.clusterSize;
     const b = this.blocks.insert(offset, new Uint8Array(this.clusterSize), true);
@@ -289,13 +304,18 @@ export class Refcounts {
       const entries = Math.max(needIndex + 1, Math.ceil(end / per), Math.ceil((this.tableClusters * 3 * cs) / 16));
       const t = Math.ceil((entries * 8) / cs);
       const blocks: number[] = [];
-      for (let r = Math.floor(start / per); r <= Math.floor((start + newBlocks.length + t - 1) / per); r++) if (missing(r)) blocks.push(r);
+      for (let r = Math.floor(start / per); r <= Math.floor((start + newBlocks.length + t - 1) / per); r++)
+        if (missing(r)) blocks.push(r);
       if (t === tableClusters && blocks.length === newBlocks.length) break;
       tableClusters = t;
       newBlocks = blocks;
     }
     if (tableClusters * cs > MAX_REFCOUNT_TABLE_BYTES) {
-      throw new BlockError('EUNSUPPORTED', `the refcount table would exceed ${MAX_REFCOUNT_TABLE_BYTES} bytes`, this.file.path);
+      throw new BlockError(
+        'EUNSUPPORTED',
+        `the refcount table would exceed ${MAX_REFCOUNT_TABLE_BYTES} bytes`,
+        this.file.path,
+      );
     }
     const used = newBlocks.length + tableClusters;
     const newTableOffset = (start + newBlocks.length) * cs;

@@ -38,7 +38,8 @@ export function readSnapshots(file: HostFile, h: Qcow2Header): SnapshotTable {
     const idLen = v.getUint16(12);
     const nameLen = v.getUint16(14);
     const extraLen = v.getUint32(36);
-    if (extraLen > 1024) throw new BlockError('ECORRUPT', `snapshot ${i} has ${extraLen} bytes of extra data (at most 1024)`, file.path);
+    if (extraLen > 1024)
+      throw new BlockError('ECORRUPT', `snapshot ${i} has ${extraLen} bytes of extra data (at most 1024)`, file.path);
     const rest = new Uint8Array(extraLen + idLen + nameLen);
     file.readExact(pos + 40, rest, `snapshot table entry ${i}`);
     let vmStateSize = v.getUint32(32);
@@ -55,10 +56,20 @@ export function readSnapshots(file: HostFile, h: Qcow2Header): SnapshotTable {
       vmClockNs: v.getBigUint64(24),
       icount: extraLen >= 24 ? Number(view(rest).getBigInt64(16)) : -1,
     };
-    if (l1Offset % cs !== 0) throw new BlockError('ECORRUPT', `snapshot "${s.name}" L1 table offset 0x${l1Offset.toString(16)} is not cluster aligned`, file.path);
-    if (l1Size * 8 > MAX_L1_BYTES) throw new BlockError('ECORRUPT', `snapshot "${s.name}" L1 table of ${l1Size} entries is too large`, file.path);
+    if (l1Offset % cs !== 0)
+      throw new BlockError(
+        'ECORRUPT',
+        `snapshot "${s.name}" L1 table offset 0x${l1Offset.toString(16)} is not cluster aligned`,
+        file.path,
+      );
+    if (l1Size * 8 > MAX_L1_BYTES)
+      throw new BlockError('ECORRUPT', `snapshot "${s.name}" L1 table of ${l1Size} entries is too large`, file.path);
     if (l1Size > 0 && (l1Offset === 0 || l1Offset + l1Size * 8 > file.size)) {
-      throw new BlockError('ECORRUPT', `snapshot "${s.name}" L1 table at 0x${l1Offset.toString(16)} lies outside the file`, file.path);
+      throw new BlockError(
+        'ECORRUPT',
+        `snapshot "${s.name}" L1 table at 0x${l1Offset.toString(16)} lies outside the file`,
+        file.path,
+      );
     }
     snapshots.push(s);
     pos += Math.ceil((40 + rest.length) / 8) * 8;

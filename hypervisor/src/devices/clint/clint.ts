@@ -24,7 +24,7 @@ const MAX_EXACT_HI = 0x1f_ffff;
 // words and read as Infinity, which compares correctly against every reachable mtime.
 
 /** The low 32 bits of a non-negative integer below 2^53. */
-export const lo32 = (v: number): number => v % TWO_POW_32 >>> 0;
+export const lo32 = (v: number): number => (v % TWO_POW_32) >>> 0;
 /** The high 32 bits of a non-negative integer below 2^53. */
 export const hi32 = (v: number): number => Math.floor(v / TWO_POW_32) >>> 0;
 /** The 64-bit value hi:lo as a number, or Infinity when it is 2^53 or more. */

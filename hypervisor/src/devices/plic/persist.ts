@@ -41,7 +41,8 @@ export function restorePlic(dev: Plic, section: StateSection): void {
     isArrayOf(d.threshold, nctx) &&
     isArrayOf(d.enable, nctx) &&
     d.enable.every((e) => isArrayOf(e, PLIC_WORDS));
-  if (!shapeOk) throw new StateError(`plic state does not match a PLIC with ${PLIC_NUM_SOURCES} sources and ${nctx} contexts`);
+  if (!shapeOk)
+    throw new StateError(`plic state does not match a PLIC with ${PLIC_NUM_SOURCES} sources and ${nctx} contexts`);
   dev.priority.set(d.priority);
   dev.pending.set(d.pending);
   dev.claimed.set(d.claimed);

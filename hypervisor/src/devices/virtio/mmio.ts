@@ -286,7 +286,8 @@ export class VirtioMmio implements MmioDevice {
 
   /** Marks the device broken (DEVICE_NEEDS_RESET) and tells the driver by a config interrupt. */
   private fail(e: unknown): void {
-    const reason = e instanceof VirtqueueError ? e.message : `device error: ${e instanceof Error ? e.message : String(e)}`;
+    const reason =
+      e instanceof VirtqueueError ? e.message : `device error: ${e instanceof Error ? e.message : String(e)}`;
     this.broken = true;
     this.lastError = `${this.name}: ${reason}`;
     this.status |= Status.DEVICE_NEEDS_RESET;

@@ -68,7 +68,9 @@ export function restoreVirtio(slot: VirtioMmio, section: StateSection): void {
     throw new StateError(`${slot.name}: state is for virtio device ${d.deviceId}, the slot holds device ${deviceId}`);
   }
   if (!Array.isArray(d.queues) || d.queues.length !== slot.queues.length) {
-    throw new StateError(`${slot.name}: state has ${String(d.queues?.length)} queues, the device has ${slot.queues.length}`);
+    throw new StateError(
+      `${slot.name}: state has ${String(d.queues?.length)} queues, the device has ${slot.queues.length}`,
+    );
   }
   if (typeof d.driverFeatures !== 'string' || !/^[0-9a-f]{1,16}$/.test(d.driverFeatures)) {
     throw new StateError(`${slot.name}: bad driver features '${String(d.driverFeatures)}'`);
@@ -128,4 +130,6 @@ function restoreQueue(q: Virtqueue, s: VirtqueueState, what: string): void {
 
 const u32 = (x: unknown): number => (typeof x === 'number' && Number.isFinite(x) ? x >>> 0 : 0);
 const isPair = (x: unknown): x is [number, number] =>
-  Array.isArray(x) && x.length === 2 && x.every((n) => typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= 0xffff_ffff);
+  Array.isArray(x) &&
+  x.length === 2 &&
+  x.every((n) => typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= 0xffff_ffff);

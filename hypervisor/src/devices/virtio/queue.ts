@@ -195,7 +195,9 @@ export class Virtqueue {
     if (idx >= count) throw new VirtqueueError(`head descriptor ${idx} is outside a queue of ${count}`);
     for (;;) {
       if (++steps > count) {
-        throw new VirtqueueError(`descriptor chain from ${head} loops or is longer than ${inIndirect ? 'its indirect table' : 'the queue'} (${count})`);
+        throw new VirtqueueError(
+          `descriptor chain from ${head} loops or is longer than ${inIndirect ? 'its indirect table' : 'the queue'} (${count})`,
+        );
       }
       const d = table + DESC_SIZE * idx;
       const addr = v.getUint32(d, true);
@@ -208,8 +210,10 @@ export class Virtqueue {
         if (!this.indirect) throw new VirtqueueError('indirect descriptor without VIRTIO_F_INDIRECT_DESC');
         if (inIndirect) throw new VirtqueueError('nested indirect descriptor table');
         if (flags & VIRTQ_DESC_F_NEXT) throw new VirtqueueError('indirect descriptor with NEXT set');
-        if (len === 0 || len % DESC_SIZE !== 0) throw new VirtqueueError(`indirect table length ${len} is not a non-zero multiple of 16`);
-        if (len / DESC_SIZE > MAX_INDIRECT_DESCS) throw new VirtqueueError(`indirect table of ${len / DESC_SIZE} entries (at most ${MAX_INDIRECT_DESCS})`);
+        if (len === 0 || len % DESC_SIZE !== 0)
+          throw new VirtqueueError(`indirect table length ${len} is not a non-zero multiple of 16`);
+        if (len / DESC_SIZE > MAX_INDIRECT_DESCS)
+          throw new VirtqueueError(`indirect table of ${len / DESC_SIZE} entries (at most ${MAX_INDIRECT_DESCS})`);
         table = this.bufferOffset(addr, addrHi, len);
         count = len / DESC_SIZE;
         inIndirect = true;
@@ -221,7 +225,8 @@ export class Virtqueue {
       if (len > 0) {
         const seg = { off: this.bufferOffset(addr, addrHi, len), len };
         if (flags & VIRTQ_DESC_F_WRITE) writable.push(seg);
-        else if (writable.length > 0) throw new VirtqueueError('device-readable descriptor after a device-writable one');
+        else if (writable.length > 0)
+          throw new VirtqueueError('device-readable descriptor after a device-writable one');
         else readable.push(seg);
       }
       if (!(flags & VIRTQ_DESC_F_NEXT)) break;

@@ -29,7 +29,13 @@ export function virtioSlotLayout(count: number = MemoryMap.virtio.count): Virtio
   }
   return Array.from({ length: count }, (_, index) => {
     const base = MemoryMap.virtio.base + index * MemoryMap.virtio.size;
-    return { index, base, size: MemoryMap.virtio.size, irq: Irq.virtioBase + index, name: `virtio_mmio@${base.toString(16)}` };
+    return {
+      index,
+      base,
+      size: MemoryMap.virtio.size,
+      irq: Irq.virtioBase + index,
+      name: `virtio_mmio@${base.toString(16)}`,
+    };
   });
 }
 

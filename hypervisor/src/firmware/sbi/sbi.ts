@@ -6,15 +6,29 @@ import type { Hart } from '../../cpu/hart.js';
 import { Mip } from '../../cpu/mip.js';
 
 const enum Ext {
-  LegacySetTimer = 0x00, LegacyPutchar = 0x01, LegacyGetchar = 0x02, LegacyClearIpi = 0x03,
-  LegacySendIpi = 0x04, LegacyFenceI = 0x05, LegacySfenceVma = 0x06, LegacySfenceVmaAsid = 0x07,
+  LegacySetTimer = 0x00,
+  LegacyPutchar = 0x01,
+  LegacyGetchar = 0x02,
+  LegacyClearIpi = 0x03,
+  LegacySendIpi = 0x04,
+  LegacyFenceI = 0x05,
+  LegacySfenceVma = 0x06,
+  LegacySfenceVmaAsid = 0x07,
   LegacyShutdown = 0x08,
-  Base = 0x10, Time = 0x5449_4d45, Ipi = 0x0073_5049, Rfence = 0x5246_4e43, Hsm = 0x0048_534d,
+  Base = 0x10,
+  Time = 0x5449_4d45,
+  Ipi = 0x0073_5049,
+  Rfence = 0x5246_4e43,
+  Hsm = 0x0048_534d,
   Srst = 0x5352_5354,
 }
 
 const enum Err {
-  Success = 0, Failed = -1, NotSupported = -2, InvalidParam = -3, AlreadyAvailable = -6,
+  Success = 0,
+  Failed = -1,
+  NotSupported = -2,
+  InvalidParam = -3,
+  AlreadyAvailable = -6,
 }
 
 /** SBI v1.0. */
@@ -24,9 +38,21 @@ const IMPL_ID = 0x484e;
 const IMPL_VERSION = 1;
 
 const SUPPORTED = new Set<number>([
-  Ext.LegacySetTimer, Ext.LegacyPutchar, Ext.LegacyGetchar, Ext.LegacyClearIpi, Ext.LegacySendIpi,
-  Ext.LegacyFenceI, Ext.LegacySfenceVma, Ext.LegacySfenceVmaAsid, Ext.LegacyShutdown,
-  Ext.Base, Ext.Time, Ext.Ipi, Ext.Rfence, Ext.Hsm, Ext.Srst,
+  Ext.LegacySetTimer,
+  Ext.LegacyPutchar,
+  Ext.LegacyGetchar,
+  Ext.LegacyClearIpi,
+  Ext.LegacySendIpi,
+  Ext.LegacyFenceI,
+  Ext.LegacySfenceVma,
+  Ext.LegacySfenceVmaAsid,
+  Ext.LegacyShutdown,
+  Ext.Base,
+  Ext.Time,
+  Ext.Ipi,
+  Ext.Rfence,
+  Ext.Hsm,
+  Ext.Srst,
 ]);
 
 export interface SbiPlatform {
@@ -86,15 +112,32 @@ export class Sbi {
 
   private call(eid: number, fid: number, a0: number, a1: number): [number, number] {
     switch (eid) {
-      case Ext.LegacySetTimer: this.setTimer(a0, a1); return [Err.Success, 0];
-      case Ext.LegacyPutchar: this.platform.putchar(a0 & 0xff); return [Err.Success, 0];
-      case Ext.LegacyGetchar: return [Err.Success, this.platform.getchar()];
-      case Ext.LegacyClearIpi: this.hart.mipSoft &= ~Mip.SSIP; this.hart.updateMip(); return [Err.Success, 0];
-      case Ext.LegacySendIpi: this.raiseIpi(); return [Err.Success, 0];
-      case Ext.LegacyFenceI: return [Err.Success, 0];
-      case Ext.LegacySfenceVma: case Ext.LegacySfenceVmaAsid: this.hart.translationChanged(false); return [Err.Success, 0];
-      case Ext.LegacyShutdown: this.platform.reset('poweroff', 0); return [Err.Success, 0];
-      case Ext.Base: return this.base(fid, a0);
+      case Ext.LegacySetTimer:
+        this.setTimer(a0, a1);
+        return [Err.Success, 0];
+      case Ext.LegacyPutchar:
+        this.platform.putchar(a0 & 0xff);
+        return [Err.Success, 0];
+      case Ext.LegacyGetchar:
+        return [Err.Success, this.platform.getchar()];
+      case Ext.LegacyClearIpi:
+        this.hart.mipSoft &= ~Mip.SSIP;
+        this.hart.updateMip();
+        return [Err.Success, 0];
+      case Ext.LegacySendIpi:
+        this.raiseIpi();
+        return [Err.Success, 0];
+      case Ext.LegacyFenceI:
+        return [Err.Success, 0];
+      case Ext.LegacySfenceVma:
+      case Ext.LegacySfenceVmaAsid:
+        this.hart.translationChanged(false);
+        return [Err.Success, 0];
+      case Ext.LegacyShutdown:
+        this.platform.reset('poweroff', 0);
+        return [Err.Success, 0];
+      case Ext.Base:
+        return this.base(fid, a0);
       case Ext.Time:
         if (fid !== 0) return [Err.NotSupported, 0];
         this.setTimer(a0, a1);
@@ -108,7 +151,8 @@ export class Sbi {
         // One hart: remote fences are local ones; fence.i needs nothing (stores drop stale code).
         if (fid !== 0) this.hart.translationChanged(false);
         return [Err.Success, 0];
-      case Ext.Hsm: return this.hsm(fid, a0);
+      case Ext.Hsm:
+        return this.hsm(fid, a0);
       case Ext.Srst:
         if (fid !== 0) return [Err.NotSupported, 0];
         if (a0 === 0) this.platform.reset('poweroff', a1);
@@ -121,20 +165,30 @@ export class Sbi {
 
   private base(fid: number, a0: number): [number, number] {
     switch (fid) {
-      case 0: return [Err.Success, SPEC_VERSION];
-      case 1: return [Err.Success, IMPL_ID];
-      case 2: return [Err.Success, IMPL_VERSION];
-      case 3: return [Err.Success, SUPPORTED.has(a0 >>> 0) ? 1 : 0];
-      case 4: case 5: case 6: return [Err.Success, 0];
+      case 0:
+        return [Err.Success, SPEC_VERSION];
+      case 1:
+        return [Err.Success, IMPL_ID];
+      case 2:
+        return [Err.Success, IMPL_VERSION];
+      case 3:
+        return [Err.Success, SUPPORTED.has(a0 >>> 0) ? 1 : 0];
+      case 4:
+      case 5:
+      case 6:
+        return [Err.Success, 0];
     }
     return [Err.NotSupported, 0];
   }
 
   private hsm(fid: number, a0: number): [number, number] {
     switch (fid) {
-      case 0: return [a0 === 0 ? Err.AlreadyAvailable : Err.InvalidParam, 0];
-      case 1: return [Err.Failed, 0];
-      case 2: return a0 === 0 ? [Err.Success, 0] : [Err.InvalidParam, 0];
+      case 0:
+        return [a0 === 0 ? Err.AlreadyAvailable : Err.InvalidParam, 0];
+      case 1:
+        return [Err.Failed, 0];
+      case 2:
+        return a0 === 0 ? [Err.Success, 0] : [Err.InvalidParam, 0];
       case 3:
         // Default retentive suspend behaves as WFI.
         if (a0IsRetentive(a0)) {

@@ -140,9 +140,17 @@ describe('virtio: bad guest input marks the device broken, never throws', () => 
     const bad: Array<[string, (t: T) => void, RegExp, bigint?]> = [
       ['outside', (t) => t.mem.setDesc(t.vq.desc, 0, OUTSIDE - 16, 32, DESC_F_INDIRECT, 0), /outside guest RAM/],
       ['length 24', (t) => t.mem.setDesc(t.vq.desc, 0, t.mem.alloc(32), 24, DESC_F_INDIRECT, 0), /multiple of 16/],
-      ['too large', (t) => t.mem.setDesc(t.vq.desc, 0, t.mem.alloc(16 * 1025), 16 * 1025, DESC_F_INDIRECT, 0), /1025 entries/],
+      [
+        'too large',
+        (t) => t.mem.setDesc(t.vq.desc, 0, t.mem.alloc(16 * 1025), 16 * 1025, DESC_F_INDIRECT, 0),
+        /1025 entries/,
+      ],
       ['length 0', (t) => t.mem.setDesc(t.vq.desc, 0, t.mem.alloc(32), 0, DESC_F_INDIRECT, 0), /multiple of 16/],
-      ['with NEXT', (t) => t.mem.setDesc(t.vq.desc, 0, t.mem.alloc(32), 32, DESC_F_INDIRECT | DESC_F_NEXT, 1), /with NEXT/],
+      [
+        'with NEXT',
+        (t) => t.mem.setDesc(t.vq.desc, 0, t.mem.alloc(32), 32, DESC_F_INDIRECT | DESC_F_NEXT, 1),
+        /with NEXT/,
+      ],
       [
         'not negotiated',
         (t) => t.mem.setDesc(t.vq.desc, 0, t.mem.alloc(32), 32, DESC_F_INDIRECT, 0),
@@ -164,7 +172,8 @@ describe('virtio: bad guest input marks the device broken, never throws', () => 
     const n = 300;
     const table = t.mem.alloc(16 * n);
     const buf = t.mem.alloc(n);
-    for (let i = 0; i < n; i++) t.mem.setDesc(table, i, buf + i, 1, DESC_F_WRITE | (i < n - 1 ? DESC_F_NEXT : 0), i + 1);
+    for (let i = 0; i < n; i++)
+      t.mem.setDesc(table, i, buf + i, 1, DESC_F_WRITE | (i < n - 1 ? DESC_F_NEXT : 0), i + 1);
     t.mem.setDesc(t.vq.desc, 0, table, 16 * n, DESC_F_INDIRECT, 0);
     submit(t.vq, 0);
     t.drv.notify(0);
@@ -219,7 +228,12 @@ describe('virtio: bad guest input marks the device broken, never throws', () => 
   }
 
   it('rings outside guest RAM', () => {
-    for (const reg of [MmioReg.QUEUE_DESC_LOW, MmioReg.QUEUE_DRIVER_LOW, MmioReg.QUEUE_DEVICE_LOW, MmioReg.QUEUE_DESC_HIGH]) {
+    for (const reg of [
+      MmioReg.QUEUE_DESC_LOW,
+      MmioReg.QUEUE_DRIVER_LOW,
+      MmioReg.QUEUE_DEVICE_LOW,
+      MmioReg.QUEUE_DESC_HIGH,
+    ]) {
       const t = plug(new VirtioRng(), RAM);
       t.drv.init(0n);
       t.drv.w(MmioReg.QUEUE_SEL, 0);

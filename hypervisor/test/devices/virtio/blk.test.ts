@@ -19,8 +19,14 @@ import { MemBackend, type MemBackendOptions } from './mem-backend.js';
 import { BlkReq, blkRequest, dwzSegment, pattern, plug } from './setup.js';
 
 const DISK = 1 << 20; // 2048 sectors
-const ALL_BLK = bit(BlkFeature.SIZE_MAX) | bit(BlkFeature.SEG_MAX) | bit(BlkFeature.RO) | bit(BlkFeature.BLK_SIZE) |
-  bit(BlkFeature.FLUSH) | bit(BlkFeature.DISCARD) | bit(BlkFeature.WRITE_ZEROES);
+const ALL_BLK =
+  bit(BlkFeature.SIZE_MAX) |
+  bit(BlkFeature.SEG_MAX) |
+  bit(BlkFeature.RO) |
+  bit(BlkFeature.BLK_SIZE) |
+  bit(BlkFeature.FLUSH) |
+  bit(BlkFeature.DISCARD) |
+  bit(BlkFeature.WRITE_ZEROES);
 
 function blk(opts: MemBackendOptions & { size?: number; drop?: bigint; ram?: number } = {}) {
   const backend = new MemBackend(opts.size ?? DISK, opts);
@@ -47,7 +53,14 @@ describe('virtio-blk', () => {
     assert.equal(cfg32(t, BlkConfig.MAX_WRITE_ZEROES_SECTORS), BLK_MAX_ZERO_SECTORS);
     assert.equal(t.mmio.read(MmioReg.CONFIG + BlkConfig.WRITE_ZEROES_MAY_UNMAP, 1), 1);
     const f = t.drv.features;
-    for (const b of [BlkFeature.SIZE_MAX, BlkFeature.SEG_MAX, BlkFeature.BLK_SIZE, BlkFeature.FLUSH, BlkFeature.DISCARD, BlkFeature.WRITE_ZEROES]) {
+    for (const b of [
+      BlkFeature.SIZE_MAX,
+      BlkFeature.SEG_MAX,
+      BlkFeature.BLK_SIZE,
+      BlkFeature.FLUSH,
+      BlkFeature.DISCARD,
+      BlkFeature.WRITE_ZEROES,
+    ]) {
       assert.ok(f & bit(b), `feature ${b}`);
     }
     assert.ok(!(f & bit(BlkFeature.RO)));
@@ -108,7 +121,10 @@ describe('virtio-blk', () => {
     want.set(new TextEncoder().encode('disk-0001'));
     assert.deepEqual(r.data, want);
     const full = blk({ id: 'ABCDEFGHIJKLMNOPQRST' });
-    assert.equal(new TextDecoder().decode(blkRequest(full.vq, BlkReq.GET_ID, 0, { inLen: 20 }).data), 'ABCDEFGHIJKLMNOPQRST');
+    assert.equal(
+      new TextDecoder().decode(blkRequest(full.vq, BlkReq.GET_ID, 0, { inLen: 20 }).data),
+      'ABCDEFGHIJKLMNOPQRST',
+    );
   });
 
   it('discards and writes zeroes through the backend, one or several segments', () => {
@@ -116,7 +132,10 @@ describe('virtio-blk', () => {
     t.backend.data.fill(0xaa);
     const d = blkRequest(t.vq, BlkReq.DISCARD, 0, { out: Buffer.concat([dwzSegment(8, 16), dwzSegment(100, 8)]) });
     assert.equal(d.status, BlkStatus.OK);
-    assert.deepEqual(t.backend.discards, [[8 * 512, 16 * 512], [100 * 512, 8 * 512]]);
+    assert.deepEqual(t.backend.discards, [
+      [8 * 512, 16 * 512],
+      [100 * 512, 8 * 512],
+    ]);
     const z = blkRequest(t.vq, BlkReq.WRITE_ZEROES, 0, { out: dwzSegment(4, 2, 1) });
     assert.equal(z.status, BlkStatus.OK);
     assert.deepEqual(t.backend.zeroes, [[4 * 512, 1024, true]]);
@@ -128,8 +147,16 @@ describe('virtio-blk', () => {
 
   it('answers UNSUPP for bad discard flags, unknown types and missing backend support', () => {
     const t = blk();
-    assert.equal(blkRequest(t.vq, BlkReq.DISCARD, 0, { out: dwzSegment(0, 1, 1) }).status, BlkStatus.UNSUPP, 'UNMAP on discard');
-    assert.equal(blkRequest(t.vq, BlkReq.WRITE_ZEROES, 0, { out: dwzSegment(0, 1, 2) }).status, BlkStatus.UNSUPP, 'unknown flag');
+    assert.equal(
+      blkRequest(t.vq, BlkReq.DISCARD, 0, { out: dwzSegment(0, 1, 1) }).status,
+      BlkStatus.UNSUPP,
+      'UNMAP on discard',
+    );
+    assert.equal(
+      blkRequest(t.vq, BlkReq.WRITE_ZEROES, 0, { out: dwzSegment(0, 1, 2) }).status,
+      BlkStatus.UNSUPP,
+      'unknown flag',
+    );
     assert.equal(blkRequest(t.vq, 10 /* GET_LIFETIME */, 0, { inLen: 8 }).status, BlkStatus.UNSUPP);
     assert.equal(blkRequest(t.vq, 99, 0).status, BlkStatus.UNSUPP);
     assert.equal(t.backend.discards.length + t.backend.zeroes.length, 0);
@@ -145,10 +172,18 @@ describe('virtio-blk', () => {
     const t = blk();
     const st = (out: Uint8Array) => blkRequest(t.vq, BlkReq.WRITE_ZEROES, 0, { out }).status;
     assert.equal(st(dwzSegment(2047, 2)), BlkStatus.IOERR);
-    assert.equal(st(Buffer.concat([dwzSegment(0, 1), dwzSegment(5000, 1)])), BlkStatus.IOERR, 'one bad segment fails all');
+    assert.equal(
+      st(Buffer.concat([dwzSegment(0, 1), dwzSegment(5000, 1)])),
+      BlkStatus.IOERR,
+      'one bad segment fails all',
+    );
     assert.equal(st(dwzSegment(0, BLK_MAX_ZERO_SECTORS + 1)), BlkStatus.IOERR);
     assert.equal(st(new Uint8Array(8)), BlkStatus.IOERR, 'a torn segment');
-    assert.equal(st(Buffer.concat(Array.from({ length: 17 }, () => dwzSegment(0, 1)))), BlkStatus.IOERR, 'too many segments');
+    assert.equal(
+      st(Buffer.concat(Array.from({ length: 17 }, () => dwzSegment(0, 1)))),
+      BlkStatus.IOERR,
+      'too many segments',
+    );
     assert.deepEqual(t.backend.zeroes, []);
   });
 
@@ -199,7 +234,13 @@ describe('virtio-blk', () => {
       mem.setU32(hdr + 8, sector);
       const data = mem.alloc(512);
       const status = mem.alloc(1);
-      t.vq.add([{ addr: hdr, len: 16 }], [{ addr: data, len: 512 }, { addr: status, len: 1 }]);
+      t.vq.add(
+        [{ addr: hdr, len: 16 }],
+        [
+          { addr: data, len: 512 },
+          { addr: status, len: 1 },
+        ],
+      );
       return { data, status, sector };
     });
     assert.ok(t.vq.kick());
@@ -251,7 +292,11 @@ describe('virtio-blk', () => {
       assert.deepEqual(new Uint8Array(readFileSync(path).subarray(3 * 512, 3 * 512 + 4096)), data);
       assert.deepEqual(blkRequest(vq, BlkReq.IN, 3, { inLen: 4096 }).data, data);
       assert.equal(blkRequest(vq, BlkReq.WRITE_ZEROES, 0, { out: dwzSegment(3, 2) }).status, BlkStatus.OK);
-      assert.ok(readFileSync(path).subarray(3 * 512, 5 * 512).every((b) => b === 0));
+      assert.ok(
+        readFileSync(path)
+          .subarray(3 * 512, 5 * 512)
+          .every((b) => b === 0),
+      );
       assert.equal(blkRequest(vq, BlkReq.IN, 2048, { inLen: 512 }).status, BlkStatus.IOERR);
       backend.close();
       // After close the backend throws ECLOSED: still only IOERR for the guest.

@@ -147,7 +147,7 @@ export class FakeDriver {
     this.w(MmioReg.STATUS, Status.ACKNOWLEDGE);
     this.w(MmioReg.STATUS, Status.ACKNOWLEDGE | Status.DRIVER);
     const offered = this.deviceFeatures();
-    const want = ((offered & (driverKnows | LINUX_TRANSPORT_FEATURES)) & ~(opts.drop ?? 0n)) | (opts.force ?? 0n);
+    const want = (offered & (driverKnows | LINUX_TRANSPORT_FEATURES) & ~(opts.drop ?? 0n)) | (opts.force ?? 0n);
     this.w(MmioReg.DRIVER_FEATURES_SEL, 1);
     this.w(MmioReg.DRIVER_FEATURES, Number(want >> 32n));
     this.w(MmioReg.DRIVER_FEATURES_SEL, 0);
@@ -271,7 +271,9 @@ export class VirtqDriver {
     const head = this.freeHead;
     if (indirect) {
       const table = this.mem.alloc(16 * total, 16);
-      bufs.forEach((b, i) => this.mem.setDesc(table, i, b.addr, b.len, b.flags | (i < total - 1 ? DESC_F_NEXT : 0), i + 1));
+      bufs.forEach((b, i) =>
+        this.mem.setDesc(table, i, b.addr, b.len, b.flags | (i < total - 1 ? DESC_F_NEXT : 0), i + 1),
+      );
       this.mem.setDesc(this.desc, head, table, 16 * total, DESC_F_INDIRECT, 0);
       this.freeHead = this.nextFree[head]!;
     } else {

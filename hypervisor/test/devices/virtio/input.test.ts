@@ -13,7 +13,14 @@ import {
   type InputDeviceConfig,
   type InputEvent,
 } from '../../../src/devices/virtio/input/input.js';
-import { KEY_DELETE, KEY_LEFTALT, KEY_LEFTCTRL, keyboardConfig, keyPress, QCODE_KEYS } from '../../../src/devices/virtio/input/keyboard.js';
+import {
+  KEY_DELETE,
+  KEY_LEFTALT,
+  KEY_LEFTCTRL,
+  keyboardConfig,
+  keyPress,
+  QCODE_KEYS,
+} from '../../../src/devices/virtio/input/keyboard.js';
 import { TRANSPORT_FEATURES, VirtioMmio } from '../../../src/devices/virtio/mmio.js';
 import { restoreVirtio, saveVirtio } from '../../../src/devices/virtio/persist.js';
 import { StateError, type StateSection } from '../../../src/state/section.js';
@@ -117,14 +124,21 @@ describe('virtio-input', () => {
       assert.deepEqual(ask(mmio, InputConfigSelect.EV_BITS, EV.SYN), { size: 1, bytes: Uint8Array.of(1) });
       assert.deepEqual(ask(mmio, InputConfigSelect.EV_BITS, EV.LED), { size: 1, bytes: Uint8Array.of(7) });
       assert.deepEqual(ask(mmio, InputConfigSelect.EV_BITS, EV.REP), { size: 1, bytes: Uint8Array.of(3) });
-      for (const type of [EV.ABS, 0x02, 0x04, 0x05, 0x12]) assert.equal(ask(mmio, InputConfigSelect.EV_BITS, type).size, 0, `type ${type}`);
+      for (const type of [EV.ABS, 0x02, 0x04, 0x05, 0x12])
+        assert.equal(ask(mmio, InputConfigSelect.EV_BITS, type).size, 0, `type ${type}`);
       assert.equal(ask(mmio, InputConfigSelect.ABS_INFO, 0).size, 0);
     });
 
     it('answers size 0, and a zero union, for UNSET, unknown selects and subsels that mean nothing', () => {
       const { mmio } = probed();
       ask(mmio, InputConfigSelect.ID_NAME, 0);
-      for (const [sel, sub] of [[InputConfigSelect.UNSET, 0], [0x04, 0], [0xff, 0xff], [InputConfigSelect.ID_NAME, 1], [InputConfigSelect.ID_DEVIDS, 2]]) {
+      for (const [sel, sub] of [
+        [InputConfigSelect.UNSET, 0],
+        [0x04, 0],
+        [0xff, 0xff],
+        [InputConfigSelect.ID_NAME, 1],
+        [InputConfigSelect.ID_DEVIDS, 2],
+      ]) {
         const a = ask(mmio, sel!, sub!);
         assert.equal(a.size, 0, `select ${sel} subsel ${sub}`);
         assert.equal(mmio.read(CFG + InputConfig.UNION, 4), 0, 'no leftovers of the previous answer');
@@ -305,7 +319,10 @@ describe('virtio-input', () => {
       const t = probed();
       t.dev.send(CTRL_ALT_DEL);
       const s = viaJson(saveVirtio(t.mmio));
-      assert.throws(() => move(t, new VirtioInput({ ...keyboardConfig(), name: 'mouse' }), s), /'Hypernova Virtio Keyboard'/);
+      assert.throws(
+        () => move(t, new VirtioInput({ ...keyboardConfig(), name: 'mouse' }), s),
+        /'Hypernova Virtio Keyboard'/,
+      );
       const bad = viaJson(s) as StateSection<{ device: StateSection<{ pending: unknown[] }> }>;
       bad.data.device.data.pending = [[1, 2]];
       assert.throws(() => move(t, new VirtioInput(keyboardConfig()), bad), StateError);

@@ -1,5 +1,12 @@
 import assert from 'node:assert/strict';
-import { bit, DeviceId, MmioReg, Status, VIRTIO_INT_CONFIG, VIRTIO_INT_VRING } from '../../../src/devices/virtio/constants.js';
+import {
+  bit,
+  DeviceId,
+  MmioReg,
+  Status,
+  VIRTIO_INT_CONFIG,
+  VIRTIO_INT_VRING,
+} from '../../../src/devices/virtio/constants.js';
 import { formatMac, parseMac, type NetBackend } from '../../../src/devices/virtio/net/backend.js';
 import { L2Switch } from '../../../src/devices/virtio/net/link.js';
 import { NET_HDR_SIZE, NetFeature, VirtioNet } from '../../../src/devices/virtio/net/net.js';
@@ -26,7 +33,14 @@ function nic(backend: NetBackend, mac: string, opts: { rxPendingLimit?: number; 
   /** Sends a frame; `split` puts the header in its own descriptor, as older drivers do. */
   const send = (frame: Uint8Array, split = false): void => {
     const hdr = new Uint8Array(NET_HDR_SIZE);
-    if (split) tx.add([{ addr: t.mem.put(hdr), len: NET_HDR_SIZE }, { addr: t.mem.put(frame), len: frame.length }], []);
+    if (split)
+      tx.add(
+        [
+          { addr: t.mem.put(hdr), len: NET_HDR_SIZE },
+          { addr: t.mem.put(frame), len: frame.length },
+        ],
+        [],
+      );
     else tx.add([{ addr: t.mem.put(Buffer.concat([hdr, frame])), len: NET_HDR_SIZE + frame.length }], []);
     tx.kick();
     while (tx.getBuf());
@@ -232,22 +246,37 @@ describe('L2 switch', () => {
     const macs = ['52:54:00:00:00:01', '52:54:00:00:00:02', '52:54:00:00:00:03'];
     // Unknown destination: flooded.
     ports[0]!.send(frame(macs[1]!, macs[0]!, 'unknown'));
-    assert.deepEqual(got.map((g) => g.length), [0, 1, 1]);
+    assert.deepEqual(
+      got.map((g) => g.length),
+      [0, 1, 1],
+    );
     // 0 is learnt; 1 answers unicast: only 0 sees it.
     ports[1]!.send(frame(macs[0]!, macs[1]!, 'to 0'));
-    assert.deepEqual(got.map((g) => g.length), [1, 1, 1]);
+    assert.deepEqual(
+      got.map((g) => g.length),
+      [1, 1, 1],
+    );
     // 1 is learnt now too.
     ports[0]!.send(frame(macs[1]!, macs[0]!, 'to 1'));
-    assert.deepEqual(got.map((g) => g.length), [1, 2, 1]);
+    assert.deepEqual(
+      got.map((g) => g.length),
+      [1, 2, 1],
+    );
     // Broadcast and multicast go everywhere but the sender.
     ports[2]!.send(frame('ff:ff:ff:ff:ff:ff', macs[2]!, 'all'));
     const mc = frame(macs[0]!, macs[2]!, 'mc');
     mc.set([0x01, 0x00, 0x5e, 0, 0, 1]);
     ports[2]!.send(mc);
-    assert.deepEqual(got.map((g) => g.length), [3, 4, 1]);
+    assert.deepEqual(
+      got.map((g) => g.length),
+      [3, 4, 1],
+    );
     // Runts are dropped.
     ports[0]!.send(new Uint8Array(10));
-    assert.deepEqual(got.map((g) => g.length), [3, 4, 1]);
+    assert.deepEqual(
+      got.map((g) => g.length),
+      [3, 4, 1],
+    );
   });
 
   it('forgets a disconnected port', () => {

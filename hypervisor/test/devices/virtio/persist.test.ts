@@ -36,7 +36,8 @@ describe('virtio persist', () => {
     t.drv.init(0n);
     const vq = t.drv.setupQueue(0, 16);
     t.drv.driverOk();
-    for (let i = 0; i < 5; i++) assert.equal(blkRequest(vq, BlkReq.OUT, i, { out: pattern(512, i) }).status, BlkStatus.OK);
+    for (let i = 0; i < 5; i++)
+      assert.equal(blkRequest(vq, BlkReq.OUT, i, { out: pattern(512, i) }).status, BlkStatus.OK);
     // One more request made available but not yet notified when the VM stops; the last
     // completion's interrupt is still pending.
     const hdr = t.mem.alloc(16);
@@ -44,7 +45,13 @@ describe('virtio persist', () => {
     t.mem.setU32(hdr + 8, 3);
     const data = t.mem.alloc(512);
     const status = t.mem.alloc(1);
-    vq.add([{ addr: hdr, len: 16 }], [{ addr: data, len: 512 }, { addr: status, len: 1 }]);
+    vq.add(
+      [{ addr: hdr, len: 16 }],
+      [
+        { addr: data, len: 512 },
+        { addr: status, len: 1 },
+      ],
+    );
     assert.ok(t.irq.level);
 
     const disk = new MemBackend(1 << 20);
@@ -111,7 +118,12 @@ describe('virtio persist', () => {
 
   it('virtio-net refuses a NIC with another MAC', () => {
     const t = plug(new VirtioNet({ mac: '52:54:00:00:00:0b', backend: new L2Switch().connect() }));
-    const other = new VirtioMmio(t.ram, new FakeIrq(), new VirtioNet({ mac: '52:54:00:00:00:0c', backend: new L2Switch().connect() }), t.mmio.name);
+    const other = new VirtioMmio(
+      t.ram,
+      new FakeIrq(),
+      new VirtioNet({ mac: '52:54:00:00:00:0c', backend: new L2Switch().connect() }),
+      t.mmio.name,
+    );
     assert.throws(() => restoreVirtio(other, viaJson(saveVirtio(t.mmio))), /MAC/);
   });
 
@@ -166,7 +178,10 @@ describe('virtio persist', () => {
     const into = (dev: VirtioDevice | undefined, name = t.mmio.name) => new VirtioMmio(t.ram, new FakeIrq(), dev, name);
     assert.throws(() => restoreVirtio(into(new VirtioRng()), s), StateError);
     assert.throws(() => restoreVirtio(into(undefined), s), StateError);
-    assert.throws(() => restoreVirtio(into(new VirtioBlk(new MemBackend(1 << 16)), 'virtio_mmio@10002000'), s), StateError);
+    assert.throws(
+      () => restoreVirtio(into(new VirtioBlk(new MemBackend(1 << 16)), 'virtio_mmio@10002000'), s),
+      StateError,
+    );
     assert.throws(() => restoreVirtio(into(new VirtioBlk(new MemBackend(1 << 17))), s), /sectors/);
     assert.throws(() => restoreVirtio(into(new VirtioBlk(new MemBackend(1 << 16, { readOnly: true }))), s), /writable/);
     assert.throws(() => restoreVirtio(into(new VirtioBlk(new MemBackend(1 << 16))), { ...s, version: 99 }), StateError);

@@ -14,7 +14,13 @@ describe('virtio-rng', () => {
     t.drv.driverOk();
     const a = t.mem.alloc(64);
     const b = t.mem.alloc(64);
-    vq.add([], [{ addr: a, len: 64 }, { addr: b, len: 64 }]);
+    vq.add(
+      [],
+      [
+        { addr: a, len: 64 },
+        { addr: b, len: 64 },
+      ],
+    );
     vq.kick();
     assert.ok(t.irq.level);
     assert.equal(vq.getBuf()?.len, 128);
@@ -61,7 +67,8 @@ describe('virtio-console', () => {
     };
     const input = (): string => {
       let s = '';
-      for (let u = rx.getBuf(); u; u = rx.getBuf()) s += new TextDecoder().decode(t.mem.read(rxAddr.get(u.head)!, u.len));
+      for (let u = rx.getBuf(); u; u = rx.getBuf())
+        s += new TextDecoder().decode(t.mem.read(rxAddr.get(u.head)!, u.len));
       return s;
     };
     const write = (s: string): void => {

@@ -92,6 +92,7 @@ export function dwzSegment(sector: number, count: number, flags = 0): Uint8Array
   return b;
 }
 
-export const pattern = (len: number, seed = 1): Uint8Array => Uint8Array.from({ length: len }, (_, i) => (i * 7 + seed * 13 + (i >> 9)) & 0xff);
+export const pattern = (len: number, seed = 1): Uint8Array =>
+  Uint8Array.from({ length: len }, (_, i) => (i * 7 + seed * 13 + (i >> 9)) & 0xff);
 
 export { BlkReq };

@@ -1,5 +1,13 @@
 import assert from 'node:assert/strict';
-import { bit, DeviceId, Feature, MmioReg, Status, VIRTIO_INT_CONFIG, VIRTIO_INT_VRING } from '../../../src/devices/virtio/constants.js';
+import {
+  bit,
+  DeviceId,
+  Feature,
+  MmioReg,
+  Status,
+  VIRTIO_INT_CONFIG,
+  VIRTIO_INT_VRING,
+} from '../../../src/devices/virtio/constants.js';
 import { VirtioRng } from '../../../src/devices/virtio/rng/rng.js';
 import { VirtioNet } from '../../../src/devices/virtio/net/net.js';
 import { L2Switch } from '../../../src/devices/virtio/net/link.js';
@@ -43,7 +51,10 @@ describe('virtio-mmio transport', () => {
     const slots = createVirtioSlots(ram, (irq) => (irqs.push(irq), new FakeIrq()), [undefined, new VirtioRng()]);
     assert.equal(slots.length, 8);
     assert.deepEqual(irqs, [1, 2, 3, 4, 5, 6, 7, 8]);
-    assert.deepEqual(slots.map((s) => s.mmio.read(MmioReg.DEVICE_ID, 4)), [0, 4, 0, 0, 0, 0, 0, 0]);
+    assert.deepEqual(
+      slots.map((s) => s.mmio.read(MmioReg.DEVICE_ID, 4)),
+      [0, 4, 0, 0, 0, 0, 0, 0],
+    );
     assert.throws(() => virtioSlotLayout(9), RangeError);
   });
 

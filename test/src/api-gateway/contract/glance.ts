@@ -3,17 +3,34 @@
 // image lists with their paging links, and Glance's JSON error body.
 import { arrayOf, bool, enumOf, int, nullable, obj, str, uri, uuid, type Schema } from './schema.js';
 
-export const error = (status: number): Schema => obj({ code: { type: 'string', pattern: `^${status} ` }, title: str, message: str });
+export const error = (status: number): Schema =>
+  obj({ code: { type: 'string', pattern: `^${status} ` }, title: str, message: str });
 
 export const versions = obj({
-  versions: arrayOf(obj({ id: { type: 'string', pattern: '^v2\\.\\d+$' }, status: enumOf('CURRENT', 'SUPPORTED', 'DEPRECATED'), links: arrayOf(obj({ rel: str, href: uri })) })),
+  versions: arrayOf(
+    obj({
+      id: { type: 'string', pattern: '^v2\\.\\d+$' },
+      status: enumOf('CURRENT', 'SUPPORTED', 'DEPRECATED'),
+      links: arrayOf(obj({ rel: str, href: uri })),
+    }),
+  ),
 });
 
 const glanceTime: Schema = { type: 'string', pattern: '^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ$' };
 const BASE: Record<string, Schema> = {
   id: uuid,
   name: nullable(str),
-  status: enumOf('queued', 'saving', 'active', 'killed', 'deleted', 'pending_delete', 'deactivated', 'uploading', 'importing'),
+  status: enumOf(
+    'queued',
+    'saving',
+    'active',
+    'killed',
+    'deleted',
+    'pending_delete',
+    'deactivated',
+    'uploading',
+    'importing',
+  ),
   visibility: enumOf('public', 'private', 'shared', 'community'),
   protected: bool,
   os_hidden: bool,
@@ -36,9 +53,19 @@ const BASE: Record<string, Schema> = {
 };
 
 /** An image: every base attribute, plus custom properties, which are strings. */
-export const image: Schema = { type: 'object', properties: BASE, required: Object.keys(BASE), additionalProperties: str };
+export const image: Schema = {
+  type: 'object',
+  properties: BASE,
+  required: Object.keys(BASE),
+  additionalProperties: str,
+};
 
 export const imageList = obj(
-  { images: arrayOf(image), first: enumOf('/v2/images'), schema: enumOf('/v2/schemas/images'), next: { type: 'string', pattern: '^/v2/images\\?' } },
+  {
+    images: arrayOf(image),
+    first: enumOf('/v2/images'),
+    schema: enumOf('/v2/schemas/images'),
+    next: { type: 'string', pattern: '^/v2/images\\?' },
+  },
   ['next'],
 );

@@ -3,7 +3,8 @@
 import { arrayOf, bool, enumOf, isoMicrosZ, nullable, obj, str, uri, type Schema } from './schema.js';
 
 /** Keystone's error body, which keystonemiddleware also gives every service for a bad token. */
-export const error = (status: number): Schema => obj({ error: obj({ code: enumOf(status), title: str, message: str }) });
+export const error = (status: number): Schema =>
+  obj({ error: obj({ code: enumOf(status), title: str, message: str }) });
 
 const version = obj({
   id: { type: 'string', pattern: '^v3\\.\\d+$' },
@@ -16,7 +17,13 @@ export const versionDocument = obj({ version });
 export const versions = obj({ versions: obj({ values: arrayOf(version) }) });
 
 const ref = obj({ id: str, name: str });
-const endpoint = obj({ id: str, interface: enumOf('public', 'internal', 'admin'), region: str, region_id: str, url: uri });
+const endpoint = obj({
+  id: str,
+  interface: enumOf('public', 'internal', 'admin'),
+  region: str,
+  region_id: str,
+  url: uri,
+});
 export const catalog = arrayOf(obj({ id: str, type: str, name: str, endpoints: arrayOf(endpoint) }));
 
 const tokenBase = {
@@ -28,7 +35,10 @@ const tokenBase = {
 };
 /** A project-scoped token (with its catalog unless nocatalog was asked). */
 export const scopedToken = obj({
-  token: obj({ ...tokenBase, project: obj({ id: str, name: str, domain: ref }), is_domain: bool, roles: arrayOf(ref), catalog }, ['catalog']),
+  token: obj(
+    { ...tokenBase, project: obj({ id: str, name: str, domain: ref }), is_domain: bool, roles: arrayOf(ref), catalog },
+    ['catalog'],
+  ),
 });
 export const unscopedToken = obj({ token: obj(tokenBase) });
 
@@ -36,7 +46,15 @@ const selfLink = obj({ self: uri });
 const collectionLinks = obj({ self: uri, previous: nullable(uri), next: nullable(uri) });
 const collection = (name: string, item: Schema) => obj({ [name]: arrayOf(item), links: collectionLinks });
 
-const domain = obj({ id: str, name: str, description: str, enabled: bool, tags: arrayOf(str), options: { type: 'object' }, links: selfLink });
+const domain = obj({
+  id: str,
+  name: str,
+  description: str,
+  enabled: bool,
+  tags: arrayOf(str),
+  options: { type: 'object' },
+  links: selfLink,
+});
 const project = obj({
   id: str,
   name: str,
@@ -64,7 +82,14 @@ const user = obj(
   },
   ['default_project_id', 'email', 'description'],
 );
-const role = obj({ id: str, name: str, domain_id: nullable(str), description: str, options: { type: 'object' }, links: selfLink });
+const role = obj({
+  id: str,
+  name: str,
+  domain_id: nullable(str),
+  description: str,
+  options: { type: 'object' },
+  links: selfLink,
+});
 
 export const domainShow = obj({ domain });
 export const domainList = collection('domains', domain);
@@ -78,6 +103,11 @@ export const roleList = collection('roles', role);
 const named = obj({ id: str, name: str, domain: ref }, ['name', 'domain']);
 export const roleAssignments = collection(
   'role_assignments',
-  obj({ role: obj({ id: str, name: str }, ['name']), user: named, scope: obj({ project: named }), links: obj({ assignment: uri }) }),
+  obj({
+    role: obj({ id: str, name: str }, ['name']),
+    user: named,
+    scope: obj({ project: named }),
+    links: obj({ assignment: uri }),
+  }),
 );
 export const authCatalog = obj({ catalog, links: collectionLinks });

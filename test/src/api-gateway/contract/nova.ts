@@ -1,7 +1,22 @@
 // Response schemas of the Nova compute API, written from the Nova API reference (and its API
 // samples) for microversions 2.1 to 2.21: what each body must hold at a given microversion
 // `mv` (the minor number), closed objects so an unexpected key is a failure.
-import { arrayOf, bool, enumOf, int, isoMicros, isoSeconds, links, nullable, obj, str, stringMap, uri, uuid, type Schema } from './schema.js';
+import {
+  arrayOf,
+  bool,
+  enumOf,
+  int,
+  isoMicros,
+  isoSeconds,
+  links,
+  nullable,
+  obj,
+  str,
+  stringMap,
+  uri,
+  uuid,
+  type Schema,
+} from './schema.js';
 
 // ---------- errors and versions ----------
 
@@ -23,7 +38,15 @@ export const fault = (status: number): Schema =>
 
 const versionLinks = arrayOf(obj({ rel: str, href: uri, type: str }, ['type']));
 const version = (extra: Record<string, Schema> = {}) =>
-  obj({ id: enumOf('v2.0', 'v2.1'), status: enumOf('CURRENT', 'SUPPORTED', 'DEPRECATED'), version: str, min_version: str, updated: isoSeconds, links: versionLinks, ...extra });
+  obj({
+    id: enumOf('v2.0', 'v2.1'),
+    status: enumOf('CURRENT', 'SUPPORTED', 'DEPRECATED'),
+    version: str,
+    min_version: str,
+    updated: isoSeconds,
+    links: versionLinks,
+    ...extra,
+  });
 
 export const versionsList = obj({ versions: arrayOf(version()) });
 export const versionDocument = obj({
@@ -36,9 +59,35 @@ const ref = obj({ id: str, links });
 const accessIp = (format: 'ipv4' | 'ipv6'): Schema => ({ anyOf: [{ type: 'string', format }, enumOf('')] });
 const addresses: Schema = {
   type: 'object',
-  additionalProperties: arrayOf(obj({ addr: str, version: enumOf(4, 6), 'OS-EXT-IPS:type': str, 'OS-EXT-IPS-MAC:mac_addr': str }, ['OS-EXT-IPS:type', 'OS-EXT-IPS-MAC:mac_addr'])),
+  additionalProperties: arrayOf(
+    obj({ addr: str, version: enumOf(4, 6), 'OS-EXT-IPS:type': str, 'OS-EXT-IPS-MAC:mac_addr': str }, [
+      'OS-EXT-IPS:type',
+      'OS-EXT-IPS-MAC:mac_addr',
+    ]),
+  ),
 };
-const STATUSES = ['ACTIVE', 'BUILD', 'DELETED', 'ERROR', 'HARD_REBOOT', 'MIGRATING', 'PASSWORD', 'PAUSED', 'REBOOT', 'REBUILD', 'RESCUE', 'RESIZE', 'REVERT_RESIZE', 'SHELVED', 'SHELVED_OFFLOADED', 'SHUTOFF', 'SOFT_DELETED', 'SUSPENDED', 'UNKNOWN', 'VERIFY_RESIZE'];
+const STATUSES = [
+  'ACTIVE',
+  'BUILD',
+  'DELETED',
+  'ERROR',
+  'HARD_REBOOT',
+  'MIGRATING',
+  'PASSWORD',
+  'PAUSED',
+  'REBOOT',
+  'REBUILD',
+  'RESCUE',
+  'RESIZE',
+  'REVERT_RESIZE',
+  'SHELVED',
+  'SHELVED_OFFLOADED',
+  'SHUTOFF',
+  'SOFT_DELETED',
+  'SUSPENDED',
+  'UNKNOWN',
+  'VERIFY_RESIZE',
+];
 
 /** The keys of every server body (PUT answers exactly these below 2.75); `locked` from 2.9, `description` (null when unset) from 2.19. */
 function serverBaseProps(mv: number): Record<string, Schema> {
@@ -100,7 +149,20 @@ function serverDetailSchema(mv: number, admin: boolean): Schema {
       security_groups: arrayOf(obj({ name: str })),
       'OS-EXT-AZ:availability_zone': str,
       'OS-EXT-STS:task_state': nullable(str),
-      'OS-EXT-STS:vm_state': enumOf('active', 'building', 'paused', 'suspended', 'stopped', 'rescued', 'resized', 'soft-delete', 'deleted', 'error', 'shelved', 'shelved_offloaded'),
+      'OS-EXT-STS:vm_state': enumOf(
+        'active',
+        'building',
+        'paused',
+        'suspended',
+        'stopped',
+        'rescued',
+        'resized',
+        'soft-delete',
+        'deleted',
+        'error',
+        'shelved',
+        'shelved_offloaded',
+      ),
       'OS-EXT-STS:power_state': enumOf(0, 1, 3, 4, 6, 7),
       'OS-SRV-USG:launched_at': nullable(isoMicros),
       'OS-SRV-USG:terminated_at': nullable(isoMicros),
@@ -112,14 +174,22 @@ function serverDetailSchema(mv: number, admin: boolean): Schema {
 }
 
 export const serverShow = (mv: number, admin: boolean) => obj({ server: serverDetailSchema(mv, admin) });
-export const serverList = obj({ servers: arrayOf(obj({ id: uuid, name: str, links })), servers_links: links }, ['servers_links']);
-export const serverListDetail = (mv: number, admin: boolean) => obj({ servers: arrayOf(serverDetailSchema(mv, admin)), servers_links: links }, ['servers_links']);
+export const serverList = obj({ servers: arrayOf(obj({ id: uuid, name: str, links })), servers_links: links }, [
+  'servers_links',
+]);
+export const serverListDetail = (mv: number, admin: boolean) =>
+  obj({ servers: arrayOf(serverDetailSchema(mv, admin)), servers_links: links }, ['servers_links']);
 export const serverCreate = obj({
-  server: obj({ id: uuid, links, adminPass: str, 'OS-DCF:diskConfig': enumOf('MANUAL', 'AUTO'), security_groups: arrayOf(obj({ name: str })) }, [
-    'adminPass',
-    'OS-DCF:diskConfig',
-    'security_groups',
-  ]),
+  server: obj(
+    {
+      id: uuid,
+      links,
+      adminPass: str,
+      'OS-DCF:diskConfig': enumOf('MANUAL', 'AUTO'),
+      security_groups: arrayOf(obj({ name: str })),
+    },
+    ['adminPass', 'OS-DCF:diskConfig', 'security_groups'],
+  ),
 });
 export const reservation = obj({ reservation_id: { type: 'string', pattern: '^r-' } });
 export const consoleOutput = obj({ output: str });
@@ -135,7 +205,13 @@ const actionProps = {
   start_time: isoMicros,
   user_id: str,
 };
-const event = obj({ event: str, start_time: isoMicros, finish_time: nullable(isoMicros), result: nullable(enumOf('Success', 'Error')), traceback: nullable(str) });
+const event = obj({
+  event: str,
+  start_time: isoMicros,
+  finish_time: nullable(isoMicros),
+  result: nullable(enumOf('Success', 'Error')),
+  traceback: nullable(str),
+});
 export const instanceActions = obj({ instanceActions: arrayOf(obj(actionProps)) });
 /** events only where the events policy allows it (admins). */
 export const instanceAction = (withEvents: boolean) =>
@@ -156,7 +232,9 @@ const flavorDetailSchema = obj({
   'os-flavor-access:is_public': bool,
   links,
 });
-export const flavorList = obj({ flavors: arrayOf(obj({ id: str, name: str, links })), flavors_links: links }, ['flavors_links']);
+export const flavorList = obj({ flavors: arrayOf(obj({ id: str, name: str, links })), flavors_links: links }, [
+  'flavors_links',
+]);
 export const flavorListDetail = obj({ flavors: arrayOf(flavorDetailSchema), flavors_links: links }, ['flavors_links']);
 export const flavorShow = obj({ flavor: flavorDetailSchema });
 export const extraSpecs = obj({ extra_specs: stringMap });
@@ -165,7 +243,12 @@ export const extraSpec: Schema = { type: 'object', minProperties: 1, maxProperti
 
 // ---------- hypervisors and services ----------
 
-const hypervisorSummary = { id: int, hypervisor_hostname: str, state: enumOf('up', 'down'), status: enumOf('enabled', 'disabled') };
+const hypervisorSummary = {
+  id: int,
+  hypervisor_hostname: str,
+  state: enumOf('up', 'down'),
+  status: enumOf('enabled', 'disabled'),
+};
 const hypervisorDetail = obj({
   ...hypervisorSummary,
   vcpus: int,
@@ -181,7 +264,12 @@ const hypervisorDetail = obj({
   running_vms: int,
   hypervisor_type: str,
   hypervisor_version: int,
-  host_ip: { anyOf: [{ type: 'string', format: 'ipv4' }, { type: 'string', format: 'ipv6' }] },
+  host_ip: {
+    anyOf: [
+      { type: 'string', format: 'ipv4' },
+      { type: 'string', format: 'ipv6' },
+    ],
+  },
   // A JSON document as a string below 2.28.
   cpu_info: str,
   service: obj({ host: str, id: int, disabled_reason: nullable(str) }),
@@ -192,7 +280,20 @@ export const hypervisorShow = obj({ hypervisor: hypervisorDetail });
 export const hypervisorStatistics = obj({
   hypervisor_statistics: obj(
     Object.fromEntries(
-      ['count', 'vcpus', 'memory_mb', 'local_gb', 'vcpus_used', 'memory_mb_used', 'local_gb_used', 'free_ram_mb', 'free_disk_gb', 'current_workload', 'running_vms', 'disk_available_least'].map((k) => [k, int]),
+      [
+        'count',
+        'vcpus',
+        'memory_mb',
+        'local_gb',
+        'vcpus_used',
+        'memory_mb_used',
+        'local_gb_used',
+        'free_ram_mb',
+        'free_disk_gb',
+        'current_workload',
+        'running_vms',
+        'disk_available_least',
+      ].map((k) => [k, int]),
     ),
   ),
 });
@@ -213,13 +314,20 @@ export const serviceList = (mv: number) =>
       }),
     ),
   });
-export const serviceUpdate = obj({ service: obj({ host: str, binary: str, status: enumOf('enabled', 'disabled'), disabled_reason: str }, ['disabled_reason']) });
+export const serviceUpdate = obj({
+  service: obj({ host: str, binary: str, status: enumOf('enabled', 'disabled'), disabled_reason: str }, [
+    'disabled_reason',
+  ]),
+});
 export const serviceForceDown = obj({ service: obj({ host: str, binary: str, forced_down: bool }) });
 
 // ---------- images proxy ----------
 
 const imageLinks = links;
-export const imageList = obj({ images: arrayOf(obj({ id: uuid, name: nullable(str), links: imageLinks })), images_links: links }, ['images_links']);
+export const imageList = obj(
+  { images: arrayOf(obj({ id: uuid, name: nullable(str), links: imageLinks })), images_links: links },
+  ['images_links'],
+);
 const imageDetail = obj(
   {
     id: uuid,
@@ -263,7 +371,9 @@ const ABSOLUTE = [
   'totalFloatingIpsUsed',
   'totalSecurityGroupsUsed',
 ];
-export const limits = obj({ limits: obj({ rate: arrayOf({ type: 'object' }), absolute: obj(Object.fromEntries(ABSOLUTE.map((k) => [k, int]))) }) });
+export const limits = obj({
+  limits: obj({ rate: arrayOf({ type: 'object' }), absolute: obj(Object.fromEntries(ABSOLUTE.map((k) => [k, int]))) }),
+});
 
 /** Below 2.36 the network quotas are still listed. */
 const QUOTAS = [
@@ -286,17 +396,28 @@ const quotaEntry = { type: 'integer', minimum: -1 };
 export const quotaSet = obj({ quota_set: obj({ id: str, ...Object.fromEntries(QUOTAS.map((k) => [k, quotaEntry])) }) });
 export const quotaSetUpdate = obj({ quota_set: obj(Object.fromEntries(QUOTAS.map((k) => [k, quotaEntry]))) });
 export const quotaSetDetail = obj({
-  quota_set: obj({ id: str, ...Object.fromEntries(QUOTAS.map((k) => [k, obj({ in_use: int, limit: quotaEntry, reserved: int })])) }),
+  quota_set: obj({
+    id: str,
+    ...Object.fromEntries(QUOTAS.map((k) => [k, obj({ in_use: int, limit: quotaEntry, reserved: int })])),
+  }),
 });
 
 const zoneState = obj({ available: bool });
-export const availabilityZones = obj({ availabilityZoneInfo: arrayOf(obj({ zoneName: str, zoneState, hosts: { type: 'null' } })) });
+export const availabilityZones = obj({
+  availabilityZoneInfo: arrayOf(obj({ zoneName: str, zoneState, hosts: { type: 'null' } })),
+});
 export const availabilityZonesDetail = obj({
   availabilityZoneInfo: arrayOf(
     obj({
       zoneName: str,
       zoneState,
-      hosts: nullable({ type: 'object', additionalProperties: { type: 'object', additionalProperties: obj({ available: bool, active: bool, updated_at: nullable(isoMicros) }) } }),
+      hosts: nullable({
+        type: 'object',
+        additionalProperties: {
+          type: 'object',
+          additionalProperties: obj({ available: bool, active: bool, updated_at: nullable(isoMicros) }),
+        },
+      }),
     }),
   ),
 });
@@ -355,7 +476,11 @@ const serverGroup = (mv: number) =>
   obj({
     id: uuid,
     name: str,
-    policies: { ...arrayOf(enumOf('affinity', 'anti-affinity', ...(mv >= 15 ? ['soft-affinity', 'soft-anti-affinity'] : []))), minItems: 1, maxItems: 1 },
+    policies: {
+      ...arrayOf(enumOf('affinity', 'anti-affinity', ...(mv >= 15 ? ['soft-affinity', 'soft-anti-affinity'] : []))),
+      minItems: 1,
+      maxItems: 1,
+    },
     members: arrayOf(uuid),
     metadata: { type: 'object' },
     ...(mv >= 13 ? { project_id: str, user_id: str } : {}),
@@ -366,8 +491,13 @@ export const serverGroupList = (mv: number) => obj({ server_groups: arrayOf(serv
 const fingerprint = { type: 'string', pattern: '^([0-9a-f]{2}:){15,19}[0-9a-f]{2}$' };
 const keyType = (mv: number): Record<string, Schema> => (mv >= 2 ? { type: enumOf('ssh', 'x509') } : {});
 export const keypairCreate = (mv: number) =>
-  obj({ keypair: obj({ name: str, public_key: str, fingerprint, user_id: str, private_key: str, ...keyType(mv) }, ['private_key']) });
-export const keypairList = (mv: number) => obj({ keypairs: arrayOf(obj({ keypair: obj({ name: str, public_key: str, fingerprint, ...keyType(mv) }) })) });
+  obj({
+    keypair: obj({ name: str, public_key: str, fingerprint, user_id: str, private_key: str, ...keyType(mv) }, [
+      'private_key',
+    ]),
+  });
+export const keypairList = (mv: number) =>
+  obj({ keypairs: arrayOf(obj({ keypair: obj({ name: str, public_key: str, fingerprint, ...keyType(mv) }) })) });
 export const keypairShow = (mv: number) =>
   obj({
     keypair: obj({

@@ -29,7 +29,10 @@ export const bool: Schema = { type: 'boolean' };
 export const nullable = (s: Schema): Schema => ({ anyOf: [s, { type: 'null' }] });
 export const arrayOf = (items: Schema): Schema => ({ type: 'array', items });
 export const enumOf = (...values: unknown[]): Schema => ({ enum: values });
-export const uuid: Schema = { type: 'string', pattern: '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' };
+export const uuid: Schema = {
+  type: 'string',
+  pattern: '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$',
+};
 export const uri: Schema = { type: 'string', format: 'uri' };
 /** Nova's "2012-08-20T21:11:09Z" (created, updated). */
 export const isoSeconds: Schema = { type: 'string', pattern: '^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ$' };
@@ -56,12 +59,18 @@ function validator(schema: Schema): ValidateFunction {
 /** The schema's complaints about `body` (empty when it conforms). */
 export function problems(schema: Schema, body: unknown): string[] {
   const v = validator(schema);
-  return v(body) ? [] : (v.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? ''} ${JSON.stringify(e.params)}`);
+  return v(body)
+    ? []
+    : (v.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? ''} ${JSON.stringify(e.params)}`);
 }
 
 export function assertConforms(schema: Schema, body: unknown, what: string): void {
   const p = problems(schema, body);
-  assert.deepEqual(p, [], `${what} does not match its schema:\n${p.join('\n')}\n${JSON.stringify(body, null, 1).slice(0, 3000)}`);
+  assert.deepEqual(
+    p,
+    [],
+    `${what} does not match its schema:\n${p.join('\n')}\n${JSON.stringify(body, null, 1).slice(0, 3000)}`,
+  );
 }
 
 /** A value of another JSON type than `v`. */
@@ -84,7 +93,11 @@ function resolve(schema: Schema, node: unknown): Schema {
 /** Whether the schema admits exactly one JSON type (so any other type is wrong). */
 const singleType = (s: Schema) => typeof s.type === 'string' && s.anyOf === undefined && s.oneOf === undefined;
 
-function replaceAt(root: unknown, path: (string | number)[], fn: (parent: Record<string | number, unknown>, key: string | number) => void): unknown {
+function replaceAt(
+  root: unknown,
+  path: (string | number)[],
+  fn: (parent: Record<string | number, unknown>, key: string | number) => void,
+): unknown {
   if (path.length === 0) {
     const holder = { root: structuredClone(root) };
     fn(holder as unknown as Record<string, unknown>, 'root');
@@ -120,15 +133,25 @@ export function wrongShapes(schema: Schema, body: unknown, limit = 9): [string, 
       const k = present[0];
       out.push([`${at([...path, k])} removed`, replaceAt(body, [...path, k], (p, key) => delete p[key])]);
       const typed = present.find((r) => singleType(props[r] ?? {}));
-      if (typed) out.push([`${at([...path, typed])} of the wrong type`, replaceAt(body, [...path, typed], (p, key) => (p[key] = wrongType(p[key])))]);
+      if (typed)
+        out.push([
+          `${at([...path, typed])} of the wrong type`,
+          replaceAt(body, [...path, typed], (p, key) => (p[key] = wrongType(p[key]))),
+        ]);
     }
     const valueSchema = typeof s.additionalProperties === 'object' ? (s.additionalProperties as Schema) : undefined;
     const mapKey = Object.keys(node).find((k) => !(k in props));
     if (valueSchema && singleType(valueSchema) && mapKey !== undefined) {
-      out.push([`${at([...path, mapKey])} of the wrong type`, replaceAt(body, [...path, mapKey], (p, key) => (p[key] = wrongType(p[key])))]);
+      out.push([
+        `${at([...path, mapKey])} of the wrong type`,
+        replaceAt(body, [...path, mapKey], (p, key) => (p[key] = wrongType(p[key]))),
+      ]);
     }
     if (s.additionalProperties === false) {
-      out.push([`an unknown key at ${at(path)}`, replaceAt(body, path, (p, key) => (p[key] = { ...(p[key] as object), 'x-unexpected': 1 }))]);
+      out.push([
+        `an unknown key at ${at(path)}`,
+        replaceAt(body, path, (p, key) => (p[key] = { ...(p[key] as object), 'x-unexpected': 1 })),
+      ]);
     }
     for (const [k, v] of Object.entries(node)) {
       const child = props[k] ?? valueSchema;
@@ -143,5 +166,6 @@ export function wrongShapes(schema: Schema, body: unknown, limit = 9): [string, 
 export function assertRejectsWrongShapes(schema: Schema, body: unknown, what: string): void {
   const shapes = wrongShapes(schema, body);
   assert.ok(shapes.length > 0, `${what}: no wrong shape derived`);
-  for (const [how, wrong] of shapes) assert.notDeepEqual(problems(schema, wrong), [], `${what}: the schema accepts a body with ${how}`);
+  for (const [how, wrong] of shapes)
+    assert.notDeepEqual(problems(schema, wrong), [], `${what}: the schema accepts a body with ${how}`);
 }

@@ -13,7 +13,11 @@ export interface VirtioBlkState {
 }
 
 export function saveBlk(dev: VirtioBlk): StateSection<VirtioBlkState> {
-  return { name: dev.kind, version: VIRTIO_BLK_STATE_VERSION, data: { capacity: dev.capacity, readOnly: dev.backend.readOnly } };
+  return {
+    name: dev.kind,
+    version: VIRTIO_BLK_STATE_VERSION,
+    data: { capacity: dev.capacity, readOnly: dev.backend.readOnly },
+  };
 }
 
 export function restoreBlk(dev: VirtioBlk, section: StateSection): void {

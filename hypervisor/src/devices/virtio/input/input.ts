@@ -112,7 +112,9 @@ export class VirtioInput implements VirtioDevice {
     ]);
     this.devids = new Uint8Array(8);
     const ids = new DataView(this.devids.buffer);
-    [cfg.ids.bustype, cfg.ids.vendor, cfg.ids.product, cfg.ids.version].forEach((v, i) => ids.setUint16(2 * i, v, true));
+    [cfg.ids.bustype, cfg.ids.vendor, cfg.ids.product, cfg.ids.version].forEach((v, i) =>
+      ids.setUint16(2 * i, v, true),
+    );
     this.propBits = bitmap(cfg.props ?? []);
     this.evBits = new Map([...cfg.events].map(([type, codes]) => [type, bitmap(codes)]));
     this.absInfo = new Map(
@@ -250,7 +252,8 @@ function bitmap(codes: readonly number[]): Uint8Array {
   const bytes = new Uint8Array(InputConfig.UNION_SIZE);
   let size = 0;
   for (const c of codes) {
-    if (!Number.isInteger(c) || c < 0 || c >= 8 * InputConfig.UNION_SIZE) throw new RangeError(`input code ${c} does not fit a config bitmap`);
+    if (!Number.isInteger(c) || c < 0 || c >= 8 * InputConfig.UNION_SIZE)
+      throw new RangeError(`input code ${c} does not fit a config bitmap`);
     bytes[c >> 3]! |= 1 << (c & 7);
     size = Math.max(size, (c >> 3) + 1);
   }

@@ -29,4 +29,5 @@ export function parseMac(mac: string | Uint8Array): Uint8Array {
   return bytes;
 }
 
-export const formatMac = (b: Uint8Array): string => Array.from(b.subarray(0, MAC_LEN), (x) => x.toString(16).padStart(2, '0')).join(':');
+export const formatMac = (b: Uint8Array): string =>
+  Array.from(b.subarray(0, MAC_LEN), (x) => x.toString(16).padStart(2, '0')).join(':');

@@ -123,7 +123,8 @@ export class VirtioNet implements VirtioDevice {
 
   private transmit(queue: Virtqueue): void {
     for (let chain = queue.pop(); chain; chain = queue.pop()) {
-      if (chain.readableLen < NET_HDR_SIZE) throw new VirtqueueError('virtio-net transmit buffer shorter than its header');
+      if (chain.readableLen < NET_HDR_SIZE)
+        throw new VirtqueueError('virtio-net transmit buffer shorter than its header');
       const frame = chain.readAll(NET_HDR_SIZE);
       queue.push(chain, 0);
       if (!this.linkUp || frame.length === 0) {

@@ -28,7 +28,8 @@ export function saveNet(dev: VirtioNet): StateSection<VirtioNetState> {
 
 export function restoreNet(dev: VirtioNet, section: StateSection): void {
   const d = expectSection<VirtioNetState>(section, dev.kind, VIRTIO_NET_STATE_VERSION);
-  if (d.mac !== formatMac(dev.mac)) throw new StateError(`virtio-net: the guest saw MAC ${d.mac}, this NIC has ${formatMac(dev.mac)}`);
+  if (d.mac !== formatMac(dev.mac))
+    throw new StateError(`virtio-net: the guest saw MAC ${d.mac}, this NIC has ${formatMac(dev.mac)}`);
   if (!Array.isArray(d.rxPending) || d.rxPending.some((f) => typeof f !== 'string')) {
     throw new StateError('virtio-net: bad pending frames');
   }

@@ -35,7 +35,9 @@ export class VirtioRng implements VirtioDevice {
   processQueue(_index: number, queue: Virtqueue): void {
     const ram = this.host!.ram.bytes;
     for (let chain = queue.pop(); chain; chain = queue.pop()) {
-      const n = chain.writeRanges(0, Math.min(chain.writableLen, RNG_MAX_REQUEST), (off, len) => randomFillSync(ram, off, len));
+      const n = chain.writeRanges(0, Math.min(chain.writableLen, RNG_MAX_REQUEST), (off, len) =>
+        randomFillSync(ram, off, len),
+      );
       queue.push(chain, n);
       this.bytesServed += n;
     }
