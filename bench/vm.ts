@@ -99,6 +99,11 @@ async function qemuQmp(sock: string): Promise<QmpClient> {
   return q;
 }
 
+/** Asks QEMU to quit; the process is killed next whatever it answers. */
+async function quitQemu(q: QmpClient): Promise<void> {
+  await q.execute('quit').catch((err: unknown) => console.warn(`QEMU quit: ${String(err)}`));
+}
+
 async function until(check: () => Promise<boolean>): Promise<void> {
   while (!(await check())) await sleep(2);
 }
@@ -157,7 +162,7 @@ async function qemuSaveRestore(
     });
     saves.push(ms(t0));
   }
-  await q.execute('quit').catch(() => {});
+  await quitQemu(q);
   src.kill();
 
   const restores: number[] = [];
@@ -172,7 +177,7 @@ async function qemuSaveRestore(
     await qd.execute('migrate-incoming', { uri: `exec:cat ${file}` });
     await until(async () => (await qd.execute<{ status: string }>('query-status')).status !== 'inmigrate');
     restores.push(ms(t0));
-    await qd.execute('quit').catch(() => {});
+    await quitQemu(qd);
     dst.kill();
     await new Promise((r) => dst.once('exit', r));
   }

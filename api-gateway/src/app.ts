@@ -87,7 +87,7 @@ export async function startGateway(config: GatewayConfig, logger?: Logger): Prom
     operations: new Operations(deps),
     // Longer than the slowest live build: every attempt's spawn deadline plus scheduling.
     reaper: new BuildReaper(deps, config.spawnAttempts * (config.spawnTimeoutMs + 30_000)),
-    imageData: new ImageData(nats),
+    imageData: new ImageData(nats, log),
     keypairs: new KeypairStore(redis),
     quotas: new Quotas(redis, config),
     migrations: new MigrationStore(redis),

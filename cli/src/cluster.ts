@@ -127,7 +127,8 @@ class Service {
         reject(new Error(`${this.name} exited (${code}) before it was ready (see its log)`)),
       );
     });
-    this.readyMatch.catch(() => undefined); // observed by waitReady
+    // eslint-disable-next-line no-restricted-syntax -- observed by waitReady
+    this.readyMatch.catch(() => undefined);
   }
 
   /** The ready line's match; rejects when the process exits first or takes too long. */

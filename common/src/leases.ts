@@ -41,8 +41,11 @@ export async function releaseLease(redis: Redis, key: string, holder: string): P
 export interface LeaseTrouble {
   /** Another holder has it now (this one stopped renewing in time): renewal stops. */
   lost(): void;
-  /** A renewal failed (Redis unreachable); the next one tries again. */
-  failed(err: unknown): void;
+  /**
+   * A renewal failed (Redis unreachable; the next one tries again), or the release did (the
+   * lease then lapses at its lifetime).
+   */
+  failed(err: unknown, op: 'renew' | 'release'): void;
 }
 
 /** Renews a lease just taken every third of its lifetime, until end() releases it. */
@@ -59,14 +62,14 @@ export function keepLease(
         clearInterval(timer);
         trouble.lost();
       },
-      (err: unknown) => trouble.failed(err),
+      (err: unknown) => trouble.failed(err, 'renew'),
     );
   const timer = setInterval(renew, lease.ttlMs / 3);
   timer.unref();
   return {
     end: async () => {
       clearInterval(timer);
-      await releaseLease(redis, key, lease.holder).catch(() => undefined);
+      await releaseLease(redis, key, lease.holder).catch((err: unknown) => trouble.failed(err, 'release'));
     },
   };
 }

@@ -33,6 +33,7 @@ import {
   type Lease,
   type MigrationRecord,
   type Redis,
+  suppressed,
 } from '@hypernova/common';
 import type { compute, scheduler } from '@hypernova/proto';
 import { ApiError, badRequest, conflict, fromServiceError } from '../http/errors.js';
@@ -198,7 +199,9 @@ export class LiveMigrations {
     await updateMigration(this.d.redis, m.uuid, { status: 'error', error: reason });
     await this.d.instances
       .update(rec.uuid, { taskState: null }, { taskState: [TaskState.MIGRATING] })
-      .catch(() => undefined);
+      .catch(
+        suppressed(this.d.logger, 'live-migration', 'clear task state', { instance: rec.uuid, migration: m.uuid }),
+      );
   }
 
   /**
@@ -313,8 +316,8 @@ export class LiveMigrations {
   private keepLease(uuid: string): { end: () => Promise<void> } {
     return keepLease(this.d.redis, redisKeys.migrationLease(uuid), this.lease, {
       lost: () => this.d.logger.warn({ migration: uuid }, 'another gateway took over this live migration'),
-      failed: (err) =>
-        this.d.logger.warn({ migration: uuid, err: errorMessage(err) }, 'cannot renew the live migration lease'),
+      failed: (err, op) =>
+        this.d.logger.warn({ migration: uuid, err: errorMessage(err) }, `cannot ${op} the live migration lease`),
     });
   }
 
@@ -407,7 +410,7 @@ export class LiveMigrations {
     const info = await this.d.clients
       .at(source.address)
       .instanceInfo(m.instanceUuid)
-      .catch(() => undefined);
+      .catch(suppressed(this.logFor(m), 'live-migration', 'ask the source', {}, 'debug'));
     return info?.task === 'migrating';
   }
 
@@ -415,10 +418,11 @@ export class LiveMigrations {
   private async conclude(m: MigrationRecord, outcome: Outcome, reason: string): Promise<Outcome> {
     if (outcome !== 'completed') {
       // Whatever was lost on the way, the owner key says where the guest runs; settle it.
-      if (
-        (await settleOutcome(this.d.redis, redisKeys.migrationOutcome(m.uuid)).catch(() => 'aborted')) === 'committed'
-      )
-        outcome = 'completed';
+      // Unsettled (Redis unreachable) counts as aborted: the guest then stays on the source.
+      const settled = await settleOutcome(this.d.redis, redisKeys.migrationOutcome(m.uuid)).catch(
+        suppressed(this.logFor(m), 'live-migration', 'settle outcome'),
+      );
+      if (settled === 'committed') outcome = 'completed';
     }
     if (outcome === 'completed') await this.finish(m);
     else await this.rollback(m, outcome, reason);
@@ -444,7 +448,9 @@ export class LiveMigrations {
       // already ended, what moved with the guest is freed here.
       if (err instanceof InstanceStateConflictError) {
         const live = Object.values(VmState).filter((s) => s !== VmState.DELETED);
-        await this.d.instances.update(m.instanceUuid, moved, { vmState: live }).catch(() => undefined);
+        await this.d.instances
+          .update(m.instanceUuid, moved, { vmState: live })
+          .catch(suppressed(log, 'live-migration', 'move host fields'));
       } else if (err instanceof NotFoundError) {
         await this.d.clients
           .at(m.destHost)
@@ -479,7 +485,7 @@ export class LiveMigrations {
       .catch((err: unknown) => log.error({ err: errorMessage(err) }, 'cannot release the destination claim'));
     await this.d.instances
       .update(m.instanceUuid, { taskState: null }, { taskState: [TaskState.MIGRATING] })
-      .catch(() => undefined);
+      .catch(suppressed(log, 'live-migration', 'clear task state'));
     await updateMigration(this.d.redis, m.uuid, { status: outcome, error: reason }, MIGRATION_IN_PROGRESS);
   }
 }

@@ -10,6 +10,7 @@ import {
   getHost,
   type InstanceRecord,
   type Logger,
+  suppressed,
 } from '@hypernova/common';
 import type { compute } from '@hypernova/proto';
 import { conflict, fromServiceError } from '../http/errors.js';
@@ -62,7 +63,9 @@ export class Operations {
           { instance: rec.uuid, action: t.name, err: errorMessage(err) },
           'action failed; reverting task_state',
         );
-        await this.d.instances.update(rec.uuid, { taskState: null }, { taskState: [t.task] }).catch(() => undefined);
+        await this.d.instances
+          .update(rec.uuid, { taskState: null }, { taskState: [t.task] })
+          .catch(suppressed(this.d.logger, 'operations', 'revert task state', { instance: rec.uuid, action: t.name }));
       }
     });
   }
@@ -92,8 +95,9 @@ export class Operations {
       },
     );
     const action = await this.d.actions.start(rec.uuid, 'delete', ctx);
+    // A failure is recorded in the action's event and logged by the task runner.
     this.d.tasks.run(rec.uuid, 'delete', () =>
-      action.event('compute_terminate_instance', rec.host, () => this.finishDelete(rec.uuid)).catch(() => undefined),
+      action.event('compute_terminate_instance', rec.host, () => this.finishDelete(rec.uuid)),
     );
   }
 

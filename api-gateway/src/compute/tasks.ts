@@ -55,7 +55,7 @@ export class Tasks {
     }
     const kept = keepLease(redis, key, lease, {
       lost: () => log.warn('another gateway took the instance task lease of a task still running'),
-      failed: (err) => log.warn({ err: errorMessage(err) }, 'cannot renew the instance task lease'),
+      failed: (err, op) => log.warn({ err: errorMessage(err) }, `cannot ${op} the instance task lease`),
     });
     try {
       await fn();

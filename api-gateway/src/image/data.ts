@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
-import { openImageStore, type FileDigest, type NatsConnection } from '@hypernova/common';
+import { openImageStore, suppressed, type FileDigest, type Logger, type NatsConnection } from '@hypernova/common';
 import type { ObjectStore } from 'nats';
 import { ApiError } from '../http/errors.js';
 
@@ -38,7 +38,10 @@ class Digester extends Transform {
 export class ImageData {
   private store?: Promise<ObjectStore>;
 
-  constructor(private readonly nats: NatsConnection | undefined) {}
+  constructor(
+    private readonly nats: NatsConnection | undefined,
+    private readonly logger: Logger,
+  ) {}
 
   private open(): Promise<ObjectStore> {
     if (!this.nats || this.nats.isClosed())
@@ -66,7 +69,7 @@ export class ImageData {
     try {
       await store.put({ name }, Readable.toWeb(digester) as unknown as ReadableStream<Uint8Array>);
     } catch (err) {
-      await store.delete(name).catch(() => undefined);
+      await store.delete(name).catch(suppressed(this.logger, 'image', 'remove partial upload', { image: name }));
       throw digester.errored instanceof ApiError ? digester.errored : err;
     }
     return digester.digest();

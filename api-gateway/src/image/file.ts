@@ -2,7 +2,7 @@
 // image queued -> saving -> active with its size, checksum and sha512 recorded (back to queued
 // when the upload fails); GET streams it back. Each status step is a compare-and-set, so two
 // uploads of one image cannot both run and a delete during an upload wins.
-import { changeImage, type ImageRecord } from '@hypernova/common';
+import { changeImage, suppressed, type ImageRecord } from '@hypernova/common';
 import type { FastifyInstance } from 'fastify';
 import type { Readable } from 'node:stream';
 import type { Gateway } from '../context.js';
@@ -44,7 +44,9 @@ export function registerImageFileRoutes(app: FastifyInstance, gw: Gateway): void
     try {
       digest = await gw.imageData.upload(id, request.body, gw.config.imageSizeCap);
     } catch (err) {
-      await transition(id, 'saving', (rec) => ({ ...rec, status: 'queued' })).catch(() => undefined);
+      await transition(id, 'saving', (rec) => ({ ...rec, status: 'queued' })).catch(
+        suppressed(request.log, 'image', 'requeue image', { image: id }),
+      );
       if (err instanceof ApiError) throw err;
       request.log.error({ err, image: id }, 'image upload failed');
       throw new ApiError(503, 'Failed to upload image data due to an error in the image store.');
@@ -56,9 +58,9 @@ export function registerImageFileRoutes(app: FastifyInstance, gw: Gateway): void
       checksum: digest.md5,
       hashValue: digest.sha512,
       location: id,
-    })).catch(() => false);
+    })).catch(suppressed(request.log, 'image', 'activate image', { image: id }));
     if (!saved) {
-      await gw.imageData.remove(id).catch(() => undefined);
+      await gw.imageData.remove(id).catch(suppressed(request.log, 'image', 'remove orphaned data', { image: id }));
       throw new ApiError(
         410,
         `Image ${id} could not be found after upload. The image may have been deleted during the upload.`,

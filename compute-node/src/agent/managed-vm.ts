@@ -4,7 +4,7 @@
 // /proc (the process may not be our child any more after an agent restart). A death the agent
 // did not ask for is classified (guest power-off, guest panic, crash) and handed to onObserved.
 import { existsSync, readFileSync, rmSync } from 'node:fs';
-import { ConflictError, PowerState, type Logger } from '@hypernova/common';
+import { ConflictError, PowerState, suppressed, type Logger } from '@hypernova/common';
 import type { compute } from '@hypernova/proto';
 import type { InstanceDir, InstanceMeta } from './instance-dir.js';
 import type { ObservedChange } from './reporter.js';
@@ -77,6 +77,8 @@ export class ManagedVm {
         this.task = '';
       }
     });
+    // The caller gets run's rejection; the queue only waits for it to end.
+    // eslint-disable-next-line no-restricted-syntax -- observed by the caller
     this.lock = run.catch(() => undefined);
     return run;
   }
@@ -413,7 +415,10 @@ export class ManagedVm {
     try {
       await this.execute('savevm', { path: this.dir.savedState });
     } catch (err) {
-      await this.execute('cont').catch(() => undefined);
+      // The save's error is the one to report; a guest left paused is logged.
+      await this.execute('cont').catch(
+        suppressed(this.env.logger, 'managed-vm', 'resume after a failed save', { instance: this.uuid }),
+      );
       throw err;
     }
     await this.terminate();

@@ -13,6 +13,7 @@ import {
   redisKeys,
   type Logger,
   type Redis,
+  suppressed,
 } from '@hypernova/common';
 import { Qcow2 } from '@hypernova/hypervisor/dist/src/block/index.js';
 import { compute } from '@hypernova/proto';
@@ -337,7 +338,9 @@ export class ComputeManager {
     } catch (err) {
       this.metrics.operations.inc({ operation, outcome: 'error' });
       this.vms.delete(uuid);
-      await vm.destroy().catch(() => undefined);
+      await vm
+        .destroy()
+        .catch(suppressed(this.logger, 'manager', 'destroy after a failed start', { instance: uuid, task }));
       dir.remove(opts.sharedDisk);
       this.logger.warn({ instance: uuid, task, err: errorMessage(err) }, `${operation} failed`);
       throw err;

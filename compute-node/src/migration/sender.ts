@@ -592,6 +592,7 @@ export class MigrationSource {
   private guard<T>(p: Promise<T>): Promise<T> {
     if (this.failure) {
       // p rejects too once the migration failed: nobody waits for it any more.
+      // eslint-disable-next-line no-restricted-syntax -- the migration's failure is reported instead
       p.catch(() => undefined);
       return Promise.reject(this.failure);
     }

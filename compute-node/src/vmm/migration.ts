@@ -357,7 +357,10 @@ class Links {
 
   async close(): Promise<void> {
     // close() drops what NATS still has queued: flush first, but not for long (the server may be gone).
-    await Promise.race([this.nc.flush().catch(() => undefined), delay(FLUSH_MS, undefined, { ref: false })]);
+    const flushed = this.nc
+      .flush()
+      .catch((err: unknown) => process.stderr.write(`hypernova: migration: flush before close: ${String(err)}\n`));
+    await Promise.race([flushed, delay(FLUSH_MS, undefined, { ref: false })]);
     await this.nc.close();
     this.redis?.disconnect();
   }

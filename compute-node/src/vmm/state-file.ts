@@ -16,14 +16,25 @@ export async function writeFileAtomic(path: string, data: Uint8Array): Promise<v
     }
     await rename(tmp, path);
   } catch (e) {
-    await unlink(tmp).catch(() => {});
-    throw new Error(`cannot write ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    // The temporary file may never have been created; any other failure to remove it is told too.
+    const left = await unlink(tmp).then(
+      () => '',
+      (u: unknown) => (codeOf(u) === 'ENOENT' ? '' : ` (and ${tmp} is left behind: ${codeOf(u)})`),
+    );
+    throw new Error(`cannot write ${path}: ${codeOf(e)}${left}`);
   }
-  // The rename itself is durable once the directory is.
-  const dir = await open(dirname(path), 'r').catch(() => undefined);
-  await dir?.sync().catch(() => {});
-  await dir?.close();
+  // The rename itself is durable once the directory is; some file systems cannot sync a directory.
+  const dir = await open(dirname(path), 'r');
+  try {
+    await dir.sync().catch((e: unknown) => {
+      if (codeOf(e) !== 'EINVAL' && codeOf(e) !== 'ENOTSUP') throw e;
+    });
+  } finally {
+    await dir.close();
+  }
 }
+
+const codeOf = (e: unknown): string => (e as NodeJS.ErrnoException).code ?? (e as Error).message;
 
 /** Largest state file accepted: 2 GiB of RAM plus headers (anything bigger is not ours). */
 const MAX_STATE_FILE = 2 ** 31 + (64 << 20);
@@ -35,6 +46,6 @@ export async function readStateFile(path: string): Promise<Buffer> {
     if (st.size > MAX_STATE_FILE) throw new Error(`${st.size} bytes is larger than any snapshot`);
     return await readFile(path);
   } catch (e) {
-    throw new Error(`cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw new Error(`cannot read ${path}: ${codeOf(e)}`);
   }
 }

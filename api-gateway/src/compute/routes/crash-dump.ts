@@ -9,7 +9,7 @@ import { badRequest, conflict } from '../../http/errors.js';
 import { caller } from '../../identity/auth.js';
 import { enforce } from '../../policy.js';
 import { invalidStateMessage } from '../state-machine.js';
-import { loadServer } from './servers.js';
+import { loadServer } from '../api.js';
 
 export const CRASH_DUMP_ACTION = 'trigger_crash_dump';
 

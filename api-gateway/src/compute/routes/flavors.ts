@@ -10,59 +10,10 @@ import { paginate, param, queryOf } from '../../http/query.js';
 import { caller } from '../../identity/auth.js';
 import { enforce, type Caller } from '../../policy.js';
 import type { Flavor } from '../flavors.js';
+import { createSchema, extraSpecsSchema, specsSchema, toBool, type CreateBody } from '../schemas/flavors.js';
 import { flavorDetail, flavorSummary } from '../views/flavors.js';
 import { pageLinks } from '../views/links.js';
 
-const TRUE = ['True', 'TRUE', 'true', '1', 'ON', 'On', 'on', 'YES', 'Yes', 'yes', 'y', 't'];
-const FALSE = ['False', 'FALSE', 'false', '0', 'OFF', 'Off', 'off', 'NO', 'No', 'no', 'n', 'f'];
-/** Nova's parameter_types.boolean: a JSON boolean or one of its spellings as a string. */
-const booleanSchema = { anyOf: [{ type: 'boolean' }, { type: 'string', enum: [...TRUE, ...FALSE] }] };
-const toBool = (v: unknown) => v === true || (typeof v === 'string' && TRUE.includes(v));
-const nonNegative = (min: number) => ({
-  type: ['integer', 'string'],
-  pattern: '^ *[0-9]+ *$',
-  minimum: min,
-  maximum: 2147483647,
-});
-
-const createSchema = {
-  type: 'object',
-  required: ['flavor'],
-  additionalProperties: false,
-  properties: {
-    flavor: {
-      type: 'object',
-      required: ['name', 'ram', 'vcpus', 'disk'],
-      additionalProperties: false,
-      properties: {
-        name: { type: 'string', minLength: 1, maxLength: 255, pattern: '^\\S([\\s\\S]*\\S)?$' },
-        id: { type: ['string', 'null'], minLength: 1, maxLength: 255, pattern: '^(?! )[a-zA-Z0-9. _-]+(?<! )$' },
-        ram: nonNegative(1),
-        vcpus: nonNegative(1),
-        disk: nonNegative(0),
-        swap: nonNegative(0),
-        'OS-FLV-EXT-DATA:ephemeral': nonNegative(0),
-        rxtx_factor: { type: ['number', 'string'], pattern: '^[0-9]+(\\.[0-9]+)?$', exclusiveMinimum: 0 },
-        'os-flavor-access:is_public': booleanSchema,
-      },
-    },
-  },
-} as const;
-
-type CreateBody = { flavor: Record<string, unknown> };
-
-/** Nova's extra spec keys and values (numbers and booleans are stored as their strings). */
-const specsSchema = {
-  type: 'object',
-  propertyNames: { pattern: '^[a-zA-Z0-9-_:. ]{1,255}$' },
-  additionalProperties: { type: ['string', 'number', 'boolean'], maxLength: 255 },
-} as const;
-const extraSpecsSchema = {
-  type: 'object',
-  required: ['extra_specs'],
-  additionalProperties: false,
-  properties: { extra_specs: specsSchema },
-} as const;
 const asStrings = (specs: Record<string, string | number | boolean>) =>
   Object.fromEntries(Object.entries(specs).map(([k, v]) => [k, String(v)]));
 

@@ -9,7 +9,7 @@ import { isUuid } from '../../http/validation.js';
 import { caller } from '../../identity/auth.js';
 import { allowed, enforce, type Caller } from '../../policy.js';
 import { instanceActionDetail, instanceActionView } from '../views/instance-actions.js';
-import { loadServer } from './servers.js';
+import { loadServer } from '../api.js';
 
 /**
  * The uuid of the server whose actions are read: a visible live server, or from 2.21 a deleted

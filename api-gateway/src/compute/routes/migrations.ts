@@ -9,7 +9,7 @@ import { badRequest, notFound } from '../../http/errors.js';
 import { param, queryOf } from '../../http/query.js';
 import { caller } from '../../identity/auth.js';
 import { enforce } from '../../policy.js';
-import { loadServer } from './servers.js';
+import { loadServer } from '../api.js';
 import { inProgress, migrationView, serverMigrationView } from '../views/migrations.js';
 
 type Params = { id: string; mid: string };

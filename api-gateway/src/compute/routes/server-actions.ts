@@ -12,7 +12,8 @@ import type { Microversion } from '../microversion.js';
 import type { NodeCall } from '../operations.js';
 import type { TransitionName } from '../state-machine.js';
 import { isCrashDump, triggerCrashDump } from './crash-dump.js';
-import { actionContext, loadServer } from './servers.js';
+import { loadServer } from '../api.js';
+import { actionContext } from './servers.js';
 
 type Arg = unknown;
 
