@@ -4,7 +4,7 @@ export { type VirtioDevice, type VirtioHost } from './device.js';
 export { DescChain, type Segment } from './chain.js';
 export { Virtqueue, VirtqueueError } from './queue.js';
 export { VirtioMmio, TRANSPORT_FEATURES } from './mmio.js';
-export { saveVirtio, restoreVirtio, VIRTIO_MMIO_STATE_VERSION, type VirtioMmioState } from './persist.js';
+export { VIRTIO_MMIO_STATE_VERSION, type VirtioMmioState } from './persist.js';
 export { createVirtioSlots, virtioSlotLayout, type VirtioSlot, type VirtioSlotInfo } from './slots.js';
 export { VirtioBlk } from './blk/blk.js';
 export { VirtioNet, type VirtioNetOptions, type NetStats } from './net/net.js';

@@ -13,7 +13,7 @@ import type { DescChain } from '../chain.js';
 import { bit, DeviceId } from '../constants.js';
 import { readLe, type VirtioDevice, type VirtioHost } from '../device.js';
 import { VirtqueueError, type Virtqueue } from '../queue.js';
-import { restoreBlk, saveBlk } from './persist.js';
+import { parseBlkState, VIRTIO_BLK_STATE_VERSION, type VirtioBlkState } from './persist.js';
 
 export const BlkFeature = {
   SIZE_MAX: 1,
@@ -229,11 +229,17 @@ export class VirtioBlk implements VirtioDevice {
     });
   }
 
-  saveState(): StateSection {
-    return saveBlk(this);
+  saveState(): StateSection<VirtioBlkState> {
+    return { name: this.kind, version: VIRTIO_BLK_STATE_VERSION, data: this.disk };
   }
 
+  /** Only checks that the disk is the one the guest saw: the device keeps no state across notifies. */
   restoreState(section: StateSection): void {
-    restoreBlk(this, section);
+    parseBlkState(section, this.kind, this.disk);
+  }
+
+  /** The disk as the guest sees it. */
+  private get disk(): VirtioBlkState {
+    return { capacity: this.capacity, readOnly: this.backend.readOnly };
   }
 }
