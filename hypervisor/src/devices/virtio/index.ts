@@ -6,7 +6,7 @@ export { Virtqueue, VirtqueueError } from './queue.js';
 export { VirtioMmio, TRANSPORT_FEATURES } from './mmio.js';
 export { VIRTIO_MMIO_STATE_VERSION, type VirtioMmioState } from './persist.js';
 export { createVirtioSlots, virtioSlotLayout, type VirtioSlot, type VirtioSlotInfo } from './slots.js';
-export { VirtioBlk } from './blk/blk.js';
+export { VirtioBlk, type BlkStats } from './blk/blk.js';
 export { VirtioNet, type VirtioNetOptions, type NetStats } from './net/net.js';
 export { parseMac, formatMac, type NetBackend } from './net/backend.js';
 export { L2Switch, L2Port } from './net/link.js';
