@@ -6,7 +6,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ensureBaremetal } from './index.js';
+import { ensureBaremetal } from './builds.js';
 
 export const QEMU_SYSTEM = 'qemu-system-riscv32';
 /** QEMU 7.2's default rv32 CPU has C, F/D, H, Sstc and Zb*: turn them off to match the hart. */

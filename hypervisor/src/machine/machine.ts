@@ -13,16 +13,10 @@ import { Plic } from '../devices/plic/plic.js';
 import { Syscon } from '../devices/syscon/syscon.js';
 import { Uart } from '../devices/uart/uart.js';
 import type { VirtioDevice } from '../devices/virtio/device.js';
-import { restoreVirtio, saveVirtio } from '../devices/virtio/persist.js';
 import { createVirtioSlots, type VirtioSlot } from '../devices/virtio/slots.js';
 import { Sbi } from '../firmware/sbi/sbi.js';
 import { Irq, MemoryMap } from '../memory-map.js';
 import { saveCpu, restoreCpu } from '../cpu/persist.js';
-import { restoreClint, saveClint } from '../devices/clint/persist.js';
-import { restoreHtif, saveHtif } from '../devices/htif/persist.js';
-import { restorePlic, savePlic } from '../devices/plic/persist.js';
-import { restoreSyscon, saveSyscon } from '../devices/syscon/persist.js';
-import { restoreUart, saveUart } from '../devices/uart/persist.js';
 import { restoreSbi, saveSbi } from '../firmware/sbi/persist.js';
 import { StateError, type StateSection } from '../state/section.js';
 import {
@@ -164,14 +158,14 @@ export class Machine {
   private sections(): StateSection[] {
     const list: StateSection[] = [
       saveCpu(this.hart),
-      saveClint(this.clint),
-      savePlic(this.plic),
-      saveUart(this.uart),
-      saveSyscon(this.syscon),
+      this.clint.saveState(),
+      this.plic.saveState(),
+      this.uart.saveState(),
+      this.syscon.saveState(),
     ];
     if (this.sbi) list.push(saveSbi(this.sbi));
-    if (this.htif) list.push(saveHtif(this.htif));
-    for (const slot of this.virtio) list.push(saveVirtio(slot.mmio));
+    if (this.htif) list.push(this.htif.saveState());
+    for (const slot of this.virtio) list.push(slot.mmio.saveState());
     return list;
   }
 
@@ -239,13 +233,13 @@ export class Machine {
   private applySections(byName: Map<string, StateSection>): void {
     const get = (n: string): StateSection => byName.get(n)!;
     restoreCpu(this.hart, get('cpu'));
-    restoreClint(this.clint, get(this.clint.name));
-    restorePlic(this.plic, get(this.plic.name));
-    restoreUart(this.uart, get(this.uart.name));
-    restoreSyscon(this.syscon, get(this.syscon.name));
+    this.clint.restoreState(get(this.clint.name));
+    this.plic.restoreState(get(this.plic.name));
+    this.uart.restoreState(get(this.uart.name));
+    this.syscon.restoreState(get(this.syscon.name));
     if (this.sbi) restoreSbi(this.sbi, get('sbi'));
-    if (this.htif) restoreHtif(this.htif, get('htif'));
-    for (const slot of this.virtio) restoreVirtio(slot.mmio, get(slot.name));
+    if (this.htif) this.htif.restoreState(get(this.htif.name));
+    for (const slot of this.virtio) slot.mmio.restoreState(get(slot.name));
     this.updateTimers();
   }
 

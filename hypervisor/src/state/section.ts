@@ -7,6 +7,15 @@ export interface StateSection<T = unknown> {
   data: T;
 }
 
+/**
+ * What owns a section: a device, the CPU, the virtio transport. restoreState checks the whole
+ * section before it changes anything, so bad state throws StateError and leaves the owner as it was.
+ */
+export interface Persistent {
+  saveState(): StateSection;
+  restoreState(section: StateSection): void;
+}
+
 export class StateError extends Error {
   override readonly name = 'StateError';
 }

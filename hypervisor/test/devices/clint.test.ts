@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { Mip } from '../../src/cpu/mip.js';
 import { Clint, ClintReg, hi32, join64, lo32 } from '../../src/devices/clint/clint.js';
-import { CLINT_STATE_VERSION, restoreClint, saveClint } from '../../src/devices/clint/persist.js';
+import { CLINT_STATE_VERSION } from '../../src/devices/clint/persist.js';
 import { StateError } from '../../src/state/section.js';
 import { FakeClock, FakePins, viaJson } from './fakes.js';
 
@@ -111,7 +111,7 @@ describe('CLINT', () => {
     a.clint.write(ClintReg.MSIP, 4, 1);
     a.clint.write(ClintReg.MTIMECMP_HI, 4, 0);
     a.clint.write(ClintReg.MTIMECMP_LO, 4, 123_500_000);
-    const section = viaJson(saveClint(a.clint));
+    const section = viaJson(a.clint.saveState());
     assert.deepEqual(section, {
       name: 'clint',
       version: CLINT_STATE_VERSION,
@@ -119,7 +119,7 @@ describe('CLINT', () => {
     });
 
     const b = setup(5); // a fresh board whose clock started elsewhere
-    restoreClint(b.clint, section);
+    b.clint.restoreState(section);
     assert.equal(b.clock.now(), 123_456_789, 'guest time continues from the save');
     assert.ok(b.pins.has(Mip.MSIP));
     assert.ok(!b.pins.has(Mip.MTIP));
@@ -134,10 +134,10 @@ describe('CLINT', () => {
 
   it('refuses a section of another device or version', () => {
     const { clint } = setup();
-    const s = saveClint(clint);
-    assert.throws(() => restoreClint(clint, { ...s, name: 'plic' }), StateError);
-    assert.throws(() => restoreClint(clint, { ...s, version: 99 }), /version 99/);
-    assert.throws(() => restoreClint(clint, { ...s, data: { ...s.data, mtime: -1 } }), StateError);
+    const s = clint.saveState();
+    assert.throws(() => clint.restoreState({ ...s, name: 'plic' }), StateError);
+    assert.throws(() => clint.restoreState({ ...s, version: 99 }), /version 99/);
+    assert.throws(() => clint.restoreState({ ...s, data: { ...s.data, mtime: -1 } }), StateError);
   });
 
   it('resets msip and mtimecmp, dropping both pins; mtime runs on', () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { GuestRam } from '../../src/bus/ram.js';
 import { Htif, HTIF_SYS_EXIT, HTIF_SYS_WRITE } from '../../src/devices/htif/htif.js';
-import { HTIF_STATE_VERSION, restoreHtif, saveHtif } from '../../src/devices/htif/persist.js';
+import { HTIF_STATE_VERSION } from '../../src/devices/htif/persist.js';
 import { StateError } from '../../src/state/section.js';
 import { viaJson } from './fakes.js';
 
@@ -137,14 +137,14 @@ describe('HTIF', () => {
     a.store64(TOHOST, cmd(1, 1, 0x62n)); // queued behind the first answer
     a.store32(TOHOST, 1); // half-written exit: wait for a poll
     a.htif.poll();
-    const section = viaJson(saveHtif(a.htif));
+    const section = viaJson(a.htif.saveState());
     assert.equal(section.version, HTIF_STATE_VERSION);
     assert.deepEqual(section.data.fromhostQueue, ['0x101000000000162']);
 
     const ram = new GuestRam(BASE, 0x4000);
     ram.bytes.set(a.ram.bytes); // guest RAM travels in the snapshot
     const b = setup(ram);
-    restoreHtif(b.htif, section);
+    b.htif.restoreState(section);
     for (const t of [a, b]) {
       t.htif.poll();
       assert.deepEqual(t.exits, [0]);
@@ -153,7 +153,7 @@ describe('HTIF', () => {
     }
 
     const other = setup(new GuestRam(BASE, 0x4000), null);
-    assert.throws(() => restoreHtif(other.htif, section), StateError);
-    assert.throws(() => restoreHtif(b.htif, { ...section, version: 3 }), StateError);
+    assert.throws(() => other.htif.restoreState(section), StateError);
+    assert.throws(() => b.htif.restoreState({ ...section, version: 3 }), StateError);
   });
 });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { Mip } from '../../src/cpu/mip.js';
 import { Plic, PlicReg } from '../../src/devices/plic/plic.js';
-import { PLIC_STATE_VERSION, restorePlic, savePlic } from '../../src/devices/plic/persist.js';
+import { PLIC_STATE_VERSION } from '../../src/devices/plic/persist.js';
 import { StateError } from '../../src/state/section.js';
 import { FakePins, viaJson } from './fakes.js';
 
@@ -167,14 +167,14 @@ describe('PLIC', () => {
     a.plic.line(10).set(true);
     a.plic.line(1).set(true);
     assert.equal(a.claim(S), 10); // in flight, level still high
-    const section = viaJson(savePlic(a.plic));
+    const section = viaJson(a.plic.saveState());
     assert.equal(section.name, 'plic');
     assert.equal(section.version, PLIC_STATE_VERSION);
 
     const b = setup();
-    restorePlic(b.plic, section);
+    b.plic.restoreState(section);
     assert.equal(b.pins.mip, a.pins.mip, 'outputs re-driven');
-    assert.deepEqual(savePlic(b.plic), savePlic(a.plic));
+    assert.deepEqual(b.plic.saveState(), a.plic.saveState());
     for (const p of [a, b]) {
       assert.equal(p.claim(S), 1);
       p.complete(S, 10);
@@ -187,10 +187,10 @@ describe('PLIC', () => {
 
   it('refuses sections of the wrong device, version or shape', () => {
     const { plic } = setup();
-    const s = savePlic(plic);
-    assert.throws(() => restorePlic(plic, { ...s, name: 'uart0' }), StateError);
-    assert.throws(() => restorePlic(plic, { ...s, version: 2 }), StateError);
-    assert.throws(() => restorePlic(plic, { ...s, data: { ...s.data, enable: [[0, 0, 0]] } }), /2 contexts/);
+    const s = plic.saveState();
+    assert.throws(() => plic.restoreState({ ...s, name: 'uart0' }), StateError);
+    assert.throws(() => plic.restoreState({ ...s, version: 2 }), StateError);
+    assert.throws(() => plic.restoreState({ ...s, data: { ...s.data, enable: [[0, 0, 0]] } }), /2 contexts/);
   });
 
   it('resets to power-on state on reboot, a line still high pending again', () => {

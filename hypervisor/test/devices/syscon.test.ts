@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { Syscon, type PowerEvent } from '../../src/devices/syscon/syscon.js';
-import { restoreSyscon, saveSyscon, SYSCON_STATE_VERSION } from '../../src/devices/syscon/persist.js';
+import { SYSCON_STATE_VERSION } from '../../src/devices/syscon/persist.js';
 import { StateError } from '../../src/state/section.js';
 import { viaJson } from './fakes.js';
 
@@ -35,10 +35,10 @@ describe('syscon (sifive_test finisher)', () => {
 
   it('has an empty, versioned section like every device', () => {
     const { syscon } = setup();
-    const s = viaJson(saveSyscon(syscon));
+    const s = viaJson(syscon.saveState());
     assert.deepEqual(s, { name: 'syscon', version: SYSCON_STATE_VERSION, data: {} });
-    restoreSyscon(setup().syscon, s);
-    assert.throws(() => restoreSyscon(syscon, { ...s, version: 2 }), StateError);
-    assert.throws(() => restoreSyscon(syscon, { ...s, name: 'clint' }), StateError);
+    setup().syscon.restoreState(s);
+    assert.throws(() => syscon.restoreState({ ...s, version: 2 }), StateError);
+    assert.throws(() => syscon.restoreState({ ...s, name: 'clint' }), StateError);
   });
 });

@@ -17,7 +17,7 @@ import {
   Uart,
   UartReg as R,
 } from '../../src/devices/uart/uart.js';
-import { restoreUart, saveUart, UART_STATE_VERSION } from '../../src/devices/uart/persist.js';
+import { UART_STATE_VERSION } from '../../src/devices/uart/persist.js';
 import { StateError } from '../../src/state/section.js';
 import { FakeIrq, viaJson } from './fakes.js';
 
@@ -86,8 +86,9 @@ describe('UART ns16550a', () => {
     assert.equal(rd(R.IIR_FCR), 0xc1, 'IIR shows FIFOs enabled');
     const input = Uint8Array.from({ length: 40 }, (_, i) => i + 1);
     uart.receive(input);
-    assert.equal(uart.rxFifo.length, 16);
-    assert.equal(uart.hostQueue.length, 24);
+    const { rxFifo, hostQueue } = uart.saveState().data;
+    assert.equal(rxFifo.length, 16);
+    assert.equal(hostQueue.length, 24);
     const got: number[] = [];
     while (rd(R.LSR) & LSR_DR) got.push(rd(R.RBR_THR_DLL));
     assert.deepEqual(got, [...input]);
@@ -247,15 +248,15 @@ describe('UART ns16550a', () => {
     a.uart.receive(input);
     a.rd(R.RBR_THR_DLL);
     a.rd(R.RBR_THR_DLL);
-    const section = viaJson(saveUart(a.uart));
+    const section = viaJson(a.uart.saveState());
     assert.equal(section.name, 'uart0');
     assert.equal(section.version, UART_STATE_VERSION);
     assert.equal(section.data.rxFifo.length + section.data.hostQueue.length, 48);
 
     const b = setup();
-    restoreUart(b.uart, section);
+    b.uart.restoreState(section);
     assert.equal(b.irq.level, a.irq.level);
-    assert.deepEqual(saveUart(b.uart), saveUart(a.uart));
+    assert.deepEqual(b.uart.saveState(), a.uart.saveState());
     for (const reg of [R.LCR, R.SCR, R.IER_DLM, R.MCR, R.MSR]) assert.equal(b.rd(reg), a.rd(reg));
     // The same accesses now give the same results on both, byte for byte.
     const trace = (u: ReturnType<typeof setup>) => {
@@ -271,12 +272,15 @@ describe('UART ns16550a', () => {
     assert.deepEqual(trace(b), trace(a));
   });
 
-  it('refuses sections of the wrong device, version or shape', () => {
-    const { uart } = setup();
-    const s = saveUart(uart);
-    assert.throws(() => restoreUart(uart, { ...s, name: 'plic' }), StateError);
-    assert.throws(() => restoreUart(uart, { ...s, version: 0 }), StateError);
-    assert.throws(() => restoreUart(uart, { ...s, data: { ...s.data, rxFifo: new Array(17).fill(0) } }), StateError);
+  it('refuses sections of the wrong device, version or shape, changing nothing', () => {
+    const { uart, wr } = setup();
+    wr(R.SCR, 0x5a);
+    uart.receive(Uint8Array.of(1, 2, 3));
+    const s = uart.saveState();
+    assert.throws(() => uart.restoreState({ ...s, name: 'plic' }), StateError);
+    assert.throws(() => uart.restoreState({ ...s, version: 0 }), StateError);
+    assert.throws(() => uart.restoreState({ ...s, data: { ...s.data, rxFifo: new Array(17).fill(0) } }), StateError);
+    assert.deepEqual(uart.saveState(), s);
   });
 
   it('resets to power-on state, keeping host input that had not arrived', () => {

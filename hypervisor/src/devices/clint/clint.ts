@@ -5,6 +5,8 @@
 import type { AccessWidth, HartInterruptPins, MmioDevice } from '../../bus/device.js';
 import type { Clock } from '../../clock.js';
 import { Mip } from '../../cpu/mip.js';
+import type { Persistent, StateSection } from '../../state/section.js';
+import { CLINT_STATE_VERSION, parseClintState, type ClintState } from './persist.js';
 
 /** Register offsets from the CLINT base (hart 0). */
 export const ClintReg = {
@@ -31,14 +33,13 @@ export const hi32 = (v: number): number => Math.floor(v / TWO_POW_32) >>> 0;
 export const join64 = (lo: number, hi: number): number =>
   hi >>> 0 > MAX_EXACT_HI ? Infinity : (hi >>> 0) * TWO_POW_32 + (lo >>> 0);
 
-export class Clint implements MmioDevice {
+export class Clint implements MmioDevice, Persistent {
   readonly name = 'clint';
 
-  // Register state; public so persist.ts can save and restore it.
   /** Bit 0: the hart's machine software interrupt. */
-  msip = 0;
-  mtimecmpLo = 0xffff_ffff;
-  mtimecmpHi = 0xffff_ffff;
+  private msip = 0;
+  private mtimecmpLo = 0xffff_ffff;
+  private mtimecmpHi = 0xffff_ffff;
 
   /** The levels last driven onto the hart's pins, so they are only driven on change. */
   private msipLevel = false;
@@ -122,8 +123,25 @@ export class Clint implements MmioDevice {
     this.resync();
   }
 
-  /** Drives both pins from the registers even if unchanged (after restore). */
-  resync(): void {
+  saveState(): StateSection<ClintState> {
+    const { msip, mtimecmpLo, mtimecmpHi } = this;
+    return {
+      name: this.name,
+      version: CLINT_STATE_VERSION,
+      data: { msip, mtimecmpLo, mtimecmpHi, mtime: this.clock.now() },
+    };
+  }
+
+  /** Also re-bases the board clock on the saved mtime. */
+  restoreState(section: StateSection): void {
+    const s = parseClintState(section, this.name);
+    this.clock.resumeAt(s.mtime);
+    ({ msip: this.msip, mtimecmpLo: this.mtimecmpLo, mtimecmpHi: this.mtimecmpHi } = s);
+    this.resync();
+  }
+
+  /** Drives both pins from the registers even if unchanged (after reset or restore). */
+  private resync(): void {
     this.driveMsip(true);
     this.driveMtip(this.clock.now() >= this.mtimecmp, true);
   }

@@ -14,6 +14,8 @@
 // completes a two-word write (the second half, with the first non-zero); poll() settles the
 // rest (32-bit-only writers) once a value has stayed unchanged between two polls.
 import type { GuestRam } from '../../bus/ram.js';
+import type { Persistent, StateSection } from '../../state/section.js';
+import { hex64, HTIF_STATE_VERSION, parseHtifState, type HtifState } from './persist.js';
 
 export const HTIF_SYS_WRITE = 64;
 export const HTIF_SYS_EXIT = 93;
@@ -29,16 +31,15 @@ export interface HtifHost {
 
 const U32 = 0xffff_ffffn;
 
-export class Htif {
+export class Htif implements Persistent {
   readonly name = 'htif';
   readonly tohost: number;
   readonly fromhost: number | undefined;
 
-  // State; public so persist.ts can save and restore it.
   /** Answers waiting for the guest to clear fromhost (spike queues them the same way). */
-  fromhostQueue: bigint[] = [];
+  private fromhostQueue: bigint[] = [];
   /** The non-zero tohost value the previous poll() saw, 0n if none. */
-  lastPolled = 0n;
+  private lastPolled = 0n;
 
   /** Set while the device itself writes RAM, whose watch would call back into it. */
   private busy = false;
@@ -70,6 +71,23 @@ export class Htif {
     if (v !== 0n && v === this.lastPolled) this.handle(v);
     else this.lastPolled = v;
     this.flushFromhost();
+  }
+
+  saveState(): StateSection<HtifState> {
+    return {
+      name: this.name,
+      version: HTIF_STATE_VERSION,
+      data: {
+        tohost: this.tohost,
+        fromhost: this.fromhost ?? null,
+        fromhostQueue: this.fromhostQueue.map(hex64),
+        lastPolled: hex64(this.lastPolled),
+      },
+    };
+  }
+
+  restoreState(section: StateSection): void {
+    ({ fromhostQueue: this.fromhostQueue, lastPolled: this.lastPolled } = parseHtifState(section, this));
   }
 
   private written(addr: number): void {

@@ -8,6 +8,8 @@
 // before the claim does not leave a spurious interrupt behind.
 import type { AccessWidth, HartInterruptPins, IrqLine, MmioDevice } from '../../bus/device.js';
 import { Mip } from '../../cpu/mip.js';
+import type { Persistent, StateSection } from '../../state/section.js';
+import { parsePlicState, PLIC_STATE_VERSION, type PlicState } from './persist.js';
 
 export const PLIC_NUM_SOURCES = 96;
 export const PLIC_MAX_PRIORITY = 7;
@@ -33,21 +35,20 @@ export interface PlicContextTarget {
   mip: number;
 }
 
-export class Plic implements MmioDevice {
+export class Plic implements MmioDevice, Persistent {
   readonly name = 'plic';
 
-  // Register state; public so persist.ts can save and restore it.
-  readonly priority = new Uint8Array(PLIC_NUM_SOURCES);
+  private readonly priority = new Uint8Array(PLIC_NUM_SOURCES);
   /** Requests forwarded by the gateways and not yet claimed. */
-  readonly pending = new Uint32Array(PLIC_WORDS);
+  private readonly pending = new Uint32Array(PLIC_WORDS);
   /** Sources claimed by some context and not yet completed. */
-  readonly claimed = new Uint32Array(PLIC_WORDS);
+  private readonly claimed = new Uint32Array(PLIC_WORDS);
   /** The current input levels driven by the devices. */
-  readonly level = new Uint32Array(PLIC_WORDS);
+  private readonly level = new Uint32Array(PLIC_WORDS);
   /** enable[ctx][word] */
-  readonly enable: Uint32Array[];
+  private readonly enable: Uint32Array[];
   /** threshold[ctx] */
-  readonly threshold: Uint8Array;
+  private readonly threshold: Uint8Array;
 
   readonly contexts: readonly PlicContextTarget[];
   private readonly outputs: boolean[];
@@ -145,8 +146,30 @@ export class Plic implements MmioDevice {
     this.update(true);
   }
 
-  /** Drives every context output from the registers even if unchanged (after restore). */
-  resync(): void {
+  saveState(): StateSection<PlicState> {
+    return {
+      name: this.name,
+      version: PLIC_STATE_VERSION,
+      data: {
+        priority: Array.from(this.priority),
+        pending: Array.from(this.pending),
+        claimed: Array.from(this.claimed),
+        level: Array.from(this.level),
+        enable: this.enable.map((e) => Array.from(e)),
+        threshold: Array.from(this.threshold),
+      },
+    };
+  }
+
+  /** The context outputs are driven again from the restored registers. */
+  restoreState(section: StateSection): void {
+    const s = parsePlicState(section, { name: this.name, sources: PLIC_NUM_SOURCES, contexts: this.contexts.length });
+    this.priority.set(s.priority);
+    this.pending.set(s.pending);
+    this.claimed.set(s.claimed);
+    this.level.set(s.level);
+    s.enable.forEach((e, ctx) => this.enable[ctx]!.set(e));
+    this.threshold.set(s.threshold);
     this.update(true);
   }
 

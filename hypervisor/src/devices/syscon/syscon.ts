@@ -1,6 +1,8 @@
 // The SiFive test finisher ("sifive,test0", QEMU's sifive_test) behind the syscon-poweroff
 // and syscon-reboot nodes of the device tree: a write at offset 0 powers off or resets.
 import type { AccessWidth, MmioDevice } from '../../bus/device.js';
+import type { Persistent, StateSection } from '../../state/section.js';
+import { parseSysconState, SYSCON_STATE_VERSION, type SysconState } from './persist.js';
 
 export const FINISHER_FAIL = 0x3333;
 export const FINISHER_PASS = 0x5555;
@@ -12,7 +14,7 @@ export interface PowerEvent {
   code: number;
 }
 
-export class Syscon implements MmioDevice {
+export class Syscon implements MmioDevice, Persistent {
   readonly name = 'syscon';
 
   constructor(private readonly onPower: (event: PowerEvent) => void) {}
@@ -29,5 +31,13 @@ export class Syscon implements MmioDevice {
     if (status === FINISHER_PASS) this.onPower({ kind: 'poweroff', code: 0 });
     else if (status === FINISHER_FAIL) this.onPower({ kind: 'poweroff', code });
     else if (status === FINISHER_RESET) this.onPower({ kind: 'reset', code: 0 });
+  }
+
+  saveState(): StateSection<SysconState> {
+    return { name: this.name, version: SYSCON_STATE_VERSION, data: {} };
+  }
+
+  restoreState(section: StateSection): void {
+    parseSysconState(section, this.name);
   }
 }

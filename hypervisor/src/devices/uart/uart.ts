@@ -10,6 +10,8 @@
 // console thus never loses keystrokes and host input never overruns; OE only happens in
 // loopback mode, where the transmitter feeds the receiver directly.
 import type { AccessWidth, IrqLine, MmioDevice } from '../../bus/device.js';
+import type { Persistent, StateSection } from '../../state/section.js';
+import { parseUartState, UART_REGISTERS, UART_STATE_VERSION, type UartRegisters, type UartState } from './persist.js';
 
 /** Register offsets (DLAB selects DLL/DLM at 0/1). */
 export const UartReg = {
@@ -114,24 +116,24 @@ export class ByteQueue {
   }
 }
 
-export class Uart implements MmioDevice {
-  // Register state; public so persist.ts can save and restore it. Reset values as QEMU's.
-  rbr = 0;
-  ier = 0;
-  fcr = 0;
-  lcr = 0;
-  mcr = MCR_OUT2;
-  lsr = LSR_TEMT | LSR_THRE;
-  msr = MSR_DCD | MSR_DSR | MSR_CTS;
-  scr = 0;
-  dll = 0x0c;
-  dlm = 0;
+export class Uart implements MmioDevice, Persistent {
+  // Register state, reset values as QEMU's.
+  private rbr = 0;
+  private ier = 0;
+  private fcr = 0;
+  private lcr = 0;
+  private mcr = MCR_OUT2;
+  private lsr = LSR_TEMT | LSR_THRE;
+  private msr = MSR_DCD | MSR_DSR | MSR_CTS;
+  private scr = 0;
+  private dll = 0x0c;
+  private dlm = 0;
   /** The THR-empty interrupt condition (set when THR empties, cleared by IIR read or THR write). */
-  thrIpending = false;
+  private thrIpending = false;
   /** Received bytes the guest can read now: up to 16 with FIFOs on, 1 with them off. */
-  rxFifo: number[] = [];
+  private rxFifo: number[] = [];
   /** Host input not yet admitted to rxFifo. */
-  readonly hostQueue = new ByteQueue();
+  private readonly hostQueue = new ByteQueue();
 
   /** IIR as derived from the state by updateIrq(). */
   private iir = IIR_NO_INT;
@@ -270,8 +272,22 @@ export class Uart implements MmioDevice {
     }
   }
 
-  /** Drives the irq line from the registers even if unchanged (after restore). */
-  resync(): void {
+  saveState(): StateSection<UartState> {
+    const regs = Object.fromEntries(UART_REGISTERS.map((r) => [r, this[r]])) as UartRegisters;
+    return {
+      name: this.name,
+      version: UART_STATE_VERSION,
+      data: { ...regs, thrIpending: this.thrIpending, rxFifo: [...this.rxFifo], hostQueue: this.hostQueue.toArray() },
+    };
+  }
+
+  restoreState(section: StateSection): void {
+    const s = parseUartState(section, this.name, UART_FIFO_SIZE);
+    for (const r of UART_REGISTERS) this[r] = s[r];
+    this.thrIpending = s.thrIpending;
+    this.rxFifo = s.rxFifo;
+    this.hostQueue.clear();
+    this.hostQueue.push(Uint8Array.from(s.hostQueue));
     this.updateIrq(true);
   }
 

@@ -3,7 +3,7 @@
 // says what it is, serves its configuration space and handles chains on its queues.
 import type { AccessWidth } from '../../bus/device.js';
 import type { GuestRam } from '../../bus/ram.js';
-import type { StateSection } from '../../state/section.js';
+import type { Persistent } from '../../state/section.js';
 import type { Virtqueue } from './queue.js';
 
 /** What the transport offers a device it is plugged into. */
@@ -23,7 +23,12 @@ export interface VirtioHost {
   configChanged(): void;
 }
 
-export interface VirtioDevice {
+/**
+ * A device plugged into a transport. Its state section (persist.ts beside it) travels inside
+ * the transport's; restoreState replaces all of the device's state (no reset comes first) and
+ * changes nothing when it throws, since the transport restores the device before itself.
+ */
+export interface VirtioDevice extends Persistent {
   /** virtio device ID (DeviceId.*). */
   readonly deviceId: number;
   /** Name of the device's state section, e.g. 'virtio-blk'. */
@@ -43,9 +48,6 @@ export interface VirtioDevice {
   processQueue(index: number, queue: Virtqueue): void;
   /** Device reset (the driver wrote 0 to Status): back to power-on state. */
   reset(): void;
-  /** The device's own state for a snapshot (persist.ts beside the device). */
-  saveState(): StateSection;
-  restoreState(section: StateSection): void;
 }
 
 /** Reads a little-endian value of `width` bytes from a configuration space; bytes past its end read 0. */

@@ -9,6 +9,7 @@
 // with a configuration-change interrupt, and the device then ignores the guest until reset.
 import type { AccessWidth, IrqLine, MmioDevice } from '../../bus/device.js';
 import type { GuestRam } from '../../bus/ram.js';
+import type { Persistent, StateSection } from '../../state/section.js';
 import {
   bit,
   Feature,
@@ -21,28 +22,37 @@ import {
   VIRTIO_MMIO_VERSION,
 } from './constants.js';
 import type { VirtioDevice, VirtioHost } from './device.js';
-import { Virtqueue, VirtqueueError } from './queue.js';
+import { parseVirtioMmioState, VIRTIO_MMIO_STATE_VERSION, type VirtioMmioState } from './persist.js';
+import { Virtqueue, VirtqueueError, type Ring } from './queue.js';
 
 /** Feature bits every device gets from the transport and its split virtqueues. */
 export const TRANSPORT_FEATURES = bit(Feature.VERSION_1) | bit(Feature.INDIRECT_DESC) | bit(Feature.EVENT_IDX);
 
 const LOW32 = 0xffff_ffffn;
 
-export class VirtioMmio implements MmioDevice {
+/** The queue address registers: which ring, which half. */
+const RING_REGS = new Map<number, [Ring, 0 | 1]>([
+  [MmioReg.QUEUE_DESC_LOW, ['desc', 0]],
+  [MmioReg.QUEUE_DESC_HIGH, ['desc', 1]],
+  [MmioReg.QUEUE_DRIVER_LOW, ['driver', 0]],
+  [MmioReg.QUEUE_DRIVER_HIGH, ['driver', 1]],
+  [MmioReg.QUEUE_DEVICE_LOW, ['device', 0]],
+  [MmioReg.QUEUE_DEVICE_HIGH, ['device', 1]],
+]);
+
+export class VirtioMmio implements MmioDevice, Persistent {
   readonly queues: readonly Virtqueue[];
 
-  // Transport registers; public so persist.ts can save and restore them.
-  status = 0;
-  deviceFeaturesSel = 0;
-  driverFeaturesSel = 0;
-  queueSel = 0;
-  driverFeatures = 0n;
-  interruptStatus = 0;
-  configGeneration = 0;
-  /** The device hit a guest error and waits for a reset (Status has DEVICE_NEEDS_RESET). */
-  broken = false;
-  /** Why the device broke, for the VMM's log. */
-  lastError: string | undefined;
+  // Transport registers.
+  private status = 0;
+  private deviceFeaturesSel = 0;
+  private driverFeaturesSel = 0;
+  private queueSel = 0;
+  private driverFeatures = 0n;
+  private interruptStatus = 0;
+  private configGeneration = 0;
+  #broken = false;
+  #lastError: string | undefined;
   /** Called when the device breaks, with the reason. */
   onError: ((reason: string) => void) | undefined;
 
@@ -60,11 +70,21 @@ export class VirtioMmio implements MmioDevice {
     const host: VirtioHost = {
       ram,
       hasFeature: (b) => this.hasFeature(b),
-      driverOk: () => (this.status & Status.DRIVER_OK) !== 0 && !this.broken,
+      driverOk: () => (this.status & Status.DRIVER_OK) !== 0 && !this.#broken,
       kick: (i) => this.kick(i),
       configChanged: () => this.configChanged(),
     };
     device?.attach(host);
+  }
+
+  /** The device hit a guest error and waits for a reset (Status has DEVICE_NEEDS_RESET). */
+  get broken(): boolean {
+    return this.#broken;
+  }
+
+  /** Why the device broke, for the VMM's log. */
+  get lastError(): string | undefined {
+    return this.#lastError;
   }
 
   get deviceFeatures(): bigint {
@@ -94,6 +114,8 @@ export class VirtioMmio implements MmioDevice {
     }
     if (!this.device) return 0;
     const q = this.queue;
+    const ring = RING_REGS.get(offset);
+    if (ring) return q?.ringAddress(...ring) ?? 0;
     switch (offset) {
       case MmioReg.DEVICE_FEATURES:
         return half(this.deviceFeatures, this.deviceFeaturesSel);
@@ -109,18 +131,6 @@ export class VirtioMmio implements MmioDevice {
         return this.interruptStatus;
       case MmioReg.STATUS:
         return this.status;
-      case MmioReg.QUEUE_DESC_LOW:
-        return q?.desc ?? 0;
-      case MmioReg.QUEUE_DESC_HIGH:
-        return q?.descHi ?? 0;
-      case MmioReg.QUEUE_DRIVER_LOW:
-        return q?.driver ?? 0;
-      case MmioReg.QUEUE_DRIVER_HIGH:
-        return q?.driverHi ?? 0;
-      case MmioReg.QUEUE_DEVICE_LOW:
-        return q?.device ?? 0;
-      case MmioReg.QUEUE_DEVICE_HIGH:
-        return q?.deviceHi ?? 0;
       case MmioReg.SHM_LEN_LOW:
       case MmioReg.SHM_LEN_HIGH:
       case MmioReg.SHM_BASE_LOW:
@@ -142,8 +152,11 @@ export class VirtioMmio implements MmioDevice {
     if (width !== 4 || offset & 3) return;
     value >>>= 0;
     const q = this.queue;
-    // Queue layout registers only change while the queue is off; the spec forbids the rest.
-    const idle = q !== undefined && !q.ready;
+    const ring = RING_REGS.get(offset);
+    if (ring) {
+      q?.setRingAddress(...ring, value);
+      return;
+    }
     switch (offset) {
       case MmioReg.DEVICE_FEATURES_SEL:
         this.deviceFeaturesSel = value;
@@ -162,7 +175,7 @@ export class VirtioMmio implements MmioDevice {
         this.queueSel = value;
         break;
       case MmioReg.QUEUE_NUM:
-        if (idle) q.size = value;
+        q?.setSize(value);
         break;
       case MmioReg.QUEUE_READY:
         if (q) this.setQueueReady(q, (value & 1) === 1);
@@ -176,24 +189,6 @@ export class VirtioMmio implements MmioDevice {
         break;
       case MmioReg.STATUS:
         this.setStatus(value & 0xff);
-        break;
-      case MmioReg.QUEUE_DESC_LOW:
-        if (idle) q.desc = value;
-        break;
-      case MmioReg.QUEUE_DESC_HIGH:
-        if (idle) q.descHi = value;
-        break;
-      case MmioReg.QUEUE_DRIVER_LOW:
-        if (idle) q.driver = value;
-        break;
-      case MmioReg.QUEUE_DRIVER_HIGH:
-        if (idle) q.driverHi = value;
-        break;
-      case MmioReg.QUEUE_DEVICE_LOW:
-        if (idle) q.device = value;
-        break;
-      case MmioReg.QUEUE_DEVICE_HIGH:
-        if (idle) q.deviceHi = value;
         break;
     }
   }
@@ -221,7 +216,7 @@ export class VirtioMmio implements MmioDevice {
     if (value & Status.FEATURES_OK && !(this.status & Status.FEATURES_OK) && !this.featuresAcceptable()) {
       value &= ~Status.FEATURES_OK;
     }
-    this.status = (value & ~Status.DEVICE_NEEDS_RESET) | (this.broken ? Status.DEVICE_NEEDS_RESET : 0);
+    this.status = (value & ~Status.DEVICE_NEEDS_RESET) | (this.#broken ? Status.DEVICE_NEEDS_RESET : 0);
   }
 
   private featuresAcceptable(): boolean {
@@ -234,8 +229,8 @@ export class VirtioMmio implements MmioDevice {
     this.deviceFeaturesSel = this.driverFeaturesSel = this.queueSel = 0;
     this.driverFeatures = 0n;
     this.interruptStatus = 0;
-    this.broken = false;
-    this.lastError = undefined;
+    this.#broken = false;
+    this.#lastError = undefined;
     this.deferred.length = 0;
     for (const q of this.queues) q.reset();
     this.device?.reset();
@@ -249,14 +244,14 @@ export class VirtioMmio implements MmioDevice {
    */
   kick(index: number): void {
     const q = this.queues[index];
-    if (!this.device || this.broken || !q?.ready) return;
+    if (!this.device || this.#broken || !q?.ready) return;
     if (this.busy) {
       if (!this.deferred.includes(index)) this.deferred.push(index);
       return;
     }
     this.busy = true;
     try {
-      for (let next: number | undefined = index; next !== undefined && !this.broken; next = this.deferred.shift()) {
+      for (let next: number | undefined = index; next !== undefined && !this.#broken; next = this.deferred.shift()) {
         this.process(next);
       }
     } finally {
@@ -288,11 +283,11 @@ export class VirtioMmio implements MmioDevice {
   private fail(e: unknown): void {
     const reason =
       e instanceof VirtqueueError ? e.message : `device error: ${e instanceof Error ? e.message : String(e)}`;
-    this.broken = true;
-    this.lastError = `${this.name}: ${reason}`;
+    this.#broken = true;
+    this.#lastError = `${this.name}: ${reason}`;
     this.status |= Status.DEVICE_NEEDS_RESET;
     this.raise(VIRTIO_INT_CONFIG);
-    this.onError?.(this.lastError);
+    this.onError?.(this.#lastError);
   }
 
   private raise(bits: number): void {
@@ -300,8 +295,53 @@ export class VirtioMmio implements MmioDevice {
     this.updateIrq();
   }
 
+  saveState(): StateSection<VirtioMmioState> {
+    return {
+      name: this.name,
+      version: VIRTIO_MMIO_STATE_VERSION,
+      data: {
+        deviceId: this.device?.deviceId ?? 0,
+        status: this.status,
+        broken: this.#broken,
+        lastError: this.#lastError ?? null,
+        deviceFeaturesSel: this.deviceFeaturesSel,
+        driverFeaturesSel: this.driverFeaturesSel,
+        queueSel: this.queueSel,
+        driverFeatures: this.driverFeatures.toString(16),
+        interruptStatus: this.interruptStatus,
+        configGeneration: this.configGeneration,
+        queues: this.queues.map((q) => q.save()),
+        device: this.device?.saveState() ?? null,
+      },
+    };
+  }
+
+  /** Takes the transport's, the queues' and the device's state; StateError, changing nothing, if any is bad. */
+  restoreState(section: StateSection): void {
+    const s = parseVirtioMmioState(section, {
+      name: this.name,
+      deviceId: this.device?.deviceId ?? 0,
+      queueMaxSizes: this.queues.map((q) => q.maxSize),
+      ram: this.ram,
+    });
+    // The device checks its section before it changes anything; what follows cannot fail.
+    if (this.device) this.device.restoreState(s.device!);
+    this.status = s.status;
+    this.#broken = s.broken;
+    this.#lastError = s.lastError ?? undefined;
+    this.deviceFeaturesSel = s.deviceFeaturesSel;
+    this.driverFeaturesSel = s.driverFeaturesSel;
+    this.queueSel = s.queueSel;
+    this.driverFeatures = s.driverFeatures;
+    this.interruptStatus = s.interruptStatus;
+    this.configGeneration = s.configGeneration;
+    this.deferred.length = 0;
+    this.queues.forEach((q, i) => q.restore(s.queues[i]!));
+    this.updateIrq(true);
+  }
+
   /** Drives the interrupt line from InterruptStatus (force: even if unchanged, after restore). */
-  updateIrq(force = false): void {
+  private updateIrq(force = false): void {
     const level = this.interruptStatus !== 0;
     if (level === this.irqLevel && !force) return;
     this.irqLevel = level;

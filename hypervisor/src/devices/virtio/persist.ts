@@ -3,9 +3,9 @@
 //
 // Requests never stay in flight across a notify, so ring indices are all a queue needs: a
 // restored queue continues from lastAvailIdx/usedIdx in the restored RAM.
+import type { GuestRam } from '../../bus/ram.js';
 import { expectSection, StateError, type StateSection } from '../../state/section.js';
-import type { VirtioMmio } from './mmio.js';
-import { VirtqueueError, type Virtqueue } from './queue.js';
+import { ringOffsets, VirtqueueError, type Addr64 } from './queue.js';
 
 export const VIRTIO_MMIO_STATE_VERSION = 1;
 
@@ -13,9 +13,9 @@ export interface VirtqueueState {
   size: number;
   ready: boolean;
   /** [low, high] halves of the guest-physical addresses. */
-  desc: [number, number];
-  driver: [number, number];
-  device: [number, number];
+  desc: Addr64;
+  driver: Addr64;
+  device: Addr64;
   lastAvailIdx: number;
   usedIdx: number;
   signalledUsed: number;
@@ -40,96 +40,80 @@ export interface VirtioMmioState {
   device: StateSection | null;
 }
 
-export function saveVirtio(slot: VirtioMmio): StateSection<VirtioMmioState> {
-  return {
-    name: slot.name,
-    version: VIRTIO_MMIO_STATE_VERSION,
-    data: {
-      deviceId: slot.device?.deviceId ?? 0,
-      status: slot.status,
-      broken: slot.broken,
-      lastError: slot.lastError ?? null,
-      deviceFeaturesSel: slot.deviceFeaturesSel,
-      driverFeaturesSel: slot.driverFeaturesSel,
-      queueSel: slot.queueSel,
-      driverFeatures: slot.driverFeatures.toString(16),
-      interruptStatus: slot.interruptStatus,
-      configGeneration: slot.configGeneration,
-      queues: slot.queues.map(saveQueue),
-      device: slot.device?.saveState() ?? null,
-    },
-  };
+/** A transport section checked and decoded, ready for the transport to take. */
+export type VirtioMmioRestore = Omit<VirtioMmioState, 'driverFeatures'> & { driverFeatures: bigint };
+
+/** The slot a section must fit: its name, the device plugged (0: none), its queues and its RAM. */
+export interface VirtioSlotShape {
+  name: string;
+  deviceId: number;
+  queueMaxSizes: readonly number[];
+  ram: GuestRam;
 }
 
-export function restoreVirtio(slot: VirtioMmio, section: StateSection): void {
+/**
+ * Checks a transport section against the slot, the rings of every ready queue against RAM
+ * included (the plugged device checks its own section); returns it with fields in range.
+ */
+export function parseVirtioMmioState(section: StateSection, slot: VirtioSlotShape): VirtioMmioRestore {
   const d = expectSection<VirtioMmioState>(section, slot.name, VIRTIO_MMIO_STATE_VERSION);
-  const deviceId = slot.device?.deviceId ?? 0;
-  if (d.deviceId !== deviceId) {
-    throw new StateError(`${slot.name}: state is for virtio device ${d.deviceId}, the slot holds device ${deviceId}`);
-  }
-  if (!Array.isArray(d.queues) || d.queues.length !== slot.queues.length) {
+  if (d.deviceId !== slot.deviceId) {
     throw new StateError(
-      `${slot.name}: state has ${String(d.queues?.length)} queues, the device has ${slot.queues.length}`,
+      `${slot.name}: state is for virtio device ${d.deviceId}, the slot holds device ${slot.deviceId}`,
     );
+  }
+  const nq = slot.queueMaxSizes.length;
+  if (!Array.isArray(d.queues) || d.queues.length !== nq) {
+    throw new StateError(`${slot.name}: state has ${String(d.queues?.length)} queues, the device has ${nq}`);
   }
   if (typeof d.driverFeatures !== 'string' || !/^[0-9a-f]{1,16}$/.test(d.driverFeatures)) {
     throw new StateError(`${slot.name}: bad driver features '${String(d.driverFeatures)}'`);
   }
-  slot.reset();
-  slot.status = u32(d.status) & 0xff;
-  slot.broken = d.broken === true;
-  slot.lastError = typeof d.lastError === 'string' ? d.lastError : undefined;
-  slot.deviceFeaturesSel = u32(d.deviceFeaturesSel);
-  slot.driverFeaturesSel = u32(d.driverFeaturesSel);
-  slot.queueSel = u32(d.queueSel);
-  slot.driverFeatures = BigInt(`0x${d.driverFeatures}`);
-  slot.interruptStatus = u32(d.interruptStatus) & 3;
-  slot.configGeneration = u32(d.configGeneration);
-  d.queues.forEach((qs, i) => restoreQueue(slot.queues[i]!, qs, `${slot.name} queue ${i}`));
-  if (slot.device) {
-    if (!d.device) throw new StateError(`${slot.name}: no device state`);
-    slot.device.restoreState(d.device);
-  }
-  slot.updateIrq(true);
-}
-
-function saveQueue(q: Virtqueue): VirtqueueState {
+  if (slot.deviceId !== 0 && !d.device) throw new StateError(`${slot.name}: no device state`);
   return {
-    size: q.size,
-    ready: q.ready,
-    desc: [q.desc, q.descHi],
-    driver: [q.driver, q.driverHi],
-    device: [q.device, q.deviceHi],
-    lastAvailIdx: q.lastAvailIdx,
-    usedIdx: q.usedIdx,
-    signalledUsed: q.signalledUsed,
-    signalledValid: q.signalledValid,
-    eventIdx: q.eventIdx,
-    indirect: q.indirect,
+    deviceId: d.deviceId,
+    status: u32(d.status) & 0xff,
+    broken: d.broken === true,
+    lastError: typeof d.lastError === 'string' ? d.lastError : null,
+    deviceFeaturesSel: u32(d.deviceFeaturesSel),
+    driverFeaturesSel: u32(d.driverFeaturesSel),
+    queueSel: u32(d.queueSel),
+    driverFeatures: BigInt(`0x${d.driverFeatures}`),
+    interruptStatus: u32(d.interruptStatus) & 3,
+    configGeneration: u32(d.configGeneration),
+    queues: d.queues.map((q, i) => parseQueue(q, slot.ram, slot.queueMaxSizes[i]!, `${slot.name} queue ${i}`)),
+    device: d.device,
   };
 }
 
-function restoreQueue(q: Virtqueue, s: VirtqueueState, what: string): void {
+function parseQueue(s: VirtqueueState, ram: GuestRam, maxSize: number, what: string): VirtqueueState {
   if (!isPair(s.desc) || !isPair(s.driver) || !isPair(s.device)) throw new StateError(`${what}: bad ring addresses`);
-  q.size = u32(s.size);
-  [q.desc, q.descHi] = s.desc;
-  [q.driver, q.driverHi] = s.driver;
-  [q.device, q.deviceHi] = s.device;
-  if (!s.ready) return;
-  try {
-    q.enable(s.eventIdx === true, s.indirect === true);
-  } catch (e) {
-    // The rings were checked when the guest enabled the queue: this RAM is not the saved one.
-    throw new StateError(`${what}: ${e instanceof VirtqueueError ? e.message : String(e)}`);
+  const q: VirtqueueState = {
+    size: u32(s.size),
+    ready: s.ready === true,
+    desc: [s.desc[0], s.desc[1]],
+    driver: [s.driver[0], s.driver[1]],
+    device: [s.device[0], s.device[1]],
+    lastAvailIdx: u32(s.lastAvailIdx) & 0xffff,
+    usedIdx: u32(s.usedIdx) & 0xffff,
+    signalledUsed: u32(s.signalledUsed) & 0xffff,
+    signalledValid: s.signalledValid === true,
+    eventIdx: s.eventIdx === true,
+    indirect: s.indirect === true,
+  };
+  if (q.ready) {
+    try {
+      ringOffsets(ram, maxSize, q.size, q);
+    } catch (e) {
+      // The rings were checked when the guest enabled the queue: this RAM is not the saved one.
+      throw new StateError(`${what}: ${e instanceof VirtqueueError ? e.message : String(e)}`);
+    }
   }
-  q.lastAvailIdx = u32(s.lastAvailIdx) & 0xffff;
-  q.usedIdx = u32(s.usedIdx) & 0xffff;
-  q.signalledUsed = u32(s.signalledUsed) & 0xffff;
-  q.signalledValid = s.signalledValid === true;
+  return q;
 }
 
 const u32 = (x: unknown): number => (typeof x === 'number' && Number.isFinite(x) ? x >>> 0 : 0);
-const isPair = (x: unknown): x is [number, number] =>
+const isPair = (x: unknown): x is Addr64 =>
   Array.isArray(x) &&
   x.length === 2 &&
   x.every((n) => typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= 0xffff_ffff);

@@ -17,6 +17,7 @@ import {
   VIRTQ_DESC_F_NEXT,
   VIRTQ_DESC_F_WRITE,
 } from './constants.js';
+import type { VirtqueueState } from './persist.js';
 
 /**
  * Entries in one indirect table at most. The spec bounds only direct chains (by the queue
@@ -33,27 +34,54 @@ export class VirtqueueError extends Error {
 export const needEvent = (event: number, newIdx: number, old: number): boolean =>
   ((newIdx - event - 1) & 0xffff) < ((newIdx - old) & 0xffff);
 
+/** The three areas of a split virtqueue, named as their MMIO registers are. */
+export type Ring = 'desc' | 'driver' | 'device';
+/** A guest-physical address as [low, high] 32-bit halves, as the registers hold it. */
+export type Addr64 = [number, number];
+
+/**
+ * Where the rings of a queue of `size` entries lie in RAM (offsets), checking the size and
+ * that each area is inside RAM; VirtqueueError otherwise. Changes nothing, so a restore can
+ * check saved queues before it applies any of them.
+ */
+export function ringOffsets(
+  ram: GuestRam,
+  maxSize: number,
+  size: number,
+  addr: Readonly<Record<Ring, Addr64>>,
+): Record<Ring, number> {
+  if (!Number.isInteger(size) || size < 1 || size > maxSize || (size & (size - 1)) !== 0) {
+    throw new VirtqueueError(`queue size ${size} is not a power of 2 in 1..${maxSize}`);
+  }
+  const area = ([lo, hi]: Addr64, len: number, what: string): number => {
+    const off = hi === 0 ? ram.offsetOf(lo, len) : -1;
+    if (off < 0) throw new VirtqueueError(`${what} at 0x${hex64(lo, hi)} (+${len}) is outside guest RAM`);
+    return off;
+  };
+  // The event fields are counted whether or not EVENT_IDX is on: Linux always allocates them.
+  return {
+    desc: area(addr.desc, DESC_SIZE * size, 'descriptor table'),
+    driver: area(addr.driver, 6 + 2 * size, 'available ring'),
+    device: area(addr.device, 6 + 8 * size, 'used ring'),
+  };
+}
+
 export class Virtqueue {
   // Registers the driver programs (QueueNum, QueueReady, QueueDesc/Driver/Device).
-  size: number;
-  ready = false;
-  desc = 0;
-  descHi = 0;
-  driver = 0;
-  driverHi = 0;
-  device = 0;
-  deviceHi = 0;
+  #size: number;
+  #ready = false;
+  private readonly addr: Record<Ring, Addr64> = { desc: [0, 0], driver: [0, 0], device: [0, 0] };
 
   // Ring progress.
-  lastAvailIdx = 0;
-  usedIdx = 0;
+  private lastAvailIdx = 0;
+  private usedIdx = 0;
   /** used idx at the last interrupt decision (EVENT_IDX), and whether there was one. */
-  signalledUsed = 0;
-  signalledValid = false;
+  private signalledUsed = 0;
+  private signalledValid = false;
 
   // Fixed at activation from the negotiated features.
-  eventIdx = false;
-  indirect = false;
+  private eventIdx = false;
+  private indirect = false;
 
   private descOff = -1;
   private availOff = -1;
@@ -65,19 +93,44 @@ export class Virtqueue {
     private readonly ram: GuestRam,
     readonly maxSize: number,
   ) {
-    this.size = maxSize;
+    this.#size = maxSize;
+  }
+
+  /** QueueNum. */
+  get size(): number {
+    return this.#size;
+  }
+
+  /** QueueReady. */
+  get ready(): boolean {
+    return this.#ready;
+  }
+
+  /** A QueueNum write; ignored while the queue runs, as the layout registers are. */
+  setSize(n: number): void {
+    if (!this.#ready) this.#size = n;
+  }
+
+  /** QueueDesc/Driver/Device Low (half 0) or High (half 1). */
+  ringAddress(ring: Ring, half: 0 | 1): number {
+    return this.addr[ring][half];
+  }
+
+  /** A QueueDesc/Driver/Device write; ignored while the queue runs (the spec forbids it then). */
+  setRingAddress(ring: Ring, half: 0 | 1, value: number): void {
+    if (!this.#ready) this.addr[ring][half] = value >>> 0;
   }
 
   /** Back to the state after device reset; QueueNum defaults to the maximum, as in QEMU. */
   reset(): void {
-    this.size = this.maxSize;
-    this.desc = this.descHi = this.driver = this.driverHi = this.device = this.deviceHi = 0;
     this.disable();
+    this.#size = this.maxSize;
+    for (const a of Object.values(this.addr)) a.fill(0);
   }
 
   /** QueueReady = 0: the queue stops; its progress is forgotten. */
   disable(): void {
-    this.ready = false;
+    this.#ready = false;
     this.lastAvailIdx = this.usedIdx = this.signalledUsed = 0;
     this.signalledValid = this.pushed = false;
     this.eventIdx = this.indirect = false;
@@ -85,34 +138,52 @@ export class Virtqueue {
   }
 
   /**
-   * QueueReady = 1 (or a restore): checks the size and that the three ring areas lie in RAM.
-   * On failure the queue stays disabled and VirtqueueError is thrown.
+   * QueueReady = 1: checks the size and that the three ring areas lie in RAM. On failure the
+   * queue stays disabled and VirtqueueError is thrown.
    */
   enable(eventIdx: boolean, indirect: boolean): void {
-    const n = this.size;
-    if (!Number.isInteger(n) || n < 1 || n > this.maxSize || (n & (n - 1)) !== 0) {
+    let off: Record<Ring, number>;
+    try {
+      off = ringOffsets(this.ram, this.maxSize, this.#size, this.addr);
+    } catch (e) {
       this.disable();
-      throw new VirtqueueError(`queue size ${n} is not a power of 2 in 1..${this.maxSize}`);
+      throw e;
     }
-    // The event fields are counted whether or not EVENT_IDX is on: Linux always allocates them.
-    const descOff = this.area(this.desc, this.descHi, DESC_SIZE * n, 'descriptor table');
-    const availOff = this.area(this.driver, this.driverHi, 6 + 2 * n, 'available ring');
-    const usedOff = this.area(this.device, this.deviceHi, 6 + 8 * n, 'used ring');
-    this.ready = true;
+    this.#ready = true;
     this.eventIdx = eventIdx;
     this.indirect = indirect;
-    this.descOff = descOff;
-    this.availOff = availOff;
-    this.usedOff = usedOff;
+    this.descOff = off.desc;
+    this.availOff = off.driver;
+    this.usedOff = off.device;
   }
 
-  private area(lo: number, hi: number, len: number, what: string): number {
-    const off = hi === 0 ? this.ram.offsetOf(lo, len) : -1;
-    if (off < 0) {
-      this.disable();
-      throw new VirtqueueError(`${what} at 0x${hex64(lo, hi)} (+${len}) is outside guest RAM`);
-    }
-    return off;
+  save(): VirtqueueState {
+    return {
+      size: this.#size,
+      ready: this.#ready,
+      desc: [...this.addr.desc],
+      driver: [...this.addr.driver],
+      device: [...this.addr.device],
+      lastAvailIdx: this.lastAvailIdx,
+      usedIdx: this.usedIdx,
+      signalledUsed: this.signalledUsed,
+      signalledValid: this.signalledValid,
+      eventIdx: this.eventIdx,
+      indirect: this.indirect,
+    };
+  }
+
+  /** Takes state checked by parseVirtioMmioState, whose rings were found to fit this RAM. */
+  restore(s: VirtqueueState): void {
+    this.reset();
+    this.#size = s.size;
+    for (const ring of ['desc', 'driver', 'device'] as const) this.addr[ring] = [...s[ring]];
+    if (!s.ready) return;
+    this.enable(s.eventIdx, s.indirect);
+    this.lastAvailIdx = s.lastAvailIdx;
+    this.usedIdx = s.usedIdx;
+    this.signalledUsed = s.signalledUsed;
+    this.signalledValid = s.signalledValid;
   }
 
   private u16(off: number): number {
@@ -121,7 +192,7 @@ export class Virtqueue {
 
   /** Chains the driver has made available and the device has not taken. */
   available(): number {
-    if (!this.ready) return 0;
+    if (!this.#ready) return 0;
     const n = (this.u16(this.availOff + 2) - this.lastAvailIdx) & 0xffff;
     if (n > this.size) throw new VirtqueueError(`available index moved by ${n}, more than the queue size ${this.size}`);
     return n;
@@ -154,7 +225,7 @@ export class Virtqueue {
    * used_event with EVENT_IDX, else by VIRTQ_AVAIL_F_NO_INTERRUPT.
    */
   takeInterrupt(): boolean {
-    if (!this.pushed || !this.ready) return false;
+    if (!this.pushed || !this.#ready) return false;
     this.pushed = false;
     if (!this.eventIdx) return (this.u16(this.availOff) & VIRTQ_AVAIL_F_NO_INTERRUPT) === 0;
     const old = this.signalledUsed;
@@ -171,7 +242,7 @@ export class Virtqueue {
    * so idle kicks do not dirty the page.
    */
   publishAvailEvent(): void {
-    if (!this.ready || !this.eventIdx) return;
+    if (!this.#ready || !this.eventIdx) return;
     const off = this.usedOff + 4 + 8 * this.size;
     if (this.u16(off) === this.lastAvailIdx) return;
     this.ram.view.setUint16(off, this.lastAvailIdx, true);

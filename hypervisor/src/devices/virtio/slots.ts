@@ -41,7 +41,7 @@ export function virtioSlotLayout(count: number = MemoryMap.virtio.count): Virtio
 
 /**
  * Builds one transport per slot; devices[i] (if any) goes into slot i. The caller maps each
- * slot's `mmio` on the bus at `base` and saves/restores it with saveVirtio/restoreVirtio.
+ * slot's `mmio` on the bus at `base` and saves/restores it with its saveState/restoreState.
  */
 export function createVirtioSlots(
   ram: GuestRam,

@@ -199,18 +199,26 @@ describe('virtio-blk', () => {
     assert.equal(t.drv.status & Status.DEVICE_NEEDS_RESET, 0);
   });
 
-  it('turns backend failures into IOERR and keeps going', () => {
+  it('turns disk failures (BlockError) into IOERR, counts them and keeps going', () => {
     const t = blk();
     t.backend.failNext = new BlockError('EIO', 'disk on fire');
     assert.equal(blkRequest(t.vq, BlkReq.IN, 0, { inLen: 512 }).status, BlkStatus.IOERR);
-    t.backend.failNext = new TypeError('a bug in a backend');
-    assert.equal(blkRequest(t.vq, BlkReq.OUT, 0, { out: new Uint8Array(512) }).status, BlkStatus.IOERR);
     t.backend.failNext = new BlockError('EIO', 'fsync failed');
     assert.equal(blkRequest(t.vq, BlkReq.FLUSH, 0).status, BlkStatus.IOERR);
     t.backend.failNext = new BlockError('EIO', 'no');
     assert.equal(blkRequest(t.vq, BlkReq.DISCARD, 0, { out: dwzSegment(0, 1) }).status, BlkStatus.IOERR);
     assert.equal(blkRequest(t.vq, BlkReq.IN, 0, { inLen: 512 }).status, BlkStatus.OK);
     assert.equal(t.drv.status & Status.DEVICE_NEEDS_RESET, 0);
+    assert.deepEqual(t.dev.stats(), { ioErrors: 3, internalErrors: 0, lastError: 'BlockError: no' });
+  });
+
+  it('does not pass a bug in the backend off as IOERR: the device breaks and records it', () => {
+    const t = blk();
+    t.backend.failNext = new TypeError('a bug in a backend');
+    assert.throws(() => blkRequest(t.vq, BlkReq.OUT, 0, { out: new Uint8Array(512) }), /request not completed/);
+    assert.ok(t.drv.status & Status.DEVICE_NEEDS_RESET);
+    assert.match(t.mmio.lastError ?? '', /a bug in a backend/);
+    assert.deepEqual(t.dev.stats(), { ioErrors: 0, internalErrors: 1, lastError: 'TypeError: a bug in a backend' });
   });
 
   it('offers VIRTIO_BLK_F_RO on a read-only disk and fails writes with IOERR', () => {

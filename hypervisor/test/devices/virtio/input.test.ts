@@ -22,7 +22,6 @@ import {
   QCODE_KEYS,
 } from '../../../src/devices/virtio/input/keyboard.js';
 import { TRANSPORT_FEATURES, VirtioMmio } from '../../../src/devices/virtio/mmio.js';
-import { restoreVirtio, saveVirtio } from '../../../src/devices/virtio/persist.js';
 import { StateError, type StateSection } from '../../../src/state/section.js';
 import { FakeIrq, viaJson } from '../fakes.js';
 import { plug } from './setup.js';
@@ -178,7 +177,8 @@ describe('virtio-input', () => {
       mmio.write(CFG + InputConfig.UNION, 4, 0);
       assert.equal(mmio.read(CFG + InputConfig.SIZE, 4), 1, 'size 1, reserved bytes 0');
       assert.equal(mmio.read(CFG + InputConfig.UNION, 1), 7);
-      assert.deepEqual([dev.select, dev.subsel], [InputConfigSelect.EV_BITS, EV.LED]);
+      const { select, subsel } = dev.saveState().data;
+      assert.deepEqual([select, subsel], [InputConfigSelect.EV_BITS, EV.LED]);
     });
 
     it('refuses, when built, codes that do not fit the 128-byte bitmap', () => {
@@ -289,11 +289,11 @@ describe('virtio-input', () => {
   });
 
   describe('saved state', () => {
-    function move(t: ReturnType<typeof probed>, dev: VirtioInput, section: StateSection = viaJson(saveVirtio(t.mmio))) {
+    function move(t: ReturnType<typeof probed>, dev: VirtioInput, section: StateSection = viaJson(t.mmio.saveState())) {
       const ram = new GuestRam(t.ram.base, t.ram.size);
       ram.bytes.set(t.ram.bytes);
       const mmio = new VirtioMmio(ram, new FakeIrq(), dev, t.mmio.name);
-      restoreVirtio(mmio, section);
+      mmio.restoreState(section);
       t.drv.moveTo(mmio, ram);
       return mmio;
     }
@@ -318,7 +318,7 @@ describe('virtio-input', () => {
     it('refuses state for another input device, and malformed held events', () => {
       const t = probed();
       t.dev.send(CTRL_ALT_DEL);
-      const s = viaJson(saveVirtio(t.mmio));
+      const s = viaJson(t.mmio.saveState());
       assert.throws(
         () => move(t, new VirtioInput({ ...keyboardConfig(), name: 'mouse' }), s),
         /'Hypernova Virtio Keyboard'/,

@@ -9,7 +9,6 @@ import type { VirtioDevice } from '../../../src/devices/virtio/device.js';
 import { VirtioMmio } from '../../../src/devices/virtio/mmio.js';
 import { L2Switch } from '../../../src/devices/virtio/net/link.js';
 import { VirtioNet } from '../../../src/devices/virtio/net/net.js';
-import { restoreVirtio, saveVirtio } from '../../../src/devices/virtio/persist.js';
 import { VirtioRng } from '../../../src/devices/virtio/rng/rng.js';
 import { StateError, type StateSection } from '../../../src/state/section.js';
 import { FakeIrq, viaJson } from '../fakes.js';
@@ -19,12 +18,12 @@ import { BlkReq, blkRequest, pattern, plug } from './setup.js';
 
 /** Saves the slot and RAM, builds a fresh VM around `device`, restores, and moves the driver over. */
 function migrate(t: { ram: GuestRam; mmio: VirtioMmio; drv: FakeDriver }, device: VirtioDevice | undefined) {
-  const section = viaJson(saveVirtio(t.mmio));
+  const section = viaJson(t.mmio.saveState());
   const ram = new GuestRam(t.ram.base, t.ram.size);
   ram.bytes.set(t.ram.bytes);
   const irq = new FakeIrq();
   const mmio = new VirtioMmio(ram, irq, device, t.mmio.name);
-  restoreVirtio(mmio, section);
+  mmio.restoreState(section);
   t.drv.moveTo(mmio, ram);
   return { ram, irq, mmio, section };
 }
@@ -59,8 +58,8 @@ describe('virtio persist', () => {
     const n = migrate(t, new VirtioBlk(disk));
     assert.ok(n.irq.level, 'the pending interrupt is raised again');
     assert.equal(t.drv.status, Status.ACKNOWLEDGE | Status.DRIVER | Status.FEATURES_OK | Status.DRIVER_OK);
-    assert.equal(n.mmio.queues[0]!.lastAvailIdx, 5);
-    assert.equal(n.mmio.queues[0]!.usedIdx, 5);
+    const q = n.mmio.saveState().data.queues[0]!;
+    assert.deepEqual([q.lastAvailIdx, q.usedIdx], [5, 5]);
     assert.ok(vq.kick());
     assert.equal(vq.getBuf()?.len, 513);
     assert.equal(t.mem.read(status, 1)[0], BlkStatus.OK);
@@ -116,6 +115,34 @@ describe('virtio persist', () => {
     assert.deepEqual(t.mem.read(addr + 12, 60), f);
   });
 
+  it('a device restores from its own section, and bad state leaves it and its transport as they were', () => {
+    const sw = new L2Switch();
+    const port = sw.connect();
+    const net = new VirtioNet({ mac: '52:54:00:00:00:0b', backend: sw.connect() });
+    const t = plug(net, 1 << 21);
+    t.drv.init(0n);
+    t.drv.setupQueue(0, 8);
+    t.drv.setupQueue(1, 8);
+    t.drv.driverOk();
+    port.send(new Uint8Array(60).fill(0xff));
+    const saved = viaJson(t.mmio.saveState());
+
+    const copy = new VirtioNet({ mac: '52:54:00:00:00:0b', backend: new L2Switch().connect() });
+    copy.restoreState(viaJson(net.saveState()));
+    assert.deepEqual(copy.rxPending, net.rxPending);
+
+    port.send(new Uint8Array(60).fill(0xff).fill(2, 12));
+    const before = viaJson(t.mmio.saveState());
+    const badDevice = viaJson(saved) as StateSection<{ device: StateSection<{ rxPending: unknown }> }>;
+    badDevice.data.device.data.rxPending = [7];
+    const badQueue = viaJson(saved) as StateSection<{ queues: Array<{ device: number[] }> }>;
+    badQueue.data.queues[1]!.device = [0x1000, 0];
+    assert.throws(() => t.mmio.restoreState(badDevice), /bad pending frames/);
+    assert.throws(() => t.mmio.restoreState(badQueue), /queue 1: used ring .* outside guest RAM/);
+    assert.deepEqual(viaJson(t.mmio.saveState()), before, 'nothing changed');
+    assert.equal(net.rxPending.length, 2);
+  });
+
   it('virtio-net refuses a NIC with another MAC', () => {
     const t = plug(new VirtioNet({ mac: '52:54:00:00:00:0b', backend: new L2Switch().connect() }));
     const other = new VirtioMmio(
@@ -124,7 +151,7 @@ describe('virtio persist', () => {
       new VirtioNet({ mac: '52:54:00:00:00:0c', backend: new L2Switch().connect() }),
       t.mmio.name,
     );
-    assert.throws(() => restoreVirtio(other, viaJson(saveVirtio(t.mmio))), /MAC/);
+    assert.throws(() => other.restoreState(viaJson(t.mmio.saveState())), /MAC/);
   });
 
   it('virtio-console input not yet read survives the trip', () => {
@@ -160,34 +187,34 @@ describe('virtio persist', () => {
     u.drv.w(MmioReg.DEVICE_FEATURES_SEL, 1);
     const m = migrate(u, new VirtioRng());
     assert.equal(m.mmio.read(MmioReg.DEVICE_FEATURES, 4), 1, 'selector kept: VERSION_1 in the high word');
-    assert.equal(m.mmio.status, Status.ACKNOWLEDGE);
+    assert.equal(m.mmio.read(MmioReg.STATUS, 4), Status.ACKNOWLEDGE);
   });
 
   it('an empty slot round-trips', () => {
     const t = plug();
-    const s = viaJson(saveVirtio(t.mmio));
+    const s = viaJson(t.mmio.saveState());
     assert.equal((s.data as { deviceId: number }).deviceId, 0);
-    assert.doesNotThrow(() => restoreVirtio(new VirtioMmio(t.ram, new FakeIrq(), undefined, t.mmio.name), s));
+    assert.doesNotThrow(() => new VirtioMmio(t.ram, new FakeIrq(), undefined, t.mmio.name).restoreState(s));
   });
 
   it('rejects state for another device, another slot, another version or another disk', () => {
     const t = plug(new VirtioBlk(new MemBackend(1 << 16)));
     t.drv.init(0n);
     t.drv.setupQueue(0, 8);
-    const s = viaJson(saveVirtio(t.mmio));
+    const s = viaJson(t.mmio.saveState());
     const into = (dev: VirtioDevice | undefined, name = t.mmio.name) => new VirtioMmio(t.ram, new FakeIrq(), dev, name);
-    assert.throws(() => restoreVirtio(into(new VirtioRng()), s), StateError);
-    assert.throws(() => restoreVirtio(into(undefined), s), StateError);
+    assert.throws(() => into(new VirtioRng()).restoreState(s), StateError);
+    assert.throws(() => into(undefined).restoreState(s), StateError);
     assert.throws(
-      () => restoreVirtio(into(new VirtioBlk(new MemBackend(1 << 16)), 'virtio_mmio@10002000'), s),
+      () => into(new VirtioBlk(new MemBackend(1 << 16)), 'virtio_mmio@10002000').restoreState(s),
       StateError,
     );
-    assert.throws(() => restoreVirtio(into(new VirtioBlk(new MemBackend(1 << 17))), s), /sectors/);
-    assert.throws(() => restoreVirtio(into(new VirtioBlk(new MemBackend(1 << 16, { readOnly: true }))), s), /writable/);
-    assert.throws(() => restoreVirtio(into(new VirtioBlk(new MemBackend(1 << 16))), { ...s, version: 99 }), StateError);
+    assert.throws(() => into(new VirtioBlk(new MemBackend(1 << 17))).restoreState(s), /sectors/);
+    assert.throws(() => into(new VirtioBlk(new MemBackend(1 << 16, { readOnly: true }))).restoreState(s), /writable/);
+    assert.throws(() => into(new VirtioBlk(new MemBackend(1 << 16))).restoreState({ ...s, version: 99 }), StateError);
     const bad = viaJson(s) as StateSection<{ queues: Array<{ desc: number[] }> }>;
     bad.data.queues[0]!.desc = [0x1000, 0];
-    assert.throws(() => restoreVirtio(into(new VirtioBlk(new MemBackend(1 << 16))), bad), /outside guest RAM/);
-    assert.doesNotThrow(() => restoreVirtio(into(new VirtioBlk(new MemBackend(1 << 16))), s));
+    assert.throws(() => into(new VirtioBlk(new MemBackend(1 << 16))).restoreState(bad), /outside guest RAM/);
+    assert.doesNotThrow(() => into(new VirtioBlk(new MemBackend(1 << 16))).restoreState(s));
   });
 });

@@ -181,7 +181,7 @@ describe('virtio-mmio transport', () => {
     assert.equal(drv.status, 0);
     assert.ok(!irq.level);
     assert.equal(drv.r(MmioReg.INTERRUPT_STATUS), 0);
-    assert.equal(mmio.driverFeatures, 0n);
+    assert.equal(mmio.saveState().data.driverFeatures, '0');
     drv.w(MmioReg.QUEUE_SEL, 0);
     assert.equal(drv.r(MmioReg.QUEUE_READY), 0);
     assert.equal(drv.r(MmioReg.QUEUE_NUM), 64, 'QueueNum back to its maximum');

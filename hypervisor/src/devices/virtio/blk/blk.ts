@@ -3,17 +3,18 @@
 //
 // A request is a readable header {type u32, reserved u32, sector u64}, then data (readable for
 // writes, writable for reads), then one writable status byte. Guest data moves straight
-// between guest RAM and the backend, without a bounce buffer. Disk failures and requests
-// outside the disk end as IOERR in the status byte; a request without header or status byte
-// is a broken driver and breaks the device.
+// between guest RAM and the backend, without a bounce buffer. Disk failures (BlockError) and
+// requests outside the disk end as IOERR in the status byte; a request without header or
+// status byte is a broken driver and breaks the device, and so does any other exception from
+// the backend: that is a bug, which must not pass for a disk error. Both kinds are counted.
 import type { AccessWidth } from '../../../bus/device.js';
-import type { BlockBackend } from '../../../block/backend.js';
+import { BlockError, type BlockBackend } from '../../../block/backend.js';
 import type { StateSection } from '../../../state/section.js';
 import type { DescChain } from '../chain.js';
 import { bit, DeviceId } from '../constants.js';
 import { readLe, type VirtioDevice, type VirtioHost } from '../device.js';
 import { VirtqueueError, type Virtqueue } from '../queue.js';
-import { restoreBlk, saveBlk } from './persist.js';
+import { parseBlkState, VIRTIO_BLK_STATE_VERSION, type VirtioBlkState } from './persist.js';
 
 export const BlkFeature = {
   SIZE_MAX: 1,
@@ -61,6 +62,15 @@ export const BLK_MAX_ZERO_SECTORS = 32768;
 export const BLK_MAX_ZERO_SEGS = 16;
 export const BLK_ID_BYTES = 20;
 
+export interface BlkStats {
+  /** Requests the backing image failed (BlockError), answered IOERR. */
+  ioErrors: number;
+  /** Other exceptions from the backend: bugs, each of which broke the device (DEVICE_NEEDS_RESET). */
+  internalErrors: number;
+  /** The latest of either, for the VM process to report. */
+  lastError: string | undefined;
+}
+
 const HEADER = 16;
 const DWZ_SEGMENT = 16;
 const WZ_FLAG_UNMAP = 1;
@@ -77,6 +87,7 @@ export class VirtioBlk implements VirtioDevice {
   private readonly config = new Uint8Array(BlkConfig.SIZE);
   private readonly id: Uint8Array;
   private host: VirtioHost | undefined;
+  private readonly errors: BlkStats = { ioErrors: 0, internalErrors: 0, lastError: undefined };
 
   constructor(readonly backend: BlockBackend) {
     this.capacity = Math.floor(backend.sizeBytes / SECTOR);
@@ -110,6 +121,11 @@ export class VirtioBlk implements VirtioDevice {
 
   attach(host: VirtioHost): void {
     this.host = host;
+  }
+
+  /** Disk errors and bugs seen so far (a copy). */
+  stats(): BlkStats {
+    return { ...this.errors };
   }
 
   readConfig(offset: number, width: AccessWidth): number {
@@ -169,11 +185,20 @@ export class VirtioBlk implements VirtioDevice {
     return written + 1;
   }
 
-  /** Runs disk I/O; any failure (BlockError or not) becomes IOERR rather than reaching the VMM. */
+  /**
+   * Runs disk I/O: false (a request outside the disk) and a BlockError become IOERR; anything
+   * else is recorded and rethrown, for the transport to mark the device DEVICE_NEEDS_RESET.
+   */
   private io(fn: () => boolean | void): number {
     try {
       return fn() === false ? BlkStatus.IOERR : BlkStatus.OK;
-    } catch {
+    } catch (e) {
+      this.errors.lastError = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+      if (!(e instanceof BlockError)) {
+        this.errors.internalErrors++;
+        throw e;
+      }
+      this.errors.ioErrors++;
       return BlkStatus.IOERR;
     }
   }
@@ -229,11 +254,17 @@ export class VirtioBlk implements VirtioDevice {
     });
   }
 
-  saveState(): StateSection {
-    return saveBlk(this);
+  saveState(): StateSection<VirtioBlkState> {
+    return { name: this.kind, version: VIRTIO_BLK_STATE_VERSION, data: this.disk };
   }
 
+  /** Only checks that the disk is the one the guest saw: the device keeps no state across notifies. */
   restoreState(section: StateSection): void {
-    restoreBlk(this, section);
+    parseBlkState(section, this.kind, this.disk);
+  }
+
+  /** The disk as the guest sees it. */
+  private get disk(): VirtioBlkState {
+    return { capacity: this.capacity, readOnly: this.backend.readOnly };
   }
 }

@@ -2,7 +2,6 @@
 // there is no queue of requests to save: only what the guest saw of the disk, which must match
 // the disk the restored VM is given (migration reopens the same image on the other side).
 import { expectSection, StateError, type StateSection } from '../../../state/section.js';
-import type { VirtioBlk } from './blk.js';
 
 export const VIRTIO_BLK_STATE_VERSION = 1;
 
@@ -12,20 +11,14 @@ export interface VirtioBlkState {
   readOnly: boolean;
 }
 
-export function saveBlk(dev: VirtioBlk): StateSection<VirtioBlkState> {
-  return {
-    name: dev.kind,
-    version: VIRTIO_BLK_STATE_VERSION,
-    data: { capacity: dev.capacity, readOnly: dev.backend.readOnly },
-  };
-}
-
-export function restoreBlk(dev: VirtioBlk, section: StateSection): void {
-  const d = expectSection<VirtioBlkState>(section, dev.kind, VIRTIO_BLK_STATE_VERSION);
-  if (d.capacity !== dev.capacity) {
-    throw new StateError(`virtio-blk: the guest saw ${d.capacity} sectors, the disk now has ${dev.capacity}`);
+/** Checks a section against the disk the device now has (`disk`: what it shows the guest). */
+export function parseBlkState(section: StateSection, kind: string, disk: VirtioBlkState): VirtioBlkState {
+  const d = expectSection<VirtioBlkState>(section, kind, VIRTIO_BLK_STATE_VERSION);
+  if (d.capacity !== disk.capacity) {
+    throw new StateError(`virtio-blk: the guest saw ${d.capacity} sectors, the disk now has ${disk.capacity}`);
   }
-  if (d.readOnly !== dev.backend.readOnly) {
+  if (d.readOnly !== disk.readOnly) {
     throw new StateError(`virtio-blk: the guest saw a ${d.readOnly ? 'read-only' : 'writable'} disk`);
   }
+  return d;
 }

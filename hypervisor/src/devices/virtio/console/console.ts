@@ -10,7 +10,7 @@ import { ByteQueue } from '../../uart/uart.js';
 import { bit, DeviceId } from '../constants.js';
 import { readLe, type VirtioDevice, type VirtioHost } from '../device.js';
 import type { Virtqueue } from '../queue.js';
-import { restoreConsole, saveConsole } from './persist.js';
+import { parseConsoleState, VIRTIO_CONSOLE_STATE_VERSION, type VirtioConsoleState } from './persist.js';
 
 export const ConsoleFeature = { SIZE: 0, MULTIPORT: 1, EMERG_WRITE: 2 } as const;
 /** virtio_console_config offsets. */
@@ -32,9 +32,9 @@ export class VirtioConsole implements VirtioDevice {
   readonly features: bigint;
   readonly queueSizes = [CONSOLE_QUEUE_SIZE, CONSOLE_QUEUE_SIZE];
   /** Host input not yet given to the guest. */
-  readonly hostQueue = new ByteQueue();
-  cols = 0;
-  rows = 0;
+  private readonly hostQueue = new ByteQueue();
+  private cols = 0;
+  private rows = 0;
   private readonly output: (bytes: Uint8Array) => void;
   private host: VirtioHost | undefined;
 
@@ -100,11 +100,19 @@ export class VirtioConsole implements VirtioDevice {
     }
   }
 
-  saveState(): StateSection {
-    return saveConsole(this);
+  saveState(): StateSection<VirtioConsoleState> {
+    return {
+      name: this.kind,
+      version: VIRTIO_CONSOLE_STATE_VERSION,
+      data: { hostQueue: Buffer.from(this.hostQueue.toArray()).toString('base64'), cols: this.cols, rows: this.rows },
+    };
   }
 
+  /** Also the console size the guest saw, even if this console was made with another. */
   restoreState(section: StateSection): void {
-    restoreConsole(this, section);
+    const s = parseConsoleState(section, this.kind);
+    this.hostQueue.clear();
+    this.hostQueue.push(s.hostQueue);
+    [this.cols, this.rows] = [s.cols, s.rows];
   }
 }

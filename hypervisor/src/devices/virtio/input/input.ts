@@ -12,7 +12,7 @@ import type { StateSection } from '../../../state/section.js';
 import { DeviceId } from '../constants.js';
 import { readLe, type VirtioDevice, type VirtioHost } from '../device.js';
 import type { Virtqueue } from '../queue.js';
-import { restoreInput, saveInput } from './persist.js';
+import { parseInputState, VIRTIO_INPUT_STATE_VERSION, type VirtioInputState } from './persist.js';
 
 /** virtio_input_config_select. */
 export const InputConfigSelect = {
@@ -88,12 +88,10 @@ export class VirtioInput implements VirtioDevice {
   readonly queueSizes = [INPUT_QUEUE_SIZE, INPUT_QUEUE_SIZE];
   readonly name: string;
   // The driver's current question; what the configuration space shows follows from it.
-  select = 0;
-  subsel = 0;
-  /** Host events not yet in a guest buffer, oldest first. */
-  pending: InputEvent[] = [];
-  /** LEDs the driver has lit through statusq, one bit per LED_* code. */
-  leds = 0;
+  private select = 0;
+  private subsel = 0;
+  #pending: InputEvent[] = [];
+  #leds = 0;
   readonly stats: InputStats = { delivered: 0, dropped: 0, shortBuffers: 0, statusEvents: 0 };
   private readonly strings: ReadonlyMap<number, Uint8Array>;
   private readonly devids: Uint8Array;
@@ -131,6 +129,16 @@ export class VirtioInput implements VirtioDevice {
     this.host = host;
   }
 
+  /** Host events not yet in a guest buffer, oldest first. */
+  get pending(): readonly InputEvent[] {
+    return this.#pending;
+  }
+
+  /** LEDs the driver has lit through statusq, one bit per LED_* code. */
+  get leds(): number {
+    return this.#leds;
+  }
+
   /** Whether a driver runs the device, so events sent now reach it. */
   get driverReady(): boolean {
     return this.host?.driverOk() ?? false;
@@ -141,11 +149,11 @@ export class VirtioInput implements VirtioDevice {
    * many as it has buffers for. False, with nothing queued, if the batch does not fit.
    */
   send(events: readonly InputEvent[]): boolean {
-    if (this.pending.length + events.length > INPUT_PENDING_LIMIT) {
+    if (this.#pending.length + events.length > INPUT_PENDING_LIMIT) {
       this.stats.dropped += events.length;
       return false;
     }
-    for (const e of events) this.pending.push({ type: e.type & 0xffff, code: e.code & 0xffff, value: e.value | 0 });
+    for (const e of events) this.#pending.push({ type: e.type & 0xffff, code: e.code & 0xffff, value: e.value | 0 });
     this.host?.kick(INPUT_EVENT_QUEUE);
     return true;
   }
@@ -165,7 +173,7 @@ export class VirtioInput implements VirtioDevice {
   }
 
   /** Rebuilds the configuration space for the current (select, subsel); size 0 means "not supported". */
-  updateConfig(): void {
+  private updateConfig(): void {
     const answer = this.answer(this.select, this.subsel) ?? new Uint8Array(0);
     this.config = new Uint8Array(InputConfig.UNION + InputConfig.UNION_SIZE);
     this.config[InputConfig.SELECT] = this.select;
@@ -194,8 +202,8 @@ export class VirtioInput implements VirtioDevice {
 
   reset(): void {
     this.select = this.subsel = 0;
-    this.pending = [];
-    this.leds = 0;
+    this.#pending = [];
+    this.#leds = 0;
     this.updateConfig();
   }
 
@@ -207,7 +215,7 @@ export class VirtioInput implements VirtioDevice {
   private deliver(queue: Virtqueue): void {
     let next = 0;
     try {
-      while (next < this.pending.length) {
+      while (next < this.#pending.length) {
         const chain = queue.pop();
         if (!chain) break; // the rest waits for the buffers the driver posts next (it kicks then)
         if (chain.writableLen < INPUT_EVENT_SIZE) {
@@ -216,12 +224,12 @@ export class VirtioInput implements VirtioDevice {
           queue.push(chain, 0);
           continue;
         }
-        queue.push(chain, chain.write(0, encodeEvent(this.pending[next++]!)));
+        queue.push(chain, chain.write(0, encodeEvent(this.#pending[next++]!)));
       }
     } finally {
       // Also when a bad chain stops the loop: what the guest already has is not sent again.
       this.stats.delivered += next;
-      this.pending.splice(0, next);
+      this.#pending.splice(0, next);
     }
   }
 
@@ -234,16 +242,28 @@ export class VirtioInput implements VirtioDevice {
       this.stats.statusEvents++;
       const v = new DataView(bytes.buffer);
       const [type, code, value] = [v.getUint16(0, true), v.getUint16(2, true), v.getInt32(4, true)];
-      if (type === EV.LED && code < 32) this.leds = value ? this.leds | (1 << code) : this.leds & ~(1 << code);
+      if (type === EV.LED && code < 32) this.#leds = value ? this.#leds | (1 << code) : this.#leds & ~(1 << code);
     }
   }
 
-  saveState(): StateSection {
-    return saveInput(this);
+  saveState(): StateSection<VirtioInputState> {
+    return {
+      name: this.kind,
+      version: VIRTIO_INPUT_STATE_VERSION,
+      data: {
+        name: this.name,
+        select: this.select,
+        subsel: this.subsel,
+        pending: this.#pending.map((e) => [e.type, e.code, e.value]),
+        leds: this.#leds,
+      },
+    };
   }
 
   restoreState(section: StateSection): void {
-    restoreInput(this, section);
+    const s = parseInputState(section, { kind: this.kind, name: this.name, pendingLimit: INPUT_PENDING_LIMIT });
+    ({ select: this.select, subsel: this.subsel, pending: this.#pending, leds: this.#leds } = s);
+    this.updateConfig();
   }
 }
 

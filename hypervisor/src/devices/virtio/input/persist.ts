@@ -3,7 +3,7 @@
 // waiting for guest buffers, and the LED state. The name is saved to catch a restore into a
 // different kind of input device.
 import { expectSection, StateError, type StateSection } from '../../../state/section.js';
-import { INPUT_PENDING_LIMIT, type VirtioInput } from './input.js';
+import type { InputEvent } from './input.js';
 
 export const VIRTIO_INPUT_STATE_VERSION = 1;
 
@@ -16,36 +16,23 @@ export interface VirtioInputState {
   leds: number;
 }
 
-export function saveInput(dev: VirtioInput): StateSection<VirtioInputState> {
-  return {
-    name: dev.kind,
-    version: VIRTIO_INPUT_STATE_VERSION,
-    data: {
-      name: dev.name,
-      select: dev.select,
-      subsel: dev.subsel,
-      pending: dev.pending.map((e) => [e.type, e.code, e.value]),
-      leds: dev.leds,
-    },
-  };
-}
-
-export function restoreInput(dev: VirtioInput, section: StateSection): void {
+/** Checks a section against the device's name and event limit; returns its values in range. */
+export function parseInputState(
+  section: StateSection,
+  dev: { kind: string; name: string; pendingLimit: number },
+): { select: number; subsel: number; pending: InputEvent[]; leds: number } {
   const d = expectSection<VirtioInputState>(section, dev.kind, VIRTIO_INPUT_STATE_VERSION);
   if (d.name !== dev.name)
     throw new StateError(`virtio-input: the guest saw '${String(d.name)}', this device is '${dev.name}'`);
   const isEvent = (e: unknown): e is [number, number, number] =>
     Array.isArray(e) && e.length === 3 && e.every((x) => Number.isInteger(x));
-  if (!Array.isArray(d.pending) || d.pending.length > INPUT_PENDING_LIMIT || !d.pending.every(isEvent)) {
+  if (!Array.isArray(d.pending) || d.pending.length > dev.pendingLimit || !d.pending.every(isEvent)) {
     throw new StateError('virtio-input: bad pending events');
   }
-  dev.select = (d.select >>> 0) & 0xff;
-  dev.subsel = (d.subsel >>> 0) & 0xff;
-  dev.pending = d.pending.map(([type, code, value]) => ({
-    type: type & 0xffff,
-    code: code & 0xffff,
-    value: value | 0,
-  }));
-  dev.leds = d.leds >>> 0;
-  dev.updateConfig();
+  return {
+    select: (d.select >>> 0) & 0xff,
+    subsel: (d.subsel >>> 0) & 0xff,
+    pending: d.pending.map(([type, code, value]) => ({ type: type & 0xffff, code: code & 0xffff, value: value | 0 })),
+    leds: d.leds >>> 0,
+  };
 }

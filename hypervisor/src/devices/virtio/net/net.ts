@@ -10,8 +10,8 @@ import type { StateSection } from '../../../state/section.js';
 import { bit, DeviceId } from '../constants.js';
 import { readLe, type VirtioDevice, type VirtioHost } from '../device.js';
 import { VirtqueueError, type Virtqueue } from '../queue.js';
-import { parseMac, type NetBackend } from './backend.js';
-import { restoreNet, saveNet } from './persist.js';
+import { formatMac, parseMac, type NetBackend } from './backend.js';
+import { parseNetState, VIRTIO_NET_STATE_VERSION, type VirtioNetState } from './persist.js';
 
 export const NetFeature = { MAC: 5, STATUS: 16 } as const;
 export const VIRTIO_NET_S_LINK_UP = 1;
@@ -45,9 +45,8 @@ export class VirtioNet implements VirtioDevice {
   readonly mac: Uint8Array;
   readonly rxPendingLimit: number;
   readonly backend: NetBackend;
-  /** Frames received from the backend, not yet in a guest buffer. */
-  rxPending: Uint8Array[] = [];
-  linkUp = true;
+  #rxPending: Uint8Array[] = [];
+  private linkUp = true;
   readonly stats: NetStats = { rxFrames: 0, rxDropped: 0, txFrames: 0, txDropped: 0 };
   private host: VirtioHost | undefined;
 
@@ -62,13 +61,18 @@ export class VirtioNet implements VirtioDevice {
     this.host = host;
   }
 
+  /** Frames received from the backend, not yet in a guest buffer. */
+  get rxPending(): readonly Uint8Array[] {
+    return this.#rxPending;
+  }
+
   /** A frame from the backend: queued, then handed to the guest as soon as it has a buffer. */
   receive(frame: Uint8Array): void {
-    if (!this.linkUp || this.rxPending.length >= this.rxPendingLimit) {
+    if (!this.linkUp || this.#rxPending.length >= this.rxPendingLimit) {
       this.stats.rxDropped++;
       return;
     }
-    this.rxPending.push(frame.slice());
+    this.#rxPending.push(frame.slice());
     this.host?.kick(NET_RX_QUEUE);
   }
 
@@ -76,7 +80,7 @@ export class VirtioNet implements VirtioDevice {
   setLinkUp(up: boolean): void {
     if (up === this.linkUp) return;
     this.linkUp = up;
-    if (!up) this.rxPending = [];
+    if (!up) this.#rxPending = [];
     this.host?.configChanged();
   }
 
@@ -93,7 +97,7 @@ export class VirtioNet implements VirtioDevice {
   }
 
   reset(): void {
-    this.rxPending = [];
+    this.#rxPending = [];
   }
 
   processQueue(index: number, queue: Virtqueue): void {
@@ -102,10 +106,10 @@ export class VirtioNet implements VirtioDevice {
   }
 
   private fillReceiveBuffers(queue: Virtqueue): void {
-    while (this.rxPending.length > 0) {
+    while (this.#rxPending.length > 0) {
       const chain = queue.pop();
       if (!chain) return; // frames wait for the next buffers (the guest kicks when it adds some)
-      const frame = this.rxPending.shift()!;
+      const frame = this.#rxPending.shift()!;
       if (chain.writableLen < NET_HDR_SIZE + frame.length) {
         // A buffer smaller than the spec asks for: give it back empty, the driver counts an error.
         this.stats.rxDropped++;
@@ -140,11 +144,24 @@ export class VirtioNet implements VirtioDevice {
     }
   }
 
-  saveState(): StateSection {
-    return saveNet(this);
+  saveState(): StateSection<VirtioNetState> {
+    return {
+      name: this.kind,
+      version: VIRTIO_NET_STATE_VERSION,
+      data: {
+        mac: formatMac(this.mac),
+        linkUp: this.linkUp,
+        rxPending: this.#rxPending.map((f) => Buffer.from(f.buffer, f.byteOffset, f.byteLength).toString('base64')),
+      },
+    };
   }
 
   restoreState(section: StateSection): void {
-    restoreNet(this, section);
+    const s = parseNetState(section, {
+      kind: this.kind,
+      mac: formatMac(this.mac),
+      rxPendingLimit: this.rxPendingLimit,
+    });
+    ({ linkUp: this.linkUp, rxPending: this.#rxPending } = s);
   }
 }

@@ -2,8 +2,6 @@
 // guest buffers (the one piece of virtio state that lives between notifies). The MAC is saved
 // to catch a restore into a NIC configured differently.
 import { expectSection, StateError, type StateSection } from '../../../state/section.js';
-import { formatMac } from './backend.js';
-import type { VirtioNet } from './net.js';
 
 export const VIRTIO_NET_STATE_VERSION = 1;
 
@@ -14,26 +12,21 @@ export interface VirtioNetState {
   rxPending: string[];
 }
 
-export function saveNet(dev: VirtioNet): StateSection<VirtioNetState> {
-  return {
-    name: dev.kind,
-    version: VIRTIO_NET_STATE_VERSION,
-    data: {
-      mac: formatMac(dev.mac),
-      linkUp: dev.linkUp,
-      rxPending: dev.rxPending.map((f) => Buffer.from(f.buffer, f.byteOffset, f.byteLength).toString('base64')),
-    },
-  };
-}
-
-export function restoreNet(dev: VirtioNet, section: StateSection): void {
-  const d = expectSection<VirtioNetState>(section, dev.kind, VIRTIO_NET_STATE_VERSION);
-  if (d.mac !== formatMac(dev.mac))
-    throw new StateError(`virtio-net: the guest saw MAC ${d.mac}, this NIC has ${formatMac(dev.mac)}`);
+/**
+ * Checks a section against the NIC's MAC; returns the frames decoded, those beyond the NIC's
+ * `rxPendingLimit` dropped, as they would be on arrival.
+ */
+export function parseNetState(
+  section: StateSection,
+  nic: { kind: string; mac: string; rxPendingLimit: number },
+): { linkUp: boolean; rxPending: Uint8Array[] } {
+  const d = expectSection<VirtioNetState>(section, nic.kind, VIRTIO_NET_STATE_VERSION);
+  if (d.mac !== nic.mac) throw new StateError(`virtio-net: the guest saw MAC ${d.mac}, this NIC has ${nic.mac}`);
   if (!Array.isArray(d.rxPending) || d.rxPending.some((f) => typeof f !== 'string')) {
     throw new StateError('virtio-net: bad pending frames');
   }
-  dev.linkUp = d.linkUp !== false;
-  // Frames beyond this NIC's limit are dropped, as they would be on arrival.
-  dev.rxPending = d.rxPending.slice(0, dev.rxPendingLimit).map((f) => new Uint8Array(Buffer.from(f, 'base64')));
+  return {
+    linkUp: d.linkUp !== false,
+    rxPending: d.rxPending.slice(0, nic.rxPendingLimit).map((f) => new Uint8Array(Buffer.from(f, 'base64'))),
+  };
 }
