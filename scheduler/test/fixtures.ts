@@ -1,5 +1,5 @@
 // Hosts and requests for the unit tests.
-import type { HostState } from '@hypernova/common';
+import type { HostState } from '@hypernova/cluster-state';
 import { GroupPolicy, type PlacementRequest } from '../src/request.js';
 
 export function host(name: string, over: Partial<HostState> = {}): HostState {

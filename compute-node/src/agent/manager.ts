@@ -8,12 +8,11 @@ import {
   InvalidArgumentError,
   NotFoundError,
   errorMessage,
-  getImage,
-  getInstance,
   redisKeys,
   type Logger,
   type Redis,
 } from '@hypernova/common';
+import { getImage, getInstance } from '@hypernova/cluster-state';
 import { Qcow2 } from '@hypernova/hypervisor/dist/src/block/index.js';
 import { compute } from '@hypernova/proto';
 import type { ImageCache, CachedImageRef } from './image-cache.js';

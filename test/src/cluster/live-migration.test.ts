@@ -14,14 +14,8 @@ import { rmSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { ensureLinuxGuest, ensureRootfs } from '@hypernova/guest';
-import {
-  getImage,
-  getInstance,
-  listMigrations,
-  redisKeys,
-  registerGuestImageSet,
-  setHostEnabled,
-} from '@hypernova/common';
+import { redisKeys } from '@hypernova/common';
+import { getImage, getInstance, listMigrations, registerGuestImageSet, setHostEnabled } from '@hypernova/cluster-state';
 import { spawnRequest } from '@hypernova/api-gateway/dist/src/compute/build.js';
 import { fnv1a, patternBytes, writeFileContent } from '@hypernova/hypervisor/dist/test/virtio-guest/pattern.js';
 import { startGatewayProcess } from '../harness/index.js';

@@ -15,7 +15,7 @@ import {
   type HostState,
   type ImageRecord,
   type InstanceRecord,
-} from '@hypernova/common';
+} from '@hypernova/cluster-state';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Gateway } from '../../context.js';
 import { baseUrl } from '../../http/base-url.js';
