@@ -12,4 +12,5 @@ export * from './subjects.js';
 export * from './health.js';
 export * from './grpc-server.js';
 export * from './grpc-client.js';
+export * from './service.js';
 export * from './leases.js';
