@@ -13,7 +13,7 @@ import {
   type BlockBackend,
   type CheckReport,
   type DiskFormat,
-} from '@hypernova/hypervisor/dist/src/block/index.js';
+} from '@hypernova/hypervisor/block';
 
 export interface ImgIO {
   stdout(text: string): void;

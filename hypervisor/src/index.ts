@@ -4,6 +4,6 @@ export { MachineConfigError, type BiosChoice, type BootImages, type MachineConfi
 export { GuestRam, PAGE_SIZE } from './bus/ram.js';
 export { Hart } from './cpu/hart.js';
 export { StateError, type StateSection } from './state/section.js';
-export { isZeroPage } from './state/snapshot.js';
+export { decodeSnapshotHeader, isZeroPage, type SnapshotHeader } from './state/snapshot.js';
 export * from './devices/virtio/index.js';
 export * from './block/index.js';

@@ -13,7 +13,7 @@ import {
   type Redis,
 } from '@hypernova/common';
 import { getImage, getInstance } from '@hypernova/cluster-state';
-import { Qcow2 } from '@hypernova/hypervisor/dist/src/block/index.js';
+import { Qcow2 } from '@hypernova/hypervisor/block';
 import { compute } from '@hypernova/proto';
 import type { ImageCache, CachedImageRef } from './image-cache.js';
 import { InstanceDir, MAX_SOCKET_PATH, listInstanceDirs, type InstanceMeta } from './instance-dir.js';

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { redisKeys, subjects } from '@hypernova/common';
 import { getHost, listHosts, type InstanceEvent } from '@hypernova/cluster-state';
 import { compute } from '@hypernova/proto';
-import { Qcow2 } from '@hypernova/hypervisor/dist/src/block/index.js';
+import { Qcow2 } from '@hypernova/hypervisor/block';
 import { TestCluster } from './cluster.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
