@@ -9,7 +9,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CLI } from '@hypernova/compute-node/dist/test/vmm/harness.js';
+import { CLI } from '@hypernova/compute-node/testing';
 import { ensureBaremetal, ensureLinuxGuest } from '@hypernova/guest';
 import { Machine } from '@hypernova/hypervisor';
 import { idleCpuPercent, median } from './lib/measure.js';

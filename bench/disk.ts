@@ -12,10 +12,8 @@ import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureLinuxGuest, hasQemu, runQemuGuest } from '@hypernova/guest';
-import { Qcow2, openDisk, type DiskFormat } from '@hypernova/hypervisor/dist/src/block/index.js';
-import { VirtioBlk } from '@hypernova/hypervisor/dist/src/devices/virtio/index.js';
-import { tempDir } from '@hypernova/hypervisor/dist/test/block/helpers.js';
-import { initramfsAppend, runGuest } from '@hypernova/hypervisor/dist/test/virtio-guest/guest.js';
+import { Qcow2, VirtioBlk, openDisk, type DiskFormat } from '@hypernova/hypervisor';
+import { initramfsAppend, runGuest, tempDir } from '@hypernova/hypervisor/testing';
 
 const SIZE = process.env.HN_BENCH_DISK_SIZE ?? '64M';
 const RAND_OPS = Number(process.env.HN_BENCH_DISK_OPS ?? 2000);

@@ -8,16 +8,8 @@ import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { credentials } from '@grpc/grpc-js';
-import {
-  NoValidHostError,
-  callUnary,
-  createRedis,
-  int,
-  loadConfig,
-  registerHost,
-  str,
-  type Redis,
-} from '@hypernova/common';
+import { NoValidHostError, callUnary, createRedis, int, loadConfig, str, type Redis } from '@hypernova/common';
+import { registerHost } from '@hypernova/cluster-state';
 import { scheduler as pb } from '@hypernova/proto';
 import { auditPlacement } from '@hypernova/scheduler';
 import { startRedis, startSchedulerReplica } from '@hypernova/test';

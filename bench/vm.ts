@@ -10,7 +10,7 @@ import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { QmpClient } from '@hypernova/compute-node';
-import { sleep, startVm, tempDir, waitFile } from '@hypernova/compute-node/dist/test/vmm/harness.js';
+import { sleep, startVm, tempDir, waitFile } from '@hypernova/compute-node/testing';
 import { ensureBaremetal, ensureLinuxGuest } from '@hypernova/guest';
 import { Machine } from '@hypernova/hypervisor';
 import { idleCpuPercent, median } from './lib/measure.js';

@@ -6,3 +6,4 @@ export { MAX_VERSION, MIN_VERSION } from './compute/microversion.js';
 export { statusOf } from './compute/state-machine.js';
 export { Tasks } from './compute/tasks.js';
 export { DEFAULT_FLAVORS } from './compute/flavors.js';
+export { spawnRequest } from './compute/build.js';

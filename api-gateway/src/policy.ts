@@ -1,7 +1,7 @@
 // Who may do what: the default rules of Keystone and Nova (new defaults: readers read, members
 // act on their project's resources, admins do everything and see every project). One table, so
 // what is admin-only is visible at a glance; messages are the services' own.
-import type { ImageRecord } from '@hypernova/common';
+import type { ImageRecord } from '@hypernova/cluster-state';
 import { forbidden } from './http/errors.js';
 import type { TokenContext } from './identity/tokens.js';
 

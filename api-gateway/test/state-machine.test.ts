@@ -1,6 +1,6 @@
 // Nova's status map and action rules.
 import assert from 'node:assert/strict';
-import { TaskState, VmState } from '@hypernova/common';
+import { TaskState, VmState } from '@hypernova/cluster-state';
 import { TRANSITIONS, invalidStateMessage, statusOf, vmStatesForStatus } from '../src/compute/state-machine.js';
 
 describe('instance state machine', () => {

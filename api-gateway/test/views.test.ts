@@ -8,7 +8,7 @@ import { DEFAULT_FLAVORS } from '../src/compute/flavors.js';
 import { versionNumber } from '../src/compute/views/hypervisors.js';
 import { isoMicros, isoSeconds } from '../src/compute/views/links.js';
 import { hostStatus } from '../src/compute/views/servers.js';
-import type { HostState } from '@hypernova/common';
+import type { HostState } from '@hypernova/cluster-state';
 import { keystoneTime } from '../src/identity/views.js';
 
 describe('gateway helpers', () => {

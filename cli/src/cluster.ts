@@ -20,17 +20,8 @@ import { delimiter, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { credentials } from '@grpc/grpc-js';
-import {
-  callUnary,
-  connectNats,
-  createRedis,
-  infraSettings,
-  loadConfig,
-  registerGuestImageSet,
-  ServingStatus,
-  type GuestImageFiles,
-  type ImageRecord,
-} from '@hypernova/common';
+import { callUnary, connectNats, createRedis, infraSettings, loadConfig, ServingStatus } from '@hypernova/common';
+import { registerGuestImageSet, type GuestImageFiles, type ImageRecord } from '@hypernova/cluster-state';
 import { health } from '@hypernova/proto';
 
 const USAGE = `usage: hypernova cluster up [--dir DIR] [--nodes N] [--schedulers N] [--api-port PORT] [--no-guest] [--shared-instances]

@@ -13,7 +13,9 @@ import {
   type BlockBackend,
   type CheckReport,
   type DiskFormat,
-} from '@hypernova/hypervisor/dist/src/block/index.js';
+} from '@hypernova/hypervisor/block';
+// The VM process's usage error serves here too: one class for a command line that does not parse.
+import { UsageError } from '@hypernova/compute-node/vmm';
 
 export interface ImgIO {
   stdout(text: string): void;
@@ -26,9 +28,6 @@ const processIO: ImgIO = {
 };
 
 const PROG = 'hypernova img';
-
-/** A usage or argument error: reported like qemu-img's, exit status 1. */
-class UsageError extends Error {}
 
 const USAGE = `usage: ${PROG} COMMAND [OPTIONS]
   create [-q] [-f FMT] [-b BACKING [-F BACKING_FMT]] [-u] [-o OPTIONS] FILENAME [SIZE]

@@ -1,12 +1,6 @@
 // `hypernova vm run` (one VM process: see compute-node/src/vmm) and `hypernova vm net-hub`.
 // The VM process itself lives in @hypernova/compute-node; the CLI adds the terminal.
-import {
-  NET_HUB_USAGE,
-  RUN_USAGE,
-  runNetHub,
-  runVmProcess,
-  UsageError,
-} from '@hypernova/compute-node/dist/src/vmm/index.js';
+import { NET_HUB_USAGE, RUN_USAGE, runNetHub, runVmProcess, UsageError } from '@hypernova/compute-node/vmm';
 import { attachTerminal } from './console.js';
 
 const USAGE = `${RUN_USAGE}\n${NET_HUB_USAGE}`;

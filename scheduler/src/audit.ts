@@ -2,7 +2,8 @@
 // counters the claims maintain, and reports hosts whose allocations exceed their capacity
 // (over-commit) or whose counters disagree with their allocations. Tests and the benchmark
 // use it as the ground truth; operators can run it as a consistency check.
-import { listHosts, redisKeys, type Redis } from '@hypernova/common';
+import { redisKeys, type Redis } from '@hypernova/common';
+import { listHosts } from '@hypernova/cluster-state';
 import { capacity, type Resources } from './capacity.js';
 
 export interface HostAudit {

@@ -1,7 +1,7 @@
 // Capacity arithmetic shared by the filters, weighers and host cache, identical to the
 // placement Lua script's: like Nova's placement, capacity is floor(total * allocation_ratio).
 // It runs for every host on every decision, so it allocates nothing on that path.
-import type { HostState } from '@hypernova/common';
+import type { HostState } from '@hypernova/cluster-state';
 
 export interface Resources {
   vcpus: number;

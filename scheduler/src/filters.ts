@@ -1,7 +1,7 @@
 // Nova-style host filters: each one drops the hosts that cannot take the request. They run
 // on the scheduler's cached host states; the placement claim re-checks what can race
 // (capacity, up/enabled, hard group policies) atomically in Redis.
-import type { HostState } from '@hypernova/common';
+import type { HostState } from '@hypernova/cluster-state';
 import { freeDiskGb, freeRamMb, freeVcpus } from './capacity.js';
 import { GroupPolicy, type PlacementRequest } from './request.js';
 

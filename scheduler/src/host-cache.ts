@@ -6,7 +6,8 @@
 // stale is safe: the placement script re-checks everything that matters and a refused claim
 // moves on to the next host. Claims in flight are counted as used (reserve/settle), so that
 // concurrent requests in one replica spread instead of all racing for the same best host.
-import { readHostStatuses, readHosts, type HostState, type Logger, type Redis } from '@hypernova/common';
+import { type Logger, type Redis } from '@hypernova/common';
+import { readHostStatuses, readHosts, type HostState } from '@hypernova/cluster-state';
 import { addResources, type Resources } from './capacity.js';
 
 export class HostCache {

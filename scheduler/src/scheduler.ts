@@ -1,7 +1,8 @@
 // The scheduling decision (Nova's FilterScheduler): filter the cached hosts, weigh the
 // survivors, and claim on the best host that still fits, moving down the list when the
 // placement script refuses; the chosen host comes back first, followed by unclaimed alternates.
-import { ConflictError, NoValidHostError, NotFoundError, type HostState, type Logger } from '@hypernova/common';
+import { ConflictError, NoValidHostError, NotFoundError, type Logger } from '@hypernova/common';
+import { type HostState } from '@hypernova/cluster-state';
 import { explainFilters, filterHosts, type FilterContext, type HostFilter } from './filters.js';
 import type { HostCache } from './host-cache.js';
 import type { SchedulerMetrics } from './metrics.js';

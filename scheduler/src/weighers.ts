@@ -1,7 +1,7 @@
 // Nova-style weighers: each gives every host a raw value, values are normalized to 0..1 over
 // the candidate hosts (Nova's weights.normalize), multiplied by the weigher's multiplier and
 // summed; the highest total wins. Positive multipliers spread, negative ones stack.
-import type { HostState } from '@hypernova/common';
+import type { HostState } from '@hypernova/cluster-state';
 import { freeDiskGb, freeRamMb, freeVcpus } from './capacity.js';
 import type { FilterContext } from './filters.js';
 import { GroupPolicy, type PlacementRequest } from './request.js';

@@ -1,5 +1,5 @@
 // Hosts and requests for the unit tests.
-import type { HostState } from '@hypernova/common';
+import type { HostState } from '@hypernova/cluster-state';
 import { GroupPolicy, type PlacementRequest } from '../src/request.js';
 
 export function host(name: string, over: Partial<HostState> = {}): HostState {
@@ -40,6 +40,12 @@ export function request(over: Partial<PlacementRequest> = {}): PlacementRequest 
   };
 }
 
-export const antiAffinity = (uuid = 'g-1') => ({ uuid, policy: GroupPolicy.GROUP_POLICY_ANTI_AFFINITY });
-export const affinity = (uuid = 'g-1') => ({ uuid, policy: GroupPolicy.GROUP_POLICY_AFFINITY });
+export const antiAffinity = (uuid = 'g-1'): { uuid: string; policy: GroupPolicy } => ({
+  uuid,
+  policy: GroupPolicy.GROUP_POLICY_ANTI_AFFINITY,
+});
+export const affinity = (uuid = 'g-1'): { uuid: string; policy: GroupPolicy } => ({
+  uuid,
+  policy: GroupPolicy.GROUP_POLICY_AFFINITY,
+});
 export const noGroup = { groupHosts: new Map<string, number>() };

@@ -8,12 +8,10 @@ import {
   NotFoundError,
   callUnary,
   createRedis,
-  heartbeatHost,
   redisKeys,
-  registerHost,
-  type HostSpec,
   type Redis,
 } from '@hypernova/common';
+import { heartbeatHost, registerHost, type HostSpec } from '@hypernova/cluster-state';
 import { health, scheduler as pb } from '@hypernova/proto';
 import { auditPlacement } from '@hypernova/scheduler';
 import { startRedis, startSchedulerReplica, type InfraServer, type SchedulerReplica } from './harness/index.js';

@@ -13,7 +13,7 @@ import {
   nextInstanceId,
   type ImageRecord,
   type InstanceRecord,
-} from '@hypernova/common';
+} from '@hypernova/cluster-state';
 import type { Gateway } from '../context.js';
 import { badRequest, forbidden, notFound } from '../http/errors.js';
 import { isUuid } from '../http/validation.js';

@@ -7,15 +7,11 @@ import {
   ConflictError,
   NoValidHostError,
   NotFoundError,
-  PowerState,
-  TaskState,
-  VmState,
   errorMessage,
   redisKeys,
-  type ImageRecord,
-  type InstanceRecord,
   type Logger,
 } from '@hypernova/common';
+import { PowerState, TaskState, VmState, type ImageRecord, type InstanceRecord } from '@hypernova/cluster-state';
 import { compute, type scheduler } from '@hypernova/proto';
 import type { ComputeClients, SchedulerRpc } from './clients.js';
 import type { ActionRecorder } from './instance-actions.js';

@@ -1,5 +1,6 @@
-// The gateway's access to instance records: the shared Redis record (common/instances.ts) plus a
+// The gateway's access to instance records: the shared Redis record (cluster-state/src/instances.ts) plus a
 // NATS event after every write, so the dashboard and other watchers see each change at once.
+import { type Logger, type NatsConnection, type Redis } from '@hypernova/common';
 import {
   PowerState,
   VmState,
@@ -12,10 +13,7 @@ import {
   type InstanceExpectation,
   type InstancePatch,
   type InstanceRecord,
-  type Logger,
-  type NatsConnection,
-  type Redis,
-} from '@hypernova/common';
+} from '@hypernova/cluster-state';
 
 export class Instances {
   constructor(

@@ -10,31 +10,33 @@
 // Whether the two nodes share the instance's storage is asked of them before the 202 (Nova's
 // check_can_live_migrate_destination/source): only then may the disk stay where it is.
 import {
-  InstanceStateConflictError,
-  MIGRATION_IN_PROGRESS,
   NoValidHostError,
   NotFoundError,
+  errorMessage,
+  keepLease,
+  redisKeys,
+  type Logger,
+  type Lease,
+  type Redis,
+  suppressed,
+} from '@hypernova/common';
+import {
+  InstanceStateConflictError,
+  MIGRATION_IN_PROGRESS,
   PowerState,
   TaskState,
   VmState,
   createMigration,
-  errorMessage,
   getHost,
   getImage,
   getMigration,
   holdMigrationLease,
-  keepLease,
   listMigrations,
-  redisKeys,
   settleOutcome,
   updateMigration,
   type InstanceRecord,
-  type Logger,
-  type Lease,
   type MigrationRecord,
-  type Redis,
-  suppressed,
-} from '@hypernova/common';
+} from '@hypernova/cluster-state';
 import type { compute, scheduler } from '@hypernova/proto';
 import { ApiError, badRequest, conflict, fromServiceError } from '../http/errors.js';
 import { requestSpec, spawnRequest } from './build.js';

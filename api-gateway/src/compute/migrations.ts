@@ -1,7 +1,8 @@
 // Migration records as the API reads them (Nova's Migration objects): every migration for
 // os-migrations, an instance's for /servers/{id}/migrations. Live migration (live-migration.ts)
 // writes them; the source node adds its progress.
-import { listMigrations, type MigrationRecord, type Redis } from '@hypernova/common';
+import { type Redis } from '@hypernova/common';
+import { listMigrations, type MigrationRecord } from '@hypernova/cluster-state';
 
 export type { MigrationRecord };
 

@@ -2,16 +2,8 @@
 // task_state from the allowed states, else Nova's 409) and answers 202; the Compute call on the
 // instance's node then runs in the background and commits the end state, or puts task_state back
 // when the node refused (Nova's reverts_task_state).
-import {
-  InstanceStateConflictError,
-  TaskState,
-  VmState,
-  errorMessage,
-  getHost,
-  type InstanceRecord,
-  type Logger,
-  suppressed,
-} from '@hypernova/common';
+import { errorMessage, suppressed, type Logger } from '@hypernova/common';
+import { InstanceStateConflictError, TaskState, VmState, getHost, type InstanceRecord } from '@hypernova/cluster-state';
 import type { compute } from '@hypernova/proto';
 import { conflict, fromServiceError } from '../http/errors.js';
 import type { ComputeClients, ComputeRpc, SchedulerRpc } from './clients.js';

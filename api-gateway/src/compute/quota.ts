@@ -2,15 +2,8 @@
 // overrides in Redis, usage counted from the project's instance records. A server create checks
 // the quota and writes its records in one Lua script, so racing creates can never both pass
 // (Nova counts, then rechecks after writing; a script needs no recheck).
-import {
-  INSTANCE_FIELDS,
-  RedisScript,
-  VmState,
-  encodeInstance,
-  redisKeys,
-  type InstanceRecord,
-  type Redis,
-} from '@hypernova/common';
+import { RedisScript, redisKeys, type Redis } from '@hypernova/common';
+import { INSTANCE_FIELDS, VmState, encodeInstance, type InstanceRecord } from '@hypernova/cluster-state';
 import type { GatewayConfig } from '../config.js';
 import { forbidden } from '../http/errors.js';
 import type { Flavor } from './flavors.js';

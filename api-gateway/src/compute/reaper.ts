@@ -3,7 +3,8 @@
 // that have not moved for longer than any live build can take and fails them (ERROR, claim
 // released). This is safe against a build that is in fact still alive: its next
 // compare-and-set expects vm_state building, fails, and it cleans up after itself.
-import { TaskState, VmState, errorMessage, type Logger } from '@hypernova/common';
+import { errorMessage, type Logger } from '@hypernova/common';
+import { TaskState, VmState } from '@hypernova/cluster-state';
 import type { SchedulerRpc } from './clients.js';
 import type { Instances } from './instances.js';
 

@@ -2,7 +2,7 @@
 // (nova/api/openstack/common.py _STATE_MAP), and for each action which states it may start from,
 // the task_state it runs under and the vm_state it ends in (nova/compute/api.py
 // check_instance_state). The Nova method name is what its 409 message quotes.
-import { TaskState, VmState, type InstanceRecord } from '@hypernova/common';
+import { TaskState, VmState, type InstanceRecord } from '@hypernova/cluster-state';
 
 type Status = string;
 

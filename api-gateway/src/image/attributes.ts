@@ -1,7 +1,7 @@
 // Glance's image attributes: which ones a client may write, their JSON-schema rules (Glance's
 // image schema), and how each maps onto the shared image record. Create and PATCH both go
 // through setAttribute, so one table decides what is valid.
-import type { ImageRecord } from '@hypernova/common';
+import type { ImageRecord } from '@hypernova/cluster-state';
 import { badRequest, forbidden } from '../http/errors.js';
 import { isUuid } from '../http/validation.js';
 

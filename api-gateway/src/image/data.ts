@@ -1,11 +1,12 @@
-// Image bytes in the cluster's JetStream object store (common/image-store.ts), where the compute
+// Image bytes in the cluster's JetStream object store (cluster-state/src/image-store.ts), where the compute
 // agents pull them from into their caches: an upload streams the request body into the store
 // while computing Glance's checksum (md5) and os_hash_value (sha512); a download streams the
 // object back.
 import { createHash } from 'node:crypto';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
-import { openImageStore, suppressed, type FileDigest, type Logger, type NatsConnection } from '@hypernova/common';
+import { suppressed, type Logger, type NatsConnection } from '@hypernova/common';
+import { openImageStore, type FileDigest } from '@hypernova/cluster-state';
 import type { ObjectStore } from 'nats';
 import { ApiError } from '../http/errors.js';
 

@@ -2,7 +2,8 @@
 // image queued -> saving -> active with its size, checksum and sha512 recorded (back to queued
 // when the upload fails); GET streams it back. Each status step is a compare-and-set, so two
 // uploads of one image cannot both run and a delete during an upload wins.
-import { changeImage, suppressed, type ImageRecord } from '@hypernova/common';
+import { changeImage, type ImageRecord } from '@hypernova/cluster-state';
+import { suppressed } from '@hypernova/common';
 import type { FastifyInstance } from 'fastify';
 import type { Readable } from 'node:stream';
 import type { Gateway } from '../context.js';

@@ -2,7 +2,7 @@
 // show, update (JSON patch), delete (record and bytes), and tags. Members see public and
 // community images and their project's own; only an image's owner (or an admin) changes it.
 import { randomUUID } from 'node:crypto';
-import { changeImage, getImage, listImages, registerImage, type ImageRecord } from '@hypernova/common';
+import { changeImage, getImage, listImages, registerImage, type ImageRecord } from '@hypernova/cluster-state';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Gateway } from '../context.js';
 import { ApiError, badRequest, forbidden, notFound } from '../http/errors.js';

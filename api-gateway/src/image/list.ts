@@ -1,7 +1,7 @@
 // Glance's image list query: filters (base attributes, "in:" lists, tags, size bounds, custom
 // properties), sorting (sort_key/sort_dir or sort=key:dir,...; newest first by default) and
 // limit/marker pages with a "next" link while a page comes back full.
-import type { ImageRecord } from '@hypernova/common';
+import type { ImageRecord } from '@hypernova/cluster-state';
 import { badRequest } from '../http/errors.js';
 import { param, type Query } from '../http/query.js';
 import type { Caller } from '../policy.js';

@@ -2,7 +2,7 @@
 // application/openstack-images-v2.1-json-patch ([{"op": "replace", "path": "/name", "value": ..}],
 // RFC 6902 style) or the older v2.0 form Tempest sends ([{"add": "/name", "value": ..}]), applied
 // attribute by attribute through the same rules as create.
-import type { ImageRecord } from '@hypernova/common';
+import type { ImageRecord } from '@hypernova/cluster-state';
 import { ApiError, badRequest, forbidden } from '../http/errors.js';
 import { checkWritable, hasAttribute, removeAttribute, setAttribute, type Writer } from './attributes.js';
 

@@ -1,5 +1,5 @@
 // Glance v2 image bodies: the schema's fields plus custom properties as top-level string keys.
-import type { ImageRecord } from '@hypernova/common';
+import type { ImageRecord } from '@hypernova/cluster-state';
 
 /** Glance's times: seconds, UTC, "Z". */
 const glanceTime = (iso: string) => iso.replace(/\.\d+Z$/, 'Z');

@@ -12,15 +12,13 @@ import {
   createRedis,
   serveMetrics,
   startGrpcServer,
-  startHostHeartbeat,
   type GrpcServerHandle,
-  type HeartbeatHandle,
-  type HostSpec,
   type Logger,
   type MetricsServer,
   type NatsConnection,
   type Redis,
 } from '@hypernova/common';
+import { startHostHeartbeat, type HeartbeatHandle, type HostSpec } from '@hypernova/cluster-state';
 import { compute } from '@hypernova/proto';
 import type { AgentConfig } from './config.js';
 import { ImageCache } from './image-cache.js';

@@ -6,11 +6,11 @@ import {
   int,
   num,
   str,
-  DEFAULT_ALLOCATION_RATIOS,
   HOST_HEARTBEAT_INTERVAL_MS,
   HOST_HEARTBEAT_TTL_S,
   type ConfigOf,
 } from '@hypernova/common';
+import { DEFAULT_ALLOCATION_RATIOS } from '@hypernova/cluster-state';
 
 export const agentSettings = {
   redisUrl: infraSettings.redisUrl,

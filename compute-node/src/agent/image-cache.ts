@@ -4,7 +4,8 @@
 // download; a file appears under its final name only once complete and verified.
 import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { getImageObject, openImageStore, type Logger, type NatsConnection } from '@hypernova/common';
+import { type Logger, type NatsConnection } from '@hypernova/common';
+import { getImageObject, openImageStore } from '@hypernova/cluster-state';
 import type { AgentMetrics } from './metrics.js';
 
 export interface CachedImageRef {

@@ -3,15 +3,8 @@
 // Redis; the destination (ComputeManager.prepareIncoming) has a VM process waiting for the
 // stream. The VM processes talk to each other over NATS and flip the instance's ownership in
 // Redis themselves; the agents set them up and clean up after them.
-import {
-  MIGRATION_IN_PROGRESS,
-  errorMessage,
-  redisKeys,
-  updateMigration,
-  type Logger,
-  type MigrationProgressFields,
-  type Redis,
-} from '@hypernova/common';
+import { errorMessage, redisKeys, type Logger, type Redis } from '@hypernova/common';
+import { MIGRATION_IN_PROGRESS, updateMigration, type MigrationProgressFields } from '@hypernova/cluster-state';
 import type { compute } from '@hypernova/proto';
 import { redisOwnership } from '../migration/index.js';
 import type { ComputeManager, MigrationEndpoints } from './manager.js';

@@ -4,7 +4,8 @@
 // /proc (the process may not be our child any more after an agent restart). A death the agent
 // did not ask for is classified (guest power-off, guest panic, crash) and handed to onObserved.
 import { existsSync, readFileSync, rmSync } from 'node:fs';
-import { ConflictError, PowerState, suppressed, type Logger } from '@hypernova/common';
+import { ConflictError, suppressed, type Logger } from '@hypernova/common';
+import { PowerState } from '@hypernova/cluster-state';
 import type { compute } from '@hypernova/proto';
 import type { InstanceDir, InstanceMeta } from './instance-dir.js';
 import type { ObservedChange } from './reporter.js';

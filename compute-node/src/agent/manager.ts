@@ -8,14 +8,13 @@ import {
   InvalidArgumentError,
   NotFoundError,
   errorMessage,
-  getImage,
-  getInstance,
   redisKeys,
   type Logger,
   type Redis,
   suppressed,
 } from '@hypernova/common';
-import { Qcow2 } from '@hypernova/hypervisor/dist/src/block/index.js';
+import { getImage, getInstance } from '@hypernova/cluster-state';
+import { Qcow2 } from '@hypernova/hypervisor/block';
 import { compute } from '@hypernova/proto';
 import type { ImageCache, CachedImageRef } from './image-cache.js';
 import { InstanceDir, MAX_SOCKET_PATH, listInstanceDirs, type InstanceMeta } from './instance-dir.js';

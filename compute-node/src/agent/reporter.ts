@@ -4,20 +4,16 @@
 // under way, so it never overwrites a transition in progress (Nova's power-state sync does the
 // same). A write refused because a task is running, or failed because Redis is away, is tried
 // again until the record moved on or the write went through.
+import { NotFoundError, errorMessage, type Logger, type NatsConnection, type Redis } from '@hypernova/common';
 import {
   InstanceStateConflictError,
-  NotFoundError,
   PowerState,
   VmState,
-  errorMessage,
   getInstance,
   publishInstanceEvent,
   updateInstance,
   type InstancePatch,
-  type Logger,
-  type NatsConnection,
-  type Redis,
-} from '@hypernova/common';
+} from '@hypernova/cluster-state';
 
 export type ObservedChange =
   /** The guest powered off (or the VM process quit cleanly): SHUTOFF. */

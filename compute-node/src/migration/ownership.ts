@@ -3,7 +3,8 @@
 // never reached it) settles the outcome for good. Both go through one outcome key, set once:
 // whichever runs first wins, so the guest never ends up running on both nodes, nor on neither.
 import type { Redis } from 'ioredis';
-import { RedisScript, settleOutcome } from '@hypernova/common';
+import { RedisScript } from '@hypernova/common';
+import { settleOutcome } from '@hypernova/cluster-state';
 
 // KEYS: owner, outcome. ARGV: source, destination, ttl seconds.
 const COMMIT = new RedisScript(`

@@ -24,6 +24,7 @@ export const RUN_USAGE = `usage: hypernova vm run --kernel FILE [--initrd FILE] 
   --incoming  start from a saved state file instead of booting, or wait paused for loadvm
   --paused    do not start the guest (after boot or restore) until the cont command`;
 
+/** A command line that does not parse (`hypernova vm run`'s, `hypernova img`'s): shown with the usage, never a stack. */
 export class UsageError extends Error {
   override readonly name = 'UsageError';
 }

@@ -5,7 +5,16 @@ import { strict as assert } from 'node:assert';
 import { existsSync, lstatSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { QmpClient, QmpError } from '../../src/agent/qmp-client.js';
-import { EventLog, fileIn, killAll, RawClient, sleep, startVm, tempDir, type VmUnderTest } from './harness.js';
+import {
+  EventLog,
+  fileIn,
+  killAll,
+  RawClient,
+  sleep,
+  startVm,
+  tempDir,
+  type VmUnderTest,
+} from '../../testing/harness.js';
 import { tickerElf } from './programs.js';
 
 const ticks = (out: string): number => out.match(/^tick /gm)?.length ?? 0;

@@ -8,8 +8,7 @@ import { strict as assert } from 'node:assert';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { ensureLinuxGuest } from '@hypernova/guest';
-import { Machine } from '@hypernova/hypervisor';
-import { decodeSnapshotHeader } from '@hypernova/hypervisor/dist/src/state/snapshot.js';
+import { Machine, decodeSnapshotHeader } from '@hypernova/hypervisor';
 
 /** Timer updates every this many instructions (as Machine.run does on its checkpoints). */
 const SLICE = 1 << 16;

@@ -3,7 +3,7 @@
 // guest is driven through a `console` connection, which is tested on the way.
 import { strict as assert } from 'node:assert';
 import { join } from 'node:path';
-import { fileIn, killAll, sleep, startVm, tempDir } from './harness.js';
+import { fileIn, killAll, sleep, startVm, tempDir } from '../../testing/harness.js';
 import { CPU_PAGES, DMA_PAGES, dirtierElf } from './programs.js';
 
 describe('VM process dirty log', function () {

@@ -6,7 +6,7 @@
 import { strict as assert } from 'node:assert';
 import { join } from 'node:path';
 import { ensureLinuxGuest } from '@hypernova/guest';
-import { EventLog, fileIn, killAll, sleep, startVm, tempDir, waitFile } from './harness.js';
+import { EventLog, fileIn, killAll, sleep, startVm, tempDir, waitFile } from '../../testing/harness.js';
 import { tickerElf } from './programs.js';
 
 const qcodes = (...names: string[]): { keys: { type: string; data: string }[] } => ({

@@ -10,9 +10,8 @@ import { strict as assert } from 'node:assert';
 import { copyFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureLinuxGuest, ensureRootfs } from '@hypernova/guest';
-import { fsck, readExt2File, runArgs } from '@hypernova/hypervisor/dist/test/virtio-guest/guest.js';
-import { fnv1a, patternBytes } from '@hypernova/hypervisor/dist/test/virtio-guest/pattern.js';
-import { EventLog, killAll, sleep, startVm, tempDir, waitFile } from './harness.js';
+import { fnv1a, fsck, patternBytes, readExt2File, runArgs } from '@hypernova/hypervisor/testing';
+import { EventLog, killAll, sleep, startVm, tempDir, waitFile } from '../../testing/harness.js';
 
 const heartbeats = (log: string): number[] => [...log.matchAll(/^heartbeat (\d+)\r?$/gm)].map((m) => Number(m[1]));
 const last = (xs: number[]): number => xs[xs.length - 1] ?? 0;

@@ -14,8 +14,7 @@ import { Redis } from 'ioredis';
 import { redisKeys } from '@hypernova/common';
 import { ensureRootfs } from '@hypernova/guest';
 import { Qcow2 } from '@hypernova/hypervisor';
-import { fsck, readExt2File, runArgs } from '@hypernova/hypervisor/dist/test/virtio-guest/guest.js';
-import { patternBytes } from '@hypernova/hypervisor/dist/test/virtio-guest/pattern.js';
+import { fsck, patternBytes, readExt2File, runArgs } from '@hypernova/hypervisor/testing';
 import { QmpClient, QmpError } from '../../src/agent/qmp-client.js';
 import type {
   MigrationEventData,
@@ -25,7 +24,7 @@ import type {
   VmStats,
 } from '../../src/vmm/protocol.js';
 import { harness, type InfraServer } from '../migration/rig.js';
-import { EventLog, fileIn, killAll, sleep, startVm, tempDir, type VmUnderTest } from './harness.js';
+import { EventLog, fileIn, killAll, sleep, startVm, tempDir, type VmUnderTest } from '../../testing/harness.js';
 import { tickerElf } from './programs.js';
 
 /** Whether the process has `path` open (its /proc/<pid>/fd links). */

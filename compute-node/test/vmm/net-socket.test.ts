@@ -4,7 +4,7 @@ import { strict as assert } from 'node:assert';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { FrameReader, NetHub, SocketNetBackend } from '../../src/vmm/net-socket.js';
-import { sleep, tempDir } from './harness.js';
+import { sleep, tempDir } from '../../testing/harness.js';
 
 /** An Ethernet frame from `src` to `dst` (last MAC bytes) carrying `text`. */
 function frame(dst: number, src: number, text: string): Uint8Array {

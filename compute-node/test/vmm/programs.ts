@@ -3,8 +3,7 @@
 // - ticker: a timer interrupt every PERIOD, sleeping in WFI in between, printing "tick N";
 // - dirtier: on a byte from the console, stores to a known set of pages; on the next byte,
 //   reads disk sectors into known pages through virtio-blk; then sleeps for good.
-import { buildElf } from '@hypernova/hypervisor/dist/test/boot/elf-builder.js';
-import * as A from '@hypernova/hypervisor/dist/test/cpu/asm.js';
+import { asm as A, buildElf } from '@hypernova/hypervisor/testing';
 
 const { zero, t0, t1, t2, t3, t4, t5, a1, a2, a3, s0, s1, s2, s3, s4, s5 } = A;
 

@@ -5,7 +5,7 @@
 import { strict as assert } from 'node:assert';
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { EventLog, fileIn, killAll, sleep, startVm, tempDir } from './harness.js';
+import { EventLog, fileIn, killAll, sleep, startVm, tempDir } from '../../testing/harness.js';
 import { tickerElf } from './programs.js';
 
 const lastTick = (out: string): number => {

@@ -12,7 +12,7 @@ import { KERNEL_OFFSET_WITH_FIRMWARE } from '../memory-map.js';
 import { isElf, loadElf } from '../boot/elf.js';
 import { loadRaw, parseLinuxImageHeader } from '../boot/image.js';
 import { buildVirtDeviceTree, validateDtb } from '../boot/device-tree.js';
-import { ConfigError, type BootImages, type MachineConfig } from './config.js';
+import { MachineConfigError, type BootImages, type MachineConfig } from './config.js';
 
 export interface BootPlan {
   entry: number;
@@ -45,7 +45,7 @@ function place(
     const size = parseLinuxImageHeader(bytes)?.imageSize ?? 0;
     return { entry: addr, symbols: new Map(), end: Math.max(end, addr + size) };
   } catch (e) {
-    throw new ConfigError(`${what}: ${(e as Error).message}`);
+    throw new MachineConfigError(`${what}: ${(e as Error).message}`);
   }
 }
 
@@ -81,7 +81,9 @@ export function loadBoot(ram: GuestRam, images: BootImages, config: MachineConfi
   if (images.initrd) {
     const start = (fwInfoAddr - images.initrd.length) & ~0xfff;
     if (start < kernelEnd) {
-      throw new ConfigError(`initrd (${images.initrd.length} bytes) does not fit in RAM above the kernel; add memory`);
+      throw new MachineConfigError(
+        `initrd (${images.initrd.length} bytes) does not fit in RAM above the kernel; add memory`,
+      );
     }
     ram.bytes.set(images.initrd, start - ram.base);
     ram.noteWriteRange(start - ram.base, images.initrd.length);
@@ -93,7 +95,7 @@ export function loadBoot(ram: GuestRam, images: BootImages, config: MachineConfi
     try {
       validateDtb(images.dtb);
     } catch (e) {
-      throw new ConfigError(`dtb: ${(e as Error).message}`);
+      throw new MachineConfigError(`dtb: ${(e as Error).message}`);
     }
     dtb = images.dtb;
   } else {
@@ -112,7 +114,8 @@ export function loadBoot(ram: GuestRam, images: BootImages, config: MachineConfi
       rngSeed: config.clock === 'host' ? randomBytes(RNG_SEED_BYTES) : undefined,
     });
   }
-  if (dtb.length > ramEnd - dtbAddr) throw new ConfigError(`device tree of ${dtb.length} bytes is larger than 64 KiB`);
+  if (dtb.length > ramEnd - dtbAddr)
+    throw new MachineConfigError(`device tree of ${dtb.length} bytes is larger than 64 KiB`);
   ram.bytes.set(dtb, dtbAddr - ram.base);
   ram.noteWriteRange(dtbAddr - ram.base, dtb.length);
   return plan;

@@ -24,15 +24,16 @@ export interface BootImages {
 
 export const DEFAULT_CONFIG: MachineConfig = { memoryMiB: 128, clock: 'host', virtioSlots: 8 };
 
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
+/** A machine configuration or boot image the board cannot take (common's ConfigError is for services' settings). */
+export class MachineConfigError extends Error {
+  override readonly name = 'MachineConfigError';
 }
 
 export function checkConfig(c: MachineConfig): void {
   if (!Number.isInteger(c.memoryMiB) || c.memoryMiB < 16 || c.memoryMiB > 2047) {
-    throw new ConfigError(`memory must be a whole number of MiB between 16 and 2047, not ${c.memoryMiB}`);
+    throw new MachineConfigError(`memory must be a whole number of MiB between 16 and 2047, not ${c.memoryMiB}`);
   }
   if (!Number.isInteger(c.virtioSlots) || c.virtioSlots < 0 || c.virtioSlots > 8) {
-    throw new ConfigError(`virtio slots must be 0..8, not ${c.virtioSlots}`);
+    throw new MachineConfigError(`virtio slots must be 0..8, not ${c.virtioSlots}`);
   }
 }

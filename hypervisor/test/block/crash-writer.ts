@@ -3,7 +3,7 @@
 // "flushed <g>" on stdout once the flush returned. It runs until killed.
 
 import { openDisk } from '../../src/block/index.js';
-import { Rng } from './helpers.js';
+import { Rng } from '../../testing/block.js';
 
 export const REGION = 40 * 1024 + 512; // not a multiple of the cluster size: partial clusters on both ends
 export const REGION_BASE = 1000;

@@ -7,7 +7,7 @@ import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Qcow2, checkQcow2, openDisk } from '../../src/block/index.js';
 import { REGION, REGION_BASE, regionData } from './crash-writer.js';
-import { Rng, hasQemuImg, qemuImg, tempDir } from './helpers.js';
+import { Rng, hasQemuImg, qemuImg, tempDir } from '../../testing/block.js';
 
 const writer = fileURLToPath(new URL('./crash-writer.js', import.meta.url));
 

@@ -6,7 +6,7 @@ import { allocatedExtents, DirtyLog, openDisk, Qcow2, RawBackend, type BlockBack
 import { BlkFeature, BlkStatus, VirtioBlk } from '../../src/devices/virtio/blk/blk.js';
 import { bit } from '../../src/devices/virtio/constants.js';
 import { BlkReq, blkRequest, dwzSegment, plug } from '../devices/virtio/setup.js';
-import { hasQemuImg, qemuImg, Rng, tempDir } from './helpers.js';
+import { hasQemuImg, qemuImg, Rng, tempDir } from '../../testing/block.js';
 
 const MiB = 1 << 20;
 const BLOCK = 64 * 1024;

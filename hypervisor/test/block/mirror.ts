@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import type { BlockBackend } from '../../src/block/index.js';
-import type { Rng } from './helpers.js';
+import type { Rng } from '../../testing/block.js';
 
 export class Mirror {
   readonly ref: Uint8Array;

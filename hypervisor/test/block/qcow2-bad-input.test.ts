@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { copyFileSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { BlockError, Qcow2, checkQcow2, openDisk, type BlockErrorCode } from '../../src/block/index.js';
-import { Rng, hasQemuImg, qemuImg, sha256, tempDir } from './helpers.js';
+import { Rng, hasQemuImg, qemuImg, sha256, tempDir } from '../../testing/block.js';
 
 const K64 = 0x10000;
 

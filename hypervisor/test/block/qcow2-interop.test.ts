@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Qcow2, openDisk, checkQcow2 } from '../../src/block/index.js';
 import { Mirror } from './mirror.js';
-import { Rng, patterned, qemuImg, qemuImgOk, requireQemuImg, sha256, tempDir } from './helpers.js';
+import { Rng, patterned, qemuImg, qemuImgOk, requireQemuImg, sha256, tempDir } from '../../testing/block.js';
 
 const MiB = 1 << 20;
 

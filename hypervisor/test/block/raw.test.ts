@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { BlockError, RawBackend, openDisk } from '../../src/block/index.js';
-import { Rng, tempDir } from './helpers.js';
+import { Rng, tempDir } from '../../testing/block.js';
 
 describe('block/raw', () => {
   const tmp = tempDir();

@@ -4,7 +4,7 @@ import { closeSync, openSync, readFileSync, readSync, writeFileSync } from 'node
 import { join } from 'node:path';
 import { GuestRam } from '../../src/bus/ram.js';
 import { BootImageError, isElf, loadElf, parseElf } from '../../src/boot/elf.js';
-import { buildElf } from './elf-builder.js';
+import { buildElf } from '../../testing/elf-builder.js';
 import { hasTool, withTmp } from './tools.js';
 
 const RAM_BASE = 0x8000_0000;

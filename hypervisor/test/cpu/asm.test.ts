@@ -5,8 +5,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as A from './asm.js';
-import { a0, a1, a2, ra, sp, t0, t6, zero } from './asm.js';
+import * as A from '../../testing/asm.js';
+import { a0, a1, a2, ra, sp, t0, t6, zero } from '../../testing/asm.js';
 
 /** [assembler text, our encoding]; branch and jump targets are relative to the instruction (`.`). */
 const CASES: Array<[string, number]> = [

@@ -3,8 +3,8 @@
 import assert from 'node:assert/strict';
 import { Cause, Priv } from '../../src/cpu/exceptions.js';
 import { Mip } from '../../src/cpu/mip.js';
-import * as A from './asm.js';
-import { a0, a1, a2, a3, a4, addi, CSR, csrr, csrw, li, zero } from './asm.js';
+import * as A from '../../testing/asm.js';
+import { a0, a1, a2, a3, a4, addi, CSR, csrr, csrw, li, zero } from '../../testing/asm.js';
 import { CODE, Rig } from './rig.js';
 
 const ALL = -1;

@@ -4,8 +4,8 @@ import assert from 'node:assert/strict';
 import { Mstatus } from '../../src/cpu/csr.js';
 import { Priv } from '../../src/cpu/exceptions.js';
 import { Mip } from '../../src/cpu/mip.js';
-import * as A from './asm.js';
-import { a0, a1, addi, CSR, csrw, li, zero } from './asm.js';
+import * as A from '../../testing/asm.js';
+import { a0, a1, addi, CSR, csrw, li, zero } from '../../testing/asm.js';
 import { CODE, M_TRAP, Rig, S_TRAP } from './rig.js';
 
 const INTERRUPT = 0x8000_0000;

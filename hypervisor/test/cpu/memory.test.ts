@@ -4,8 +4,8 @@
 import assert from 'node:assert/strict';
 import type { AccessWidth, MmioDevice } from '../../src/bus/device.js';
 import { Cause, Priv } from '../../src/cpu/exceptions.js';
-import * as A from './asm.js';
-import { a0, a1, a2, a3, addi, fence_i, j, li, lw, s0, s1, sw, t0, zero } from './asm.js';
+import * as A from '../../testing/asm.js';
+import { a0, a1, a2, a3, addi, fence_i, j, li, lw, s0, s1, sw, t0, zero } from '../../testing/asm.js';
 import { AD, CODE, DATA, PageTables, Pte, RAM_BASE, Rig, RWX, UNMAPPED } from './rig.js';
 
 const RAM_SIZE = 1 << 20;

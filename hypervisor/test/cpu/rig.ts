@@ -8,7 +8,7 @@ import { GuestRam } from '../../src/bus/ram.js';
 import type { Clock } from '../../src/clock.js';
 import { Priv } from '../../src/cpu/exceptions.js';
 import { Hart } from '../../src/cpu/hart.js';
-import { a0, a1, a2, addi, ecall, li, s0, sw, wfi } from './asm.js';
+import { a0, a1, a2, addi, ecall, li, s0, sw, wfi } from '../../testing/asm.js';
 
 export const RAM_BASE = 0x8000_0000;
 /** Programs: up to 64 KiB. */

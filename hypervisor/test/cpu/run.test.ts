@@ -3,8 +3,8 @@
 import assert from 'node:assert/strict';
 import { Mstatus } from '../../src/cpu/csr.js';
 import { Priv } from '../../src/cpu/exceptions.js';
-import * as A from './asm.js';
-import { a0, addi, CSR, csrr, csrw, t5, t6, zero } from './asm.js';
+import * as A from '../../testing/asm.js';
+import { a0, addi, CSR, csrr, csrw, t5, t6, zero } from '../../testing/asm.js';
 import { AD, CODE, M_TRAP, PageTables, randomWords, RAM_BASE, Rig, RWX, S_TRAP, UNMAPPED } from './rig.js';
 
 describe('run', () => {

@@ -2,8 +2,8 @@
 // (misaligned: store/AMO address misaligned, 6, or load address misaligned, 4, for LR).
 import assert from 'node:assert/strict';
 import { Cause } from '../../src/cpu/exceptions.js';
-import * as A from './asm.js';
-import { a0, a1, a2, a3, addi, li, lw, s0, s1, sw, zero } from './asm.js';
+import * as A from '../../testing/asm.js';
+import { a0, a1, a2, a3, addi, li, lw, s0, s1, sw, zero } from '../../testing/asm.js';
 import { allPairs, CODE, DATA, RESULTS, Rig, UNMAPPED } from './rig.js';
 
 const INT_MIN = -0x8000_0000;

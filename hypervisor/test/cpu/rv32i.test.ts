@@ -2,8 +2,8 @@
 // hand-worked values (in case the model and the translator share a mistake).
 import assert from 'node:assert/strict';
 import { Cause } from '../../src/cpu/exceptions.js';
-import * as A from './asm.js';
-import { a0, a1, a2, a3, addi, li, lw, ra, s0, sw, t0, t1, wfi, zero } from './asm.js';
+import * as A from '../../testing/asm.js';
+import { a0, a1, a2, a3, addi, li, lw, ra, s0, sw, t0, t1, wfi, zero } from '../../testing/asm.js';
 import { allPairs, CODE, DATA, evalOp, Rig } from './rig.js';
 
 const INT_MIN = -0x8000_0000;

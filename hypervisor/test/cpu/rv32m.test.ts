@@ -1,7 +1,7 @@
 // The M extension against BigInt arithmetic, over random values and the corner cases the spec
 // fixes: division by zero and the one signed overflow, INT_MIN / -1 (unprivileged spec, 13.2).
 import assert from 'node:assert/strict';
-import * as A from './asm.js';
+import * as A from '../../testing/asm.js';
 import { allPairs, evalOp, randomWords } from './rig.js';
 
 const INT_MIN = -0x8000_0000;

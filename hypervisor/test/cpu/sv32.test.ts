@@ -4,8 +4,8 @@
 import assert from 'node:assert/strict';
 import { Mstatus } from '../../src/cpu/csr.js';
 import { Cause, Priv } from '../../src/cpu/exceptions.js';
-import * as A from './asm.js';
-import { a0, a1, a2, a3, a4, CSR, csrr, csrw, ecall, li, lw, sw, t0, zero } from './asm.js';
+import * as A from '../../testing/asm.js';
+import { a0, a1, a2, a3, a4, CSR, csrr, csrw, ecall, li, lw, sw, t0, zero } from '../../testing/asm.js';
 import { AD, CODE, DATA, M_TRAP, PageTables, Pte, RAM_BASE, Rig, RWX, type Trap } from './rig.js';
 
 const ROOT = RAM_BASE + 0x4_0000;

@@ -3,8 +3,8 @@
 import assert from 'node:assert/strict';
 import { Mstatus } from '../../src/cpu/csr.js';
 import { Cause, Priv } from '../../src/cpu/exceptions.js';
-import * as A from './asm.js';
-import { a0, a1, addi, CSR, csrr, csrw, ecall, li, zero } from './asm.js';
+import * as A from '../../testing/asm.js';
+import { a0, a1, addi, CSR, csrr, csrw, ecall, li, zero } from '../../testing/asm.js';
 import { CODE, M_TRAP, Rig, S_TRAP } from './rig.js';
 
 const MPP_SHIFT = 11;

@@ -9,9 +9,9 @@ import { fileURLToPath } from 'node:url';
 import { ensureRootfs, hasQemu, runQemuGuest } from '@hypernova/guest';
 import { Qcow2, openDisk } from '../../src/block/index.js';
 import { VirtioBlk } from '../../src/devices/virtio/index.js';
-import { hasQemuImg, qemuImg, qemuImgOk, tempDir } from '../block/helpers.js';
-import { exportRaw, fsck, lineOf, readExt2File, rootAppend, runGuest, sha256 } from './guest.js';
-import { fnv1a, patternBytes, writeFileContent } from './pattern.js';
+import { hasQemuImg, qemuImg, qemuImgOk, sha256, tempDir } from '../../testing/block.js';
+import { exportRaw, fsck, lineOf, readExt2File, rootAppend, runGuest } from '../../testing/guest.js';
+import { fnv1a, patternBytes, writeFileContent } from '../../testing/pattern.js';
 
 const MiB = 1 << 20;
 

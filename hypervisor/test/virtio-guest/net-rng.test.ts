@@ -3,7 +3,7 @@
 // from /dev/hwrng (rngtest.c). One boot of each serves both checks.
 import assert from 'node:assert/strict';
 import { L2Switch, VirtioNet, VirtioRng } from '../../src/devices/virtio/index.js';
-import { initramfsAppend, lineOf, runGuest, type GuestRun } from './guest.js';
+import { initramfsAppend, lineOf, runGuest, type GuestRun } from '../../testing/guest.js';
 
 const MACS = ['52:54:00:4e:00:01', '52:54:00:4e:00:02'];
 const FRAMES = 64;

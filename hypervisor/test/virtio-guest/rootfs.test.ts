@@ -5,8 +5,8 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureRootfs, guestDir, type Rootfs } from '@hypernova/guest';
-import { tempDir } from '../block/helpers.js';
-import { fsck, readExt2File, sha256 } from './guest.js';
+import { sha256, tempDir } from '../../testing/block.js';
+import { fsck, readExt2File } from '../../testing/guest.js';
 
 describe('guest root filesystem image', function () {
   this.timeout(600_000);

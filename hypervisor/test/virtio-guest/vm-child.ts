@@ -5,7 +5,7 @@
 // Usage: node vm-child.js APPEND DISK...
 import { openDisk } from '../../src/block/index.js';
 import { VirtioBlk } from '../../src/devices/virtio/index.js';
-import { runGuest } from './guest.js';
+import { runGuest } from '../../testing/guest.js';
 
 const [append, ...disks] = process.argv.slice(2);
 if (!append || disks.length === 0) throw new Error('usage: vm-child APPEND DISK...');

@@ -2,7 +2,8 @@
 // scheduler in-process, fake compute nodes over real gRPC, and the gateway in-process; plus an
 // HTTP helper that speaks to it as the OpenStack clients do.
 /* eslint-disable @typescript-eslint/no-explicit-any -- API bodies are checked field by field in the tests */
-import { loadConfig, createLogger, createRedis, registerImage, type ImageRecord, type Redis } from '@hypernova/common';
+import { loadConfig, createLogger, createRedis, type Redis } from '@hypernova/common';
+import { registerImage, type ImageRecord } from '@hypernova/cluster-state';
 import { gatewaySettings, startGateway, type GatewayApp } from '@hypernova/api-gateway';
 import { schedulerSettings, startSchedulerApp, type SchedulerApp } from '@hypernova/scheduler';
 import { startInfra, type Infra } from '../harness/index.js';

@@ -7,16 +7,18 @@ import {
   HypernovaError,
   NotFoundError,
   startGrpcServer,
-  startHostHeartbeat,
   unary,
   type GrpcServerHandle,
+  redisKeys,
+  type Redis,
+} from '@hypernova/common';
+import {
+  startHostHeartbeat,
   type HeartbeatHandle,
   type HostSpec,
   MIGRATION_IN_PROGRESS,
-  redisKeys,
   updateMigration,
-  type Redis,
-} from '@hypernova/common';
+} from '@hypernova/cluster-state';
 import { compute } from '@hypernova/proto';
 
 const { PowerState } = compute;

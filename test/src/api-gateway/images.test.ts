@@ -7,7 +7,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connectNats, getImageObject, openImageStore, type NatsConnection } from '@hypernova/common';
+import { connectNats, type NatsConnection } from '@hypernova/common';
+import { getImageObject, openImageStore } from '@hypernova/cluster-state';
 import { Cluster, type ApiResponse, type RequestOptions } from './cluster.js';
 
 const CAP = 4 * 1024 * 1024;

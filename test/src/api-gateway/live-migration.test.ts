@@ -8,7 +8,8 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- API bodies are checked field by field */
 import assert from 'node:assert/strict';
 import { hostname } from 'node:os';
-import { listMigrations, redisKeys, type MigrationRecord } from '@hypernova/common';
+import { redisKeys } from '@hypernova/common';
+import { listMigrations, type MigrationRecord } from '@hypernova/cluster-state';
 import { startGatewayProcess } from '../harness/index.js';
 import { Cluster } from './cluster.js';
 import type { FakeComputeNode } from './fake-compute.js';

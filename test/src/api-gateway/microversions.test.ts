@@ -3,7 +3,7 @@
 // trigger_crash_dump (2.17), server descriptions (2.19) and the actions of deleted servers (2.21).
 /* eslint-disable @typescript-eslint/no-explicit-any -- API bodies are checked field by field */
 import assert from 'node:assert/strict';
-import { markHostDown } from '@hypernova/common';
+import { markHostDown } from '@hypernova/cluster-state';
 import { Cluster } from './cluster.js';
 
 const at = (v: string) => ({ 'X-OpenStack-Nova-API-Version': v });

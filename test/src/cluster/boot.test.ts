@@ -4,7 +4,7 @@
 // re-adopts them; stop and start go through the real VM process.
 import { strict as assert } from 'node:assert';
 import { ensureLinuxGuest, ensureRootfs } from '@hypernova/guest';
-import { registerGuestImageSet } from '@hypernova/common';
+import { registerGuestImageSet } from '@hypernova/cluster-state';
 import { compute } from '@hypernova/proto';
 import { TestCluster } from './cluster.js';
 

@@ -15,11 +15,10 @@ import {
   createLogger,
   createRedis,
   loadConfig,
-  registerGuestImageSet,
-  type ImageRecord,
   type NatsConnection,
   type Redis,
 } from '@hypernova/common';
+import { registerGuestImageSet, type ImageRecord } from '@hypernova/cluster-state';
 import { gatewaySettings, startGateway, type GatewayApp } from '@hypernova/api-gateway';
 import { compute } from '@hypernova/proto';
 import {

@@ -6,9 +6,10 @@
 import { strict as assert } from 'node:assert';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { getHost, listHosts, redisKeys, subjects, type InstanceEvent } from '@hypernova/common';
+import { redisKeys, subjects } from '@hypernova/common';
+import { getHost, listHosts, type InstanceEvent } from '@hypernova/cluster-state';
 import { compute } from '@hypernova/proto';
-import { Qcow2 } from '@hypernova/hypervisor/dist/src/block/index.js';
+import { Qcow2 } from '@hypernova/hypervisor/block';
 import { TestCluster } from './cluster.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

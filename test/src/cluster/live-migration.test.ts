@@ -14,16 +14,10 @@ import { rmSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { ensureLinuxGuest, ensureRootfs } from '@hypernova/guest';
-import {
-  getImage,
-  getInstance,
-  listMigrations,
-  redisKeys,
-  registerGuestImageSet,
-  setHostEnabled,
-} from '@hypernova/common';
-import { spawnRequest } from '@hypernova/api-gateway/dist/src/compute/build.js';
-import { fnv1a, patternBytes, writeFileContent } from '@hypernova/hypervisor/dist/test/virtio-guest/pattern.js';
+import { spawnRequest } from '@hypernova/api-gateway';
+import { redisKeys } from '@hypernova/common';
+import { getImage, getInstance, listMigrations, registerGuestImageSet, setHostEnabled } from '@hypernova/cluster-state';
+import { fnv1a, patternBytes, writeFileContent } from '@hypernova/hypervisor/testing';
 import { startGatewayProcess } from '../harness/index.js';
 import { TestCluster, type AgentProcess } from './cluster.js';
 

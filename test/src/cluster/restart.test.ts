@@ -7,15 +7,8 @@
 import { strict as assert } from 'node:assert';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  connectNats,
-  getInstances,
-  listHosts,
-  redisKeys,
-  subjects,
-  type InstanceEvent,
-  type NatsConnection,
-} from '@hypernova/common';
+import { connectNats, redisKeys, subjects, type NatsConnection } from '@hypernova/common';
+import { getInstances, listHosts, type InstanceEvent } from '@hypernova/cluster-state';
 import { TestCluster } from './cluster.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -1,7 +1,8 @@
 // os-availability-zone: the zones of the compute hosts (a host with no zone is in "nova"), each
 // available while one of its hosts is up and enabled; the detail form (admin) lists the hosts
 // and their nova-compute service, and Nova's "internal" zone with the control services.
-import { listHosts, redisKeys, type HostState } from '@hypernova/common';
+import { redisKeys } from '@hypernova/common';
+import { listHosts, type HostState } from '@hypernova/cluster-state';
 import type { FastifyInstance } from 'fastify';
 import type { Gateway } from '../../context.js';
 import { caller } from '../../identity/auth.js';

@@ -2,7 +2,7 @@
 // through the virt driver; Hypernova's compute nodes have no such call, so after the checks Nova
 // makes first (policy, the server, its state) the answer is Nova's 400 for a driver that cannot
 // (TriggerCrashDumpNotSupported). Below 2.17 the action does not exist (the caller's 400).
-import { VmState } from '@hypernova/common';
+import { VmState } from '@hypernova/cluster-state';
 import type { FastifyRequest } from 'fastify';
 import type { Gateway } from '../../context.js';
 import { badRequest, conflict } from '../../http/errors.js';

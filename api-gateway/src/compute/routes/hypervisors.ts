@@ -1,6 +1,7 @@
 // os-hypervisors (admin): every registered compute host with its capacity and what the
 // scheduler's allocations use of it; ids are integers below 2.53.
-import { listHosts, redisKeys, type HostState } from '@hypernova/common';
+import { redisKeys } from '@hypernova/common';
+import { listHosts, type HostState } from '@hypernova/cluster-state';
 import type { FastifyInstance } from 'fastify';
 import type { Gateway } from '../../context.js';
 import { notFound } from '../../http/errors.js';

@@ -1,5 +1,5 @@
 // Nova's read-only images proxy (below 2.36): the images of the registry the caller may see.
-import { getImage, listImages } from '@hypernova/common';
+import { getImage, listImages } from '@hypernova/cluster-state';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Gateway } from '../../context.js';
 import { baseUrl } from '../../http/base-url.js';

@@ -2,7 +2,7 @@
 // status, instance and type, as Nova's list does (no pagination before 2.59). And from 2.22–2.24
 // an instance's in-progress live migrations: list, show, force_complete, abort.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { MigrationRecord } from '@hypernova/common';
+import type { MigrationRecord } from '@hypernova/cluster-state';
 import type { Gateway } from '../../context.js';
 import { baseUrl } from '../../http/base-url.js';
 import { badRequest, notFound } from '../../http/errors.js';

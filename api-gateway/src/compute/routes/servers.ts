@@ -3,7 +3,7 @@
 // the description) and delete (204, then the delete runs in the background). Show and detail
 // carry host_status from 2.16 for whom its policy allows.
 import { randomBytes } from 'node:crypto';
-import { readHosts, type HostState, type InstanceRecord } from '@hypernova/common';
+import { readHosts, type HostState, type InstanceRecord } from '@hypernova/cluster-state';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Gateway } from '../../context.js';
 import { baseUrl } from '../../http/base-url.js';

@@ -1,7 +1,8 @@
 // os-services (admin): a nova-compute service per registered host, up while its heartbeat key
 // lives and it is not forced down, and enable/disable as microversion 2.1 spells them
 // (PUT /os-services/{action}); 2.11 adds force-down, which the scheduler honours at once.
-import { getHost, listHosts, redisKeys, setHostEnabled, setHostForcedDown } from '@hypernova/common';
+import { redisKeys } from '@hypernova/common';
+import { getHost, listHosts, setHostEnabled, setHostForcedDown } from '@hypernova/cluster-state';
 import type { FastifyInstance } from 'fastify';
 import type { Gateway } from '../../context.js';
 import { badRequest, notFound } from '../../http/errors.js';

@@ -1,6 +1,6 @@
 // Nova v2.1 hypervisor bodies (below 2.28 cpu_info is a JSON string; below 2.53 ids are integers)
 // and os-services bodies, both from the host records the compute agents register.
-import type { HostState } from '@hypernova/common';
+import type { HostState } from '@hypernova/cluster-state';
 import type { Microversion } from '../microversion.js';
 import { isoMicros } from './links.js';
 

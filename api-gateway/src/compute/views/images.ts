@@ -1,5 +1,5 @@
 // Nova's images proxy bodies (v2.1, below 2.36), from the image registry's Glance-like records.
-import type { ImageRecord } from '@hypernova/common';
+import type { ImageRecord } from '@hypernova/cluster-state';
 import { isoSeconds, resourceLinks } from './links.js';
 
 const STATUS: Record<string, string> = {

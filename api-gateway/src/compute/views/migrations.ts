@@ -1,7 +1,7 @@
 // Nova's migration views: os-migrations items (2.1: exactly these keys; 2.23 adds
 // migration_type, and links on in-progress live migrations) and /servers/{id}/migrations items
 // (2.23: with the memory_* and disk_* progress).
-import { MIGRATION_IN_PROGRESS, type MigrationRecord } from '@hypernova/common';
+import { MIGRATION_IN_PROGRESS, type MigrationRecord } from '@hypernova/cluster-state';
 import type { Microversion } from '../microversion.js';
 import { isoMicros, resourceLinks } from './links.js';
 

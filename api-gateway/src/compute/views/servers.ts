@@ -3,7 +3,7 @@
 // attributes for admins only; 2.3 adds more of them, 2.9 `locked`, 2.16 `host_status` for
 // whom its policy allows, 2.19 `description`).
 import { createHash } from 'node:crypto';
-import type { HostState, InstanceRecord } from '@hypernova/common';
+import type { HostState, InstanceRecord } from '@hypernova/cluster-state';
 import type { Microversion } from '../microversion.js';
 import { PROGRESS_STATUSES, statusOf } from '../state-machine.js';
 import { bookmark, isoMicros, isoSeconds, resourceLinks } from './links.js';
@@ -93,7 +93,7 @@ export function serverBase(i: InstanceRecord, base: string, opts: ServerViewOpti
   };
 }
 
-export function serverDetail(i: InstanceRecord, base: string, opts: ServerViewOptions) {
+export function serverDetail(i: InstanceRecord, base: string, opts: ServerViewOptions): Record<string, unknown> {
   const { admin, mv } = opts;
   return {
     ...serverBase(i, base, opts),

@@ -10,8 +10,8 @@ import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { StorageType, type NatsConnection, type ObjectStore } from 'nats';
 import type { Redis } from 'ioredis';
+import { IMAGE_OBJECT_STORE } from '@hypernova/common';
 import { listImages, registerImage, type ImageRecord, type NewImage } from './images.js';
-import { IMAGE_OBJECT_STORE } from './subjects.js';
 
 /** The image object store (created on first use, on disk so a NATS restart keeps it). */
 export function openImageStore(nc: NatsConnection): Promise<ObjectStore> {

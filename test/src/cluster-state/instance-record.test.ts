@@ -1,21 +1,19 @@
-// The shared instance record (common/instances.ts) against real Redis: compare-and-set state
+// The shared instance record (cluster-state/src/instances.ts) against real Redis: compare-and-set state
 // transitions (one winner among racing writers, vm_state checked before task_state), the host
 // index following the host, and removal.
 import assert from 'node:assert/strict';
+import { NotFoundError, redisKeys, type Redis } from '@hypernova/common';
 import {
   InstanceStateConflictError,
-  NotFoundError,
   TaskState,
   VmState,
   createInstance,
   getInstance,
   listInstances,
-  redisKeys,
   removeInstance,
   updateInstance,
   type InstanceRecord,
-  type Redis,
-} from '@hypernova/common';
+} from '@hypernova/cluster-state';
 import { useRedis } from '../harness/index.js';
 
 function record(uuid: string): InstanceRecord {

@@ -6,9 +6,7 @@
 import type { Redis } from 'ioredis';
 import type { NatsConnection } from 'nats';
 import { compute } from '@hypernova/proto';
-import { ConflictError, NotFoundError } from './errors.js';
-import { redisKeys } from './redis-keys.js';
-import { subjects } from './subjects.js';
+import { ConflictError, NotFoundError, redisKeys, subjects } from '@hypernova/common';
 
 /** Nova's vm_states (nova/compute/vm_states.py) this project uses. */
 export const VmState = {

@@ -1,4 +1,4 @@
-// Shared test helpers: temporary directories, the real qemu-img, deterministic patterns.
+// Disk image test helpers: temporary directories, the real qemu-img, deterministic patterns.
 
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';

@@ -3,9 +3,13 @@
 // read the records back. Usage counters in the same hash are written only by the placement
 // Lua scripts (scheduler/src/placement.ts), never by registration.
 import type { Redis } from 'ioredis';
-import type { Logger } from './logger.js';
-import { HOST_HEARTBEAT_INTERVAL_MS, HOST_HEARTBEAT_TTL_S, redisKeys } from './redis-keys.js';
-import { RedisScript } from './redis-script.js';
+import {
+  HOST_HEARTBEAT_INTERVAL_MS,
+  HOST_HEARTBEAT_TTL_S,
+  RedisScript,
+  redisKeys,
+  type Logger,
+} from '@hypernova/common';
 
 /** What a compute agent registers about its host. */
 export interface HostSpec {

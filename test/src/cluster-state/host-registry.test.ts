@@ -1,15 +1,8 @@
 // The host registry a compute agent uses, against a real redis-server.
 import assert from 'node:assert/strict';
-import {
-  getHost,
-  listHosts,
-  redisKeys,
-  registerHost,
-  setHostEnabled,
-  startHostHeartbeat,
-  type Redis,
-} from '@hypernova/common';
-import { useRedis } from './harness/index.js';
+import { redisKeys, type Redis } from '@hypernova/common';
+import { getHost, listHosts, registerHost, setHostEnabled, startHostHeartbeat } from '@hypernova/cluster-state';
+import { useRedis } from '../harness/index.js';
 
 const spec = {
   name: 'node-a',

@@ -4,9 +4,7 @@
 // store named IMAGE_OBJECT_STORE under `location`.
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { ConflictError } from './errors.js';
-import { redisKeys } from './redis-keys.js';
-import { changeJsonField } from './json-hash.js';
+import { ConflictError, changeJsonField, redisKeys } from '@hypernova/common';
 
 /** Glance's image statuses. */
 export type ImageStatus = 'queued' | 'saving' | 'active' | 'killed' | 'deleted' | 'pending_delete' | 'deactivated';

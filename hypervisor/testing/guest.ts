@@ -1,12 +1,11 @@
 // Running the Linux guest (guest/) with virtio devices on our Machine, and looking into
 // the disk images it wrote from the host.
 import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { closeSync, existsSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { ensureLinuxGuest } from '@hypernova/guest';
-import { openDisk } from '../../src/block/index.js';
-import type { VirtioDevice } from '../../src/devices/virtio/index.js';
-import { Machine } from '../../src/index.js';
+import { openDisk } from '../src/block/index.js';
+import type { VirtioDevice } from '../src/devices/virtio/index.js';
+import { Machine } from '../src/index.js';
 
 /** `hn.run=` words for init (guest/init/README.md): each command is PROG,ARG,... */
 export function runArgs(commands: string[]): string {
@@ -75,10 +74,6 @@ export function lineOf(log: string, re: RegExp): RegExpMatchArray {
   const m = re.exec(log);
   if (!m) throw new Error(`no line matching ${re} in the guest's console:\n${log}`);
   return m;
-}
-
-export function sha256(file: string): string {
-  return createHash('sha256').update(readFileSync(file)).digest('hex');
 }
 
 /** Writes the guest-visible content of a disk image (any format we open, with its backing chain) to a raw file. */

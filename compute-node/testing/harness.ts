@@ -1,14 +1,15 @@
 // Starting real VM processes (`hypernova vm run`, as the agent does) and talking to them, for
-// the VM process tests.
+// the VM process tests and benchmarks.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { QmpClient, type QmpEvent } from '../../src/agent/qmp-client.js';
+import { QmpClient, type QmpEvent } from '../src/agent/qmp-client.js';
 
-export const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..', 'cli', 'bin', 'hypernova.js');
+/** The checkout's CLI (this file runs as compute-node/dist/testing/harness.js). */
+export const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'cli', 'bin', 'hypernova.js');
 
 export function tempDir(tag: string): { dir: string; remove(): void } {
   const dir = mkdtempSync(join(tmpdir(), `hn-vmm-${tag}-`));

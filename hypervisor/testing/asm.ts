@@ -2,7 +2,7 @@
 // returns one 32-bit instruction word (unsigned); `li` returns two. Encodings follow the
 // unprivileged spec (base formats, RV32IMA opcode map) and the privileged spec's instruction
 // listing. Written independently of src/cpu/decode.ts on purpose, and checked against GNU as
-// in asm.test.ts.
+// in test/cpu/asm.test.ts.
 
 /** ABI register names, for readable tests. */
 export const zero = 0,

@@ -4,9 +4,7 @@
 // drives a migration holds a lease on it, so that another can tell an abandoned one and take it over.
 import type { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
-import { redisKeys } from './redis-keys.js';
-import { holdLease, releaseLease, type Lease } from './leases.js';
-import { RedisScript } from './redis-script.js';
+import { RedisScript, holdLease, redisKeys, releaseLease, type Lease } from '@hypernova/common';
 
 /** Nova's migration statuses a live migration goes through. */
 export type MigrationStatus = 'queued' | 'preparing' | 'running' | 'completed' | 'error' | 'cancelling' | 'cancelled';

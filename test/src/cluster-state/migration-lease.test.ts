@@ -1,6 +1,7 @@
 // Migration records' in-progress index and the lease of the gateway driving a migration, against
 // a real redis-server: what lets gateways find an abandoned migration and take it over exactly once.
 import assert from 'node:assert/strict';
+import { type Redis } from '@hypernova/common';
 import {
   createMigration,
   holdMigrationLease,
@@ -8,9 +9,8 @@ import {
   releaseMigrationLease,
   updateMigration,
   type NewMigration,
-  type Redis,
-} from '@hypernova/common';
-import { useRedis } from './harness/index.js';
+} from '@hypernova/cluster-state';
+import { useRedis } from '../harness/index.js';
 
 const record: NewMigration = {
   instanceUuid: '6f1c1a52-93a5-4a4e-9a52-3e4c7b1d2f00',
