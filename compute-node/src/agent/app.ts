@@ -29,6 +29,7 @@ import { ComputeManager } from './manager.js';
 import { createAgentMetrics } from './metrics.js';
 import { StateReporter } from './reporter.js';
 import { computeServer } from './service.js';
+import { createConfinement } from './confinement.js';
 import { defaultVmCommand } from './vm-process.js';
 
 export const HYPERVISOR_TYPE = 'hypernova';
@@ -86,6 +87,7 @@ export async function startComputeAgent(config: AgentConfig, logger?: Logger): P
     const metrics = createAgentMetrics(registry);
     const reporter = new StateReporter(redis, nc, name, log);
     cleanups.push(() => reporter.close());
+    const imagesDir = join(config.stateDir, 'images');
     const manager = new ComputeManager(
       {
         host: name,
@@ -97,9 +99,21 @@ export async function startComputeAgent(config: AgentConfig, logger?: Logger): P
         supervisePollMs: config.supervisePollMs,
         orphanAction: config.orphanAction,
         spawnDelayMs: config.spawnDelayMs,
+        confinement: createConfinement(
+          {
+            mode: config.vmConfinement,
+            uidRange: config.vmUidRange,
+            limits: { openFiles: config.vmOpenFiles, processes: config.vmProcesses },
+            stateDir: config.stateDir,
+            imagesDir,
+          },
+          redis,
+          name,
+          log,
+        ),
       },
       redis,
-      new ImageCache(join(config.stateDir, 'images'), nc, log, metrics),
+      new ImageCache(imagesDir, nc, log, metrics),
       reporter,
       metrics,
       log,
