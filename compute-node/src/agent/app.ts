@@ -87,7 +87,6 @@ export async function startComputeAgent(config: AgentConfig, logger?: Logger): P
     const metrics = createAgentMetrics(registry);
     const reporter = new StateReporter(redis, nc, name, log);
     cleanups.push(() => reporter.close());
-    const imagesDir = join(config.stateDir, 'images');
     const manager = new ComputeManager(
       {
         host: name,
@@ -105,7 +104,6 @@ export async function startComputeAgent(config: AgentConfig, logger?: Logger): P
             uidRange: config.vmUidRange,
             limits: { openFiles: config.vmOpenFiles, processes: config.vmProcesses },
             stateDir: config.stateDir,
-            imagesDir,
           },
           redis,
           name,
@@ -113,7 +111,7 @@ export async function startComputeAgent(config: AgentConfig, logger?: Logger): P
         ),
       },
       redis,
-      new ImageCache(imagesDir, nc, log, metrics),
+      new ImageCache(join(config.stateDir, 'images'), nc, log, metrics),
       reporter,
       metrics,
       log,

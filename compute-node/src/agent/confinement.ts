@@ -11,6 +11,7 @@ import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readdirSync, re
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { redisKeys, RedisScript, type Logger } from '@hypernova/common';
+import { detectFormat, Qcow2 } from '@hypernova/hypervisor/dist/src/block/index.js';
 import type { Redis } from 'ioredis';
 
 /** The VM process's identity: a uid and a gid of the same number, from the agent's range. */
@@ -83,12 +84,10 @@ export class VmJail {
 
   /**
    * @param root an empty directory each VM's namespace mounts its own root on
-   * @param shared what every VM reads (the base-image cache)
    * @param hidden directories that must not show even where they lie inside shared or code paths (the agent's state)
    */
   constructor(
     readonly root: string,
-    private readonly shared: readonly string[],
     private readonly hidden: readonly string[],
     private readonly limits: JailLimits,
   ) {
@@ -101,9 +100,15 @@ export class VmJail {
 
   /**
    * The command line that runs `command` confined as `who`, with `writable` (its instance and
-   * disk directories) the only places it can write.
+   * disk directories) the only places it can write and `readable` (its kernel, its disk's
+   * backing files) the only node files it can read besides.
    */
-  wrap(command: readonly string[], who: VmIdentity, writable: readonly string[]): string[] {
+  wrap(
+    command: readonly string[],
+    who: VmIdentity,
+    writable: readonly string[],
+    readable: readonly string[],
+  ): string[] {
     // Order matters: a later mount may sit inside an earlier one (a code checkout under /tmp, the
     // image cache inside the hidden state dir), never the other way round.
     const specs = ['tmp:/tmp'];
@@ -113,7 +118,7 @@ export class VmJail {
     for (const p of DEVICES) specs.push(`dev:${p}`);
     specs.push('dev:/proc');
     for (const p of this.hidden) if (this.readOnly.some((r) => p.startsWith(`${r}/`))) specs.push(`tmp:${p}`);
-    for (const p of this.shared) specs.push(`ro:${p}`);
+    for (const p of readable) specs.push(`ro:${p}`);
     for (const p of writable) specs.push(`rw:${p}`);
     return [
       '/usr/bin/unshare',
@@ -169,6 +174,19 @@ function codePaths(root: string): string[] {
   return readdirSync(root)
     .filter((name) => !name.startsWith('.'))
     .map((name) => join(root, name));
+}
+
+/** The backing files below a disk image, nearest first (what its VM process must read besides the disk). */
+export function backingChain(disk: string): string[] {
+  const chain: string[] = [];
+  for (let path: string | undefined = disk; path !== undefined && existsSync(path) && chain.length < 16;) {
+    if (detectFormat(path) !== 'qcow2') break;
+    const img = Qcow2.open(path, { readOnly: true, ignoreBacking: true });
+    path = img.backingPath;
+    img.close();
+    if (path !== undefined) chain.push(path);
+  }
+  return chain;
 }
 
 /** Whether VM processes can be confined here: root, with the tools at hand. */
@@ -247,7 +265,6 @@ export interface ConfinementSettings {
   uidRange: string;
   limits: JailLimits;
   stateDir: string;
-  imagesDir: string;
 }
 
 /** The confinement `mode` asks for (auto, on, off), or undefined when VM processes run as the agent. */
@@ -272,6 +289,6 @@ export function createConfinement(
     return undefined;
   }
   const [first, last] = parseUidRange(s.uidRange);
-  const jail = new VmJail(join(s.stateDir, 'jail'), [s.imagesDir], [s.stateDir], s.limits);
+  const jail = new VmJail(join(s.stateDir, 'jail'), [s.stateDir], s.limits);
   return { jail, uids: new UidPool(redis, host, first, last, logger) };
 }

@@ -9,7 +9,7 @@ import type { compute } from '@hypernova/proto';
 import type { InstanceDir, InstanceMeta } from './instance-dir.js';
 import type { ObservedChange } from './reporter.js';
 import { QmpClient, type QmpEvent } from './qmp-client.js';
-import { VmJail, type VmConfinement, type VmIdentity } from './confinement.js';
+import { backingChain, VmJail, type VmConfinement, type VmIdentity } from './confinement.js';
 import { isVmAlive, signalVm, startVmProcess, type StartedVm } from './vm-process.js';
 
 export interface VmEnvironment {
@@ -195,7 +195,7 @@ export class ManagedVm {
     if (this.meta.uid !== who.uid) this.save({ uid: who.uid });
     const dirs = [...new Set([this.dir.path, this.dir.diskDir])];
     VmJail.own(who, dirs, [this.dir.disk, this.dir.serialLog, this.dir.savedState]);
-    return c.jail.wrap(this.env.vmCommand, who, dirs);
+    return c.jail.wrap(this.env.vmCommand, who, dirs, [this.meta.kernel, ...backingChain(this.dir.disk)]);
   }
 
   /** Frees the VM's uid once it has no process and no files here (destroyed, migrated away). */

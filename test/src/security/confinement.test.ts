@@ -60,7 +60,7 @@ describe('security: VM process confinement', function () {
     // Writable by its mode: only the read-only mount keeps a VM from writing it.
     chmodSync(join(state, 'images', 'base'), 0o666);
     writeFileSync(join(state, 'agent-secret'), 'nats password');
-    jail = new VmJail(join(state, 'jail'), [join(state, 'images')], [state], LIMITS);
+    jail = new VmJail(join(state, 'jail'), [state], LIMITS);
     pool = new UidPool(redis(), 'node-sec', 200100, 200101, createLogger('test', { level: 'silent' }));
   });
   after(() => {
@@ -110,6 +110,7 @@ describe('security: VM process confinement', function () {
       ],
       whoA,
       [a.dir],
+      [base],
     );
     const { code, out, err } = await run(argv);
     assert.equal(code, 0, err);
