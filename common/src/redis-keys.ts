@@ -13,6 +13,8 @@ export const redisKeys = {
   hostAllocations: (name: string) => `${P}:host:${name}:allocations`,
   /** HASH: one consumer's (instance's or migration's) allocation: host, vcpus, ram_mb, disk_gb, group, id. */
   allocation: (consumer: string) => `${P}:allocation:${consumer}`,
+  /** HASH uid -> instance uuid: the uids a host's VM processes run as (compute confinement.ts). */
+  hostVmUids: (name: string) => `${P}:host:${name}:vm-uids`,
   /** HASH consumer uuid -> host for the members of a server group (affinity filters). */
   groupMembers: (group: string) => `${P}:group:${group}:members`,
 

@@ -27,6 +27,7 @@ import { ComputeManager } from './manager.js';
 import { createAgentMetrics } from './metrics.js';
 import { StateReporter } from './reporter.js';
 import { computeServer } from './service.js';
+import { createConfinement } from './confinement.js';
 import { defaultVmCommand } from './vm-process.js';
 
 export const HYPERVISOR_TYPE = 'hypernova';
@@ -95,6 +96,17 @@ export async function startComputeAgent(config: AgentConfig, logger?: Logger): P
         supervisePollMs: config.supervisePollMs,
         orphanAction: config.orphanAction,
         spawnDelayMs: config.spawnDelayMs,
+        confinement: createConfinement(
+          {
+            mode: config.vmConfinement,
+            uidRange: config.vmUidRange,
+            limits: { openFiles: config.vmOpenFiles, processes: config.vmProcesses },
+            stateDir: config.stateDir,
+          },
+          redis,
+          name,
+          log,
+        ),
       },
       redis,
       new ImageCache(join(config.stateDir, 'images'), nc, log, metrics),

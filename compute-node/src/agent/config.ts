@@ -108,6 +108,14 @@ export const agentSettings = {
     false,
     'live migration: the destination checks a digest of RAM before resuming (test mode)',
   ),
+  vmConfinement: str(
+    'COMPUTE_VM_CONFINEMENT',
+    'auto',
+    'VM processes in their own uid, mount namespace, no capabilities: auto (when the agent is root), on (refuse to run VMs unconfined), off',
+  ),
+  vmUidRange: str('COMPUTE_VM_UID_RANGE', '200000-200999', 'uids (and gids) given to confined VM processes, one each'),
+  vmOpenFiles: int('COMPUTE_VM_NOFILE', 1024, "a confined VM process's RLIMIT_NOFILE"),
+  vmProcesses: int('COMPUTE_VM_NPROC', 256, "a confined VM process's RLIMIT_NPROC (its threads count)"),
   spawnDelayMs: int(
     'COMPUTE_SPAWN_DELAY_MS',
     0,

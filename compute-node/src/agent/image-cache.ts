@@ -2,7 +2,7 @@
 // JetStream object store on first use, checked against its checksum and kept under its id, so
 // later instances of it start without a download. Concurrent spawns of one image share one
 // download; a file appears under its final name only once complete and verified.
-import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Logger, type NatsConnection } from '@hypernova/common';
 import { getImageObject, openImageStore } from '@hypernova/cluster-state';
@@ -54,6 +54,8 @@ export class ImageCache {
         tmp,
         image.checksum || undefined,
       );
+      // Base images are never written again: read-only for everyone, VM processes included.
+      chmodSync(tmp, 0o444);
       renameSync(tmp, path);
       this.metrics.imageCache.inc({ result: 'miss' });
       this.logger.info({ image: image.id, size, ms: Date.now() - started }, 'image cached');

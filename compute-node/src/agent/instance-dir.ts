@@ -38,6 +38,8 @@ export interface InstanceMeta {
   pidStart?: string;
   /** While 'incoming': the migration bringing it here. */
   migrationId?: string;
+  /** The uid (and gid) the VM process runs as when confined. */
+  uid?: number;
   /** Directory of the disk when it is not this one (an instances path of its own, maybe shared). */
   diskDir?: string;
   /** While 'incoming' without block migration: the disk is the source's (shared storage), and discarding the instance leaves it. */

@@ -10,11 +10,13 @@ import type { compute } from '@hypernova/proto';
 import type { InstanceDir, InstanceMeta } from './instance-dir.js';
 import type { ObservedChange } from './reporter.js';
 import { QmpClient, type QmpEvent } from './qmp-client.js';
+import { backingChain, VmJail, type VmConfinement, type VmIdentity } from './confinement.js';
 import { isVmAlive, signalVm, startVmProcess, type StartedVm } from './vm-process.js';
 
 export interface VmEnvironment {
   host: string;
   vmCommand: readonly string[];
+  confinement?: VmConfinement;
   vmStartTimeoutMs: number;
   cleanShutdownTimeoutS: number;
   logger: Logger;
@@ -146,7 +148,7 @@ export class ManagedVm {
     this.expectingExit = false;
     this.lastWords = undefined;
     this.paused = false;
-    const started: StartedVm = startVmProcess(this.env.vmCommand, {
+    const started: StartedVm = startVmProcess(await this.confinedCommand(), {
       kernel: this.meta.kernel,
       append: this.meta.append || undefined,
       memoryMb: this.meta.flavor.ramMb,
@@ -182,6 +184,28 @@ export class ManagedVm {
       this.save({ state: 'crashed', fault, pid: undefined, pidStart: undefined });
       throw new Error(fault);
     }
+  }
+
+  /**
+   * The command that starts this VM's process: confined, it runs as the VM's own uid (kept for
+   * the instance's life on this host) in a root that shows its directories and nothing else of
+   * the node's state.
+   */
+  private async confinedCommand(): Promise<readonly string[]> {
+    const c = this.env.confinement;
+    if (!c) return this.env.vmCommand;
+    const who = await c.uids.allocate(this.uuid);
+    if (this.meta.uid !== who.uid) this.save({ uid: who.uid });
+    const dirs = [...new Set([this.dir.path, this.dir.diskDir])];
+    VmJail.own(who, dirs, [this.dir.disk, this.dir.serialLog, this.dir.savedState]);
+    return c.jail.wrap(this.env.vmCommand, who, dirs, [this.meta.kernel, ...backingChain(this.dir.disk)]);
+  }
+
+  /** Frees the VM's uid once it has no process and no files here (destroyed, migrated away). */
+  async releaseIdentity(): Promise<void> {
+    const c = this.env.confinement;
+    if (c && this.meta.uid !== undefined)
+      await c.uids.release(this.uuid, { uid: this.meta.uid, gid: this.meta.uid } satisfies VmIdentity);
   }
 
   /** Re-attaches to the VM process of a previous agent; false when it is gone. */

@@ -18,6 +18,7 @@ import { Qcow2 } from '@hypernova/hypervisor/block';
 import { compute } from '@hypernova/proto';
 import type { ImageCache, CachedImageRef } from './image-cache.js';
 import { InstanceDir, MAX_SOCKET_PATH, listInstanceDirs, type InstanceMeta } from './instance-dir.js';
+import type { VmConfinement } from './confinement.js';
 import { ManagedVm, type VmEnvironment } from './managed-vm.js';
 import { createProbe, removeProbe, seesProbe } from './shared-storage.js';
 import type { AgentMetrics } from './metrics.js';
@@ -34,6 +35,8 @@ export interface ManagerOptions {
   supervisePollMs: number;
   orphanAction: string;
   spawnDelayMs: number;
+  /** Confines VM processes (root only); absent: they run as the agent. */
+  confinement?: VmConfinement;
 }
 
 /** What a VM process needs to reach for a live migration: the stream and the ownership flip. */
@@ -75,6 +78,7 @@ export class ComputeManager {
     this.env = {
       host: opts.host,
       vmCommand: opts.vmCommand,
+      confinement: opts.confinement,
       vmStartTimeoutMs: opts.vmStartTimeoutMs,
       cleanShutdownTimeoutS: opts.cleanShutdownTimeoutS,
       logger,
@@ -341,6 +345,7 @@ export class ComputeManager {
         .destroy()
         .catch(suppressed(this.logger, 'manager', 'destroy after a failed start', { instance: uuid, task }));
       dir.remove(opts.sharedDisk);
+      await vm.releaseIdentity();
       this.logger.warn({ instance: uuid, task, err: errorMessage(err) }, `${operation} failed`);
       throw err;
     }
@@ -366,6 +371,7 @@ export class ComputeManager {
     if (!vm) return;
     this.vms.delete(uuid);
     vm.dir.remove(keepDisk);
+    await vm.releaseIdentity();
     this.metrics.operations.inc({ operation: 'live_migration', outcome: 'ok' });
     this.updateGauges();
   }
@@ -377,6 +383,7 @@ export class ComputeManager {
     await vm.serialize('deleting', async () => {
       await vm.destroy();
       vm.dir.remove(keepDisk);
+      await vm.releaseIdentity();
     });
     this.vms.delete(uuid);
     this.metrics.operations.inc({ operation: 'destroy', outcome: 'ok' });

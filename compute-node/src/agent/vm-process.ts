@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { vmEnvironment } from './confinement.js';
 
 export interface VmLaunch {
   kernel: string;
@@ -82,7 +83,8 @@ export function startVmProcess(command: readonly string[], launch: VmLaunch): St
     const child = spawn(exe, [...pre, ...vmRunArgs(launch)], {
       detached: true,
       stdio: ['ignore', out, out],
-      env: { ...process.env, ...VM_PROCESS_ENV },
+      // Nothing of the agent's environment (cluster URLs, credentials) reaches a VM process.
+      env: vmEnvironment(VM_PROCESS_ENV),
     });
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
       child.once('exit', (code, signal) => resolve({ code, signal }));

@@ -21,6 +21,8 @@ const { values } = parseArgs({
     control: { type: 'string' },
     name: { type: 'string' },
     incoming: { type: 'string' },
+    // A test's own: this guest powers off when asked to.
+    'guest-poweroff': { type: 'boolean' },
   },
   strict: true,
   args: process.argv.slice(2).filter((a) => a !== 'vm' && a !== 'run'),
@@ -84,7 +86,7 @@ const commands: Record<string, (args: Record<string, unknown>, socket: Socket) =
   },
   system_powerdown: () => {
     event('POWERDOWN');
-    if (process.env.FAKE_VM_GUEST_POWEROFF === '1') {
+    if (values['guest-poweroff']) {
       setTimeout(() => {
         event('SHUTDOWN', { guest: true, reason: 'guest-shutdown' });
         setTimeout(() => exit(0), 20);

@@ -122,9 +122,9 @@ describe('compute agent: ManagedVm (stand-in VM process)', function () {
   });
 
   it('reports a guest power-off as a shutoff, and a stop it asked for as nothing', async () => {
-    process.env.FAKE_VM_GUEST_POWEROFF = '1'; // this guest powers off when asked
-    try {
-      const vm = newVm();
+    {
+      // This guest powers off when asked (the flag precedes the VM options).
+      const vm = newVm(undefined, env({ vmCommand: [...FAKE_VM_COMMAND, '--guest-poweroff'] }));
       await vm.launch();
       await vm.stop();
       assert.equal(vm.info().powerState, PowerState.POWER_STATE_SHUTDOWN);
@@ -138,8 +138,6 @@ describe('compute agent: ManagedVm (stand-in VM process)', function () {
       await until('the shutoff report', () => observed.length > 0, 2000);
       assert.deepEqual(observed[0].change, { kind: 'shutoff' });
       assert.equal(vm.meta.state, 'shutoff');
-    } finally {
-      delete process.env.FAKE_VM_GUEST_POWEROFF;
     }
   });
 

@@ -3,6 +3,7 @@
 // a VM killed with kill -9 shows in the API; an agent restart keeps its guests running and
 // re-adopts them; stop and start go through the real VM process.
 import { strict as assert } from 'node:assert';
+import { readFileSync } from 'node:fs';
 import { ensureLinuxGuest, ensureRootfs } from '@hypernova/guest';
 import { registerGuestImageSet } from '@hypernova/cluster-state';
 import { compute } from '@hypernova/proto';
@@ -53,6 +54,22 @@ describe('cluster with real VMs (Linux guest)', function () {
     console.log(
       `      ${INSTANCES} instances ACTIVE with BOOT-OK after ${Math.round((Date.now() - started) / 1000)} s`,
     );
+    if (process.getuid?.() === 0) {
+      // Agents that run as root confine their VMs: each guest's process has a uid of its own.
+      const uids = servers.map((s) => {
+        const pid = c.agent(hostOf(s)).vmPids().get(s.id) as number;
+        return Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]);
+      });
+      assert.ok(
+        uids.every((u) => u >= 200000 && u <= 200999),
+        `VM uids ${uids.join(' ')}`,
+      );
+      assert.equal(
+        new Set(uids.map((u, i) => `${hostOf(servers[i]!)}/${u}`)).size,
+        INSTANCES,
+        'one uid per VM on a host',
+      );
+    }
   });
 
   it('shows a VM process killed with kill -9 as ERROR within seconds', async () => {
