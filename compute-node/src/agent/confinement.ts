@@ -11,7 +11,7 @@ import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readdirSync, re
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { redisKeys, RedisScript, type Logger } from '@hypernova/common';
-import { detectFormat, Qcow2 } from '@hypernova/hypervisor/dist/src/block/index.js';
+import { detectFormat, Qcow2 } from '@hypernova/hypervisor/block';
 import type { Redis } from 'ioredis';
 
 /** The VM process's identity: a uid and a gid of the same number, from the agent's range. */
