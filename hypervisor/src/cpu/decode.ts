@@ -40,7 +40,7 @@ const jType = (rd: number, off: number): number =>
 const sext = (v: number, bits: number): number => (v << (32 - bits)) >> (32 - bits);
 
 /**
- * The 32-bit instruction a 16-bit RV32C (Zca) parcel stands for (unsigned spec, "C" chapter,
+ * The 32-bit instruction a 16-bit RV32C (Zca) parcel stands for (unprivileged spec, "C" chapter,
  * RVC opcode map), or 0 for an illegal one: reserved encodings, the F/D loads and stores (no F
  * or D here), RV64-only forms and, on RV32, shifts with shamt[5] set (custom space). HINTs
  * expand to their base instruction, which writes x0 or changes nothing.
@@ -72,7 +72,8 @@ export function expandCompressed(c: number): number {
       rHigh,
       sext(((c >>> 4) & 0x100) | ((c >>> 7) & 0x18) | ((c << 1) & 0xc0) | ((c >>> 2) & 6) | ((c << 3) & 0x20), 9),
     );
-  const shamt5 = c & 0x1000;
+  /** shamt[5] of the shifts; in quadrant 2 funct3 100 it picks c.add/c.jalr/c.ebreak over c.mv/c.jr. */
+  const bit12 = c & 0x1000;
   // Quadrant (bits 1:0) and funct3 (bits 15:13).
   switch (((c & 3) << 3) | (c >>> 13)) {
     case 0x00: {
@@ -100,13 +101,13 @@ export function expandCompressed(c: number): number {
     case 0x0c:
       switch ((c >>> 10) & 3) {
         case 0:
-          return shamt5 ? 0 : iType(0x13, 5, rHigh, rHigh, rs2); // c.srli
+          return bit12 ? 0 : iType(0x13, 5, rHigh, rHigh, rs2); // c.srli
         case 1:
-          return shamt5 ? 0 : iType(0x13, 5, rHigh, rHigh, 0x400 | rs2); // c.srai
+          return bit12 ? 0 : iType(0x13, 5, rHigh, rHigh, 0x400 | rs2); // c.srai
         case 2:
           return iType(0x13, 7, rHigh, rHigh, imm6); // c.andi
         default: {
-          if (shamt5) return 0; // c.subw, c.addw (RV64) and two reserved
+          if (bit12) return 0; // c.subw, c.addw (RV64) and two reserved
           const f = (c >>> 5) & 3; // c.sub, c.xor, c.or, c.and
           return rType(f === 0 ? 0x20 : 0, [0, 4, 6, 7][f]!, rHigh, rHigh, rLow);
         }
@@ -118,14 +119,14 @@ export function expandCompressed(c: number): number {
     case 0x0f:
       return branch(1); // c.bnez
     case 0x10:
-      return shamt5 ? 0 : iType(0x13, 1, rd, rd, rs2); // c.slli
+      return bit12 ? 0 : iType(0x13, 1, rd, rd, rs2); // c.slli
     case 0x12: {
       const offset = ((c >>> 7) & 0x20) | ((c >>> 2) & 0x1c) | ((c << 4) & 0xc0);
       return rd === 0 ? 0 : iType(0x03, 2, rd, 2, offset); // c.lwsp
     }
     case 0x14:
-      if (rs2 !== 0) return rType(0, 0, rd, shamt5 ? rd : 0, rs2); // c.add, c.mv
-      if (!shamt5) return rd === 0 ? 0 : iType(0x67, 0, 0, rd, 0); // c.jr
+      if (rs2 !== 0) return rType(0, 0, rd, bit12 ? rd : 0, rs2); // c.add, c.mv
+      if (!bit12) return rd === 0 ? 0 : iType(0x67, 0, 0, rd, 0); // c.jr
       return rd === 0 ? 0x0010_0073 : iType(0x67, 0, 1, rd, 0); // c.ebreak, c.jalr
     case 0x16:
       return sw(2, rs2, ((c >>> 7) & 0x3c) | ((c >>> 1) & 0xc0)); // c.swsp
