@@ -43,7 +43,7 @@ log "compiling guest programs"
 rm -rf "$HN_BIN"
 mkdir -p "$HN_BIN"
 for program in "$guest"/init/*.c; do
-  riscv64-linux-gnu-gcc -march=rv32ima -mabi=ilp32 -Os -Wall -Wextra -Werror \
+  riscv64-linux-gnu-gcc -march=rv32imac -mabi=ilp32 -Os -Wall -Wextra -Werror \
     -nostdlib -static -ffreestanding -fno-asynchronous-unwind-tables -s \
     -I "$src/tools/include/nolibc" -I "$sysroot/include" \
     -o "$HN_BIN/$(basename "$program" .c)" "$program"

@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import { ensureBaremetal } from './builds.js';
 
 export const QEMU_SYSTEM = 'qemu-system-riscv32';
-/** QEMU 7.2's default rv32 CPU has C, F/D, H, Sstc and Zb*: turn them off to match the hart. */
-export const QEMU_CPU = 'rv32,c=false,f=false,d=false,h=false,sstc=false,zba=false,zbb=false,zbc=false,zbs=false';
+/** QEMU 7.2's default rv32 CPU has F/D, H, Sstc and Zb* beside IMAC: turn them off to match the hart. */
+export const QEMU_CPU = 'rv32,f=false,d=false,h=false,sstc=false,zba=false,zbb=false,zbc=false,zbs=false';
 
 let qemuFound: boolean | undefined;
 

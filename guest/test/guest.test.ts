@@ -70,7 +70,7 @@ const QEMU = 'qemu-system-riscv32';
 
 /** Boots the guest under QEMU until it powers off (or 60 s pass); returns exit code and console. */
 function boot(firmware: string, image: string, cmdline: string): Promise<{ code: number | null; output: string }> {
-  const cpu = 'rv32,c=false,f=false,d=false,h=false,sstc=false,zba=false,zbb=false,zbc=false,zbs=false';
+  const cpu = 'rv32,f=false,d=false,h=false,sstc=false,zba=false,zbb=false,zbc=false,zbs=false';
   const args = ['-M', 'virt', '-cpu', cpu, '-m', '64M', '-nographic', '-bios', firmware];
   const qemu = spawn(QEMU, [...args, '-kernel', image, '-append', cmdline], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';

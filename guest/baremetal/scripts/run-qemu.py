@@ -21,7 +21,7 @@ import time
 
 QEMU = os.environ.get("QEMU", "qemu-system-riscv32")
 NM = os.environ.get("NM", "riscv64-unknown-elf-nm")
-CPU = ("rv32,c=false,f=false,d=false,h=false,sstc=false,"
+CPU = ("rv32,f=false,d=false,h=false,sstc=false,"
        "zba=false,zbb=false,zbc=false,zbs=false")
 BASE = [QEMU, "-M", "virt", "-cpu", CPU, "-m", "64M", "-nographic"]
 

@@ -74,18 +74,6 @@ static void test_ecall_ebreak(void)
     expect_trap("ebreak from U", PRV_U, do_ebreak, EXC_BREAKPOINT, TVAL_PC_OR_0, PRV_M);
 }
 
-/* tval must be the target (pc + 6); QEMU 7.2 reports a stale pc for
- * branches and jal, so a wrong tval is only reported there. */
-static void check_relative_jump(const char *what, uint32_t pc)
-{
-    CHECK(what, hn_last.count, 1);
-    CHECK(what, hn_last.cause, EXC_INSN_MISALIGNED);
-    CHECK(what, hn_last.epc, pc);
-    if (hn_last.tval != pc + 6)
-        hn_printf("  note: %s: tval 0x%x, spec wants 0x%x (known QEMU 7.2 bug)\n",
-                  what, hn_last.tval, pc + 6);
-}
-
 /* Misaligned AMOs raise cause 6 by the spec; QEMU 7.2 (single-threaded TCG
  * does AMOs as load+store) raises cause 4. */
 static void check_amo_misaligned(const char *what, uint32_t pc, uint32_t addr)
@@ -96,33 +84,42 @@ static void check_amo_misaligned(const char *what, uint32_t pc, uint32_t addr)
     CHECK(what, hn_last.tval, addr);
 }
 
-/* Jumps to a 2-byte aligned target: without C the jump itself faults
- * (epc = the jump, tval = the target) and rd is left unwritten. */
-static void test_fetch_misaligned(void)
+/* `jump` (a raw word: these programs are assembled without C, and the
+ * assembler refuses odd-halfword targets) followed by c.li a0, 2 at +4 and
+ * addi a0, a0, 1 at +6. Returns a0: 1 if it went to +6, 3 if it fell
+ * through. */
+#define JUMP_TO_6(jump) ({ uint32_t __a0; \
+    __asm__ volatile("li a0, 0\n .word " jump "\n .half 0x4509\n addi a0, a0, 1\n mv %0, a0" \
+                     : "=r"(__a0) :: "a0", "memory"); __a0; })
+
+/* With C, instructions are 2-byte aligned (IALIGN = 16): a jump or branch
+ * to a 2-byte aligned target lands there, no misaligned-fetch trap. */
+static void test_halfword_targets(void)
 {
-    hn_section("fetch misaligned");
-    uint32_t pc, target, link;
+    hn_section("2-byte aligned jump targets (C)");
+    uint32_t a0, link, pc;
 
     hn_expect(HN_SKIP);
     __asm__ volatile(
-        "la %[t], 2f\n addi %[t], %[t], 2\n li %[l], 0x1234\n"
-        "la %[pc], 1f\n1: jalr %[l], 0(%[t])\n j 3f\n"
-        ".balign 4\n2: nop\n nop\n3:"
-        : [pc] "=&r"(pc), [t] "=&r"(target), [l] "=&r"(link) :: "memory");
-    hn_check_trap("jalr to +2", EXC_INSN_MISALIGNED, pc, target);
-    CHECK("jalr rd unwritten", link, 0x1234);
+        "li a0, 0\n la t0, 1f\n addi t0, t0, 6\n"
+        "1: jalr t1, 0(t0)\n .half 0x4509\n addi a0, a0, 1\n"
+        "mv %[a0], a0\n sub %[l], t1, t0\n"
+        : [a0] "=r"(a0), [l] "=r"(link) :: "a0", "t0", "t1", "memory");
+    CHECK("jalr to +6: no trap", hn_last.count, 0);
+    CHECK("jalr to +6 lands there", a0, 1);
+    CHECK("jalr links pc + 4", link, (uint32_t)-2);
 
-    /* beq x0,x0,.+6 / jal x0,.+6 / bne x0,x0,.+6, as raw words because
-     * assemblers refuse odd-halfword targets. */
     hn_expect(HN_SKIP);
-    pc = PC_OF(".word 0x00000363");
-    check_relative_jump("taken beq to +6", pc);
+    CHECK("taken beq to +6 lands there", JUMP_TO_6("0x00000363"), 1);
+    CHECK("jal to +6 lands there", JUMP_TO_6("0x0060006f"), 1);
+    CHECK("not-taken bne to +6 falls through", JUMP_TO_6("0x00001363"), 3);
+    CHECK("no trap", hn_last.count, 0);
+
+    /* A compressed instruction that is illegal: mtval holds its 16 bits
+     * (c.lwsp with rd = 0 is reserved), then the harness skips 4 bytes. */
     hn_expect(HN_SKIP);
-    pc = PC_OF(".word 0x0060006f");
-    check_relative_jump("jal to +6", pc);
-    hn_expect(HN_SKIP);
-    PC_OF(".word 0x00001363");
-    CHECK("not-taken bne to +6 does not trap", hn_last.count, 0);
+    pc = PC_OF(".half 0x4002\n .half 0x0001");
+    hn_check_trap("reserved c.lwsp x0", EXC_ILLEGAL, pc, 0x4002);
 }
 
 static volatile uint32_t amo_buf[4] __attribute__((aligned(16)));
@@ -295,7 +292,7 @@ int main(void)
     hn_puts("traps: start\n");
     test_illegal();
     test_ecall_ebreak();
-    test_fetch_misaligned();
+    test_halfword_targets();
     test_data_misaligned();
     test_access_fault();
     test_delegation();

@@ -1,4 +1,4 @@
-// The device tree the VMM hands the guest: QEMU 7.2 `virt`'s tree for an rv32ima hart, limited
+// The device tree the VMM hands the guest: QEMU 7.2 `virt`'s tree for an rv32imac hart, limited
 // to the devices this board has (no PCI, flash, fw_cfg, RTC or PMU node). Nodes and properties
 // come in QEMU's order and with QEMU's phandles, so a tree dumped from both (`-M
 // virt,dumpdtb=`) reads the same, and Linux probes devices in the same order: virtio-mmio

@@ -1,5 +1,6 @@
 // Control and status registers (privileged spec 1.12, chapters 2, 3 and 4): numbers, write
-// masks and the read/write rules for the subset an RV32IMA hart with S and U modes has.
+// masks and the read/write rules for the subset an RV32IMAC hart with S and U modes has, and the
+// debug spec's trigger CSRs for a hart without triggers.
 import { Priv } from './exceptions.js';
 import type { Hart } from './hart.js';
 import { Mip } from './mip.js';
@@ -34,6 +35,11 @@ export const enum Csr {
   mip = 0x344,
   pmpcfg0 = 0x3a0,
   pmpaddr0 = 0x3b0,
+  tselect = 0x7a0,
+  tdata1 = 0x7a1,
+  tdata2 = 0x7a2,
+  tdata3 = 0x7a3,
+  tinfo = 0x7a4,
   mcycle = 0xb00,
   minstret = 0xb02,
   mcycleh = 0xb80,
@@ -88,8 +94,11 @@ const MIDELEG_WRITABLE = Mip.SSIP | Mip.STIP | Mip.SEIP;
 const MIE_WRITABLE = Mip.SSIP | Mip.MSIP | Mip.STIP | Mip.MTIP | Mip.SEIP | Mip.MEIP;
 /** mip bits M-mode software may set; the others follow the CLINT and PLIC. */
 const MIP_SOFT = Mip.SSIP | Mip.STIP | Mip.SEIP;
-/** RV32 (MXL=1) with A, I, M, S, U. */
-export const MISA = (1 << 30) | (1 << 0) | (1 << 8) | (1 << 12) | (1 << 18) | (1 << 20);
+/**
+ * RV32 (MXL=1) with A, C, I, M, S, U. Read-only, as misa may be: C cannot be turned off, so
+ * IALIGN is always 16 and mepc/sepc bit 1 is never masked.
+ */
+export const MISA = (1 << 30) | (1 << 0) | (1 << 2) | (1 << 8) | (1 << 12) | (1 << 18) | (1 << 20);
 const PMP_LOCK = 0x80;
 
 /** Fields changed by a CSR write that the translation state depends on. */
@@ -151,6 +160,16 @@ export function csrRead(h: Hart, csr: number): CsrResult {
     case Csr.menvcfgh:
     case Csr.mcountinhibit:
       return 0;
+    // No triggers (debug spec, Sdtrig): tselect is WARL with no legal value but 0, tdata1 reads
+    // type 0 ("no trigger here") with dmode and data hard-wired to 0, tdata2/3 hold nothing.
+    case Csr.tselect:
+    case Csr.tdata1:
+    case Csr.tdata2:
+    case Csr.tdata3:
+      return 0;
+    case Csr.tinfo:
+      // One bit per supported tdata1 type; for a trigger that does not exist, 1 (type 0 only).
+      return 1;
     case Csr.mscratch:
       return h.mscratch;
     case Csr.mepc:
@@ -213,7 +232,7 @@ export function csrWrite(h: Hart, csr: number, v: number): boolean {
       h.sscratch = v;
       return true;
     case Csr.sepc:
-      h.sepc = v & ~3;
+      h.sepc = v & ~1;
       return true;
     case Csr.scause:
       h.scause = v;
@@ -260,12 +279,16 @@ export function csrWrite(h: Hart, csr: number, v: number): boolean {
     case Csr.mstatush:
     case Csr.menvcfgh:
     case Csr.mcountinhibit:
+    case Csr.tselect:
+    case Csr.tdata1:
+    case Csr.tdata2:
+    case Csr.tdata3:
       return true;
     case Csr.mscratch:
       h.mscratch = v;
       return true;
     case Csr.mepc:
-      h.mepc = v & ~3;
+      h.mepc = v & ~1;
       return true;
     case Csr.mcause:
       h.mcause = v;

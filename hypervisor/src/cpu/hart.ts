@@ -1,4 +1,4 @@
-// One RV32IMA hart: architectural state, the hot loop that runs translated blocks, and the slow
+// One RV32IMAC hart: architectural state, the hot loop that runs translated blocks, and the slow
 // paths translated code falls back to (TLB misses, MMIO, traps, CSRs, atomics).
 import type { Bus } from '../bus/bus.js';
 import type { HartInterruptPins } from '../bus/device.js';
@@ -12,7 +12,7 @@ import {
   PAGE_FAULT as PAGE_FAULT_CAUSE,
   Priv,
 } from './exceptions.js';
-import { compileBlock, MAX_BLOCK, threadBlock, type Block } from './jit.js';
+import { compileBlock, instructionBlock, MAX_BLOCK, straddles, threadBlock, type Block } from './jit.js';
 import { translate, PAGE_FAULT } from './mmu.js';
 import { entryOffset, TLB_MASK, TlbSet } from './tlb.js';
 import { enterTrap, mret, sret, takeInterrupt } from './trap.js';
@@ -41,11 +41,14 @@ const enum Amo {
  */
 const HOT_BLOCK_RUNS = 40_000;
 
-/** The translated blocks starting in one RAM page, by word offset, with the virtual pc each was made for. */
+/** The translated blocks starting in one RAM page, by halfword offset, with the virtual pc each was made for. */
 interface PageBlocks {
   code: Block[];
   pcs: Int32Array;
 }
+
+/** Block starts in a page: with C, an instruction may start at any 16-bit parcel. */
+const SLOTS = 2048;
 
 /** Traps in a row without a retired instruction after which run() returns (see raise()). */
 const TRAP_STORM = 10_000;
@@ -120,6 +123,9 @@ export class Hart implements HartInterruptPins, RamWriteListener {
    */
   private translatedPages: number[] = [];
 
+  /** Runs after which a block is compiled; 0 compiles every block at once (tests compare the two tiers). */
+  hotRuns = HOT_BLOCK_RUNS;
+
   ecallHandler: EcallHandler | undefined;
   /** Called when an enabled interrupt becomes pending while the hart sleeps in WFI. */
   onWake: (() => void) | undefined;
@@ -183,13 +189,11 @@ export class Hart implements HartInterruptPins, RamWriteListener {
     this.stopRequested = false;
     while (this.instret < end && !this.wfi && !this.stopRequested) {
       const pc = this.pc;
-      const vpn = pc >>> 12;
-      const i = vpn & TLB_MASK;
-      const host = this.xT[i] === vpn ? (this.xO[i]! + pc) | 0 : this.fetchSlow(pc);
+      const host = this.fetchHost(pc);
       if (host >= 0) {
         const one = exact && end - this.instret < MAX_BLOCK;
         const page = (one ? this.single : this.blocks)[host >>> 12];
-        const slot = (host & 0xfff) >>> 2;
+        const slot = (host & 0xfff) >>> 1;
         // Code embeds its virtual pc: the same RAM reached through another mapping needs its own block.
         let block = page?.code[slot];
         if (block === undefined || page!.pcs[slot] !== pc) {
@@ -221,18 +225,21 @@ export class Hart implements HartInterruptPins, RamWriteListener {
   private missOne = false;
 
   private translate(pc: number, host: number, one: boolean): Block {
+    const view = this.ram.view;
+    if (straddles(view, host)) return () => this.straddle(pc, host);
     const page = host >>> 12;
     const cache = one ? this.single : this.blocks;
     const perPage = cache[page] ?? this.newPageBlocks(cache, page);
-    const slot = (host & 0xfff) >>> 2;
-    const view = this.ram.view;
+    const slot = (host & 0xfff) >>> 1;
     // Cold code runs as an operand stream through instruction templates; a block that keeps running is compiled.
     const block = one
       ? threadBlock(view, pc, host, 1, Infinity, () => {})
-      : threadBlock(view, pc, host, MAX_BLOCK, HOT_BLOCK_RUNS, () => {
-          if (perPage.code[slot] === block && perPage.pcs[slot] === pc)
-            perPage.code[slot] = compileBlock(view, pc, host, MAX_BLOCK);
-        });
+      : this.hotRuns === 0
+        ? compileBlock(view, pc, host, MAX_BLOCK)
+        : threadBlock(view, pc, host, MAX_BLOCK, this.hotRuns, () => {
+            if (perPage.code[slot] === block && perPage.pcs[slot] === pc)
+              perPage.code[slot] = compileBlock(view, pc, host, MAX_BLOCK);
+          });
     perPage.code[slot] = block;
     perPage.pcs[slot] = pc;
     this.ram.setFlag(page, PageFlag.Code);
@@ -241,7 +248,22 @@ export class Hart implements HartInterruptPins, RamWriteListener {
 
   private newPageBlocks(cache: (PageBlocks | undefined)[], page: number): PageBlocks {
     this.translatedPages.push(page);
-    return (cache[page] = { code: new Array<Block>(1024), pcs: new Int32Array(1024) });
+    return (cache[page] = { code: new Array<Block>(SLOTS), pcs: new Int32Array(SLOTS) });
+  }
+
+  /**
+   * Runs the 32-bit instruction at pc (RAM offset `host`) whose second half is on the next page,
+   * fetched through that page's own translation: a fault there reports mtval = pc + 2, the half
+   * that faulted, with mepc at the instruction. Never cached, since the next page may be remapped
+   * or rewritten without this one knowing.
+   */
+  private straddle(pc: number, host: number): void {
+    const high = this.fetchHost((pc + 2) | 0);
+    if (high < 0) {
+      this.trapped = false;
+      return;
+    }
+    instructionBlock(this.mu16[host >>> 1]! | (this.mu16[high >>> 1]! << 16), pc)(this);
   }
 
   /** Forgets all translated code (RAM was replaced wholesale, e.g. by a restore). */
@@ -364,14 +386,20 @@ export class Hart implements HartInterruptPins, RamWriteListener {
 
   // --- slow paths called by translated code; pc is the faulting instruction's ---
 
-  /** Host RAM offset of the instruction at pc, or -1 after raising a fetch fault. */
+  /** Host RAM offset of the instruction parcel at pc, or -1 after raising a fetch fault. */
+  private fetchHost(pc: number): number {
+    const vpn = pc >>> 12;
+    const i = vpn & TLB_MASK;
+    return this.xT[i] === vpn ? (this.xO[i]! + pc) | 0 : this.fetchSlow(pc);
+  }
+
   private fetchSlow(pc: number): number {
     const pa = translate(this.ram, this.satp, this.mstatus, pc, Access.Execute, this.priv);
     if (pa < 0) {
       this.raise(pa === PAGE_FAULT ? Cause.InstructionPageFault : Cause.InstructionAccessFault, pc);
       return -1;
     }
-    const off = this.ram.offsetOf(pa, 4);
+    const off = this.ram.offsetOf(pa, 2);
     if (off < 0) {
       this.raise(Cause.InstructionAccessFault, pc);
       return -1;

@@ -50,8 +50,10 @@ interface Emitted {
 interface At {
   /** A value taken from the instruction word. */
   v: (n: number) => string;
-  /** The instruction's pc plus `off` (0, 4, or an offset from the instruction word). */
+  /** The instruction's pc plus `off` (0, its length, or an offset from the instruction word). */
   pc: (off: number) => string;
+  /** The instruction's length in bytes: 2 for a compressed one. */
+  len: 2 | 4;
   /** Instructions of the block retired before this one, plus `n`. */
   k: (n: 0 | 1) => string;
 }
@@ -195,22 +197,21 @@ const BRANCH_CONDITIONS: Record<number, (a: string, b: string) => string> = {
   7: (a, b) => `(${a} >>> 0) >= (${b} >>> 0)`,
 };
 
+// With C, instructions are 2-aligned (IALIGN = 16) and every jump or branch target is even, so
+// none of them raises instruction-address-misaligned.
+
 /** A conditional branch is a side exit: the block goes on along the fall-through path. */
 function branch(insn: number, at: At): Emitted {
   const cond = BRANCH_CONDITIONS[d.funct3(insn)];
   if (!cond) return illegal(at, insn);
-  // pc is 4-aligned, so whether the target is misaligned depends on the offset alone.
-  const taken =
-    d.immB(insn) & 3
-      ? `c.instret += ${at.k(0)}; c.pc = ${at.pc(0)}; c.raise(0, ${at.pc(d.immB(insn))}); c.trapped = false; return 1;`
-      : `c.instret += ${at.k(1)}; c.pc = ${at.pc(d.immB(insn))}; return 1;`;
-  return ok(`if (${cond(reg(at, d.rs1(insn)), reg(at, d.rs2(insn)))}) { ${taken} }`);
+  return ok(
+    `if (${cond(reg(at, d.rs1(insn)), reg(at, d.rs2(insn)))}) { c.instret += ${at.k(1)}; c.pc = ${at.pc(d.immB(insn))}; return 1; }`,
+  );
 }
 
 function jal(insn: number, at: At): Emitted {
-  if (d.immJ(insn) & 3) return raise(at, 0, at.pc(d.immJ(insn)));
   return {
-    code: `${set(at, d.rd(insn), at.pc(4))} c.instret += ${at.k(1)}; c.pc = ${at.pc(d.immJ(insn))}; return 1;`,
+    code: `${set(at, d.rd(insn), at.pc(at.len))} c.instret += ${at.k(1)}; c.pc = ${at.pc(d.immJ(insn))}; return 1;`,
     ends: true,
   };
 }
@@ -220,8 +221,7 @@ function jalr(insn: number, at: At): Emitted {
   return {
     code:
       `t = (${reg(at, d.rs1(insn))} + ${at.v(d.immI(insn))}) & -2;` +
-      `if (t & 2) { c.instret += ${at.k(0)}; c.pc = ${at.pc(0)}; c.raise(0, t); c.trapped = false; return 1; }` +
-      `${set(at, d.rd(insn), at.pc(4))} c.instret += ${at.k(1)}; c.pc = t; return 1;`,
+      `${set(at, d.rd(insn), at.pc(at.len))} c.instret += ${at.k(1)}; c.pc = t; return 1;`,
     ends: true,
   };
 }
@@ -262,13 +262,21 @@ function systemInsn(insn: number, at: At): Emitted {
   return {
     code:
       `c.instret += ${at.k(0)}; c.pc = ${at.pc(0)};` +
-      `if (c.csrOp(${mode}, ${at.v(insn >>> 20)}, ${at.v(d.rd(insn))}, ${src}, ${doWrite}, ${at.v(insn)})) { c.pc = ${at.pc(4)}; c.instret++; }` +
+      `if (c.csrOp(${mode}, ${at.v(insn >>> 20)}, ${at.v(d.rd(insn))}, ${src}, ${doWrite}, ${at.v(insn)})) { c.pc = ${at.pc(at.len)}; c.instret++; }` +
       `else c.trapped = false; return 1;`,
     ends: true,
   };
 }
 
-function emit(insn: number, at: At): Emitted {
+/** Translates a 32-bit instruction word, or a 16-bit parcel (at.len 2) through the instruction it stands for. */
+function emit(raw: number, at: At): Emitted {
+  if (at.len === 4) return emit32(raw, at);
+  const insn = d.expandCompressed(raw);
+  // mtval of an illegal compressed instruction holds its 16 bits, not an expansion.
+  return insn === 0 ? illegal(at, raw) : emit32(insn, at);
+}
+
+function emit32(insn: number, at: At): Emitted {
   switch (d.opcode(insn)) {
     case 0x37:
       return ok(set(at, d.rd(insn), at.v(d.immU(insn) | 0)));
@@ -292,7 +300,8 @@ function emit(insn: number, at: At): Emitted {
       // FENCE orders nothing on one hart; FENCE.I needs no flush because stores to translated
       // code already drop it, but it ends the block so the next fetch sees the new code.
       if (d.funct3(insn) === 0) return ok('');
-      if (d.funct3(insn) === 1) return { code: `c.instret += ${at.k(1)}; c.pc = ${at.pc(4)}; return 1;`, ends: true };
+      if (d.funct3(insn) === 1)
+        return { code: `c.instret += ${at.k(1)}; c.pc = ${at.pc(at.len)}; return 1;`, ends: true };
       return illegal(at, insn);
     case 0x2f:
       return amo(insn, at);
@@ -305,28 +314,57 @@ function emit(insn: number, at: At): Emitted {
 
 const PROLOGUE = 'let va = 0, vp = 0, i = 0, t = 0; const x = c.x;';
 
-/**
- * Walks the block at RAM byte offset `host`: at most `max` instructions, not past the page, up to
- * one for which `f(insn, k)` says it ends the block. Returns how many fall through, or -1 if one ended it.
- */
-function forEachInstruction(ram: DataView, host: number, max: number, f: (insn: number, k: number) => boolean): number {
-  const n = Math.min(max, (0x1000 - (host & 0xfff)) >>> 2);
-  for (let k = 0; k < n; k++) if (f(ram.getInt32(host + 4 * k, true), k)) return -1;
-  return n;
+/** Where a walk over a block's instructions stopped short of an instruction that ends the block. */
+interface FallThrough {
+  /** Instructions walked. */
+  k: number;
+  /** Their bytes. */
+  bytes: number;
 }
+
+/** Calls `f(raw, k, off)` for a block's instructions (`off`: bytes before it) until it says one ends the block. */
+type Walk = (f: (raw: number, k: number, off: number) => boolean) => FallThrough | undefined;
+
+const lengthOf = (raw: number): 2 | 4 => ((raw & 3) === 3 ? 4 : 2);
+
+/**
+ * Walks the block at RAM byte offset `host` in 16-bit parcels: at most `max` instructions, not
+ * past the page. A 32-bit instruction whose second half lies on the next page ends the walk before
+ * it: that half is fetched through the next page's own translation (see Hart.straddle).
+ */
+function ramWalk(ram: DataView, host: number, max: number): Walk {
+  const room = 0x1000 - (host & 0xfff);
+  return (f) => {
+    let off = 0;
+    let k = 0;
+    for (; k < max && off + 2 <= room; k++) {
+      const low = ram.getUint16(host + off, true);
+      const len = lengthOf(low);
+      if (off + len > room) break;
+      if (f(len === 4 ? ram.getInt32(host + off, true) : low, k, off)) return undefined;
+      off += len;
+    }
+    return { k, bytes: off };
+  };
+}
+
+/** Whether the instruction at RAM byte offset `host` is 32-bit and runs past its page. */
+export const straddles = (ram: DataView, host: number): boolean =>
+  (host & 0xfff) === 0xffe && (ram.getUint16(host, true) & 3) === 3;
 
 const literal = (n: number): string => `${n}`;
 
 /** Hot tier: the whole block as one function with its operands as literals. */
 export function compileBlock(ram: DataView, pc: number, host: number, max: number): Block {
   let body = '';
-  const fallThrough = forEachInstruction(ram, host, max, (insn, k) => {
-    const at: At = { v: literal, pc: (off) => `${(pc + 4 * k + off) | 0}`, k: (n) => `${k + n}` };
-    const e = emit(insn, at);
+  const walk = ramWalk(ram, host, max);
+  const fall = walk((raw, k, off) => {
+    const at: At = { v: literal, pc: (o) => `${(pc + off + o) | 0}`, k: (n) => `${k + n}`, len: lengthOf(raw) };
+    const e = emit(raw, at);
     body += e.code + '\n';
     return e.ends;
   });
-  if (fallThrough >= 0) body += `c.instret += ${fallThrough}; c.pc = ${(pc + 4 * fallThrough) | 0};`;
+  if (fall) body += `c.instret += ${fall.k}; c.pc = ${(pc + fall.bytes) | 0};`;
   const src = `return function block_${(pc >>> 0).toString(16)}(c) { ${PROLOGUE}\n${body}}`;
   return new Function('H', src)(helpers) as Block;
 }
@@ -357,6 +395,7 @@ const COLD_SLOTS = 1 << 17;
 const coldKeys = new Int32Array(COLD_SLOTS);
 const coldValues = new Array<Cold | undefined>(COLD_SLOTS).fill(undefined);
 
+/** `insn`: a 32-bit word or a 16-bit parcel; the two never collide, their low bits differ. */
 function cold(insn: number): Cold {
   const slot = Math.imul(insn, 0x9e3779b1) >>> 15;
   const hit = coldValues[slot];
@@ -367,6 +406,7 @@ function cold(insn: number): Cold {
     v: operand,
     pc: (off) => (off === 0 ? 'o[j + 1]' : `((o[j + 1] + ${operand(off)}) | 0)`),
     k: (n) => (n === 0 ? 'o[j + 2]' : `(o[j + 2] + ${n})`),
+    len: lengthOf(insn),
   });
   // Keyed by width too: an emitter may take an operand it does not use, and the stream still holds it.
   const key = `${ops.length} ${code}`;
@@ -401,24 +441,38 @@ export function threadBlock(
   hot: number,
   onHot: () => void,
 ): Block {
+  return thread(ramWalk(ram, host, max), pc, hot, onHot);
+}
+
+/** One 32-bit instruction given by its word, not read from RAM: one that straddles two pages. */
+export const instructionBlock = (insn: number, pc: number): Block =>
+  thread(
+    (f) => (f(insn, 0, 0) ? undefined : { k: 1, bytes: 4 }),
+    pc,
+    Infinity,
+    () => {},
+  );
+
+function thread(walk: Walk, pc: number, hot: number, onHot: () => void): Block {
   let n = 0;
-  const fallThrough = forEachInstruction(ram, host, max, (insn, k) => {
-    const e = cold(insn);
+  const fall = walk((raw, k, off) => {
+    const e = cold(raw);
     scratch[n] = e.t;
-    scratch[n + 1] = (pc + 4 * k) | 0;
+    scratch[n + 1] = (pc + off) | 0;
     scratch[n + 2] = k;
     scratch.set(e.ops, n + 3);
     n += 3 + e.ops.length;
     return e.ends;
   });
   const o = scratch.slice(0, n);
-  const next = (pc + 4 * fallThrough) | 0;
+  const retired = fall?.k ?? 0;
+  const next = (pc + (fall?.bytes ?? 0)) | 0;
   let runs = 0;
   return (c: unknown) => {
     if (++runs === hot) onHot();
     for (let j = 0; j < o.length;) if ((j = templates[o[j]!]!(c, o, j)) === 1) return;
     const h = c as { instret: number; pc: number };
-    h.instret += fallThrough;
+    h.instret += retired;
     h.pc = next;
   };
 }

@@ -28,8 +28,8 @@ const RNG_SEED_BYTES = 32;
 const FW_DYNAMIC_MAGIC = 0x4942_534f;
 const FW_DYNAMIC_VERSION = 2;
 const MODE_S = 1;
-/** The ISA string in the device tree: only what the hart implements (no C, F, D, Sstc). */
-export const ISA_STRING = 'rv32ima_zicsr_zifencei_zihintpause';
+/** The ISA string in the device tree: only what the hart implements (no F, D, Sstc). */
+export const ISA_STRING = 'rv32imac_zicsr_zifencei_zihintpause';
 
 /** Loads a kernel or firmware image at `addr` (ELFs go where their headers say). */
 function place(

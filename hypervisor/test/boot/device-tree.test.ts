@@ -3,7 +3,7 @@ import { buildVirtDeviceTree, type VirtDeviceTreeConfig } from '../../src/boot/d
 import { decodeFdt, encodeFdt } from '../../src/boot/fdt.js';
 import { dtc, hasTool, qemuVirtDtb } from './tools.js';
 
-const QEMU_ISA = 'rv32ima_zicsr_zifencei_zihintpause';
+const QEMU_ISA = 'rv32imac_zicsr_zifencei_zihintpause';
 const base: VirtDeviceTreeConfig = {
   ramBase: 0x8000_0000,
   ramSize: 64 << 20,

@@ -27,7 +27,7 @@ export function dtc(dtb: Uint8Array): { dts: string; warnings: string[]; status:
   });
 }
 
-/** QEMU 7.2 virt's own device tree for an rv32ima hart without C/F/D/H/Sstc/Zb*. */
+/** QEMU 7.2 virt's own device tree for an rv32imac hart without F/D/H/Sstc/Zb*. */
 export function qemuVirtDtb(opts: { memMiB: number; append: string; initrdBytes: number }): Uint8Array {
   return withTmp((dir) => {
     const kernel = join(dir, 'kernel.bin');
@@ -35,7 +35,7 @@ export function qemuVirtDtb(opts: { memMiB: number; append: string; initrdBytes:
     const out = join(dir, 'qemu.dtb');
     writeFileSync(kernel, new Uint8Array(4096));
     writeFileSync(initrd, new Uint8Array(opts.initrdBytes));
-    const cpu = 'rv32,c=false,f=false,d=false,h=false,sstc=false,zba=false,zbb=false,zbc=false,zbs=false';
+    const cpu = 'rv32,f=false,d=false,h=false,sstc=false,zba=false,zbb=false,zbc=false,zbs=false';
     const r = spawnSync(
       'qemu-system-riscv32',
       [

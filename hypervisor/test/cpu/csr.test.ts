@@ -260,7 +260,7 @@ describe('CSRs', () => {
   });
 
   describe('identification and WARL registers', () => {
-    it('misa is RV32 with A, I, M, S, U and ignores writes', () => {
+    it('misa is RV32 with A, C, I, M, S, U and ignores writes', () => {
       const rig = new Rig().exec([
         li(a1, 0),
         csrw(CSR.misa, a1),
@@ -268,11 +268,11 @@ describe('CSRs', () => {
         csrr(a2, CSR.mhartid),
         csrr(a3, CSR.mvendorid),
       ]);
-      assert.equal(rig.u(a0), 0x4014_1101);
+      assert.equal(rig.u(a0), 0x4014_1105);
       assert.equal(rig.x(a2), 0);
       assert.equal(rig.x(a3), 0);
     });
-    it('mtvec/stvec keep direct and vectored modes and drop reserved ones; mepc/sepc drop bits 1:0', () => {
+    it('mtvec/stvec keep direct and vectored modes and drop reserved ones; mepc/sepc drop bit 0 (C is on)', () => {
       const rig = new Rig().exec([
         li(a1, 0x8000_1001),
         csrw(CSR.mtvec, a1),
@@ -288,8 +288,8 @@ describe('CSRs', () => {
       ]);
       assert.equal(rig.u(a0), 0x8000_1001);
       assert.equal(rig.u(a2) & 3, 0, 'mode 2 is reserved');
-      assert.equal(rig.u(a3), 0x8000_1000);
-      assert.equal(rig.u(a4), 0x8000_1000);
+      assert.equal(rig.u(a3), 0x8000_1002);
+      assert.equal(rig.u(a4), 0x8000_1002);
     });
     it('pmpcfg and pmpaddr read back; a locked entry ignores writes to itself and its address', () => {
       const LOCK = 0x80;
@@ -318,6 +318,40 @@ describe('CSRs', () => {
     it('satp has no ASID bits', () => {
       const rig = new Rig().exec([li(a1, ALL), csrw(CSR.satp, a1), csrr(a0, CSR.satp), csrw(CSR.satp, zero)]);
       assert.equal(rig.u(a0), 0x803f_ffff);
+    });
+  });
+
+  describe('debug triggers (the hart has none)', () => {
+    const TSELECT = 0x7a0,
+      TDATA1 = 0x7a1,
+      TDATA2 = 0x7a2,
+      TDATA3 = 0x7a3,
+      TINFO = 0x7a4;
+    it('tselect keeps no value but 0; tdata1 reads type 0 (no trigger); tdata2/3 read 0; tinfo reads 1', () => {
+      const rig = new Rig().exec([
+        li(a1, ALL),
+        A.csrrw(a0, TSELECT, a1),
+        csrr(a2, TSELECT),
+        csrw(TDATA1, a1),
+        csrr(a3, TDATA1),
+        csrw(TDATA2, a1),
+        csrw(TDATA3, a1),
+        csrr(a4, TDATA2),
+        A.csrrs(a4, TDATA3, a4),
+        csrr(a1, TINFO),
+      ]);
+      assert.equal(rig.x(a0), 0, 'tselect resets to 0');
+      assert.equal(rig.x(a2), 0, 'a write of another value reads back 0');
+      assert.equal(rig.x(a3), 0, 'tdata1: type 0, dmode 0, data 0');
+      assert.equal(rig.x(a4), 0);
+      assert.equal(rig.x(a1), 1, 'tinfo.info: type 0 only');
+    });
+    it('the trigger registers are M-mode only, and tinfo is read-only', () => {
+      for (const csr of [TSELECT, TDATA1, TDATA2, TDATA3, TINFO]) {
+        expectIllegal(csrr(a0, csr), Priv.Supervisor);
+        expectIllegal(csrr(a0, csr), Priv.User);
+      }
+      expectIllegal(csrw(TINFO, a1), Priv.Machine);
     });
   });
 

@@ -105,7 +105,8 @@ describe('run', () => {
     /** LUI, AUIPC, JAL, JALR, BRANCH, LOAD, STORE, OP-IMM, OP, MISC-MEM, AMO, SYSTEM. */
     const OPCODES = [0x37, 0x17, 0x6f, 0x67, 0x63, 0x03, 0x23, 0x13, 0x33, 0x0f, 0x2f, 0x73];
     /**
-     * Handlers for M and S that skip the faulting instruction, wrapping around inside the 16 KiB
+     * Handlers for M and S that resume 4 bytes past the faulting pc (past a 32-bit instruction, or
+     * a compressed one and the parcel after it: random code), wrapping around inside the 16 KiB
      * of random code (CODE is 4 MiB aligned), so a wild jump does not leave the fuzz walking zeros.
      */
     const skipper = (epc: number, ret: number): number[] => [
@@ -119,52 +120,82 @@ describe('run', () => {
       ret,
     ];
 
-    // [mode, seed]: random words as a whole program; must run 100k instructions without throwing.
+    /**
+     * A rig with 16 KiB of random code at CODE, run from there in `priv` (with RAM mapped by one
+     * Sv32 superpage when `paging`). Random stores may well rewrite code and page tables.
+     */
+    function fuzzRig(priv: Priv, paging: boolean, seed: number, hotRuns?: number): Rig {
+      const rig = new Rig();
+      if (hotRuns !== undefined) rig.hart.hotRuns = hotRuns;
+      const next = randomWords(seed);
+      // Most random words are illegal. Of eight words, three start with a compressed parcel
+      // (quadrant 0, 1 or 2) and four are 32-bit with a real major opcode, so the other fields
+      // get fuzzed; the rest of RAM stays zero (illegal), which the handlers skip.
+      rig.load(
+        Array.from({ length: 4096 }, () => {
+          const w = next();
+          const kind = next() & 7;
+          if (kind === 0) return w >>> 0;
+          if (kind < 4) return ((w & ~3) | (kind - 1)) >>> 0;
+          return ((w & ~0x7f) | OPCODES[(w >>> 0) % OPCODES.length]!) >>> 0;
+        }),
+      );
+      rig.load(skipper(CSR.mepc, A.mret()), M_TRAP);
+      rig.load(skipper(CSR.sepc, A.sret()), S_TRAP);
+      if (priv === Priv.Supervisor) {
+        rig.hart.medeleg = 0xb3ff;
+        rig.hart.mstatus = Mstatus.SPP; // sret stays in S
+      }
+      if (paging) {
+        const pt = new PageTables(rig, RAM_BASE + 0x4_0000, RAM_BASE + 0x4_1000).mapSuper(RAM_BASE, RAM_BASE, RWX | AD);
+        rig.hart.satp = pt.satp;
+        rig.hart.translationChanged(true);
+      }
+      return rig.start(CODE, priv);
+    }
+
+    /** Runs until `target` instructions have retired; run() may return early (WFI, a trap storm): go on like the machine loop does, a bounded number of times. */
+    function runFuzz(rig: Rig, target: number): void {
+      for (let calls = 0; calls < 100 && rig.hart.instret < target; calls++) {
+        rig.hart.wfi = false;
+        rig.hart.run(target);
+      }
+    }
+
     // [mode, Sv32 on, seed]
     const FUZZ: Array<[Priv, boolean, number]> = [1, 2, 3, 4].flatMap((seed): Array<[Priv, boolean, number]> => [
       [Priv.Machine, false, seed],
       [Priv.Supervisor, false, seed + 100],
       [Priv.Supervisor, true, seed + 200],
     ]);
+    const modeName = (priv: Priv, paging: boolean): string =>
+      priv === Priv.Machine ? 'M' : paging ? 'S with Sv32' : 'S';
     for (const [priv, paging, seed] of FUZZ) {
-      const mode = priv === Priv.Machine ? 'M' : paging ? 'S with Sv32' : 'S';
-      it(`random words in ${mode} mode (seed ${seed}) never throw out of run`, function () {
+      it(`random code in ${modeName(priv, paging)} mode (seed ${seed}) never throws out of run`, function () {
         this.timeout(120_000);
-        const rig = new Rig();
-        const next = randomWords(seed);
-        // 16 KiB of random instructions; the rest of RAM stays zero (illegal), which handlers skip.
-        // Most random words are illegal: give 7 in 8 a real major opcode so the other fields get fuzzed.
-        rig.load(
-          Array.from({ length: 4096 }, () => {
-            const w = next();
-            return (next() & 7 ? (w & ~0x7f) | OPCODES[(w >>> 0) % OPCODES.length]! : w) >>> 0;
-          }),
-        );
-        rig.load(skipper(CSR.mepc, A.mret()), M_TRAP);
-        rig.load(skipper(CSR.sepc, A.sret()), S_TRAP);
-        if (priv === Priv.Supervisor) {
-          rig.hart.medeleg = 0xb3ff;
-          rig.hart.mstatus = Mstatus.SPP; // sret stays in S
-        }
-        if (paging) {
-          // RAM identity-mapped by one superpage (random stores may well rewrite the tables).
-          const pt = new PageTables(rig, RAM_BASE + 0x4_0000, RAM_BASE + 0x4_1000).mapSuper(
-            RAM_BASE,
-            RAM_BASE,
-            RWX | AD,
-          );
-          rig.hart.satp = pt.satp;
-          rig.hart.translationChanged(true);
-        }
-        rig.start(CODE, priv);
-        const target = 100_000;
-        // run() may return early (WFI, a trap storm): go on like the machine loop does, a bounded number of times.
-        for (let calls = 0; calls < 100 && rig.hart.instret < target; calls++) {
-          rig.hart.wfi = false;
-          rig.hart.run(target);
-        }
+        const rig = fuzzRig(priv, paging, seed);
+        runFuzz(rig, 100_000);
         assert.equal(rig.hart.x[zero], 0, 'x0 is still zero');
-        assert.equal(rig.hart.pc & 3, 0, 'pc stays aligned');
+        assert.equal(rig.hart.pc & 1, 0, 'pc stays 2-aligned');
+      });
+    }
+
+    // The translator (every block compiled at once) against the interpreter (templates only).
+    for (const [priv, paging, seed] of FUZZ) {
+      it(`random code in ${modeName(priv, paging)} mode (seed ${seed}): both tiers end in the same state`, function () {
+        this.timeout(120_000);
+        const [interpreted, compiled] = [Infinity, 0].map((hotRuns) => {
+          const rig = fuzzRig(priv, paging, seed, hotRuns);
+          runFuzz(rig, 50_000);
+          return rig;
+        });
+        const state = (rig: Rig): object => {
+          const h = rig.hart;
+          const { pc, priv, instret, mstatus, mepc, mcause, mtval, sepc, scause, stval } = h;
+          return { x: [...h.x], pc, priv, instret, mstatus, mepc, mcause, mtval, sepc, scause, stval };
+        };
+        assert.deepEqual(state(compiled!), state(interpreted!));
+        assert.ok(Buffer.from(compiled!.ram.bytes).equals(Buffer.from(interpreted!.ram.bytes)), 'RAM is the same');
       });
     }
 
