@@ -32,6 +32,7 @@ import { gatewaySettings, type GatewayConfig } from './config.js';
 import type { Gateway } from './context.js';
 import { buildServer } from './http/server.js';
 import { bootstrapIdentity } from './identity/bootstrap.js';
+import { LoginThrottle } from './identity/lockout.js';
 import { IdentityStore } from './identity/store.js';
 import { TokenService } from './identity/tokens.js';
 import { ImageData } from './image/data.js';
@@ -75,6 +76,11 @@ export async function startGateway(config: GatewayConfig, logger?: Logger): Prom
     metrics: createMetricsRegistry('api-gateway'),
     identity,
     tokens: new TokenService(redis, identity, config.tokenTtlS),
+    logins: new LoginThrottle(redis, {
+      attempts: config.lockoutFailureAttempts,
+      addressAttempts: config.lockoutAddressAttempts,
+      durationS: config.lockoutDurationS,
+    }),
     flavors: new FlavorStore(redis),
     serverGroups,
     hostIds: new HostIds(redis),

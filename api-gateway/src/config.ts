@@ -24,6 +24,21 @@ export const gatewaySettings = {
   adminPassword: str('HYPERNOVA_ADMIN_PASSWORD', 'secret', 'bootstrap admin password (change it off loopback)'),
   adminProject: str('HYPERNOVA_ADMIN_PROJECT', 'admin', 'bootstrap admin project'),
   tokenTtlS: int('HYPERNOVA_TOKEN_TTL_S', 3600, "lifetime of issued tokens (Keystone's default: one hour)"),
+  lockoutFailureAttempts: int(
+    'HYPERNOVA_LOCKOUT_FAILURE_ATTEMPTS',
+    6,
+    "failed password logins in a row that lock a user out (Keystone's lockout_failure_attempts; 0: never)",
+  ),
+  lockoutAddressAttempts: int(
+    'HYPERNOVA_LOCKOUT_ADDRESS_ATTEMPTS',
+    30,
+    'failed password logins from one source address that lock that address out (0: never)',
+  ),
+  lockoutDurationS: int(
+    'HYPERNOVA_LOCKOUT_DURATION_S',
+    1800,
+    "how long a lockout lasts after the last counted failure (Keystone's lockout_duration)",
+  ),
   spawnAttempts: int('HYPERNOVA_SPAWN_ATTEMPTS', 3, "hosts tried per server build (Nova's scheduler max_attempts)"),
   spawnTimeoutMs: int('HYPERNOVA_SPAWN_TIMEOUT_MS', 300_000, 'deadline of a Spawn call (image download + boot)'),
   computeTimeoutMs: int(

@@ -16,8 +16,9 @@ import type { ServerGroupStore } from './compute/server-groups.js';
 import type { Tasks } from './compute/tasks.js';
 import type { GatewayConfig } from './config.js';
 import type { IdentityStore } from './identity/store.js';
-import type { ImageData } from './image/data.js';
+import type { LoginThrottle } from './identity/lockout.js';
 import type { TokenService } from './identity/tokens.js';
+import type { ImageData } from './image/data.js';
 
 export interface Gateway {
   config: GatewayConfig;
@@ -27,6 +28,7 @@ export interface Gateway {
   metrics: Registry;
   identity: IdentityStore;
   tokens: TokenService;
+  logins: LoginThrottle;
   flavors: FlavorStore;
   serverGroups: ServerGroupStore;
   hostIds: HostIds;

@@ -1,8 +1,12 @@
-// Who may do what: the default rules of Keystone and Nova (new defaults: readers read, members
-// act on their project's resources, admins do everything and see every project). One table, so
-// what is admin-only is visible at a glance; messages are the services' own.
+// Who may do what: the default rules of Keystone and Nova (the 2023 defaults: readers read,
+// members act on their project's resources, admins do everything and see every project). One
+// table, so what is admin-only is visible at a glance; messages are the services' own.
+//
+// A rule has two halves, as Nova's PROJECT_READER_OR_ADMIN / PROJECT_MEMBER_OR_ADMIN do: the
+// caller's role (`enforce`), and the target's project (`inScope`, or both at once with
+// `enforceOn`). Every API (compute, image, network, console) checks both through these helpers.
 import type { ImageRecord } from '@hypernova/cluster-state';
-import { forbidden } from './http/errors.js';
+import { forbidden, type ApiError } from './http/errors.js';
 import type { TokenContext } from './identity/tokens.js';
 
 export interface Caller {
@@ -20,6 +24,7 @@ export function callerOf(token: TokenContext): Caller {
   return { token, userId: token.user.id, projectId: token.project?.id ?? '', roles, isAdmin: roles.has('admin') };
 }
 
+/** Nova's ADMIN, PROJECT_MEMBER_OR_ADMIN and PROJECT_READER_OR_ADMIN (the project half is the caller's). */
 type Rule = 'admin' | 'member' | 'reader';
 
 const RULES: Record<string, Rule> = {
@@ -84,11 +89,12 @@ const RULES: Record<string, Rule> = {
   'os_compute_api:os-instance-actions:list': 'reader',
   'os_compute_api:os-instance-actions:show': 'reader',
   'os_compute_api:os-instance-actions:events': 'admin',
-  // A user's own keypairs (any role); other users' only for admins (2.10).
+  // A user's own keypairs; other users' only for admins (2.10). Nova lets any role write its own
+  // keypairs; here readers only read, so a reader token can never change anything.
   'os_compute_api:os-keypairs:index': 'reader',
   'os_compute_api:os-keypairs:show': 'reader',
-  'os_compute_api:os-keypairs:create': 'reader',
-  'os_compute_api:os-keypairs:delete': 'reader',
+  'os_compute_api:os-keypairs:create': 'member',
+  'os_compute_api:os-keypairs:delete': 'member',
   'os_compute_api:os-keypairs:index:other_user': 'admin',
   'os_compute_api:os-keypairs:show:other_user': 'admin',
   'os_compute_api:os-keypairs:create:other_user': 'admin',
@@ -122,26 +128,45 @@ const RULES: Record<string, Rule> = {
   'image:publicize_image': 'admin',
 };
 
-/** Whether the caller may perform `action` (on its own project's resources; ownership is checked by the caller of this). */
+/** Whether the caller's roles allow `action`; the target's project is checked with `inScope`. */
 export function allowed(caller: Caller, action: string): boolean {
   const rule = RULES[action];
   if (rule === undefined) throw new Error(`no policy rule for ${action}`);
   return caller.isAdmin || caller.roles.has(rule);
 }
 
-/** Images a caller may see and boot: public and community ones, its project's own, all for admins. */
-export function visibleImage(i: ImageRecord, caller: Caller): boolean {
-  return caller.isAdmin || i.visibility === 'public' || i.visibility === 'community' || i.owner === caller.projectId;
+/** Nova's project_id:%(project_id)s: the resource is the caller's project's, or the caller is an admin. */
+export function inScope(caller: Caller, projectId: string): boolean {
+  return caller.isAdmin || (projectId !== '' && projectId === caller.projectId);
 }
 
-/** Throws 403 with the service's message when the caller may not perform `action`. */
-export function enforce(caller: Caller, action: string): void {
-  if (allowed(caller, action)) return;
-  throw forbidden(
+/** Images a caller may see and boot: public and community ones, its project's own, all for admins. */
+export function visibleImage(i: ImageRecord, caller: Caller): boolean {
+  return i.visibility === 'public' || i.visibility === 'community' || inScope(caller, i.owner);
+}
+
+/** The service's own 403 for `action`. */
+function refusal(action: string): ApiError {
+  return forbidden(
     action.startsWith('identity:')
       ? `You are not authorized to perform the requested action: ${action}.`
       : action.startsWith('image:')
         ? `You are not authorized to complete ${action.slice('image:'.length)} action.`
         : `Policy doesn't allow ${action} to be performed.`,
   );
+}
+
+/** Throws 403 with the service's message when the caller's roles do not allow `action`. */
+export function enforce(caller: Caller, action: string): void {
+  if (!allowed(caller, action)) throw refusal(action);
+}
+
+/**
+ * The whole rule against a target of `projectId`: 403 when the role does not allow `action`;
+ * when the target is another project's, `hidden()` (the API's 404, as Nova and Neutron answer
+ * for resources a caller may not know of) or, without it, the 403 of a failed policy target.
+ */
+export function enforceOn(caller: Caller, action: string, projectId: string, hidden?: () => ApiError): void {
+  enforce(caller, action);
+  if (!inScope(caller, projectId)) throw hidden ? hidden() : refusal(action);
 }

@@ -59,6 +59,12 @@ export const redisKeys = {
   roleAssignmentPairs: () => `${P}:identity:assignments`,
   /** STRING with a TTL: an issued token's data, under the token's SHA-256 so Redis never holds usable tokens. */
   token: (digest: string) => `${P}:token:${digest}`,
+  /** STRING counter, bumped to revoke every token a user holds (disabled, new password, role removed). */
+  userTokenEpoch: (user: string) => `${P}:identity:user:${user}:token-epoch`,
+  /** STRING counter with a TTL of the lockout window: recent failed logins of a user (or unknown name). */
+  loginFailures: (subject: string) => `${P}:identity:login-failures:${subject}`,
+  /** STRING counter with a TTL of the lockout window: recent failed logins from a source address. */
+  loginFailuresFrom: (address: string) => `${P}:identity:login-failures-from:${address}`,
 
   /** HASH flavor id -> JSON flavor. */
   flavors: () => `${P}:flavors`,

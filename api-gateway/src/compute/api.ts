@@ -17,7 +17,7 @@ import {
 import type { Gateway } from '../context.js';
 import { badRequest, forbidden, notFound } from '../http/errors.js';
 import { isUuid } from '../http/validation.js';
-import { visibleImage, type Caller } from '../policy.js';
+import { inScope, visibleImage, type Caller } from '../policy.js';
 import type { Flavor } from './flavors.js';
 import type { ActionContext } from './instance-actions.js';
 import type { ServerGroup } from './server-groups.js';
@@ -79,7 +79,7 @@ function hostnameOf(name: string): string {
 /** The server if the caller may see it (its project's, or any for admins); Nova's 404 otherwise. */
 export async function loadServer(gw: Gateway, c: Caller, id: string): Promise<InstanceRecord> {
   const rec = isUuid(id) ? await gw.instances.get(id.toLowerCase()) : undefined;
-  if (!rec || (!c.isAdmin && rec.projectId !== c.projectId)) throw notFound(`Instance ${id} could not be found.`);
+  if (!rec || !inScope(c, rec.projectId)) throw notFound(`Instance ${id} could not be found.`);
   return rec;
 }
 
@@ -106,7 +106,7 @@ async function resolveImage(gw: Gateway, ref: string | undefined, c: Caller, fla
 async function resolveGroup(gw: Gateway, id: string | undefined, c: Caller): Promise<ServerGroup | undefined> {
   if (id === undefined) return undefined;
   const g = await gw.serverGroups.get(id.toLowerCase());
-  if (!g || (!c.isAdmin && g.projectId !== c.projectId)) throw badRequest(`Instance group ${id} could not be found.`);
+  if (!g || !inScope(c, g.projectId)) throw badRequest(`Instance group ${id} could not be found.`);
   return g;
 }
 

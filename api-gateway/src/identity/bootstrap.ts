@@ -70,7 +70,7 @@ export async function bootstrapIdentity(store: IdentityStore, opts: BootstrapOpt
       }),
   );
   if (!(await verifyPassword(opts.adminPassword, user.passwordHash)) || !user.enabled) {
-    user = await store.users.update(user, {
+    user = await store.updateUser(user, {
       ...user,
       enabled: true,
       passwordHash: await hashPassword(opts.adminPassword),

@@ -23,6 +23,12 @@ export async function hashPassword(password: string): Promise<string> {
   );
 }
 
+/** Whether a stored hash (which verified) was made with other cost parameters than today's: rehash it. */
+export function needsRehash(stored: string): boolean {
+  const [scheme, n, r, p] = stored.split('$');
+  return scheme !== 'scrypt' || Number(n) !== DEFAULTS.N || Number(r) !== DEFAULTS.r || Number(p) !== DEFAULTS.p;
+}
+
 export async function verifyPassword(password: string, stored: string): Promise<boolean> {
   const [scheme, n, r, p, salt, hash] = stored.split('$');
   if (scheme !== 'scrypt' || !salt || !hash) return false;

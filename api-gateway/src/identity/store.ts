@@ -148,13 +148,31 @@ export class IdentityStore {
       .exec();
   }
 
-  /** False when the user did not hold the role there. */
+  /** False when the user did not hold the role there. The user's tokens are revoked, as Keystone does. */
   async revoke(projectId: string, userId: string, roleId: string): Promise<boolean> {
     const removed = await this.redis.srem(redisKeys.roleAssignment(projectId, userId), roleId);
     if ((await this.redis.scard(redisKeys.roleAssignment(projectId, userId))) === 0) {
       await this.redis.srem(redisKeys.roleAssignmentPairs(), `${projectId} ${userId}`);
     }
+    if (removed === 1) await this.revokeTokens(userId);
     return removed === 1;
+  }
+
+  /** The user's token epoch: tokens issued under an older one are revoked. */
+  async tokenEpoch(userId: string): Promise<number> {
+    return Number((await this.redis.get(redisKeys.userTokenEpoch(userId))) ?? 0);
+  }
+
+  /** Revokes every token the user holds (Keystone's revocation event by user id). */
+  async revokeTokens(userId: string): Promise<void> {
+    await this.redis.incr(redisKeys.userTokenEpoch(userId));
+  }
+
+  /** Saves a user; disabling it or changing its password revokes its tokens. */
+  async updateUser(before: User, after: User): Promise<User> {
+    const saved = await this.users.update(before, after);
+    if (!after.enabled || after.passwordHash !== before.passwordHash) await this.revokeTokens(after.id);
+    return saved;
   }
 
   async hasRole(projectId: string, userId: string, roleId: string): Promise<boolean> {
@@ -215,6 +233,8 @@ export class IdentityStore {
   async deleteUser(user: User): Promise<void> {
     for (const a of await this.assignments({ userId: user.id })) await this.revoke(a.projectId, a.userId, a.roleId);
     await this.users.delete(user);
+    // The id is gone, so its tokens fail validation anyway; the epoch need not outlive it.
+    await this.redis.del(redisKeys.userTokenEpoch(user.id));
   }
 
   async deleteProject(project: Project): Promise<void> {

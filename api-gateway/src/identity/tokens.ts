@@ -1,7 +1,9 @@
 // Keystone tokens: opaque random strings; Redis keeps each token's data under its SHA-256 with
 // the token's lifetime as TTL, so a token expires by itself and a dump of Redis holds no usable
 // token. Like Keystone's Fernet tokens, validation re-reads the user, project and roles, so a
-// deleted user, disabled project or revoked role takes effect at once.
+// deleted user, disabled project or revoked role takes effect at once; and like Keystone's
+// revocation events, a per-user epoch revokes every token of a user in one write (disabled,
+// password changed, a role assignment removed).
 import { createHash, randomBytes } from 'node:crypto';
 import { redisKeys, type Redis } from '@hypernova/common';
 import type { Domain, IdentityStore, Project, Role, User } from './store.js';
@@ -14,6 +16,8 @@ interface StoredToken {
   issuedAt: string;
   expiresAt: string;
   auditId: string;
+  /** The user's token epoch at issue; absent in tokens issued before epochs existed (epoch 0). */
+  epoch?: number;
 }
 
 /** A valid token with everything it stands for, as routes and policy need it. */
@@ -39,19 +43,25 @@ export class TokenService {
     private readonly ttlS: number,
   ) {}
 
-  /** Issues a token for the user, scoped to the project when given; returns the token and its context. */
-  async issue(user: User, project: Project | undefined, methods: string[]): Promise<TokenContext> {
+  /**
+   * Issues a token for the user, scoped to the project when given; returns the token and its
+   * context. A token made from another token (rescoping) expires with it, as in Keystone.
+   */
+  async issue(user: User, project: Project | undefined, methods: string[], from?: TokenContext): Promise<TokenContext> {
     const token = randomBytes(32).toString('base64url');
     const now = Date.now();
+    const expires = Math.min(now + this.ttlS * 1000, from ? Date.parse(from.expiresAt) : Infinity);
     const stored: StoredToken = {
       userId: user.id,
       projectId: project?.id,
       methods,
       issuedAt: new Date(now).toISOString(),
-      expiresAt: new Date(now + this.ttlS * 1000).toISOString(),
+      expiresAt: new Date(expires).toISOString(),
       auditId: randomBytes(16).toString('base64url').slice(0, 22),
+      epoch: await this.identity.tokenEpoch(user.id),
     };
-    await this.redis.set(redisKeys.token(digest(token)), JSON.stringify(stored), 'EX', this.ttlS);
+    const ttlMs = Math.max(1, expires - now);
+    await this.redis.set(redisKeys.token(digest(token)), JSON.stringify(stored), 'PX', ttlMs);
     const ctx = await this.context(token, stored);
     if (!ctx) throw new Error('token issued for an identity that vanished');
     return ctx;
@@ -73,8 +83,8 @@ export class TokenService {
   }
 
   private async context(token: string, s: StoredToken): Promise<TokenContext | undefined> {
-    const user = await this.identity.users.get(s.userId);
-    if (!user?.enabled) return undefined;
+    const [user, epoch] = await Promise.all([this.identity.users.get(s.userId), this.identity.tokenEpoch(s.userId)]);
+    if (!user?.enabled || (s.epoch ?? 0) !== epoch) return undefined;
     const userDomain = await this.identity.domains.get(user.domainId);
     if (!userDomain?.enabled) return undefined;
     const base = {

@@ -9,7 +9,7 @@ import { ApiError, badRequest, forbidden, notFound } from '../http/errors.js';
 import { queryOf } from '../http/query.js';
 import { isUuid } from '../http/validation.js';
 import { caller } from '../identity/auth.js';
-import { enforce, visibleImage, type Caller } from '../policy.js';
+import { enforce, inScope, visibleImage, type Caller } from '../policy.js';
 import { imageFromCreateBody, requestedId, setAttribute } from './attributes.js';
 import { filterImages, pageOfImages, sortImages } from './list.js';
 import { JSON_PATCH_V20, JSON_PATCH_V21, applyPatch, parsePatch } from './patch.js';
@@ -26,7 +26,7 @@ export async function loadImage(gw: Gateway, c: Caller, id: string): Promise<Ima
 
 /** Changing an image is for its owner (or an admin): others who can see it get 403. */
 export function checkOwner(image: ImageRecord, c: Caller, action: string): void {
-  if (!c.isAdmin && (image.owner === '' || image.owner !== c.projectId)) {
+  if (!inScope(c, image.owner)) {
     throw forbidden(`You are not authorized to complete ${action} action.`);
   }
 }

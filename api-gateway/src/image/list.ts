@@ -4,7 +4,7 @@
 import type { ImageRecord } from '@hypernova/cluster-state';
 import { badRequest } from '../http/errors.js';
 import { param, type Query } from '../http/query.js';
-import type { Caller } from '../policy.js';
+import { visibleImage, type Caller } from '../policy.js';
 
 type Value = string | number | boolean | null;
 
@@ -53,8 +53,7 @@ function matchesValue(actual: Value, wanted: string): boolean {
 /** Which images the caller may list: Glance lists community images only when asked to. */
 function visibilityMatches(i: ImageRecord, c: Caller, wanted: string | undefined): boolean {
   const mine = i.owner !== '' && i.owner === c.projectId;
-  const canSee = c.isAdmin || i.visibility === 'public' || i.visibility === 'community' || mine;
-  if (!canSee) return false;
+  if (!visibleImage(i, c)) return false;
   if (wanted === undefined) return i.visibility !== 'community' || mine;
   return wanted === 'all' || i.visibility === wanted;
 }

@@ -7,7 +7,7 @@ import type { Gateway } from '../../context.js';
 import { notFound } from '../../http/errors.js';
 import { isUuid } from '../../http/validation.js';
 import { caller } from '../../identity/auth.js';
-import { allowed, enforce, type Caller } from '../../policy.js';
+import { allowed, enforce, inScope, type Caller } from '../../policy.js';
 import { instanceActionDetail, instanceActionView } from '../views/instance-actions.js';
 import { loadServer } from '../api.js';
 
@@ -24,7 +24,7 @@ async function serverOf(gw: Gateway, request: FastifyRequest, c: Caller, id: str
     const uuid = id.toLowerCase();
     const actions = await gw.actions.list(uuid);
     const owner = actions.find((a) => a.action === 'create')?.projectId;
-    if (actions.length === 0 || (!c.isAdmin && owner !== c.projectId)) throw err;
+    if (actions.length === 0 || !inScope(c, owner ?? '')) throw err;
     return uuid;
   }
 }

@@ -2,9 +2,9 @@
 // admins. Lowering a limit below what the project uses needs "force", as in Nova.
 import type { FastifyInstance } from 'fastify';
 import type { Gateway } from '../../context.js';
-import { badRequest, forbidden } from '../../http/errors.js';
+import { badRequest } from '../../http/errors.js';
 import { caller } from '../../identity/auth.js';
-import { enforce, type Caller } from '../../policy.js';
+import { enforce, enforceOn } from '../../policy.js';
 import { NETWORK_QUOTAS, QUOTA_RESOURCES, usageOf, type QuotaLimits, type QuotaResource } from '../quota.js';
 import { quotaSetDetail, quotaSetView } from '../views/quota-sets.js';
 
@@ -27,24 +27,18 @@ const updateSchema = {
 } as const;
 
 export function registerQuotaSetRoutes(app: FastifyInstance, gw: Gateway): void {
-  /** Members read their own project's quotas; admins any project's. */
-  function checkTarget(c: Caller, projectId: string, action: string): void {
-    enforce(c, action);
-    if (!c.isAdmin && projectId !== c.projectId) throw forbidden(`Policy doesn't allow ${action} to be performed.`);
-  }
-
   async function inUse(projectId: string): Promise<Partial<QuotaLimits>> {
     const usage = usageOf(await gw.instances.list({ projectId }));
     return { ...usage, server_groups: await gw.serverGroups.countOf(projectId) };
   }
 
   app.get<{ Params: { id: string } }>('/os-quota-sets/:id', async (request) => {
-    checkTarget(caller(request), request.params.id, 'os_compute_api:os-quota-sets:show');
+    enforceOn(caller(request), 'os_compute_api:os-quota-sets:show', request.params.id);
     return { quota_set: quotaSetView(await gw.quotas.limits(request.params.id), request.params.id) };
   });
 
   app.get<{ Params: { id: string } }>('/os-quota-sets/:id/detail', async (request) => {
-    checkTarget(caller(request), request.params.id, 'os_compute_api:os-quota-sets:detail');
+    enforceOn(caller(request), 'os_compute_api:os-quota-sets:detail', request.params.id);
     const id = request.params.id;
     return { quota_set: quotaSetDetail(await gw.quotas.limits(id), await inUse(id), id) };
   });

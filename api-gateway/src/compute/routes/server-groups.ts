@@ -8,7 +8,7 @@ import { badRequest, notFound } from '../../http/errors.js';
 import { flag, paginate, queryOf } from '../../http/query.js';
 import { isUuid } from '../../http/validation.js';
 import { caller } from '../../identity/auth.js';
-import { enforce, type Caller } from '../../policy.js';
+import { enforce, inScope, type Caller } from '../../policy.js';
 import type { GroupPolicyName, ServerGroup } from '../server-groups.js';
 import { serverGroupView } from '../views/server-groups.js';
 
@@ -42,7 +42,7 @@ export function registerServerGroupRoutes(app: FastifyInstance, gw: Gateway): vo
 
   async function find(id: string, c: Caller): Promise<ServerGroup> {
     const g = isUuid(id) ? await gw.serverGroups.get(id.toLowerCase()) : undefined;
-    if (!g || (!c.isAdmin && g.projectId !== c.projectId)) throw notFound(`Instance group ${id} could not be found.`);
+    if (!g || !inScope(c, g.projectId)) throw notFound(`Instance group ${id} could not be found.`);
     return g;
   }
 

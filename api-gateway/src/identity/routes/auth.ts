@@ -1,6 +1,9 @@
 // /identity/v3/auth: password authentication issuing project-scoped tokens (201 with
 // X-Subject-Token), token validation (GET/HEAD), revocation (DELETE), the caller's projects and
 // catalog. Users, projects and domains are found by id or by name (+ domain id or name).
+// Password logins are throttled (lockout.ts), and every refusal is the same 401 whether the user
+// exists, is disabled, is locked out or gave a wrong password.
+import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { Gateway } from '../../context.js';
 import { baseUrl } from '../../http/base-url.js';
@@ -8,7 +11,7 @@ import { ApiError, badRequest, forbidden, notFound, unauthorized } from '../../h
 import { param, queryOf } from '../../http/query.js';
 import { caller } from '../auth.js';
 import { buildCatalog } from '../catalog.js';
-import { hashPassword, verifyPassword } from '../passwords.js';
+import { hashPassword, needsRehash, verifyPassword } from '../passwords.js';
 import type { Project, User } from '../store.js';
 import type { TokenContext } from '../tokens.js';
 import { collection, projectView, tokenView } from '../views.js';
@@ -80,8 +83,9 @@ const authSchema = {
   },
 } as const;
 
-/** A hash nobody's password matches, verified for unknown users so timing does not reveal who exists. */
+/** A hash of a random password, verified for refused logins so timing does not reveal who exists. */
 let decoy: Promise<string> | undefined;
+const decoyHash = () => (decoy ??= hashPassword(randomBytes(16).toString('base64url')));
 
 export function registerAuthRoutes(app: FastifyInstance, gw: Gateway): void {
   const { identity, tokens } = gw;
@@ -102,21 +106,35 @@ export function registerAuthRoutes(app: FastifyInstance, gw: Gateway): void {
     return domain ? identity.projects.findByName(domain.id, ref.name) : undefined;
   }
 
-  async function authenticateUser(body: AuthBody['auth']['identity']): Promise<{ user: User; methods: string[] }> {
+  async function passwordLogin(ref: Ref & { password: string }, address: string): Promise<User> {
+    const user = await findUser(ref);
+    // Unknown names are throttled like users, under what they were asked by.
+    const subject = user?.id ?? JSON.stringify(['ref', ref.id, ref.name, ref.domain?.id, ref.domain?.name]);
+    const locked = await gw.logins.locked(subject, address);
+    const verified = await verifyPassword(ref.password, user && !locked ? user.passwordHash : await decoyHash());
+    if (locked || !user?.enabled || !verified) {
+      await gw.logins.failed(locked ? undefined : subject, address);
+      throw unauthorized();
+    }
+    await gw.logins.succeeded(subject);
+    // Hashes made with older cost parameters are upgraded while the password is at hand; the
+    // plain update keeps the user's tokens (a new hash of the same password is no credential change).
+    if (needsRehash(user.passwordHash))
+      return identity.users.update(user, { ...user, passwordHash: await hashPassword(ref.password) });
+    return user;
+  }
+
+  async function authenticateUser(
+    body: AuthBody['auth']['identity'],
+    address: string,
+  ): Promise<{ user: User; methods: string[]; from?: TokenContext }> {
     if (body.methods.includes('password') && body.password) {
-      const { user: ref } = body.password;
-      const user = await findUser(ref);
-      if (!user) {
-        await verifyPassword(ref.password, await (decoy ??= hashPassword('decoy')));
-        throw unauthorized();
-      }
-      if (!user.enabled || !(await verifyPassword(ref.password, user.passwordHash))) throw unauthorized();
-      return { user, methods: ['password'] };
+      return { user: await passwordLogin(body.password.user, address), methods: ['password'] };
     }
     if (body.methods.includes('token') && body.token) {
       const ctx = await tokens.validate(body.token.id);
       if (!ctx) throw unauthorized();
-      return { user: ctx.user, methods: ctx.methods };
+      return { user: ctx.user, methods: ctx.methods, from: ctx };
     }
     throw unauthorized('Attempted to authenticate with an unsupported method.');
   }
@@ -144,9 +162,9 @@ export function registerAuthRoutes(app: FastifyInstance, gw: Gateway): void {
     '/auth/tokens',
     { schema: { body: authSchema }, config: { public: true } },
     async (request, reply) => {
-      const { user, methods } = await authenticateUser(request.body.auth.identity);
+      const { user, methods, from } = await authenticateUser(request.body.auth.identity, request.ip);
       const project = await scopeProject(user, request.body.auth.scope);
-      const ctx = await tokens.issue(user, project, methods);
+      const ctx = await tokens.issue(user, project, methods, from);
       void reply.code(201).header('X-Subject-Token', ctx.token);
       return tokenView(ctx, catalogFor(ctx, baseUrl(gw.config.publicUrl, request)));
     },
