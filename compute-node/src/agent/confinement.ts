@@ -118,7 +118,8 @@ export class VmJail {
     for (const p of DEVICES) specs.push(`dev:${p}`);
     specs.push('dev:/proc');
     for (const p of this.hidden) if (this.readOnly.some((r) => p.startsWith(`${r}/`))) specs.push(`tmp:${p}`);
-    for (const p of readable) specs.push(`ro:${p}`);
+    // One bind per file: a kernel image can also be its disk's backing file.
+    for (const p of new Set(readable)) specs.push(`ro:${p}`);
     for (const p of writable) specs.push(`rw:${p}`);
     return [
       '/usr/bin/unshare',

@@ -110,7 +110,8 @@ describe('security: VM process confinement', function () {
       ],
       whoA,
       [a.dir],
-      [base],
+      // Twice, as when a kernel image is also the disk's backing file.
+      [base, base],
     );
     const { code, out, err } = await run(argv);
     assert.equal(code, 0, err);
