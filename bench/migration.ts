@@ -7,7 +7,10 @@
 // total time, stop→resume (source pause to destination resume, wall clock), bytes sent, rounds,
 // converged. With qemu-system-riscv32 installed, QEMU's own pre-copy (two processes, -incoming
 // tcp, QMP migrate, its defaults) runs the same guest and RAM size in the same run, and the
-// ratios are computed. Medians of --runs (default 5). Results: bench/results/migration.json.
+// ratios are computed. The stream is encrypted (AES-256-GCM), as the compute agent runs it; a
+// few cases also run with it authenticated only (HMAC-SHA256), alternating, to show what the
+// encryption costs (--compare-only: just those, into bench/results/migration-encryption.json).
+// Medians of --runs (default 5). Results: bench/results/migration.json.
 //
 // The file is also its own child process: `migration.js --role source|destination ...` is one
 // VM process holding a Machine and one side of the migration.
@@ -478,7 +481,9 @@ async function main(): Promise<void> {
     await nats.stop();
     rmSync(dir, { recursive: true, force: true });
   }
-  const out = join(dirname(fileURLToPath(import.meta.url)), '..', 'results', 'migration.json');
+  // A comparison run alone does not replace the full table.
+  const file = compareOnly ? 'migration-encryption.json' : 'migration.json';
+  const out = join(dirname(fileURLToPath(import.meta.url)), '..', 'results', file);
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(out, JSON.stringify(results, null, 2) + '\n');
   console.log(`results in ${out}`);

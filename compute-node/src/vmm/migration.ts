@@ -133,7 +133,7 @@ export class Migrations {
         : { sizes: disks.map((d) => d.sizeBytes), attach: () => this.host.activateDisks() },
       // abort() cannot stop a destination that already has everything: the commit checks too.
       // Once asked, the answer is awaited even if the supervisor goes: the step may have been
-      // done, and only an answer (from it, or whoever takes its place) tells.
+      // done, and giving up now could leave the guest running nowhere.
       commit: async () => {
         if (!supervised) throw new Error('the supervisor went away');
         if (target.ownership && (await this.ask(target.id, 'commit')) !== 'committed')
