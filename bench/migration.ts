@@ -7,11 +7,15 @@
 // total time, stop→resume (source pause to destination resume, wall clock), bytes sent, rounds,
 // converged. With qemu-system-riscv32 installed, QEMU's own pre-copy (two processes, -incoming
 // tcp, QMP migrate, its defaults) runs the same guest and RAM size in the same run, and the
-// ratios are computed. Medians of --runs (default 5). Results: bench/results/migration.json.
+// ratios are computed. The stream is encrypted (AES-256-GCM), as the compute agent runs it; a
+// few cases also run with it authenticated only (HMAC-SHA256), alternating, to show what the
+// encryption costs (--compare-only: just those, into bench/results/migration-encryption.json).
+// Medians of --runs (default 5). Results: bench/results/migration.json.
 //
 // The file is also its own child process: `migration.js --role source|destination ...` is one
 // VM process holding a Machine and one side of the migration.
 import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -46,6 +50,8 @@ interface Case {
    * from its 128 MiB/s default (ours has no cap by default), as ../shared/anchors.md measured it.
    */
   ceiling?: boolean;
+  /** Also run with the stream authenticated only (HMAC, no encryption), to see what encryption costs. */
+  compare?: boolean;
 }
 
 /** QEMU's max-bandwidth for the ceiling case, bytes/s. */
@@ -89,8 +95,9 @@ const guestOk = (g: GuestCheck): boolean => g.beatsAfter > 0 && g.consecutive &&
 
 // ---------------------------------------------------------------- child: one VM process
 
-type ToChild = { type: 'go' } | { type: 'force' };
+type ToChild = { type: 'key'; key: string; encrypt: boolean } | { type: 'go' } | { type: 'force' };
 type FromChild =
+  | { type: 'started' }
   | { type: 'ready' }
   | {
       type: 'done';
@@ -116,10 +123,17 @@ async function child(args: Map<string, string>): Promise<void> {
   );
   const nc = await connectNats(args.get('nats')!, { name: `bench-${args.get('role')}` });
   const id = args.get('id')!;
+  // The key comes over IPC, as the agent's comes over the control socket: never in argv.
+  const secret = new Promise<Extract<ToChild, { type: 'key' }>>((resolve) =>
+    process.once('message', (m: ToChild) => m.type === 'key' && resolve(m)),
+  );
+  send({ type: 'started' });
+  const { key: hex, encrypt } = await secret;
+  const key = Buffer.from(hex, 'hex');
   if (args.get('role') === 'destination') {
     machine.pause();
     void machine.run();
-    const dst = new MigrationDestination(machine, nc, { id });
+    const dst = new MigrationDestination(machine, nc, { id, key, encrypt });
     await dst.listen();
     send({ type: 'ready' });
     try {
@@ -133,7 +147,7 @@ async function child(args: Map<string, string>): Promise<void> {
     void machine.run();
     while (!log.includes('DIRTIER-READY')) await sleep(10);
     await sleep(WARMUP_MS);
-    const src = new MigrationSource(machine, nc, { id });
+    const src = new MigrationSource(machine, nc, { id, key, encrypt });
     process.on('message', (m: ToChild) => {
       if (m.type === 'go') {
         src.run().then(
@@ -160,6 +174,7 @@ function vmProcess(
   kernel: string,
   nats: string,
   id: string,
+  secret: { key: Buffer; encrypt: boolean },
 ): { proc: ChildProcess; next: () => Promise<FromChild> } {
   const proc = fork(
     fileURLToPath(import.meta.url),
@@ -187,7 +202,11 @@ function vmProcess(
   );
   const queue: FromChild[] = [];
   const waiters: ((m: FromChild) => void)[] = [];
-  proc.on('message', (m: FromChild) => (waiters.length ? waiters.shift()!(m) : queue.push(m)));
+  proc.on('message', (m: FromChild) => {
+    if (m.type === 'started') proc.send({ type: 'key', key: secret.key.toString('hex'), encrypt: secret.encrypt });
+    else if (waiters.length) waiters.shift()!(m);
+    else queue.push(m);
+  });
   proc.on('exit', (code) => {
     const m: FromChild = { type: 'done', log: '', error: `${role} process exited (${code})` };
     while (waiters.length) waiters.shift()!(m);
@@ -195,10 +214,11 @@ function vmProcess(
   return { proc, next: () => (queue.length ? Promise.resolve(queue.shift()!) : new Promise((r) => waiters.push(r))) };
 }
 
-async function ours(c: Case, kernel: string, nats: string, run: number): Promise<RunFigures> {
+async function ours(c: Case, kernel: string, nats: string, run: number, encrypt: boolean): Promise<RunFigures> {
   const id = `bench-${c.memoryMiB}-${c.wssMiB}-${c.rateMiBs}-${run}-${Date.now()}`;
-  const dst = vmProcess('destination', c, kernel, nats, id);
-  const src = vmProcess('source', c, kernel, nats, id);
+  const secret = { key: randomBytes(32), encrypt };
+  const dst = vmProcess('destination', c, kernel, nats, id, secret);
+  const src = vmProcess('source', c, kernel, nats, id, secret);
   try {
     await Promise.all([dst.next(), src.next()]);
     src.proc.send({ type: 'go' } satisfies ToChild);
@@ -362,14 +382,24 @@ async function main(): Promise<void> {
   };
   const runs = Number(opt('runs') ?? 5);
   const only = opt('only'); // e.g. 256-32-200
+  // The cases that compare encrypted with plaintext streams, and only those.
+  const compareOnly = argv.includes('--compare-only');
   const kernel = join(await ensureBaremetal(), 'dirtier.elf');
   const withQemu = !argv.includes('--no-qemu') && (await qemuInstalled());
   const cases: Case[] = [];
   for (const memoryMiB of [64, 256])
-    for (const rateMiBs of [0, 10, 50, 200]) cases.push({ memoryMiB, wssMiB: 32, rateMiBs });
-  cases.push({ memoryMiB: 256, wssMiB: 128, rateMiBs: 200 });
-  cases.push({ memoryMiB: 256, wssMiB: 192, rateMiBs: 0, ceiling: true });
-  const selected = cases.filter((c) => !only || only === `${c.memoryMiB}-${c.wssMiB}-${c.rateMiBs}`);
+    for (const rateMiBs of [0, 10, 50, 200])
+      cases.push({
+        memoryMiB,
+        wssMiB: 32,
+        rateMiBs,
+        compare: memoryMiB === 256 && (rateMiBs === 0 || rateMiBs === 50),
+      });
+  cases.push({ memoryMiB: 256, wssMiB: 128, rateMiBs: 200, compare: true });
+  cases.push({ memoryMiB: 256, wssMiB: 192, rateMiBs: 0, ceiling: true, compare: true });
+  const selected = cases.filter(
+    (c) => (!only || only === `${c.memoryMiB}-${c.wssMiB}-${c.rateMiBs}`) && (!compareOnly || c.compare),
+  );
   // Any other case, for experiments: --only MiB-WSS-RATE.
   if (only && !selected.length) {
     const [memoryMiB, wssMiB, rateMiBs] = only.split('-').map(Number);
@@ -384,7 +414,7 @@ async function main(): Promise<void> {
     hostLoadAverage: loadavg()[0],
     runs,
     guest: 'guest/baremetal/bench/dirtier.c (one word rewritten per page, heartbeat every 250 ms)',
-    ours: 'defaults: downtime limit 300 ms, no bandwidth cap, deltas on, auto-converge on; NATS core on loopback',
+    ours: 'defaults: downtime limit 300 ms, no bandwidth cap, deltas on, auto-converge on, stream encrypted (AES-256-GCM); NATS core on loopback',
     qemu: withQemu
       ? 'QEMU defaults: downtime-limit 300 ms, max-bandwidth 128 MiB/s, no capabilities; loopback TCP'
       : 'not installed',
@@ -396,6 +426,7 @@ async function main(): Promise<void> {
       'the destination prefaults its RAM (and the memory its receive buffers will take) while it waits for the source (as QEMU -mem-prealloc); that time is outside the migration, as QEMU start-up is',
       `a case still iterating after ${CASE_LIMIT_MS / 1000} s is forced (ours) or cancelled (QEMU) and counts as not converged`,
       'stream throughput (MiB/s): ours is acknowledged bytes over the time frames were in flight; the short cases are mostly set-up and small late rounds, the ceiling case is one long first pass',
+      'plaintext (cases with it): the same case with the stream authenticated only (HMAC-SHA256, no encryption), runs alternating with the encrypted ones; encryption: encrypted/plaintext throughput, and stop→resume of both',
     ],
     cases: [] as unknown[],
   };
@@ -407,13 +438,27 @@ async function main(): Promise<void> {
     for (const c of selected) {
       const name = `${c.memoryMiB} MiB RAM, ${c.rateMiBs} MiB/s over ${c.wssMiB} MiB${c.ceiling ? ' (stream ceiling: QEMU max-bandwidth raised to 10 GiB/s)' : ''}`;
       const mine: RunFigures[] = [];
+      const plain: RunFigures[] = [];
       const theirs: RunFigures[] = [];
       for (let i = 0; i < runs; i++) {
-        mine.push(await ours(c, kernel, nats.url, i));
+        mine.push(await ours(c, kernel, nats.url, i, true));
+        if (c.compare) plain.push(await ours(c, kernel, nats.url, i, false));
         if (withQemu) theirs.push(await qemu(c, kernel, dir, i));
       }
       const row: Record<string, unknown> = { ...c, hypernova: summarise(mine) };
       console.log(`${name}\n  hypernova: ${fmt(row.hypernova as Record<string, unknown>)}`);
+      if (c.compare) {
+        const p = summarise(plain);
+        const h = row.hypernova as Record<string, number>;
+        row.plaintext = p;
+        row.encryption = {
+          throughputRatio: h.throughputMiBs / (p.throughputMiBs as number),
+          stopToResumeMs: { encrypted: h.stopToResumeMs, plaintext: p.stopToResumeMs },
+        };
+        console.log(
+          `  plaintext: ${fmt(p)}\n  encrypted/plaintext throughput ${(h.throughputMiBs / (p.throughputMiBs as number)).toFixed(2)}`,
+        );
+      }
       if (withQemu) {
         const q = summarise(theirs);
         row.qemu = q;
@@ -436,7 +481,9 @@ async function main(): Promise<void> {
     await nats.stop();
     rmSync(dir, { recursive: true, force: true });
   }
-  const out = join(dirname(fileURLToPath(import.meta.url)), '..', 'results', 'migration.json');
+  // A comparison run alone does not replace the full table.
+  const file = compareOnly ? 'migration-encryption.json' : 'migration.json';
+  const out = join(dirname(fileURLToPath(import.meta.url)), '..', 'results', file);
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(out, JSON.stringify(results, null, 2) + '\n');
   console.log(`results in ${out}`);

@@ -2,13 +2,16 @@
 // post/rollback): prechecks and a claim on the destination before the 202, then in the
 // background the destination prepares its VM process, the source streams the guest over, and
 // the records follow the outcome. The instance's owner key in Redis is the truth about where the
-// guest runs: the destination VM flips it at the commit point, and when the source's report is
+// guest runs: the destination node flips it at the commit point, and when the source's report is
 // lost the outcome is settled there (committed, or aborted so that it can no longer commit).
 // The gateway driving a migration holds a lease on it in Redis; a migration whose lease lapsed
 // (its gateway died) is taken over by the next gateway to sweep: it watches the source node
 // until the migration ends there, then settles it as above.
 // Whether the two nodes share the instance's storage is asked of them before the 202 (Nova's
 // check_can_live_migrate_destination/source): only then may the disk stay where it is.
+// Each migration gets a key of its own, made here and handed to both nodes over gRPC (never
+// stored): it authenticates and encrypts the stream between their VM processes.
+import { randomBytes } from 'node:crypto';
 import {
   NoValidHostError,
   NotFoundError,
@@ -339,6 +342,7 @@ export class LiveMigrations {
     action: ActionRecorder,
   ): Promise<void> {
     const destNode = this.d.clients.at(m.destHost);
+    const migrationKey = randomBytes(32);
     let outcome: Outcome;
     let reason = '';
     try {
@@ -348,6 +352,7 @@ export class LiveMigrations {
           migrationId: m.uuid,
           sourceHost: rec.host,
           blockMigration: m.blockMigration,
+          migrationKey,
         }),
       );
       // An abort that came while the destination was being prepared ends it here.
@@ -363,6 +368,7 @@ export class LiveMigrations {
             blockMigration: m.blockMigration,
             downtimeLimitMs: 0,
             maxBandwidthBytesPerS: 0,
+            migrationKey,
           },
           () => undefined, // the source node records progress in Redis itself
         ),

@@ -121,7 +121,7 @@ export async function startComputeAgent(config: AgentConfig, logger?: Logger): P
       manager,
       redis,
       name,
-      { natsUrl: config.natsUrl, redisUrl: config.redisUrl },
+      { natsUrl: config.natsUrl, encrypt: config.migrationEncrypt },
       {
         downtimeLimitMs: config.migrationDowntimeLimitMs,
         maxBandwidth: config.migrationMaxBandwidth,

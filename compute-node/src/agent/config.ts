@@ -103,6 +103,11 @@ export const agentSettings = {
     0,
     'live migration: bytes/s cap on the pre-copy stream (0: none)',
   ),
+  migrationEncrypt: bool(
+    'COMPUTE_MIGRATION_ENCRYPT',
+    true,
+    'live migration: encrypt what this node sends (AES-256-GCM); false: authenticate it only (HMAC-SHA256)',
+  ),
   migrationVerify: bool(
     'COMPUTE_MIGRATION_VERIFY',
     false,

@@ -1,13 +1,14 @@
 // Live migration as the node takes part in it (Nova's compute manager side): the source drives
 // its VM process's `migrate` and relays progress to the caller and to the migration's record in
 // Redis; the destination (ComputeManager.prepareIncoming) has a VM process waiting for the
-// stream. The VM processes talk to each other over NATS and flip the instance's ownership in
-// Redis themselves; the agents set them up and clean up after them.
+// stream. The VM processes talk to each other over NATS, with the migration's key (from the
+// gateway, in memory only) on their control sockets; they hold no Redis connection: at the commit
+// point each asks its agent (MIGRATION_OWNERSHIP), which does the step in Redis (ownership.ts).
 import { errorMessage, redisKeys, type Logger, type Redis } from '@hypernova/common';
 import { MIGRATION_IN_PROGRESS, updateMigration, type MigrationProgressFields } from '@hypernova/cluster-state';
 import type { compute } from '@hypernova/proto';
-import { redisOwnership } from '../migration/index.js';
-import type { ComputeManager, MigrationEndpoints } from './manager.js';
+import { redisOwnership, type Ownership } from '../migration/index.js';
+import { migrationKeyArg, type ComputeManager, type MigrationEndpoints } from './manager.js';
 
 export interface MigrationDefaults {
   downtimeLimitMs: number;
@@ -82,9 +83,19 @@ export class LiveMigrations {
     return { existed: this.manager.removeSharedStorageProbe(req.fileName) };
   }
 
-  /** Destination: see ComputeManager.prepareIncoming. */
+  /** Destination: see ComputeManager.prepareIncoming; its VM process asks for the commit. */
   prepare(req: compute.PrepareLiveMigrationRequest): Promise<compute.InstanceInfo> {
-    return this.manager.prepareIncoming(req, this.endpoints);
+    const ownership = this.ownership(req.instance?.instanceUuid ?? '', req.migrationId, req.sourceHost, this.host);
+    return this.manager.prepareIncoming(req, this.endpoints, ownership);
+  }
+
+  private ownership(uuid: string, migrationId: string, source: string, destination: string): Ownership {
+    return redisOwnership(this.redis, {
+      ownerKey: redisKeys.instanceOwner(uuid),
+      outcomeKey: redisKeys.migrationOutcome(migrationId),
+      source,
+      destination,
+    });
   }
 
   /**
@@ -99,21 +110,14 @@ export class LiveMigrations {
     const id = req.migrationId;
     const uuid = req.instanceUuid;
     const vm = this.manager.get(uuid);
-    const ownership = redisOwnership(this.redis, {
-      ownerKey: redisKeys.instanceOwner(uuid),
-      outcomeKey: redisKeys.migrationOutcome(id),
-      source: this.host,
-      destination: req.destHost,
-    });
+    const ownership = this.ownership(uuid, id, this.host, req.destHost);
     // The owner key predates migration for instances spawned by older gateways: make sure it names us.
     await this.redis.set(redisKeys.instanceOwner(uuid), this.host, 'NX');
     const args = {
       id,
       uri: this.endpoints.natsUrl,
-      redis: this.endpoints.redisUrl,
-      instance: uuid,
-      source: this.host,
-      destination: req.destHost,
+      key: migrationKeyArg(req.migrationKey),
+      encrypt: this.endpoints.encrypt,
       'downtime-limit': req.downtimeLimitMs || this.defaults.downtimeLimitMs,
       'max-bandwidth': Number(req.maxBandwidthBytesPerS) || this.defaults.maxBandwidth || undefined,
       verify: this.defaults.verify,
@@ -127,7 +131,7 @@ export class LiveMigrations {
     };
     this.logger.info({ instance: uuid, migration: id, dest: req.destHost }, 'live migration starting');
     const end = await vm.serialize('migrating', () =>
-      vm.migrateOut(args, (d) => report(toProgress(id, 'active', d)), ownership.resolveOutcome),
+      vm.migrateOut(args, (d) => report(toProgress(id, 'active', d)), ownership),
     );
     const last = toProgress(id, end.status, end.data);
     // Without block migration the destination runs on the same disk.

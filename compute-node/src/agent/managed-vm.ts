@@ -4,9 +4,10 @@
 // /proc (the process may not be our child any more after an agent restart). A death the agent
 // did not ask for is classified (guest power-off, guest panic, crash) and handed to onObserved.
 import { existsSync, readFileSync, rmSync } from 'node:fs';
-import { ConflictError, suppressed, type Logger } from '@hypernova/common';
+import { ConflictError, errorMessage, suppressed, type Logger } from '@hypernova/common';
 import { PowerState } from '@hypernova/cluster-state';
 import type { compute } from '@hypernova/proto';
+import type { Ownership } from '../migration/index.js';
 import type { InstanceDir, InstanceMeta } from './instance-dir.js';
 import type { ObservedChange } from './reporter.js';
 import { QmpClient, type QmpEvent } from './qmp-client.js';
@@ -57,6 +58,8 @@ export class ManagedVm {
   /** While migrating away: a death is settled by the migration's outcome, not reported as a crash. */
   private migrating = false;
   private readonly eventWatchers = new Set<(e: QmpEvent) => void>();
+  /** While a migration runs, in or out: the ownership steps its VM process asks for (MIGRATION_OWNERSHIP). */
+  private ownership: Ownership | undefined;
   /** Operation in progress (InstanceInfo.task), '' when idle. */
   task = '';
 
@@ -259,6 +262,9 @@ export class ManagedVm {
       case 'MIGRATION':
         if (this.meta.state === 'incoming') this.incomingEvent(e.data ?? {});
         break;
+      case 'MIGRATION_OWNERSHIP':
+        void this.ownershipStep(e.data ?? {});
+        break;
       default:
     }
     this.env.logger.debug({ instance: this.uuid, event: e.event, data: e.data }, 'VM event');
@@ -285,7 +291,15 @@ export class ManagedVm {
     this.paused = false;
   }
 
+  /** Does the step the VM process asks for and answers it: the VM process waits for the answer. */
+  private async ownershipStep(data: Record<string, unknown>): Promise<void> {
+    await this.execute('migrate-ownership', await ownershipAnswer(this.ownership, data)).catch(
+      suppressed(this.env.logger, 'managed-vm', 'answer an ownership request', { instance: this.uuid }),
+    );
+  }
+
   private incomingEvent(data: Record<string, unknown>): void {
+    if (MIGRATION_ENDS.has(data.status as string)) this.ownership = undefined;
     if (data.status === 'completed') {
       this.save({ state: 'active', migrationId: undefined, sourceDisk: undefined, launchedAtMs: Date.now() });
       this.env.onIncomingSettled(this, true);
@@ -484,12 +498,21 @@ export class ManagedVm {
 
   // ---- live migration ----
 
-  /** Destination: starts the VM process waiting for the stream and tells it where to listen (see launch for closedDiskSize). */
-  async launchIncoming(migrationId: string, args: Record<string, unknown>, closedDiskSize?: number): Promise<void> {
+  /**
+   * Destination: starts the VM process waiting for the stream and tells it where to listen; it
+   * asks for `ownership`'s commit at the commit point (see launch for closedDiskSize).
+   */
+  async launchIncoming(
+    migrationId: string,
+    args: Record<string, unknown>,
+    ownership: Ownership,
+    closedDiskSize?: number,
+  ): Promise<void> {
     this.meta.migrationId = migrationId;
+    this.ownership = ownership;
     await this.launch('defer', closedDiskSize);
     try {
-      await this.execute('migrate-incoming', args);
+      await this.execute('migrate-incoming', { ...args, ownership: true });
     } catch (err) {
       await this.destroy();
       throw err;
@@ -499,15 +522,17 @@ export class ManagedVm {
   /**
    * Source: migrates the running guest away and resolves when the migration ended. On
    * completion the VM process is ended (the guest runs at the destination). When the process
-   * dies meanwhile, `resolveOutcome` settles whether the destination took the guest over.
+   * dies meanwhile, or asks because the destination's result was lost, `ownership` settles
+   * whether the destination took the guest over.
    */
   async migrateOut(
     args: Record<string, unknown>,
     onProgress: (data: Record<string, unknown>) => void,
-    resolveOutcome: () => Promise<'committed' | 'aborted'>,
+    ownership: Ownership,
   ): Promise<MigrationEnd> {
     this.requireRunning();
     this.migrating = true;
+    this.ownership = ownership;
     let stopWatching = (): void => undefined;
     let deathPoll: NodeJS.Timeout | undefined;
     try {
@@ -526,11 +551,11 @@ export class ManagedVm {
           clearInterval(deathPoll);
         };
       });
-      await this.execute('migrate', args);
+      await this.execute('migrate', { ...args, ownership: true });
       let end = await ended;
       if (end === 'died') {
         end =
-          (await resolveOutcome()) === 'committed'
+          (await ownership.resolveOutcome()) === 'committed'
             ? { status: 'completed', data: {} }
             : { status: 'failed', data: { error: 'the source VM process died during the migration' } };
       }
@@ -542,6 +567,7 @@ export class ManagedVm {
     } finally {
       stopWatching();
       this.migrating = false;
+      this.ownership = undefined;
       // A death the migration did not settle is a crash like any other.
       if (this.meta.state === 'active') void this.check();
     }
@@ -571,6 +597,27 @@ export class ManagedVm {
 
   private requireRunning(): void {
     if (this.meta.state !== 'active' || !this.alive()) throw new ConflictError(`instance ${this.uuid} is not running`);
+  }
+}
+
+/**
+ * The migrate-ownership arguments that answer a MIGRATION_OWNERSHIP request (its data), once
+ * `ownership` did the step asked for; an error when there is no migration to do it for.
+ */
+export async function ownershipAnswer(
+  ownership: Ownership | undefined,
+  request: Record<string, unknown>,
+): Promise<Record<string, unknown>> {
+  const id = request.request;
+  if (!ownership) return { request: id, error: 'no migration of this instance is under way here' };
+  try {
+    if (request.action === 'commit') {
+      await ownership.commit();
+      return { request: id, outcome: 'committed' };
+    }
+    return { request: id, outcome: await ownership.resolveOutcome() };
+  } catch (err) {
+    return { request: id, error: errorMessage(err) };
   }
 }
 

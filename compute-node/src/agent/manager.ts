@@ -16,6 +16,8 @@ import {
 import { getImage, getInstance } from '@hypernova/cluster-state';
 import { Qcow2 } from '@hypernova/hypervisor/block';
 import { compute } from '@hypernova/proto';
+import { KEY_SIZE } from '../migration/wire.js';
+import type { Ownership } from '../migration/index.js';
 import type { ImageCache, CachedImageRef } from './image-cache.js';
 import { InstanceDir, MAX_SOCKET_PATH, listInstanceDirs, type InstanceMeta } from './instance-dir.js';
 import type { VmConfinement } from './confinement.js';
@@ -39,10 +41,17 @@ export interface ManagerOptions {
   confinement?: VmConfinement;
 }
 
-/** What a VM process needs to reach for a live migration: the stream and the ownership flip. */
+/** How this node's VM processes migrate: where the stream goes, and whether it is encrypted (else authenticated only). */
 export interface MigrationEndpoints {
   natsUrl: string;
-  redisUrl: string;
+  encrypt: boolean;
+}
+
+/** A migration's secret as its VM processes take it (QMP `key`), checked. */
+export function migrationKeyArg(key: Uint8Array): string {
+  if (key.length !== KEY_SIZE)
+    throw new InvalidArgumentError(`the migration key must be ${KEY_SIZE} bytes, not ${key.length}`);
+  return Buffer.from(key).toString('hex');
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -236,6 +245,7 @@ export class ComputeManager {
   async prepareIncoming(
     req: compute.PrepareLiveMigrationRequest,
     endpoints: MigrationEndpoints,
+    ownership: Ownership,
   ): Promise<compute.InstanceInfo> {
     const spec = req.instance;
     if (!spec) throw new InvalidArgumentError('PrepareLiveMigration needs the instance');
@@ -243,16 +253,14 @@ export class ComputeManager {
     const args = {
       id: req.migrationId,
       uri: endpoints.natsUrl,
-      redis: endpoints.redisUrl,
-      instance: spec.instanceUuid,
-      source: req.sourceHost,
-      destination: this.opts.host,
+      key: migrationKeyArg(req.migrationKey),
+      encrypt: endpoints.encrypt,
       blk: req.blockMigration,
     };
     return this.create(
       spec,
       'migrating',
-      (vm, diskSize) => vm.launchIncoming(req.migrationId, args, req.blockMigration ? undefined : diskSize),
+      (vm, diskSize) => vm.launchIncoming(req.migrationId, args, ownership, req.blockMigration ? undefined : diskSize),
       {
         sharedDisk: !req.blockMigration,
       },

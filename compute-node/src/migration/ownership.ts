@@ -27,14 +27,16 @@ export interface RedisOwnershipOptions {
   ttlSeconds?: number;
 }
 
+/** The two ownership steps of a migration. */
+export interface Ownership {
+  /** The destination's: flips the owner; throws when it may not (the source gave up, or is not the owner). */
+  commit(): Promise<void>;
+  /** The source's, when the destination's result is lost: the outcome, settled for good. */
+  resolveOutcome(): Promise<'committed' | 'aborted'>;
+}
+
 /** commit for MigrationDestination and resolveOutcome for MigrationSource, backed by Redis. */
-export function redisOwnership(
-  redis: Redis,
-  o: RedisOwnershipOptions,
-): {
-  commit: () => Promise<void>;
-  resolveOutcome: () => Promise<'committed' | 'aborted'>;
-} {
+export function redisOwnership(redis: Redis, o: RedisOwnershipOptions): Ownership {
   const ttl = o.ttlSeconds ?? 86_400;
   return {
     async commit() {

@@ -17,13 +17,11 @@ import { wallNow } from './clock.js';
 import { Endpoint, type Tap } from './transport.js';
 import { MigrationError, type RejectCounters } from './types.js';
 import {
-  encode,
+  Channel,
   encodeCredit,
-  encodeJson,
   encodeNack,
   Flag,
   HEADER_SIZE,
-  migrationTag,
   MsgType,
   parseJson,
   type EndBody,
@@ -34,6 +32,10 @@ import {
 
 export interface DestinationOptions {
   id: string;
+  /** The migration's secret, the source's too (see SourceOptions.key). */
+  key: Uint8Array;
+  /** Encrypt what this side sends (credits, results); false: authenticate it only. Default true. */
+  encrypt?: boolean;
   /** Subject prefix; default `hn.migration.<id>`. */
   prefix?: string;
   /** Frames the source may have in flight (the credit window). Default 32 (16 MiB of 512 KiB frames). */
@@ -116,7 +118,7 @@ export class MigrationDestination {
   /** Settles when the guest runs here (resolves) or the migration failed (rejects: discard the machine). */
   readonly finished: Promise<DestinationResult>;
   private settle!: { resolve: (r: DestinationResult) => void; reject: (e: MigrationError) => void };
-  private readonly tag: number;
+  private readonly channel: Channel;
   private readonly endpoint: Endpoint;
   private readonly rx: ReceiveWindow;
   private phase: Phase = 'listening';
@@ -141,13 +143,13 @@ export class MigrationDestination {
   ) {
     this.id = opts.id;
     this.prefix = opts.prefix ?? subjects.migration(opts.id);
-    this.tag = migrationTag(opts.id);
+    this.channel = new Channel({ id: opts.id, key: opts.key, role: 'destination', encrypt: opts.encrypt });
     this.disks = opts.disks ?? [];
     this.rx = new ReceiveWindow(opts.window ?? 32, NACK_INTERVAL_MS);
     this.maxBody = Math.max(1 << 20, nc.info?.max_payload ?? 0);
     this.endpoint = new Endpoint(
       nc,
-      { prefix: this.prefix, tag: this.tag, role: 'destination', tap: opts.tap },
+      { prefix: this.prefix, channel: this.channel, tap: opts.tap },
       (f) => this.onFrame(f),
       (e) => this.fail(e),
     );
@@ -230,7 +232,7 @@ export class MigrationDestination {
       case MsgType.Prepare:
         if (this.phase !== 'receiving') return;
         this.rehearse(PREPARE_ROUNDS);
-        return this.endpoint.send(encode(MsgType.Prepared, this.tag, this.endpoint.nextControlSeq()));
+        return this.endpoint.send(this.channel.encode(MsgType.Prepared, this.endpoint.nextControlSeq()));
       case MsgType.Pages:
       case MsgType.Disk:
       case MsgType.State:
@@ -247,7 +249,7 @@ export class MigrationDestination {
     if (this.phase === 'listening') {
       const error = this.checkHello(h);
       if (error) {
-        this.endpoint.send(encodeJson(MsgType.Refuse, this.tag, this.endpoint.nextControlSeq(), { error }));
+        this.endpoint.send(this.channel.encodeJson(MsgType.Refuse, this.endpoint.nextControlSeq(), { error }));
         this.fail(new MigrationError('refused', error), false);
         return;
       }
@@ -267,7 +269,7 @@ export class MigrationDestination {
     // A repeated Hello (our Ready was lost) gets the same answer.
     if (this.phase === 'receiving' && this.rx.expected === 1) {
       this.endpoint.send(
-        encodeJson(MsgType.Ready, this.tag, this.endpoint.nextControlSeq(), {
+        this.channel.encodeJson(MsgType.Ready, this.endpoint.nextControlSeq(), {
           limit: this.rx.limit,
           window: this.rx.window,
         }),
@@ -309,7 +311,7 @@ export class MigrationDestination {
     }
     if (cls === 'gap') {
       if (this.rx.shouldNack(performance.now()))
-        this.endpoint.send(encodeNack(this.tag, this.endpoint.nextControlSeq(), this.rx.expected));
+        this.endpoint.send(encodeNack(this.channel, this.endpoint.nextControlSeq(), this.rx.expected));
       return;
     }
     this.bytesReceived += f.body.length + HEADER_SIZE;
@@ -411,7 +413,7 @@ export class MigrationDestination {
 
   private sendResult(): void {
     if (this.result)
-      this.endpoint.send(encodeJson(MsgType.Result, this.tag, this.endpoint.nextControlSeq(), this.result));
+      this.endpoint.send(this.channel.encodeJson(MsgType.Result, this.endpoint.nextControlSeq(), this.result));
   }
 
   private stopResult(): void {
@@ -422,7 +424,7 @@ export class MigrationDestination {
 
   private sendCredit(): void {
     this.rx.creditSent();
-    this.endpoint.send(encodeCredit(this.tag, this.endpoint.nextControlSeq(), this.rx.expected - 1, this.rx.limit));
+    this.endpoint.send(encodeCredit(this.channel, this.endpoint.nextControlSeq(), this.rx.expected - 1, this.rx.limit));
   }
 
   /** A credit after the frames NATS delivered in this batch, not one per frame. */
@@ -443,7 +445,7 @@ export class MigrationDestination {
     this.phase = 'failed';
     clearInterval(this.stallTimer);
     if (tellSource)
-      this.endpoint.send(encodeJson(MsgType.Abort, this.tag, this.endpoint.nextControlSeq(), { reason: e.message }));
+      this.endpoint.send(this.channel.encodeJson(MsgType.Abort, this.endpoint.nextControlSeq(), { reason: e.message }));
     // Stay subscribed a little while when a result is owed (the source may ask again), else go.
     if (this.result) this.resultTimer = setTimeout(() => this.stopResult(), RESULT_RESEND_FOR_MS);
     else this.endpoint.close();

@@ -26,16 +26,13 @@ import { wallNow } from './clock.js';
 import { Endpoint, type Tap } from './transport.js';
 import { MigrationError, type MigrationProgress, type MigrationStatus } from './types.js';
 import {
+  Channel,
   decodeCredit,
   decodeNack,
-  encode,
-  encodeJson,
   frameBuffer,
   HEADER_SIZE,
-  migrationTag,
   MsgType,
   parseJson,
-  seal,
   type EndBody,
   type Frame,
   type HelloBody,
@@ -46,6 +43,10 @@ import {
 export interface SourceOptions {
   /** The migration's id: frames carry a tag of it, and the subjects derive from it. */
   id: string;
+  /** The migration's secret (wire.KEY_SIZE random bytes), the destination's too: it authenticates every frame. */
+  key: Uint8Array;
+  /** Encrypt the stream (AES-256-GCM); false: authenticate it only (HMAC-SHA256). Default true. */
+  encrypt?: boolean;
   /** Subject prefix; default `hn.migration.<id>` (common's subjects.migration). */
   prefix?: string;
   /** Longest acceptable pause of the guest at switch-over (QEMU's downtime-limit). Default 300 ms. */
@@ -126,7 +127,7 @@ const PREPARE_TIMEOUT_MS = 20;
 export class MigrationSource {
   readonly id: string;
   readonly prefix: string;
-  private readonly tag: number;
+  private readonly channel: Channel;
   private readonly endpoint: Endpoint;
   private readonly window: SendWindow;
   private readonly limiter: RateLimiter;
@@ -164,7 +165,7 @@ export class MigrationSource {
   ) {
     this.id = opts.id;
     this.prefix = opts.prefix ?? subjects.migration(opts.id);
-    this.tag = migrationTag(opts.id);
+    this.channel = new Channel({ id: opts.id, key: opts.key, role: 'source', encrypt: opts.encrypt });
     const ram = machine.ram;
     this.dirty = new DirtySet(ram.pages);
     this.batchBytes = Math.max(PAGE_SIZE * 2, opts.batchBytes ?? 512 * 1024);
@@ -184,7 +185,7 @@ export class MigrationSource {
     this.limiter = new RateLimiter(opts.maxBandwidth ?? Infinity);
     this.endpoint = new Endpoint(
       nc,
-      { prefix: this.prefix, tag: this.tag, role: 'source', tap: opts.tap },
+      { prefix: this.prefix, channel: this.channel, tap: opts.tap },
       (f) => this.onFrame(f),
       (e) => this.fail(e),
     );
@@ -338,7 +339,7 @@ export class MigrationSource {
     // Hello until the destination answers: it may not be subscribed yet.
     for (;;) {
       const sentAt = performance.now();
-      this.endpoint.send(encodeJson(MsgType.Hello, this.tag, this.endpoint.nextControlSeq(), hello));
+      this.endpoint.send(this.channel.encodeJson(MsgType.Hello, this.endpoint.nextControlSeq(), hello));
       const r = await this.guard(Promise.race([ready, new Promise<undefined>((res) => setTimeout(res, 250))]));
       if (r) {
         this.rttMs = Math.max(0.2, performance.now() - sentAt);
@@ -383,7 +384,7 @@ export class MigrationSource {
   }
 
   private sendData(type: MsgType, buf: Buffer, bodyLength: number, flags = 0): void {
-    const frame = seal(buf, bodyLength, type, this.tag, this.window.nextSeq, flags);
+    const frame = this.channel.seal(buf, bodyLength, type, this.window.nextSeq, flags);
     this.window.track(frame);
     this.meter.busy(true);
     this.endpoint.send(frame);
@@ -399,7 +400,7 @@ export class MigrationSource {
    */
   private async prepareDestination(): Promise<void> {
     const prepared = new Promise<void>((resolve) => (this.preparedWaiter = resolve));
-    this.endpoint.send(encode(MsgType.Prepare, this.tag, this.endpoint.nextControlSeq()));
+    this.endpoint.send(this.channel.encode(MsgType.Prepare, this.endpoint.nextControlSeq()));
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<void>((r) => (timer = setTimeout(r, Math.max(PREPARE_TIMEOUT_MS, 4 * this.rttMs))));
     try {
@@ -463,11 +464,12 @@ export class MigrationSource {
       this.sendData(MsgType.State, buf, chunk.length);
     }
     if (!this.window.hasCredit) await this.guard(this.window.waitForCredit());
-    const end: EndBody = { digest, rounds: this.round };
-    const endFrame = encodeJson(MsgType.End, this.tag, 0, end);
+    const end = Buffer.from(JSON.stringify({ digest, rounds: this.round } satisfies EndBody), 'utf8');
+    const endFrame = frameBuffer(end.length);
+    end.copy(endFrame, HEADER_SIZE);
     // From here the destination may commit: no more unilateral rollback.
     this.endSent = true;
-    this.sendData(MsgType.End, endFrame, endFrame.length - HEADER_SIZE);
+    this.sendData(MsgType.End, endFrame, end.length);
     const endSentAt = performance.now();
     this.status = 'completing';
     // The guest's pause now ends at the destination: this process does nothing more until it
@@ -482,7 +484,7 @@ export class MigrationSource {
         result.error?.startsWith('verify') ? 'verify' : 'commit',
         result.error ?? 'destination did not commit',
       );
-    this.endpoint.send(encode(MsgType.Bye, this.tag, this.endpoint.nextControlSeq()));
+    this.endpoint.send(this.channel.encode(MsgType.Bye, this.endpoint.nextControlSeq()));
     const upper = resultAt - pausedAt;
     const guestView = result.resumedAt !== undefined ? result.resumedAt - pausedAt : NaN;
     this.downtimeMs = guestView >= 0 && guestView <= upper ? guestView : upper;
@@ -616,7 +618,7 @@ export class MigrationSource {
     if (this.pausedByUs) this.machine.resume();
     if (this.handshakeDone()) {
       this.endpoint.send(
-        encodeJson(MsgType.Abort, this.tag, this.endpoint.nextControlSeq(), { reason: this.failure.message }),
+        this.channel.encodeJson(MsgType.Abort, this.endpoint.nextControlSeq(), { reason: this.failure.message }),
       );
     }
     this.status = this.failure.code === 'aborted' ? 'aborted' : 'failed';

@@ -2,11 +2,11 @@
 //   <prefix>.data      source → destination (data and the source's control frames)
 //   <prefix>.ctl       destination → source (credits, NACKs, results)
 //   <prefix>.progress  progress events (JSON), for the agent, the API and the dashboard
-// Frames are checked here (wire.ts): those of another migration or with a bad checksum are
+// Frames are checked here (wire.ts): those of another migration or that fail authentication are
 // dropped and counted, and so are control frames whose sequence number is not new (replays).
 // Data frames go to the receive window, which knows which sequence numbers are old.
 import type { NatsConnection, Subscription } from 'nats';
-import { decode, frameBufferOf, HEADER_SIZE, isDataType, ROOM_AFTER, ROOM_BEFORE, type Frame } from './wire.js';
+import { frameBufferOf, HEADER_SIZE, isDataType, ROOM_AFTER, ROOM_BEFORE, type Channel, type Frame } from './wire.js';
 import { emptyRejectCounters, MigrationError, type RejectCounters } from './types.js';
 
 /**
@@ -65,8 +65,8 @@ export function sizeReceiveBuffers(nc: NatsConnection): boolean {
 
 export interface EndpointOptions {
   prefix: string;
-  tag: number;
-  role: 'source' | 'destination';
+  /** Seals and opens this side's frames; its role decides the subjects. */
+  channel: Channel;
   tap?: Tap;
 }
 
@@ -88,7 +88,7 @@ export class Endpoint {
   ) {
     const data = `${opts.prefix}.data`;
     const ctl = `${opts.prefix}.ctl`;
-    [this.sendSubject, this.recvSubject] = opts.role === 'source' ? [data, ctl] : [ctl, data];
+    [this.sendSubject, this.recvSubject] = opts.channel.role === 'source' ? [data, ctl] : [ctl, data];
   }
 
   static progressSubject(prefix: string): string {
@@ -192,7 +192,7 @@ export class Endpoint {
     if (this.closed) return;
     const tapped = this.opts.tap ? this.opts.tap('in', data) : undefined;
     if (tapped === null) return;
-    const f = decode(tapped ?? data, this.opts.tag);
+    const f = this.opts.channel.decode(tapped ?? data);
     if (f === 'forged' || f === 'corrupt') {
       this.rejected[f]++;
       return;

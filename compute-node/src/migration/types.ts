@@ -50,7 +50,7 @@ export interface MigrationProgress {
   deflate: boolean;
   pages: { zero: number; raw: number; delta: number; unchanged: number };
   retransmits: number;
-  /** Frames refused: not for this migration, bad checksum, or an old sequence number. */
+  /** Frames refused: not for this migration or not authentic (forged), malformed (corrupt), or an old sequence number (replayed). */
   rejected: RejectCounters;
   elapsedMs: number;
   /** Source pause → destination's result, once known. */

@@ -3,7 +3,7 @@
 // connection itself is, so the server handles it.
 import { QCODE_KEYS } from '@hypernova/hypervisor';
 import type { MigrationParams, MigrationTarget, Supervisor } from './migration.js';
-import { CommandError, greeting } from './protocol.js';
+import { CommandError, greeting, type MigrateOwnershipArgs } from './protocol.js';
 import type { VmProcess } from './vm-process.js';
 
 type ArgType = 'string' | 'boolean' | 'number' | 'array';
@@ -32,13 +32,13 @@ function nonEmpty(args: Record<string, unknown>, key: string): string {
   return v;
 }
 
-const OWNERSHIP_KEYS = ['redis', 'instance', 'source', 'destination'] as const;
-
 const migrationTargetArgs: ArgSpecs = {
   id: { type: 'string' },
   uri: { type: 'string' },
+  key: { type: 'string' },
+  encrypt: { type: 'boolean', optional: true },
+  ownership: { type: 'boolean', optional: true },
   blk: { type: 'boolean', optional: true },
-  ...Object.fromEntries(OWNERSHIP_KEYS.map((k) => [k, { type: 'string', optional: true }])),
 };
 
 const migrationParameterArgs: ArgSpecs = {
@@ -46,24 +46,28 @@ const migrationParameterArgs: ArgSpecs = {
   'max-bandwidth': { type: 'number', optional: true },
 };
 
-/** id and uri, and the ownership flip: all four of its arguments or none. */
+const KEY_HEX = /^[0-9a-f]{64}$/i;
+
 function migrationTarget(args: Record<string, unknown>): MigrationTarget {
-  const target: MigrationTarget = { id: nonEmpty(args, 'id'), uri: nonEmpty(args, 'uri'), blk: args.blk === true };
-  const missing = OWNERSHIP_KEYS.filter((k) => args[k] === undefined);
-  if (missing.length === OWNERSHIP_KEYS.length) return target;
-  if (missing.length) {
-    throw new CommandError(
-      'GenericError',
-      `Parameters 'redis', 'instance', 'source' and 'destination' go together: '${missing.join("', '")}' missing`,
-    );
-  }
-  const [redis, instance, source, destination] = OWNERSHIP_KEYS.map((k) => nonEmpty(args, k)) as [
-    string,
-    string,
-    string,
-    string,
-  ];
-  return { ...target, ownership: { redis, instance, source, destination } };
+  const key = args.key as string;
+  if (!KEY_HEX.test(key)) throw new CommandError('GenericError', "Parameter 'key' must be 64 hex digits (256 bits)");
+  return {
+    id: nonEmpty(args, 'id'),
+    uri: nonEmpty(args, 'uri'),
+    key: Buffer.from(key, 'hex'),
+    encrypt: args.encrypt !== false,
+    ownership: args.ownership === true,
+    blk: args.blk === true,
+  };
+}
+
+function ownershipAnswer(args: Record<string, unknown>): MigrateOwnershipArgs {
+  const { request, outcome, error } = args as Partial<MigrateOwnershipArgs>;
+  if (outcome !== undefined && outcome !== 'committed' && outcome !== 'aborted')
+    throw new CommandError('GenericError', "Parameter 'outcome' must be 'committed' or 'aborted'");
+  if ((outcome === undefined) === (error === undefined))
+    throw new CommandError('GenericError', "One of 'outcome' and 'error' is expected");
+  return { request: request!, outcome, error };
 }
 
 /**
@@ -146,6 +150,14 @@ export const COMMANDS: Record<string, CommandSpec> = {
       await vm.migration.outgoing({ ...migrationTarget(a), ...migrationParams(a), verify: a.verify === true }),
       ok
     ),
+  },
+  'migrate-ownership': {
+    args: {
+      request: { type: 'number' },
+      outcome: { type: 'string', optional: true },
+      error: { type: 'string', optional: true },
+    },
+    run: (vm, a) => (vm.migration.answer(ownershipAnswer(a)), ok),
   },
   'query-migrate': { run: (vm) => vm.migration.query() },
   migrate_cancel: { run: (vm) => (vm.migration.cancel(), ok) },

@@ -3,6 +3,7 @@ import {
   timestamp,
   type EventName,
   type MigrationEventData,
+  type MigrationOwnershipRequest,
   type MigrationProgressInfo,
   type QmpEvent,
   type ShutdownReason,
@@ -20,6 +21,8 @@ export interface EventData {
   MIGRATION: MigrationEventData;
   /** An outgoing migration while it streams, about every 500 ms. */
   MIGRATION_PROGRESS: MigrationProgressInfo;
+  /** A migration at its commit point (or with its outcome lost) asks for the ownership step. */
+  MIGRATION_OWNERSHIP: MigrationOwnershipRequest;
 }
 
 export type EventListener = (event: QmpEvent) => void;

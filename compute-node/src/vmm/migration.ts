@@ -1,13 +1,16 @@
 // Live migration as the control protocol offers it (QEMU's migrate, migrate-incoming, ...), on
 // top of the migration library (../migration): one migration at a time in either direction,
-// the connections it needs, its status for query-migrate, and its events.
+// the connections it needs, its status for query-migrate, and its events. The VM process holds
+// no cluster credentials: the ownership step at the commit point is its client's (the agent's),
+// asked for with a MIGRATION_OWNERSHIP event and answered with migrate-ownership.
 import { setTimeout as delay } from 'node:timers/promises';
-import type { NatsConnection, Redis } from '@hypernova/common';
+import type { NatsConnection } from '@hypernova/common';
 import type { BlockBackend, Machine } from '@hypernova/hypervisor';
 import type { MigrationDestination, MigrationError, MigrationProgress, MigrationSource } from '../migration/index.js';
 import type { EventBus } from './events.js';
 import {
   CommandError,
+  type MigrateOwnershipArgs,
   type MigrationEventData,
   type MigrationInfo,
   type MigrationProgressInfo,
@@ -19,20 +22,16 @@ const PROGRESS_INTERVAL_MS = 500;
 /** Longest wait for NATS to send what is queued (a last Abort or Result) before closing. */
 const FLUSH_MS = 1000;
 
-/** Where the instance's ownership flips at the commit point. */
-export interface Ownership {
-  redis: string;
-  instance: string;
-  source: string;
-  destination: string;
-}
-
 export interface MigrationTarget {
   id: string;
   /** NATS URL. */
   uri: string;
-  /** Without it nothing checks or flips ownership (tests, a single-node setup). */
-  ownership?: Ownership;
+  /** The migration's secret (the migration library's key). */
+  key: Buffer;
+  /** Encrypt what this side sends (else authenticate it only). */
+  encrypt: boolean;
+  /** The client settles ownership (MIGRATION_OWNERSHIP); false: nothing checks or flips it (tests, a single node). */
+  ownership: boolean;
   /**
    * Block migration: the disks' contents travel with the guest (both sides must say so).
    * Without it the disks are on storage both hosts share: the source flushes them in the pause
@@ -80,12 +79,17 @@ type Active =
   | { kind: 'outgoing'; source: MigrationSource; cancelled: boolean }
   | { kind: 'incoming'; destination: MigrationDestination };
 
+type Outcome = NonNullable<MigrateOwnershipArgs['outcome']>;
+
 export class Migrations {
   private info: MigrationInfo = { status: 'none' };
   private active: Active | undefined;
   /** Set by migrate-set-parameters: for the active migration and every later one. */
   private params: MigrationParams = {};
   private lastProgressAt = 0;
+  /** Ownership requests waiting for the client's answer, by request number. */
+  private readonly asked = new Map<number, { resolve: (o: Outcome) => void; reject: (e: Error) => void }>();
+  private lastRequest = 0;
 
   constructor(private readonly host: MigrationHost) {}
 
@@ -119,17 +123,21 @@ export class Migrations {
     }
     const links = await Links.open(target);
     let supervised = true;
-    const ownership = links.ownership(target);
     const destination = new links.lib.MigrationDestination(this.host.machine, links.nc, {
       id: target.id,
+      key: target.key,
+      encrypt: target.encrypt,
       disks: target.blk ? disks : undefined,
       sharedDisks: target.blk
         ? undefined
         : { sizes: disks.map((d) => d.sizeBytes), attach: () => this.host.activateDisks() },
       // abort() cannot stop a destination that already has everything: the commit checks too.
+      // Once asked, the answer is awaited even if the supervisor goes: the step may have been
+      // done, and giving up now could leave the guest running nowhere.
       commit: async () => {
         if (!supervised) throw new Error('the supervisor went away');
-        await ownership?.commit();
+        if (target.ownership && (await this.ask(target.id, 'commit')) !== 'committed')
+          throw new Error('the migration was given up');
       },
     });
     this.begin({ kind: 'incoming', destination });
@@ -174,12 +182,14 @@ export class Migrations {
     const links = await Links.open(req);
     const source = new links.lib.MigrationSource(this.host.machine, links.nc, {
       id: req.id,
+      key: req.key,
+      encrypt: req.encrypt,
       downtimeLimitMs: req.downtimeLimitMs ?? this.params.downtimeLimitMs,
       maxBandwidth: req.maxBandwidth ?? this.params.maxBandwidth,
       verify: req.verify,
       disks: req.blk ? this.host.disks : undefined,
       sharedDisks: req.blk ? undefined : this.host.disks,
-      resolveOutcome: links.ownership(req)?.resolveOutcome,
+      resolveOutcome: req.ownership ? () => this.ask(req.id, 'settle') : undefined,
       progressIntervalMs: PROGRESS_INTERVAL_MS,
       onProgress: (p) => this.onProgress(p),
     });
@@ -203,6 +213,24 @@ export class Migrations {
         },
       )
       .finally(() => void links.close());
+  }
+
+  /** migrate-ownership: the client's answer to a MIGRATION_OWNERSHIP request. */
+  answer(a: MigrateOwnershipArgs): void {
+    const waiting = this.asked.get(a.request);
+    if (!waiting) throw new CommandError('GenericError', `no ownership request ${a.request} is waiting`);
+    this.asked.delete(a.request);
+    if (a.outcome) waiting.resolve(a.outcome);
+    else waiting.reject(new Error(a.error ?? 'no outcome'));
+  }
+
+  /** Asks the client for the ownership step (see MigrationOwnershipRequest) and waits for its answer. */
+  private ask(id: string, action: 'commit' | 'settle'): Promise<Outcome> {
+    const request = ++this.lastRequest;
+    return new Promise((resolve, reject) => {
+      this.asked.set(request, { resolve, reject });
+      this.host.events.emit('MIGRATION_OWNERSHIP', { id, request, action });
+    });
   }
 
   /** migrate_cancel: the guest carries on here. */
@@ -302,57 +330,27 @@ function progressInfo(p: MigrationProgress): MigrationProgressInfo {
   };
 }
 
-/** The migration library and the cluster clients, loaded at the first migration: most VM processes never migrate, and loading them costs every VM ~0.3 s of start-up and ~20 MiB. */
+/** The migration library and the NATS client, loaded at the first migration: most VM processes never migrate, and loading them costs every VM ~0.3 s of start-up and ~20 MiB. */
 const loadLibraries = async () => ({
   common: await import('@hypernova/common'),
   lib: await import('../migration/index.js'),
 });
 type Libraries = Awaited<ReturnType<typeof loadLibraries>>;
 
-/** One migration's connections: NATS for the stream, Redis (when ownership is checked) for the commit point. */
+/** One migration's connection: NATS for the stream. */
 class Links {
   private constructor(
-    private readonly libs: Libraries,
+    readonly lib: Libraries['lib'],
     readonly nc: NatsConnection,
-    private readonly redis: Redis | undefined,
   ) {}
 
-  get lib(): Libraries['lib'] {
-    return this.libs.lib;
-  }
-
   static async open(target: MigrationTarget): Promise<Links> {
-    const libs = await loadLibraries();
-    const { connectNats, createRedis } = libs.common;
-    let nc: NatsConnection;
+    const { common, lib } = await loadLibraries();
     try {
-      nc = await connectNats(target.uri, { name: `hypernova-vm migration ${target.id}` });
+      return new Links(lib, await common.connectNats(target.uri, { name: `hypernova-vm migration ${target.id}` }));
     } catch (e) {
       throw new CommandError('GenericError', `cannot connect to NATS at ${target.uri}: ${(e as Error).message}`);
     }
-    if (!target.ownership) return new Links(libs, nc, undefined);
-    const url = target.ownership.redis;
-    const redis = createRedis(url, { options: { lazyConnect: true } });
-    try {
-      await redis.connect();
-    } catch (e) {
-      redis.disconnect();
-      await nc.close();
-      throw new CommandError('GenericError', `cannot connect to Redis at ${url}: ${(e as Error).message}`);
-    }
-    return new Links(libs, nc, redis);
-  }
-
-  ownership(target: MigrationTarget): ReturnType<Libraries['lib']['redisOwnership']> | undefined {
-    const o = target.ownership;
-    if (!o || !this.redis) return undefined;
-    const { redisKeys } = this.libs.common;
-    return this.libs.lib.redisOwnership(this.redis, {
-      ownerKey: redisKeys.instanceOwner(o.instance),
-      outcomeKey: redisKeys.migrationOutcome(target.id),
-      source: o.source,
-      destination: o.destination,
-    });
   }
 
   async close(): Promise<void> {
@@ -362,6 +360,5 @@ class Links {
       .catch((err: unknown) => process.stderr.write(`hypernova: migration: flush before close: ${String(err)}\n`));
     await Promise.race([flushed, delay(FLUSH_MS, undefined, { ref: false })]);
     await this.nc.close();
-    this.redis?.disconnect();
   }
 }

@@ -83,22 +83,41 @@ export interface DirtyLogFetch {
 
 // --- live migration (QEMU's migrate commands; see README.md) ---
 
-/** Where the instance's ownership flips at the commit point (all four, or none: no ownership check). */
-export interface MigrationOwnershipArgs {
-  /** Redis URL. */
-  redis?: string;
-  /** Instance uuid: its owner key is common's redisKeys.instanceOwner(instance). */
-  instance?: string;
-  /** Host names: the owner must be `source` for the destination to take over. */
-  source?: string;
-  destination?: string;
-}
-
-export interface MigrateIncomingArgs extends MigrationOwnershipArgs {
+export interface MigrateIncomingArgs {
   /** The migration's id, the same on both sides. */
   id: string;
   /** NATS URL, e.g. nats://127.0.0.1:4222. */
   uri: string;
+  /** The migration's secret, 64 hex digits (256 random bits), the same on both sides: it authenticates every frame. */
+  key: string;
+  /** Encrypt what this side sends (default true); false: authenticate it only (HMAC-SHA256). */
+  encrypt?: boolean;
+  /**
+   * The client settles the instance's ownership: at the commit point the VM process sends it a
+   * MIGRATION_OWNERSHIP event and waits for its migrate-ownership answer. Without it nothing
+   * checks or flips ownership (tests, a single node).
+   */
+  ownership?: boolean;
+}
+
+/** The MIGRATION_OWNERSHIP event: a question for the client that settles ownership. */
+export interface MigrationOwnershipRequest {
+  id: string;
+  /** Repeated in the answer. */
+  request: number;
+  /**
+   * commit (destination): flip the owner from source to destination, once, unless the migration
+   * was given up; settle (source, the destination's result lost): say how it ended, marking it
+   * aborted if nothing decided yet.
+   */
+  action: 'commit' | 'settle';
+}
+
+/** migrate-ownership: the answer to a MIGRATION_OWNERSHIP request, an outcome or why there is none. */
+export interface MigrateOwnershipArgs {
+  request: number;
+  outcome?: 'committed' | 'aborted';
+  error?: string;
 }
 
 export interface MigrationParameters {
@@ -169,7 +188,15 @@ export interface MigrationEventData {
 }
 
 export type EventName =
-  'STOP' | 'RESUME' | 'RESET' | 'POWERDOWN' | 'SHUTDOWN' | 'GUEST_PANICKED' | 'MIGRATION' | 'MIGRATION_PROGRESS';
+  | 'STOP'
+  | 'RESUME'
+  | 'RESET'
+  | 'POWERDOWN'
+  | 'SHUTDOWN'
+  | 'GUEST_PANICKED'
+  | 'MIGRATION'
+  | 'MIGRATION_PROGRESS'
+  | 'MIGRATION_OWNERSHIP';
 
 /** SHUTDOWN and RESET reasons, as QEMU's ShutdownCause. */
 export type ShutdownReason =

@@ -1,8 +1,9 @@
 // Migrations through a hostile or failing transport: frames lost, corrupted, replayed and forged
-// (injected through the transport's test tap and by publishing on the migration's subjects), and
-// nats-server restarted or gone mid-transfer. The guest's RAM must arrive intact (digest checked)
+// (injected through the transport's test tap and by publishing on the migration's subjects), a
+// destination with the wrong key, and nats-server restarted or gone mid-transfer. The guest's RAM must arrive intact (digest checked)
 // or the migration must fail with the guest still running at the source, nothing lost.
 import { strict as assert } from 'node:assert';
+import { randomBytes } from 'node:crypto';
 import type { NatsConnection } from 'nats';
 import { MigrationError, wire, type SourceResult } from '../../src/migration/index.js';
 import {
@@ -92,20 +93,19 @@ describe('migration: faults', function () {
         },
       });
       // Meanwhile, on the migration's own subjects: a replay of an old frame, frames of another
-      // migration, a frame with a bad checksum, and an old credit sent again.
+      // migration, one sealed with another key, a truncated one, and an old credit sent again.
       const forger = await natsConnection(nats.url, 'forger');
-      const other = wire.migrationTag('some-other-migration');
-      const tag = wire.migrationTag(id);
+      const other = new wire.Channel({ id: 'some-other-migration', key: randomBytes(32), role: 'source' });
+      const wrongKey = new wire.Channel({ id, key: randomBytes(32), role: 'source' });
       for (let i = 0; !captured || !capturedCredit; i++) {
         assert.ok(i < 2000, 'no frames to replay went by');
         await sleep(5);
       }
       forger.publish(`${prefix}.data`, captured);
-      forger.publish(`${prefix}.data`, wire.encode(wire.MsgType.Pages, other, 1_000_000, Buffer.alloc(16)));
-      forger.publish(`${prefix}.data`, wire.encodeJson(wire.MsgType.Abort, other, 1_000_000, { reason: 'forged' }));
-      const badSum = wire.encodeJson(wire.MsgType.Abort, tag, 1_000_000, { reason: 'forged' });
-      badSum[badSum.length - 2]! ^= 1;
-      forger.publish(`${prefix}.data`, badSum);
+      forger.publish(`${prefix}.data`, other.encode(wire.MsgType.Pages, 1_000_000, Buffer.alloc(16)));
+      forger.publish(`${prefix}.data`, other.encodeJson(wire.MsgType.Abort, 1_000_000, { reason: 'forged' }));
+      forger.publish(`${prefix}.data`, wrongKey.encodeJson(wire.MsgType.Abort, 1_000_001, { reason: 'forged' }));
+      forger.publish(`${prefix}.data`, captured.subarray(0, captured.length - 1));
       forger.publish(`${prefix}.ctl`, capturedCredit);
       forger.publish(`${prefix}.ctl`, Buffer.from('not a frame at all'));
       await forger.flush();
@@ -117,8 +117,9 @@ describe('migration: faults', function () {
       const s = r.source as SourceResult;
       const d = r.destination as { rejected: { forged: number; corrupt: number; replayed: number } };
       assert.ok(s.progress.retransmits >= 3, `retransmits ${s.progress.retransmits}`);
-      assert.ok(d.rejected.forged >= 2, `destination forged ${JSON.stringify(d.rejected)}`);
-      assert.ok(d.rejected.corrupt >= 2, `destination corrupt ${JSON.stringify(d.rejected)}`);
+      // Forged: another migration's two, the wrong key's, and the bit flipped in frame 9.
+      assert.ok(d.rejected.forged >= 4, `destination forged ${JSON.stringify(d.rejected)}`);
+      assert.ok(d.rejected.corrupt >= 1, `destination corrupt ${JSON.stringify(d.rejected)}`);
       assert.ok(d.rejected.replayed >= 1, `destination replayed ${JSON.stringify(d.rejected)}`);
       assert.ok(
         s.progress.rejected.replayed >= 1 && s.progress.rejected.corrupt >= 1,
@@ -127,6 +128,77 @@ describe('migration: faults', function () {
       await dst.waitFor(/heartbeat \d+[\s\S]*heartbeat \d+/, 10_000);
       assert.doesNotMatch(src.log + dst.log, /MEMCHECK-FAIL/);
       assertConsecutive(heartbeats(src.log + dst.log));
+    });
+
+    it('forged and replayed frames are refused and counted while the guest runs on at the source', async () => {
+      const src = track(await dirtierVm({ memoryMiB: 64, wssMiB: 32, rateMiBs: 20 }));
+      const dst = track(src.destination());
+      const id = `hostile-${Date.now()}`;
+      const prefix = `hn.migration.${id}`;
+      const sent: Uint8Array[] = [];
+      const received: Uint8Array[] = [];
+      // A capped stream keeps the first pass going while the forger works.
+      const m = await startMigration(src, dst, ncA, ncB, {
+        id,
+        source: {
+          maxBandwidth: 16 << 20,
+          tap: (dir, f) => void (dir === 'out' ? sent : received).push(Uint8Array.from(f.subarray(0, 4096))),
+        },
+      });
+      const full = (f: Uint8Array): boolean => f.length < 4096;
+      while (m.source.progress().transferredBytes < 4 << 20) await sleep(10);
+      const hello = sent.find((f) => peek(f).type === wire.MsgType.Hello && full(f))!;
+      const credit = received.find((f) => peek(f).type === wire.MsgType.Credit)!;
+      const ready = received.find((f) => peek(f).type === wire.MsgType.Ready)!;
+      const forger = await natsConnection(nats.url, 'forger');
+      const wrongKey = (role: 'source' | 'destination') => new wire.Channel({ id, key: randomBytes(32), role });
+      // Forged: an Abort to each side and a Result claiming the commit, under a key of their own.
+      forger.publish(`${prefix}.data`, wrongKey('source').encodeJson(wire.MsgType.Abort, 1 << 30, { reason: 'x' }));
+      const toSource = wrongKey('destination');
+      forger.publish(`${prefix}.ctl`, toSource.encodeJson(wire.MsgType.Abort, 1 << 30, { reason: 'x' }));
+      forger.publish(`${prefix}.ctl`, toSource.encodeJson(wire.MsgType.Result, 2 ** 31, { committed: true }));
+      // Replayed: the Hello, the first credit and the Ready, each once genuine.
+      for (const f of [hello, credit, ready]) forger.publish(`${prefix}.${f === hello ? 'data' : 'ctl'}`, f);
+      await forger.flush();
+      await forger.close();
+      await sleep(300);
+      const s = m.source.progress();
+      assert.equal(s.status, 'running');
+      assert.ok(!src.machine.isPaused, 'the guest runs at the source');
+      assert.deepEqual([s.rejected.forged, s.rejected.corrupt], [2, 0], 'at the source');
+      assert.ok(s.rejected.replayed >= 2, `source replayed ${s.rejected.replayed}`);
+      const d = m.destination.rejected;
+      assert.deepEqual([d.forged, d.corrupt], [1, 0], 'at the destination');
+      assert.ok(d.replayed >= 1, `destination replayed ${d.replayed}`);
+      // The migration is unharmed: it completes, the guest intact.
+      m.source.setMaxBandwidth(0);
+      const r = await m.result;
+      assert.ok(!(r.source instanceof Error), String(r.source));
+      assert.ok(!(r.destination instanceof Error), String(r.destination));
+      await dst.waitFor(/heartbeat \d+[\s\S]*heartbeat \d+/, 10_000);
+      assert.doesNotMatch(src.log + dst.log, /MEMCHECK-FAIL/);
+      assertConsecutive(heartbeats(src.log + dst.log));
+    });
+
+    it('a destination with the wrong key: the migration fails cleanly, the guest runs on at the source', async () => {
+      const src = track(await dirtierVm({ memoryMiB: 32, wssMiB: 8, rateMiBs: 10 }));
+      const dst = track(src.destination());
+      const m = await startMigration(src, dst, ncA, ncB, {
+        source: { helloTimeoutMs: 1000 },
+        destination: { key: randomBytes(32) },
+      });
+      // The destination hears nothing it can trust, so it says nothing: the source gives up.
+      for (let i = 0; m.source.progress().status !== 'failed'; i++) {
+        assert.ok(i < 500, `still ${m.source.progress().status}`);
+        await sleep(10);
+      }
+      assert.ok(m.destination.rejected.forged >= 1, 'the Hellos were refused');
+      m.destination.abort('test over');
+      const r = await m.result;
+      assert.ok(r.source instanceof MigrationError && r.source.code === 'timeout', String(r.source));
+      assert.ok(!src.machine.isPaused && !src.machine.ram.dirtyLogActive);
+      const before = heartbeats(src.log).at(-1)!;
+      await src.waitFor(new RegExp(`heartbeat ${before + 2}\\b`), 10_000);
     });
 
     it('Prepare goes out before the pause; a lost Prepared only costs a short wait', async () => {

@@ -1,5 +1,6 @@
 // What the migration tests share: real NATS (and Redis) from the test harness, guests running in
 // Machines in this process, a destination Machine for a source, and a migration between them.
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect, type NatsConnection } from 'nats';
@@ -126,18 +127,22 @@ export interface Migration {
 
 let counter = 0;
 
-/** Starts migrating `src` into `dst` over the two connections; the source starts once the destination listens. */
+/**
+ * Starts migrating `src` into `dst` over the two connections; the source starts once the
+ * destination listens. Both get `key` (default: a random one), unless their options say otherwise.
+ */
 export async function startMigration(
   src: Vm,
   dst: Vm,
   ncSource: NatsConnection,
   ncDestination: NatsConnection,
-  opts: { source?: Partial<SourceOptions>; destination?: Partial<DestinationOptions>; id?: string } = {},
+  opts: { source?: Partial<SourceOptions>; destination?: Partial<DestinationOptions>; id?: string; key?: Buffer } = {},
 ): Promise<Migration> {
   const id = opts.id ?? `test-${process.pid}-${++counter}-${Date.now()}`;
-  const destination = new MigrationDestination(dst.machine, ncDestination, { id, ...opts.destination });
+  const key = opts.key ?? randomBytes(32);
+  const destination = new MigrationDestination(dst.machine, ncDestination, { id, key, ...opts.destination });
   await destination.listen();
-  const source = new MigrationSource(src.machine, ncSource, { id, verify: true, ...opts.source });
+  const source = new MigrationSource(src.machine, ncSource, { id, key, verify: true, ...opts.source });
   const settle = <T>(p: Promise<T>): Promise<T | Error> =>
     p.catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))));
   const result = Promise.all([settle(source.run()), settle(destination.finished)]).then(([s, d]) => ({

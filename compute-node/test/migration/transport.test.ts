@@ -2,11 +2,14 @@
 import { strict as assert } from 'node:assert';
 import type { NatsConnection } from 'nats';
 import { Endpoint, sizeReceiveBuffers } from '../../src/migration/transport.js';
-import { encode, migrationTag, MsgType } from '../../src/migration/wire.js';
+import { randomBytes } from 'node:crypto';
+import { Channel, MsgType } from '../../src/migration/wire.js';
 import { harness, natsConnection } from './rig.js';
 
 describe('migration transport', () => {
-  const tag = migrationTag('mig-t');
+  const key = randomBytes(32);
+  const source = new Channel({ id: 'mig-t', key, role: 'source' });
+  const destination = new Channel({ id: 'mig-t', key, role: 'destination' });
 
   /** The parts of a nats.js connection the endpoint uses, recording what it is given. */
   function fakeNats() {
@@ -31,11 +34,11 @@ describe('migration transport', () => {
     const f = fakeNats();
     const e = new Endpoint(
       f.nc,
-      { prefix: 'p', tag, role: 'source' },
+      { prefix: 'p', channel: source },
       () => {},
       (err) => assert.fail(err),
     );
-    const frame = encode(MsgType.Pages, tag, 1, Buffer.alloc(5000, 7));
+    const frame = source.encode(MsgType.Pages, 1, Buffer.alloc(5000, 7));
     e.send(frame);
     assert.equal(f.published.length, 0);
     assert.equal(f.commands.length, 1);
@@ -50,11 +53,11 @@ describe('migration transport', () => {
     const f = fakeNats();
     const e = new Endpoint(
       f.nc,
-      { prefix: 'p', tag, role: 'destination' },
+      { prefix: 'p', channel: destination },
       () => {},
       (err) => assert.fail(err),
     );
-    const frame = encode(MsgType.Credit, tag, 1, Buffer.alloc(8));
+    const frame = destination.encode(MsgType.Credit, 1, Buffer.alloc(8));
     const copy = Buffer.from(frame);
     e.send(copy);
     const part = frame.subarray(0, frame.length - 1);

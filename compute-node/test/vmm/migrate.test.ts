@@ -1,12 +1,14 @@
 // Live migration between real VM processes through their control sockets (as the agent drives
 // it), with real nats-server and redis-server: the bare-metal ticker (a count printed 10 times a
-// second) moves and carries on counting, the owner key flips, the source is done for; bad
+// second) moves and carries on counting, the owner key flips (the test answering the VM
+// processes' ownership requests in Redis, as the agent does), the source is done for; bad
 // commands change nothing; a destination whose supervisor goes away never resumes; a
 // cancelled migration leaves the guest running at the source. And the Linux guest writing its
 // root file system on a qcow2 overlay both processes use (shared storage, no block migration):
 // the destination opens the file only after the source's last frame, and the file system checks
 // clean afterwards.
 import { strict as assert } from 'node:assert';
+import { randomBytes } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readlinkSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -15,7 +17,9 @@ import { redisKeys } from '@hypernova/common';
 import { ensureRootfs } from '@hypernova/guest';
 import { Qcow2 } from '@hypernova/hypervisor';
 import { fsck, patternBytes, readExt2File, runArgs } from '@hypernova/hypervisor/testing';
+import { ownershipAnswer } from '../../src/agent/managed-vm.js';
 import { QmpClient, QmpError } from '../../src/agent/qmp-client.js';
+import { redisOwnership } from '../../src/migration/index.js';
 import type {
   MigrationEventData,
   MigrationInfo,
@@ -168,12 +172,23 @@ describe('VM process live migration', function () {
     return { src, dst, instance, id: `${instance}-m` };
   }
 
-  const ownership = (instance: string): Record<string, string> => ({
-    redis: redisServer.url,
-    instance,
-    source: 'node-a',
-    destination: 'node-b',
-  });
+  const key = randomBytes(32).toString('hex');
+  /** What the agent adds to a migration's arguments, and does for them: `s`'s ownership requests are answered in Redis. */
+  const ownership = (instance: string, ...sides: Side[]): Record<string, unknown> => {
+    for (const s of sides) {
+      s.qmp.on('event', (e) => {
+        if (e.event !== 'MIGRATION_OWNERSHIP') return;
+        const o = redisOwnership(redis, {
+          ownerKey: redisKeys.instanceOwner(instance),
+          outcomeKey: redisKeys.migrationOutcome(String(e.data?.id)),
+          source: 'node-a',
+          destination: 'node-b',
+        });
+        void ownershipAnswer(o, e.data ?? {}).then((a) => s.qmp.execute('migrate-ownership', a));
+      });
+    }
+    return { key, ownership: true };
+  };
   const status = async (s: Side): Promise<string> => (await s.qmp.execute<StatusInfo>('query-status')).status;
 
   /** The guest keeps counting past `from` (and so runs) in `s`. */
@@ -181,8 +196,9 @@ describe('VM process live migration', function () {
 
   it('moves a running guest: completed on both sides, destination running, source postmigrate, owner flipped, the count carries on', async () => {
     const { src, dst, instance, id } = await pair();
-    assert.deepEqual(await dst.qmp.execute('migrate-incoming', { id, uri: nats.url, ...ownership(instance) }), {});
-    assert.deepEqual(await src.qmp.execute('migrate', { id, uri: nats.url, ...ownership(instance), verify: true }), {});
+    const agent = ownership(instance, src, dst);
+    assert.deepEqual(await dst.qmp.execute('migrate-incoming', { id, uri: nats.url, ...agent }), {});
+    assert.deepEqual(await src.qmp.execute('migrate', { id, uri: nats.url, ...agent, verify: true }), {});
 
     const out = await migrationEnd(src.events);
     assert.deepEqual(out.statuses, ['setup', 'active', 'completed']);
@@ -199,6 +215,12 @@ describe('VM process live migration', function () {
     const inc = await migrationEnd(dst.events);
     assert.deepEqual(inc.statuses, ['setup', 'active', 'completed']);
     assert.ok(dst.events.events.some((e) => e.event === 'RESUME'));
+    // The destination asked its client for the commit (the source, with its result, needed nothing).
+    assert.deepEqual(
+      dst.events.events.filter((e) => e.event === 'MIGRATION_OWNERSHIP').map((e) => e.data),
+      [{ id, request: 1, action: 'commit' }],
+    );
+    assert.ok(!src.events.events.some((e) => e.event === 'MIGRATION_OWNERSHIP'));
     assert.equal(await redis.get(redisKeys.instanceOwner(instance)), 'node-b');
     assert.equal(await redis.get(redisKeys.migrationOutcome(id)), 'committed');
 
@@ -231,7 +253,7 @@ describe('VM process live migration', function () {
       await rejects(src.qmp.execute(cmd, args), /migrated to another host/);
     }
     await rejects(
-      src.qmp.execute('migrate', { id: `${id}-again`, uri: nats.url }),
+      src.qmp.execute('migrate', { id: `${id}-again`, uri: nats.url, key }),
       /running or paused guest; the status is 'postmigrate'/,
     );
     assert.equal(lastTick(src.vm.out), last, 'the source guest never ran again');
@@ -243,11 +265,15 @@ describe('VM process live migration', function () {
 
   it('refuses bad arguments and commands out of place with clear errors, and changes nothing', async () => {
     const { src, dst, instance, id } = await pair();
-    const target = { id, uri: nats.url };
+    const target = { id, uri: nats.url, key };
     const cases: [Side, string, Record<string, unknown> | undefined, RegExp][] = [
       [src, 'migrate-incoming', target, /--incoming defer and no guest yet; the status is 'running'/],
       [dst, 'migrate', target, /running or paused guest; the status is 'inmigrate'/],
-      [src, 'migrate', { uri: nats.url }, /'id' is missing/],
+      [src, 'migrate', { uri: nats.url, key }, /'id' is missing/],
+      [src, 'migrate', { id, uri: nats.url }, /'key' is missing/],
+      [src, 'migrate', { ...target, key: key.slice(2) }, /'key' must be 64 hex digits/],
+      [dst, 'migrate-incoming', { ...target, key: `${key.slice(2)}zz` }, /'key' must be 64 hex digits/],
+      [dst, 'migrate-incoming', { ...target, encrypt: 1 }, /Invalid parameter type for 'encrypt', expected: boolean/],
       [src, 'migrate', { id: 5, uri: nats.url }, /Invalid parameter type for 'id', expected: string/],
       [src, 'migrate', { ...target, verify: 'yes' }, /Invalid parameter type for 'verify', expected: boolean/],
       [
@@ -259,26 +285,14 @@ describe('VM process live migration', function () {
       [src, 'migrate', { ...target, 'downtime-limit': 0 }, /'downtime-limit' must be at least 10 ms/],
       [src, 'migrate', { ...target, speed: 1 }, /'speed' is unexpected/],
       [src, 'migrate', { ...target, uri: '' }, /'uri' must not be empty/],
-      [
-        src,
-        'migrate',
-        { ...target, redis: redisServer.url },
-        /go together: 'instance', 'source', 'destination' missing/,
-      ],
-      [
-        dst,
-        'migrate-incoming',
-        { ...target, ...ownership(instance), destination: undefined },
-        /go together: 'destination' missing/,
-      ],
+      // The VM process holds no cluster credentials: its client does the Redis step.
+      [src, 'migrate', { ...target, redis: redisServer.url }, /'redis' is unexpected/],
+      [dst, 'migrate-incoming', { ...target, instance }, /'instance' is unexpected/],
+      [src, 'migrate-ownership', { request: 1, outcome: 'committed' }, /no ownership request 1 is waiting/],
+      [src, 'migrate-ownership', { request: 1, outcome: 'yes' }, /'outcome' must be 'committed' or 'aborted'/],
+      [src, 'migrate-ownership', { request: 1 }, /One of 'outcome' and 'error' is expected/],
       [dst, 'migrate-incoming', { ...target, blk: 'yes' }, /Invalid parameter type for 'blk', expected: boolean/],
       [src, 'migrate', { ...target, uri: 'nats://127.0.0.1:1' }, /cannot connect to NATS at nats:\/\/127.0.0.1:1/],
-      [
-        dst,
-        'migrate-incoming',
-        { ...target, ...ownership(instance), redis: 'redis://127.0.0.1:1' },
-        /cannot connect to Redis at redis:\/\/127.0.0.1:1/,
-      ],
       [src, 'migrate-set-parameters', { 'max-bandwidth': -1 }, /'max-bandwidth' must be bytes\/s/],
       [src, 'migrate_cancel', undefined, /no outgoing migration is in progress/],
       [src, 'migrate-force-complete', undefined, /no outgoing migration is in progress/],
@@ -296,7 +310,7 @@ describe('VM process live migration', function () {
     );
 
     // One migration at a time: here the source waits for a destination that is not listening.
-    await src.qmp.execute('migrate', { id: `${id}-nobody`, uri: nats.url });
+    await src.qmp.execute('migrate', { id: `${id}-nobody`, uri: nats.url, key });
     await rejects(src.qmp.execute('migrate', target), /a migration is already in progress \(outgoing, status setup\)/);
     await rejects(src.qmp.execute('dirty-log-start'), /a migration is in progress/);
     await dst.qmp.execute('migrate-incoming', target);
@@ -314,15 +328,15 @@ describe('VM process live migration', function () {
     assert.equal(await redis.get(redisKeys.instanceOwner(instance)), 'node-a');
 
     // Quitting mid-migration ends it, and nothing (no NATS or Redis connection) holds the process.
-    await src.qmp.execute('migrate', { id: `${id}-quit`, uri: nats.url });
+    await src.qmp.execute('migrate', { id: `${id}-quit`, uri: nats.url, key });
     await src.qmp.execute('quit');
     assert.equal((await src.vm.exited).code, 0);
   });
 
   it('a destination started with --paused stays paused after the migration until cont', async () => {
     const { src, dst, id } = await pair(['--paused']);
-    await dst.qmp.execute('migrate-incoming', { id, uri: nats.url });
-    await src.qmp.execute('migrate', { id, uri: nats.url });
+    await dst.qmp.execute('migrate-incoming', { id, uri: nats.url, key });
+    await src.qmp.execute('migrate', { id, uri: nats.url, key, encrypt: false });
     assert.equal((await migrationEnd(dst.events)).end.status, 'completed');
     assert.equal(await status(dst), 'paused');
     const last = lastTick(src.vm.out);
@@ -338,9 +352,10 @@ describe('VM process live migration', function () {
     const { src, dst, instance, id } = await pair();
     // The supervisor's own connection; `dst.qmp` only watches.
     const supervisor = await connect(dst.vm);
-    await supervisor.execute('migrate-incoming', { id, uri: nats.url, ...ownership(instance) });
+    const agent = ownership(instance, src, dst);
+    await supervisor.execute('migrate-incoming', { id, uri: nats.url, ...agent });
     // A slow link keeps the migration going for a while.
-    await src.qmp.execute('migrate', { id, uri: nats.url, ...ownership(instance), 'max-bandwidth': SLOW });
+    await src.qmp.execute('migrate', { id, uri: nats.url, ...agent, 'max-bandwidth': SLOW });
     await eventAfter(src.events, 'MIGRATION_PROGRESS');
     supervisor.close();
 
@@ -361,8 +376,9 @@ describe('VM process live migration', function () {
 
   it('migrate_cancel leaves the guest running at the source; a retry, sped up by migrate-set-parameters and force-complete, then completes', async () => {
     const { src, dst, instance, id } = await pair();
-    await dst.qmp.execute('migrate-incoming', { id, uri: nats.url, ...ownership(instance) });
-    await src.qmp.execute('migrate', { id, uri: nats.url, ...ownership(instance), 'max-bandwidth': SLOW });
+    const agent = ownership(instance, src, dst);
+    await dst.qmp.execute('migrate-incoming', { id, uri: nats.url, ...agent });
+    await src.qmp.execute('migrate', { id, uri: nats.url, ...agent, 'max-bandwidth': SLOW });
     await eventAfter(src.events, 'MIGRATION_PROGRESS');
     assert.deepEqual(await src.qmp.execute('migrate_cancel'), {});
 
@@ -383,8 +399,8 @@ describe('VM process live migration', function () {
     // The same destination takes the guest on a second try (every page is sent again).
     const retry = `${id}-2`;
     const [srcFrom, dstFrom] = [src.events.events.length, dst.events.events.length];
-    await dst.qmp.execute('migrate-incoming', { id: retry, uri: nats.url, ...ownership(instance) });
-    await src.qmp.execute('migrate', { id: retry, uri: nats.url, ...ownership(instance), 'max-bandwidth': SLOW });
+    await dst.qmp.execute('migrate-incoming', { id: retry, uri: nats.url, ...agent });
+    await src.qmp.execute('migrate', { id: retry, uri: nats.url, ...agent, 'max-bandwidth': SLOW });
     await eventAfter(src.events, 'MIGRATION_PROGRESS', srcFrom);
     assert.deepEqual(
       await src.qmp.execute('migrate-set-parameters', { 'downtime-limit': 500, 'max-bandwidth': 0 }),
@@ -423,12 +439,17 @@ describe('VM process live migration', function () {
     const instance = `vmm-shared-${n}-${Date.now()}`;
     await redis.set(redisKeys.instanceOwner(instance), 'node-a');
     const id = `${instance}-m`;
-    await dstQmp.execute('migrate-incoming', { id, uri: nats.url, ...ownership(instance), blk: false });
+    const agent = ownership(
+      instance,
+      { vm: src, qmp: srcQmp, events: srcEvents },
+      { vm: dst, qmp: dstQmp, events: dstEvents },
+    );
+    await dstQmp.execute('migrate-incoming', { id, uri: nats.url, ...agent, blk: false });
     // A capped link keeps the migration going for a few seconds while the guest writes.
     await srcQmp.execute('migrate', {
       id,
       uri: nats.url,
-      ...ownership(instance),
+      ...agent,
       blk: false,
       'max-bandwidth': 16 << 20,
     });

@@ -55,6 +55,8 @@ export class FakeComputeNode {
   storage: string;
   /** Every PrepareLiveMigration request received. */
   readonly prepared: compute.PrepareLiveMigrationRequest[] = [];
+  /** The LiveMigrate requests this node got, as the source. */
+  readonly migrated: compute.LiveMigrateRequest[] = [];
   /** Resolves a running outgoing migration early (force_complete) or as cancelled (abort). */
   private readonly migrating = new Map<string, (how: 'forced' | 'cancelled') => void>();
   /** Outgoing migrations under way, by instance. */
@@ -122,6 +124,7 @@ export class FakeComputeNode {
    */
   migrate(req: compute.LiveMigrateRequest, report: (p: compute.MigrationProgress) => void): Promise<void> {
     const info = this.info(req.instanceUuid);
+    this.migrated.push(req);
     info.task = 'migrating';
     const run = this.runMigration(req, report).finally(() => {
       info.task = '';

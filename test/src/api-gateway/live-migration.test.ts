@@ -157,6 +157,31 @@ describe('api-gateway: live migration (stand-in nodes)', function () {
     assert.equal(late.status, 400, late.text);
   });
 
+  it('gives each migration a key of its own, the same to both nodes, and keeps it out of Redis', async () => {
+    const { id, host, other } = await server('keyed');
+    const keys: string[] = [];
+    for (const [from, to] of [
+      [host, other],
+      [other, host],
+    ] as const) {
+      const res = await c.compute('POST', `/servers/${id}/action`, { body: live21(to) });
+      assert.equal(res.status, 202, res.text);
+      await c.waitServer(id, (s) => s.status === 'ACTIVE' && s['OS-EXT-SRV-ATTR:host'] === to);
+      const [prepared, migrated] = [node(to).prepared.at(-1)!, node(from).migrated.at(-1)!];
+      assert.equal(prepared.migrationId, migrated.migrationId);
+      assert.equal(prepared.migrationKey.length, 32);
+      assert.deepEqual(Buffer.from(prepared.migrationKey), Buffer.from(migrated.migrationKey));
+      keys.push(Buffer.from(migrated.migrationKey).toString('hex'));
+    }
+    assert.notEqual(keys[0], keys[1]);
+    for (const k of await c.redis.keys('*')) {
+      const type = await c.redis.type(k);
+      const value =
+        type === 'string' ? await c.redis.get(k) : JSON.stringify(await c.redis.hgetall(k).catch(() => ({})));
+      for (const key of keys) assert.ok(!String(value).includes(key), `${k} holds a migration key`);
+    }
+  });
+
   it('migrates without block migration only between nodes sharing the storage (found by probe); auto picks it there', async () => {
     const { id, host, other } = await server('shared');
     node(host).storage = node(other).storage = 'nfs';

@@ -9,7 +9,7 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- API bodies are read field by field */
 import { strict as assert } from 'node:assert';
 import { execFileSync } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { rmSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -264,6 +264,7 @@ describe('live migration on a 3-node cluster (real Linux guests)', function () {
       migrationId: ref.migrationId,
       sourceHost: from,
       blockMigration: true,
+      migrationKey: randomBytes(32),
     });
     await sleep(20); // the prepare is under way: image, overlay, then the VM process
     const rolledBack = await c.rpc(dest, 'rollbackLiveMigration', ref);

@@ -255,6 +255,11 @@ export interface PrepareLiveMigrationRequest {
   migrationId: string;
   sourceHost: string;
   blockMigration: boolean;
+  /**
+   * The migration's secret, 32 random bytes (the source gets the same): it authenticates and
+   * encrypts the stream. Kept in memory only, never stored or logged.
+   */
+  migrationKey: Buffer;
 }
 
 /** A file name in the destination's instances path. */
@@ -281,6 +286,8 @@ export interface LiveMigrateRequest {
   downtimeLimitMs: number;
   /** Stream bandwidth cap before the switch-over; 0: none. */
   maxBandwidthBytesPerS: number;
+  /** The migration's secret, as in PrepareLiveMigrationRequest. */
+  migrationKey: Buffer;
 }
 
 export interface MigrationRef {
@@ -2386,7 +2393,7 @@ export const ListInstancesResponse: MessageFns<ListInstancesResponse> = {
 };
 
 function createBasePrepareLiveMigrationRequest(): PrepareLiveMigrationRequest {
-  return { instance: undefined, migrationId: "", sourceHost: "", blockMigration: false };
+  return { instance: undefined, migrationId: "", sourceHost: "", blockMigration: false, migrationKey: Buffer.alloc(0) };
 }
 
 export const PrepareLiveMigrationRequest: MessageFns<PrepareLiveMigrationRequest> = {
@@ -2402,6 +2409,9 @@ export const PrepareLiveMigrationRequest: MessageFns<PrepareLiveMigrationRequest
     }
     if (message.blockMigration !== false) {
       writer.uint32(32).bool(message.blockMigration);
+    }
+    if (message.migrationKey.length !== 0) {
+      writer.uint32(42).bytes(message.migrationKey);
     }
     return writer;
   },
@@ -2451,6 +2461,14 @@ export const PrepareLiveMigrationRequest: MessageFns<PrepareLiveMigrationRequest
             message.blockMigration = reader.bool();
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.migrationKey = Buffer.from(reader.bytes());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2481,6 +2499,11 @@ export const PrepareLiveMigrationRequest: MessageFns<PrepareLiveMigrationRequest
         : isSet(object.block_migration)
         ? globalThis.Boolean(object.block_migration)
         : false,
+      migrationKey: isSet(object.migrationKey)
+        ? Buffer.from(bytesFromBase64(object.migrationKey))
+        : isSet(object.migration_key)
+        ? Buffer.from(bytesFromBase64(object.migration_key))
+        : Buffer.alloc(0),
     };
   },
 
@@ -2498,6 +2521,9 @@ export const PrepareLiveMigrationRequest: MessageFns<PrepareLiveMigrationRequest
     if (message.blockMigration !== false) {
       obj.blockMigration = message.blockMigration;
     }
+    if (message.migrationKey.length !== 0) {
+      obj.migrationKey = base64FromBytes(message.migrationKey);
+    }
     return obj;
   },
 
@@ -2512,6 +2538,7 @@ export const PrepareLiveMigrationRequest: MessageFns<PrepareLiveMigrationRequest
     message.migrationId = object.migrationId ?? "";
     message.sourceHost = object.sourceHost ?? "";
     message.blockMigration = object.blockMigration ?? false;
+    message.migrationKey = object.migrationKey ?? Buffer.alloc(0);
     return message;
   },
 };
@@ -2763,6 +2790,7 @@ function createBaseLiveMigrateRequest(): LiveMigrateRequest {
     blockMigration: false,
     downtimeLimitMs: 0,
     maxBandwidthBytesPerS: 0,
+    migrationKey: Buffer.alloc(0),
   };
 }
 
@@ -2785,6 +2813,9 @@ export const LiveMigrateRequest: MessageFns<LiveMigrateRequest> = {
     }
     if (message.maxBandwidthBytesPerS !== 0) {
       writer.uint32(48).uint64(message.maxBandwidthBytesPerS);
+    }
+    if (message.migrationKey.length !== 0) {
+      writer.uint32(58).bytes(message.migrationKey);
     }
     return writer;
   },
@@ -2850,6 +2881,14 @@ export const LiveMigrateRequest: MessageFns<LiveMigrateRequest> = {
             message.maxBandwidthBytesPerS = longToNumber(reader.uint64());
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.migrationKey = Buffer.from(reader.bytes());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2894,6 +2933,11 @@ export const LiveMigrateRequest: MessageFns<LiveMigrateRequest> = {
         : isSet(object.max_bandwidth_bytes_per_s)
         ? globalThis.Number(object.max_bandwidth_bytes_per_s)
         : 0,
+      migrationKey: isSet(object.migrationKey)
+        ? Buffer.from(bytesFromBase64(object.migrationKey))
+        : isSet(object.migration_key)
+        ? Buffer.from(bytesFromBase64(object.migration_key))
+        : Buffer.alloc(0),
     };
   },
 
@@ -2917,6 +2961,9 @@ export const LiveMigrateRequest: MessageFns<LiveMigrateRequest> = {
     if (message.maxBandwidthBytesPerS !== 0) {
       obj.maxBandwidthBytesPerS = Math.round(message.maxBandwidthBytesPerS);
     }
+    if (message.migrationKey.length !== 0) {
+      obj.migrationKey = base64FromBytes(message.migrationKey);
+    }
     return obj;
   },
 
@@ -2931,6 +2978,7 @@ export const LiveMigrateRequest: MessageFns<LiveMigrateRequest> = {
     message.blockMigration = object.blockMigration ?? false;
     message.downtimeLimitMs = object.downtimeLimitMs ?? 0;
     message.maxBandwidthBytesPerS = object.maxBandwidthBytesPerS ?? 0;
+    message.migrationKey = object.migrationKey ?? Buffer.alloc(0);
     return message;
   },
 };
