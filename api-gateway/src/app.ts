@@ -10,6 +10,7 @@ import {
   type Logger,
   type NatsConnection,
 } from '@hypernova/common';
+import { NetworkState } from '@hypernova/cluster-state';
 import type { FastifyInstance } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
@@ -92,6 +93,7 @@ export async function startGateway(config: GatewayConfig, logger?: Logger): Prom
     quotas: new Quotas(redis, config),
     migrations: new MigrationStore(redis),
     liveMigrations: new LiveMigrations({ ...deps, redis, serverGroups, lease }),
+    network: new NetworkState(redis),
   };
   if (config.adminPassword === gatewaySettings.adminPassword.default && !/^(127\.|::1$|localhost$)/.test(config.host)) {
     log.warn(
