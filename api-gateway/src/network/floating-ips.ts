@@ -7,9 +7,9 @@ import type { Gateway } from '../context.js';
 import { NeutronError, badRequestFor, conflictOf, notFoundOf } from './errors.js';
 import { bindFixedIp, unassociated, unbindFixedIp } from './fip-bindings.js';
 import { checkQuota } from './quotas.js';
-import { enforceNet, enforceOwner, ownedVisible, type Actor } from './policy.js';
+import { enforceNet, enforceOwner, loadForChange, ownedVisible, type Actor } from './policy.js';
 import { createServicePort, isNetworkOwned, loadPort, removePort } from './ports.js';
-import { loadNetwork, newRecord, projectFor, standardView } from './records.js';
+import { given, loadNetwork, newRecord, projectFor, standardView } from './records.js';
 import { INTERFACE_OWNER } from './routers.js';
 
 export interface FloatingIpCreate {
@@ -185,9 +185,7 @@ export async function updateFloatingIp(
   id: string,
   b: FloatingIpUpdate,
 ): Promise<FloatingIpRecord> {
-  enforceNet(actor, 'update_floatingip');
-  const f = await loadFloatingIp(gw, actor, id);
-  enforceOwner(actor, f, 'update_floatingip');
+  const f = await loadForChange(actor, 'update_floatingip', () => loadFloatingIp(gw, actor, id));
   let next = f;
   if (b.port_id !== undefined) {
     next = await associate(gw, actor, f, b.port_id, b.fixed_ip_address);
@@ -198,16 +196,14 @@ export async function updateFloatingIp(
     port_id: next.port_id,
     fixed_ip_address: next.fixed_ip_address,
     router_id: next.router_id,
-    description: b.description ?? cur.description,
+    ...given({ description: b.description }),
   }));
   if (!updated) throw notFoundOf('floatingip', id);
   return updated;
 }
 
 export async function deleteFloatingIp(gw: Gateway, actor: Actor, id: string): Promise<void> {
-  enforceNet(actor, 'delete_floatingip');
-  const f = await loadFloatingIp(gw, actor, id);
-  enforceOwner(actor, f, 'delete_floatingip');
+  const f = await loadForChange(actor, 'delete_floatingip', () => loadFloatingIp(gw, actor, id));
   await unbindFixedIp(gw, f);
   await gw.network.floatingips.delete(id);
   const port = await gw.network.ports.get(f.floating_port_id);

@@ -17,8 +17,8 @@ import type { Gateway } from '../context.js';
 import { allowed } from '../policy.js';
 import { NeutronError, conflictOf, invalidInput, notFoundOf } from './errors.js';
 import { checkQuota } from './quotas.js';
-import { enforceNet, enforceOwner, networkVisible, type Actor } from './policy.js';
-import { loadNetwork, newRecord, projectFor, standardView } from './records.js';
+import { enforceNet, loadForChange, networkVisible, type Actor } from './policy.js';
+import { given, loadNetwork, newRecord, projectFor, standardView } from './records.js';
 
 /** devstack's ML2 vni_ranges. */
 export const VNI_RANGE = [1, 1000] as const;
@@ -165,9 +165,7 @@ export async function showNetwork(gw: Gateway, actor: Actor, id: string): Promis
 }
 
 export async function updateNetwork(gw: Gateway, actor: Actor, id: string, b: NetworkUpdate): Promise<NetworkRecord> {
-  enforceNet(actor, 'update_network');
-  const n = await loadNetwork(gw, actor, id);
-  enforceOwner(actor, n, 'update_network');
+  const n = await loadForChange(actor, 'update_network', () => loadNetwork(gw, actor, id));
   checkAdminAttributes(actor, 'update_network', b);
   if (['provider:network_type', 'provider:physical_network', 'provider:segmentation_id'].some((k) => k in b))
     throw invalidInput('Plugin does not support updating provider attributes');
@@ -182,13 +180,15 @@ export async function updateNetwork(gw: Gateway, actor: Actor, id: string, b: Ne
   const mtu = b.mtu === undefined ? undefined : checkMtu(b.mtu, n.network_type);
   const updated = await gw.network.networks.change(id, (cur) => ({
     ...cur,
-    name: b.name ?? cur.name,
-    description: b.description ?? cur.description,
-    admin_state_up: b.admin_state_up ?? cur.admin_state_up,
-    shared: b.shared ?? cur.shared,
-    external: b['router:external'] ?? cur.external,
-    port_security_enabled: b.port_security_enabled ?? cur.port_security_enabled,
-    mtu: mtu ?? cur.mtu,
+    ...given({
+      name: b.name,
+      description: b.description,
+      admin_state_up: b.admin_state_up,
+      shared: b.shared,
+      external: b['router:external'],
+      port_security_enabled: b.port_security_enabled,
+      mtu: mtu,
+    }),
   }));
   if (!updated) throw notFoundOf('network', id);
   return updated;
@@ -200,9 +200,7 @@ export async function updateNetwork(gw: Gateway, actor: Actor, id: string, b: Ne
  * database transaction.
  */
 export async function deleteNetwork(gw: Gateway, actor: Actor, id: string): Promise<void> {
-  enforceNet(actor, 'delete_network');
-  const n = await loadNetwork(gw, actor, id);
-  enforceOwner(actor, n, 'delete_network');
+  const n = await loadForChange(actor, 'delete_network', () => loadNetwork(gw, actor, id));
   if ((await gw.network.ports.list()).some((p) => p.network_id === id))
     throw conflictOf(
       'NetworkInUse',

@@ -40,3 +40,15 @@ export const ownedVisible = owns;
 export function enforceOwner(actor: Actor, rec: Pick<NetRecord, 'project_id'>, action: string): void {
   if (!owns(actor, rec)) throw disallowed(action);
 }
+
+/** The record an action changes: the policy allows the action, the actor sees the record (404) and owns it (403). */
+export async function loadForChange<R extends Pick<NetRecord, 'project_id'>>(
+  actor: Actor,
+  action: string,
+  load: () => Promise<R>,
+): Promise<R> {
+  enforceNet(actor, action);
+  const rec = await load();
+  enforceOwner(actor, rec, action);
+  return rec;
+}

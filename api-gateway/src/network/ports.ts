@@ -25,8 +25,8 @@ import { allowed } from '../policy.js';
 import { NeutronError, badRequestFor, conflictOf, invalidInput, notFoundOf } from './errors.js';
 import { disassociatePort } from './fip-bindings.js';
 import { checkQuota } from './quotas.js';
-import { enforceNet, enforceOwner, owns, portVisible, type Actor } from './policy.js';
-import { loadNetwork, newRecord, projectFor, standardView } from './records.js';
+import { enforceNet, enforceOwner, loadForChange, owns, portVisible, type Actor } from './policy.js';
+import { given, loadNetwork, newRecord, projectFor, standardView } from './records.js';
 import { ensureDefaultGroup, loadGroup } from './security-groups.js';
 import { poolRanges } from './subnets.js';
 
@@ -352,10 +352,8 @@ export async function showPort(gw: Gateway, actor: Actor, id: string): Promise<P
 }
 
 export async function updatePort(gw: Gateway, actor: Actor, id: string, b: PortUpdate): Promise<PortRecord> {
-  enforceNet(actor, 'update_port');
   if (b['binding:host_id'] !== undefined) enforceNet(actor, 'update_port:binding:host_id');
-  const p = await loadPort(gw, actor, id);
-  enforceOwner(actor, p, 'update_port');
+  const p = await loadForChange(actor, 'update_port', () => loadPort(gw, actor, id));
   const network = (await gw.network.networks.get(p.network_id)) as NetworkRecord;
   const portSecurity = b.port_security_enabled ?? p.port_security_enabled;
   const groups =
@@ -385,18 +383,20 @@ export async function updatePort(gw: Gateway, actor: Actor, id: string, b: PortU
     b.fixed_ips === undefined ? p.fixed_ips : await claimFixedIps(gw, network, id, b.fixed_ips, p.fixed_ips);
   const updated = await gw.network.ports.change(id, (cur) => ({
     ...cur,
-    name: b.name ?? cur.name,
-    description: b.description ?? cur.description,
-    admin_state_up: b.admin_state_up ?? cur.admin_state_up,
-    device_id: b.device_id ?? cur.device_id,
-    device_owner: b.device_owner ?? cur.device_owner,
     fixed_ips: fixedIps,
     security_groups: groups,
     allowed_address_pairs: pairs,
     port_security_enabled: portSecurity,
-    binding_host_id: b['binding:host_id'] ?? cur.binding_host_id,
-    binding_vnic_type: b['binding:vnic_type'] ?? cur.binding_vnic_type,
-    binding_profile: b['binding:profile'] ?? cur.binding_profile,
+    ...given({
+      name: b.name,
+      description: b.description,
+      admin_state_up: b.admin_state_up,
+      device_id: b.device_id,
+      device_owner: b.device_owner,
+      binding_host_id: b['binding:host_id'],
+      binding_vnic_type: b['binding:vnic_type'],
+      binding_profile: b['binding:profile'],
+    }),
   }));
   if (!updated) {
     await releaseIps(
@@ -416,9 +416,7 @@ export async function updatePort(gw: Gateway, actor: Actor, id: string, b: PortU
 
 /** Deletes a tenant's port (a router's or floating IP's goes with its owner: 409), first letting go of its floating IPs. */
 export async function deletePort(gw: Gateway, actor: Actor, id: string): Promise<void> {
-  enforceNet(actor, 'delete_port');
-  const p = await loadPort(gw, actor, id);
-  enforceOwner(actor, p, 'delete_port');
+  const p = await loadForChange(actor, 'delete_port', () => loadPort(gw, actor, id));
   if (/^network:(router_interface|router_gateway|floatingip)$/.test(p.device_owner))
     throw conflictOf(
       'ServicePortInUse',

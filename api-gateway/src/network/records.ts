@@ -34,3 +34,7 @@ export async function loadNetwork(gw: Gateway, actor: Actor, id: string): Promis
   if (!n || !networkVisible(actor, n)) throw notFoundOf('network', id);
   return n;
 }
+
+/** The attributes a request gives (the undefined ones dropped), to lay over a record. */
+export const given = <T extends object>(attrs: T): Partial<T> =>
+  Object.fromEntries(Object.entries(attrs).filter(([, v]) => v !== undefined)) as Partial<T>;

@@ -6,9 +6,9 @@ import type { PortRecord, RouterRecord } from '@hypernova/cluster-state';
 import type { Gateway } from '../context.js';
 import { NeutronError, badRequestFor, conflictOf, notFoundOf } from './errors.js';
 import { checkQuota } from './quotas.js';
-import { enforceNet, enforceOwner, ownedVisible, type Actor } from './policy.js';
+import { enforceNet, enforceOwner, loadForChange, ownedVisible, type Actor } from './policy.js';
 import { createServicePort, loadPort, removePort, type FixedIpRequest } from './ports.js';
-import { loadNetwork, newRecord, projectFor, standardView } from './records.js';
+import { given, loadNetwork, newRecord, projectFor, standardView } from './records.js';
 import { loadSubnet } from './subnets.js';
 
 export interface GatewayInfo {
@@ -134,9 +134,7 @@ export async function showRouter(gw: Gateway, actor: Actor, id: string): Promise
 }
 
 export async function updateRouter(gw: Gateway, actor: Actor, id: string, b: RouterUpdate): Promise<RouterRecord> {
-  enforceNet(actor, 'update_router');
-  const r = await loadRouter(gw, actor, id);
-  enforceOwner(actor, r, 'update_router');
+  const r = await loadForChange(actor, 'update_router', () => loadRouter(gw, actor, id));
   let gateway = r.external_gateway;
   const info = b.external_gateway_info;
   if (info !== undefined) {
@@ -150,19 +148,15 @@ export async function updateRouter(gw: Gateway, actor: Actor, id: string, b: Rou
   }
   const updated = await gw.network.routers.change(id, (cur) => ({
     ...cur,
-    name: b.name ?? cur.name,
-    description: b.description ?? cur.description,
-    admin_state_up: b.admin_state_up ?? cur.admin_state_up,
     external_gateway: gateway,
+    ...given({ name: b.name, description: b.description, admin_state_up: b.admin_state_up }),
   }));
   if (!updated) throw notFoundOf('router', id);
   return updated;
 }
 
 export async function deleteRouter(gw: Gateway, actor: Actor, id: string): Promise<void> {
-  enforceNet(actor, 'delete_router');
-  const r = await loadRouter(gw, actor, id);
-  enforceOwner(actor, r, 'delete_router');
+  const r = await loadForChange(actor, 'delete_router', () => loadRouter(gw, actor, id));
   if ((await routerInterfaces(gw, id)).length > 0) throw conflictOf('RouterInUse', `Router ${id} still has ports`);
   await closeGateway(gw, r);
   await gw.network.routers.delete(id);
@@ -197,9 +191,7 @@ export async function addInterface(
   id: string,
   b: { subnet_id?: string; port_id?: string },
 ): Promise<{ router: RouterRecord; port: PortRecord }> {
-  enforceNet(actor, 'add_router_interface');
-  const r = await loadRouter(gw, actor, id);
-  enforceOwner(actor, r, 'add_router_interface');
+  const r = await loadForChange(actor, 'add_router_interface', () => loadRouter(gw, actor, id));
   const target = interfaceTarget(b);
   const existing = await routerInterfaces(gw, id);
   const attached = new Set(existing.flatMap((p) => p.fixed_ips.map((f) => f.subnet_id)));
@@ -240,9 +232,7 @@ export async function removeInterface(
   id: string,
   b: { subnet_id?: string; port_id?: string },
 ): Promise<{ router: RouterRecord; port: PortRecord }> {
-  enforceNet(actor, 'remove_router_interface');
-  const r = await loadRouter(gw, actor, id);
-  enforceOwner(actor, r, 'remove_router_interface');
+  const r = await loadForChange(actor, 'remove_router_interface', () => loadRouter(gw, actor, id));
   const target = interfaceTarget(b);
   const interfaces = await routerInterfaces(gw, id);
   const port =

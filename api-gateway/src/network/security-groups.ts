@@ -10,8 +10,8 @@ import { parseCidr, type SecurityGroupRecord, type SecurityGroupRuleRecord } fro
 import type { Gateway } from '../context.js';
 import { NeutronError, conflictOf, invalidInput, notFoundOf } from './errors.js';
 import { checkQuota } from './quotas.js';
-import { enforceNet, enforceOwner, ownedVisible, type Actor } from './policy.js';
-import { newRecord, projectFor, standardView } from './records.js';
+import { enforceNet, enforceOwner, loadForChange, ownedVisible, type Actor } from './policy.js';
+import { given, newRecord, projectFor, standardView } from './records.js';
 
 export interface SecurityGroupCreate {
   name?: string;
@@ -191,15 +191,12 @@ export async function updateGroup(
   id: string,
   b: Pick<SecurityGroupCreate, 'name' | 'description'>,
 ): Promise<SecurityGroupRecord> {
-  enforceNet(actor, 'update_security_group');
-  const g = await loadGroup(gw, actor, id);
-  enforceOwner(actor, g, 'update_security_group');
+  const g = await loadForChange(actor, 'update_security_group', () => loadGroup(gw, actor, id));
   if (g.name === 'default' && b.name !== undefined && b.name !== 'default')
     throw conflictOf('SecurityGroupCannotUpdateDefault', 'Updating default security group not allowed.');
   const updated = await gw.network.securityGroups.change(id, (cur) => ({
     ...cur,
-    name: b.name ?? cur.name,
-    description: b.description ?? cur.description,
+    ...given({ name: b.name, description: b.description }),
   }));
   if (!updated) throw notFoundOf('security_group', id);
   return updated;
@@ -207,9 +204,7 @@ export async function updateGroup(
 
 /** Deletes a group with its rules and the rules that name it as their remote group. */
 export async function deleteGroup(gw: Gateway, actor: Actor, id: string): Promise<void> {
-  enforceNet(actor, 'delete_security_group');
-  const g = await loadGroup(gw, actor, id);
-  enforceOwner(actor, g, 'delete_security_group');
+  const g = await loadForChange(actor, 'delete_security_group', () => loadGroup(gw, actor, id));
   // Neutron lets only admins remove a default group (a project being cleaned up).
   if (g.name === 'default' && !actor.isAdmin)
     throw conflictOf('SecurityGroupCannotRemoveDefault', 'Insufficient rights for removing default security group.');
@@ -296,8 +291,6 @@ export async function listRules(gw: Gateway, actor: Actor): Promise<SecurityGrou
 }
 
 export async function deleteRule(gw: Gateway, actor: Actor, id: string): Promise<void> {
-  enforceNet(actor, 'delete_security_group_rule');
-  const r = await loadRule(gw, actor, id);
-  enforceOwner(actor, r, 'delete_security_group_rule');
+  const r = await loadForChange(actor, 'delete_security_group_rule', () => loadRule(gw, actor, id));
   await deleteRuleRecord(gw, r);
 }

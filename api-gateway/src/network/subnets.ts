@@ -19,8 +19,8 @@ import {
 import type { Gateway } from '../context.js';
 import { conflictOf, invalidInput, notFoundOf } from './errors.js';
 import { checkQuota } from './quotas.js';
-import { enforceNet, enforceOwner, subnetVisible, type Actor } from './policy.js';
-import { loadNetwork, newRecord, projectFor, standardView } from './records.js';
+import { enforceNet, enforceOwner, loadForChange, subnetVisible, type Actor } from './policy.js';
+import { given, loadNetwork, newRecord, projectFor, standardView } from './records.js';
 
 export interface SubnetCreate {
   network_id: string;
@@ -227,9 +227,7 @@ export async function showSubnet(gw: Gateway, actor: Actor, id: string): Promise
 }
 
 export async function updateSubnet(gw: Gateway, actor: Actor, id: string, b: SubnetUpdate): Promise<SubnetRecord> {
-  enforceNet(actor, 'update_subnet');
-  const s = await loadSubnet(gw, actor, id);
-  enforceOwner(actor, s, 'update_subnet');
+  const s = await loadForChange(actor, 'update_subnet', () => loadSubnet(gw, actor, id));
   const cidr = parseCidr(s.cidr) as Cidr;
   const gatewayIp = b.gateway_ip === undefined ? s.gateway_ip : b.gateway_ip;
   const gateway = gatewayOf(cidr, gatewayIp);
@@ -251,22 +249,18 @@ export async function updateSubnet(gw: Gateway, actor: Actor, id: string, b: Sub
   if (b.allocation_pools === undefined && gateway !== null) poolsOf(cidr, gateway, s.allocation_pools);
   const updated = await gw.network.subnets.change(id, (cur) => ({
     ...cur,
-    name: b.name ?? cur.name,
-    description: b.description ?? cur.description,
-    enable_dhcp: b.enable_dhcp ?? cur.enable_dhcp,
     dns_nameservers: b.dns_nameservers === undefined ? cur.dns_nameservers : checkNameservers(b.dns_nameservers),
     host_routes: b.host_routes === undefined ? cur.host_routes : checkRoutes(b.host_routes),
     gateway_ip: gateway === null ? null : intToIp(gateway),
     allocation_pools: pools,
+    ...given({ name: b.name, description: b.description, enable_dhcp: b.enable_dhcp }),
   }));
   if (!updated) throw notFoundOf('subnet', id);
   return updated;
 }
 
 export async function deleteSubnet(gw: Gateway, actor: Actor, id: string): Promise<void> {
-  enforceNet(actor, 'delete_subnet');
-  const s = await loadSubnet(gw, actor, id);
-  enforceOwner(actor, s, 'delete_subnet');
+  const s = await loadForChange(actor, 'delete_subnet', () => loadSubnet(gw, actor, id));
   if ((await gw.network.ports.list()).some((p) => p.fixed_ips.some((f) => f.subnet_id === id)))
     throw conflictOf(
       'SubnetInUse',

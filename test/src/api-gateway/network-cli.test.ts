@@ -4,7 +4,7 @@
 // another project's network). Skipped when the clients cannot be installed.
 import assert from 'node:assert/strict';
 import { OpenStackCli, ensureClients } from '../openstack/cli.js';
-import { ADMIN_PASSWORD, Cluster } from './cluster.js';
+import { Cluster } from './cluster.js';
 
 describe('api-gateway: Neutron through the openstack CLI', function () {
   this.timeout(300_000);
@@ -19,16 +19,7 @@ describe('api-gateway: Neutron through the openstack CLI', function () {
       this.skip();
     }
     c = await Cluster.start();
-    os = new OpenStackCli({
-      OS_AUTH_URL: `${c.gateway.url}/identity/v3`,
-      OS_USERNAME: 'admin',
-      OS_PASSWORD: ADMIN_PASSWORD,
-      OS_PROJECT_NAME: 'admin',
-      OS_USER_DOMAIN_ID: 'default',
-      OS_PROJECT_DOMAIN_ID: 'default',
-      OS_IDENTITY_API_VERSION: '3',
-      OS_REGION_NAME: 'RegionOne',
-    });
+    os = new OpenStackCli(c.adminOpenrc());
     await c.tenant('demo');
     demo = { OS_USERNAME: 'demo-user', OS_PASSWORD: 'demo-pw', OS_PROJECT_NAME: 'demo' };
   });
