@@ -1,6 +1,6 @@
 // Wires a gateway together: Redis, NATS, the scheduler and compute gRPC clients, the identity
-// bootstrap and default flavors, and the HTTP server. Tests start gateways in-process with
-// this; main.ts does it from the environment.
+// bootstrap, default flavors and (when asked) devstack's networks, and the HTTP server. Tests
+// start gateways in-process with this; main.ts does it from the environment.
 import {
   ConfigError,
   connectNats,
@@ -10,6 +10,7 @@ import {
   type Logger,
   type NatsConnection,
 } from '@hypernova/common';
+import { NetworkState } from '@hypernova/cluster-state';
 import type { FastifyInstance } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
@@ -36,6 +37,7 @@ import { LoginThrottle } from './identity/lockout.js';
 import { IdentityStore } from './identity/store.js';
 import { TokenService } from './identity/tokens.js';
 import { ImageData } from './image/data.js';
+import { ensureDevstackNetworks } from './network/devstack.js';
 
 export interface GatewayApp {
   readonly gateway: Gateway;
@@ -98,6 +100,7 @@ export async function startGateway(config: GatewayConfig, logger?: Logger): Prom
     quotas: new Quotas(redis, config),
     migrations: new MigrationStore(redis),
     liveMigrations: new LiveMigrations({ ...deps, redis, serverGroups, lease }),
+    network: new NetworkState(redis),
   };
   if (config.adminPassword === gatewaySettings.adminPassword.default && !/^(127\.|::1$|localhost$)/.test(config.host)) {
     log.warn(
@@ -107,6 +110,19 @@ export async function startGateway(config: GatewayConfig, logger?: Logger): Prom
   }
   await bootstrapIdentity(identity, config, log);
   await gateway.flavors.seed();
+  if (config.devstackNetworks) {
+    const projects = config.devstackNetworks
+      .split(',')
+      .map((p) => p.trim())
+      .filter(Boolean);
+    // The API serves without them: a failure (another gateway starting at once) is only logged.
+    try {
+      const { missing } = await ensureDevstackNetworks(gateway, projects);
+      if (missing.length > 0) log.warn({ missing }, 'devstack networks: no such projects');
+    } catch (err) {
+      log.error({ err }, 'devstack networks not made');
+    }
+  }
 
   gateway.reaper.start(60_000);
   gateway.liveMigrations.startSweeping();

@@ -72,6 +72,11 @@ export const gatewaySettings = {
     "largest image upload (Glance's image_size_cap, 1 TiB)",
   ),
   maxListLimit: int('HYPERNOVA_MAX_LIST_LIMIT', 1000, "largest page a list returns (Nova's max_limit)"),
+  devstackNetworks: str(
+    'HYPERNOVA_DEVSTACK_NETWORKS',
+    '',
+    "projects (comma-separated names) that get devstack's private network and router1 to the external public 172.24.4.0/24, made at start; empty: no networks are made",
+  ),
 };
 
 export type GatewayConfig = ConfigOf<typeof gatewaySettings>;

@@ -1,5 +1,6 @@
 // Everything a route needs, built once by app.ts and handed to every route module.
 import type { Logger, NatsConnection, Redis, Registry } from '@hypernova/common';
+import type { NetworkState } from '@hypernova/cluster-state';
 import type { Builder } from './compute/build.js';
 import type { ComputeClients, SchedulerRpc } from './compute/clients.js';
 import type { FlavorStore } from './compute/flavors.js';
@@ -45,4 +46,6 @@ export interface Gateway {
   quotas: Quotas;
   migrations: MigrationStore;
   liveMigrations: LiveMigrations;
+  /** Neutron's records. */
+  network: NetworkState;
 }

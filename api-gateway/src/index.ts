@@ -7,3 +7,4 @@ export { statusOf } from './compute/state-machine.js';
 export { Tasks } from './compute/tasks.js';
 export { DEFAULT_FLAVORS } from './compute/flavors.js';
 export { spawnRequest } from './compute/build.js';
+export { DEVSTACK, ensureDevstackNetworks } from './network/devstack.js';

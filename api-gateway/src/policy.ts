@@ -126,10 +126,59 @@ const RULES: Record<string, Rule> = {
   'image:delete_image': 'member',
   'image:communitize_image': 'member',
   'image:publicize_image': 'admin',
+  // Neutron (its rule names have no prefix).
+  get_network: 'reader',
+  create_network: 'member',
+  update_network: 'member',
+  delete_network: 'member',
+  get_subnet: 'reader',
+  create_subnet: 'member',
+  update_subnet: 'member',
+  delete_subnet: 'member',
+  get_port: 'reader',
+  create_port: 'member',
+  update_port: 'member',
+  delete_port: 'member',
+  get_router: 'reader',
+  create_router: 'member',
+  update_router: 'member',
+  delete_router: 'member',
+  get_floatingip: 'reader',
+  create_floatingip: 'member',
+  update_floatingip: 'member',
+  delete_floatingip: 'member',
+  get_security_group: 'reader',
+  create_security_group: 'member',
+  update_security_group: 'member',
+  delete_security_group: 'member',
+  get_security_group_rule: 'reader',
+  create_security_group_rule: 'member',
+  delete_security_group_rule: 'member',
+  add_router_interface: 'member',
+  remove_router_interface: 'member',
+  // Neutron's admin-only attributes: sharing, external networks, provider segments, port
+  // bindings, a router's or floating IP's chosen external address.
+  'create_network:shared': 'admin',
+  'create_network:router:external': 'admin',
+  'create_network:provider:network_type': 'admin',
+  'create_network:provider:physical_network': 'admin',
+  'create_network:provider:segmentation_id': 'admin',
+  'update_network:shared': 'admin',
+  'update_network:router:external': 'admin',
+  'get_network:provider:network_type': 'admin',
+  'create_port:binding:host_id': 'admin',
+  'update_port:binding:host_id': 'admin',
+  'get_port:binding:host_id': 'admin',
+  'create_router:external_gateway_info:external_fixed_ips': 'admin',
+  'update_router:external_gateway_info:external_fixed_ips': 'admin',
+  'create_floatingip:floating_ip_address': 'admin',
+  get_quota: 'reader',
+  update_quota: 'admin',
+  delete_quota: 'admin',
 };
 
 /** Whether the caller's roles allow `action`; the target's project is checked with `inScope`. */
-export function allowed(caller: Caller, action: string): boolean {
+export function allowed(caller: Pick<Caller, 'isAdmin' | 'roles'>, action: string): boolean {
   const rule = RULES[action];
   if (rule === undefined) throw new Error(`no policy rule for ${action}`);
   return caller.isAdmin || caller.roles.has(rule);

@@ -263,6 +263,8 @@ class Launcher {
           API_PORT: String(apiPort),
           SCHEDULER_ADDRESS: `ipv4:${schedulerPorts.map((p) => `127.0.0.1:${p}`).join(',')}`,
           HYPERNOVA_ADMIN_PASSWORD: password,
+          // devstack's public network and, for the admin project, private and router1.
+          HYPERNOVA_DEVSTACK_NETWORKS: 'admin',
         },
         /API_READY url=(\S+)/,
       );

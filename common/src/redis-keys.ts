@@ -76,6 +76,15 @@ export const redisKeys = {
   keypairs: (user: string) => `${P}:user:${user}:keypairs`,
   /** HASH resource -> limit: a project's quota limits that differ from the defaults (os-quota-sets). */
   quotas: (project: string) => `${P}:project:${project}:quotas`,
+
+  /** HASH id -> JSON of every Neutron record of a kind (networks, subnets, ports, routers, floatingips, security-groups, security-group-rules). */
+  netRecords: (kind: string) => `${P}:net:${kind}`,
+  /** HASH member -> owner of a pool of allocatable values: a subnet's IPs (-> port id), a network's MACs (-> port id), the VNIs (-> network id). */
+  netAllocations: (pool: string) => `${P}:net:alloc:${pool}`,
+  /** HASH rule fingerprint -> security group rule id: a rule exists once per group (Neutron's SecurityGroupRuleExists). */
+  netRuleFingerprints: () => `${P}:net:rule-fingerprints`,
+  /** HASH resource -> limit: a project's Neutron quota limits that differ from the defaults. */
+  netQuotas: (project: string) => `${P}:project:${project}:net-quotas`,
 } as const;
 
 /** Default heartbeat period and TTL of hostAlive: a host misses two beats before it is down. */

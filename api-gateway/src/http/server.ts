@@ -10,11 +10,13 @@ import { registerIdentityRoutes } from '../identity/routes/index.js';
 import type { Caller } from '../policy.js';
 import { registerImageApi } from '../image/routes.js';
 import { glanceErrorBody } from '../image/views.js';
+import { neutronErrorBody } from '../network/errors.js';
+import { registerNetworkApi } from '../network/routes/index.js';
 import { STATUS_CODES } from 'node:http';
 import { ApiError, fromServiceError, keystoneErrorBody, novaFaultBody } from './errors.js';
 import { validationMessage } from './validation.js';
 
-export type Api = 'identity' | 'compute' | 'image' | 'other';
+export type Api = 'identity' | 'compute' | 'image' | 'network' | 'other';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -30,6 +32,7 @@ function apiOf(url: string): Api {
   if (url === '/identity' || url.startsWith('/identity/') || url.startsWith('/identity?')) return 'identity';
   if (url === '/compute' || url.startsWith('/compute/') || url.startsWith('/compute?')) return 'compute';
   if (url === '/image' || url.startsWith('/image/') || url.startsWith('/image?')) return 'image';
+  if (url === '/networking' || url.startsWith('/networking/') || url.startsWith('/networking?')) return 'network';
   return 'other';
 }
 
@@ -58,8 +61,10 @@ function toApiError(err: unknown, request: FastifyRequest): ApiError {
 }
 
 /** Each API's own error body; a bad token gets keystonemiddleware's (Keystone's) on every API. */
-function errorBody(api: Api, status: number, message: string): object {
+function errorBody(api: Api, err: ApiError): object {
+  const { status, message } = err;
   if (api === 'identity' || status === 401) return keystoneErrorBody(status, message);
+  if (api === 'network') return neutronErrorBody(err);
   if (api === 'image') return glanceErrorBody(status, STATUS_CODES[status] ?? 'Error', message);
   return novaFaultBody(status, message);
 }
@@ -128,14 +133,11 @@ export function buildServer(gw: Gateway): FastifyInstance {
     const e = toApiError(err, request);
     if (e.status >= 500) request.log.error({ err }, 'request failed');
     else request.log.info({ status: e.status, message: e.message }, 'request refused');
-    void reply
-      .code(e.status)
-      .headers(e.headers)
-      .send(errorBody(request.api, e.status, e.message));
+    void reply.code(e.status).headers(e.headers).send(errorBody(request.api, e));
   });
 
   app.setNotFoundHandler((request, reply) => {
-    void reply.code(404).send(errorBody(request.api, 404, 'The resource could not be found.'));
+    void reply.code(404).send(errorBody(request.api, new ApiError(404, 'The resource could not be found.')));
   });
 
   app.get('/metrics', async (_request, reply) => {
@@ -148,5 +150,6 @@ export function buildServer(gw: Gateway): FastifyInstance {
   registerIdentityRoutes(app, gw);
   registerComputeRoutes(app, gw);
   registerImageApi(app, gw);
+  registerNetworkApi(app, gw);
   return app;
 }

@@ -88,6 +88,20 @@ export class Cluster {
     );
   }
 
+  /** The OS_* variables of an admin openrc for this cluster's gateway (what the CLI tests run with). */
+  adminOpenrc(): Record<string, string> {
+    return {
+      OS_AUTH_URL: `${this.gateway.url}/identity/v3`,
+      OS_USERNAME: 'admin',
+      OS_PASSWORD: ADMIN_PASSWORD,
+      OS_PROJECT_NAME: 'admin',
+      OS_USER_DOMAIN_ID: 'default',
+      OS_PROJECT_DOMAIN_ID: 'default',
+      OS_IDENTITY_API_VERSION: '3',
+      OS_REGION_NAME: 'RegionOne',
+    };
+  }
+
   async addNode(name: string, opts: FakeNodeOptions = {}): Promise<FakeComputeNode> {
     const node = await FakeComputeNode.start(this.redis, name, opts);
     this.nodes.push(node);

@@ -27,7 +27,7 @@ describe('api-gateway: identity (Keystone v3)', function () {
     assert.deepEqual(root.body.versions.values[0], v3.body.version);
   });
 
-  it('issues a project-scoped token with roles and a catalog of compute, image and identity', async () => {
+  it('issues a project-scoped token with roles and a catalog of compute, image, network and identity', async () => {
     const res = await c.request('POST', '/identity/v3/auth/tokens', {
       body: passwordAuth('admin', ADMIN_PASSWORD, 'admin'),
     });
@@ -42,10 +42,11 @@ describe('api-gateway: identity (Keystone v3)', function () {
     assert.deepEqual(t.roles.map((r: any) => r.name).sort(), ['admin', 'member', 'reader']);
     assert.match(t.expires_at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/);
     const byType = Object.fromEntries(t.catalog.map((s: any) => [s.type, s]));
-    assert.deepEqual(Object.keys(byType).sort(), ['compute', 'identity', 'image']);
+    assert.deepEqual(Object.keys(byType).sort(), ['compute', 'identity', 'image', 'network']);
     const pub = (type: string) => byType[type].endpoints.find((e: any) => e.interface === 'public');
     assert.equal(pub('compute').url, `${c.gateway.url}/compute/v2.1`);
     assert.equal(pub('image').url, `${c.gateway.url}/image`);
+    assert.equal(pub('network').url, `${c.gateway.url}/networking`);
     assert.equal(pub('identity').url, `${c.gateway.url}/identity`);
     for (const s of t.catalog)
       for (const e of s.endpoints) assert.ok(e.region === 'RegionOne' && e.region_id === 'RegionOne');

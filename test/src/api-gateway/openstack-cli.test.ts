@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OpenStackCli, ensureClients } from '../openstack/cli.js';
-import { ADMIN_PASSWORD, Cluster } from './cluster.js';
+import { Cluster } from './cluster.js';
 
 describe('api-gateway: openstack CLI smoke test', function () {
   this.timeout(300_000);
@@ -22,16 +22,7 @@ describe('api-gateway: openstack CLI smoke test', function () {
       this.skip();
     }
     c = await Cluster.start({ nodes: [{}, {}] });
-    cli = new OpenStackCli({
-      OS_AUTH_URL: `${c.gateway.url}/identity/v3`,
-      OS_USERNAME: 'admin',
-      OS_PASSWORD: ADMIN_PASSWORD,
-      OS_PROJECT_NAME: 'admin',
-      OS_USER_DOMAIN_ID: 'default',
-      OS_PROJECT_DOMAIN_ID: 'default',
-      OS_IDENTITY_API_VERSION: '3',
-      OS_REGION_NAME: 'RegionOne',
-    });
+    cli = new OpenStackCli(c.adminOpenrc());
   });
   after(async () => {
     await c?.stop();

@@ -102,7 +102,8 @@ export class OpenStackCli {
     assert.notEqual(r.code, 0, `openstack ${args.join(' ')} should have failed:\n${r.out}`);
     assert.match(
       r.out,
-      new RegExp(`(HTTP ${status}\\b|\\b${status}: Client Error)`),
+      // novaclient says "(HTTP 409)", the SDK "409: Client Error" or, with a Neutron body, "Exception: 409, <message>".
+      new RegExp(`(HTTP ${status}\\b|\\b${status}: Client Error|Exception: ${status},)`),
       `openstack ${args.join(' ')}:\n${r.out}`,
     );
     return r.out;
