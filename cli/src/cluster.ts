@@ -22,6 +22,7 @@ import { parseArgs } from 'node:util';
 import { credentials } from '@grpc/grpc-js';
 import { callUnary, connectNats, createRedis, infraSettings, loadConfig, ServingStatus } from '@hypernova/common';
 import { registerGuestImageSet, type GuestImageFiles, type ImageRecord } from '@hypernova/cluster-state';
+import { agentUidRange } from '@hypernova/compute-node';
 import { health } from '@hypernova/proto';
 
 const USAGE = `usage: hypernova cluster up [--dir DIR] [--nodes N] [--schedulers N] [--api-port PORT] [--no-guest] [--shared-instances]
@@ -238,6 +239,7 @@ class Launcher {
           COMPUTE_HOST_NAME: `node-${i + 1}`,
           COMPUTE_GRPC_ADDRESS: '127.0.0.1:0',
           COMPUTE_STATE_DIR: join(this.dir, `node-${i + 1}`),
+          COMPUTE_VM_UID_RANGE: agentUidRange(i),
           ...(this.opts.sharedInstances ? { COMPUTE_INSTANCES_DIR: join(this.dir, 'instances') } : {}),
         },
         /COMPUTE_READY host=\S+ port=(\d+)/,

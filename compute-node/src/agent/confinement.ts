@@ -248,6 +248,15 @@ export class UidPool {
   }
 }
 
+/**
+ * COMPUTE_VM_UID_RANGE for the index-th of several agents on one machine (cluster up, tests):
+ * each host allocates its uids alone, so agents sharing a kernel need ranges that never meet.
+ */
+export function agentUidRange(index: number): string {
+  const first = 200000 + index * 1000;
+  return `${first}-${first + 999}`;
+}
+
 /** Parses COMPUTE_VM_UID_RANGE ("FIRST-LAST"). */
 export function parseUidRange(range: string): [number, number] {
   const m = /^(\d+)-(\d+)$/.exec(range.trim());

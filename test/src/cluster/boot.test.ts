@@ -61,14 +61,11 @@ describe('cluster with real VMs (Linux guest)', function () {
         return Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]);
       });
       assert.ok(
-        uids.every((u) => u >= 200000 && u <= 200999),
+        uids.every((u) => u >= 200000 && u < 210000),
         `VM uids ${uids.join(' ')}`,
       );
-      assert.equal(
-        new Set(uids.map((u, i) => `${hostOf(servers[i]!)}/${u}`)).size,
-        INSTANCES,
-        'one uid per VM on a host',
-      );
+      // The three agents share this machine's kernel: a uid must never serve two of their VMs.
+      assert.equal(new Set(uids).size, INSTANCES, `one uid per VM: ${uids.join(' ')}`);
     }
   });
 

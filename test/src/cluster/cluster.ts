@@ -20,6 +20,7 @@ import {
 } from '@hypernova/common';
 import { registerGuestImageSet, type ImageRecord } from '@hypernova/cluster-state';
 import { gatewaySettings, startGateway, type GatewayApp } from '@hypernova/api-gateway';
+import { agentUidRange } from '@hypernova/compute-node';
 import { compute } from '@hypernova/proto';
 import {
   startInfra,
@@ -190,6 +191,7 @@ export class TestCluster {
       COMPUTE_HOST_NAME: name,
       COMPUTE_GRPC_ADDRESS: '127.0.0.1:0',
       COMPUTE_STATE_DIR: stateDir,
+      COMPUTE_VM_UID_RANGE: agentUidRange(this.agents.length),
       COMPUTE_VCPUS: String(opts.vcpus ?? 4),
       COMPUTE_RAM_MB: String(opts.ramMb ?? 1024),
       COMPUTE_DISK_GB: String(opts.diskGb ?? 20),
