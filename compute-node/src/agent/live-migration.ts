@@ -8,6 +8,7 @@ import { MIGRATION_IN_PROGRESS, updateMigration, type MigrationProgressFields } 
 import type { compute } from '@hypernova/proto';
 import { redisOwnership } from '../migration/index.js';
 import type { ComputeManager, MigrationEndpoints } from './manager.js';
+import { migrationLinks } from './migration-credentials.js';
 
 export interface MigrationDefaults {
   downtimeLimitMs: number;
@@ -109,8 +110,7 @@ export class LiveMigrations {
     await this.redis.set(redisKeys.instanceOwner(uuid), this.host, 'NX');
     const args = {
       id,
-      uri: this.endpoints.natsUrl,
-      redis: this.endpoints.redisUrl,
+      ...migrationLinks(this.endpoints, id),
       instance: uuid,
       source: this.host,
       destination: req.destHost,

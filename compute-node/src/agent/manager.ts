@@ -10,6 +10,7 @@ import {
   errorMessage,
   redisKeys,
   type Logger,
+  type Credentials,
   type Redis,
   suppressed,
 } from '@hypernova/common';
@@ -20,6 +21,7 @@ import type { ImageCache, CachedImageRef } from './image-cache.js';
 import { InstanceDir, MAX_SOCKET_PATH, listInstanceDirs, type InstanceMeta } from './instance-dir.js';
 import type { VmConfinement } from './confinement.js';
 import { ManagedVm, type VmEnvironment } from './managed-vm.js';
+import { migrationLinks } from './migration-credentials.js';
 import { createProbe, removeProbe, seesProbe } from './shared-storage.js';
 import type { AgentMetrics } from './metrics.js';
 import type { ObservedChange, StateReporter } from './reporter.js';
@@ -43,6 +45,8 @@ export interface ManagerOptions {
 export interface MigrationEndpoints {
   natsUrl: string;
   redisUrl: string;
+  /** The agent's own: what it mints the VM process's migration credentials from. */
+  credentials: Credentials | null;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -242,8 +246,7 @@ export class ComputeManager {
     if (!req.migrationId) throw new InvalidArgumentError('PrepareLiveMigration needs the migration id');
     const args = {
       id: req.migrationId,
-      uri: endpoints.natsUrl,
-      redis: endpoints.redisUrl,
+      ...migrationLinks(endpoints, req.migrationId),
       instance: spec.instanceUuid,
       source: req.sourceHost,
       destination: this.opts.host,

@@ -38,6 +38,8 @@ const migrationTargetArgs: ArgSpecs = {
   id: { type: 'string' },
   uri: { type: 'string' },
   blk: { type: 'boolean', optional: true },
+  creds: { type: 'string', optional: true },
+  ca: { type: 'string', optional: true },
   ...Object.fromEntries(OWNERSHIP_KEYS.map((k) => [k, { type: 'string', optional: true }])),
 };
 
@@ -48,7 +50,12 @@ const migrationParameterArgs: ArgSpecs = {
 
 /** id and uri, and the ownership flip: all four of its arguments or none. */
 function migrationTarget(args: Record<string, unknown>): MigrationTarget {
-  const target: MigrationTarget = { id: nonEmpty(args, 'id'), uri: nonEmpty(args, 'uri'), blk: args.blk === true };
+  const target: MigrationTarget = {
+    id: nonEmpty(args, 'id'),
+    uri: nonEmpty(args, 'uri'),
+    blk: args.blk === true,
+    ...(args.ca ? { auth: { ca: args.ca as string, creds: args.creds as string | undefined } } : {}),
+  };
   const missing = OWNERSHIP_KEYS.filter((k) => args[k] === undefined);
   if (missing.length === OWNERSHIP_KEYS.length) return target;
   if (missing.length) {

@@ -33,6 +33,8 @@ export interface MigrationTarget {
   uri: string;
   /** Without it nothing checks or flips ownership (tests, a single-node setup). */
   ownership?: Ownership;
+  /** On an authenticated cluster: the CA (PEM) and this migration's NATS creds file, from the agent. */
+  auth?: { ca: string; creds?: string };
   /**
    * Block migration: the disks' contents travel with the guest (both sides must say so).
    * Without it the disks are on storage both hosts share: the source flushes them in the pause
@@ -324,21 +326,27 @@ class Links {
   static async open(target: MigrationTarget): Promise<Links> {
     const libs = await loadLibraries();
     const { connectNats, createRedis } = libs.common;
+    const auth = target.auth;
     let nc: NatsConnection;
     try {
-      nc = await connectNats(target.uri, { name: `hypernova-vm migration ${target.id}` });
+      nc = await connectNats(target.uri, {
+        name: `hypernova-vm migration ${target.id}`,
+        credentials: auth && { ca: auth.ca, natsCreds: auth.creds },
+      });
     } catch (e) {
       throw new CommandError('GenericError', `cannot connect to NATS at ${target.uri}: ${(e as Error).message}`);
     }
     if (!target.ownership) return new Links(libs, nc, undefined);
     const url = target.ownership.redis;
-    const redis = createRedis(url, { options: { lazyConnect: true } });
+    const redis = createRedis(url, { options: { lazyConnect: true }, credentials: auth && { ca: auth.ca } });
     try {
       await redis.connect();
     } catch (e) {
       redis.disconnect();
       await nc.close();
-      throw new CommandError('GenericError', `cannot connect to Redis at ${url}: ${(e as Error).message}`);
+      // The URL carries the migration user's password: name the server only.
+      const host = new URL(url).host;
+      throw new CommandError('GenericError', `cannot connect to Redis at ${host}: ${(e as Error).message}`);
     }
     return new Links(libs, nc, redis);
   }

@@ -99,6 +99,9 @@ export interface MigrateIncomingArgs extends MigrationOwnershipArgs {
   id: string;
   /** NATS URL, e.g. nats://127.0.0.1:4222. */
   uri: string;
+  /** An authenticated cluster's CA (PEM) and this migration's NATS creds file (see agent/migration-credentials.ts). */
+  ca?: string;
+  creds?: string;
 }
 
 export interface MigrationParameters {
