@@ -34,6 +34,7 @@ import {
   ServingStatus,
   type ClusterCredentials,
   type Credentials,
+  type Role,
 } from '@hypernova/common';
 import { registerGuestImageSet, type GuestImageFiles, type ImageRecord } from '@hypernova/cluster-state';
 import { health } from '@hypernova/proto';
@@ -41,12 +42,18 @@ import { health } from '@hypernova/proto';
 const USAGE = `usage: hypernova cluster up [--dir DIR] [--nodes N] [--schedulers N] [--api-port PORT] [--no-guest] [--shared-instances]
        hypernova cluster register-guest --kernel FILE [--root-disk FILE]
        hypernova cluster health [--grpc HOST:PORT]... [--http URL]...
+       hypernova cluster credentials --dir DIR --identity NAME:ROLE[:HOST,...]... [--server-host HOST]...
+                                     [--nats-dir PATH]
 
   up              run the cluster here until Ctrl-C
   register-guest  store the guest image set in NATS and register it (REDIS_URL, NATS_URL,
                   HYPERNOVA_CREDENTIALS_DIR)
   health          exit 0 when every gRPC server answers SERVING (grpc.health.v1) and every URL 2xx
                   (mutual TLS with the credentials HYPERNOVA_CREDENTIALS_DIR names, if any)
+  credentials     make (or complete) a cluster's credentials in DIR: the CA, DIR/redis, DIR/nats
+                  and DIR/NAME for each identity (ROLE: gateway, scheduler, compute or admin);
+                  --server-host names Redis and NATS are reached at, --nats-dir where nats-server
+                  sees DIR/nats (what a Compose init service runs)
 
   --dir         where data, logs, credentials, openrc and cluster.json go (default: ./.hypernova-cluster)
   --nodes       compute agents node-1..N (default 3)
@@ -66,6 +73,7 @@ export async function clusterCommand(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
   if (sub === 'register-guest') return registerGuestCommand(rest);
   if (sub === 'health') return healthCommand(rest);
+  if (sub === 'credentials') return credentialsCommand(rest);
   if (sub !== 'up') {
     process.stderr.write(`${USAGE}\n`);
     return sub === '-h' || sub === '--help' ? 0 : 2;
@@ -520,6 +528,34 @@ export function clusterJson(e: ClusterEndpoints): string {
     compute: e.compute,
   };
   return JSON.stringify(doc, null, 2) + '\n';
+}
+
+/** `cluster credentials`: a cluster's credentials for a deployment other than `cluster up`. */
+function credentialsCommand(argv: string[]): number {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      dir: { type: 'string' },
+      identity: { type: 'string', multiple: true, default: [] },
+      'server-host': { type: 'string', multiple: true, default: [] },
+      'nats-dir': { type: 'string' },
+    },
+    strict: true,
+  });
+  if (!values.dir || values.identity.length === 0) throw new Error(`--dir and --identity are required\n${USAGE}`);
+  const roles = new Set<string>(['gateway', 'scheduler', 'compute', 'admin']);
+  const identities = values.identity.map((spec) => {
+    const [name, role, hosts] = spec.split(':');
+    if (!name || !role || !roles.has(role))
+      throw new Error(`--identity ${spec}: NAME:ROLE[:HOST,...] with a known role`);
+    return { name, role: role as Role, hosts: hosts ? hosts.split(',') : [] };
+  });
+  ensureClusterCredentials(values.dir, identities, {
+    serverHosts: values['server-host'],
+    natsDir: values['nats-dir'],
+  });
+  process.stdout.write(`credentials in ${values.dir}: ${identities.map((i) => i.name).join(', ')}, redis, nats\n`);
+  return 0;
 }
 
 /** Shell exports for the OpenStack clients, as devstack writes them. */

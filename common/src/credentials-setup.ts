@@ -83,8 +83,7 @@ export function ensureClusterCredentials(
     natsDir?: string;
   } = {},
 ): ClusterCredentials {
-  mkdirSync(root, { recursive: true, mode: 0o700 });
-  chmodSync(root, 0o700);
+  privateDir(root);
   const ca = ensureAuthority(join(root, 'ca'));
   for (const server of SERVER_NAMES) {
     const dir = join(root, server);
@@ -149,7 +148,7 @@ interface Authority {
 }
 
 function ensureAuthority(dir: string): Authority {
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  privateDir(dir);
   if (!existsSync(join(dir, 'ca.crt'))) {
     // The key is written first to a directory only we can enter: openssl's own file mode does not matter.
     openssl(
@@ -185,7 +184,7 @@ const EC_KEY = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-n
 
 /** A key and a certificate signed by the CA into dir (with the CA certificate beside them). */
 function issue(ca: Authority, dir: string, cn: string, dnsNames: string[], usage: string): void {
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  privateDir(dir);
   const san = [...new Set([...dnsNames, 'localhost'])].map((n) => `DNS:${n}`).concat('IP:127.0.0.1');
   openssl([
     'req',
@@ -224,8 +223,14 @@ function openssl(args: string[]): void {
   }
 }
 
-function secret(dir: string, name: string, content: string | Buffer): void {
+/** Made 0700 also when it exists already (a container volume's mount point is 0755). */
+function privateDir(dir: string): void {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
+  chmodSync(dir, 0o700);
+}
+
+function secret(dir: string, name: string, content: string | Buffer): void {
+  privateDir(dir);
   const file = join(dir, name);
   rmSync(file, { force: true });
   writeFileSync(file, content, { mode: 0o600 });
