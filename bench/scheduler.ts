@@ -7,8 +7,16 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { credentials } from '@grpc/grpc-js';
-import { NoValidHostError, callUnary, createRedis, int, loadConfig, str, type Redis } from '@hypernova/common';
+import {
+  NoValidHostError,
+  callUnary,
+  createRedis,
+  grpcClientCredentials,
+  int,
+  loadConfig,
+  str,
+  type Redis,
+} from '@hypernova/common';
 import { registerHost } from '@hypernova/cluster-state';
 import { scheduler as pb } from '@hypernova/proto';
 import { auditPlacement } from '@hypernova/scheduler';
@@ -72,7 +80,7 @@ async function main(): Promise<void> {
       }),
     ),
   );
-  const clients = replicas.map((r) => new pb.SchedulerClient(r.address, credentials.createInsecure()));
+  const clients = replicas.map((r) => new pb.SchedulerClient(r.address, grpcClientCredentials('scheduler')));
   try {
     for (let i = 0; i < cfg.hosts; i++) {
       // A long TTL: the benchmark measures decisions, not heartbeats.

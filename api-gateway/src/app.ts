@@ -7,6 +7,7 @@ import {
   createLogger,
   createMetricsRegistry,
   createRedis,
+  loadCredentials,
   type Logger,
   type NatsConnection,
 } from '@hypernova/common';
@@ -52,18 +53,23 @@ export async function startGateway(config: GatewayConfig, logger?: Logger): Prom
   if (config.migrationLeaseMs < 100)
     throw new ConfigError(`HYPERNOVA_MIGRATION_LEASE_MS=${config.migrationLeaseMs}: too short (at least 100)`);
   const log = logger ?? createLogger('api-gateway', { level: config.logLevel });
-  const redis = createRedis(config.redisUrl, { logger: log });
+  const credentials = loadCredentials(config.credentialsDir);
+  const redis = createRedis(config.redisUrl, { logger: log, credentials });
   let nats: NatsConnection | undefined;
   try {
-    nats = await connectNats(config.natsUrl, { name: 'api-gateway', logger: log });
+    nats = await connectNats(config.natsUrl, { name: 'api-gateway', logger: log, credentials });
   } catch (err) {
     // Events are a convenience for watchers; the API works from Redis without them.
     log.warn({ err, url: config.natsUrl }, 'NATS unreachable; instance events will not be published');
   }
   const identity = new IdentityStore(redis);
   const instances = new Instances(redis, nats, log);
-  const scheduler = new SchedulerRpc(config.schedulerAddress);
-  const clients = new ComputeClients({ timeoutMs: config.computeTimeoutMs, spawnTimeoutMs: config.spawnTimeoutMs });
+  const scheduler = new SchedulerRpc(config.schedulerAddress, credentials);
+  const clients = new ComputeClients({
+    timeoutMs: config.computeTimeoutMs,
+    spawnTimeoutMs: config.spawnTimeoutMs,
+    credentials,
+  });
   // Unique per gateway process; the host and pid tell an operator whose lease it is.
   const lease = { holder: `${hostname()}/${process.pid}/${randomUUID()}`, ttlMs: config.migrationLeaseMs };
   const tasks = new Tasks(log, { redis, lease });

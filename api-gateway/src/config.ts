@@ -4,6 +4,7 @@ import { infraSettings, int, str, type ConfigOf } from '@hypernova/common';
 
 export const gatewaySettings = {
   redisUrl: infraSettings.redisUrl,
+  credentialsDir: infraSettings.credentialsDir,
   natsUrl: infraSettings.natsUrl,
   logLevel: infraSettings.logLevel,
   host: str('API_HOST', '127.0.0.1', 'address the HTTP API listens on (0.0.0.0 to serve other machines)'),

@@ -1,9 +1,11 @@
 // `hypernova cluster up`: the docker-compose topology as processes on this machine. Real
 // nats-server (JetStream) and redis-server (AOF) on free loopback ports, two scheduler replicas,
 // three compute agents (each its own state dir), the API gateway, the guest image registered in
-// the object store; then an openrc file and the line `openrc: <path>` once every service answers
-// its health check. Each service logs to <dir>/logs/<name>.log. Ctrl-C (or SIGTERM) stops it all,
-// VM processes included.
+// the object store; then an openrc file, cluster.json beside it (the endpoints, no secrets) and
+// the line `openrc: <path>` once every service answers its health check. Each service logs to
+// <dir>/logs/<name>.log. Ctrl-C (or SIGTERM) stops it all, VM processes included. The control
+// plane is authenticated: <dir>/credentials holds the CA and one directory per service (Redis
+// ACL user, NATS user, gRPC certificate), which each service is given by its path alone.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import {
   accessSync,
@@ -19,8 +21,21 @@ import { createServer } from 'node:net';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { credentials } from '@grpc/grpc-js';
-import { callUnary, connectNats, createRedis, infraSettings, loadConfig, ServingStatus } from '@hypernova/common';
+import {
+  callUnary,
+  connectNats,
+  createRedis,
+  CREDENTIALS_DIR_ENV,
+  ensureClusterCredentials,
+  grpcClientCredentials,
+  infraSettings,
+  loadConfig,
+  loadCredentials,
+  ServingStatus,
+  type ClusterCredentials,
+  type Credentials,
+  type Role,
+} from '@hypernova/common';
 import { registerGuestImageSet, type GuestImageFiles, type ImageRecord } from '@hypernova/cluster-state';
 import { agentUidRange } from '@hypernova/compute-node';
 import { health } from '@hypernova/proto';
@@ -28,12 +43,20 @@ import { health } from '@hypernova/proto';
 const USAGE = `usage: hypernova cluster up [--dir DIR] [--nodes N] [--schedulers N] [--api-port PORT] [--no-guest] [--shared-instances]
        hypernova cluster register-guest --kernel FILE [--root-disk FILE]
        hypernova cluster health [--grpc HOST:PORT]... [--http URL]...
+       hypernova cluster credentials --dir DIR --identity NAME:ROLE[:HOST,...]... [--server-host HOST]...
+                                     [--nats-dir PATH]
 
   up              run the cluster here until Ctrl-C
-  register-guest  store the guest image set in NATS and register it (REDIS_URL, NATS_URL)
+  register-guest  store the guest image set in NATS and register it (REDIS_URL, NATS_URL,
+                  HYPERNOVA_CREDENTIALS_DIR)
   health          exit 0 when every gRPC server answers SERVING (grpc.health.v1) and every URL 2xx
+                  (mutual TLS with the credentials HYPERNOVA_CREDENTIALS_DIR names, if any)
+  credentials     make (or complete) a cluster's credentials in DIR: the CA, DIR/redis, DIR/nats
+                  and DIR/NAME for each identity (ROLE: gateway, scheduler, compute or admin);
+                  --server-host names Redis and NATS are reached at, --nats-dir where nats-server
+                  sees DIR/nats (what a Compose init service runs)
 
-  --dir         where data, logs and openrc go (default: ./.hypernova-cluster)
+  --dir         where data, logs, credentials, openrc and cluster.json go (default: ./.hypernova-cluster)
   --nodes       compute agents node-1..N (default 3)
   --schedulers  scheduler replicas (default 2)
   --api-port    port of the API gateway (default 8080; 0: a free port)
@@ -51,6 +74,7 @@ export async function clusterCommand(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
   if (sub === 'register-guest') return registerGuestCommand(rest);
   if (sub === 'health') return healthCommand(rest);
+  if (sub === 'credentials') return credentialsCommand(rest);
   if (sub !== 'up') {
     process.stderr.write(`${USAGE}\n`);
     return sub === '-h' || sub === '--help' ? 0 : 2;
@@ -152,6 +176,8 @@ class Service {
 class Launcher {
   private readonly services: Service[] = [];
   private readonly logs: string;
+  /** The launcher's own identity (health checks, the guest image). */
+  private admin: Credentials | null = null;
 
   constructor(
     private readonly dir: string,
@@ -187,12 +213,14 @@ class Launcher {
     const redisBin = findOrInstall('redis-server');
     const [natsPort, redisPort] = [await freePort(), await freePort()];
     const natsUrl = `nats://127.0.0.1:${natsPort}`;
-    const redisUrl = `redis://127.0.0.1:${redisPort}`;
+    const redisUrl = `rediss://127.0.0.1:${redisPort}`;
     for (const d of ['nats', 'redis']) mkdirSync(join(this.dir, d), { recursive: true });
+    const creds = this.credentials();
+    this.admin = loadCredentials(creds.dir('admin'));
     const nats = this.spawn(
       'nats',
       natsBin,
-      ['-a', '127.0.0.1', '-p', String(natsPort), '-js', '-sd', join(this.dir, 'nats')],
+      ['-c', creds.nats.config, '-a', '127.0.0.1', '-p', String(natsPort), '-js', '-sd', join(this.dir, 'nats')],
       {},
       /Server is ready/,
     );
@@ -201,7 +229,19 @@ class Launcher {
       redisBin,
       [
         '--port',
+        '0',
+        '--tls-port',
         String(redisPort),
+        '--tls-cert-file',
+        creds.redis.cert,
+        '--tls-key-file',
+        creds.redis.key,
+        '--tls-ca-cert-file',
+        creds.redis.ca,
+        '--tls-auth-clients',
+        'no',
+        '--aclfile',
+        creds.redis.aclFile,
         '--bind',
         '127.0.0.1',
         '--dir',
@@ -222,11 +262,12 @@ class Launcher {
     this.say(`nats ${natsUrl}, redis ${redisUrl}`);
 
     const infra = { REDIS_URL: redisUrl, NATS_URL: natsUrl, METRICS_PORT: '0' };
+    const identity = (name: string) => ({ [CREDENTIALS_DIR_ENV]: creds.dir(name) });
     const schedulers = Array.from({ length: this.opts.schedulers }, (_, i) =>
       this.node(
         `scheduler-${i + 1}`,
         'scheduler/dist/src/main.js',
-        { ...infra, SCHEDULER_GRPC_ADDRESS: '127.0.0.1:0' },
+        { ...infra, ...identity(`scheduler-${i + 1}`), SCHEDULER_GRPC_ADDRESS: '127.0.0.1:0' },
         /SCHEDULER_READY port=(\d+)/,
       ),
     );
@@ -236,6 +277,7 @@ class Launcher {
         'compute-node/dist/src/agent/main.js',
         {
           ...infra,
+          ...identity(`node-${i + 1}`),
           COMPUTE_HOST_NAME: `node-${i + 1}`,
           COMPUTE_GRPC_ADDRESS: '127.0.0.1:0',
           COMPUTE_STATE_DIR: join(this.dir, `node-${i + 1}`),
@@ -262,6 +304,7 @@ class Launcher {
         'api-gateway/dist/src/main.js',
         {
           ...infra,
+          ...identity('gateway'),
           API_PORT: String(apiPort),
           SCHEDULER_ADDRESS: `ipv4:${schedulerPorts.map((p) => `127.0.0.1:${p}`).join(',')}`,
           HYPERNOVA_ADMIN_PASSWORD: password,
@@ -278,9 +321,19 @@ class Launcher {
     await checkHealth(
       [...schedulerPorts, ...agentPorts].map((p) => `127.0.0.1:${p}`),
       apiUrl ? [`${apiUrl}/identity/v3`] : [],
+      this.admin,
     );
     const openrc = join(this.dir, 'openrc');
     writeFileSync(openrc, openrcText(apiUrl || 'http://127.0.0.1:8080', password));
+    writeFileSync(
+      join(this.dir, 'cluster.json'),
+      clusterJson({
+        gateway: apiUrl,
+        redis: [redisUrl],
+        nats: [natsUrl],
+        compute: agentPorts.map((p, i) => ({ host: `node-${i + 1}`, grpc: `127.0.0.1:${p}` })),
+      }),
+    );
     this.say(`ready: API ${apiUrl || '(none)'}, logs in ${this.logs}; Ctrl-C stops the cluster`);
     process.stdout.write(`openrc: ${openrc}\n`);
   }
@@ -294,8 +347,21 @@ class Launcher {
       this.say(`guest: not available (${(err as Error).message}); no image registered`);
       return;
     }
-    const image = await registerGuest(natsUrl, redisUrl, files);
+    const image = await registerGuest(natsUrl, redisUrl, files, this.admin);
     this.say(`guest image "${image.name}" registered: ${image.id}${files.rootDisk ? ' (with its root disk)' : ''}`);
+  }
+
+  /** Every service's credentials in DIR/credentials, made on the first start and kept after. */
+  private credentials(): ClusterCredentials {
+    return ensureClusterCredentials(join(this.dir, 'credentials'), [
+      { name: 'admin', role: 'admin' },
+      { name: 'gateway', role: 'gateway' },
+      ...Array.from({ length: this.opts.schedulers }, (_, i) => ({
+        name: `scheduler-${i + 1}`,
+        role: 'scheduler' as const,
+      })),
+      ...Array.from({ length: this.opts.nodes }, (_, i) => ({ name: `node-${i + 1}`, role: 'compute' as const })),
+    ]);
   }
 
   private node(name: string, main: string, env: Record<string, string>, ready: RegExp): Service {
@@ -371,9 +437,14 @@ async function buildGuest(): Promise<GuestImageFiles> {
   return { kernel: (await guest.ensureLinuxGuest()).image };
 }
 
-async function registerGuest(natsUrl: string, redisUrl: string, files: GuestImageFiles): Promise<ImageRecord> {
-  const nc = await connectNats(natsUrl);
-  const redis = createRedis(redisUrl);
+async function registerGuest(
+  natsUrl: string,
+  redisUrl: string,
+  files: GuestImageFiles,
+  credentials?: Credentials | null,
+): Promise<ImageRecord> {
+  const nc = await connectNats(natsUrl, { credentials });
+  const redis = createRedis(redisUrl, { credentials });
   try {
     return await registerGuestImageSet(nc, redis, files);
   } finally {
@@ -399,11 +470,18 @@ async function registerGuestCommand(argv: string[]): Promise<number> {
   return 0;
 }
 
-/** grpc.health.v1 on every gRPC server (service ''), GET on every URL: all must answer SERVING / 2xx. */
-export async function checkHealth(grpcAddresses: string[], urls: string[]): Promise<void> {
+/**
+ * grpc.health.v1 on every gRPC server (service ''), GET on every URL: all must answer SERVING / 2xx.
+ * gRPC with `credentials` (default: those the environment names), any cluster certificate accepted.
+ */
+export async function checkHealth(
+  grpcAddresses: string[],
+  urls: string[],
+  credentials?: Credentials | null,
+): Promise<void> {
   await Promise.all([
     ...grpcAddresses.map(async (address) => {
-      const client = new health.HealthClient(address, credentials.createInsecure());
+      const client = new health.HealthClient(address, grpcClientCredentials(undefined, credentials));
       try {
         const res = await callUnary(client.check.bind(client), { service: '' }, 10_000);
         if (res.status !== ServingStatus.SERVING) throw new Error(`gRPC server ${address} is not serving`);
@@ -429,6 +507,58 @@ async function healthCommand(argv: string[]): Promise<number> {
     strict: true,
   });
   await checkHealth(values.grpc, values.http);
+  return 0;
+}
+
+export interface ClusterEndpoints {
+  gateway: string;
+  redis: string[];
+  nats: string[];
+  compute: { host: string; grpc: string }[];
+}
+
+/**
+ * cluster.json: where the cluster's services listen, for tools and launchers; never a secret (the
+ * credentials stay in their directories). There is no dashboard yet: `dashboard` is the gateway.
+ */
+export function clusterJson(e: ClusterEndpoints): string {
+  const doc = {
+    gateway: e.gateway,
+    dashboard: e.gateway,
+    dashboardNote: 'no dashboard yet: this is the API gateway',
+    redis: e.redis,
+    sentinel: [],
+    nats: e.nats,
+    compute: e.compute,
+  };
+  return JSON.stringify(doc, null, 2) + '\n';
+}
+
+/** `cluster credentials`: a cluster's credentials for a deployment other than `cluster up`. */
+function credentialsCommand(argv: string[]): number {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      dir: { type: 'string' },
+      identity: { type: 'string', multiple: true, default: [] },
+      'server-host': { type: 'string', multiple: true, default: [] },
+      'nats-dir': { type: 'string' },
+    },
+    strict: true,
+  });
+  if (!values.dir || values.identity.length === 0) throw new Error(`--dir and --identity are required\n${USAGE}`);
+  const roles = new Set<string>(['gateway', 'scheduler', 'compute', 'admin']);
+  const identities = values.identity.map((spec) => {
+    const [name, role, hosts] = spec.split(':');
+    if (!name || !role || !roles.has(role))
+      throw new Error(`--identity ${spec}: NAME:ROLE[:HOST,...] with a known role`);
+    return { name, role: role as Role, hosts: hosts ? hosts.split(',') : [] };
+  });
+  ensureClusterCredentials(values.dir, identities, {
+    serverHosts: values['server-host'],
+    natsDir: values['nats-dir'],
+  });
+  process.stdout.write(`credentials in ${values.dir}: ${identities.map((i) => i.name).join(', ')}, redis, nats\n`);
   return 0;
 }
 

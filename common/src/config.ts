@@ -64,5 +64,10 @@ export const infraSettings = {
   redisUrl: str('REDIS_URL', 'redis://127.0.0.1:6379', 'Redis holding hosts, allocations and instances'),
   natsUrl: str('NATS_URL', 'nats://127.0.0.1:4222', 'NATS server for events and migration streams'),
   logLevel: str('LOG_LEVEL', 'info', 'pino level: trace, debug, info, warn, error'),
+  credentialsDir: str(
+    'HYPERNOVA_CREDENTIALS_DIR',
+    '',
+    "directory (0700) with this service's CA, TLS key, Redis and NATS credentials; empty: none (an open cluster)",
+  ),
   metricsPort: int('METRICS_PORT', 0, 'port serving Prometheus /metrics (0: a free port, -1: off)'),
 };

@@ -1,5 +1,6 @@
 // Starts a gRPC server with the given services plus grpc.health.v1, and adapts async
-// handlers to grpc-js callbacks so thrown typed errors reach clients as proper statuses.
+// handlers to grpc-js callbacks so thrown typed errors reach clients as proper statuses. With
+// credentials it speaks mutual TLS only: clients must show a certificate from the cluster CA.
 import {
   Server,
   ServerCredentials,
@@ -8,6 +9,7 @@ import {
   type handleUnaryCall,
 } from '@grpc/grpc-js';
 import { health } from '@hypernova/proto';
+import { envCredentials, type Credentials } from './credentials.js';
 import { HypernovaError, toGrpcStatus } from './errors.js';
 import { HealthService, ServingStatus } from './health.js';
 import type { Logger } from './logger.js';
@@ -37,6 +39,8 @@ export async function startGrpcServer(opts: {
   /** host:port to bind; port 0 picks a free port. */
   address: string;
   logger?: Logger;
+  /** Default: envCredentials(); null: plaintext, for a cluster without authentication. */
+  credentials?: Credentials | null;
 }): Promise<GrpcServerHandle> {
   const server = new Server();
   const healthService = new HealthService();
@@ -44,7 +48,9 @@ export async function startGrpcServer(opts: {
   for (const s of opts.services) server.addService(s.definition, s.implementation);
 
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(opts.address, ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+    server.bindAsync(opts.address, grpcServerCredentials(opts.credentials), (err, p) =>
+      err ? reject(err) : resolve(p),
+    ),
   );
   healthService.setStatus('', ServingStatus.SERVING);
   for (const s of opts.services) healthService.setStatus(serviceName(s.definition), ServingStatus.SERVING);
@@ -62,6 +68,15 @@ export async function startGrpcServer(opts: {
       clearTimeout(timer);
     },
   };
+}
+
+export function grpcServerCredentials(credentials = envCredentials()): ServerCredentials {
+  if (!credentials) return ServerCredentials.createInsecure();
+  return ServerCredentials.createSsl(
+    credentials.ca,
+    [{ cert_chain: credentials.cert, private_key: credentials.key }],
+    true,
+  );
 }
 
 /**

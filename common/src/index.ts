@@ -1,5 +1,8 @@
 // @hypernova/common: what every service shares. Keep it small.
 export * from './config.js';
+export * from './credentials.js';
+export * from './credentials-setup.js';
+export * from './nats-jwt.js';
 export * from './errors.js';
 export * from './logger.js';
 export * from './metrics.js';

@@ -5,6 +5,7 @@ import {
   createLogger,
   createMetricsRegistry,
   createRedis,
+  loadCredentials,
   serveMetrics,
   startGrpcServer,
   type ConfigOf,
@@ -33,7 +34,8 @@ export interface SchedulerApp {
 
 export async function startSchedulerApp(config: SchedulerConfig, logger?: Logger): Promise<SchedulerApp> {
   const log = logger ?? createLogger('scheduler', { level: config.logLevel });
-  const redis = createRedis(config.redisUrl, { logger: log });
+  const credentials = loadCredentials(config.credentialsDir);
+  const redis = createRedis(config.redisUrl, { logger: log, credentials });
   const registry = createMetricsRegistry('scheduler');
   const metrics = createSchedulerMetrics(registry);
   const cache = new HostCache(redis, config.hostRefreshMs, log);
@@ -62,6 +64,7 @@ export async function startSchedulerApp(config: SchedulerConfig, logger?: Logger
     ],
     address: config.grpcAddress,
     logger: log,
+    credentials,
   });
   const metricsServer = config.metricsPort >= 0 ? await serveMetrics(registry, config.metricsPort) : undefined;
   log.info({ grpcPort: grpc.port, metricsPort: metricsServer?.port }, 'scheduler ready');

@@ -4,6 +4,7 @@ import { ALL_FILTERS } from './filters.js';
 
 export const schedulerSettings = {
   redisUrl: infraSettings.redisUrl,
+  credentialsDir: infraSettings.credentialsDir,
   logLevel: infraSettings.logLevel,
   metricsPort: infraSettings.metricsPort,
   grpcAddress: str(

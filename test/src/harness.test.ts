@@ -1,8 +1,7 @@
 // The harness itself: real servers come up on free ports, answer, keep data across an AOF
 // restart, and go away.
 import assert from 'node:assert/strict';
-import { createRedis } from '@hypernova/common';
-import { connect } from 'nats';
+import { connectNats, createRedis } from '@hypernova/common';
 import { startInfra, startRedis, waitForTcp } from './harness/index.js';
 
 describe('test harness', function () {
@@ -14,7 +13,7 @@ describe('test harness', function () {
       const redis = createRedis(infra.redis.url);
       assert.equal(await redis.ping(), 'PONG');
       redis.disconnect();
-      const nc = await connect({ servers: infra.nats.url });
+      const nc = await connectNats(infra.nats.url);
       const jsm = await nc.jetstreamManager();
       const info = await jsm.getAccountInfo();
       assert.equal(typeof info.streams, 'number');

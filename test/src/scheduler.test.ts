@@ -1,13 +1,13 @@
 // Scheduler replicas (separate processes) against a real redis-server: no over-commit under a
 // race, "No valid host" when full, server-group policies, dead hosts avoided, exact release.
 import assert from 'node:assert/strict';
-import { credentials } from '@grpc/grpc-js';
 import {
   ConflictError,
   NoValidHostError,
   NotFoundError,
   callUnary,
   createRedis,
+  grpcClientCredentials,
   redisKeys,
   type Redis,
 } from '@hypernova/common';
@@ -66,7 +66,7 @@ describe('scheduler replicas against real Redis', function () {
     replicas = await Promise.all(
       [0, 1].map((i) => startSchedulerReplica({ redisUrl: server.url, env, name: `scheduler-${i}` })),
     );
-    clients = replicas.map((r) => new pb.SchedulerClient(r.address, credentials.createInsecure()));
+    clients = replicas.map((r) => new pb.SchedulerClient(r.address, grpcClientCredentials('scheduler')));
   });
 
   after(async () => {
@@ -82,7 +82,7 @@ describe('scheduler replicas against real Redis', function () {
 
   it('serve grpc.health.v1 as SERVING', async () => {
     for (const r of replicas) {
-      const hc = new health.HealthClient(r.address, credentials.createInsecure());
+      const hc = new health.HealthClient(r.address, grpcClientCredentials());
       for (const service of ['', 'hypernova.scheduler.v1.Scheduler']) {
         const res = await callUnary(hc.check.bind(hc), { service });
         assert.equal(res.status, health.HealthCheckResponse_ServingStatus.SERVING);

@@ -1,8 +1,8 @@
 // gRPC clients of the control plane: the scheduler (one target, possibly several replicas behind
 // round robin) and one client per compute node address, created on first use and reused, since
-// a channel per call would reconnect every time.
-import { credentials } from '@grpc/grpc-js';
-import { callUnary } from '@hypernova/common';
+// a channel per call would reconnect every time. Both speak mutual TLS with the gateway's
+// certificate and accept only a server whose certificate names its role.
+import { callUnary, grpcClientCredentials, type Credentials } from '@hypernova/common';
 import { compute, scheduler } from '@hypernova/proto';
 
 const ROUND_ROBIN = JSON.stringify({ loadBalancingConfig: [{ round_robin: {} }] });
@@ -12,9 +12,10 @@ export class SchedulerRpc {
 
   constructor(
     target: string,
+    credentials: Credentials | null,
     private readonly timeoutMs = 30_000,
   ) {
-    this.client = new scheduler.SchedulerClient(target, credentials.createInsecure(), {
+    this.client = new scheduler.SchedulerClient(target, grpcClientCredentials('scheduler', credentials), {
       'grpc.service_config': ROUND_ROBIN,
     });
   }
@@ -141,13 +142,13 @@ export class ComputeClients {
   private readonly byAddress = new Map<string, ComputeRpc>();
   private readonly raw: compute.ComputeClient[] = [];
 
-  constructor(private readonly opts: { timeoutMs: number; spawnTimeoutMs: number }) {}
+  constructor(private readonly opts: { timeoutMs: number; spawnTimeoutMs: number; credentials: Credentials | null }) {}
 
   /** The client of the node serving at host:port. */
   at(address: string): ComputeRpc {
     let rpc = this.byAddress.get(address);
     if (!rpc) {
-      const client = new compute.ComputeClient(address, credentials.createInsecure());
+      const client = new compute.ComputeClient(address, grpcClientCredentials('compute', this.opts.credentials));
       this.raw.push(client);
       rpc = new ComputeRpc(client, this.opts.timeoutMs, this.opts.spawnTimeoutMs);
       this.byAddress.set(address, rpc);

@@ -10,6 +10,7 @@ import {
   createLogger,
   createMetricsRegistry,
   createRedis,
+  loadCredentials,
   serveMetrics,
   startGrpcServer,
   type GrpcServerHandle,
@@ -71,14 +72,15 @@ export async function startComputeAgent(config: AgentConfig, logger?: Logger): P
   const name = config.hostName || hostname();
   const log = logger ?? createLogger('compute', { level: config.logLevel });
   mkdirSync(config.stateDir, { recursive: true });
-  const redis: Redis = createRedis(config.redisUrl, { logger: log });
+  const credentials = loadCredentials(config.credentialsDir);
+  const redis: Redis = createRedis(config.redisUrl, { logger: log, credentials });
   let nc: NatsConnection | undefined;
   const cleanups: (() => Promise<void> | void)[] = [() => redis.disconnect()];
   const cleanUp = async () => {
     for (const c of cleanups.reverse()) await c();
   };
   try {
-    nc = await connectNats(config.natsUrl, { name: `compute-${name}`, logger: log });
+    nc = await connectNats(config.natsUrl, { name: `compute-${name}`, logger: log, credentials });
     const natsConn = nc;
     cleanups.push(() => natsConn.close());
     const registry = createMetricsRegistry('compute');
@@ -121,7 +123,7 @@ export async function startComputeAgent(config: AgentConfig, logger?: Logger): P
       manager,
       redis,
       name,
-      { natsUrl: config.natsUrl, encrypt: config.migrationEncrypt },
+      { natsUrl: config.natsUrl, encrypt: config.migrationEncrypt, credentials },
       {
         downtimeLimitMs: config.migrationDowntimeLimitMs,
         maxBandwidth: config.migrationMaxBandwidth,
@@ -133,6 +135,7 @@ export async function startComputeAgent(config: AgentConfig, logger?: Logger): P
       services: [{ definition: compute.ComputeService, implementation: computeServer(manager, migrations, log) }],
       address: config.grpcAddress,
       logger: log,
+      credentials,
     });
     cleanups.push(() => grpc.close(2000));
     const bindHost = config.grpcAddress.slice(0, config.grpcAddress.lastIndexOf(':'));

@@ -14,6 +14,7 @@ import { DEFAULT_ALLOCATION_RATIOS } from '@hypernova/cluster-state';
 
 export const agentSettings = {
   redisUrl: infraSettings.redisUrl,
+  credentialsDir: infraSettings.credentialsDir,
   natsUrl: infraSettings.natsUrl,
   logLevel: infraSettings.logLevel,
   metricsPort: infraSettings.metricsPort,

@@ -9,6 +9,7 @@ import { MIGRATION_IN_PROGRESS, updateMigration, type MigrationProgressFields } 
 import type { compute } from '@hypernova/proto';
 import { redisOwnership, type Ownership } from '../migration/index.js';
 import { migrationKeyArg, type ComputeManager, type MigrationEndpoints } from './manager.js';
+import { migrationLinks } from './migration-credentials.js';
 
 export interface MigrationDefaults {
   downtimeLimitMs: number;
@@ -115,7 +116,7 @@ export class LiveMigrations {
     await this.redis.set(redisKeys.instanceOwner(uuid), this.host, 'NX');
     const args = {
       id,
-      uri: this.endpoints.natsUrl,
+      ...migrationLinks(this.endpoints, id),
       key: migrationKeyArg(req.migrationKey),
       encrypt: this.endpoints.encrypt,
       'downtime-limit': req.downtimeLimitMs || this.defaults.downtimeLimitMs,

@@ -10,6 +10,7 @@ import {
   errorMessage,
   redisKeys,
   type Logger,
+  type Credentials,
   type Redis,
   suppressed,
 } from '@hypernova/common';
@@ -22,6 +23,7 @@ import type { ImageCache, CachedImageRef } from './image-cache.js';
 import { InstanceDir, MAX_SOCKET_PATH, listInstanceDirs, type InstanceMeta } from './instance-dir.js';
 import type { VmConfinement } from './confinement.js';
 import { ManagedVm, type VmEnvironment } from './managed-vm.js';
+import { migrationLinks } from './migration-credentials.js';
 import { createProbe, removeProbe, seesProbe } from './shared-storage.js';
 import type { AgentMetrics } from './metrics.js';
 import type { ObservedChange, StateReporter } from './reporter.js';
@@ -45,6 +47,8 @@ export interface ManagerOptions {
 export interface MigrationEndpoints {
   natsUrl: string;
   encrypt: boolean;
+  /** The agent's own: what it mints the VM process's migration credentials from. */
+  credentials: Credentials | null;
 }
 
 /** A migration's secret as its VM processes take it (QMP `key`), checked. */
@@ -252,7 +256,7 @@ export class ComputeManager {
     if (!req.migrationId) throw new InvalidArgumentError('PrepareLiveMigration needs the migration id');
     const args = {
       id: req.migrationId,
-      uri: endpoints.natsUrl,
+      ...migrationLinks(endpoints, req.migrationId),
       key: migrationKeyArg(req.migrationKey),
       encrypt: endpoints.encrypt,
       blk: req.blockMigration,

@@ -39,6 +39,8 @@ const migrationTargetArgs: ArgSpecs = {
   encrypt: { type: 'boolean', optional: true },
   ownership: { type: 'boolean', optional: true },
   blk: { type: 'boolean', optional: true },
+  creds: { type: 'string', optional: true },
+  ca: { type: 'string', optional: true },
 };
 
 const migrationParameterArgs: ArgSpecs = {
@@ -58,6 +60,7 @@ function migrationTarget(args: Record<string, unknown>): MigrationTarget {
     encrypt: args.encrypt !== false,
     ownership: args.ownership === true,
     blk: args.blk === true,
+    ...(args.ca ? { auth: { ca: args.ca as string, creds: args.creds as string | undefined } } : {}),
   };
 }
 

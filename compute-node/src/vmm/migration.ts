@@ -32,6 +32,8 @@ export interface MigrationTarget {
   encrypt: boolean;
   /** The client settles ownership (MIGRATION_OWNERSHIP); false: nothing checks or flips it (tests, a single node). */
   ownership: boolean;
+  /** On an authenticated cluster: the CA (PEM) and this migration's NATS creds file, from the agent. */
+  auth?: { ca: string; creds?: string };
   /**
    * Block migration: the disks' contents travel with the guest (both sides must say so).
    * Without it the disks are on storage both hosts share: the source flushes them in the pause
@@ -346,8 +348,13 @@ class Links {
 
   static async open(target: MigrationTarget): Promise<Links> {
     const { common, lib } = await loadLibraries();
+    const auth = target.auth;
     try {
-      return new Links(lib, await common.connectNats(target.uri, { name: `hypernova-vm migration ${target.id}` }));
+      const nc = await common.connectNats(target.uri, {
+        name: `hypernova-vm migration ${target.id}`,
+        credentials: auth && { ca: auth.ca, natsCreds: auth.creds },
+      });
+      return new Links(lib, nc);
     } catch (e) {
       throw new CommandError('GenericError', `cannot connect to NATS at ${target.uri}: ${(e as Error).message}`);
     }

@@ -98,6 +98,9 @@ export interface MigrateIncomingArgs {
    * checks or flips ownership (tests, a single node).
    */
   ownership?: boolean;
+  /** An authenticated cluster's CA (PEM) and this migration's NATS creds file (see agent/migration-credentials.ts). */
+  ca?: string;
+  creds?: string;
 }
 
 /** The MIGRATION_OWNERSHIP event: a question for the client that settles ownership. */

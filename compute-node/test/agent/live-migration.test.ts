@@ -28,7 +28,7 @@ describe('agent: live migration arguments', () => {
       level: 'debug',
       destination: new Writable({ write: (chunk, _e, done) => ((seen.logged += String(chunk)), done()) }),
     });
-    const endpoints = { natsUrl: 'nats://127.0.0.1:4222', encrypt: false };
+    const endpoints = { natsUrl: 'nats://127.0.0.1:4222', encrypt: false, credentials: null };
     const lm = new LiveMigrations(
       manager,
       redis,

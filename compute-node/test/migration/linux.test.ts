@@ -3,8 +3,7 @@
 // the instance's ownership flipped in real Redis at the commit point.
 import { strict as assert } from 'node:assert';
 import type { NatsConnection } from 'nats';
-import { Redis } from 'ioredis';
-import { redisKeys } from '@hypernova/common';
+import { createRedis, redisKeys, type Redis } from '@hypernova/common';
 import { redisOwnership, type SourceOptions, type SourceResult } from '../../src/migration/index.js';
 import {
   assertConsecutive,
@@ -30,7 +29,7 @@ describe('migration: Linux guest', function () {
   before(async () => {
     const h = await harness();
     [nats, redisServer] = await Promise.all([h.startNats(), h.startRedis()]);
-    redis = new Redis(redisServer.url, { lazyConnect: false });
+    redis = createRedis(redisServer.url);
     ncA = await natsConnection(nats.url, 'node-a');
     ncB = await natsConnection(nats.url, 'node-b');
   });

@@ -1,6 +1,6 @@
 // The Redis commit point: exactly one of the destination's commit and the source's resolution wins.
 import { strict as assert } from 'node:assert';
-import { Redis } from 'ioredis';
+import { createRedis, type Redis } from '@hypernova/common';
 import { redisOwnership } from '../../src/migration/index.js';
 import { harness, type InfraServer } from './rig.js';
 
@@ -10,7 +10,7 @@ describe('migration ownership in Redis', function () {
   let redis: Redis;
   before(async () => {
     server = await (await harness()).startRedis();
-    redis = new Redis(server.url);
+    redis = createRedis(server.url);
   });
   after(async () => {
     redis?.disconnect();

@@ -3,6 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { natsAuthOptions } from '@hypernova/common';
 import { connect, type NatsConnection } from 'nats';
 import { ensureBaremetal, ensureLinuxGuest } from '@hypernova/guest';
 import { Machine, type BootImages, type VirtioDevice } from '@hypernova/hypervisor';
@@ -36,7 +37,14 @@ export async function harness(): Promise<Harness> {
 }
 
 export async function natsConnection(url: string, name: string): Promise<NatsConnection> {
-  return connect({ servers: url, name, maxReconnectAttempts: -1, reconnectTimeWait: 100, pingInterval: 2000 });
+  return connect({
+    servers: url,
+    name,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 100,
+    pingInterval: 2000,
+    ...natsAuthOptions(),
+  });
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

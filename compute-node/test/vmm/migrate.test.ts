@@ -12,8 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readlinkSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
-import { redisKeys } from '@hypernova/common';
+import { createRedis, redisKeys, type Redis } from '@hypernova/common';
 import { ensureRootfs } from '@hypernova/guest';
 import { Qcow2 } from '@hypernova/hypervisor';
 import { fsck, patternBytes, readExt2File, runArgs } from '@hypernova/hypervisor/testing';
@@ -138,7 +137,7 @@ describe('VM process live migration', function () {
   before(async () => {
     const h = await harness();
     [nats, redisServer] = await Promise.all([h.startNats(), h.startRedis()]);
-    redis = new Redis(redisServer.url);
+    redis = createRedis(redisServer.url);
     kernel = fileIn(tmp.dir, 'ticker.elf', tickerElf(1_000_000));
   });
   after(async () => {

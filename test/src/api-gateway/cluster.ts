@@ -6,7 +6,7 @@ import { loadConfig, createLogger, createRedis, type Redis } from '@hypernova/co
 import { registerImage, type ImageRecord } from '@hypernova/cluster-state';
 import { gatewaySettings, startGateway, type GatewayApp } from '@hypernova/api-gateway';
 import { schedulerSettings, startSchedulerApp, type SchedulerApp } from '@hypernova/scheduler';
-import { startInfra, type Infra } from '../harness/index.js';
+import { credentialsEnv, startInfra, type Infra } from '../harness/index.js';
 import { FakeComputeNode, type FakeNodeOptions } from './fake-compute.js';
 
 export const ADMIN_PASSWORD = 'test-admin-secret';
@@ -49,6 +49,7 @@ export class Cluster {
         SCHEDULER_GRPC_ADDRESS: '127.0.0.1:0',
         METRICS_PORT: '-1',
         SCHEDULER_HOST_REFRESH_MS: '100',
+        ...credentialsEnv('scheduler'),
       }),
       createLogger('scheduler', { level: LOG_LEVEL }),
     );
@@ -76,6 +77,7 @@ export class Cluster {
       HYPERNOVA_ADMIN_PASSWORD: ADMIN_PASSWORD,
       HYPERNOVA_COMPUTE_TIMEOUT_MS: '5000',
       HYPERNOVA_SPAWN_TIMEOUT_MS: '5000',
+      ...credentialsEnv('gateway'),
       ...env,
     };
   }

@@ -6,6 +6,7 @@ import { status as grpcStatus, type ServerDuplexStream, type ServerWritableStrea
 import {
   HypernovaError,
   NotFoundError,
+  loadCredentials,
   startGrpcServer,
   unary,
   type GrpcServerHandle,
@@ -20,6 +21,7 @@ import {
   updateMigration,
 } from '@hypernova/cluster-state';
 import { compute } from '@hypernova/proto';
+import { testCredentials } from '../harness/index.js';
 
 const { PowerState } = compute;
 
@@ -81,6 +83,8 @@ export class FakeComputeNode {
     const holder: { node?: FakeComputeNode } = {};
     const grpc = await startGrpcServer({
       address: '127.0.0.1:0',
+      // A compute node's certificate: the gateway accepts no other from a node.
+      credentials: loadCredentials(testCredentials().dir('compute')),
       services: [
         { definition: compute.ComputeService, implementation: implementation(() => holder.node as FakeComputeNode) },
       ],

@@ -3,6 +3,7 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- API bodies are checked field by field */
 import assert from 'node:assert/strict';
 import { ADMIN_PASSWORD, Cluster, passwordAuth } from './cluster.js';
+import { credentialsEnv } from '../harness/index.js';
 
 describe('api-gateway: identity (Keystone v3)', function () {
   this.timeout(60_000);
@@ -143,6 +144,7 @@ describe('api-gateway: identity (Keystone v3)', function () {
         API_PORT: '0',
         HYPERNOVA_ADMIN_PASSWORD: ADMIN_PASSWORD,
         HYPERNOVA_TOKEN_TTL_S: '1',
+        ...credentialsEnv('gateway'),
       }),
       createLogger('api-gateway', { level: 'silent' }),
     );

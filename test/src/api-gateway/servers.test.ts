@@ -3,9 +3,8 @@
 // actions and their state conflicts, project isolation and admin-only APIs.
 /* eslint-disable @typescript-eslint/no-explicit-any -- API bodies are checked field by field */
 import assert from 'node:assert/strict';
-import { redisKeys, subjects } from '@hypernova/common';
+import { connectNats, redisKeys, subjects } from '@hypernova/common';
 import { auditPlacement } from '@hypernova/scheduler';
-import { connect } from 'nats';
 import { Cluster } from './cluster.js';
 
 describe('api-gateway: servers through scheduler and compute gRPC', function () {
@@ -65,7 +64,7 @@ describe('api-gateway: servers through scheduler and compute gRPC', function () 
   });
 
   it('publishes instance state changes on NATS', async () => {
-    const nc = await connect({ servers: c.infra.nats.url });
+    const nc = await connectNats(c.infra.nats.url);
     const seen: string[] = [];
     const sub = nc.subscribe(subjects.allInstanceEvents);
     void (async () => {

@@ -8,12 +8,12 @@ import { readFileSync, readdirSync, mkdtempSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { credentials } from '@grpc/grpc-js';
 import {
   callUnary,
   connectNats,
   createLogger,
   createRedis,
+  grpcClientCredentials,
   loadConfig,
   type NatsConnection,
   type Redis,
@@ -23,6 +23,7 @@ import { gatewaySettings, startGateway, type GatewayApp } from '@hypernova/api-g
 import { agentUidRange } from '@hypernova/compute-node';
 import { compute } from '@hypernova/proto';
 import {
+  credentialsEnv,
   startInfra,
   startProcess,
   startSchedulerReplica,
@@ -175,6 +176,7 @@ export class TestCluster {
       HYPERNOVA_ADMIN_PASSWORD: ADMIN_PASSWORD,
       HYPERNOVA_QUOTA_INSTANCES: '100',
       HYPERNOVA_QUOTA_CORES: '100',
+      ...credentialsEnv('gateway'),
       ...this.opts.gatewayEnv,
     };
   }
@@ -202,6 +204,7 @@ export class TestCluster {
       COMPUTE_HEARTBEAT_TTL_S: '2',
       COMPUTE_CLEAN_SHUTDOWN_TIMEOUT_S: '1',
       COMPUTE_VM_COMMAND: vmCommand,
+      ...credentialsEnv('compute'),
       ...opts.env,
     });
     await agent.start();
@@ -218,7 +221,7 @@ export class TestCluster {
   /** A Compute gRPC client of a node (reused). */
   computeClient(address: string): compute.ComputeClient {
     let c = this.clients.get(address);
-    if (!c) this.clients.set(address, (c = new compute.ComputeClient(address, credentials.createInsecure())));
+    if (!c) this.clients.set(address, (c = new compute.ComputeClient(address, grpcClientCredentials('compute'))));
     return c;
   }
 

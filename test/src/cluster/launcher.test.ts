@@ -1,11 +1,11 @@
 // `hypernova cluster up` as a user runs it: the whole topology comes up, the openrc it writes
-// gets an admin token from the API, the three compute nodes are up, and SIGTERM stops every
-// service it started.
+// gets an admin token from the API, the three compute nodes are up, cluster.json lists the
+// endpoints and no secret (nor does any log), and SIGTERM stops every service it started.
 import { strict as assert } from 'node:assert';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const CLI = fileURLToPath(new URL('../../../../cli/bin/hypernova.js', import.meta.url));
@@ -118,6 +118,30 @@ describe('hypernova cluster up (local launcher)', function () {
       'node-2:up',
       'node-3:up',
     ]);
+    const clusterJson = readFileSync(join(dirname(openrc), 'cluster.json'), 'utf8');
+    const cluster = JSON.parse(clusterJson) as Record<string, unknown> & { compute: { host: string; grpc: string }[] };
+    assert.equal(cluster.gateway, env.OS_AUTH_URL.replace(/\/identity\/v3$/, ''));
+    assert.match((cluster.redis as string[])[0] ?? '', /^rediss:\/\/127\.0\.0\.1:\d+$/);
+    assert.match((cluster.nats as string[])[0] ?? '', /^nats:\/\/127\.0\.0\.1:\d+$/);
+    assert.deepEqual(
+      cluster.compute.map((c) => c.host),
+      ['node-1', 'node-2', 'node-3'],
+    );
+    const secrets = readdirSync(join(dir, 'credentials')).flatMap((id) =>
+      ['redis.password', 'tls.key', 'nats-account.nk'].flatMap((f) => {
+        const p = join(dir, 'credentials', id, f);
+        return existsSync(p) ? [readFileSync(p, 'utf8').trim()] : [];
+      }),
+    );
+    assert.ok(secrets.length >= 7, 'a password per service');
+    const logs = readdirSync(join(dir, 'logs')).map((f) => readFileSync(join(dir, 'logs', f), 'utf8'));
+    for (const s of secrets) {
+      assert.ok(!clusterJson.includes(s), 'cluster.json holds no secret');
+      assert.ok(!out.includes(s) && logs.every((l) => !l.includes(s)), 'no secret in the output or a log');
+    }
+    console.log(
+      `      cluster.json: ${Object.keys(cluster).join(', ')}; ${secrets.length} secrets absent from it and the logs`,
+    );
     for (const name of ['nats', 'redis', 'scheduler-1', 'scheduler-2', 'node-1', 'node-2', 'node-3', 'api-gateway']) {
       assert.ok(existsSync(join(dir, 'logs', `${name}.log`)), `${name}.log`);
     }

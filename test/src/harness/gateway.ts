@@ -1,6 +1,7 @@
 // An API gateway as its own OS process (the built hypernova-api), so that a test can kill it as
 // a crash would; tests start the gateways that stay up in-process.
 import { fileURLToPath } from 'node:url';
+import { credentialsEnv } from './credentials.js';
 import { startProcess, type ManagedProcess } from './process.js';
 
 export interface GatewayProcess {
@@ -16,7 +17,7 @@ export async function startGatewayProcess(env: Record<string, string>): Promise<
     name: 'api-gateway',
     command: process.execPath,
     args: [main],
-    env: { ...process.env, LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn', ...env },
+    env: { ...process.env, LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn', ...credentialsEnv('gateway'), ...env },
     ready: /API_READY url=(\S+)/,
   });
   return { url: proc.ready[1]!, process: proc };

@@ -4,6 +4,7 @@ import { startNats } from './nats.js';
 import { startRedis, type RedisOptions } from './redis.js';
 import type { InfraServer } from './server.js';
 
+export { credentialsEnv, testCredentials, TEST_IDENTITIES, type TestIdentity } from './credentials.js';
 export { useDocker } from './docker.js';
 export { freePort } from './ports.js';
 export { startGatewayProcess, type GatewayProcess } from './gateway.js';

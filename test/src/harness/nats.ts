@@ -1,7 +1,10 @@
-// A real nats-server for tests, with JetStream on and its store in the server's data dir.
+// A real nats-server for tests, with JetStream on and its store in the server's data dir; in
+// operator mode with TLS from the run's credentials (auth.conf).
+import { testCredentials } from './credentials.js';
 import { startServer, type InfraServer } from './server.js';
 
 export function startNats(): Promise<InfraServer> {
+  const { root, nats } = testCredentials();
   return startServer({
     name: 'nats-server',
     scheme: 'nats',
@@ -9,7 +12,8 @@ export function startNats(): Promise<InfraServer> {
     image: 'nats:2.10',
     containerPort: 4222,
     ready: /Server is ready/,
-    processArgs: (port, dir) => ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', dir],
-    containerCommand: () => ['-js', '-sd', '/data'],
+    mounts: [root],
+    processArgs: (port, dir) => ['-c', nats.config, '-a', '127.0.0.1', '-p', String(port), '-js', '-sd', dir],
+    containerCommand: () => ['-c', nats.config, '-js', '-sd', '/data'],
   });
 }

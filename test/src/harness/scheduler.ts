@@ -1,6 +1,7 @@
 // A scheduler replica as its own OS process (the built hypernova-scheduler), as a cluster
 // runs it, so tests exercise separate processes with separate Redis connections.
 import { fileURLToPath } from 'node:url';
+import { credentialsEnv } from './credentials.js';
 import { startProcess, type ManagedProcess } from './process.js';
 
 export interface SchedulerReplica {
@@ -31,6 +32,7 @@ export async function startSchedulerReplica(opts: {
       SCHEDULER_GRPC_ADDRESS: '127.0.0.1:0',
       METRICS_PORT: '-1',
       LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
+      ...credentialsEnv('scheduler'),
       ...opts.env,
     },
     ready: /SCHEDULER_READY port=(\d+) metrics=(-?\d+)/,

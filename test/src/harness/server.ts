@@ -21,6 +21,8 @@ export interface ServerRecipe {
   processArgs(port: number, dir: string): string[];
   /** The container's command, with its data in /data. */
   containerCommand(): string[];
+  /** Host directories the container sees at the same paths, read-only (the credentials). */
+  mounts?: string[];
 }
 
 export interface InfraServer {
@@ -81,6 +83,7 @@ async function startContainer(recipe: ServerRecipe): Promise<InfraServer> {
   const container = await new GenericContainer(recipe.image)
     .withExposedPorts({ container: recipe.containerPort, host: hostPort })
     .withCommand(recipe.containerCommand())
+    .withBindMounts((recipe.mounts ?? []).map((source) => ({ source, target: source, mode: 'ro' as const })))
     .withWaitStrategy(Wait.forLogMessage(recipe.ready))
     .start();
   const host = container.getHost();
