@@ -8,9 +8,8 @@ import { NeutronError, badRequestFor, conflictOf, notFoundOf } from './errors.js
 import { bindFixedIp, unassociated, unbindFixedIp } from './fip-bindings.js';
 import { checkQuota } from './quotas.js';
 import { enforceNet, enforceOwner, loadForChange, ownedVisible, type Actor } from './policy.js';
-import { createServicePort, isNetworkOwned, loadPort, removePort } from './ports.js';
+import { INTERFACE_OWNER, createServicePort, isNetworkOwned, loadPort, removePort } from './ports.js';
 import { given, loadNetwork, newRecord, projectFor, standardView } from './records.js';
-import { INTERFACE_OWNER } from './routers.js';
 
 export interface FloatingIpCreate {
   floating_network_id: string;

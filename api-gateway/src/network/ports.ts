@@ -25,7 +25,15 @@ import { allowed } from '../policy.js';
 import { NeutronError, badRequestFor, conflictOf, invalidInput, notFoundOf } from './errors.js';
 import { disassociatePort } from './fip-bindings.js';
 import { checkQuota } from './quotas.js';
-import { enforceNet, enforceOwner, loadForChange, owns, portVisible, type Actor } from './policy.js';
+import {
+  enforceAddressChoice,
+  enforceNet,
+  enforcePortOn,
+  enforceRouterDevice,
+  loadForChange,
+  portVisible,
+  type Actor,
+} from './policy.js';
 import { given, loadNetwork, newRecord, projectFor, standardView } from './records.js';
 import { ensureDefaultGroup, loadGroup } from './security-groups.js';
 import { poolRanges } from './subnets.js';
@@ -56,6 +64,9 @@ export interface PortCreate {
 }
 
 export type PortUpdate = Partial<Omit<PortCreate, 'network_id' | 'project_id' | 'tenant_id'>>;
+
+/** The device owner of a router's interface ports. */
+export const INTERFACE_OWNER = 'network:router_interface';
 
 /** Owners that are the network's own machinery (routers, floating IPs, DHCP): no security groups. */
 export const isNetworkOwned = (p: Pick<PortRecord, 'device_owner'>) => p.device_owner.startsWith('network:');
@@ -314,15 +325,28 @@ async function groupsFor(
   return [...new Set(b.security_groups)];
 }
 
+const choosesIp = (fixedIps: FixedIpRequest[] | undefined) =>
+  fixedIps?.some((f) => f.ip_address !== undefined) ?? false;
+
+/** A port of `project` made a router interface: the router must be the project's too. */
+async function checkDevice(
+  gw: Gateway,
+  actor: Actor,
+  project: string,
+  b: Pick<PortUpdate, 'device_owner' | 'device_id'>,
+) {
+  if (b.device_owner === INTERFACE_OWNER && b.device_id)
+    enforceRouterDevice(actor, project, await gw.network.routers.get(b.device_id));
+}
+
 export async function createPort(gw: Gateway, actor: Actor, b: PortCreate): Promise<PortRecord> {
   enforceNet(actor, 'create_port');
   if (b['binding:host_id'] !== undefined) enforceNet(actor, 'create_port:binding:host_id');
   const network = await loadNetwork(gw, actor, b.network_id);
-  // Others' networks take ports only when shared; addresses and MACs on them are the owner's to choose.
-  if (!network.shared) enforceOwner(actor, network, 'create_port');
-  if (!owns(actor, network) && (b.mac_address !== undefined || b.fixed_ips?.some((f) => f.ip_address !== undefined)))
-    enforceOwner(actor, network, 'create_port:fixed_ips:ip_address');
+  enforcePortOn(actor, network, 'create_port');
+  enforceAddressChoice(actor, network, 'create_port', b.mac_address !== undefined || choosesIp(b.fixed_ips));
   const project = projectFor(actor, b, 'create_port');
+  await checkDevice(gw, actor, project, b);
   await checkQuota(gw, project, 'port');
   const portSecurity = b.port_security_enabled ?? network.port_security_enabled;
   if (!portSecurity && b.allowed_address_pairs?.length)
@@ -355,6 +379,12 @@ export async function updatePort(gw: Gateway, actor: Actor, id: string, b: PortU
   if (b['binding:host_id'] !== undefined) enforceNet(actor, 'update_port:binding:host_id');
   const p = await loadForChange(actor, 'update_port', () => loadPort(gw, actor, id));
   const network = (await gw.network.networks.get(p.network_id)) as NetworkRecord;
+  enforceAddressChoice(actor, network, 'update_port', choosesIp(b.fixed_ips));
+  if (b.device_owner !== undefined || b.device_id !== undefined)
+    await checkDevice(gw, actor, p.project_id, {
+      device_owner: b.device_owner ?? p.device_owner,
+      device_id: b.device_id ?? p.device_id,
+    });
   const portSecurity = b.port_security_enabled ?? p.port_security_enabled;
   const groups =
     b.security_groups !== undefined || b.port_security_enabled !== undefined

@@ -6,8 +6,8 @@ import type { PortRecord, RouterRecord } from '@hypernova/cluster-state';
 import type { Gateway } from '../context.js';
 import { NeutronError, badRequestFor, conflictOf, notFoundOf } from './errors.js';
 import { checkQuota } from './quotas.js';
-import { enforceNet, enforceOwner, loadForChange, ownedVisible, type Actor } from './policy.js';
-import { createServicePort, loadPort, removePort, type FixedIpRequest } from './ports.js';
+import { enforceInterfaceSubnet, enforceNet, enforceOwner, loadForChange, ownedVisible, type Actor } from './policy.js';
+import { INTERFACE_OWNER, createServicePort, loadPort, removePort, type FixedIpRequest } from './ports.js';
 import { given, loadNetwork, newRecord, projectFor, standardView } from './records.js';
 import { loadSubnet } from './subnets.js';
 
@@ -34,7 +34,6 @@ export type RouterUpdate = Omit<
   'project_id' | 'tenant_id' | 'distributed' | 'ha' | 'availability_zone_hints'
 >;
 
-export const INTERFACE_OWNER = 'network:router_interface';
 const GATEWAY_OWNER = 'network:router_gateway';
 
 export function routerView(actor: Actor, r: RouterRecord) {
@@ -217,6 +216,7 @@ export async function addInterface(
     return { router: r, port: updated };
   }
   const subnet = await loadSubnet(gw, actor, target.subnet_id);
+  enforceInterfaceSubnet(actor, subnet);
   if (subnet.gateway_ip === null) throw badRequestFor('router', `Subnet ${subnet.id} does not have a gateway IP`);
   if (attached.has(subnet.id)) throw badRequestFor('router', `Router already has a port on subnet ${subnet.id}`);
   const network = await loadNetwork(gw, actor, subnet.network_id);

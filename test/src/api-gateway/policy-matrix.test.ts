@@ -1,8 +1,9 @@
 // The cross-project policy matrix: every route in fastify's route table is tried by an admin, a
 // member and a reader of project A against project B's resources (servers, server groups,
-// images, keypairs, quotas, tokens, identity entities), and by A's reader against A's own. Nova's
-// default personas must hold: B's resources are never readable or writable from A except by the
-// admin, admin APIs are admin-only, and a reader writes nothing. A route missing from the table
+// images, keypairs, quotas, tokens, identity entities, networks and what hangs off them), and by
+// A's reader against A's own. Nova's and Neutron's default personas must hold: B's resources are
+// never readable or writable from A except by the admin, admin APIs are admin-only, and a reader
+// writes nothing. A route missing from the table
 // below fails the test, so no new route escapes the matrix.
 import assert from 'node:assert/strict';
 import { Cluster, type ApiResponse } from './cluster.js';
@@ -15,7 +16,10 @@ type Owner =
   | 'user'
   /** An admin API: 403 to non-admins. */
   | 'admin'
-  /** Shared (flavors, limits) or the caller's own view (lists): allowed, but must show nothing of the target's. */
+  /**
+   * Shared (flavors, limits, the admin's external and shared networks) or the caller's own view
+   * (lists, creates in its own project): allowed, but must show nothing of the target's.
+   */
   | 'shared'
   /** Needs no token (version documents, login, metrics). */
   | 'public';
@@ -31,6 +35,21 @@ interface Target {
   userId: string;
   token: string;
   requestId: string;
+  /**
+   * Its network and subnet, a router joining that subnet to the external network, a port on
+   * the subnet in its security group (with one rule of its own) and a floating IP on the port;
+   * and a port on the admin's shared network.
+   */
+  networkId: string;
+  subnetId: string;
+  routerId: string;
+  /** The router's interface on the subnet. */
+  routerPortId: string;
+  portId: string;
+  floatingIpId: string;
+  securityGroupId: string;
+  ruleId: string;
+  sharedPortId: string;
   /** Entities an admin may change and delete without breaking the rest of the matrix. */
   victim: { domainId: string; projectId: string; userId: string; roleId: string; flavorId: string };
 }
@@ -76,6 +95,55 @@ function entity(singular: 'domain' | 'project' | 'user' | 'role', owner: Owner, 
     [`DELETE ${base}/:id`]: P('admin', victim),
   };
 }
+
+const N = '/networking/v2.0';
+const ROUTER_INTERFACE = 'network:router_interface';
+
+/**
+ * A Neutron resource's rows: its list (also filtered by the target's project, which must find
+ * nothing), the creates, and GET, PUT and DELETE of the target's record. `visible` names records
+ * everyone sees but only their owner, the admin, changes (the external and shared networks):
+ * GET is shared, PUT and DELETE the admin's. `updates` are PUTs pointing A's records at B's.
+ */
+function neutron(
+  path: string,
+  id: (t: Target) => string,
+  more: { create: Probe[]; update?: unknown; updates?: Probe[]; visible?: Record<string, () => string> },
+) {
+  const base = `${N}/${path}`;
+  const onRecord = (others: Owner, extra: Omit<Probe, 'owner' | 'path'> = {}) => [
+    P('project', (t) => `${base}/${id(t)}`, extra),
+    ...Object.entries(more.visible ?? {}).map(([label, of]) => P(others, () => `${base}/${of()}`, { label, ...extra })),
+  ];
+  const update = more.update;
+  return {
+    [`GET ${base}`]: [
+      P('shared', fixed(base)),
+      P('shared', (t) => `${base}?project_id=${t.projectId}`, { label: 'project_id' }),
+    ],
+    [`POST ${base}`]: more.create,
+    [`GET ${base}/:id`]: onRecord('shared'),
+    ...(update === undefined
+      ? {}
+      : { [`PUT ${base}/:id`]: [...onRecord('admin', { body: () => update }), ...(more.updates ?? [])] }),
+    [`DELETE ${base}/:id`]: onRecord('admin'),
+  };
+}
+
+/** A router's add/remove_router_interface on the target's router, or on the caller's own (`own`). */
+const routerInterface = (
+  action: 'add' | 'remove',
+  owner: Owner,
+  label: string | undefined,
+  body: (t: Target) => unknown,
+  own = false,
+) =>
+  P(owner, (t) => `${N}/routers/${own ? REF.own.routerId : t.routerId}/${action}_router_interface`, {
+    body,
+    ...(label ? { label } : {}),
+    // Neutron's 400 for a subnet that is not the caller's project's.
+    alsoRefused: [400],
+  });
 
 /** Every route of the gateway, "METHOD /path" as fastify knows it, with the probes that try it. */
 const MATRIX: Record<string, Probe | Probe[]> = {
@@ -134,7 +202,7 @@ const MATRIX: Record<string, Probe | Probe[]> = {
     P('project', fixed(`${V}/servers`), {
       label: "the target's server group",
       body: (t) => ({
-        server: { name: 'mx-probe', imageRef: IMAGE_REF.id, flavorRef: '1', networks: 'none' },
+        server: { name: 'mx-probe', imageRef: REF.imageId, flavorRef: '1', networks: 'none' },
         'os:scheduler_hints': { group: t.groupId },
       }),
       alsoRefused: [400],
@@ -285,10 +353,239 @@ const MATRIX: Record<string, Probe | Probe[]> = {
   'GET /image/v2/images/:id/file': P('project', (t) => `/image/v2/images/${t.imageId}/file`),
   'PUT /image/v2/images/:id/tags/:tag': P('project', (t) => `/image/v2/images/${t.imageId}/tags/mx-tag`),
   'DELETE /image/v2/images/:id/tags/:tag': P('project', (t) => `/image/v2/images/${t.imageId}/tags/secret-tag`),
+
+  'GET /networking': P('public', fixed('/networking')),
+  'GET /networking/v2.0': P('shared', fixed(`${N}/`)),
+  'GET /networking/v2.0/extensions': P('shared', fixed(`${N}/extensions`)),
+  'GET /networking/v2.0/extensions/:alias': P('shared', fixed(`${N}/extensions/router`)),
+  ...neutron('networks', (t) => t.networkId, {
+    create: [
+      P('shared', fixed(`${N}/networks`), { body: () => ({ network: { name: 'mx-probe-net' } }) }),
+      P('project', fixed(`${N}/networks`), {
+        label: "project_id: the target's",
+        body: (t) => ({ network: { name: 'mx-planted', project_id: t.projectId } }),
+      }),
+      P('admin', fixed(`${N}/networks`), {
+        label: 'shared',
+        body: () => ({ network: { name: 'mx-probe-shared', shared: true } }),
+      }),
+    ],
+    update: { network: { description: 'mx-changed' } },
+    updates: [
+      P('admin', () => `${N}/networks/${REF.own.networkId}`, {
+        label: 'shared: true',
+        body: () => ({ network: { shared: true } }),
+      }),
+    ],
+    visible: { external: () => REF.external.networkId, shared: () => REF.shared.networkId },
+  }),
+  ...neutron('subnets', (t) => t.subnetId, {
+    create: [
+      P('shared', fixed(`${N}/subnets`), {
+        label: "the caller's network",
+        body: () => ({ subnet: { network_id: REF.own.networkId, cidr: '10.78.0.0/24' } }),
+      }),
+      P('project', fixed(`${N}/subnets`), {
+        label: "the target's network",
+        body: (t) => ({ subnet: { network_id: t.networkId, cidr: '10.77.0.0/24' } }),
+      }),
+      P('admin', fixed(`${N}/subnets`), {
+        label: 'the external network',
+        body: () => ({ subnet: { network_id: REF.external.networkId, cidr: '198.51.100.0/24' } }),
+      }),
+    ],
+    update: { subnet: { description: 'mx-changed' } },
+    visible: { external: () => REF.external.subnetId, shared: () => REF.shared.subnetId },
+  }),
+  ...neutron('ports', (t) => t.portId, {
+    create: [
+      P('shared', fixed(`${N}/ports`), {
+        label: 'the shared network',
+        body: () => ({ port: { network_id: REF.shared.networkId } }),
+      }),
+      P('project', fixed(`${N}/ports`), {
+        label: "the target's network",
+        body: (t) => ({ port: { network_id: t.networkId } }),
+      }),
+      P('project', fixed(`${N}/ports`), {
+        label: "the target's security group",
+        body: (t) => ({ port: { network_id: REF.shared.networkId, security_groups: [t.securityGroupId] } }),
+      }),
+      P('project', fixed(`${N}/ports`), {
+        label: "an interface of the target's router",
+        body: (t) => ({
+          port: { network_id: REF.own.networkId, device_owner: ROUTER_INTERFACE, device_id: t.routerId },
+        }),
+        // Neutron's DeviceIDNotOwnedByTenant.
+        alsoRefused: [409],
+      }),
+      P('admin', fixed(`${N}/ports`), {
+        label: 'the external network',
+        body: () => ({ port: { network_id: REF.external.networkId } }),
+      }),
+      P('admin', fixed(`${N}/ports`), {
+        label: 'an address of the shared network',
+        body: () => ({ port: { network_id: REF.shared.networkId, fixed_ips: [{ ip_address: '10.99.0.98' }] } }),
+      }),
+    ],
+    update: { port: { name: 'mx-changed' } },
+    updates: [
+      P('project', () => `${N}/ports/${REF.own.portId}`, {
+        label: "an interface of the target's router",
+        body: (t) => ({ port: { device_owner: ROUTER_INTERFACE, device_id: t.routerId } }),
+        alsoRefused: [409],
+      }),
+      P('admin', () => `${N}/ports/${REF.own.sharedPortId}`, {
+        label: 'an address of the shared network',
+        body: () => ({ port: { fixed_ips: [{ ip_address: '10.99.0.99' }] } }),
+      }),
+    ],
+  }),
+  ...neutron('routers', (t) => t.routerId, {
+    create: [
+      P('shared', fixed(`${N}/routers`), {
+        body: () => ({
+          router: { name: 'mx-probe-router', external_gateway_info: { network_id: REF.external.networkId } },
+        }),
+      }),
+      P('project', fixed(`${N}/routers`), {
+        label: "project_id: the target's",
+        body: (t) => ({ router: { name: 'mx-planted', project_id: t.projectId } }),
+      }),
+      P('admin', fixed(`${N}/routers`), {
+        label: 'external_fixed_ips',
+        body: () => ({
+          router: {
+            external_gateway_info: {
+              network_id: REF.external.networkId,
+              external_fixed_ips: [{ ip_address: '203.0.113.250' }],
+            },
+          },
+        }),
+      }),
+    ],
+    update: { router: { name: 'mx-changed' } },
+  }),
+  'PUT /networking/v2.0/routers/:id/add_router_interface': [
+    routerInterface('add', 'project', undefined, (t) => ({ subnet_id: t.subnetId })),
+    routerInterface(
+      'add',
+      'project',
+      "the caller's router, the target's subnet",
+      (t) => ({ subnet_id: t.subnetId }),
+      true,
+    ),
+    routerInterface('add', 'project', "the caller's router, the target's port", (t) => ({ port_id: t.portId }), true),
+    routerInterface(
+      'add',
+      'project',
+      "the caller's router, the external subnet",
+      () => ({ subnet_id: REF.external.subnetId }),
+      true,
+    ),
+    routerInterface(
+      'add',
+      'project',
+      "the caller's router, the shared subnet",
+      () => ({ subnet_id: REF.shared.subnetId }),
+      true,
+    ),
+  ],
+  'PUT /networking/v2.0/routers/:id/remove_router_interface': [
+    routerInterface('remove', 'project', undefined, (t) => ({ subnet_id: t.subnetId })),
+    routerInterface('remove', 'project', 'port_id', (t) => ({ port_id: t.routerPortId })),
+  ],
+  ...neutron('floatingips', (t) => t.floatingIpId, {
+    create: [
+      P('shared', fixed(`${N}/floatingips`), {
+        body: () => ({ floatingip: { floating_network_id: REF.external.networkId } }),
+      }),
+      P('project', fixed(`${N}/floatingips`), {
+        label: "project_id: the target's",
+        body: (t) => ({ floatingip: { floating_network_id: REF.external.networkId, project_id: t.projectId } }),
+      }),
+      P('project', fixed(`${N}/floatingips`), {
+        label: "the target's port",
+        body: (t) => ({ floatingip: { floating_network_id: REF.external.networkId, port_id: t.portId } }),
+      }),
+      P('admin', fixed(`${N}/floatingips`), {
+        label: 'floating_ip_address',
+        body: () => ({
+          floatingip: { floating_network_id: REF.external.networkId, floating_ip_address: '203.0.113.251' },
+        }),
+      }),
+    ],
+    update: { floatingip: { description: 'mx-changed' } },
+    updates: [
+      P('project', () => `${N}/floatingips/${REF.own.floatingIpId}`, {
+        label: "the caller's floating IP to the target's port",
+        body: (t) => ({ floatingip: { port_id: t.portId } }),
+      }),
+    ],
+  }),
+  ...neutron('security-groups', (t) => t.securityGroupId, {
+    create: [
+      P('shared', fixed(`${N}/security-groups`), { body: () => ({ security_group: { name: 'mx-probe-sg' } }) }),
+      P('project', fixed(`${N}/security-groups`), {
+        label: "project_id: the target's",
+        body: (t) => ({ security_group: { name: 'mx-planted', project_id: t.projectId } }),
+      }),
+    ],
+    update: { security_group: { description: 'mx-changed' } },
+  }),
+  ...neutron('security-group-rules', (t) => t.ruleId, {
+    create: [
+      P('project', fixed(`${N}/security-group-rules`), {
+        label: "the target's group",
+        body: (t) => ({
+          security_group_rule: {
+            security_group_id: t.securityGroupId,
+            direction: 'ingress',
+            protocol: 'tcp',
+            port_range_min: 80,
+            port_range_max: 80,
+          },
+        }),
+      }),
+      P('project', fixed(`${N}/security-group-rules`), {
+        label: "remote_group_id: the target's group",
+        body: (t) => ({
+          security_group_rule: {
+            security_group_id: REF.own.securityGroupId,
+            direction: 'ingress',
+            remote_group_id: t.securityGroupId,
+          },
+        }),
+      }),
+    ],
+  }),
+  'GET /networking/v2.0/quotas': P('admin', fixed(`${N}/quotas`)),
+  ...Object.fromEntries(
+    ['', '/default', '/details'].map((tail) => [
+      `GET /networking/v2.0/quotas/:project${tail}`,
+      [
+        P('admin', (t) => `${N}/quotas/${t.projectId}${tail}`),
+        P('shared', () => `${N}/quotas/${REF.own.projectId}${tail}`, { label: "the caller's" }),
+      ],
+    ]),
+  ),
+  'PUT /networking/v2.0/quotas/:project': P('admin', (t) => `${N}/quotas/${t.projectId}`, {
+    body: () => ({ quota: { network: 50 } }),
+  }),
+  'DELETE /networking/v2.0/quotas/:project': P('admin', (t) => `${N}/quotas/${t.projectId}`),
 };
 
-/** The public image every project may boot, for the probe that names the target's server group. */
-const IMAGE_REF = { id: '' };
+/**
+ * What probes name besides their target, set in `before`: the public image every project may
+ * boot (for the probe that names the target's server group), the admin's external and shared
+ * networks, and the caller's own project (A) for probes that point A's resources at B's.
+ */
+const REF = {
+  imageId: '',
+  external: { networkId: '', subnetId: '' },
+  shared: { networkId: '', subnetId: '' },
+  own: {} as Target,
+};
 
 /** A route's shape: fastify's table merges the names of parameters at one place (":id|:project"). */
 const shape = (route: string) => route.replace(/:[\w|:]+/g, ':');
@@ -342,8 +639,22 @@ describe('api-gateway: cross-project policy matrix', function () {
     return { id, token: await c.token(name, `${name}-pw`, projectName) };
   }
 
+  /** A Neutron call of the setup, which must succeed: its body. */
+  async function net(method: string, path: string, token: string, body: unknown) {
+    const res = await c.request(method, `${N}${path}`, { token, body });
+    assert.ok(res.status < 300, `${method} ${path}: ${res.status} ${res.text}`);
+    return res.body;
+  }
+
+  /** A network of the admin's, with a subnet of `cidr`. */
+  async function adminNetwork(name: string, cidr: string, attrs: object) {
+    const network = (await net('POST', '/networks', c.adminToken, { network: { name, ...attrs } })).network;
+    const subnet = (await net('POST', '/subnets', c.adminToken, { subnet: { network_id: network.id, cidr } })).subnet;
+    return { networkId: network.id as string, subnetId: subnet.id as string };
+  }
+
   /** A project's resources, made by its member (the names are what a leak would show). */
-  async function resources(name: string, victims: boolean): Promise<Target> {
+  async function resources(name: string, victims: boolean, cidr: string): Promise<Target> {
     const projectId = await project(name);
     const member = await user(`${name}-member`, projectId, name, 'member');
     const token = member.token;
@@ -359,6 +670,42 @@ describe('api-gateway: cross-project policy matrix', function () {
     });
     await c.compute('POST', '/os-keypairs', { token, body: { keypair: { name: `${name}-keypair` } } });
     const actions = await c.compute('GET', `/servers/${serverId}/os-instance-actions`, { token });
+    const network = (await net('POST', '/networks', token, { network: { name: `${name}-net` } })).network;
+    const subnet = (
+      await net('POST', '/subnets', token, { subnet: { network_id: network.id, name: `${name}-subnet`, cidr } })
+    ).subnet;
+    const router = (
+      await net('POST', '/routers', token, {
+        router: { name: `${name}-router`, external_gateway_info: { network_id: REF.external.networkId } },
+      })
+    ).router;
+    const routerPort = await net('PUT', `/routers/${router.id}/add_router_interface`, token, { subnet_id: subnet.id });
+    const sg = (await net('POST', '/security-groups', token, { security_group: { name: `${name}-sg` } }))
+      .security_group;
+    const rule = (
+      await net('POST', '/security-group-rules', token, {
+        security_group_rule: {
+          security_group_id: sg.id,
+          direction: 'ingress',
+          protocol: 'tcp',
+          port_range_min: 22,
+          port_range_max: 22,
+        },
+      })
+    ).security_group_rule;
+    const port = (
+      await net('POST', '/ports', token, {
+        port: { network_id: network.id, name: `${name}-port`, security_groups: [sg.id] },
+      })
+    ).port;
+    const fip = (
+      await net('POST', '/floatingips', token, {
+        floatingip: { floating_network_id: REF.external.networkId, port_id: port.id, description: `${name}-fip` },
+      })
+    ).floatingip;
+    const sharedPort = (
+      await net('POST', '/ports', token, { port: { network_id: REF.shared.networkId, name: `${name}-shared-port` } })
+    ).port;
     const admin = c.adminToken;
     const victim = async () => {
       const domain = await c.request('POST', '/identity/v3/domains', {
@@ -394,17 +741,29 @@ describe('api-gateway: cross-project policy matrix', function () {
       userId: member.id,
       token,
       requestId: actions.body.instanceActions[0].request_id,
+      networkId: network.id,
+      subnetId: subnet.id,
+      routerId: router.id,
+      routerPortId: routerPort.port_id,
+      portId: port.id,
+      floatingIpId: fip.id,
+      securityGroupId: sg.id,
+      ruleId: rule.id,
+      sharedPortId: sharedPort.id,
       victim: victims ? await victim() : { domainId: 'x', projectId: 'x', userId: 'x', roleId: 'x', flavorId: 'x' },
     };
   }
 
   before(async () => {
     c = await Cluster.start({ nodes: [{ vcpus: 64, ramMb: 65536 }] });
-    IMAGE_REF.id = c.image.id;
+    REF.imageId = c.image.id;
     await c.gateway.http.ready();
     routes = routeTable(c.gateway.http.printRoutes({ commonPrefix: false }));
-    b = await resources('mx-b', true);
-    a = await resources('mx-a', true);
+    REF.external = await adminNetwork('mx-external', '203.0.113.0/24', { 'router:external': true });
+    REF.shared = await adminNetwork('mx-shared', '10.99.0.0/24', { shared: true });
+    b = await resources('mx-b', true, '10.20.0.0/24');
+    a = await resources('mx-a', true, '10.30.0.0/24');
+    REF.own = a;
     for (const role of ['admin', 'member', 'reader']) {
       personas[role] = (await user(`mx-a-as-${role}`, a.projectId, 'mx-a', role)).token;
     }
@@ -434,7 +793,22 @@ describe('api-gateway: cross-project policy matrix', function () {
   });
 
   it("keeps project B's resources from A's member and reader, lets A's admin, and A's reader writes nothing", async () => {
-    const secrets = (t: Target) => [t.serverId, t.groupId, t.imageId, t.keypair, 'mx-b-'];
+    const secrets = (t: Target) => [
+      t.serverId,
+      t.groupId,
+      t.imageId,
+      t.keypair,
+      t.networkId,
+      t.subnetId,
+      t.routerId,
+      t.portId,
+      t.routerPortId,
+      t.sharedPortId,
+      t.floatingIpId,
+      t.securityGroupId,
+      t.ruleId,
+      'mx-b-',
+    ];
     const failures: string[] = [];
     type Row = { probes: number; ok: number; refused: number; other: number; leaks: number };
     const table: Record<string, Row> = {};
