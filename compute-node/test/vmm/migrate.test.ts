@@ -461,8 +461,13 @@ describe('VM process live migration', function () {
       assert.ok(info.status !== 'failed' && info.status !== 'cancelled', `migration ended: ${JSON.stringify(info)}`);
       const open = hasOpen(dst.child.pid!, disk);
       const running = (await srcQmp.execute<StatusInfo>('query-status')).running;
-      if (open) assert.equal(running, false, 'the destination opened the disk while the source guest still ran');
-      else if (running) closedWhileRunning++;
+      if (open && running) {
+        const now = await srcQmp.execute<MigrationInfo>('query-migrate');
+        assert.fail(
+          `the destination opened the disk while the source guest still ran (${JSON.stringify(now)}); ` +
+            `its stderr: ${dst.err.slice(-2000)}`,
+        );
+      } else if (running) closedWhileRunning++;
       await sleep(100);
     }
     assert.ok(
