@@ -9,6 +9,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import {
   accessSync,
+  chmodSync,
   constants,
   createWriteStream,
   existsSync,
@@ -324,7 +325,9 @@ class Launcher {
       this.admin,
     );
     const openrc = join(this.dir, 'openrc');
-    writeFileSync(openrc, openrcText(apiUrl || 'http://127.0.0.1:8080', password));
+    // It holds the admin password: the operator's alone, like the credentials beside it.
+    writeFileSync(openrc, openrcText(apiUrl || 'http://127.0.0.1:8080', password), { mode: 0o600 });
+    chmodSync(openrc, 0o600);
     writeFileSync(
       join(this.dir, 'cluster.json'),
       clusterJson({

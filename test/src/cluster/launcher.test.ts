@@ -3,7 +3,7 @@
 // endpoints and no secret (nor does any log), and SIGTERM stops every service it started.
 import { strict as assert } from 'node:assert';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -76,6 +76,7 @@ describe('hypernova cluster up (local launcher)', function () {
       await new Promise((r) => setTimeout(r, 200));
     }
     const openrc = (out.match(/^openrc: (.+)$/m) as RegExpMatchArray)[1];
+    assert.equal(statSync(openrc).mode & 0o777, 0o600, 'the openrc holds a password: 0600');
     const env = Object.fromEntries(
       [...readFileSync(openrc, 'utf8').matchAll(/^export (\w+)='([^']*)'$/gm)].map((m) => [m[1], m[2]]),
     );
