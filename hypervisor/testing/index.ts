@@ -6,3 +6,4 @@ export * from './block.js';
 export * from './elf-builder.js';
 export * from './guest.js';
 export * from './pattern.js';
+export * from './fuzz-cpu.js';
