@@ -7,3 +7,5 @@ export * from './elf-builder.js';
 export * from './guest.js';
 export * from './pattern.js';
 export * from './fuzz-cpu.js';
+export * from './mem-backend.js';
+export * from './fuzz-board.js';
