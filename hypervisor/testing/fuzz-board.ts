@@ -62,7 +62,7 @@ const WINDOWS = [
 ];
 
 /** One board under fuzz: a Machine whose kernel counts in RAM, devices in slots 0..4. */
-class Board {
+export class Board {
   readonly machine: Machine;
   readonly peer: ReturnType<L2Switch['connect']>;
   readonly console: VirtioConsole;
@@ -123,7 +123,7 @@ function value(rng: Rng): number {
 const widthOf = (rng: Rng): AccessWidth => ([1, 2, 4] as const)[rng.int(3)]!;
 
 /** A burst of random accesses to random device windows; biased to the register files at their starts. */
-function mmioBurst(b: Board): void {
+export function mmioBurst(b: Board): void {
   const rng = b.rng;
   for (let n = 1 + rng.int(40); n > 0; n--) {
     const w = WINDOWS[rng.int(WINDOWS.length)]!;
@@ -313,7 +313,7 @@ function virtqueueCase(b: Board): boolean {
 }
 
 /** After a reset, the RNG serves a well-formed request: the transport works as before. */
-function rngRequest(b: Board): void {
+export function rngRequest(b: Board): void {
   const base = MemoryMap.virtio.base + RNG_SLOT * MemoryMap.virtio.size;
   const w = (reg: number, v: number): void => b.write(base + reg, 4, v);
   const offer = new Offer(b);

@@ -9,3 +9,4 @@ export * from './pattern.js';
 export * from './fuzz-cpu.js';
 export * from './mem-backend.js';
 export * from './fuzz-board.js';
+export * from './fuzz-corrupt.js';
