@@ -6,3 +6,7 @@ export * from './block.js';
 export * from './elf-builder.js';
 export * from './guest.js';
 export * from './pattern.js';
+export * from './fuzz-cpu.js';
+export * from './mem-backend.js';
+export * from './fuzz-board.js';
+export * from './fuzz-corrupt.js';

@@ -38,6 +38,9 @@ export function detectFormat(path: string): DiskFormat {
     const magic = Buffer.alloc(4);
     const n = readSync(fd, magic, 0, 4, 0);
     return n === 4 && magic.readUInt32BE(0) === QCOW2_MAGIC ? 'qcow2' : 'raw';
+  } catch (e) {
+    // A directory opens but does not read (EISDIR): a damaged backing file name may name one.
+    throw new BlockError('EIO', `cannot read: ${(e as Error).message}`, path, { cause: e });
   } finally {
     closeSync(fd);
   }

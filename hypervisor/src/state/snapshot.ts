@@ -100,7 +100,8 @@ function decodeHeader(buf: Uint8Array, magic: Buffer, what: string): { header: S
     typeof header !== 'object' ||
     header === null ||
     !Array.isArray(header.sections) ||
-    typeof header.config !== 'object'
+    typeof header.config !== 'object' ||
+    header.config === null
   ) {
     throw new StateError(`${what} header is malformed`);
   }

@@ -4,7 +4,9 @@ import assert from 'node:assert/strict';
 import { Mstatus } from '../../src/cpu/csr.js';
 import { Priv } from '../../src/cpu/exceptions.js';
 import * as A from '../../testing/asm.js';
-import { a0, addi, CSR, csrr, csrw, t5, t6, zero } from '../../testing/asm.js';
+import { a0, addi, CSR, csrw, t6, zero } from '../../testing/asm.js';
+import { Rng } from '../../testing/block.js';
+import { randomCode, skipper } from '../../testing/fuzz-cpu.js';
 import { AD, CODE, M_TRAP, PageTables, randomWords, RAM_BASE, Rig, RWX, S_TRAP, UNMAPPED } from './rig.js';
 
 describe('run', () => {
@@ -102,24 +104,6 @@ describe('run', () => {
       assert.equal(rig.hart.scause, 2);
     });
 
-    /** LUI, AUIPC, JAL, JALR, BRANCH, LOAD, STORE, OP-IMM, OP, MISC-MEM, AMO, SYSTEM. */
-    const OPCODES = [0x37, 0x17, 0x6f, 0x67, 0x63, 0x03, 0x23, 0x13, 0x33, 0x0f, 0x2f, 0x73];
-    /**
-     * Handlers for M and S that resume 4 bytes past the faulting pc (past a 32-bit instruction, or
-     * a compressed one and the parcel after it: random code), wrapping around inside the 16 KiB
-     * of random code (CODE is 4 MiB aligned), so a wild jump does not leave the fuzz walking zeros.
-     */
-    const skipper = (epc: number, ret: number): number[] => [
-      csrr(t6, epc),
-      addi(t6, t6, 4),
-      A.slli(t6, t6, 18),
-      A.srli(t6, t6, 18),
-      A.lui(t5, CODE >>> 12),
-      A.or(t6, t6, t5),
-      csrw(epc, t6),
-      ret,
-    ];
-
     /**
      * A rig with 16 KiB of random code at CODE, run from there in `priv` (with RAM mapped by one
      * Sv32 superpage when `paging`). Random stores may well rewrite code and page tables.
@@ -127,21 +111,9 @@ describe('run', () => {
     function fuzzRig(priv: Priv, paging: boolean, seed: number, hotRuns?: number): Rig {
       const rig = new Rig();
       if (hotRuns !== undefined) rig.hart.hotRuns = hotRuns;
-      const next = randomWords(seed);
-      // Most random words are illegal. Of eight words, three start with a compressed parcel
-      // (quadrant 0, 1 or 2) and four are 32-bit with a real major opcode, so the other fields
-      // get fuzzed; the rest of RAM stays zero (illegal), which the handlers skip.
-      rig.load(
-        Array.from({ length: 4096 }, () => {
-          const w = next();
-          const kind = next() & 7;
-          if (kind === 0) return w >>> 0;
-          if (kind < 4) return ((w & ~3) | (kind - 1)) >>> 0;
-          return ((w & ~0x7f) | OPCODES[(w >>> 0) % OPCODES.length]!) >>> 0;
-        }),
-      );
-      rig.load(skipper(CSR.mepc, A.mret()), M_TRAP);
-      rig.load(skipper(CSR.sepc, A.sret()), S_TRAP);
+      rig.load(randomCode(new Rng(seed), 4096));
+      rig.load(skipper(CSR.mepc, A.mret(), CODE), M_TRAP);
+      rig.load(skipper(CSR.sepc, A.sret(), CODE), S_TRAP);
       if (priv === Priv.Supervisor) {
         rig.hart.medeleg = 0xb3ff;
         rig.hart.mstatus = Mstatus.SPP; // sret stays in S
@@ -170,16 +142,7 @@ describe('run', () => {
     ]);
     const modeName = (priv: Priv, paging: boolean): string =>
       priv === Priv.Machine ? 'M' : paging ? 'S with Sv32' : 'S';
-    for (const [priv, paging, seed] of FUZZ) {
-      it(`random code in ${modeName(priv, paging)} mode (seed ${seed}) never throws out of run`, function () {
-        this.timeout(120_000);
-        const rig = fuzzRig(priv, paging, seed);
-        runFuzz(rig, 100_000);
-        assert.equal(rig.hart.x[zero], 0, 'x0 is still zero');
-        assert.equal(rig.hart.pc & 1, 0, 'pc stays 2-aligned');
-      });
-    }
-
+    // That random code never throws, hangs or strays: test/fuzz/cpu.test.ts.
     // The translator (every block compiled at once) against the interpreter (templates only).
     for (const [priv, paging, seed] of FUZZ) {
       it(`random code in ${modeName(priv, paging)} mode (seed ${seed}): both tiers end in the same state`, function () {

@@ -4,7 +4,7 @@
 // Requests never stay in flight across a notify, so ring indices are all a queue needs: a
 // restored queue continues from lastAvailIdx/usedIdx in the restored RAM.
 import type { GuestRam } from '../../bus/ram.js';
-import { expectSection, StateError, type StateSection } from '../../state/section.js';
+import { expectSection, isRecord, StateError, type StateSection } from '../../state/section.js';
 import { ringOffsets, VirtqueueError, type Addr64 } from './queue.js';
 
 export const VIRTIO_MMIO_STATE_VERSION = 1;
@@ -87,7 +87,8 @@ export function parseVirtioMmioState(section: StateSection, slot: VirtioSlotShap
 }
 
 function parseQueue(s: VirtqueueState, ram: GuestRam, maxSize: number, what: string): VirtqueueState {
-  if (!isPair(s.desc) || !isPair(s.driver) || !isPair(s.device)) throw new StateError(`${what}: bad ring addresses`);
+  if (!isRecord(s) || !isPair(s.desc) || !isPair(s.driver) || !isPair(s.device))
+    throw new StateError(`${what}: bad ring addresses`);
   const q: VirtqueueState = {
     size: u32(s.size),
     ready: s.ready === true,

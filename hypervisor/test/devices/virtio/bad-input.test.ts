@@ -10,7 +10,7 @@ import { L2Switch } from '../../../src/devices/virtio/net/link.js';
 import { VirtioNet } from '../../../src/devices/virtio/net/net.js';
 import { VirtioRng } from '../../../src/devices/virtio/rng/rng.js';
 import { DESC_F_INDIRECT, DESC_F_NEXT, DESC_F_WRITE, type VirtqDriver } from './driver.js';
-import { MemBackend } from './mem-backend.js';
+import { MemBackend } from '../../../testing/mem-backend.js';
 import { BlkReq, blkRequest, plug, RAM_BASE } from './setup.js';
 
 const RAM = 1 << 20;

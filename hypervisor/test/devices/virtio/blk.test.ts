@@ -15,7 +15,7 @@ import {
   VirtioBlk,
 } from '../../../src/devices/virtio/blk/blk.js';
 import { bit, DeviceId, Feature, MmioReg, Status } from '../../../src/devices/virtio/constants.js';
-import { MemBackend, type MemBackendOptions } from './mem-backend.js';
+import { MemBackend, type MemBackendOptions } from '../../../testing/mem-backend.js';
 import { BlkReq, blkRequest, dwzSegment, pattern, plug } from './setup.js';
 
 const DISK = 1 << 20; // 2048 sectors

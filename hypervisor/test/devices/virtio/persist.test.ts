@@ -13,7 +13,7 @@ import { VirtioRng } from '../../../src/devices/virtio/rng/rng.js';
 import { StateError, type StateSection } from '../../../src/state/section.js';
 import { FakeIrq, viaJson } from '../fakes.js';
 import type { FakeDriver } from './driver.js';
-import { MemBackend } from './mem-backend.js';
+import { MemBackend } from '../../../testing/mem-backend.js';
 import { BlkReq, blkRequest, pattern, plug } from './setup.js';
 
 /** Saves the slot and RAM, builds a fresh VM around `device`, restores, and moves the driver over. */

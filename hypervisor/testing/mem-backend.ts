@@ -1,6 +1,6 @@
 // An in-memory BlockBackend for virtio-blk tests, recording what the device asked of it and
 // able to fail on demand.
-import { BlockError, checkRange, type BlockBackend } from '../../../src/block/backend.js';
+import { BlockError, checkRange, type BlockBackend } from '../src/block/backend.js';
 
 export interface MemBackendOptions {
   readOnly?: boolean;
