@@ -48,10 +48,12 @@ export type QmpMessage = QmpGreeting | QmpReturn | QmpErrorReply | QmpEvent;
 
 /** QEMU's RunState names, the subset a Hypernova VM goes through. */
 export type RunStatus = 'running' | 'paused' | 'inmigrate' | 'postmigrate' | 'shutdown';
+/** What query-status says: a run status, or finish-migrate during an outgoing switch-over. */
+export type QueryStatus = RunStatus | 'finish-migrate';
 
 export interface StatusInfo {
   running: boolean;
-  status: RunStatus;
+  status: QueryStatus;
   singlestep: false;
 }
 

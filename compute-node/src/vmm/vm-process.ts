@@ -193,6 +193,10 @@ export class VmProcess {
   // --- run state ---
 
   statusInfo(): StatusInfo {
+    // Only an outgoing migration pauses a running guest behind the status: its switch-over, which
+    // QEMU reports as finish-migrate.
+    if (this.status === 'running' && this.machine.isPaused)
+      return { running: false, status: 'finish-migrate', singlestep: false };
     return { running: this.status === 'running', status: this.status, singlestep: false };
   }
 

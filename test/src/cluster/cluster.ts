@@ -116,6 +116,8 @@ export interface ClusterOptions {
 
 export class TestCluster {
   readonly agents: AgentProcess[] = [];
+  /** Counted when an agent is added, before it starts: agents added at once get ranges of their own. */
+  private agentsAdded = 0;
   readonly schedulers: SchedulerReplica[] = [];
   gateway!: GatewayApp;
   image!: ImageRecord;
@@ -193,7 +195,7 @@ export class TestCluster {
       COMPUTE_HOST_NAME: name,
       COMPUTE_GRPC_ADDRESS: '127.0.0.1:0',
       COMPUTE_STATE_DIR: stateDir,
-      COMPUTE_VM_UID_RANGE: agentUidRange(this.agents.length),
+      COMPUTE_VM_UID_RANGE: agentUidRange(this.agentsAdded++),
       COMPUTE_VCPUS: String(opts.vcpus ?? 4),
       COMPUTE_RAM_MB: String(opts.ramMb ?? 1024),
       COMPUTE_DISK_GB: String(opts.diskGb ?? 20),
