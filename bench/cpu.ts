@@ -98,22 +98,15 @@ async function repeat(n: number, f: () => Promise<number>): Promise<number[]> {
   return xs;
 }
 
+/** QEMU's virt board as ours is set up (CPU, memory, no display) with `bios` as its firmware. */
+function qemuBoard(bios: string): string[] {
+  return ['-M', 'virt', '-cpu', QEMU_CPU, '-m', `${MEMORY_MIB}M`, '-nographic', '-bios', bios];
+}
+
 /** CPU ms QEMU uses to run intmix to its end (bash's `time` reports the child's CPU time). */
 function intmixQemuCpuMs(elf: string): Promise<number> {
   return new Promise((resolve, reject) => {
-    const args = [
-      '-M',
-      'virt',
-      '-cpu',
-      QEMU_CPU,
-      '-m',
-      `${MEMORY_MIB}M`,
-      '-nographic',
-      '-bios',
-      'none',
-      '-kernel',
-      elf,
-    ];
+    const args = [...qemuBoard('none'), '-kernel', elf];
     const p = spawn('bash', ['-c', 'TIMEFORMAT="CPU %U %S"; time "$@" >/dev/null 2>&1', 'bash', QEMU, ...args], {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
@@ -175,21 +168,7 @@ async function main(): Promise<void> {
   if (await qemuInstalled()) {
     const qIntmix = await repeat(INTMIX_RUNS, () => intmixQemuCpuMs(intmixElf));
     const qMips = instret / median(qIntmix) / 1000;
-    const qemuVm = [
-      '-M',
-      'virt',
-      '-cpu',
-      QEMU_CPU,
-      '-m',
-      `${MEMORY_MIB}M`,
-      '-nographic',
-      '-bios',
-      fw,
-      '-append',
-      APPEND,
-      '-kernel',
-      image,
-    ];
+    const qemuVm = [...qemuBoard(fw), '-append', APPEND, '-kernel', image];
     const qBoots = await repeat(BOOT_RUNS, async () => (await runUntil(QEMU, qemuVm, 'BOOT-OK')).wallMs);
     const qIdles = await repeat(
       IDLE_RUNS,
